@@ -1,0 +1,106 @@
+# kvcheck — GNU Makefile. Everything builds into build/.
+#   make campaign   install missing packages, build, run the default
+#                   cross-check campaign (the main job)
+#   make test       install missing packages, build, run the Criterion tests
+#   make all        build the library, the kvcheck CLI and the tests
+# See README.md.
+
+CC      ?= gcc
+BUILD   ?= build
+PKGS    := criterion gsl libcjson
+OPT     ?= -O2
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+BASEFLAGS := -std=c11 -D_GNU_SOURCE -g $(WARN) -fPIC
+# Kernels: fast C, no -march=native (valgrind must be able to run it).
+KERNEL_CFLAGS := $(BASEFLAGS) $(OPT)
+# Oracle: bit-identical results on every compiler and machine.
+ORACLE_CFLAGS := $(BASEFLAGS) $(OPT) -ffp-contract=off -fno-fast-math
+# Everything else.
+CFLAGS_REST   := $(BASEFLAGS) $(OPT) -ffp-contract=off
+SANFLAGS ?=
+
+GSL_CFLAGS    = $(shell pkg-config --cflags gsl)
+GSL_LIBS      = $(shell pkg-config --libs gsl)
+CJSON_CFLAGS  = $(shell pkg-config --cflags libcjson)
+CJSON_LIBS    = $(shell pkg-config --libs libcjson)
+CRIT_CFLAGS   = $(shell pkg-config --cflags criterion)
+CRIT_LIBS     = $(shell pkg-config --libs criterion)
+
+KERNEL_SRC := $(wildcard kernels/*.c)
+ORACLE_SRC := $(wildcard oracle/*.c)
+GEN_SRC    := $(wildcard generators/*.c)
+GOLDEN_SRC := $(wildcard golden/*.c)
+REPORT_SRC := $(wildcard reports/*.c)
+TOOL_SRC   := $(filter-out tools/kvcheck_main.c,$(wildcard tools/*.c))
+TEST_SRC   := $(wildcard tests/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+KERNEL_OBJ := $(call obj,$(KERNEL_SRC))
+ORACLE_OBJ := $(call obj,$(ORACLE_SRC))
+CORE_OBJ   := $(call obj,$(GEN_SRC) $(GOLDEN_SRC) $(REPORT_SRC) $(TOOL_SRC))
+TEST_OBJ   := $(call obj,$(TEST_SRC))
+
+LIBKVATTN  := $(BUILD)/libkvattn.a
+LIBKVATTN_SO := $(BUILD)/libkvattn.so
+KVCHECK    := $(BUILD)/kvcheck
+TESTS      := $(BUILD)/tests/kvcheck_tests
+LIBS        = $(GSL_LIBS) $(CJSON_LIBS) -lm -lpthread
+
+CAMPAIGN_CASES ?= 2000
+CAMPAIGN_SEED  ?= 1
+
+.PHONY: all deps test campaign clean check-valgrind
+.DEFAULT_GOAL := all
+
+all: $(LIBKVATTN) $(LIBKVATTN_SO) $(KVCHECK) $(TESTS)
+
+deps:
+	@sh tools/install-deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	$(TESTS) --jobs 2
+
+campaign: deps
+	@$(MAKE) --no-print-directory $(KVCHECK)
+	$(KVCHECK) run --cases $(CAMPAIGN_CASES) --seed $(CAMPAIGN_SEED) --kernel all
+
+check-valgrind: $(KVCHECK)
+	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	  $(KVCHECK) run --cases 200 --kernel all
+
+$(BUILD)/obj/kernels/%.o: kernels/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(KERNEL_CFLAGS) $(SANFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/oracle/%.o: oracle/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ORACLE_CFLAGS) $(SANFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_REST) $(SANFLAGS) $(GSL_CFLAGS) $(CJSON_CFLAGS) $(CRIT_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_REST) $(SANFLAGS) $(GSL_CFLAGS) $(CJSON_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBKVATTN): $(KERNEL_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBKVATTN_SO): $(KERNEL_OBJ)
+	$(CC) -shared $(SANFLAGS) -o $@ $^ -lm -lpthread
+
+$(KVCHECK): $(BUILD)/obj/tools/kvcheck_main.o $(CORE_OBJ) $(ORACLE_OBJ) $(LIBKVATTN)
+	$(CC) $(SANFLAGS) -o $@ $^ $(LIBS)
+
+$(TESTS): $(TEST_OBJ) $(CORE_OBJ) $(ORACLE_OBJ) $(LIBKVATTN)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ $(CRIT_LIBS) $(LIBS)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

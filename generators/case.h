@@ -1,0 +1,193 @@
+/*
+ * case.h — one cross-check case: a logical problem plus its physical layout
+ * described as plain data, and how cases are drawn from (seed, index).
+ *
+ * Generation is two steps, both pure functions of their arguments:
+ *   1. kvc_spec_draw(seed, index, mode)  -> a kvc_case_spec: every shape,
+ *      length, layout and value-family choice, boundary-biased;
+ *   2. kvc_case_build(spec, ...)          -> a kvc_case: the tensors, the
+ *      block table, the slot mapping, masks, QEfficient inputs.
+ * Named boundary cases in the tests write a spec by hand and call step 2.
+ *
+ * The RNG of a case is gsl_rng_mt19937 seeded with kvc_case_seed(seed,
+ * index) (a splitmix64 hash of the two), so any case replays alone.
+ * Generators never call a kernel.
+ */
+#ifndef KVC_CASE_H
+#define KVC_CASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../oracle/problem.h"
+
+#define KVC_MAX_SEQS 8
+
+typedef enum kvc_mode {
+    KVC_MODE_PAGED = 0, /* paged cache, kva_paged_attention (NHD or HND) */
+    KVC_MODE_BLOCKED,   /* contiguous cache, kva_blocked_attention */
+    KVC_MODE_QEFF,      /* QEfficient inputs -> kva_qeff_to_general -> paged */
+    KVC_MODE_COUNT
+} kvc_mode;
+
+const char *kvc_mode_name(kvc_mode m); /* "paged", "blocked", "qeff" */
+/* Parse a mode name; returns 0 or -1. */
+int kvc_mode_parse(const char *s, kvc_mode *m);
+
+typedef enum kvc_table_kind {
+    KVC_TABLE_PERMUTED = 0, /* a random permutation of the pool */
+    KVC_TABLE_REVERSED,     /* blocks in reverse order */
+    KVC_TABLE_POOL_END,     /* the last blocks of the pool */
+    KVC_TABLE_SHARED_PREFIX,/* sequences share their first full ctx blocks */
+    KVC_TABLE_COUNT
+} kvc_table_kind;
+
+typedef enum kvc_values_kind {
+    KVC_VALUES_NORMAL = 0, /* N(0,1) q, k, v */
+    KVC_VALUES_UNIFORM,    /* U(-1,1) */
+    KVC_VALUES_OUTLIERS,   /* normal with a few entries x100 */
+    KVC_VALUES_NEAR_TIES,  /* scores equal up to an ulp or two */
+    KVC_VALUES_EQUAL_KEYS, /* every key of a head equal */
+    KVC_VALUES_ONE_HOT,    /* one key per row dominates by a wide margin */
+    KVC_VALUES_GROWING,    /* scores grow block after block (every rescale) */
+    KVC_VALUES_COUNT
+} kvc_values_kind;
+
+typedef enum kvc_mask_kind {
+    KVC_MASK_NONE = 0,     /* no custom mask */
+    KVC_MASK_RANDOM,       /* random boolean mask */
+    KVC_MASK_FIRST_BLOCK,  /* first block fully masked (running max -inf) */
+    KVC_MASK_EMPTY_ROWS,   /* random mask with some rows fully masked */
+    KVC_MASK_COUNT
+} kvc_mask_kind;
+
+/* Boundary flags a case exercises (a bit set in kvc_case.flags). */
+enum {
+    KVC_FLAG_PREFILL = 0,       /* ctx 0, q > 1 */
+    KVC_FLAG_CHUNKED_PREFILL,   /* ctx > 0, q > 1 */
+    KVC_FLAG_DECODE,            /* q == 1 */
+    KVC_FLAG_SPEC_DECODE,       /* ctx > 0, 1 < q <= 8 */
+    KVC_FLAG_MHA,
+    KVC_FLAG_GQA,
+    KVC_FLAG_MQA,
+    KVC_FLAG_ODD_HEAD_DIM,      /* D not a multiple of 8 */
+    KVC_FLAG_BLOCK_SIZE_1,
+    KVC_FLAG_SEQ_ON_BLOCK_EDGE, /* a kv_len in {B-1, B, B+1} or a multiple of B */
+    KVC_FLAG_CHUNK_ENDS_ON_BLOCK,/* ctx + q a multiple of B with q > 0 */
+    KVC_FLAG_BIDIRECTIONAL,
+    KVC_FLAG_WINDOW,
+    KVC_FLAG_WINDOW_IN_BLOCK,   /* the window's first key is inside a block */
+    KVC_FLAG_SOFTCAP,
+    KVC_FLAG_CUSTOM_MASK,
+    KVC_FLAG_MASKED_FIRST_BLOCK,
+    KVC_FLAG_EMPTY_ROW,         /* a query row with no visible key */
+    KVC_FLAG_Q_LEN_0,
+    KVC_FLAG_KV_LEN_0,
+    KVC_FLAG_PADDING_TOKENS,
+    KVC_FLAG_SHARED_PREFIX,
+    KVC_FLAG_TABLE_REVERSED,
+    KVC_FLAG_TABLE_POOL_END,
+    KVC_FLAG_HND,
+    KVC_FLAG_PADDED_STRIDES,
+    KVC_FLAG_LEAK_SENSITIVE,    /* an invisible key would dominate its row */
+    KVC_FLAG_OUTLIERS,
+    KVC_FLAG_NEAR_TIES,
+    KVC_FLAG_EQUAL_KEYS,
+    KVC_FLAG_ONE_HOT,
+    KVC_FLAG_GROWING_SCORES,
+    KVC_FLAG_QEFF_LEFT_PAD,     /* QEfficient rows padded on the left */
+    KVC_FLAG_COUNT
+};
+
+/* "prefill", "chunked_prefill", ...; NULL for an unknown bit. */
+const char *kvc_flag_name(int bit);
+
+/* Every choice of a case, before any tensor exists. */
+typedef struct kvc_case_spec {
+    kvc_mode mode;
+    kvc_config cfg;
+    int num_seqs;                 /* 0 .. KVC_MAX_SEQS */
+    int ctx_len[KVC_MAX_SEQS];
+    int q_len[KVC_MAX_SEQS];
+    int pad_tokens;               /* padding tokens after the last sequence */
+    int block_size;               /* PAGED/QEFF: B; BLOCKED: ignored */
+    int hnd;                      /* PAGED/QEFF: 1 = HND, 0 = NHD */
+    int stride_pad;               /* extra elements after each head row (padded layouts) */
+    int extra_blocks;             /* unused (poisoned) blocks in the pool */
+    kvc_table_kind table;
+    int cache_len;                /* BLOCKED: CL >= every kv_len */
+    int num_kv_blocks;            /* BLOCKED */
+    kvc_mask_kind mask;
+    kvc_values_kind values;
+    int leak_sensitive;           /* boost keys that some query must not see */
+    int qeff_left_pad;            /* QEFF: pad rows on the left */
+    int qeff_max_q;               /* QEFF: row width >= every q_len */
+} kvc_case_spec;
+
+/* Physical paged layout as plain data. For BLOCKED the contiguous cache
+ * [S][Hkv][CL][D] is described the same way: num_blocks = S, block_size =
+ * CL, HND strides, block_table[s][0] = s. */
+typedef struct kvc_layout {
+    int block_size;
+    int64_t num_blocks;
+    int hnd;
+    int64_t stride_block, stride_slot, stride_head; /* elements */
+    int64_t pool_elems;         /* elements of each of K and V */
+    int max_blocks_per_seq;
+    int *block_table;           /* [S][max_blocks_per_seq]; unused entries
+                                   hold -1, poisoned block ids or huge ids */
+    int64_t *slot_mapping;      /* [num_tokens]; -1 for padding tokens */
+    uint64_t poison_seed;       /* seeds the runner's pool poison */
+} kvc_layout;
+
+/* QEfficient padded inputs (mode QEFF). */
+typedef struct kvc_qeff_layout {
+    int max_q;
+    int *position_ids;          /* [S][max_q], -1 = padding */
+    int *slot_id;               /* [S] */
+    int64_t *row_of_token;      /* [q_start[S]]: padded row s*max_q+i */
+} kvc_qeff_layout;
+
+typedef struct kvc_case {
+    uint64_t seed;
+    uint64_t index;
+    kvc_case_spec spec;
+    kvc_problem prob;
+    kvc_layout layout;
+    kvc_qeff_layout qeff;
+    uint64_t flags;             /* 1 << KVC_FLAG_* */
+} kvc_case;
+
+/* The per-case RNG seed: splitmix64 of (seed, index). */
+uint64_t kvc_case_seed(uint64_t seed, uint64_t index);
+
+/* Draw a spec for case (seed, index). forced_mode < 0 draws the mode too;
+ * otherwise the mode is drawn and then replaced, so the rest of the draw
+ * only depends on the mode. Returns 0. */
+int kvc_spec_draw(uint64_t seed, uint64_t index, int forced_mode,
+                  kvc_case_spec *spec);
+
+/* Build the case of a spec; tensors and layout drawn from value_seed.
+ * Returns 0, or -1 with a message (invalid spec, out of memory; nothing left
+ * allocated). */
+int kvc_case_build(const kvc_case_spec *spec, uint64_t value_seed,
+                   kvc_case *c, char *err, size_t errlen);
+
+/* kvc_spec_draw + kvc_case_build with value_seed = kvc_case_seed(seed,
+ * index); records seed and index in c. */
+int kvc_case_generate(uint64_t seed, uint64_t index, int forced_mode,
+                      kvc_case *c, char *err, size_t errlen);
+
+void kvc_case_free(kvc_case *c);
+
+/* One line: mode, S, Hq/Hkv, D, B, lengths, window, softcap, mask, values. */
+void kvc_case_describe(const kvc_case *c, char *buf, size_t n);
+
+/* Split total tokens into chunks for chunked prefill: family 0 whole
+ * prefill, 1 random splits, 2 chunks ending on block boundaries, 3 decode
+ * steps after a prefill. Writes at most max chunk lengths (each >= 1, sum ==
+ * total) and returns how many. rng is a gsl_rng*. */
+int kvc_gen_chunking(void *rng, int total, int block_size, int family,
+                     int *chunks, int max);
+
+#endif /* KVC_CASE_H */

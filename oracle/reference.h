@@ -1,0 +1,61 @@
+/*
+ * reference.h — the naive attention oracle.
+ *
+ * Double precision, one query row at a time, written from the definition
+ * (problem.h): gather the visible keys in logical order, compute all scores,
+ * subtract the row max, exponentiate, sum, divide, weight V. Memory is
+ * O(kv_len) per row. Built with -ffp-contract=off and no fast-math, so its
+ * results are identical on every compiler and machine.
+ *
+ * It also runs the same naive algorithm in fp32 (float arithmetic, float
+ * accumulation), the baseline of the tolerance model (tolerance.h), and
+ * records per row the magnitudes the tolerance model needs.
+ *
+ * The oracle shares no code with kernels/: nothing here may be called by the
+ * kernels nor call them.
+ */
+#ifndef KVC_REFERENCE_H
+#define KVC_REFERENCE_H
+
+#include "problem.h"
+
+/*
+ * Everything the oracle computes for one problem; arrays are indexed by
+ * token row (0 .. q_start[S]-1; padding tokens have no row here), query head
+ * and dim exactly as the kernel's outputs:
+ *   out[t][h][d]   exact (double) attention output
+ *   lse[t][h]      exact log-sum-exp, -INFINITY for a row with no visible key
+ *   out32, lse32   the naive fp32 computation of the same
+ *   absw[t][h][d]  sum_j w_j |v_jd| (w = exact softmax weights): the natural
+ *                  scale of element d, |out| <= absw
+ *   smax[t][h]     max_j scale * sum_i |q_i k_ji| over visible j: the scale of
+ *                  score rounding errors (before soft-capping)
+ *   vmax[t][h]     max_j max_d |v_jd| over visible j (underflow scale)
+ *   nvis[t][h]     number of visible keys
+ */
+typedef struct kvc_reference {
+    int64_t rows; /* q_start[S] */
+    int num_q_heads;
+    int head_dim;
+    double *out;
+    double *lse;
+    float *out32;
+    float *lse32;
+    double *absw;
+    double *smax;
+    double *vmax;
+    int *nvis;
+} kvc_reference;
+
+/* Compute the reference of p (p must pass kvc_problem_check). Returns 0, or
+ * -1 with a message in err (invalid problem or out of memory; nothing left
+ * allocated). */
+int kvc_reference_compute(const kvc_problem *p, kvc_reference *ref,
+                          char *err, size_t errlen);
+
+void kvc_reference_free(kvc_reference *ref);
+
+/* Visibility of key j to new token i of sequence s (the definition). */
+int kvc_visible(const kvc_problem *p, int s, int i, int j);
+
+#endif /* KVC_REFERENCE_H */
