@@ -40,6 +40,7 @@ typedef enum kvc_outcome {
     KVC_FAIL_CACHE,     /* the cache write changed a slot it did not name, or
                            wrote a wrong value */
     KVC_FAIL_PADDING,   /* a padding token's output row was written */
+    KVC_FAIL_CONVERSION,/* QEfficient inputs converted to a wrong general form */
     KVC_FAIL_SETUP      /* the case itself could not be built or checked */
 } kvc_outcome;
 

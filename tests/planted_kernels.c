@@ -1,0 +1,105 @@
+/*
+ * planted_kernels.c — a deliberately wrong paged attention (test only).
+ *
+ * A plain scalar online softmax over the cache blocks that keeps a running
+ * max m, sum l and accumulator acc, but when a block raises m it does NOT
+ * multiply l and acc by exp(m_old - m_new). Correct whenever the first
+ * block holds the row max; wrong (by O(1)) whenever scores grow later.
+ * Validation is left to the real kernel's contract tests: this variant
+ * trusts its input.
+ */
+#include "planted_kernels.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+static int visible(const kva_attn_params *p, const uint8_t *mask, int kv,
+                   int i, int pos, int j)
+{
+    if (p->causal && j > pos)
+        return 0;
+    if (p->window_left >= 0 && j < pos - p->window_left)
+        return 0;
+    return !mask || mask[(int64_t)i * kv + j];
+}
+
+static const float *row_at(const kva_paged_cache *c, const float *base,
+                           const int *table, int j, int kvh)
+{
+    int64_t blk = table[j / c->block_size];
+    return base + blk * c->stride_block +
+           (int64_t)(j % c->block_size) * c->stride_slot +
+           (int64_t)kvh * c->stride_head;
+}
+
+/* One (token, head) row with the planted bug. */
+static void attend_row(const kva_attn_params *p, const kva_paged_cache *c,
+                       const int *table, const uint8_t *mask, int kv, int i,
+                       int pos, const float *q, float *out, float *lse,
+                       int kvh, float *acc)
+{
+    int D = p->head_dim;
+    float m = -INFINITY, l = 0;
+    for (int d = 0; d < D; d++)
+        acc[d] = 0;
+    for (int j0 = 0; j0 < kv; j0 += c->block_size) {
+        int j1 = j0 + c->block_size < kv ? j0 + c->block_size : kv;
+        for (int j = j0; j < j1; j++) {
+            if (!visible(p, mask, kv, i, pos, j))
+                continue;
+            const float *k = row_at(c, c->k, table, j, kvh);
+            const float *v = row_at(c, c->v, table, j, kvh);
+            float x = 0;
+            for (int d = 0; d < D; d++)
+                x += q[d] * k[d];
+            x *= p->scale;
+            if (p->softcap > 0)
+                x = p->softcap * tanhf(x / p->softcap);
+            if (x > m)
+                m = x; /* BUG: l and acc are not rescaled */
+            float w = expf(x - m);
+            l += w;
+            for (int d = 0; d < D; d++)
+                acc[d] += w * v[d];
+        }
+    }
+    for (int d = 0; d < D; d++)
+        out[d] = l > 0 ? acc[d] / l : 0.0f;
+    if (lse)
+        *lse = l > 0 ? m + logf(l) : -INFINITY;
+}
+
+static kva_status no_rescale_paged(const kva_attn_params *p,
+                                   const kva_paged_cache *c,
+                                   const kva_paged_batch *b, const float *q,
+                                   int64_t num_tokens, float *out, float *lse,
+                                   kva_error *err)
+{
+    int Hq = p->num_q_heads, D = p->head_dim, group = Hq / p->num_kv_heads;
+    float *acc = malloc(sizeof(float) * (size_t)D);
+    if (!acc)
+        return KVA_ERR_NOMEM;
+    for (int s = 0; s < b->num_seqs; s++) {
+        int qn = (int)(b->query_start_loc[s + 1] - b->query_start_loc[s]);
+        int kv = b->seq_lens[s], ctx = kv - qn;
+        const int *table = b->block_table + (int64_t)s * b->max_blocks_per_seq;
+        const uint8_t *mask = b->masks ? b->masks[s] : NULL;
+        for (int i = 0; i < qn; i++) {
+            int64_t t = b->query_start_loc[s] + i;
+            for (int h = 0; h < Hq; h++)
+                attend_row(p, c, table, mask, kv, i, ctx + i,
+                           q + (t * Hq + h) * D, out + (t * Hq + h) * D,
+                           lse ? lse + t * Hq + h : NULL, h / group, acc);
+        }
+    }
+    free(acc);
+    return KVA_OK;
+}
+
+const kvc_kernel kvc_planted_no_rescale = {
+    "planted-no-rescale",
+    kva_cache_write,
+    no_rescale_paged,
+    kva_blocked_attention,
+    kva_qeff_to_general,
+};

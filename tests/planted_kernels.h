@@ -1,0 +1,14 @@
+/*
+ * planted_kernels.h — test-only kernel variants, each with one known bug,
+ * to prove the gate bites: a campaign run against them must fail.
+ */
+#ifndef KVC_PLANTED_KERNELS_H
+#define KVC_PLANTED_KERNELS_H
+
+#include "../tools/runner.h"
+
+/* libkvattn, except paged attention forgets to rescale the running sum and
+ * accumulator when the running max grows (the classic online-softmax bug). */
+extern const kvc_kernel kvc_planted_no_rescale;
+
+#endif

@@ -1,0 +1,150 @@
+/* campaign.c — the loop over cases, progress, failures and the summary. */
+#include "campaign.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void kvc_replay_command(const kvc_campaign_opts *o, uint64_t index,
+                        char *buf, size_t n)
+{
+    snprintf(buf, n, "kvcheck replay --seed %llu --case %llu --kernel %s",
+             (unsigned long long)o->seed, (unsigned long long)index,
+             o->forced_mode < 0 ? "all" : kvc_mode_name(o->forced_mode));
+}
+
+static uint64_t shard_total(const kvc_campaign_opts *o)
+{
+    uint64_t n = (uint64_t)o->shard_count, i = (uint64_t)o->shard_index;
+    if (o->cases <= i)
+        return 0;
+    return (o->cases - i + n - 1) / n;
+}
+
+static void print_progress(const kvc_campaign_opts *o,
+                           const kvc_campaign_stats *s, uint64_t total,
+                           double elapsed)
+{
+    double rate = elapsed > 0 ? (double)s->run / elapsed : 0;
+    double eta = rate > 0 ? (double)(total - s->run) / rate : 0;
+    fprintf(stderr,
+            "\r[%llu/%llu] %5.1f%%  failed %llu  worst ratio %.3g  %.0f cases/s  ETA %.0fs   ",
+            (unsigned long long)s->run, (unsigned long long)total,
+            total ? 100.0 * (double)s->run / (double)total : 100.0,
+            (unsigned long long)s->failed, s->worst_ratio, rate, eta);
+    fflush(stderr);
+}
+
+static void report_failure(const kvc_campaign_opts *o, const kvc_case *c,
+                           const kvc_result *r, uint64_t index)
+{
+    char desc[512], replay[160];
+    kvc_case_describe(c, desc, sizeof desc);
+    kvc_replay_command(o, index, replay, sizeof replay);
+    fprintf(o->log, "FAIL case %llu [%s] %s: %s\n  case: %s\n  replay: %s\n",
+            (unsigned long long)index, kvc_mode_name(c->spec.mode),
+            kvc_outcome_name(r->outcome), r->message, desc, replay);
+}
+
+static void record(kvc_campaign_stats *s, const kvc_case *c,
+                   const kvc_result *r, uint64_t index)
+{
+    s->run++;
+    s->run_by_mode[c->spec.mode]++;
+    if (r->verdict.seq >= 0 && r->verdict.ratio > s->worst_ratio) {
+        s->worst_ratio = r->verdict.ratio;
+        s->worst_index = index;
+    }
+    if (r->outcome == KVC_PASS)
+        return;
+    if (s->failed == 0)
+        s->first_failure = index;
+    s->failed++;
+    s->failed_by_mode[c->spec.mode]++;
+    s->failed_by_outcome[r->outcome]++;
+}
+
+int kvc_campaign_run(const kvc_campaign_opts *o, const kvc_kernel *k,
+                     kvc_campaign_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    uint64_t total = shard_total(o);
+    double t0 = now_seconds(), last = 0;
+    for (uint64_t idx = (uint64_t)o->shard_index; idx < o->cases;
+         idx += (uint64_t)o->shard_count) {
+        kvc_case c;
+        kvc_result r;
+        char err[256];
+        if (kvc_case_generate(o->seed, idx, o->forced_mode, &c, err,
+                              sizeof err) != 0) {
+            /* A generator that cannot build its own draw is a bug too. */
+            memset(&r, 0, sizeof r);
+            r.verdict.seq = -1;
+            r.outcome = KVC_FAIL_SETUP;
+            snprintf(r.message, sizeof r.message, "generator: %s", err);
+            s->run++;
+            if (s->failed++ == 0)
+                s->first_failure = idx;
+            s->failed_by_outcome[KVC_FAIL_SETUP]++;
+            if (o->log)
+                fprintf(o->log, "FAIL case %llu setup: %s\n",
+                        (unsigned long long)idx, r.message);
+            continue;
+        }
+        kvc_run_case(&c, k, &r);
+        record(s, &c, &r, idx);
+        if (r.outcome != KVC_PASS && o->log &&
+            s->failed <= (uint64_t)o->max_failures_listed) {
+            if (o->progress)
+                fputc('\n', stderr);
+            report_failure(o, &c, &r, idx);
+        }
+        kvc_case_free(&c);
+        double t = now_seconds() - t0;
+        if (o->progress && t - last > 0.2) {
+            print_progress(o, s, total, t);
+            last = t;
+        }
+    }
+    s->seconds = now_seconds() - t0;
+    if (o->progress) {
+        print_progress(o, s, total, s->seconds);
+        fputc('\n', stderr);
+    }
+    return s->failed ? 1 : 0;
+}
+
+void kvc_campaign_print_summary(FILE *f, const kvc_campaign_opts *o,
+                                const kvc_campaign_stats *s)
+{
+    fprintf(f, "kvcheck run: seed %llu, shard %d/%d, %llu cases (",
+            (unsigned long long)o->seed, o->shard_index, o->shard_count,
+            (unsigned long long)s->run);
+    for (int m = 0; m < KVC_MODE_COUNT; m++)
+        fprintf(f, "%s%s %llu", m ? ", " : "", kvc_mode_name(m),
+                (unsigned long long)s->run_by_mode[m]);
+    fprintf(f, ")\n");
+    fprintf(f, "  failed: %llu", (unsigned long long)s->failed);
+    for (int out = KVC_FAIL_NUMERIC; out <= KVC_FAIL_SETUP; out++)
+        if (s->failed_by_outcome[out])
+            fprintf(f, "  %s %llu", kvc_outcome_name(out),
+                    (unsigned long long)s->failed_by_outcome[out]);
+    fprintf(f, "\n  worst error ratio: %.4g (case %llu; threshold %.1f)\n",
+            s->worst_ratio, (unsigned long long)s->worst_index,
+            KVC_TOL_THRESHOLD);
+    fprintf(f, "  %.1f cases/s, %.2f s\n",
+            s->seconds > 0 ? (double)s->run / s->seconds : 0.0, s->seconds);
+    if (s->failed) {
+        char replay[160];
+        kvc_replay_command(o, s->first_failure, replay, sizeof replay);
+        fprintf(f, "  first failure: %s\n", replay);
+    }
+    fprintf(f, "%s\n", s->failed ? "FAILED" : "PASSED");
+}

@@ -1,0 +1,51 @@
+/*
+ * campaign.h — a cross-check campaign: cases (seed, 0..cases-1) of one
+ * shard, each generated, run and judged, with a summary and, for each
+ * failure, a one-line replay command.
+ */
+#ifndef KVC_CAMPAIGN_H
+#define KVC_CAMPAIGN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "runner.h"
+
+typedef struct kvc_campaign_opts {
+    uint64_t seed;
+    uint64_t cases;      /* indices 0 .. cases-1 before sharding */
+    int forced_mode;     /* -1 = draw the mode per case ("all") */
+    int shard_index;     /* this shard runs indices i with i % n == index */
+    int shard_count;     /* >= 1 */
+    int progress;        /* 1: a live progress line on stderr */
+    int max_failures_listed; /* failures printed in full to `log` */
+    FILE *log;           /* failures and the summary; NULL = silent */
+} kvc_campaign_opts;
+
+typedef struct kvc_campaign_stats {
+    uint64_t run;
+    uint64_t failed;
+    uint64_t run_by_mode[KVC_MODE_COUNT];
+    uint64_t failed_by_mode[KVC_MODE_COUNT];
+    uint64_t failed_by_outcome[KVC_FAIL_SETUP + 1];
+    double worst_ratio;     /* over cases with a numeric verdict */
+    uint64_t worst_index;
+    uint64_t first_failure; /* index of the first failing case */
+    double seconds;
+} kvc_campaign_stats;
+
+/* The replay command of case `index` ("kvcheck replay --seed S --case I
+ * --kernel K"). */
+void kvc_replay_command(const kvc_campaign_opts *o, uint64_t index,
+                        char *buf, size_t n);
+
+/* Run the campaign against kernel k. Returns 0 when every case passed, 1
+ * otherwise. */
+int kvc_campaign_run(const kvc_campaign_opts *o, const kvc_kernel *k,
+                     kvc_campaign_stats *stats);
+
+/* Print the summary block of a finished campaign. */
+void kvc_campaign_print_summary(FILE *f, const kvc_campaign_opts *o,
+                                const kvc_campaign_stats *s);
+
+#endif /* KVC_CAMPAIGN_H */

@@ -1,0 +1,172 @@
+/* cmd_run.c — `kvcheck run` and `kvcheck replay`. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "campaign.h"
+#include "cli_parse.h"
+#include "commands.h"
+
+static const char run_usage[] =
+    "usage: kvcheck run [--cases N] [--seed S] [--kernel paged|blocked|qeff|all]\n"
+    "                   [--shard i/n] [--max-failures N] [--progress|--no-progress]\n"
+    "\n"
+    "Generate cases (seed, 0..N-1), write their new tokens through the\n"
+    "kernel's cache write, run the kernel's attention and the oracle, and\n"
+    "compare. Prints each failure with a replay command and a summary.\n"
+    "\n"
+    "  --cases N         number of cases before sharding (default 2000)\n"
+    "  --seed S          campaign seed (default 1)\n"
+    "  --kernel K        paged, blocked, qeff, or all (default all: drawn per case)\n"
+    "  --shard i/n       run only the cases with index %% n == i (default 0/1)\n"
+    "  --max-failures N  failures printed in full (default 20; all are counted)\n"
+    "  --progress        live progress line on stderr (default: on a terminal,\n"
+    "                    and off when CI is set)\n"
+    "  --no-progress     no progress line\n"
+    "\n"
+    "Exit status: 0 every case passed, 1 a case failed, 2 bad usage.\n";
+
+static const char replay_usage[] =
+    "usage: kvcheck replay --seed S --case I [--kernel paged|blocked|qeff|all]\n"
+    "\n"
+    "Run case I of the campaign with seed S alone and print the case, the\n"
+    "outcome and the worst error with its location. --kernel must be what\n"
+    "the campaign used (default all).\n"
+    "\n"
+    "Exit status: 0 the case passed, 1 it failed, 2 bad usage.\n";
+
+enum { OPT_NO_PROGRESS = 256, OPT_MAX_FAIL };
+
+static int default_progress(void)
+{
+    const char *ci = getenv("CI");
+    return isatty(STDERR_FILENO) && !(ci && *ci);
+}
+
+int kvc_cmd_run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"cases", required_argument, 0, 'n'},
+        {"seed", required_argument, 0, 's'},
+        {"kernel", required_argument, 0, 'k'},
+        {"shard", required_argument, 0, 'S'},
+        {"max-failures", required_argument, 0, OPT_MAX_FAIL},
+        {"progress", no_argument, 0, 'p'},
+        {"no-progress", no_argument, 0, OPT_NO_PROGRESS},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    kvc_campaign_opts o = {.seed = 1, .cases = 2000, .forced_mode = -1,
+                           .shard_index = 0, .shard_count = 1,
+                           .progress = default_progress(),
+                           .max_failures_listed = 20, .log = stdout};
+    uint64_t u;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            if (kvc_parse_u64("run", "--cases", optarg, &o.cases)) return 2;
+            break;
+        case 's':
+            if (kvc_parse_u64("run", "--seed", optarg, &o.seed)) return 2;
+            break;
+        case 'k':
+            if (kvc_parse_kernel("run", optarg, &o.forced_mode)) return 2;
+            break;
+        case 'S':
+            if (kvc_parse_shard("run", optarg, &o.shard_index, &o.shard_count))
+                return 2;
+            break;
+        case OPT_MAX_FAIL:
+            if (kvc_parse_u64("run", "--max-failures", optarg, &u)) return 2;
+            o.max_failures_listed = u > 1000000 ? 1000000 : (int)u;
+            break;
+        case 'p': o.progress = 1; break;
+        case OPT_NO_PROGRESS: o.progress = 0; break;
+        case 'h': fputs(run_usage, stdout); return 0;
+        default: fputs(run_usage, stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "kvcheck run: unexpected argument '%s'\n\n%s",
+                argv[optind], run_usage);
+        return 2;
+    }
+    kvc_campaign_stats st;
+    int rc = kvc_campaign_run(&o, &kvc_builtin_kernel, &st);
+    kvc_campaign_print_summary(stdout, &o, &st);
+    return rc;
+}
+
+static void print_verdict(const kvc_result *r)
+{
+    const kvc_verdict *v = &r->verdict;
+    if (v->seq < 0) {
+        printf("  no numeric comparison (no output rows, or it did not run)\n");
+        return;
+    }
+    printf("  worst: %s at seq %d token %lld head %d %s%d\n",
+           v->dim < 0 ? "lse" : "out", v->seq, (long long)v->token, v->head,
+           v->dim < 0 ? "" : "dim ", v->dim < 0 ? 0 : v->dim);
+    printf("  got %.9g want %.17g\n  err %.3g allowed %.3g ratio %.4g (threshold %.1f)\n",
+           v->got, v->want, v->err, v->allowed, v->ratio, KVC_TOL_THRESHOLD);
+}
+
+int kvc_cmd_replay(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"seed", required_argument, 0, 's'},
+        {"case", required_argument, 0, 'c'},
+        {"kernel", required_argument, 0, 'k'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    uint64_t seed = 1, index = 0;
+    int mode = -1, have_case = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            if (kvc_parse_u64("replay", "--seed", optarg, &seed)) return 2;
+            break;
+        case 'c':
+            if (kvc_parse_u64("replay", "--case", optarg, &index)) return 2;
+            have_case = 1;
+            break;
+        case 'k':
+            if (kvc_parse_kernel("replay", optarg, &mode)) return 2;
+            break;
+        case 'h': fputs(replay_usage, stdout); return 0;
+        default: fputs(replay_usage, stderr); return 2;
+        }
+    }
+    if (!have_case || optind < argc) {
+        fprintf(stderr, "kvcheck replay: %s\n\n%s",
+                optind < argc ? "unexpected argument" : "--case is required",
+                replay_usage);
+        return 2;
+    }
+    kvc_case kc;
+    char err[256], desc[512];
+    if (kvc_case_generate(seed, index, mode, &kc, err, sizeof err) != 0) {
+        fprintf(stderr, "kvcheck replay: cannot build case %llu: %s\n",
+                (unsigned long long)index, err);
+        return 1;
+    }
+    kvc_case_describe(&kc, desc, sizeof desc);
+    printf("case %llu (seed %llu): %s\n", (unsigned long long)index,
+           (unsigned long long)seed, desc);
+    printf("  flags:");
+    for (int b = 0; b < KVC_FLAG_COUNT; b++)
+        if (kc.flags & (1ull << b))
+            printf(" %s", kvc_flag_name(b));
+    printf("\n");
+    kvc_result r;
+    kvc_run_case(&kc, &kvc_builtin_kernel, &r);
+    printf("  outcome: %s%s%s\n", kvc_outcome_name(r.outcome),
+           r.message[0] ? ": " : "", r.message);
+    print_verdict(&r);
+    kvc_case_free(&kc);
+    return r.outcome == KVC_PASS ? 0 : 1;
+}

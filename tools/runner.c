@@ -1,0 +1,403 @@
+/*
+ * runner.c — one case end to end: build the pool from the generator's
+ * layout, write the new tokens through the kernel's cache write and check
+ * the whole pool against the runner's own model of that write, run the
+ * kernel's attention, check padding rows and the cache are untouched, and
+ * judge out/lse against the oracle.
+ */
+#include "runner.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool.h"
+
+const kvc_kernel kvc_builtin_kernel = {
+    "libkvattn",
+    kva_cache_write,
+    kva_paged_attention,
+    kva_blocked_attention,
+    kva_qeff_to_general,
+};
+
+const char *kvc_outcome_name(kvc_outcome o)
+{
+    switch (o) {
+    case KVC_PASS: return "pass";
+    case KVC_FAIL_NUMERIC: return "numeric";
+    case KVC_FAIL_KERNEL: return "kernel-error";
+    case KVC_FAIL_CACHE: return "cache";
+    case KVC_FAIL_PADDING: return "padding";
+    case KVC_FAIL_CONVERSION: return "conversion";
+    case KVC_FAIL_SETUP: return "setup";
+    }
+    return "unknown";
+}
+
+/* Everything one run holds; released by step_free. */
+typedef struct step {
+    const kvc_case *c;
+    const kvc_kernel *k;
+    kvc_result *r;
+    kvc_pool pool;       /* the kernel's cache */
+    kvc_pool want;       /* the runner's model of it after the write */
+    kva_attn_params params;
+    kva_paged_cache cache;
+    const uint8_t **masks; /* [S] or NULL */
+    int *seq_lens;       /* [S] kv lengths */
+    int64_t rows;        /* output rows the kernel gets */
+    float *out, *lse;    /* [rows][Hq][D], [rows][Hq] */
+} step;
+
+/* Bit pattern left in output rows the kernel must not write. */
+#define SENTINEL_BITS 0x7FA5A5A5u
+
+static kvc_outcome fail(kvc_result *r, kvc_outcome o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    va_end(ap);
+    r->outcome = o;
+    return o;
+}
+
+static kvc_outcome kernel_refused(kvc_result *r, const char *what,
+                                  kva_status st, const kva_error *e)
+{
+    return fail(r, KVC_FAIL_KERNEL, "%s refused a valid input: %s: %s", what,
+                kva_status_name(st), e->msg);
+}
+
+static void step_free(step *st)
+{
+    kvc_pool_free(&st->pool);
+    kvc_pool_free(&st->want);
+    free(st->masks);
+    free(st->seq_lens);
+    free(st->out);
+    free(st->lse);
+}
+
+static void fill_sentinel(float *x, int64_t n)
+{
+    uint32_t bits = SENTINEL_BITS;
+    for (int64_t i = 0; i < n; i++)
+        memcpy(&x[i], &bits, sizeof bits);
+}
+
+static int64_t first_non_sentinel(const float *x, int64_t from, int64_t to)
+{
+    uint32_t bits = SENTINEL_BITS;
+    for (int64_t i = from; i < to; i++)
+        if (memcmp(&x[i], &bits, sizeof bits) != 0)
+            return i;
+    return -1;
+}
+
+/* Build the pool, the expected pool, kernel parameters and output buffers.
+ * `rows` is how many output rows the kernel will be given. */
+static int step_init(step *st, const kvc_case *c, const kvc_kernel *k,
+                     kvc_result *r, int64_t rows)
+{
+    const kvc_problem *p = &c->prob;
+    const kvc_config *cfg = &p->cfg;
+    memset(st, 0, sizeof *st);
+    st->c = c;
+    st->k = k;
+    st->r = r;
+    st->rows = rows;
+    if (kvc_pool_alloc_poisoned(&st->pool, &c->layout) != 0)
+        return -1;
+    kvc_pool_store_context(&st->pool, c);
+    if (kvc_pool_copy(&st->want, &st->pool) != 0)
+        return -1;
+    kvc_pool_store_new_tokens(&st->want, c);
+
+    st->params = (kva_attn_params){cfg->num_q_heads, cfg->num_kv_heads,
+                                   cfg->head_dim,    cfg->scale,
+                                   cfg->softcap,     cfg->causal,
+                                   cfg->window_left};
+    const kvc_layout *l = &c->layout;
+    st->cache = (kva_paged_cache){st->pool.k,      st->pool.v,
+                                  l->pool_elems,   l->num_blocks,
+                                  l->block_size,   cfg->num_kv_heads,
+                                  cfg->head_dim,   l->stride_block,
+                                  l->stride_slot,  l->stride_head};
+    int S = p->num_seqs;
+    st->seq_lens = calloc((size_t)S + 1, sizeof *st->seq_lens);
+    if (!st->seq_lens)
+        return -1;
+    for (int s = 0; s < S; s++)
+        st->seq_lens[s] = kvc_kv_len(p, s);
+    if (p->has_mask) {
+        st->masks = calloc((size_t)S + 1, sizeof *st->masks);
+        if (!st->masks)
+            return -1;
+        for (int s = 0; s < S; s++)
+            st->masks[s] = p->mask + p->mask_start[s];
+    }
+    int64_t per_row = (int64_t)cfg->num_q_heads * cfg->head_dim;
+    st->out = malloc((size_t)(rows * per_row + 1) * sizeof(float));
+    st->lse = malloc((size_t)(rows * cfg->num_q_heads + 1) * sizeof(float));
+    if (!st->out || !st->lse)
+        return -1;
+    fill_sentinel(st->out, rows * per_row);
+    fill_sentinel(st->lse, rows * cfg->num_q_heads);
+    return 0;
+}
+
+/* The pool must be exactly the runner's model of it. */
+static kvc_outcome check_pool(step *st, const char *when)
+{
+    char msg[256];
+    const kvc_config *cfg = &st->c->prob.cfg;
+    if (kvc_pool_diff(&st->want, &st->pool, &st->c->layout,
+                      cfg->num_kv_heads, cfg->head_dim, msg, sizeof msg))
+        return fail(st->r, KVC_FAIL_CACHE, "%s: %s", when, msg);
+    return KVC_PASS;
+}
+
+/* Rows from `first` on belong to no sequence: the kernel must not touch
+ * them. */
+static kvc_outcome check_padding(step *st, int64_t first)
+{
+    int Hq = st->params.num_q_heads, D = st->params.head_dim;
+    int64_t bad = first_non_sentinel(st->out, first * Hq * D, st->rows * Hq * D);
+    int64_t bad_lse = first_non_sentinel(st->lse, first * Hq, st->rows * Hq);
+    if (bad >= 0)
+        return fail(st->r, KVC_FAIL_PADDING,
+                    "padding token %lld: out row written (head %lld dim %lld)",
+                    (long long)(bad / ((int64_t)Hq * D)),
+                    (long long)(bad / D % Hq), (long long)(bad % D));
+    if (bad_lse >= 0)
+        return fail(st->r, KVC_FAIL_PADDING,
+                    "padding token %lld: lse written (head %lld)",
+                    (long long)(bad_lse / Hq), (long long)(bad_lse % Hq));
+    return KVC_PASS;
+}
+
+/* Write the new tokens through the kernel and check the pool. */
+static kvc_outcome write_new_tokens(step *st, const int64_t *slot_mapping,
+                                    int64_t n_tokens)
+{
+    float *nk, *nv;
+    const kvc_problem *p = &st->c->prob;
+    if (kvc_new_token_kv(st->c, &nk, &nv) != 0)
+        return fail(st->r, KVC_FAIL_SETUP, "out of memory");
+    /* The kernel may be given more rows than the problem has tokens (QEff
+     * padding rows); widen with NaN rows. */
+    int64_t row = (int64_t)p->cfg.num_kv_heads * p->cfg.head_dim;
+    if (n_tokens > p->num_tokens) {
+        size_t bytes = (size_t)(n_tokens * row) * sizeof(float);
+        float *wk = realloc(nk, bytes), *wv = NULL;
+        if (wk)
+            nk = wk;
+        wv = wk ? realloc(nv, bytes) : NULL;
+        if (!wk || !wv) {
+            free(nk);
+            free(nv);
+            return fail(st->r, KVC_FAIL_SETUP, "out of memory");
+        }
+        nv = wv;
+        for (int64_t i = p->num_tokens * row; i < n_tokens * row; i++)
+            nk[i] = nv[i] = NAN;
+    }
+    kva_error e = {0};
+    kva_status s = st->k->cache_write(&st->cache, nk, nv, slot_mapping,
+                                      n_tokens, &e);
+    free(nk);
+    free(nv);
+    if (s != KVA_OK)
+        return kernel_refused(st->r, "cache write", s, &e);
+    return check_pool(st, "after the cache write");
+}
+
+static kvc_outcome run_paged(step *st, const float *q, const int64_t *qsl,
+                             const int *seq_lens)
+{
+    const kvc_case *c = st->c;
+    kva_paged_batch b = {c->prob.num_seqs, qsl, seq_lens,
+                         c->layout.block_table, c->layout.max_blocks_per_seq,
+                         st->masks};
+    kva_error e = {0};
+    kva_status s = st->k->paged_attention(&st->params, &st->cache, &b, q,
+                                          st->rows, st->out, st->lse, &e);
+    if (s != KVA_OK)
+        return kernel_refused(st->r, "paged attention", s, &e);
+    return KVC_PASS;
+}
+
+static kvc_outcome run_blocked(step *st)
+{
+    const kvc_case *c = st->c;
+    const kvc_problem *p = &c->prob;
+    kva_blocked_cache bc = {st->pool.k, st->pool.v, p->num_seqs,
+                            p->cfg.num_kv_heads, c->layout.block_size,
+                            p->cfg.head_dim};
+    kva_error e = {0};
+    kva_status s = st->k->blocked_attention(
+        &st->params, &bc, c->spec.num_kv_blocks, p->num_seqs, p->q_start,
+        st->seq_lens, st->masks, p->q, st->rows, st->out, st->lse, &e);
+    if (s != KVA_OK)
+        return kernel_refused(st->r, "blocked attention", s, &e);
+    return KVC_PASS;
+}
+
+/* The general form the QEfficient conversion must produce, checked field by
+ * field against the generator's own layout. */
+static kvc_outcome check_conversion(step *st, const kva_general_inputs *g,
+                                    int64_t rows)
+{
+    const kvc_case *c = st->c;
+    const kvc_problem *p = &c->prob;
+    int64_t n = p->q_start[p->num_seqs];
+    if (g->num_tokens != n)
+        return fail(st->r, KVC_FAIL_CONVERSION, "num_tokens %lld, want %lld",
+                    (long long)g->num_tokens, (long long)n);
+    for (int s = 0; s <= p->num_seqs; s++)
+        if (g->query_start_loc[s] != p->q_start[s])
+            return fail(st->r, KVC_FAIL_CONVERSION,
+                        "query_start_loc[%d] = %lld, want %lld", s,
+                        (long long)g->query_start_loc[s],
+                        (long long)p->q_start[s]);
+    for (int s = 0; s < p->num_seqs; s++) {
+        int want = p->q_len[s] > 0 ? kvc_kv_len(p, s) : 0;
+        if (g->seq_lens[s] != want)
+            return fail(st->r, KVC_FAIL_CONVERSION,
+                        "sequence %d: seq_len %d, want %d", s, g->seq_lens[s],
+                        want);
+    }
+    for (int64_t t = 0; t < rows; t++) {
+        int64_t want_slot = t < n ? c->layout.slot_mapping[t] : -1;
+        int64_t want_row = t < n ? c->qeff.row_of_token[t] : -1;
+        if (g->slot_mapping[t] != want_slot || g->src_row[t] != want_row)
+            return fail(st->r, KVC_FAIL_CONVERSION,
+                        "token %lld: slot %lld row %lld, want slot %lld row %lld",
+                        (long long)t, (long long)g->slot_mapping[t],
+                        (long long)g->src_row[t], (long long)want_slot,
+                        (long long)want_row);
+    }
+    return KVC_PASS;
+}
+
+/* QEfficient: convert, check the general form, then write and attend with
+ * it over all S*max_q rows (the trailing ones are padding). */
+static kvc_outcome run_qeff(step *st)
+{
+    const kvc_case *c = st->c;
+    const kvc_problem *p = &c->prob;
+    int S = p->num_seqs;
+    int64_t rows = st->rows;
+    kva_qeff_inputs in = {S,
+                          c->qeff.max_q,
+                          c->qeff.position_ids,
+                          c->qeff.slot_id,
+                          c->layout.block_table,
+                          c->layout.max_blocks_per_seq,
+                          c->layout.block_size,
+                          c->layout.num_blocks};
+    kva_general_inputs g = {0};
+    g.query_start_loc = calloc((size_t)S + 1, sizeof(int64_t));
+    g.seq_lens = calloc((size_t)S + 1, sizeof(int));
+    g.slot_mapping = calloc((size_t)rows + 1, sizeof(int64_t));
+    g.src_row = calloc((size_t)rows + 1, sizeof(int64_t));
+    int64_t per_row = (int64_t)p->cfg.num_q_heads * p->cfg.head_dim;
+    float *q = malloc((size_t)(rows * per_row + 1) * sizeof(float));
+    kvc_outcome o = KVC_PASS;
+    if (!g.query_start_loc || !g.seq_lens || !g.slot_mapping || !g.src_row ||
+        !q) {
+        o = fail(st->r, KVC_FAIL_SETUP, "out of memory");
+        goto done;
+    }
+    kva_error e = {0};
+    kva_status s = st->k->qeff_to_general(&in, &g, &e);
+    if (s != KVA_OK) {
+        o = kernel_refused(st->r, "QEfficient conversion", s, &e);
+        goto done;
+    }
+    if ((o = check_conversion(st, &g, rows)) != KVC_PASS)
+        goto done;
+    if ((o = write_new_tokens(st, g.slot_mapping, rows)) != KVC_PASS)
+        goto done;
+    int64_t n = p->q_start[S];
+    memcpy(q, p->q, (size_t)(n * per_row) * sizeof(float));
+    for (int64_t i = n * per_row; i < rows * per_row; i++)
+        q[i] = NAN;
+    o = run_paged(st, q, g.query_start_loc, g.seq_lens);
+done:
+    free(g.query_start_loc);
+    free(g.seq_lens);
+    free(g.slot_mapping);
+    free(g.src_row);
+    free(q);
+    return o;
+}
+
+static kvc_outcome judge(step *st)
+{
+    kvc_reference ref;
+    char err[256];
+    if (kvc_reference_compute(&st->c->prob, &ref, err, sizeof err) != 0)
+        return fail(st->r, KVC_FAIL_SETUP, "oracle: %s", err);
+    int pass = kvc_compare(&st->c->prob, &ref, st->out, st->lse,
+                           &st->r->verdict);
+    kvc_reference_free(&ref);
+    if (!pass)
+        return fail(st->r, KVC_FAIL_NUMERIC, "%s", st->r->verdict.detail);
+    return KVC_PASS;
+}
+
+static int64_t kernel_rows(const kvc_case *c)
+{
+    if (c->spec.mode == KVC_MODE_QEFF)
+        return (int64_t)c->prob.num_seqs * c->qeff.max_q;
+    return c->prob.num_tokens;
+}
+
+kvc_outcome kvc_run_case(const kvc_case *c, const kvc_kernel *k,
+                         kvc_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->verdict.seq = -1;
+    char err[256];
+    if (kvc_problem_check(&c->prob, err, sizeof err) != 0)
+        return fail(r, KVC_FAIL_SETUP, "invalid problem: %s", err);
+    step st;
+    kvc_outcome o;
+    if (step_init(&st, c, k, r, kernel_rows(c)) != 0) {
+        o = fail(r, KVC_FAIL_SETUP, "out of memory");
+        goto done;
+    }
+    const kvc_problem *p = &c->prob;
+    switch (c->spec.mode) {
+    case KVC_MODE_PAGED:
+        o = write_new_tokens(&st, c->layout.slot_mapping, p->num_tokens);
+        if (o == KVC_PASS)
+            o = run_paged(&st, p->q, p->q_start, st.seq_lens);
+        break;
+    case KVC_MODE_BLOCKED:
+        o = write_new_tokens(&st, c->layout.slot_mapping, p->num_tokens);
+        if (o == KVC_PASS)
+            o = run_blocked(&st);
+        break;
+    case KVC_MODE_QEFF:
+        o = run_qeff(&st);
+        break;
+    default:
+        o = fail(r, KVC_FAIL_SETUP, "unknown mode %d", (int)c->spec.mode);
+    }
+    if (o == KVC_PASS)
+        o = check_pool(&st, "attention modified the cache");
+    if (o == KVC_PASS)
+        o = check_padding(&st, p->q_start[p->num_seqs]);
+    if (o == KVC_PASS)
+        o = judge(&st);
+done:
+    step_free(&st);
+    r->outcome = o;
+    return o;
+}
