@@ -23,6 +23,18 @@
 
 #define KVC_MAX_SEQS 8
 
+/* Work of a case (kvc_spec_work): sum over sequences of
+ * q_len*kv_len*Hq*D (the score multiply-adds; as many again for P.V) plus
+ * kv_len*Hkv*D (cache elements written). kvc_spec_draw keeps every case at
+ * or below KVC_CASE_WORK_CAP by shortening lengths; the mean over a campaign
+ * is far lower (tests/test_generators.c checks it stays below
+ * KVC_CASE_MEAN_WORK_BUDGET). */
+#define KVC_CASE_WORK_CAP 2000000
+#define KVC_CASE_MEAN_WORK_BUDGET 400000
+
+/* At most this many leak targets are recorded per case (kvc_case.leaks). */
+#define KVC_MAX_LEAKS 64
+
 typedef enum kvc_mode {
     KVC_MODE_PAGED = 0, /* paged cache, kva_paged_attention (NHD or HND) */
     KVC_MODE_BLOCKED,   /* contiguous cache, kva_blocked_attention */
@@ -102,6 +114,15 @@ enum {
 /* "prefill", "chunked_prefill", ...; NULL for an unknown bit. */
 const char *kvc_flag_name(int bit);
 
+/* Names of the other kinds ("permuted", "normal", "first_block", ...; "?"
+ * for an unknown value) and their parsers (0, or -1 for an unknown name). */
+const char *kvc_table_name(kvc_table_kind t);
+int kvc_table_parse(const char *s, kvc_table_kind *t);
+const char *kvc_values_name(kvc_values_kind v);
+int kvc_values_parse(const char *s, kvc_values_kind *v);
+const char *kvc_mask_name(kvc_mask_kind m);
+int kvc_mask_parse(const char *s, kvc_mask_kind *m);
+
 /* Every choice of a case, before any tensor exists. */
 typedef struct kvc_case_spec {
     kvc_mode mode;
@@ -135,7 +156,10 @@ typedef struct kvc_layout {
     int64_t pool_elems;         /* elements of each of K and V */
     int max_blocks_per_seq;
     int *block_table;           /* [S][max_blocks_per_seq]; unused entries
-                                   hold -1, poisoned block ids or huge ids */
+                                   hold -1, poisoned block ids or huge ids;
+                                   with a window, entries wholly below
+                                   max(0, ctx_len - window_left) may be -1
+                                   (freed: never read, never written) */
     int64_t *slot_mapping;      /* [num_tokens]; -1 for padding tokens */
     uint64_t poison_seed;       /* seeds the runner's pool poison */
 } kvc_layout;
@@ -148,6 +172,17 @@ typedef struct kvc_qeff_layout {
     int64_t *row_of_token;      /* [q_start[S]]: padded row s*max_q+i */
 } kvc_qeff_layout;
 
+/* A leak target of a leak-sensitive case: key `key` of sequence `seq` is
+ * invisible to new token `token` (0-based within the sequence) under query
+ * head `head`, and its raw score scale*q.k for that row exceeds the row's
+ * largest visible raw score (0 for a row with no visible key) by >= 20. */
+typedef struct kvc_leak {
+    int seq;
+    int token;
+    int head;
+    int key;
+} kvc_leak;
+
 typedef struct kvc_case {
     uint64_t seed;
     uint64_t index;
@@ -156,6 +191,9 @@ typedef struct kvc_case {
     kvc_layout layout;
     kvc_qeff_layout qeff;
     uint64_t flags;             /* 1 << KVC_FLAG_* */
+    uint64_t value_seed;        /* the value_seed it was built from */
+    int num_leaks;              /* leak targets (KVC_FLAG_LEAK_SENSITIVE) */
+    kvc_leak leaks[KVC_MAX_LEAKS];
 } kvc_case;
 
 /* The per-case RNG seed: splitmix64 of (seed, index). */
@@ -163,9 +201,13 @@ uint64_t kvc_case_seed(uint64_t seed, uint64_t index);
 
 /* Draw a spec for case (seed, index). forced_mode < 0 draws the mode too;
  * otherwise the mode is drawn and then replaced, so the rest of the draw
- * only depends on the mode. Returns 0. */
+ * only depends on the mode. Returns 0, or -1 when forced_mode >=
+ * KVC_MODE_COUNT or out of memory. */
 int kvc_spec_draw(uint64_t seed, uint64_t index, int forced_mode,
                   kvc_case_spec *spec);
+
+/* The work of a spec (see KVC_CASE_WORK_CAP). */
+int64_t kvc_spec_work(const kvc_case_spec *spec);
 
 /* Build the case of a spec; tensors and layout drawn from value_seed.
  * Returns 0, or -1 with a message (invalid spec, out of memory; nothing left

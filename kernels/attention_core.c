@@ -40,16 +40,28 @@ static float dot(const float *restrict a, const float *restrict b, int n)
            ((lane[2] + lane[6]) + (lane[3] + lane[7])) + tail;
 }
 
-/* acc += w * x */
+/* acc += w * x. Written in blocks of 8 like dot(): at -O2 GCC only
+ * vectorizes loops it needs no epilogue for, but it always turns a
+ * fixed-size block into SIMD (the tail stays scalar). Element-wise, so the
+ * result is the same whichever way it is compiled. */
 static void axpy(float *restrict acc, float w, const float *restrict x, int n)
 {
-    for (int d = 0; d < n; d++)
+    int d = 0;
+    for (; d + 8 <= n; d += 8)
+        for (int u = 0; u < 8; u++)
+            acc[d + u] += w * x[d + u];
+    for (; d < n; d++)
         acc[d] += w * x[d];
 }
 
+/* acc *= w, blocked for the same reason. */
 static void scale_vec(float *restrict acc, float w, int n)
 {
-    for (int d = 0; d < n; d++)
+    int d = 0;
+    for (; d + 8 <= n; d += 8)
+        for (int u = 0; u < 8; u++)
+            acc[d + u] *= w;
+    for (; d < n; d++)
         acc[d] *= w;
 }
 
@@ -66,11 +78,12 @@ typedef struct row_ctx {
  * One row: keys j in [lo, hi) that the mask (NULL = all) leaves visible.
  * Only the tiles overlapping [lo, hi) are touched: tiles outside the causal
  * or sliding-window range are never read, nor are their tile ids (a freed
- * block of a sliding window may hold -1).
+ * block of a sliding window may hold -1). q and out are not restrict: a
+ * caller may attend in place (out == q); out is written only at the end.
  */
 static void attend_row(const row_ctx *rc, const kva_kv_tiles *kv,
-                       const float *restrict q, int64_t lo, int64_t hi,
-                       const uint8_t *mask, float *restrict out, float *lse)
+                       const float *q, int64_t lo, int64_t hi,
+                       const uint8_t *mask, float *out, float *lse)
 {
     const int D = rc->head_dim;
     const float softcap = rc->softcap;

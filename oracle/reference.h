@@ -28,7 +28,7 @@
  *   out32, lse32   the naive fp32 computation of the same
  *   absw[t][h][d]  sum_j w_j |v_jd| (w = exact softmax weights): the natural
  *                  scale of element d, |out| <= absw
- *   smax[t][h]     max_j scale * sum_i |q_i k_ji| over visible j: the scale of
+ *   smax[t][h]     max_j |scale| * sum_i |q_i k_ji| over visible j: the scale of
  *                  score rounding errors (before soft-capping)
  *   vmax[t][h]     max_j max_d |v_jd| over visible j (underflow scale)
  *   nvis[t][h]     number of visible keys

@@ -106,6 +106,19 @@ static named_case paged_cases[] = {
     {"equal_keys", t_equal_keys}, {"long_context", t_long_context},
 };
 
+/* Criterion may run each parameter in a re-executed process, where
+ * pointers into this one mean nothing: parameters are table indices in
+ * cr_malloc'd memory, resolved in the child. */
+static int *index_params(size_t n)
+{
+    int *ix = cr_malloc(n * sizeof *ix);
+    for (size_t i = 0; i < n; i++)
+        ix[i] = (int)i;
+    return ix;
+}
+
+#define NAMED_COUNT(table) (sizeof table / sizeof table[0])
+
 static void run_named(kvc_case_spec spec, const char *name)
 {
     kvc_case c;
@@ -123,12 +136,13 @@ static void run_named(kvc_case_spec spec, const char *name)
 
 ParameterizedTestParameters(crosscheck, paged_named)
 {
-    return cr_make_param_array(named_case, paged_cases,
-                               sizeof paged_cases / sizeof paged_cases[0]);
+    return cr_make_param_array(int, index_params(NAMED_COUNT(paged_cases)),
+                               NAMED_COUNT(paged_cases));
 }
 
-ParameterizedTest(named_case *nc, crosscheck, paged_named)
+ParameterizedTest(int *ix, crosscheck, paged_named)
 {
+    const named_case *nc = &paged_cases[*ix];
     kvc_case_spec s = base_spec(KVC_MODE_PAGED);
     nc->tweak(&s);
     run_named(s, nc->name);
@@ -157,12 +171,13 @@ static named_case blocked_cases[] = {
 
 ParameterizedTestParameters(crosscheck, blocked_named)
 {
-    return cr_make_param_array(named_case, blocked_cases,
-                               sizeof blocked_cases / sizeof blocked_cases[0]);
+    return cr_make_param_array(int, index_params(NAMED_COUNT(blocked_cases)),
+                               NAMED_COUNT(blocked_cases));
 }
 
-ParameterizedTest(named_case *nc, crosscheck, blocked_named)
+ParameterizedTest(int *ix, crosscheck, blocked_named)
 {
+    const named_case *nc = &blocked_cases[*ix];
     kvc_case_spec s = base_spec(KVC_MODE_BLOCKED);
     s.cache_len = 128;
     nc->tweak(&s);
@@ -174,23 +189,25 @@ static void q_decode_edge(kvc_case_spec *s) { set_seqs(s, 2, (int[]){15, 16}, (i
 static void q_fill_block(kvc_case_spec *s) { set_seqs(s, 1, (int[]){16}, (int[]){16}); s->qeff_max_q = 16; }
 static void q_left_pad(kvc_case_spec *s) { s->qeff_left_pad = 1; set_seqs(s, 3, (int[]){3, 40, 0}, (int[]){2, 1, 4}); }
 static void q_idle_row(kvc_case_spec *s) { set_seqs(s, 2, (int[]){9, 5}, (int[]){0, 3}); }
+static void q_hnd(kvc_case_spec *s) { t_hnd(s); s->qeff_max_q = 5; }
 static void q_window(kvc_case_spec *s) { s->cfg.window_left = 2; set_seqs(s, 1, (int[]){10}, (int[]){4}); }
 
 static named_case qeff_cases[] = {
     {"decode", t_decode}, {"decode_block_edge", q_decode_edge},
     {"fill_block", q_fill_block}, {"left_pad", q_left_pad},
-    {"idle_row", q_idle_row}, {"hnd", t_hnd}, {"mqa", t_mqa},
+    {"idle_row", q_idle_row}, {"hnd", q_hnd}, {"mqa", t_mqa},
     {"window_in_block", q_window},
 };
 
 ParameterizedTestParameters(crosscheck, qeff_named)
 {
-    return cr_make_param_array(named_case, qeff_cases,
-                               sizeof qeff_cases / sizeof qeff_cases[0]);
+    return cr_make_param_array(int, index_params(NAMED_COUNT(qeff_cases)),
+                               NAMED_COUNT(qeff_cases));
 }
 
-ParameterizedTest(named_case *nc, crosscheck, qeff_named)
+ParameterizedTest(int *ix, crosscheck, qeff_named)
 {
+    const named_case *nc = &qeff_cases[*ix];
     kvc_case_spec s = base_spec(KVC_MODE_QEFF);
     nc->tweak(&s);
     run_named(s, nc->name);

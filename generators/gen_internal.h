@@ -1,0 +1,86 @@
+/*
+ * gen_internal.h — helpers shared by the generator sources (not public).
+ *
+ * Every random choice goes through a gsl_rng (gsl_rng_mt19937, named
+ * explicitly) owned by the caller; nothing here keeps state between calls.
+ */
+#ifndef KVC_GEN_INTERNAL_H
+#define KVC_GEN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <gsl/gsl_rng.h>
+
+#include "case.h"
+
+/* Limits of a spec kvc_case_build accepts (larger ones are refused with a
+ * message instead of risking overflow or absurd allocations). */
+#define KVCG_MAX_LEN (1 << 24)      /* ctx_len, q_len */
+#define KVCG_MAX_HEADS 4096
+#define KVCG_MAX_HEAD_DIM 65536
+#define KVCG_MAX_BLOCK_SIZE (1 << 20)
+#define KVCG_MAX_PAD (1 << 16)      /* stride_pad */
+#define KVCG_MAX_EXTRA (1 << 20)    /* extra_blocks, pad_tokens */
+#define KVCG_MAX_ELEMS ((int64_t)1 << 28) /* per tensor / pool / mask */
+
+/* ---- seed.c: hashing and the RNG ---- */
+uint64_t kvcg_splitmix64(uint64_t x);
+/* gsl_rng_mt19937 seeded from a 64-bit seed (folded to the 32 bits mt19937
+ * uses); turns GSL's aborting error handler off first. NULL when out of
+ * memory. */
+gsl_rng *kvcg_rng_new(uint64_t seed);
+uint64_t kvcg_rng_u64(gsl_rng *r);
+/* Uniform integer in [lo, hi] (lo <= hi). */
+int kvcg_int(gsl_rng *r, int lo, int hi);
+/* 1 with probability p (gsl_ran_bernoulli). */
+int kvcg_chance(gsl_rng *r, double p);
+/* Index in [0, n) drawn with weights w (gsl_ran_discrete); 0 if the
+ * preprocessing cannot be allocated. */
+int kvcg_pick(gsl_rng *r, const double *w, int n);
+
+/* ---- geometry shared by the build steps ---- */
+/* The block unit the kernel tiles by: B for PAGED/QEFF, ceil(CL / num_kv_blocks)
+ * for BLOCKED. */
+int kvcg_tile(const kvc_case_spec *s);
+/* Visibility of key j to new token i of sequence s, with (use_mask = 1) or
+ * without the custom mask. */
+int kvcg_visible(const kvc_problem *p, int s, int i, int j, int use_mask);
+/* Raw score scale * q.k (before soft-capping), in double, of new token i of
+ * sequence s under query head h against key j. */
+double kvcg_raw_score(const kvc_problem *p, int s, int i, int h, int j);
+/* Largest raw score over the keys visible to (s, i, h); *nvis gets their
+ * count (may be NULL). -INFINITY when none is visible. */
+double kvcg_row_max(const kvc_problem *p, int s, int i, int h, int *nvis);
+
+/* Prefix sharing decided for a SHARED_PREFIX case (case_build.c). */
+typedef struct kvcg_share {
+    int active;                  /* 1 when >= 2 sequences share blocks */
+    int leader;                  /* the member whose K/V are copied */
+    int blocks;                  /* shared blocks at the front, >= 1 */
+    uint8_t member[KVC_MAX_SEQS];
+} kvcg_share;
+
+/* Everything a build step needs. */
+typedef struct kvcg_ctx {
+    gsl_rng *rng;
+    const kvc_case_spec *spec;
+    kvc_case *c;
+    int tile;       /* kvcg_tile(spec) */
+    kvcg_share share;
+} kvcg_ctx;
+
+/* Position j of sequence s lies in the shared prefix (never modified). */
+int kvcg_in_shared(const kvcg_ctx *x, int s, int j);
+
+/* ---- the build steps ---- */
+int kvcg_validate_spec(const kvc_case_spec *s, char *err, size_t errlen);
+void kvcg_decide_share(kvcg_ctx *x);            /* case_build.c */
+void kvcg_fill_masks(kvcg_ctx *x);              /* masks.c */
+int kvcg_fill_values(kvcg_ctx *x);              /* values.c; -1 OOM */
+void kvcg_boost_leaks(kvcg_ctx *x);             /* leak.c */
+int kvcg_build_layout(kvcg_ctx *x);             /* layout.c; -1 OOM */
+int kvcg_build_qeff(kvcg_ctx *x);               /* layout.c; -1 OOM */
+uint64_t kvcg_compute_flags(const kvc_case *c); /* flags.c */
+
+#endif /* KVC_GEN_INTERNAL_H */

@@ -1,0 +1,366 @@
+/*
+ * spec_draw.c — kvc_spec_draw: every shape, length and layout choice of a
+ * case, boundary-biased, drawn from the case's RNG only (a pure function of
+ * (seed, index, forced_mode)).
+ *
+ * Size policy: cases are small on average (a campaign of 2000 runs in
+ * seconds, 200 under valgrind in minutes). Lengths are mostly <= 300, now
+ * and then 1000..2000 for cached context when Hq*D is small; a draw whose
+ * work (kvc_spec_work) exceeds KVC_CASE_WORK_CAP is redrawn with shorter
+ * lengths, and shrunk deterministically as a last resort.
+ */
+#include "gen_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+enum { SEQ_PREFILL, SEQ_CHUNKED, SEQ_DECODE, SEQ_SPEC, SEQ_Q0, SEQ_KV0, SEQ_KINDS };
+
+static const int head_dims[] = {1,  2,  3,  4,  7,  8,   15,  16,  17,  31, 32,
+                                33, 63, 64, 65, 80, 96, 127, 128, 129, 256};
+static const double head_dim_w[] = {4, 4, 4, 4, 4, 4, 3, 3, 3, 2, 2,
+                                    2, 1.5, 1.5, 1.5, 1, 1, 1, 1, 1, 0.5};
+static const int block_sizes[] = {1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 32, 64};
+static const double block_w[] = {1, 1, 1, 1, 1, 1, 1.5, 1.5, 6, 1.5, 1.5, 1};
+
+#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
+#define SHORT_MAX_LEN 300
+
+int64_t kvc_spec_work(const kvc_case_spec *spec)
+{
+    int64_t hq_d = (int64_t)spec->cfg.num_q_heads * spec->cfg.head_dim;
+    int64_t hkv_d = (int64_t)spec->cfg.num_kv_heads * spec->cfg.head_dim;
+    int64_t w = 0;
+    for (int s = 0; s < spec->num_seqs && s < KVC_MAX_SEQS; s++) {
+        int64_t q = spec->q_len[s];
+        int64_t kv = (int64_t)spec->ctx_len[s] + q;
+        w += q * kv * hq_d + kv * hkv_d;
+    }
+    return w;
+}
+
+/* A length biased toward block boundaries, in [0, maxlen]. */
+static int draw_len(gsl_rng *r, int B, int maxlen)
+{
+    static const double w[] = {0.04, 0.08, 0.10, 0.10, 0.10, 0.12, 0.06, 0.25, 0.15};
+    int kmax = maxlen / B < 2 ? 2 : maxlen / B;
+    if (kmax > 8)
+        kmax = 8;
+    int v;
+    switch (kvcg_pick(r, w, NELEM(w))) {
+    case 0: v = 0; break;
+    case 1: v = 1; break;
+    case 2: v = B - 1; break;
+    case 3: v = B; break;
+    case 4: v = B + 1; break;
+    case 5: v = kvcg_int(r, 2, kmax) * B; break;
+    case 6: v = kvcg_int(r, 2, kmax) * B + (kvcg_chance(r, 0.5) ? 1 : -1); break;
+    case 7: v = kvcg_int(r, 1, maxlen < 48 ? maxlen : 48); break;
+    default: v = kvcg_int(r, 1, maxlen); break;
+    }
+    if (v > maxlen)
+        v = maxlen;
+    return v < 0 ? 0 : v;
+}
+
+/* A long cached context, 1000..2000, often next to a block boundary. */
+static int draw_long_len(gsl_rng *r, int B)
+{
+    int v = kvcg_int(r, 1000, 2000);
+    if (kvcg_chance(r, 0.6))
+        v = v / B * B + kvcg_int(r, -1, 1);
+    return v < 1 ? 1 : v;
+}
+
+/* One sequence's (ctx, q) for a kind of step. */
+static void draw_seq(gsl_rng *r, int kind, int B, int maxlen, int long_ctx,
+                     int *ctx, int *q)
+{
+    switch (kind) {
+    case SEQ_PREFILL:
+        *ctx = 0;
+        *q = draw_len(r, B, maxlen);
+        break;
+    case SEQ_CHUNKED: {
+        /* A prefill of total tokens split into chunks; this step is one
+         * chunk (not the first when there are several). */
+        int total = draw_len(r, B, maxlen);
+        if (total < 2)
+            total = 2 < maxlen ? 2 : maxlen;
+        int chunks[64];
+        static const double fw[] = {0.5, 0.4, 0.1};
+        int n = kvc_gen_chunking(r, total, B, 1 + kvcg_pick(r, fw, 3), chunks, 64);
+        if (n < 1) {
+            *ctx = 0;
+            *q = total;
+            break;
+        }
+        int k = n >= 2 ? kvcg_int(r, 1, n - 1) : 0;
+        int before = 0;
+        for (int i = 0; i < k; i++)
+            before += chunks[i];
+        *ctx = before;
+        *q = chunks[k];
+        break;
+    }
+    case SEQ_DECODE: {
+        int L = long_ctx ? draw_long_len(r, B) : draw_len(r, B, maxlen);
+        /* the token itself on the boundary, or the cache ending on it */
+        *ctx = kvcg_chance(r, 0.5) ? L : (L > 0 ? L - 1 : 0);
+        *q = 1;
+        break;
+    }
+    case SEQ_SPEC: {
+        int L = long_ctx ? draw_long_len(r, B) : draw_len(r, B, maxlen);
+        *ctx = L < 1 ? 1 : L;
+        *q = kvcg_int(r, 2, 8);
+        break;
+    }
+    case SEQ_Q0:
+        *ctx = long_ctx ? draw_long_len(r, B) : draw_len(r, B, maxlen);
+        *q = 0;
+        break;
+    default: /* SEQ_KV0 */
+        *ctx = 0;
+        *q = 0;
+        break;
+    }
+}
+
+static void draw_lengths(gsl_rng *r, kvc_case_spec *sp, int maxlen, int long_ctx)
+{
+    static const double kind_w[SEQ_KINDS] = {0.25, 0.20, 0.30, 0.15, 0.05, 0.05};
+    int B = sp->block_size;
+    for (int s = 0; s < sp->num_seqs; s++) {
+        int kind = kvcg_pick(r, kind_w, SEQ_KINDS);
+        draw_seq(r, kind, B, maxlen, long_ctx, &sp->ctx_len[s], &sp->q_len[s]);
+        if (sp->mode == KVC_MODE_QEFF) {
+            /* QEfficient writes may not cross a block boundary; a row with
+             * no token has no position, hence no context either. */
+            if (sp->q_len[s] == 0) {
+                sp->ctx_len[s] = 0;
+            } else {
+                int room = B - sp->ctx_len[s] % B;
+                if (sp->q_len[s] > room)
+                    sp->q_len[s] = room;
+            }
+        }
+    }
+}
+
+/* Last resort: halve the largest sequence until the work fits. */
+static void shrink_to_cap(kvc_case_spec *sp)
+{
+    while (kvc_spec_work(sp) > KVC_CASE_WORK_CAP) {
+        int best = 0;
+        int64_t bw = -1;
+        for (int s = 0; s < sp->num_seqs; s++) {
+            int64_t w = (int64_t)sp->q_len[s] * (sp->ctx_len[s] + sp->q_len[s]) +
+                        sp->ctx_len[s] + sp->q_len[s];
+            if (w > bw) {
+                bw = w;
+                best = s;
+            }
+        }
+        if (sp->q_len[best] > 1)
+            sp->q_len[best] /= 2;
+        else if (sp->ctx_len[best] > 0)
+            sp->ctx_len[best] /= 2;
+        else
+            break;
+        if (sp->mode == KVC_MODE_QEFF && sp->q_len[best] == 0)
+            sp->ctx_len[best] = 0;
+    }
+}
+
+static int max_kv(const kvc_case_spec *sp)
+{
+    int m = 0;
+    for (int s = 0; s < sp->num_seqs; s++)
+        if (sp->ctx_len[s] + sp->q_len[s] > m)
+            m = sp->ctx_len[s] + sp->q_len[s];
+    return m;
+}
+
+/* window_left: none mostly; else 0, 1, B-1, B, random, or a value that puts
+ * some query's first key strictly inside a block. */
+static int draw_window(gsl_rng *r, const kvc_case_spec *sp)
+{
+    if (!kvcg_chance(r, 0.3))
+        return KVC_NO_WINDOW;
+    int B = sp->block_size;
+    static const double w[] = {1, 1, 1, 1, 1, 2};
+    switch (kvcg_pick(r, w, NELEM(w))) {
+    case 0: return 0;
+    case 1: return 1;
+    case 2: return B - 1;
+    case 3: return B;
+    case 4: return kvcg_int(r, 0, max_kv(sp) + 1);
+    default: {
+        int cand[KVC_MAX_SEQS], n = 0;
+        for (int s = 0; s < sp->num_seqs; s++)
+            if (sp->q_len[s] > 0 && sp->ctx_len[s] + sp->q_len[s] >= 3)
+                cand[n++] = s;
+        if (n == 0)
+            return kvcg_int(r, 0, B);
+        int s = cand[kvcg_int(r, 0, n - 1)];
+        int p = sp->ctx_len[s] + kvcg_int(r, 0, sp->q_len[s] - 1); /* a query */
+        if (p < 2)
+            p = sp->ctx_len[s] + sp->q_len[s] - 1;
+        int j0 = kvcg_int(r, 1, p); /* its first visible key */
+        if (B > 1 && j0 % B == 0)
+            j0 = j0 > 1 ? j0 - 1 : 1;
+        return p - j0;
+    }
+    }
+}
+
+static int draw_num_kv_blocks(gsl_rng *r, int CL, int B)
+{
+    static const double w[] = {0.15, 0.12, 0.12, 0.12, 0.10, 0.20, 0.19};
+    int nkb;
+    switch (kvcg_pick(r, w, NELEM(w))) {
+    case 0: nkb = 1; break;
+    case 1: nkb = 2; break;
+    case 2: nkb = 3; break;
+    case 3: nkb = 4; break;
+    case 4: nkb = CL; break;
+    case 5: /* ceil(CL / nkb) does not divide CL: a short last tile */
+        nkb = 1;
+        for (int t = 0; t < 32 && CL >= 3; t++) {
+            int c = kvcg_int(r, 2, CL);
+            int tile = (CL + c - 1) / c;
+            if (CL % tile != 0) {
+                nkb = c;
+                break;
+            }
+        }
+        break;
+    default: nkb = (CL + B - 1) / B; break;
+    }
+    if (nkb > CL)
+        nkb = CL;
+    return nkb < 1 ? 1 : nkb;
+}
+
+int kvc_spec_draw(uint64_t seed, uint64_t index, int forced_mode,
+                  kvc_case_spec *spec)
+{
+    if (!spec)
+        return -1;
+    memset(spec, 0, sizeof *spec);
+    if (forced_mode >= KVC_MODE_COUNT)
+        return -1;
+    gsl_rng *r = kvcg_rng_new(kvc_case_seed(seed, index));
+    if (!r)
+        return -1;
+    kvc_case_spec sp;
+    memset(&sp, 0, sizeof sp);
+
+    sp.mode = (kvc_mode)kvcg_int(r, 0, KVC_MODE_COUNT - 1);
+    if (forced_mode >= 0 && forced_mode < KVC_MODE_COUNT)
+        sp.mode = (kvc_mode)forced_mode;
+
+    /* heads: Hkv in {1,2,4}, group in {1,2,4,8}, Hq <= 16 */
+    static const int hkvs[] = {1, 2, 4};
+    static const double hkv_w[] = {0.4, 0.3, 0.3};
+    static const int groups[] = {1, 2, 4, 8};
+    static const double group_w[] = {0.3, 0.25, 0.25, 0.2};
+    int hkv = hkvs[kvcg_pick(r, hkv_w, 3)];
+    int grp = groups[kvcg_pick(r, group_w, 4)];
+    while (hkv * grp > 16)
+        grp /= 2;
+    sp.cfg.num_kv_heads = hkv;
+    sp.cfg.num_q_heads = hkv * grp;
+    sp.cfg.head_dim = head_dims[kvcg_pick(r, head_dim_w, NELEM(head_dims))];
+    sp.block_size = block_sizes[kvcg_pick(r, block_w, NELEM(block_sizes))];
+    int D = sp.cfg.head_dim;
+
+    /* scale, softcap, causality */
+    sp.cfg.scale = 1.0f / sqrtf((float)D);
+    if (kvcg_chance(r, 0.2)) {
+        float mag = (float)exp(log(0.05) + gsl_rng_uniform(r) * (log(2.0) - log(0.05)));
+        sp.cfg.scale = kvcg_chance(r, 0.35) ? -mag : mag;
+    }
+    static const float caps[] = {5.0f, 30.0f, 50.0f};
+    sp.cfg.softcap = kvcg_chance(r, 0.2) ? caps[kvcg_int(r, 0, 2)] : 0.0f;
+    sp.cfg.causal = kvcg_chance(r, 0.8);
+
+    /* layout choices */
+    sp.table = (kvc_table_kind)kvcg_int(r, 0, KVC_TABLE_COUNT - 1);
+    sp.hnd = kvcg_chance(r, 0.5);
+    sp.stride_pad = kvcg_chance(r, 0.2) ? kvcg_int(r, 1, 8) : 0;
+    sp.extra_blocks = kvcg_int(r, 0, 8);
+    sp.pad_tokens = kvcg_chance(r, 0.2) ? kvcg_int(r, 1, 5) : 0;
+    static const double mask_w[KVC_MASK_COUNT] = {0.55, 0.15, 0.15, 0.15};
+    sp.mask = (kvc_mask_kind)kvcg_pick(r, mask_w, KVC_MASK_COUNT);
+    sp.values = (kvc_values_kind)kvcg_int(r, 0, KVC_VALUES_COUNT - 1);
+    sp.leak_sensitive = kvcg_chance(r, 0.5);
+    sp.qeff_left_pad = kvcg_chance(r, 0.5);
+
+    /* sequences */
+    static const double nseq_w[] = {0.03, 0.30, 0.25, 0.18, 0.14,
+                                    0.03, 0.03, 0.02, 0.02};
+    sp.num_seqs = kvcg_pick(r, nseq_w, NELEM(nseq_w));
+    int long_ctx = (sp.cfg.num_q_heads * D <= 256) && kvcg_chance(r, 0.1);
+    int maxlen = SHORT_MAX_LEN;
+    for (int attempt = 0;; attempt++) {
+        draw_lengths(r, &sp, maxlen, long_ctx);
+        if (kvc_spec_work(&sp) <= KVC_CASE_WORK_CAP)
+            break;
+        if (attempt >= 5) {
+            shrink_to_cap(&sp);
+            break;
+        }
+        maxlen = maxlen / 2 < 4 ? 4 : maxlen / 2;
+        long_ctx = 0;
+    }
+
+    sp.cfg.window_left = draw_window(r, &sp);
+
+    /* shared prefix needs two sequences with a full context block */
+    if (sp.table == KVC_TABLE_SHARED_PREFIX) {
+        int n = 0;
+        for (int s = 0; s < sp.num_seqs; s++)
+            n += sp.ctx_len[s] >= sp.block_size;
+        if (n < 2)
+            sp.table = (kvc_table_kind)kvcg_int(r, 0, KVC_TABLE_SHARED_PREFIX - 1);
+    }
+
+    if (sp.mode == KVC_MODE_BLOCKED) {
+        int mk = max_kv(&sp) > 0 ? max_kv(&sp) : 1;
+        static const double cl_w[] = {0.4, 0.3, 0.3};
+        switch (kvcg_pick(r, cl_w, 3)) {
+        case 0: sp.cache_len = mk; break;
+        case 1: sp.cache_len = (mk + sp.block_size - 1) / sp.block_size * sp.block_size; break;
+        default: sp.cache_len = mk + kvcg_int(r, 1, sp.block_size + 3); break;
+        }
+        sp.num_kv_blocks = draw_num_kv_blocks(r, sp.cache_len, sp.block_size);
+    }
+    if (sp.mode == KVC_MODE_QEFF) {
+        int mq = 0;
+        for (int s = 0; s < sp.num_seqs; s++)
+            if (sp.q_len[s] > mq)
+                mq = sp.q_len[s];
+        static const double extra_w[] = {0.4, 0.3, 0.3};
+        sp.qeff_max_q = mq + kvcg_pick(r, extra_w, 3);
+        if (sp.qeff_max_q < 1)
+            sp.qeff_max_q = 1;
+    }
+
+    /* canonical form: fields a mode ignores are zero */
+    if (sp.mode == KVC_MODE_BLOCKED) {
+        sp.hnd = 0;
+        sp.stride_pad = 0;
+        sp.extra_blocks = 0;
+        sp.table = KVC_TABLE_PERMUTED;
+    }
+    if (sp.mode != KVC_MODE_QEFF) {
+        sp.qeff_left_pad = 0;
+        sp.qeff_max_q = 0;
+    }
+
+    gsl_rng_free(r);
+    *spec = sp;
+    return 0;
+}

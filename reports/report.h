@@ -1,0 +1,59 @@
+/*
+ * report.h — writers for the results of a cross-check run: summary.json,
+ * junit.xml, summary.md and a self-contained index.html with inline SVG
+ * plots. Input is plain data (no generator or kernel types), so any runner
+ * can fill it.
+ */
+#ifndef KVC_REPORT_H
+#define KVC_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* One case of a run. Strings are owned by the record (fixed arrays) except
+ * mode and outcome, which point to static names. */
+typedef struct kvc_case_record {
+    uint64_t index;
+    const char *mode;    /* "paged", "blocked", "qeff" */
+    const char *outcome; /* "pass", "numeric", "cache", ... */
+    int passed;
+    int has_verdict;     /* a numeric comparison ran: ratio/err/allowed valid */
+    double ratio, err, allowed;
+    /* the config, for the coverage grid and the JSON */
+    int num_seqs, num_q_heads, num_kv_heads, head_dim, block_size;
+    int total_q_tokens, max_kv_len;
+    double seconds;      /* wall time of this case */
+    char flags[512];     /* space-separated flag names */
+    char desc[256];      /* one-line case description */
+    char message[512];   /* failure message, "" on pass */
+    char replay[192];    /* the replay command line */
+} kvc_case_record;
+
+typedef struct kvc_run_report {
+    const char *tool_version; /* e.g. "kvcheck 0.1" */
+    const char *command;      /* the command line that produced the run */
+    const char *kernel_name;  /* e.g. "libkvattn" */
+    uint64_t seed;
+    int shard_index, shard_count;
+    double threshold;         /* error-ratio threshold (1.0) */
+    double seconds;           /* whole run */
+    const char *started_utc;  /* ISO 8601 */
+    size_t num_records;
+    const kvc_case_record *records;
+} kvc_run_report;
+
+/* Create dir (and parents) if needed and write the four files into it.
+ * Each file is written to a temporary name and renamed, so a failure leaves
+ * no half-written report. Returns 0, or -1 with a message naming the file. */
+int kvc_report_write(const kvc_run_report *r, const char *dir, char *err,
+                     size_t errlen);
+
+/* The individual writers (each to a FILE opened by the caller). Return 0 or
+ * -1 on a write error. */
+int kvc_report_write_json(const kvc_run_report *r, FILE *f);
+int kvc_report_write_junit(const kvc_run_report *r, FILE *f);
+int kvc_report_write_markdown(const kvc_run_report *r, FILE *f);
+int kvc_report_write_html(const kvc_run_report *r, FILE *f);
+
+#endif /* KVC_REPORT_H */

@@ -1,0 +1,413 @@
+/*
+ * report_html.c — index.html: one self-contained page (inline CSS and SVG,
+ * no script, no external resource) with the run's verdict, a histogram of
+ * log10(error ratio) per kernel mode, the coverage grids of the config
+ * space and tables of the worst cases and the failures.
+ *
+ * Histogram axis (shared by all modes so they compare): from the decade of
+ * the smallest positive ratio (at least 3 decades below the threshold, at
+ * most down to 1e-15) to the decade above the largest finite one (at least
+ * one decade above the threshold, at most 1e15). Ratio 0 and anything
+ * below the axis counts in the lowest bin; inf, NaN and anything above in
+ * the highest. Cases without a verdict are left out.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "report.h"
+#include "report_coverage.h"
+#include "report_stats.h"
+#include "report_text.h"
+#include "svg_plot.h"
+
+#define KVR_HTML_WORST 20
+#define KVR_HTML_MAX_FAILURES 200
+#define KVR_HIST_MIN_DEC (-15)
+#define KVR_HIST_MAX_DEC 15
+
+static void esc(FILE *f, const char *s, size_t n)
+{
+    kvr_put_xml(f, s, n, KVR_ESC_HTML);
+}
+
+static const char css[] =
+    "body{font-family:system-ui,-apple-system,\"Segoe UI\",sans-serif;"
+    "margin:24px;color:#222;max-width:1240px}"
+    "h1 .passed{color:#1a7f37}h1 .failed{color:#c62828}"
+    "h2{margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}"
+    "table{border-collapse:collapse;font-size:13px;margin:8px 0}"
+    "th,td{border:1px solid #d0d0d0;padding:3px 8px;text-align:left;"
+    "vertical-align:top}th{background:#f4f4f4}td.num{text-align:right;"
+    "font-variant-numeric:tabular-nums}"
+    "tr.failed td{background:#fdecea}"
+    "td.num{white-space:nowrap}"
+    "code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}"
+    "td.replay code{white-space:nowrap}"
+    ".wide{overflow-x:auto}"
+    ".figs{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}"
+    "figure{margin:0}figcaption{font-size:12px;color:#555;max-width:560px}"
+    ".note{font-size:13px;color:#555}";
+
+/* ---- header and the per-mode table ---- */
+
+static void run_table(FILE *f, const kvc_run_report *r, const kvr_stats *s)
+{
+    char buf[KVR_NUM_LEN];
+
+    fputs("<table class=\"run\">\n<tr><th>kernel</th><td>", f);
+    esc(f, KVR_STR(r->kernel_name));
+    fprintf(f, "</td></tr>\n<tr><th>seed</th><td>%" PRIu64 "</td></tr>\n"
+               "<tr><th>shard</th><td>%d/%d</td></tr>\n",
+            r->seed, r->shard_index, r->shard_count);
+    kvr_fmt_exact(buf, r->threshold);
+    fprintf(f, "<tr><th>error-ratio threshold</th><td>%s</td></tr>\n", buf);
+    fprintf(f, "<tr><th>cases</th><td>%zu (%zu failed, %zu with a numeric "
+               "verdict)</td></tr>\n", s->cases, s->failed, s->verdicts);
+    kvr_fmt_seconds(buf, r->seconds);
+    fprintf(f, "<tr><th>time</th><td>%s s</td></tr>\n<tr><th>started</th><td>",
+            buf);
+    esc(f, KVR_STR(r->started_utc));
+    fputs("</td></tr>\n<tr><th>tool</th><td>", f);
+    esc(f, KVR_STR(r->tool_version));
+    fputs("</td></tr>\n<tr><th>command</th><td><code>", f);
+    esc(f, KVR_STR(r->command));
+    fputs("</code></td></tr>\n</table>\n", f);
+}
+
+static void mode_table(FILE *f, const kvc_run_report *r, const kvr_stats *s)
+{
+    size_t m;
+
+    fputs("<h2>Kernel modes</h2>\n", f);
+    if (s->num_modes == 0) {
+        fputs("<p>No cases ran.</p>\n", f);
+        return;
+    }
+    fputs("<table class=\"modes\">\n<tr><th>mode</th><th>cases</th>"
+          "<th>failed</th><th>with verdict</th><th>worst ratio</th>"
+          "<th>worst case</th><th>median ratio</th></tr>\n", f);
+    for (m = 0; m < s->num_modes; m++) {
+        const kvr_mode *md = &s->modes[m];
+        char w[KVR_NUM_LEN] = "\xe2\x80\x93", med[KVR_NUM_LEN] = "\xe2\x80\x93";
+        char wc[32] = "\xe2\x80\x93";
+
+        if (md->worst != KVR_NONE) {
+            kvr_fmt_short(w, r->records[md->worst].ratio);
+            kvr_fmt_short(med, md->median);
+            snprintf(wc, sizeof wc, "%" PRIu64, r->records[md->worst].index);
+        }
+        fprintf(f, "<tr%s><td>", md->failed ? " class=\"failed\"" : "");
+        esc(f, KVR_STR(md->name));
+        fprintf(f, "</td><td class=\"num\">%zu</td><td class=\"num\">%zu</td>"
+                   "<td class=\"num\">%zu</td><td class=\"num\">%s</td>"
+                   "<td class=\"num\">%s</td><td class=\"num\">%s</td></tr>\n",
+                md->run, md->failed, md->verdicts, w, wc, med);
+    }
+    fputs("</table>\n", f);
+}
+
+/* ---- histograms ---- */
+
+typedef struct hist_axis {
+    int lo, hi, per_dec;
+    size_t nbins;
+} hist_axis;
+
+static int clampi(int v, int lo, int hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+static double threshold_of(const kvc_run_report *r)
+{
+    return r->threshold > 0 && isfinite(r->threshold) ? r->threshold : 1.0;
+}
+
+static hist_axis choose_axis(const kvc_run_report *r, const kvr_stats *s)
+{
+    double tlog = log10(threshold_of(r));
+    double min_pos = INFINITY, max_fin = 0;
+    hist_axis a;
+    size_t i;
+    int t = (int)floor(tlog);
+
+    for (i = 0; i < s->verdicts; i++) {
+        double q = r->records[s->by_ratio[i]].ratio;
+        if (isfinite(q) && q > 0) {
+            if (q < min_pos)
+                min_pos = q;
+            if (q > max_fin)
+                max_fin = q;
+        }
+    }
+    t = clampi(t, KVR_HIST_MIN_DEC + 3, KVR_HIST_MAX_DEC - 1);
+    a.lo = t - 3;
+    a.hi = t + 1;
+    if (isfinite(min_pos))
+        a.lo = clampi((int)floor(log10(min_pos)), KVR_HIST_MIN_DEC, a.lo);
+    if (max_fin > 0)
+        a.hi = clampi((int)ceil(log10(max_fin)), a.hi, KVR_HIST_MAX_DEC);
+    a.per_dec = a.hi - a.lo <= 10 ? 4 : a.hi - a.lo <= 20 ? 2 : 1;
+    a.nbins = (size_t)(a.hi - a.lo) * (size_t)a.per_dec;
+    return a;
+}
+
+/* Bin of ratio q; *under / *over say whether it was clamped. */
+static size_t bin_of(const hist_axis *a, double q, int *under, int *over)
+{
+    double pos;
+
+    *under = *over = 0;
+    if (isnan(q) || q == INFINITY) {
+        *over = 1;
+        return a->nbins - 1;
+    }
+    if (!(q > 0)) {
+        *under = 1;
+        return 0;
+    }
+    pos = (log10(q) - a->lo) * a->per_dec;
+    if (pos < 0) {
+        *under = 1;
+        return 0;
+    }
+    if (pos >= (double)a->nbins) {
+        *over = 1;
+        return a->nbins - 1;
+    }
+    return (size_t)pos;
+}
+
+static int histograms(FILE *f, const kvc_run_report *r, const kvr_stats *s)
+{
+    hist_axis a = choose_axis(r, s);
+    size_t *counts = malloc(a.nbins * sizeof *counts);
+    char lo_txt[16], hi_txt[16];
+    size_t m, i;
+
+    if (!counts)
+        return -1;
+    snprintf(lo_txt, sizeof lo_txt, "1e%d", a.lo);
+    snprintf(hi_txt, sizeof hi_txt, "1e%d", a.hi);
+    fputs("<h2>Error ratio per kernel mode</h2>\n<p class=\"note\">Error ratio"
+          " = measured error / allowed error; a case fails above the red "
+          "threshold line. Log-scale axis, shared by all modes.</p>\n"
+          "<div class=\"figs\">\n", f);
+    for (m = 0; m < s->num_modes; m++) {
+        const kvr_mode *md = &s->modes[m];
+        size_t under = 0, over = 0, nonfinite = 0;
+        char title[128];
+        kvr_svg_hist h;
+
+        for (i = 0; i < a.nbins; i++)
+            counts[i] = 0;
+        for (i = 0; i < s->verdicts; i++) {
+            size_t p = s->by_ratio[i];
+            double q = r->records[p].ratio;
+            int u, o;
+            if (s->mode_of[p] != m)
+                continue;
+            counts[bin_of(&a, q, &u, &o)]++;
+            under += (size_t)u;
+            over += (size_t)o;
+            nonfinite += !isfinite(q);
+        }
+        snprintf(title, sizeof title, "%s: %zu case%s with a verdict",
+                 md->name, md->verdicts, md->verdicts == 1 ? "" : "s");
+        h.title = title;
+        h.x_label = "error ratio (measured / allowed), log scale";
+        h.y_label = "cases";
+        h.lo_dec = a.lo;
+        h.hi_dec = a.hi;
+        h.bins_per_dec = a.per_dec;
+        h.counts = counts;
+        h.threshold = threshold_of(r);
+        fputs("<figure>\n", f);
+        kvr_svg_histogram(f, &h);
+        fprintf(f, "<figcaption>Numeric verdicts: %zu of %zu cases (the "
+                   "rest are left out).", md->verdicts, md->run);
+        if (under)
+            fprintf(f, " %zu with ratio 0 or below %s counted in the lowest "
+                       "bin.", under, lo_txt);
+        if (over)
+            fprintf(f, " %zu above %s (%zu infinite or NaN) counted in the "
+                       "highest bin.", over, hi_txt, nonfinite);
+        fputs("</figcaption>\n</figure>\n", f);
+    }
+    fputs("</div>\n", f);
+    free(counts);
+    return 0;
+}
+
+/* ---- coverage ---- */
+
+static int coverage(FILE *f, const kvc_run_report *r, const kvr_stats *s)
+{
+    kvr_coverage cv;
+    size_t m;
+    int g;
+
+    if (kvr_coverage_init(&cv, r, s))
+        return -1;
+    fputs("<h2>Coverage of the configuration space</h2>\n<p class=\"note\">"
+          "Cases per cell: rows are head_dim, columns block_size; one grid "
+          "per GQA ratio (query heads / KV heads) and kernel mode. Grey "
+          "cells were not hit.</p>\n", f);
+    if (s->num_modes == 0) {
+        fputs("<p>No cases ran.</p>\n", f);
+        kvr_coverage_free(&cv);
+        return 0;
+    }
+    kvr_svg_grid_legend(f, cv.max_count);
+    for (m = 0; m < s->num_modes; m++) {
+        fputs("<h3>", f);
+        esc(f, KVR_STR(s->modes[m].name));
+        fputs("</h3>\n<div class=\"figs\">\n", f);
+        for (g = 0; g < KVR_COV_GQA; g++) {
+            size_t at = kvr_cov_grid_offset(&cv, m, g);
+            char title[160];
+            kvr_svg_grid grid;
+
+            if (!cv.gqa_hit[g])
+                continue;
+            snprintf(title, sizeof title, "%s, GQA %s", s->modes[m].name,
+                     kvr_cov_gqa_label(g));
+            grid.title = title;
+            grid.row_axis = "head_dim";
+            grid.col_axis = "block_size";
+            grid.rows = cv.rows.n;
+            grid.cols = cv.cols.n;
+            grid.row_labels = cv.rows.label_ptr;
+            grid.col_labels = cv.cols.label_ptr;
+            grid.counts = cv.counts + at;
+            grid.fails = cv.fails + at;
+            grid.max_count = cv.max_count;
+            kvr_svg_grid_draw(f, &grid);
+        }
+        fputs("</div>\n", f);
+    }
+    kvr_coverage_free(&cv);
+    return 0;
+}
+
+/* ---- case tables ---- */
+
+static void replay_cell(FILE *f, const kvc_case_record *c)
+{
+    fputs("<td class=\"replay\"><code>", f);
+    esc(f, KVR_FIELD(c->replay));
+    fputs("</code></td>", f);
+}
+
+static void worst_table(FILE *f, const kvc_run_report *r, const kvr_stats *s)
+{
+    size_t i, n = s->verdicts < KVR_HTML_WORST ? s->verdicts : KVR_HTML_WORST;
+
+    fprintf(f, "<h2>Worst cases (top %zu by error ratio)</h2>\n", n);
+    if (n == 0) {
+        fputs("<p>No case has a numeric verdict.</p>\n", f);
+        return;
+    }
+    fputs("<div class=\"wide\"><table class=\"worst\">\n<tr><th>#</th><th>case</th><th>mode</th>"
+          "<th>outcome</th><th>ratio</th><th>error</th><th>allowed</th>"
+          "<th>config</th><th>description</th><th>replay</th></tr>\n", f);
+    for (i = 0; i < n; i++) {
+        const kvc_case_record *c = &r->records[s->by_ratio[i]];
+        char q[KVR_NUM_LEN], e[KVR_NUM_LEN], a[KVR_NUM_LEN];
+
+        kvr_fmt_short(q, c->ratio);
+        kvr_fmt_short(e, c->err);
+        kvr_fmt_short(a, c->allowed);
+        fprintf(f, "<tr%s><td class=\"num\">%zu</td><td class=\"num\">%"
+                   PRIu64 "</td><td>", c->passed ? "" : " class=\"failed\"",
+                i + 1, c->index);
+        esc(f, KVR_STR(kvr_mode_name(c)));
+        fputs("</td><td>", f);
+        esc(f, KVR_STR(kvr_outcome_name(c)));
+        fprintf(f, "</td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
+                   "<td class=\"num\">%s</td><td>Hq=%d Hkv=%d D=%d bs=%d "
+                   "seqs=%d</td><td>", q, e, a, c->num_q_heads,
+                c->num_kv_heads, c->head_dim, c->block_size, c->num_seqs);
+        esc(f, KVR_FIELD(c->desc));
+        fputs("</td>", f);
+        replay_cell(f, c);
+        fputs("</tr>\n", f);
+    }
+    fputs("</table></div>\n", f);
+}
+
+static void failure_table(FILE *f, const kvc_run_report *r,
+                          const kvr_stats *s)
+{
+    size_t i, shown = 0;
+
+    fprintf(f, "<h2>Failures (%zu)</h2>\n", s->failed);
+    if (s->failed == 0) {
+        fputs("<p>None.</p>\n", f);
+        return;
+    }
+    fputs("<div class=\"wide\"><table class=\"failures\">\n<tr><th>case</th><th>mode</th>"
+          "<th>outcome</th><th>ratio</th><th>message</th><th>description</th>"
+          "<th>replay</th></tr>\n", f);
+    for (i = 0; i < r->num_records && shown < KVR_HTML_MAX_FAILURES; i++) {
+        const kvc_case_record *c = &r->records[i];
+        char q[KVR_NUM_LEN] = "\xe2\x80\x93";
+
+        if (c->passed)
+            continue;
+        shown++;
+        if (c->has_verdict)
+            kvr_fmt_short(q, c->ratio);
+        fprintf(f, "<tr><td class=\"num\">%" PRIu64 "</td><td>", c->index);
+        esc(f, KVR_STR(kvr_mode_name(c)));
+        fputs("</td><td>", f);
+        esc(f, KVR_STR(kvr_outcome_name(c)));
+        fprintf(f, "</td><td class=\"num\">%s</td><td>", q);
+        esc(f, KVR_FIELD(c->message));
+        fputs("</td><td>", f);
+        esc(f, KVR_FIELD(c->desc));
+        fputs("</td>", f);
+        replay_cell(f, c);
+        fputs("</tr>\n", f);
+    }
+    fputs("</table></div>\n", f);
+    if (s->failed > shown)
+        fprintf(f, "<p class=\"note\">&hellip; and %zu more failures, all "
+                   "listed in summary.json and junit.xml.</p>\n",
+                s->failed - shown);
+}
+
+int kvc_report_write_html(const kvc_run_report *r, FILE *f)
+{
+    kvr_locale loc;
+    kvr_stats s;
+    int rc = -1, passed;
+
+    if (!r || !f || kvr_c_locale_enter(&loc))
+        return -1;
+    if (kvr_stats_init(&s, r) == 0) {
+        passed = kvr_run_passed(&s);
+        fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
+                   "<meta charset=\"utf-8\">\n<title>kvcheck report: %s"
+                   "</title>\n<style>%s</style>\n</head>\n<body>\n",
+                passed ? "PASSED" : "FAILED", css);
+        fprintf(f, "<h1>kvcheck: <span class=\"%s\">%s</span></h1>\n",
+                passed ? "passed" : "failed", passed ? "PASSED" : "FAILED");
+        fprintf(f, "<p>%zu of %zu cases failed.</p>\n", s.failed, s.cases);
+        run_table(f, r, &s);
+        mode_table(f, r, &s);
+        rc = histograms(f, r, &s);
+        if (rc == 0)
+            rc = coverage(f, r, &s);
+        if (rc == 0) {
+            worst_table(f, r, &s);
+            failure_table(f, r, &s);
+            fputs("</body>\n</html>\n", f);
+            rc = ferror(f) ? -1 : 0;
+        }
+        kvr_stats_free(&s);
+    }
+    kvr_c_locale_leave(&loc);
+    return rc;
+}

@@ -1,0 +1,295 @@
+/*
+ * report_json.c — summary.json: the run's header, its counts and every case,
+ * for machines (dashboards, the next tool in a pipeline).
+ *
+ * Numbers. cJSON prints doubles with %1.15g (not exact: about one double in
+ * seven comes back one ulp off, DBL_MAX as inf) and non-finite values as
+ * null. So every double here is written by kvr_fmt_exact (the shortest of
+ * %.15g/%.16g/%.17g that strtod reads back to the same double) and inserted
+ * with cJSON_CreateRaw; a non-finite double is the STRING "inf", "-inf" or
+ * "nan" instead of a number. 64-bit integers (seed, case index) are raw
+ * decimal integers, exact in the text (a reader that parses every number as
+ * a double, cJSON included, rounds those above 2^53).
+ *
+ * Layout:
+ *   { "format": "kvcheck-summary", "format_version": 1,
+ *     "tool_version", "command", "kernel", "seed", "shard": "i/n",
+ *     "threshold", "seconds", "started_utc",
+ *     "counts": { "cases", "failed", "verdicts",
+ *                 "modes": { "<mode>": { "run", "failed" }, ... },
+ *                 "worst_ratio", "worst_index" },   (null when no verdict)
+ *     "cases": [ { "index", "mode", "outcome", "passed",
+ *                  "ratio", "err", "allowed",        (only with a verdict)
+ *                  "num_seqs", "num_q_heads", "num_kv_heads", "head_dim",
+ *                  "block_size", "total_q_tokens", "max_kv_len",
+ *                  "flags": [..], "desc", "message", "replay",
+ *                  "seconds" }, ... ] }
+ * Strings are cleaned to valid UTF-8 (invalid bytes become U+FFFD); a NULL
+ * header string is null.
+ */
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+#include "report_stats.h"
+#include "report_text.h"
+
+/* Add item under key; item NULL (a failed create) or a failed add is -1. */
+static int add(cJSON *obj, const char *key, cJSON *item)
+{
+    if (!item)
+        return -1;
+    if (!cJSON_AddItemToObject(obj, key, item)) {
+        cJSON_Delete(item);
+        return -1;
+    }
+    return 0;
+}
+
+static cJSON *exact_number(double v)
+{
+    char buf[KVR_NUM_LEN];
+
+    kvr_fmt_exact(buf, v);
+    return isfinite(v) ? cJSON_CreateRaw(buf) : cJSON_CreateString(buf);
+}
+
+static cJSON *u64_number(uint64_t v)
+{
+    char buf[32];
+
+    snprintf(buf, sizeof buf, "%" PRIu64, v);
+    return cJSON_CreateRaw(buf);
+}
+
+/* A string from at most n bytes of s (NULL s: JSON null). */
+static cJSON *text(const char *s, size_t n)
+{
+    cJSON *item;
+    char *clean;
+
+    if (!s)
+        return cJSON_CreateNull();
+    clean = kvr_utf8_clean(s, n);
+    if (!clean)
+        return NULL;
+    item = cJSON_CreateString(clean);
+    free(clean);
+    return item;
+}
+
+/* The space-separated flag names as an array of strings. */
+static cJSON *flag_array(const char *flags, size_t n)
+{
+    cJSON *arr = cJSON_CreateArray();
+    size_t i = 0;
+
+    if (!arr)
+        return NULL;
+    while (i < n && flags[i]) {
+        size_t start;
+        cJSON *item;
+
+        while (i < n && (flags[i] == ' ' || flags[i] == '\t' ||
+                         flags[i] == '\n' || flags[i] == ','))
+            i++;
+        start = i;
+        while (i < n && flags[i] && flags[i] != ' ' && flags[i] != '\t' &&
+               flags[i] != '\n' && flags[i] != ',')
+            i++;
+        if (i == start)
+            continue;
+        item = text(flags + start, i - start);
+        if (!item || !cJSON_AddItemToArray(arr, item)) {
+            cJSON_Delete(item);
+            cJSON_Delete(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+static cJSON *case_object(const kvc_case_record *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    int bad = 0;
+
+    if (!o)
+        return NULL;
+    bad |= add(o, "index", u64_number(c->index));
+    bad |= add(o, "mode", text(KVR_STR(c->mode)));
+    bad |= add(o, "outcome", text(KVR_STR(c->outcome)));
+    bad |= add(o, "passed", cJSON_CreateBool(c->passed != 0));
+    if (c->has_verdict) {
+        bad |= add(o, "ratio", exact_number(c->ratio));
+        bad |= add(o, "err", exact_number(c->err));
+        bad |= add(o, "allowed", exact_number(c->allowed));
+    }
+    bad |= add(o, "num_seqs", cJSON_CreateNumber(c->num_seqs));
+    bad |= add(o, "num_q_heads", cJSON_CreateNumber(c->num_q_heads));
+    bad |= add(o, "num_kv_heads", cJSON_CreateNumber(c->num_kv_heads));
+    bad |= add(o, "head_dim", cJSON_CreateNumber(c->head_dim));
+    bad |= add(o, "block_size", cJSON_CreateNumber(c->block_size));
+    bad |= add(o, "total_q_tokens", cJSON_CreateNumber(c->total_q_tokens));
+    bad |= add(o, "max_kv_len", cJSON_CreateNumber(c->max_kv_len));
+    bad |= add(o, "flags", flag_array(c->flags, sizeof c->flags));
+    bad |= add(o, "desc", text(KVR_FIELD(c->desc)));
+    bad |= add(o, "message", text(KVR_FIELD(c->message)));
+    bad |= add(o, "replay", text(KVR_FIELD(c->replay)));
+    bad |= add(o, "seconds", exact_number(c->seconds));
+    if (bad) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+static cJSON *counts_object(const kvc_run_report *r, const kvr_stats *s)
+{
+    cJSON *o = cJSON_CreateObject(), *modes = cJSON_CreateObject();
+    size_t m;
+    int bad = 0;
+
+    if (!o || !modes) {
+        cJSON_Delete(o);
+        cJSON_Delete(modes);
+        return NULL;
+    }
+    bad |= add(o, "cases", cJSON_CreateNumber((double)s->cases));
+    bad |= add(o, "failed", cJSON_CreateNumber((double)s->failed));
+    bad |= add(o, "verdicts", cJSON_CreateNumber((double)s->verdicts));
+    for (m = 0; m < s->num_modes && !bad; m++) {
+        cJSON *mo = cJSON_CreateObject();
+        char *name = kvr_utf8_clean(KVR_STR(s->modes[m].name));
+        if (mo) {
+            bad |= add(mo, "run", cJSON_CreateNumber((double)s->modes[m].run));
+            bad |= add(mo, "failed",
+                       cJSON_CreateNumber((double)s->modes[m].failed));
+        }
+        if (name)
+            bad |= add(modes, name, mo);
+        else {
+            cJSON_Delete(mo);
+            bad = 1;
+        }
+        free(name);
+    }
+    bad |= add(o, "modes", modes);
+    if (s->worst != KVR_NONE) {
+        const kvc_case_record *w = &r->records[s->worst];
+        bad |= add(o, "worst_ratio", exact_number(w->ratio));
+        bad |= add(o, "worst_index", u64_number(w->index));
+    } else {
+        bad |= add(o, "worst_ratio", cJSON_CreateNull());
+        bad |= add(o, "worst_index", cJSON_CreateNull());
+    }
+    if (bad) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* Everything but the cases. */
+static cJSON *build_header(const kvc_run_report *r, const kvr_stats *s)
+{
+    cJSON *root = cJSON_CreateObject();
+    char shard[64];
+    int bad = 0;
+
+    if (!root)
+        return NULL;
+    snprintf(shard, sizeof shard, "%d/%d", r->shard_index, r->shard_count);
+    bad |= add(root, "format", cJSON_CreateString("kvcheck-summary"));
+    bad |= add(root, "format_version", cJSON_CreateNumber(1));
+    bad |= add(root, "tool_version", text(KVR_STR(r->tool_version)));
+    bad |= add(root, "command", text(KVR_STR(r->command)));
+    bad |= add(root, "kernel", text(KVR_STR(r->kernel_name)));
+    bad |= add(root, "seed", u64_number(r->seed));
+    bad |= add(root, "shard", cJSON_CreateString(shard));
+    bad |= add(root, "threshold", exact_number(r->threshold));
+    bad |= add(root, "seconds", exact_number(r->seconds));
+    bad |= add(root, "started_utc", text(KVR_STR(r->started_utc)));
+    bad |= add(root, "counts", counts_object(r, s));
+    if (bad) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
+/* Print item formatted, every line break followed by indent. */
+static int put_indented(FILE *f, const cJSON *item, const char *indent)
+{
+    char *out = cJSON_Print(item), *p;
+
+    if (!out)
+        return -1;
+    for (p = out; *p; p++) { /* strings escape their newlines: only layout */
+        fputc(*p, f);
+        if (*p == '\n')
+            fputs(indent, f);
+    }
+    cJSON_free(out);
+    return 0;
+}
+
+/* The header through cJSON, then one case at a time (memory stays at one
+ * case's tree however long the run), in cJSON's own formatted layout. */
+static int write_all(const kvc_run_report *r, const kvr_stats *s, FILE *f)
+{
+    cJSON *head = build_header(r, s);
+    char *out;
+    size_t len, i;
+
+    if (!head)
+        return -1;
+    out = cJSON_Print(head);
+    cJSON_Delete(head);
+    if (!out)
+        return -1;
+    len = strlen(out); /* ends "\n}": reopen the object for "cases" */
+    if (len < 2 || out[len - 1] != '}') {
+        cJSON_free(out);
+        return -1;
+    }
+    fwrite(out, 1, len - 2, f);
+    cJSON_free(out);
+    fputs(",\n\t\"cases\":\t[", f);
+    for (i = 0; i < r->num_records; i++) {
+        cJSON *c = case_object(&r->records[i]);
+        int rc;
+
+        if (!c)
+            return -1;
+        if (i)
+            fputs(", ", f);
+        rc = put_indented(f, c, "\t\t");
+        cJSON_Delete(c);
+        if (rc)
+            return -1;
+    }
+    fputs("]\n}\n", f);
+    return 0;
+}
+
+int kvc_report_write_json(const kvc_run_report *r, FILE *f)
+{
+    kvr_locale loc;
+    kvr_stats s;
+    int rc = -1;
+
+    if (!r || !f || kvr_c_locale_enter(&loc))
+        return -1;
+    if (kvr_stats_init(&s, r) == 0) {
+        rc = write_all(r, &s, f);
+        kvr_stats_free(&s);
+        if (rc == 0 && ferror(f))
+            rc = -1;
+    }
+    kvr_c_locale_leave(&loc);
+    return rc;
+}

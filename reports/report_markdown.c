@@ -1,0 +1,166 @@
+/*
+ * report_markdown.c — summary.md, the page a person reads in a CI log or a
+ * pull request: PASSED/FAILED title, the run, a table of the kernel modes,
+ * the failures (the first KVR_MD_MAX_FAILURES, each with its replay command
+ * in a code block) and the worst cases by error ratio.
+ */
+#include <inttypes.h>
+
+#include "report.h"
+#include "report_stats.h"
+#include "report_text.h"
+
+#define KVR_MD_MAX_FAILURES 50
+#define KVR_MD_WORST 10
+
+static void header(FILE *f, const kvc_run_report *r, const kvr_stats *s)
+{
+    char thr[KVR_NUM_LEN], secs[KVR_NUM_LEN];
+
+    if (kvr_run_passed(s))
+        fprintf(f, "# kvcheck: PASSED (%zu cases)\n\n", s->cases);
+    else
+        fprintf(f, "# kvcheck: FAILED (%zu of %zu cases failed)\n\n",
+                s->failed, s->cases);
+    kvr_fmt_exact(thr, r->threshold);
+    kvr_fmt_seconds(secs, r->seconds);
+    fputs("- **kernel:** ", f);
+    kvr_put_md_text(f, KVR_STR(r->kernel_name), 0);
+    fprintf(f, "\n- **seed:** %" PRIu64 ", **shard:** %d/%d, "
+               "**error-ratio threshold:** %s\n",
+            r->seed, r->shard_index, r->shard_count, thr);
+    fprintf(f, "- **cases:** %zu, **failed:** %zu, **with a numeric "
+               "verdict:** %zu, **time:** %s s\n",
+            s->cases, s->failed, s->verdicts, secs);
+    fputs("- **started:** ", f);
+    kvr_put_md_text(f, KVR_STR(r->started_utc), 0);
+    fputs(", **tool:** ", f);
+    kvr_put_md_text(f, KVR_STR(r->tool_version), 0);
+    fputs("\n- **command:** ", f);
+    kvr_put_md_code_span(f, KVR_STR(r->command), 0);
+    fputs("\n\n", f);
+}
+
+static void mode_table(FILE *f, const kvc_run_report *r, const kvr_stats *s)
+{
+    size_t m;
+
+    fputs("## Kernel modes\n\n", f);
+    if (s->num_modes == 0) {
+        fputs("No cases ran.\n\n", f);
+        return;
+    }
+    fputs("| mode | cases | failed | with verdict | worst ratio | "
+          "median ratio |\n|---|---:|---:|---:|---:|---:|\n", f);
+    for (m = 0; m < s->num_modes; m++) {
+        const kvr_mode *md = &s->modes[m];
+        char w[KVR_NUM_LEN], med[KVR_NUM_LEN];
+
+        fputs("| ", f);
+        kvr_put_md_text(f, KVR_STR(md->name), 1);
+        fprintf(f, " | %zu | %zu | %zu | ", md->run, md->failed,
+                md->verdicts);
+        if (md->worst != KVR_NONE) {
+            kvr_fmt_short(w, r->records[md->worst].ratio);
+            kvr_fmt_short(med, md->median);
+            fprintf(f, "%s (case %" PRIu64 ") | %s |\n", w,
+                    r->records[md->worst].index, med);
+        } else {
+            fputs("– | – |\n", f);
+        }
+    }
+    fputc('\n', f);
+}
+
+static void one_failure(FILE *f, const kvc_case_record *c)
+{
+    fprintf(f, "### case %" PRIu64 " (", c->index);
+    kvr_put_md_text(f, KVR_STR(kvr_mode_name(c)), 0);
+    fputs("): ", f);
+    kvr_put_md_text(f, KVR_STR(kvr_outcome_name(c)), 0);
+    fputs("\n\n", f);
+    if (c->message[0]) {
+        kvr_put_md_text(f, KVR_FIELD(c->message), 0);
+        fputs("\n\n", f);
+    }
+    if (c->desc[0]) {
+        fputs("Case: ", f);
+        kvr_put_md_text(f, KVR_FIELD(c->desc), 0);
+        fputs("\n\n", f);
+    }
+    if (c->has_verdict) {
+        char e[KVR_NUM_LEN], a[KVR_NUM_LEN], q[KVR_NUM_LEN];
+        kvr_fmt_short(e, c->err);
+        kvr_fmt_short(a, c->allowed);
+        kvr_fmt_short(q, c->ratio);
+        fprintf(f, "Error %s, allowed %s, ratio **%s**.\n\n", e, a, q);
+    }
+    fputs("Replay:\n\n", f);
+    kvr_put_md_code_block(f, KVR_FIELD(c->replay));
+    fputc('\n', f);
+}
+
+static void failures(FILE *f, const kvc_run_report *r, const kvr_stats *s)
+{
+    size_t i, shown = 0;
+
+    fprintf(f, "## Failures (%zu)\n\n", s->failed);
+    if (s->failed == 0) {
+        fputs("None.\n\n", f);
+        return;
+    }
+    for (i = 0; i < r->num_records && shown < KVR_MD_MAX_FAILURES; i++)
+        if (!r->records[i].passed) {
+            one_failure(f, &r->records[i]);
+            shown++;
+        }
+    if (s->failed > shown)
+        fprintf(f, "… and %zu more failures, all listed in summary.json and "
+                   "junit.xml.\n\n", s->failed - shown);
+}
+
+static void worst(FILE *f, const kvc_run_report *r, const kvr_stats *s)
+{
+    size_t i, n = s->verdicts < KVR_MD_WORST ? s->verdicts : KVR_MD_WORST;
+
+    fprintf(f, "## The %zu worst cases by error ratio\n\n", n);
+    if (n == 0) {
+        fputs("No case has a numeric verdict.\n", f);
+        return;
+    }
+    fputs("| # | case | mode | outcome | ratio | replay |\n"
+          "|---:|---:|---|---|---:|---|\n", f);
+    for (i = 0; i < n; i++) {
+        const kvc_case_record *c = &r->records[s->by_ratio[i]];
+        char q[KVR_NUM_LEN];
+
+        kvr_fmt_short(q, c->ratio);
+        fprintf(f, "| %zu | %" PRIu64 " | ", i + 1, c->index);
+        kvr_put_md_text(f, KVR_STR(kvr_mode_name(c)), 1);
+        fputs(" | ", f);
+        kvr_put_md_text(f, KVR_STR(kvr_outcome_name(c)), 1);
+        fprintf(f, " | %s | ", q);
+        kvr_put_md_code_span(f, KVR_FIELD(c->replay), 1);
+        fputs(" |\n", f);
+    }
+}
+
+int kvc_report_write_markdown(const kvc_run_report *r, FILE *f)
+{
+    kvr_locale loc;
+    kvr_stats s;
+    int rc = -1;
+
+    if (!r || !f || kvr_c_locale_enter(&loc))
+        return -1;
+    if (kvr_stats_init(&s, r) == 0) {
+        header(f, r, &s);
+        mode_table(f, r, &s);
+        failures(f, r, &s);
+        worst(f, r, &s);
+        kvr_stats_free(&s);
+        rc = ferror(f) ? -1 : 0;
+    }
+    kvr_c_locale_leave(&loc);
+    return rc;
+}

@@ -1,0 +1,829 @@
+/*
+ * test_reports.c — the report writers (reports/report.h) on a synthetic run
+ * of 30 cases over three kernel modes: some failing, some without a
+ * verdict, an infinite ratio, a message full of markup and a control
+ * character, awkward doubles. Each file is read back: summary.json parses
+ * and its numbers are exact, junit.xml is well-formed (checked here in C,
+ * and by xmllint when installed) with the right counts, summary.md has every
+ * replay command, index.html has its plots and no unescaped text; failures
+ * of kvc_report_write leave nothing behind.
+ */
+#include <criterion/criterion.h>
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <float.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../reports/report.h"
+#include "../reports/report_text.h"
+
+#define NREC 30
+#define EVIL_MSG "bad <&\"'> \x01 value"
+
+/* ---- the synthetic run ---- */
+
+typedef struct fixture {
+    kvc_case_record rec[NREC];
+    kvc_run_report run;
+} fixture;
+
+static const char *const modes[3] = {"paged", "blocked", "qeff"};
+
+static void make_run(fixture *fx)
+{
+    static const int dims[9] = {1, 4, 16, 64, 128, 256, 80, 96, 112};
+    static const int blocks[4] = {1, 8, 16, 32};
+    static const int heads[4][2] = {{8, 8}, {8, 2}, {32, 4}, {4, 1}};
+    size_t i;
+
+    memset(fx, 0, sizeof *fx);
+    for (i = 0; i < NREC; i++) {
+        kvc_case_record *c = &fx->rec[i];
+        c->index = 1000 + 7 * i;
+        c->mode = modes[i % 3];
+        c->has_verdict = 1;
+        c->ratio = pow(10.0, -6.0 + 0.25 * (double)i);
+        c->allowed = 1e-3;
+        c->err = c->ratio * c->allowed;
+        c->passed = c->ratio <= 1.0;
+        c->outcome = c->passed ? "pass" : "numeric";
+        c->num_seqs = 1 + (int)(i % 4);
+        c->num_q_heads = heads[i % 4][0];
+        c->num_kv_heads = heads[i % 4][1];
+        c->head_dim = dims[i % 9];
+        c->block_size = blocks[(i / 3) % 4];
+        c->total_q_tokens = 5 + (int)i;
+        c->max_kv_len = 100 + 10 * (int)i;
+        c->seconds = 0.001 * (double)(i + 1);
+        snprintf(c->flags, sizeof c->flags, "%s partial_block",
+                 i % 2 ? "gqa" : "mha");
+        snprintf(c->desc, sizeof c->desc, "S=%d Hq=%d Hkv=%d D=%d bs=%d",
+                 c->num_seqs, c->num_q_heads, c->num_kv_heads, c->head_dim,
+                 c->block_size);
+        if (!c->passed)
+            snprintf(c->message, sizeof c->message,
+                     "max |err| %.3g at row %zu", c->err, i);
+        snprintf(c->replay, sizeof c->replay,
+                 "kvcheck replay --seed 7 --case %" PRIu64 " --mode %s",
+                 c->index, c->mode);
+    }
+    /* a failure without a numeric verdict */
+    fx->rec[3].has_verdict = 0;
+    fx->rec[3].passed = 0;
+    fx->rec[3].outcome = "kernel-error";
+    snprintf(fx->rec[3].message, sizeof fx->rec[3].message,
+             "kernel returned status 3");
+    /* a pass without a verdict (a rejected-input case) */
+    fx->rec[5].has_verdict = 0;
+    /* an infinite ratio */
+    fx->rec[7].ratio = INFINITY;
+    fx->rec[7].err = INFINITY;
+    fx->rec[7].passed = 0;
+    fx->rec[7].outcome = "numeric";
+    snprintf(fx->rec[7].message, sizeof fx->rec[7].message, "inf in output");
+    /* ratio exactly 0 */
+    fx->rec[9].ratio = 0.0;
+    fx->rec[9].err = 0.0;
+    /* markup and a control character, an invalid UTF-8 byte in desc */
+    fx->rec[11].passed = 0;
+    fx->rec[11].outcome = "cache";
+    snprintf(fx->rec[11].message, sizeof fx->rec[11].message, "%s", EVIL_MSG);
+    snprintf(fx->rec[11].desc, sizeof fx->rec[11].desc, "odd \xff byte");
+    /* awkward doubles */
+    fx->rec[13].err = 0.1;
+    fx->rec[13].allowed = 1.0 / 3.0;
+    fx->rec[14].err = 5e-324;
+    fx->rec[14].allowed = DBL_MAX;
+
+    fx->run.tool_version = "kvcheck 0.1";
+    fx->run.command = "kvcheck campaign --cases 30 --seed 7 --report out";
+    fx->run.kernel_name = "libkvattn";
+    fx->run.seed = 7;
+    fx->run.shard_index = 0;
+    fx->run.shard_count = 1;
+    fx->run.threshold = 1.0;
+    fx->run.seconds = 1.5;
+    fx->run.started_utc = "2024-05-01T12:34:56Z";
+    fx->run.num_records = NREC;
+    fx->run.records = fx->rec;
+}
+
+/* ---- files and directories ---- */
+
+static char *make_tmpdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    char *d;
+
+    cr_assert(asprintf(&d, "%s/kvc_reports_XXXXXX",
+                       base && base[0] ? base : "/tmp") > 0);
+    cr_assert_not_null(mkdtemp(d), "mkdtemp: %s", strerror(errno));
+    return d;
+}
+
+static int rm_one(const char *path, const struct stat *st, int type,
+                  struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
+    return remove(path);
+}
+
+static void rm_rf(char *dir)
+{
+    chmod(dir, 0700);
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+
+static char *path_in(const char *dir, const char *name)
+{
+    char *p;
+    cr_assert(asprintf(&p, "%s/%s", dir, name) > 0);
+    return p;
+}
+
+static char *slurp(const char *dir, const char *name, size_t *len)
+{
+    char *p = path_in(dir, name), *buf;
+    FILE *f = fopen(p, "rb");
+    long n;
+
+    cr_assert_not_null(f, "cannot open %s", p);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    cr_assert_not_null(buf);
+    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    free(p);
+    if (len)
+        *len = (size_t)n;
+    return buf;
+}
+
+/* The names in dir, sorted and joined with spaces. */
+static char *listing(const char *dir)
+{
+    struct dirent **ents;
+    int n = scandir(dir, &ents, NULL, alphasort), i;
+    size_t cap = 1;
+    char *out;
+
+    cr_assert(n >= 0);
+    for (i = 0; i < n; i++)
+        cap += strlen(ents[i]->d_name) + 1;
+    out = calloc(cap, 1);
+    for (i = 0; i < n; i++) {
+        if (strcmp(ents[i]->d_name, ".") && strcmp(ents[i]->d_name, "..")) {
+            if (out[0])
+                strcat(out, " ");
+            strcat(out, ents[i]->d_name);
+        }
+        free(ents[i]);
+    }
+    free(ents);
+    return out;
+}
+
+static size_t count_of(const char *hay, const char *needle)
+{
+    size_t n = 0, k = strlen(needle);
+    const char *p = hay;
+
+    while ((p = strstr(p, needle))) {
+        n++;
+        p += k;
+    }
+    return n;
+}
+
+/* A report written into a fresh temp dir; the dir is returned. */
+static char *write_report(const fixture *fx)
+{
+    char *dir = make_tmpdir(), *out = path_in(dir, "out");
+    char err[512];
+
+    cr_assert_eq(kvc_report_write(&fx->run, out, err, sizeof err), 0, "%s",
+                 err);
+    free(out);
+    return dir;
+}
+
+static char *read_out(const char *dir, const char *name)
+{
+    char *p = path_in(dir, "out"), *s = slurp(p, name, NULL);
+    free(p);
+    return s;
+}
+
+/* ---- summary.json ---- */
+
+static const cJSON *case_by_index(const cJSON *cases, uint64_t index)
+{
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cases)
+    {
+        const cJSON *i = cJSON_GetObjectItemCaseSensitive(c, "index");
+        if (cJSON_IsNumber(i) && (uint64_t)i->valuedouble == index)
+            return c;
+    }
+    return NULL;
+}
+
+static double num(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    cr_assert(cJSON_IsNumber(v), "%s is not a number", key);
+    return v->valuedouble;
+}
+
+Test(reports_json, parses_and_counts_match)
+{
+    fixture fx;
+    char *dir, *text;
+    cJSON *root;
+    const cJSON *counts, *cases, *pm, *c;
+    size_t i, m, failed = 0;
+
+    make_run(&fx);
+    dir = write_report(&fx);
+    text = read_out(dir, "summary.json");
+    root = cJSON_Parse(text);
+    cr_assert_not_null(root, "summary.json does not parse near: %.40s",
+                       cJSON_GetErrorPtr());
+
+    for (i = 0; i < NREC; i++)
+        failed += !fx.rec[i].passed;
+    counts = cJSON_GetObjectItemCaseSensitive(root, "counts");
+    cr_assert_eq(num(counts, "cases"), NREC);
+    cr_assert_eq(num(counts, "failed"), (double)failed);
+    pm = cJSON_GetObjectItemCaseSensitive(counts, "modes");
+    cr_assert_eq(cJSON_GetArraySize(pm), 3);
+    for (m = 0; m < 3; m++) {
+        size_t run = 0, fail = 0;
+        const cJSON *mo = cJSON_GetObjectItemCaseSensitive(pm, modes[m]);
+        for (i = 0; i < NREC; i++)
+            if (!strcmp(fx.rec[i].mode, modes[m])) {
+                run++;
+                fail += !fx.rec[i].passed;
+            }
+        cr_assert_not_null(mo, "mode %s missing", modes[m]);
+        cr_assert_eq(num(mo, "run"), (double)run, "%s run", modes[m]);
+        cr_assert_eq(num(mo, "failed"), (double)fail, "%s failed", modes[m]);
+    }
+    /* the worst ratio is the infinite one, written as a string */
+    cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(counts, "worst_ratio")
+                         ->valuestring, "inf");
+    cr_assert_eq(num(counts, "worst_index"), (double)fx.rec[7].index);
+
+    cr_assert_str_eq(cJSON_GetObjectItem(root, "shard")->valuestring, "0/1");
+    cr_assert_str_eq(cJSON_GetObjectItem(root, "kernel")->valuestring,
+                     "libkvattn");
+    cr_assert_str_eq(cJSON_GetObjectItem(root, "started_utc")->valuestring,
+                     "2024-05-01T12:34:56Z");
+    cr_assert_eq(num(root, "seed"), 7);
+    cr_assert_eq(num(root, "threshold"), 1.0);
+
+    cases = cJSON_GetObjectItemCaseSensitive(root, "cases");
+    cr_assert_eq(cJSON_GetArraySize(cases), NREC);
+    for (i = 0; i < NREC; i++) {
+        const cJSON *flags;
+        c = case_by_index(cases, fx.rec[i].index);
+        cr_assert_not_null(c);
+        cr_assert_eq(cJSON_IsTrue(cJSON_GetObjectItem(c, "passed")),
+                     fx.rec[i].passed != 0);
+        cr_assert_eq(cJSON_HasObjectItem(c, "ratio"), fx.rec[i].has_verdict);
+        cr_assert_eq(num(c, "head_dim"), fx.rec[i].head_dim);
+        cr_assert_str_eq(cJSON_GetObjectItem(c, "replay")->valuestring,
+                         fx.rec[i].replay);
+        flags = cJSON_GetObjectItem(c, "flags");
+        cr_assert_eq(cJSON_GetArraySize(flags), 2);
+        cr_assert_str_eq(cJSON_GetArrayItem(flags, 1)->valuestring,
+                         "partial_block");
+    }
+    /* the message comes back byte for byte, control character included */
+    c = case_by_index(cases, fx.rec[11].index);
+    cr_assert_str_eq(cJSON_GetObjectItem(c, "message")->valuestring, EVIL_MSG);
+    /* an invalid UTF-8 byte became U+FFFD */
+    cr_assert_str_eq(cJSON_GetObjectItem(c, "desc")->valuestring,
+                     "odd \xef\xbf\xbd byte");
+    c = case_by_index(cases, fx.rec[7].index);
+    cr_assert_str_eq(cJSON_GetObjectItem(c, "ratio")->valuestring, "inf");
+
+    cJSON_Delete(root);
+    free(text);
+    rm_rf(dir);
+}
+
+/* The text of the number after "key": inside the case with this index. */
+static double raw_number(const char *text, uint64_t index, const char *key)
+{
+    char pat[64], kpat[64];
+    const char *p;
+    char *end;
+    double v;
+
+    snprintf(pat, sizeof pat, "\"index\":\t%" PRIu64 ",", index);
+    p = strstr(text, pat);
+    cr_assert_not_null(p, "no case %" PRIu64, index);
+    snprintf(kpat, sizeof kpat, "\"%s\":\t", key);
+    p = strstr(p, kpat);
+    cr_assert_not_null(p, "no %s", key);
+    p += strlen(kpat);
+    errno = 0;
+    v = strtod(p, &end);
+    cr_assert(end > p && (*end == ',' || *end == '\n'), "bad number at %.30s",
+              p);
+    return v;
+}
+
+Test(reports_json, doubles_round_trip_exactly)
+{
+    fixture fx;
+    char *dir, *text;
+    cJSON *root;
+    const cJSON *cases;
+
+    make_run(&fx);
+    dir = write_report(&fx);
+    text = read_out(dir, "summary.json");
+
+    /* from the text with strtod */
+    cr_assert_eq(raw_number(text, fx.rec[13].index, "err"), 0.1);
+    cr_assert_eq(raw_number(text, fx.rec[13].index, "allowed"), 1.0 / 3.0);
+    cr_assert_eq(raw_number(text, fx.rec[14].index, "err"), 5e-324);
+    cr_assert_eq(raw_number(text, fx.rec[14].index, "allowed"), DBL_MAX);
+    for (size_t i = 0; i < NREC; i++)
+        if (fx.rec[i].has_verdict && isfinite(fx.rec[i].ratio))
+            cr_assert_eq(raw_number(text, fx.rec[i].index, "ratio"),
+                         fx.rec[i].ratio, "case %zu", i);
+
+    /* and through cJSON's parser */
+    root = cJSON_Parse(text);
+    cr_assert_not_null(root);
+    cases = cJSON_GetObjectItem(root, "cases");
+    cr_assert_eq(num(case_by_index(cases, fx.rec[14].index), "allowed"),
+                 DBL_MAX);
+    cr_assert_eq(num(case_by_index(cases, fx.rec[14].index), "err"), 5e-324);
+    cJSON_Delete(root);
+    free(text);
+    rm_rf(dir);
+}
+
+Test(reports_json, number_format_is_exact_and_short)
+{
+    char buf[KVR_NUM_LEN];
+    uint64_t x = 0x9E3779B97F4A7C15u;
+    int i;
+
+    kvr_fmt_exact(buf, 0.1);
+    cr_assert_str_eq(buf, "0.1");
+    kvr_fmt_exact(buf, DBL_MAX);
+    cr_assert_str_eq(buf, "1.7976931348623157e+308");
+    kvr_fmt_exact(buf, -INFINITY);
+    cr_assert_str_eq(buf, "-inf");
+    kvr_fmt_exact(buf, NAN);
+    cr_assert_str_eq(buf, "nan");
+    for (i = 0; i < 200000; i++) { /* random bit patterns */
+        double v;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        memcpy(&v, &x, sizeof v);
+        if (!isfinite(v))
+            continue;
+        kvr_fmt_exact(buf, v);
+        cr_assert_eq(strtod(buf, NULL), v, "%a printed as %s", v, buf);
+    }
+}
+
+/* ---- junit.xml ---- */
+
+/* A small XML well-formedness check: tags nest, attributes are quoted,
+ * '&' starts a known entity or character reference, no '<' in text or
+ * attribute values, no forbidden control character, one root element.
+ * Checks the required attributes of the JUnit elements on the way. */
+static int entity_ok(const char *p)
+{
+    static const char *const names[] = {"&amp;", "&lt;", "&gt;", "&quot;",
+                                        "&apos;"};
+    size_t i;
+
+    for (i = 0; i < 5; i++)
+        if (!strncmp(p, names[i], strlen(names[i])))
+            return 1;
+    if (p[1] == '#') {
+        p += 2;
+        if (*p == 'x')
+            p++;
+        if (!*p || *p == ';')
+            return 0;
+        while ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
+               (*p >= 'A' && *p <= 'F'))
+            p++;
+        return *p == ';';
+    }
+    return 0;
+}
+
+static const char *const required[][7] = {
+    {"testsuites", "name", "tests", "failures", "errors", "time", NULL},
+    {"testsuite", "name", "tests", "failures", "errors", "skipped", "time"},
+    {"testcase", "classname", "name", "time", NULL},
+    {"failure", "message", "type", NULL},
+    {"property", "name", "value", NULL},
+};
+
+static void check_xml(const char *s)
+{
+    char stack[16][32];
+    int depth = 0, roots = 0;
+    const char *p = s;
+
+    if (!strncmp(p, "<?xml", 5)) {
+        p = strstr(p, "?>");
+        cr_assert_not_null(p);
+        p += 2;
+    }
+    while (*p) {
+        if (*p != '<') {
+            unsigned char ch = (unsigned char)*p;
+            cr_assert(ch >= 0x20 || ch == '\n' || ch == '\t' || ch == '\r',
+                      "control character 0x%02x in text", ch);
+            cr_assert(*p != '&' || entity_ok(p), "bad entity at %.20s", p);
+            cr_assert(*p != '>' , "raw '>' in text at %.20s", p);
+            cr_assert(depth > 0 || ch == '\n' || ch == ' ',
+                      "text outside the root: %.20s", p);
+            p++;
+            continue;
+        }
+        if (p[1] == '/') { /* end tag */
+            size_t n = strcspn(p + 2, ">");
+            cr_assert(depth > 0, "end tag without start");
+            depth--;
+            cr_assert(strlen(stack[depth]) == n &&
+                          !strncmp(p + 2, stack[depth], n),
+                      "</%.*s> closes <%s>", (int)n, p + 2, stack[depth]);
+            p += n + 3;
+            continue;
+        }
+        {
+            char name[32], attrs[8][32];
+            size_t n = strcspn(p + 1, " />"), na = 0, r, k;
+            cr_assert(n > 0 && n < sizeof name, "bad tag at %.20s", p);
+            memcpy(name, p + 1, n);
+            name[n] = '\0';
+            p += 1 + n;
+            for (;;) { /* attributes */
+                size_t an;
+                while (*p == ' ')
+                    p++;
+                if (*p == '>' || !strncmp(p, "/>", 2))
+                    break;
+                an = strcspn(p, "=");
+                cr_assert(an > 0 && an < 32 && p[an + 1] == '"',
+                          "bad attribute at %.20s", p);
+                if (na < 8) {
+                    memcpy(attrs[na], p, an);
+                    attrs[na++][an] = '\0';
+                }
+                p += an + 2;
+                while (*p != '"') {
+                    cr_assert(*p && *p != '<', "'<' in attribute of <%s>",
+                              name);
+                    cr_assert((unsigned char)*p >= 0x20,
+                              "raw control character in attribute");
+                    cr_assert(*p != '&' || entity_ok(p),
+                              "bad entity in attribute at %.20s", p);
+                    p++;
+                }
+                p++;
+            }
+            for (r = 0; r < sizeof required / sizeof required[0]; r++) {
+                if (strcmp(required[r][0], name))
+                    continue;
+                for (k = 1; k < 7 && required[r][k]; k++) {
+                    size_t a;
+                    for (a = 0; a < na; a++)
+                        if (!strcmp(attrs[a], required[r][k]))
+                            break;
+                    cr_assert(a < na, "<%s> lacks %s", name, required[r][k]);
+                }
+            }
+            if (depth == 0)
+                roots++;
+            if (*p == '/') {
+                p += 2;
+                continue;
+            }
+            cr_assert(depth < 16);
+            strcpy(stack[depth++], name);
+            p++;
+        }
+    }
+    cr_assert_eq(depth, 0, "unclosed <%s>", depth ? stack[depth - 1] : "");
+    cr_assert_eq(roots, 1);
+}
+
+Test(reports_junit, counts_escaping_and_well_formed)
+{
+    fixture fx;
+    char *dir = NULL, *xml, *cmd, *p;
+    size_t i, failed = 0;
+
+    make_run(&fx);
+    dir = write_report(&fx);
+    xml = read_out(dir, "junit.xml");
+    for (i = 0; i < NREC; i++)
+        failed += !fx.rec[i].passed;
+
+    cr_assert_eq(count_of(xml, "<testcase "), NREC);
+    cr_assert_eq(count_of(xml, "<failure "), failed);
+    cr_assert_eq(count_of(xml, "<testsuite "), 3);
+    cr_assert(strstr(xml, "<testsuite name=\"kvcheck.paged\" tests=\"10\""));
+    cr_assert(strstr(xml, "classname=\"kvcheck.paged\" name=\"case 1000\""));
+    cr_assert(strstr(xml, "timestamp=\"2024-05-01T12:34:56\""));
+    /* <&"'> in an attribute, the control character dropped */
+    cr_assert(strstr(xml, "message=\"cache: bad &lt;&amp;&quot;&apos;&gt;  "
+                          "value\""),
+              "escaped message missing");
+    cr_assert_null(strchr(xml, '\x01'));
+    cr_assert_null(strstr(xml, "<&"));
+    /* the failure text has the replay command and the numbers */
+    cr_assert(strstr(xml, "replay: kvcheck replay --seed 7 --case 1049 "
+                          "--mode blocked</failure>"));
+    p = strstr(xml, "name=\"case 1049\"");
+    cr_assert(p && strstr(p, "error inf, allowed 0.001, ratio inf"));
+    check_xml(xml);
+
+    /* a real XML parser when one is installed; not required */
+    if (system("command -v xmllint >/dev/null 2>&1") == 0) {
+        cr_assert(asprintf(&cmd, "xmllint --noout '%s/out/junit.xml'", dir) >
+                  0);
+        cr_assert_eq(system(cmd), 0, "xmllint rejects junit.xml");
+        free(cmd);
+    } else {
+        cr_log_info("xmllint not installed: only the C structure check ran");
+    }
+    free(xml);
+    rm_rf(dir);
+}
+
+/* ---- summary.md ---- */
+
+Test(reports_markdown, failures_with_replay_commands)
+{
+    fixture fx;
+    char *dir, *md;
+    size_t i;
+
+    make_run(&fx);
+    dir = write_report(&fx);
+    md = read_out(dir, "summary.md");
+    cr_assert(!strncmp(md, "# kvcheck: FAILED", 17), "title: %.40s", md);
+    for (i = 0; i < NREC; i++)
+        if (!fx.rec[i].passed)
+            cr_assert(strstr(md, fx.rec[i].replay), "no replay for case %zu",
+                      i);
+    cr_assert(strstr(md, "| paged | 10 |"));
+    cr_assert(strstr(md, "## The 10 worst cases by error ratio"));
+    /* the worst case is the infinite ratio */
+    cr_assert(strstr(md, "| 1 | 1049 | blocked | numeric | inf |"));
+    cr_assert(strstr(md, "bad &lt;&amp;\"'&gt;  value"));
+    cr_assert_null(strchr(md, '\x01'));
+    free(md);
+    rm_rf(dir);
+}
+
+Test(reports_markdown, passing_run_says_passed)
+{
+    fixture fx;
+    char *dir, *md;
+    size_t i;
+
+    make_run(&fx);
+    for (i = 0; i < NREC; i++)
+        fx.rec[i].passed = 1;
+    dir = write_report(&fx);
+    md = read_out(dir, "summary.md");
+    cr_assert(!strncmp(md, "# kvcheck: PASSED (30 cases)", 28), "%.40s", md);
+    cr_assert(strstr(md, "## Failures (0)\n\nNone."));
+    free(md);
+    rm_rf(dir);
+}
+
+/* ---- index.html ---- */
+
+Test(reports_html, plots_and_escaping)
+{
+    fixture fx;
+    char *dir, *html;
+
+    make_run(&fx);
+    dir = write_report(&fx);
+    html = read_out(dir, "index.html");
+    cr_assert(!strncmp(html, "<!DOCTYPE html>", 15));
+    cr_assert(strstr(html, "<svg"));
+    cr_assert_eq(count_of(html, "<svg class=\"histogram\""), 3);
+    cr_assert_eq(count_of(html, "class=\"threshold\""), 3);
+    cr_assert(strstr(html, "paged: 9 cases with a verdict"));
+    cr_assert(count_of(html, "<svg class=\"coverage\"") >= 3);
+    cr_assert(strstr(html, "Worst cases (top 20 by error ratio)"));
+    cr_assert(strstr(html, "bad &lt;&amp;&quot;&#39;&gt;  value"));
+    cr_assert_null(strstr(html, "<&"));
+    cr_assert_null(strchr(html, '\x01'));
+    cr_assert_null(strstr(html, "<script"));
+    cr_assert_null(strstr(html, "http://www.w3.org/1999")); /* no XHTML ns */
+    cr_assert_null(strstr(html, "src="));
+    cr_assert_null(strstr(html, "href="));
+    free(html);
+    rm_rf(dir);
+}
+
+/* ---- kvc_report_write ---- */
+
+static const char *const outputs[4] = {"index.html", "junit.xml",
+                                       "summary.json", "summary.md"};
+
+Test(reports_dir, writes_four_files_and_no_temporaries)
+{
+    fixture fx;
+    char *dir = make_tmpdir(), *deep = path_in(dir, "a/b//c/"), *ls;
+    char *deep_clean = path_in(dir, "a/b/c");
+    char err[256];
+
+    make_run(&fx);
+    cr_assert_eq(kvc_report_write(&fx.run, deep, err, sizeof err), 0, "%s",
+                 err);
+    ls = listing(deep_clean);
+    cr_assert_str_eq(ls, "index.html junit.xml summary.json summary.md");
+    free(ls);
+    /* again into the same place: replaced, still no temporaries */
+    cr_assert_eq(kvc_report_write(&fx.run, deep, err, sizeof err), 0, "%s",
+                 err);
+    ls = listing(deep_clean);
+    cr_assert_str_eq(ls, "index.html junit.xml summary.json summary.md");
+    free(ls);
+    free(deep);
+    free(deep_clean);
+    rm_rf(dir);
+}
+
+Test(reports_dir, output_is_deterministic)
+{
+    fixture fx;
+    char *a, *b, *pa, *pb;
+    size_t i;
+
+    make_run(&fx);
+    a = write_report(&fx);
+    b = write_report(&fx);
+    pa = path_in(a, "out");
+    pb = path_in(b, "out");
+    for (i = 0; i < 4; i++) {
+        size_t la, lb;
+        char *x = slurp(pa, outputs[i], &la), *y = slurp(pb, outputs[i], &lb);
+        cr_assert(la == lb && !memcmp(x, y, la), "%s differs", outputs[i]);
+        free(x);
+        free(y);
+    }
+    free(pa);
+    free(pb);
+    rm_rf(a);
+    rm_rf(b);
+}
+
+Test(reports_dir, parent_is_a_file_fails_cleanly)
+{
+    fixture fx;
+    char *dir = make_tmpdir(), *file = path_in(dir, "file");
+    char *target = path_in(dir, "file/out"), *ls;
+    char err[512];
+    FILE *f = fopen(file, "w");
+
+    cr_assert_not_null(f);
+    fputs("keep me\n", f);
+    fclose(f);
+    make_run(&fx);
+    cr_assert_eq(kvc_report_write(&fx.run, target, err, sizeof err), -1);
+    cr_assert(strstr(err, target), "message does not name the path: %s", err);
+    ls = listing(dir);
+    cr_assert_str_eq(ls, "file");
+    free(ls);
+    free(file);
+    free(target);
+    rm_rf(dir);
+}
+
+Test(reports_dir, failed_mkdir_removes_created_parents)
+{
+    fixture fx;
+    char *dir = make_tmpdir(), *target, *ls;
+    char err[512], longname[400];
+
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    cr_assert(asprintf(&target, "%s/new1/new2/%s", dir, longname) > 0);
+    make_run(&fx);
+    cr_assert_eq(kvc_report_write(&fx.run, target, err, sizeof err), -1);
+    cr_assert(strstr(err, target), "message does not name the path: %s", err);
+    ls = listing(dir);
+    cr_assert_str_eq(ls, "", "left behind: %s", ls);
+    free(ls);
+    free(target);
+    rm_rf(dir);
+}
+
+Test(reports_dir, failed_write_removes_temporaries)
+{
+    fixture fx;
+    char *dir = make_tmpdir(), *blocker = path_in(dir, ".junit.xml.tmp"), *ls;
+    char err[512];
+
+    /* a directory where the second temporary file must go */
+    cr_assert_eq(mkdir(blocker, 0700), 0);
+    make_run(&fx);
+    cr_assert_eq(kvc_report_write(&fx.run, dir, err, sizeof err), -1);
+    cr_assert(strstr(err, "junit.xml"), "%s", err);
+    ls = listing(dir);
+    cr_assert_str_eq(ls, ".junit.xml.tmp", "left behind: %s", ls);
+    free(ls);
+    free(blocker);
+    rm_rf(dir);
+}
+
+Test(reports_dir, failed_rename_removes_temporaries)
+{
+    fixture fx;
+    char *dir = make_tmpdir(), *blocker = path_in(dir, "summary.json/x"), *ls;
+    char *sj = path_in(dir, "summary.json");
+    char err[512];
+
+    /* a non-empty directory where summary.json must go */
+    cr_assert_eq(mkdir(sj, 0700), 0);
+    cr_assert_eq(mkdir(blocker, 0700), 0);
+    make_run(&fx);
+    cr_assert_eq(kvc_report_write(&fx.run, dir, err, sizeof err), -1);
+    cr_assert(strstr(err, "summary.json"), "%s", err);
+    ls = listing(dir);
+    cr_assert_str_eq(ls, "summary.json", "left behind: %s", ls);
+    free(ls);
+    free(sj);
+    free(blocker);
+    rm_rf(dir);
+}
+
+Test(reports_dir, bad_arguments)
+{
+    fixture fx;
+    char err[128];
+
+    make_run(&fx);
+    cr_assert_eq(kvc_report_write(&fx.run, "", err, sizeof err), -1);
+    cr_assert(strlen(err) > 0);
+    cr_assert_eq(kvc_report_write(NULL, "/nonexistent/x", err, sizeof err),
+                 -1);
+    cr_assert(strstr(err, "/nonexistent/x"));
+    cr_assert_eq(kvc_report_write(&fx.run, "", NULL, 0), -1);
+    fx.run.records = NULL;
+    cr_assert_eq(kvc_report_write_json(&fx.run, stdout), -1);
+}
+
+Test(reports_dir, empty_run_and_null_strings)
+{
+    kvc_run_report run;
+    char *dir, *text, *xml;
+    cJSON *root;
+
+    memset(&run, 0, sizeof run);
+    run.threshold = 1.0;
+    dir = make_tmpdir();
+    {
+        char *out = path_in(dir, "out"), err[256];
+        cr_assert_eq(kvc_report_write(&run, out, err, sizeof err), 0, "%s",
+                     err);
+        free(out);
+    }
+    text = read_out(dir, "summary.json");
+    root = cJSON_Parse(text);
+    cr_assert_not_null(root);
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(root, "kernel")));
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(
+        cJSON_GetObjectItem(root, "counts"), "worst_ratio")));
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(root, "cases")), 0);
+    cJSON_Delete(root);
+    xml = read_out(dir, "junit.xml");
+    check_xml(xml);
+    cr_assert(strstr(xml, "tests=\"0\""));
+    free(xml);
+    free(text);
+    rm_rf(dir);
+}
