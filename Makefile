@@ -104,3 +104,6 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# Fuzzing builds (libFuzzer, AFL++, replay driver): see fuzz/README.md.
+-include fuzz/fuzz.mk
