@@ -47,7 +47,7 @@ KVCHECK    := $(BUILD)/kvcheck
 TESTS      := $(BUILD)/tests/kvcheck_tests
 LIBS        = $(GSL_LIBS) $(CJSON_LIBS) -lm -lpthread
 
-CAMPAIGN_CASES ?= 2000
+CAMPAIGN_CASES ?= 20000
 CAMPAIGN_SEED  ?= 1
 
 .PHONY: all deps test campaign clean check-valgrind

@@ -111,7 +111,25 @@ enum {
     KVC_FLAG_COUNT
 };
 
-/* "prefill", "chunked_prefill", ...; NULL for an unknown bit. */
+/* Flags of inputs a kernel must refuse, or may treat as it likes: golden
+ * vectors only (kvc_spec_draw never draws them). Same bit space. */
+enum {
+    KVC_FLAG_BAD_BLOCK_ID = KVC_FLAG_COUNT, /* a needed table entry is -1 or
+                                               out of range */
+    KVC_FLAG_BAD_SLOT,              /* a slot outside the pool */
+    KVC_FLAG_DUPLICATE_SLOT,        /* two tokens write one slot */
+    KVC_FLAG_SEQ_BEYOND_TABLE,      /* seq_len needs more blocks than the
+                                       table row holds */
+    KVC_FLAG_QEFF_CROSSING_WRITE,   /* QEfficient write crosses a block */
+    KVC_FLAG_QEFF_SLOT_ID_MISMATCH, /* slot_id disagrees with positions */
+    KVC_FLAG_BAD_TILE_COUNT,        /* blocked num_kv_blocks < 1 */
+    KVC_FLAG_FREED_BELOW_WINDOW,    /* -1 table entries wholly below the
+                                       sliding window (engines free them) */
+    KVC_FLAG_ALL_COUNT
+};
+
+/* "prefill", "chunked_prefill", ..., "bad_block_id", ...; NULL for a bit
+ * >= KVC_FLAG_ALL_COUNT. */
 const char *kvc_flag_name(int bit);
 
 /* Names of the other kinds ("permuted", "normal", "first_block", ...; "?"

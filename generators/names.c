@@ -13,7 +13,7 @@ static const char *const values_names[KVC_VALUES_COUNT] = {
     "growing"};
 static const char *const mask_names[KVC_MASK_COUNT] = {
     "none", "random", "first_block", "empty_rows"};
-static const char *const flag_names[KVC_FLAG_COUNT] = {
+static const char *const flag_names[KVC_FLAG_ALL_COUNT] = {
     [KVC_FLAG_PREFILL] = "prefill",
     [KVC_FLAG_CHUNKED_PREFILL] = "chunked_prefill",
     [KVC_FLAG_DECODE] = "decode",
@@ -47,6 +47,14 @@ static const char *const flag_names[KVC_FLAG_COUNT] = {
     [KVC_FLAG_ONE_HOT] = "one_hot",
     [KVC_FLAG_GROWING_SCORES] = "growing_scores",
     [KVC_FLAG_QEFF_LEFT_PAD] = "qeff_left_pad",
+    [KVC_FLAG_BAD_BLOCK_ID] = "bad_block_id",
+    [KVC_FLAG_BAD_SLOT] = "bad_slot",
+    [KVC_FLAG_DUPLICATE_SLOT] = "duplicate_slot",
+    [KVC_FLAG_SEQ_BEYOND_TABLE] = "seq_beyond_table",
+    [KVC_FLAG_QEFF_CROSSING_WRITE] = "qeff_crossing_write",
+    [KVC_FLAG_QEFF_SLOT_ID_MISMATCH] = "qeff_slot_id_mismatch",
+    [KVC_FLAG_BAD_TILE_COUNT] = "bad_tile_count",
+    [KVC_FLAG_FREED_BELOW_WINDOW] = "freed_below_window",
 };
 
 static const char *name_of(const char *const *names, int n, int v)
@@ -81,7 +89,7 @@ int kvc_mode_parse(const char *s, kvc_mode *m)
 
 const char *kvc_flag_name(int bit)
 {
-    if (bit < 0 || bit >= KVC_FLAG_COUNT)
+    if (bit < 0 || bit >= KVC_FLAG_ALL_COUNT)
         return NULL;
     return flag_names[bit];
 }

@@ -2,6 +2,7 @@
 #include "campaign.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -42,6 +43,75 @@ static void print_progress(const kvc_campaign_opts *o,
     fflush(stderr);
 }
 
+void kvc_campaign_stats_free(kvc_campaign_stats *s)
+{
+    free(s->records);
+    s->records = NULL;
+    s->num_records = 0;
+}
+
+static void flag_names(uint64_t flags, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int b = 0; b < KVC_FLAG_ALL_COUNT; b++) {
+        if (!(flags & (1ull << b)))
+            continue;
+        int w = snprintf(buf + used, n - used, "%s%s", used ? " " : "",
+                         kvc_flag_name(b));
+        if (w < 0 || (size_t)w >= n - used)
+            break; /* truncated at a whole name */
+        used += (size_t)w;
+    }
+}
+
+void kvc_record_fill(kvc_case_record *rec, const kvc_campaign_opts *o,
+                     const kvc_case *c, const kvc_result *r, uint64_t index,
+                     double seconds)
+{
+    const kvc_problem *p = &c->prob;
+    memset(rec, 0, sizeof *rec);
+    rec->index = index;
+    rec->mode = kvc_mode_name(c->spec.mode);
+    rec->outcome = kvc_outcome_name(r->outcome);
+    rec->passed = r->outcome == KVC_PASS;
+    rec->has_verdict = r->verdict.seq >= 0;
+    rec->ratio = r->verdict.ratio;
+    rec->err = r->verdict.err;
+    rec->allowed = r->verdict.allowed;
+    rec->num_seqs = p->num_seqs;
+    rec->num_q_heads = p->cfg.num_q_heads;
+    rec->num_kv_heads = p->cfg.num_kv_heads;
+    rec->head_dim = p->cfg.head_dim;
+    rec->block_size = c->layout.block_size;
+    rec->total_q_tokens = (int)p->q_start[p->num_seqs];
+    for (int s = 0; s < p->num_seqs; s++)
+        if (kvc_kv_len(p, s) > rec->max_kv_len)
+            rec->max_kv_len = kvc_kv_len(p, s);
+    rec->seconds = seconds;
+    flag_names(c->flags, rec->flags, sizeof rec->flags);
+    kvc_case_describe(c, rec->desc, sizeof rec->desc);
+    snprintf(rec->message, sizeof rec->message, "%s",
+             r->outcome == KVC_PASS ? "" : r->message);
+    kvc_replay_command(o, index, rec->replay, sizeof rec->replay);
+}
+
+/* Keep a record; on allocation failure records are dropped, not the run. */
+static void keep_record(kvc_campaign_stats *s, const kvc_campaign_opts *o,
+                        const kvc_case *c, const kvc_result *r,
+                        uint64_t index, double seconds, size_t *cap)
+{
+    if (s->num_records == *cap) {
+        size_t ncap = *cap ? 2 * *cap : 1024;
+        kvc_case_record *nr = realloc(s->records, ncap * sizeof *nr);
+        if (!nr)
+            return;
+        s->records = nr;
+        *cap = ncap;
+    }
+    kvc_record_fill(&s->records[s->num_records++], o, c, r, index, seconds);
+}
+
 static void report_failure(const kvc_campaign_opts *o, const kvc_case *c,
                            const kvc_result *r, uint64_t index)
 {
@@ -76,6 +146,7 @@ int kvc_campaign_run(const kvc_campaign_opts *o, const kvc_kernel *k,
 {
     memset(s, 0, sizeof *s);
     uint64_t total = shard_total(o);
+    size_t cap = 0;
     double t0 = now_seconds(), last = 0;
     for (uint64_t idx = (uint64_t)o->shard_index; idx < o->cases;
          idx += (uint64_t)o->shard_count) {
@@ -98,8 +169,11 @@ int kvc_campaign_run(const kvc_campaign_opts *o, const kvc_kernel *k,
                         (unsigned long long)idx, r.message);
             continue;
         }
+        double tc = now_seconds();
         kvc_run_case(&c, k, &r);
         record(s, &c, &r, idx);
+        if (o->collect_records)
+            keep_record(s, o, &c, &r, idx, now_seconds() - tc, &cap);
         if (r.outcome != KVC_PASS && o->log &&
             s->failed <= (uint64_t)o->max_failures_listed) {
             if (o->progress)
@@ -132,7 +206,7 @@ void kvc_campaign_print_summary(FILE *f, const kvc_campaign_opts *o,
                 (unsigned long long)s->run_by_mode[m]);
     fprintf(f, ")\n");
     fprintf(f, "  failed: %llu", (unsigned long long)s->failed);
-    for (int out = KVC_FAIL_NUMERIC; out <= KVC_FAIL_SETUP; out++)
+    for (int out = KVC_FAIL_NUMERIC; out < KVC_OUTCOME_COUNT; out++)
         if (s->failed_by_outcome[out])
             fprintf(f, "  %s %llu", kvc_outcome_name(out),
                     (unsigned long long)s->failed_by_outcome[out]);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../reports/report.h"
 #include "runner.h"
 
 typedef struct kvc_campaign_opts {
@@ -20,6 +21,7 @@ typedef struct kvc_campaign_opts {
     int progress;        /* 1: a live progress line on stderr */
     int max_failures_listed; /* failures printed in full to `log` */
     FILE *log;           /* failures and the summary; NULL = silent */
+    int collect_records; /* 1: keep a kvc_case_record per case in stats */
 } kvc_campaign_opts;
 
 typedef struct kvc_campaign_stats {
@@ -27,12 +29,22 @@ typedef struct kvc_campaign_stats {
     uint64_t failed;
     uint64_t run_by_mode[KVC_MODE_COUNT];
     uint64_t failed_by_mode[KVC_MODE_COUNT];
-    uint64_t failed_by_outcome[KVC_FAIL_SETUP + 1];
+    uint64_t failed_by_outcome[KVC_OUTCOME_COUNT];
     double worst_ratio;     /* over cases with a numeric verdict */
     uint64_t worst_index;
     uint64_t first_failure; /* index of the first failing case */
     double seconds;
+    kvc_case_record *records; /* collect_records: one per case run */
+    size_t num_records;
 } kvc_campaign_stats;
+
+/* Free the records of a campaign. */
+void kvc_campaign_stats_free(kvc_campaign_stats *s);
+
+/* Fill a report record for a case and its result. */
+void kvc_record_fill(kvc_case_record *rec, const kvc_campaign_opts *o,
+                     const kvc_case *c, const kvc_result *r, uint64_t index,
+                     double seconds);
 
 /* The replay command of case `index` ("kvcheck replay --seed S --case I
  * --kernel K"). */

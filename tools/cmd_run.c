@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "campaign.h"
@@ -12,6 +13,7 @@
 static const char run_usage[] =
     "usage: kvcheck run [--cases N] [--seed S] [--kernel paged|blocked|qeff|all]\n"
     "                   [--shard i/n] [--max-failures N] [--progress|--no-progress]\n"
+    "                   [--report DIR | --no-report]\n"
     "\n"
     "Generate cases (seed, 0..N-1), write their new tokens through the\n"
     "kernel's cache write, run the kernel's attention and the oracle, and\n"
@@ -25,6 +27,9 @@ static const char run_usage[] =
     "  --progress        live progress line on stderr (default: on a terminal,\n"
     "                    and off when CI is set)\n"
     "  --no-progress     no progress line\n"
+    "  --report DIR      write summary.json, junit.xml, summary.md and index.html\n"
+    "                    to DIR (default reports/out/<UTC time>/)\n"
+    "  --no-report       write no report\n"
     "\n"
     "Exit status: 0 every case passed, 1 a case failed, 2 bad usage.\n";
 
@@ -37,7 +42,35 @@ static const char replay_usage[] =
     "\n"
     "Exit status: 0 the case passed, 1 it failed, 2 bad usage.\n";
 
-enum { OPT_NO_PROGRESS = 256, OPT_MAX_FAIL };
+enum { OPT_NO_PROGRESS = 256, OPT_MAX_FAIL, OPT_REPORT, OPT_NO_REPORT };
+
+#define KVC_VERSION "kvcheck 0.1"
+
+/* The command line as one string, for the report. */
+static void join_args(int argc, char **argv, char *buf, size_t n)
+{
+    size_t used = (size_t)snprintf(buf, n, "kvcheck");
+    for (int i = 0; i < argc && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, " %s", argv[i]);
+}
+
+static int write_report(const kvc_campaign_opts *o,
+                        const kvc_campaign_stats *st, const char *dir,
+                        const char *command, const char *started)
+{
+    kvc_run_report rep = {KVC_VERSION, command, kvc_builtin_kernel.name,
+                          o->seed, o->shard_index, o->shard_count,
+                          KVC_TOL_THRESHOLD, st->seconds, started,
+                          st->num_records, st->records};
+    char err[512];
+    if (kvc_report_write(&rep, dir, err, sizeof err) != 0) {
+        fprintf(stderr, "kvcheck run: report: %s\n", err);
+        return -1;
+    }
+    printf("report: %s/index.html (also summary.md, summary.json, junit.xml)\n",
+           dir);
+    return 0;
+}
 
 static int default_progress(void)
 {
@@ -55,8 +88,12 @@ int kvc_cmd_run(int argc, char **argv)
         {"max-failures", required_argument, 0, OPT_MAX_FAIL},
         {"progress", no_argument, 0, 'p'},
         {"no-progress", no_argument, 0, OPT_NO_PROGRESS},
+        {"report", required_argument, 0, OPT_REPORT},
+        {"no-report", no_argument, 0, OPT_NO_REPORT},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
+    const char *report_dir = NULL;
+    int want_report = 1;
     kvc_campaign_opts o = {.seed = 1, .cases = 2000, .forced_mode = -1,
                            .shard_index = 0, .shard_count = 1,
                            .progress = default_progress(),
@@ -85,6 +122,8 @@ int kvc_cmd_run(int argc, char **argv)
             break;
         case 'p': o.progress = 1; break;
         case OPT_NO_PROGRESS: o.progress = 0; break;
+        case OPT_REPORT: report_dir = optarg; want_report = 1; break;
+        case OPT_NO_REPORT: want_report = 0; break;
         case 'h': fputs(run_usage, stdout); return 0;
         default: fputs(run_usage, stderr); return 2;
         }
@@ -94,9 +133,22 @@ int kvc_cmd_run(int argc, char **argv)
                 argv[optind], run_usage);
         return 2;
     }
+    char started[32], default_dir[64], command[1024];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    strftime(default_dir, sizeof default_dir, "reports/out/%Y%m%dT%H%M%SZ", &tm);
+    join_args(argc, argv, command, sizeof command);
+    o.collect_records = want_report;
     kvc_campaign_stats st;
     int rc = kvc_campaign_run(&o, &kvc_builtin_kernel, &st);
     kvc_campaign_print_summary(stdout, &o, &st);
+    if (want_report &&
+        write_report(&o, &st, report_dir ? report_dir : default_dir, command,
+                     started) != 0 && rc == 0)
+        rc = 1;
+    kvc_campaign_stats_free(&st);
     return rc;
 }
 
@@ -158,7 +210,7 @@ int kvc_cmd_replay(int argc, char **argv)
     printf("case %llu (seed %llu): %s\n", (unsigned long long)index,
            (unsigned long long)seed, desc);
     printf("  flags:");
-    for (int b = 0; b < KVC_FLAG_COUNT; b++)
+    for (int b = 0; b < KVC_FLAG_ALL_COUNT; b++)
         if (kc.flags & (1ull << b))
             printf(" %s", kvc_flag_name(b));
     printf("\n");

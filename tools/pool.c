@@ -110,7 +110,10 @@ void kvc_pool_store_new_tokens(kvc_pool *pool, const kvc_case *c)
     for (int s = 0; s < p->num_seqs; s++) {
         for (int i = 0; i < p->q_len[s]; i++) {
             int64_t slot = c->layout.slot_mapping[p->q_start[s] + i];
-            if (slot >= 0)
+            /* Out-of-range slots occur only in invalid cases, whose write
+             * must be refused: the model skips them. */
+            if (slot >= 0 &&
+                slot < c->layout.num_blocks * c->layout.block_size)
                 store_row(pool, c, slot, p->kv_start[s] + p->ctx_len[s] + i);
         }
     }

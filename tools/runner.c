@@ -32,7 +32,10 @@ const char *kvc_outcome_name(kvc_outcome o)
     case KVC_FAIL_CACHE: return "cache";
     case KVC_FAIL_PADDING: return "padding";
     case KVC_FAIL_CONVERSION: return "conversion";
+    case KVC_FAIL_ACCEPTED: return "accepted-invalid";
+    case KVC_FAIL_REFUSAL: return "bad-refusal";
     case KVC_FAIL_SETUP: return "setup";
+    case KVC_OUTCOME_COUNT: break;
     }
     return "unknown";
 }
@@ -41,8 +44,11 @@ const char *kvc_outcome_name(kvc_outcome o)
 typedef struct step {
     const kvc_case *c;
     const kvc_kernel *k;
+    const kvc_run_opts *opts;
     kvc_result *r;
+    int stopped;         /* a kernel call refused, as the case allowed */
     kvc_pool pool;       /* the kernel's cache */
+    kvc_pool before;     /* the pool before the cache write */
     kvc_pool want;       /* the runner's model of it after the write */
     kva_attn_params params;
     kva_paged_cache cache;
@@ -65,16 +71,43 @@ static kvc_outcome fail(kvc_result *r, kvc_outcome o, const char *fmt, ...)
     return o;
 }
 
-static kvc_outcome kernel_refused(kvc_result *r, const char *what,
-                                  kva_status st, const kva_error *e)
+/* A kernel call returned an error. For a valid case that is a failure.
+ * For an invalid or acceptable one it is the expected answer, provided the
+ * call left the pool as `untouched` and gave a message; the run stops. */
+static kvc_outcome kernel_refused(struct step *st, const char *what,
+                                  kva_status status, const kva_error *e,
+                                  const kvc_pool *untouched);
+
+static kvc_outcome check_pool(step *st, const kvc_pool *want,
+                              const char *when);
+
+static kvc_outcome kernel_refused(step *st, const char *what,
+                                  kva_status status, const kva_error *e,
+                                  const kvc_pool *untouched)
 {
-    return fail(r, KVC_FAIL_KERNEL, "%s refused a valid input: %s: %s", what,
-                kva_status_name(st), e->msg);
+    kvc_result *r = st->r;
+    if (st->opts->expect == KVC_EXPECT_VALID)
+        return fail(r, KVC_FAIL_KERNEL, "%s refused a valid input: %s: %s",
+                    what, kva_status_name(status), e->msg);
+    r->refused = status;
+    if (e->msg[0] == '\0')
+        return fail(r, KVC_FAIL_REFUSAL, "%s refused (%s) without a message",
+                    what, kva_status_name(status));
+    kvc_outcome o = check_pool(st, untouched, "a refused call changed the cache");
+    if (o != KVC_PASS) {
+        r->outcome = KVC_FAIL_REFUSAL;
+        return KVC_FAIL_REFUSAL;
+    }
+    snprintf(r->message, sizeof r->message, "%s refused: %s: %s", what,
+             kva_status_name(status), e->msg);
+    st->stopped = 1;
+    return KVC_PASS;
 }
 
 static void step_free(step *st)
 {
     kvc_pool_free(&st->pool);
+    kvc_pool_free(&st->before);
     kvc_pool_free(&st->want);
     free(st->masks);
     free(st->seq_lens);
@@ -101,19 +134,21 @@ static int64_t first_non_sentinel(const float *x, int64_t from, int64_t to)
 /* Build the pool, the expected pool, kernel parameters and output buffers.
  * `rows` is how many output rows the kernel will be given. */
 static int step_init(step *st, const kvc_case *c, const kvc_kernel *k,
-                     kvc_result *r, int64_t rows)
+                     const kvc_run_opts *opts, kvc_result *r, int64_t rows)
 {
     const kvc_problem *p = &c->prob;
     const kvc_config *cfg = &p->cfg;
     memset(st, 0, sizeof *st);
     st->c = c;
     st->k = k;
+    st->opts = opts;
     st->r = r;
     st->rows = rows;
     if (kvc_pool_alloc_poisoned(&st->pool, &c->layout) != 0)
         return -1;
     kvc_pool_store_context(&st->pool, c);
-    if (kvc_pool_copy(&st->want, &st->pool) != 0)
+    if (kvc_pool_copy(&st->want, &st->pool) != 0 ||
+        kvc_pool_copy(&st->before, &st->pool) != 0)
         return -1;
     kvc_pool_store_new_tokens(&st->want, c);
 
@@ -150,12 +185,13 @@ static int step_init(step *st, const kvc_case *c, const kvc_kernel *k,
     return 0;
 }
 
-/* The pool must be exactly the runner's model of it. */
-static kvc_outcome check_pool(step *st, const char *when)
+/* The pool must be exactly `want`. */
+static kvc_outcome check_pool(step *st, const kvc_pool *want,
+                              const char *when)
 {
     char msg[256];
     const kvc_config *cfg = &st->c->prob.cfg;
-    if (kvc_pool_diff(&st->want, &st->pool, &st->c->layout,
+    if (kvc_pool_diff(want, &st->pool, &st->c->layout,
                       cfg->num_kv_heads, cfg->head_dim, msg, sizeof msg))
         return fail(st->r, KVC_FAIL_CACHE, "%s: %s", when, msg);
     return KVC_PASS;
@@ -212,8 +248,20 @@ static kvc_outcome write_new_tokens(step *st, const int64_t *slot_mapping,
     free(nk);
     free(nv);
     if (s != KVA_OK)
-        return kernel_refused(st->r, "cache write", s, &e);
-    return check_pool(st, "after the cache write");
+        return kernel_refused(st, "cache write", s, &e, &st->before);
+    return check_pool(st, &st->want, "after the cache write");
+}
+
+/* A refused attention call must also leave every output row as it was. */
+static kvc_outcome refused_attention(step *st, const char *what,
+                                     kva_status s, const kva_error *e)
+{
+    kvc_outcome o = kernel_refused(st, what, s, e, &st->want);
+    if (o == KVC_PASS && st->stopped && check_padding(st, 0) != KVC_PASS)
+        return fail(st->r, KVC_FAIL_REFUSAL,
+                    "%s refused (%s) but wrote output rows", what,
+                    kva_status_name(s));
+    return o;
 }
 
 static kvc_outcome run_paged(step *st, const float *q, const int64_t *qsl,
@@ -227,7 +275,7 @@ static kvc_outcome run_paged(step *st, const float *q, const int64_t *qsl,
     kva_status s = st->k->paged_attention(&st->params, &st->cache, &b, q,
                                           st->rows, st->out, st->lse, &e);
     if (s != KVA_OK)
-        return kernel_refused(st->r, "paged attention", s, &e);
+        return refused_attention(st, "paged attention", s, &e);
     return KVC_PASS;
 }
 
@@ -243,7 +291,7 @@ static kvc_outcome run_blocked(step *st)
         &st->params, &bc, c->spec.num_kv_blocks, p->num_seqs, p->q_start,
         st->seq_lens, st->masks, p->q, st->rows, st->out, st->lse, &e);
     if (s != KVA_OK)
-        return kernel_refused(st->r, "blocked attention", s, &e);
+        return refused_attention(st, "blocked attention", s, &e);
     return KVC_PASS;
 }
 
@@ -284,6 +332,23 @@ static kvc_outcome check_conversion(step *st, const kva_general_inputs *g,
     return KVC_PASS;
 }
 
+static int all_bytes(const void *p, size_t n, unsigned char b)
+{
+    const unsigned char *x = p;
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != b)
+            return 0;
+    return 1;
+}
+
+static int general_untouched(const kva_general_inputs *g, int S, int64_t rows)
+{
+    return all_bytes(g->query_start_loc, ((size_t)S + 1) * sizeof(int64_t), 0xA5) &&
+           all_bytes(g->seq_lens, ((size_t)S + 1) * sizeof(int), 0xA5) &&
+           all_bytes(g->slot_mapping, ((size_t)rows + 1) * sizeof(int64_t), 0xA5) &&
+           all_bytes(g->src_row, ((size_t)rows + 1) * sizeof(int64_t), 0xA5);
+}
+
 /* QEfficient: convert, check the general form, then write and attend with
  * it over all S*max_q rows (the trailing ones are padding). */
 static kvc_outcome run_qeff(step *st)
@@ -313,15 +378,28 @@ static kvc_outcome run_qeff(step *st)
         o = fail(st->r, KVC_FAIL_SETUP, "out of memory");
         goto done;
     }
+    memset(g.query_start_loc, 0xA5, ((size_t)S + 1) * sizeof(int64_t));
+    memset(g.seq_lens, 0xA5, ((size_t)S + 1) * sizeof(int));
+    memset(g.slot_mapping, 0xA5, ((size_t)rows + 1) * sizeof(int64_t));
+    memset(g.src_row, 0xA5, ((size_t)rows + 1) * sizeof(int64_t));
     kva_error e = {0};
     kva_status s = st->k->qeff_to_general(&in, &g, &e);
     if (s != KVA_OK) {
-        o = kernel_refused(st->r, "QEfficient conversion", s, &e);
+        o = kernel_refused(st, "QEfficient conversion", s, &e, &st->before);
+        if (o == KVC_PASS && !general_untouched(&g, S, rows))
+            o = fail(st->r, KVC_FAIL_REFUSAL,
+                     "QEfficient conversion refused (%s) but wrote its outputs",
+                     kva_status_name(s));
         goto done;
     }
-    if ((o = check_conversion(st, &g, rows)) != KVC_PASS)
+    /* The exact general form is known only for inputs that follow the
+     * convention; an invalid case may legitimately convert and be refused
+     * later by attention. */
+    if (st->opts->expect == KVC_EXPECT_VALID &&
+        (o = check_conversion(st, &g, rows)) != KVC_PASS)
         goto done;
-    if ((o = write_new_tokens(st, g.slot_mapping, rows)) != KVC_PASS)
+    if ((o = write_new_tokens(st, g.slot_mapping, rows)) != KVC_PASS ||
+        st->stopped)
         goto done;
     int64_t n = p->q_start[S];
     memcpy(q, p->q, (size_t)(n * per_row) * sizeof(float));
@@ -339,6 +417,12 @@ done:
 
 static kvc_outcome judge(step *st)
 {
+    if (st->opts->judge) {
+        if (!st->opts->judge(st->c, st->out, st->lse, &st->r->verdict,
+                             st->opts->judge_ctx))
+            return fail(st->r, KVC_FAIL_NUMERIC, "%s", st->r->verdict.detail);
+        return KVC_PASS;
+    }
     kvc_reference ref;
     char err[256];
     if (kvc_reference_compute(&st->c->prob, &ref, err, sizeof err) != 0)
@@ -358,8 +442,33 @@ static int64_t kernel_rows(const kvc_case *c)
     return c->prob.num_tokens;
 }
 
-kvc_outcome kvc_run_case(const kvc_case *c, const kvc_kernel *k,
-                         kvc_result *r)
+/* The kernel calls of the case's mode, in order; stops at a refusal. */
+static kvc_outcome run_mode(step *st)
+{
+    const kvc_case *c = st->c;
+    const kvc_problem *p = &c->prob;
+    kvc_outcome o;
+    switch (c->spec.mode) {
+    case KVC_MODE_PAGED:
+        o = write_new_tokens(st, c->layout.slot_mapping, p->num_tokens);
+        if (o == KVC_PASS && !st->stopped)
+            o = run_paged(st, p->q, p->q_start, st->seq_lens);
+        return o;
+    case KVC_MODE_BLOCKED:
+        o = write_new_tokens(st, c->layout.slot_mapping, p->num_tokens);
+        if (o == KVC_PASS && !st->stopped)
+            o = run_blocked(st);
+        return o;
+    case KVC_MODE_QEFF:
+        return run_qeff(st);
+    default:
+        return fail(st->r, KVC_FAIL_SETUP, "unknown mode %d",
+                    (int)c->spec.mode);
+    }
+}
+
+kvc_outcome kvc_run_case_opts(const kvc_case *c, const kvc_kernel *k,
+                              const kvc_run_opts *opts, kvc_result *r)
 {
     memset(r, 0, sizeof *r);
     r->verdict.seq = -1;
@@ -367,37 +476,27 @@ kvc_outcome kvc_run_case(const kvc_case *c, const kvc_kernel *k,
     if (kvc_problem_check(&c->prob, err, sizeof err) != 0)
         return fail(r, KVC_FAIL_SETUP, "invalid problem: %s", err);
     step st;
-    kvc_outcome o;
-    if (step_init(&st, c, k, r, kernel_rows(c)) != 0) {
-        o = fail(r, KVC_FAIL_SETUP, "out of memory");
-        goto done;
+    kvc_outcome o = step_init(&st, c, k, opts, r, kernel_rows(c)) == 0
+                        ? run_mode(&st)
+                        : fail(r, KVC_FAIL_SETUP, "out of memory");
+    if (o == KVC_PASS && !st.stopped) {
+        if (opts->expect == KVC_EXPECT_INVALID)
+            o = fail(r, KVC_FAIL_ACCEPTED,
+                     "every kernel call accepted an input it must refuse");
+        else if ((o = check_pool(&st, &st.want,
+                                 "attention modified the cache")) == KVC_PASS &&
+                 (o = check_padding(&st, c->prob.q_start[c->prob.num_seqs])) ==
+                     KVC_PASS)
+            o = judge(&st);
     }
-    const kvc_problem *p = &c->prob;
-    switch (c->spec.mode) {
-    case KVC_MODE_PAGED:
-        o = write_new_tokens(&st, c->layout.slot_mapping, p->num_tokens);
-        if (o == KVC_PASS)
-            o = run_paged(&st, p->q, p->q_start, st.seq_lens);
-        break;
-    case KVC_MODE_BLOCKED:
-        o = write_new_tokens(&st, c->layout.slot_mapping, p->num_tokens);
-        if (o == KVC_PASS)
-            o = run_blocked(&st);
-        break;
-    case KVC_MODE_QEFF:
-        o = run_qeff(&st);
-        break;
-    default:
-        o = fail(r, KVC_FAIL_SETUP, "unknown mode %d", (int)c->spec.mode);
-    }
-    if (o == KVC_PASS)
-        o = check_pool(&st, "attention modified the cache");
-    if (o == KVC_PASS)
-        o = check_padding(&st, p->q_start[p->num_seqs]);
-    if (o == KVC_PASS)
-        o = judge(&st);
-done:
     step_free(&st);
     r->outcome = o;
     return o;
+}
+
+kvc_outcome kvc_run_case(const kvc_case *c, const kvc_kernel *k,
+                         kvc_result *r)
+{
+    static const kvc_run_opts valid = {KVC_EXPECT_VALID, NULL, NULL};
+    return kvc_run_case_opts(c, k, &valid, r);
 }

@@ -7,6 +7,7 @@
 #define KVC_RUNNER_H
 
 #include "../generators/case.h"
+#include "../golden/golden.h"
 #include "../kernels/kvattn.h"
 #include "../oracle/tolerance.h"
 
@@ -41,19 +42,43 @@ typedef enum kvc_outcome {
                            wrote a wrong value */
     KVC_FAIL_PADDING,   /* a padding token's output row was written */
     KVC_FAIL_CONVERSION,/* QEfficient inputs converted to a wrong general form */
-    KVC_FAIL_SETUP      /* the case itself could not be built or checked */
+    KVC_FAIL_ACCEPTED,  /* the kernel accepted an input it must refuse */
+    KVC_FAIL_REFUSAL,   /* the kernel refused, but wrote something or gave no
+                           message */
+    KVC_FAIL_SETUP,     /* the case itself could not be built or checked */
+    KVC_OUTCOME_COUNT
 } kvc_outcome;
 
 const char *kvc_outcome_name(kvc_outcome o);
 
 typedef struct kvc_result {
     kvc_outcome outcome;
-    kvc_verdict verdict;   /* numeric comparison (valid when it ran) */
-    char message[512];     /* what went wrong, one line; "" on pass */
+    kvc_verdict verdict;   /* numeric comparison (valid when verdict.seq >= 0) */
+    kva_status refused;    /* KVA_OK, or the status of the call that refused */
+    char message[512];     /* what went wrong, one line; "" on pass; for a
+                              refusal that passes, the kernel's message */
 } kvc_result;
 
-/* Run one case against a kernel. Returns r->outcome. Never aborts. */
+/* Judges out [rows][Hq][D] and lse [rows][Hq] of a case; returns 1 on pass
+ * and fills *v. The default judge is the oracle with the tolerance model. */
+typedef int (*kvc_judge_fn)(const kvc_case *c, const float *out,
+                            const float *lse, kvc_verdict *v, void *ctx);
+
+typedef struct kvc_run_opts {
+    kvc_expect expect;     /* valid: run and judge; invalid: some kernel call
+                              must refuse, leaving what it was given
+                              untouched; acceptable: either */
+    kvc_judge_fn judge;    /* NULL: the oracle */
+    void *judge_ctx;
+} kvc_run_opts;
+
+/* Run one valid case against a kernel, judged by the oracle. Returns
+ * r->outcome. Never aborts. */
 kvc_outcome kvc_run_case(const kvc_case *c, const kvc_kernel *k,
                          kvc_result *r);
+
+/* The same with an expectation and a judge (golden vectors). */
+kvc_outcome kvc_run_case_opts(const kvc_case *c, const kvc_kernel *k,
+                              const kvc_run_opts *o, kvc_result *r);
 
 #endif /* KVC_RUNNER_H */
