@@ -31,7 +31,7 @@ ORACLE_SRC := $(wildcard oracle/*.c)
 GEN_SRC    := $(wildcard generators/*.c)
 GOLDEN_SRC := $(wildcard golden/*.c)
 REPORT_SRC := $(wildcard reports/*.c)
-TOOL_SRC   := $(filter-out tools/kvcheck_main.c,$(wildcard tools/*.c))
+TOOL_SRC   := $(filter-out tools/kvcheck_main.c tools/oracle_bitexact_main.c,$(wildcard tools/*.c))
 TEST_SRC   := $(wildcard tests/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -50,7 +50,14 @@ LIBS        = $(GSL_LIBS) $(CJSON_LIBS) -lm -lpthread
 CAMPAIGN_CASES ?= 20000
 CAMPAIGN_SEED  ?= 1
 
-.PHONY: all deps test campaign clean check-valgrind
+# The oracle must reproduce the committed golden values bit for bit with
+# every compiler and optimization level: one build per variant.
+BITEXACT_VARIANTS := gcc-O0 gcc-O2 clang-O0 clang-O2
+BITEXACT_SRC := $(ORACLE_SRC) $(GOLDEN_SRC) $(GEN_SRC) tools/oracle_bitexact_main.c
+BITEXACT_BINS := $(patsubst %,$(BUILD)/bitexact/%/oracle-bitexact,$(BITEXACT_VARIANTS))
+GOLDEN_FILES = $(sort $(wildcard golden/vectors/*.json))
+
+.PHONY: all deps test campaign clean check-valgrind golden-check bitexact
 .DEFAULT_GOAL := all
 
 all: $(LIBKVATTN) $(LIBKVATTN_SO) $(KVCHECK) $(TESTS)
@@ -59,8 +66,28 @@ deps:
 	@sh tools/install-deps.sh
 
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all bitexact
+	@$(MAKE) --no-print-directory golden-check
 	$(TESTS) --jobs 2
+
+bitexact: $(BITEXACT_BINS)
+
+# CI's golden gate: regeneration is byte-identical, the kernels pass every
+# vector, and every oracle build reproduces every expected value exactly.
+golden-check: $(KVCHECK) $(BITEXACT_BINS)
+	@tmp=$$(mktemp -d) && \
+	  $(KVCHECK) golden regen --out $$tmp --from golden/vectors > /dev/null && \
+	  diff -r golden/vectors $$tmp > $$tmp.diff; rc=$$?; \
+	  if [ $$rc -ne 0 ]; then head -40 $$tmp.diff; echo "golden: regeneration differs from the committed vectors (run: build/kvcheck golden regen)"; fi; \
+	  rm -rf $$tmp $$tmp.diff; [ $$rc -eq 0 ] && echo "golden: regeneration is byte-identical"
+	$(KVCHECK) golden verify
+	@for v in $(BITEXACT_VARIANTS); do $(BUILD)/bitexact/$$v/oracle-bitexact $$v $(GOLDEN_FILES) || exit 1; done
+
+$(BUILD)/bitexact/%/oracle-bitexact: $(BITEXACT_SRC)
+	@mkdir -p $(dir $@)
+	$(word 1,$(subst -, ,$*)) -std=c11 -D_GNU_SOURCE -$(word 2,$(subst -, ,$*)) \
+	  -ffp-contract=off -fno-fast-math -w $(GSL_CFLAGS) $(CJSON_CFLAGS) \
+	  -o $@ $(BITEXACT_SRC) $(GSL_LIBS) $(CJSON_LIBS) -lm
 
 campaign: deps
 	@$(MAKE) --no-print-directory $(KVCHECK)

@@ -1,12 +1,16 @@
 /*
- * planted_kernels.c — a deliberately wrong paged attention (test only).
+ * planted_kernels.c — deliberately wrong paged attentions (test only).
  *
+ * kvc_planted_no_rescale:
  * A plain scalar online softmax over the cache blocks that keeps a running
  * max m, sum l and accumulator acc, but when a block raises m it does NOT
  * multiply l and acc by exp(m_old - m_new). Correct whenever the first
  * block holds the row max; wrong (by O(1)) whenever scores grow later.
  * Validation is left to the real kernel's contract tests: this variant
  * trusts its input.
+ *
+ * kvc_planted_kv_head0: the real kernel with the KV head offset lost (see
+ * the end of the file).
  */
 #include "planted_kernels.h"
 
@@ -100,6 +104,30 @@ const kvc_kernel kvc_planted_no_rescale = {
     "planted-no-rescale",
     kva_cache_write,
     no_rescale_paged,
+    kva_blocked_attention,
+    kva_qeff_to_general,
+};
+
+/* The whole cache seen as one KV head: the real kernel, told Hkv = 1 in both
+ * the parameters and the cache description, reads head 0 (its rows stay
+ * where they are; only the head offset is lost). */
+static kva_status kv_head0_paged(const kva_attn_params *p,
+                                 const kva_paged_cache *c,
+                                 const kva_paged_batch *b, const float *q,
+                                 int64_t num_tokens, float *out, float *lse,
+                                 kva_error *err)
+{
+    kva_attn_params p1 = *p;
+    kva_paged_cache c1 = *c;
+    p1.num_kv_heads = 1; /* BUG: every query head maps to KV head 0 */
+    c1.num_kv_heads = 1;
+    return kva_paged_attention(&p1, &c1, b, q, num_tokens, out, lse, err);
+}
+
+const kvc_kernel kvc_planted_kv_head0 = {
+    "planted-kv-head0",
+    kva_cache_write,
+    kv_head0_paged,
     kva_blocked_attention,
     kva_qeff_to_general,
 };

@@ -11,4 +11,9 @@
  * accumulator when the running max grows (the classic online-softmax bug). */
 extern const kvc_kernel kvc_planted_no_rescale;
 
+/* libkvattn, except paged attention reads KV head 0 for every query head
+ * (the cache treated as MQA): wrong for any query head h with h / group >= 1,
+ * so a failure needs Hkv >= 2, hence Hq >= 2. */
+extern const kvc_kernel kvc_planted_kv_head0;
+
 #endif

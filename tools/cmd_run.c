@@ -7,13 +7,15 @@
 #include <unistd.h>
 
 #include "campaign.h"
+#include "golden_verify.h"
+#include "reproducer.h"
 #include "cli_parse.h"
 #include "commands.h"
 
 static const char run_usage[] =
     "usage: kvcheck run [--cases N] [--seed S] [--kernel paged|blocked|qeff|all]\n"
     "                   [--shard i/n] [--max-failures N] [--progress|--no-progress]\n"
-    "                   [--report DIR | --no-report]\n"
+    "                   [--report DIR | --no-report] [--shrink]\n"
     "\n"
     "Generate cases (seed, 0..N-1), write their new tokens through the\n"
     "kernel's cache write, run the kernel's attention and the oracle, and\n"
@@ -30,19 +32,63 @@ static const char run_usage[] =
     "  --report DIR      write summary.json, junit.xml, summary.md and index.html\n"
     "                    to DIR (default reports/out/<UTC time>/)\n"
     "  --no-report       write no report\n"
+    "  --shrink          shrink the first 5 failures and write each smallest\n"
+    "                    failing case to the report folder as\n"
+    "                    repro-case-I.json (kvcheck replay FILE.json runs it)\n"
     "\n"
     "Exit status: 0 every case passed, 1 a case failed, 2 bad usage.\n";
 
 static const char replay_usage[] =
     "usage: kvcheck replay --seed S --case I [--kernel paged|blocked|qeff|all]\n"
+    "       kvcheck replay FILE.json...\n"
     "\n"
     "Run case I of the campaign with seed S alone and print the case, the\n"
     "outcome and the worst error with its location. --kernel must be what\n"
     "the campaign used (default all).\n"
+    "With files: run every test of each golden-format file (a reproducer\n"
+    "written by `kvcheck shrink`, or a golden vector file) and print each.\n"
     "\n"
     "Exit status: 0 the case passed, 1 it failed, 2 bad usage.\n";
 
-enum { OPT_NO_PROGRESS = 256, OPT_MAX_FAIL, OPT_REPORT, OPT_NO_REPORT };
+enum { OPT_NO_PROGRESS = 256, OPT_MAX_FAIL, OPT_REPORT, OPT_NO_REPORT,
+       OPT_SHRINK };
+
+#define SHRINK_FIRST_FAILURES 5
+
+static void print_repro(const char *path, const kvc_repro *info)
+{
+    printf("reproducer: %s\n  from: %s\n  to:   %s (%d attempts%s)\n  run:  "
+           "kvcheck replay %s\n",
+           path, info->before, info->after, info->attempts,
+           info->shrink_status == 1 ? ", budget spent" : "", path);
+}
+
+/* Shrink the first failures of a finished campaign into dir. */
+static int shrink_failures(const kvc_campaign_opts *o,
+                           const kvc_campaign_stats *st, const char *dir)
+{
+    int done = 0, rc = 0;
+    for (size_t i = 0; i < st->num_records && done < SHRINK_FIRST_FAILURES;
+         i++) {
+        if (st->records[i].passed)
+            continue;
+        char path[1024], err[512];
+        kvc_repro info;
+        snprintf(path, sizeof path, "%s/repro-case-%llu.json", dir,
+                 (unsigned long long)st->records[i].index);
+        done++;
+        if (kvc_write_reproducer(o->seed, st->records[i].index,
+                                 o->forced_mode, &kvc_builtin_kernel, path,
+                                 &info, err, sizeof err) == 0) {
+            print_repro(path, &info);
+        } else {
+            fprintf(stderr, "kvcheck run: shrink case %llu: %s\n",
+                    (unsigned long long)st->records[i].index, err);
+            rc = -1;
+        }
+    }
+    return rc;
+}
 
 #define KVC_VERSION "kvcheck 0.1"
 
@@ -90,10 +136,11 @@ int kvc_cmd_run(int argc, char **argv)
         {"no-progress", no_argument, 0, OPT_NO_PROGRESS},
         {"report", required_argument, 0, OPT_REPORT},
         {"no-report", no_argument, 0, OPT_NO_REPORT},
+        {"shrink", no_argument, 0, OPT_SHRINK},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *report_dir = NULL;
-    int want_report = 1;
+    int want_report = 1, want_shrink = 0;
     kvc_campaign_opts o = {.seed = 1, .cases = 2000, .forced_mode = -1,
                            .shard_index = 0, .shard_count = 1,
                            .progress = default_progress(),
@@ -124,6 +171,7 @@ int kvc_cmd_run(int argc, char **argv)
         case OPT_NO_PROGRESS: o.progress = 0; break;
         case OPT_REPORT: report_dir = optarg; want_report = 1; break;
         case OPT_NO_REPORT: want_report = 0; break;
+        case OPT_SHRINK: want_shrink = 1; break;
         case 'h': fputs(run_usage, stdout); return 0;
         default: fputs(run_usage, stderr); return 2;
         }
@@ -140,14 +188,20 @@ int kvc_cmd_run(int argc, char **argv)
     strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm);
     strftime(default_dir, sizeof default_dir, "reports/out/%Y%m%dT%H%M%SZ", &tm);
     join_args(argc, argv, command, sizeof command);
-    o.collect_records = want_report;
+    o.collect_records = want_report || want_shrink;
+    const char *dir = report_dir ? report_dir : default_dir;
     kvc_campaign_stats st;
     int rc = kvc_campaign_run(&o, &kvc_builtin_kernel, &st);
     kvc_campaign_print_summary(stdout, &o, &st);
-    if (want_report &&
-        write_report(&o, &st, report_dir ? report_dir : default_dir, command,
-                     started) != 0 && rc == 0)
+    if (want_report && write_report(&o, &st, dir, command, started) != 0 &&
+        rc == 0)
         rc = 1;
+    if (want_shrink && st.failed) {
+        if (!want_report && kvc_make_dirs(dir) != 0)
+            fprintf(stderr, "kvcheck run: cannot create %s\n", dir);
+        else
+            shrink_failures(&o, &st, dir);
+    }
     kvc_campaign_stats_free(&st);
     return rc;
 }
@@ -164,6 +218,102 @@ static void print_verdict(const kvc_result *r)
            v->dim < 0 ? "" : "dim ", v->dim < 0 ? 0 : v->dim);
     printf("  got %.9g want %.17g\n  err %.3g allowed %.3g ratio %.4g (threshold %.1f)\n",
            v->got, v->want, v->err, v->allowed, v->ratio, KVC_TOL_THRESHOLD);
+}
+
+static const char shrink_usage[] =
+    "usage: kvcheck shrink --seed S --case I [--kernel paged|blocked|qeff|all]\n"
+    "                      [--out FILE.json]\n"
+    "\n"
+    "Shrink failing case I of the campaign with seed S (fewer sequences,\n"
+    "heads, tokens, blocks, a smaller head_dim) while it still fails the same\n"
+    "way, and write the smallest failing case as a golden-format file\n"
+    "(default reports/out/repro-seed-S-case-I.json). Run it with\n"
+    "`kvcheck replay FILE.json`; keep it with `kvcheck golden add FILE.json`.\n"
+    "\n"
+    "Exit status: 0 written, 1 the case passes or an error, 2 bad usage.\n";
+
+int kvc_cmd_shrink(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"seed", required_argument, 0, 's'},
+        {"case", required_argument, 0, 'c'},
+        {"kernel", required_argument, 0, 'k'},
+        {"out", required_argument, 0, 'o'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    uint64_t seed = 1, index = 0;
+    int mode = -1, have_case = 0, c;
+    const char *out = NULL;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            if (kvc_parse_u64("shrink", "--seed", optarg, &seed)) return 2;
+            break;
+        case 'c':
+            if (kvc_parse_u64("shrink", "--case", optarg, &index)) return 2;
+            have_case = 1;
+            break;
+        case 'k':
+            if (kvc_parse_kernel("shrink", optarg, &mode)) return 2;
+            break;
+        case 'o': out = optarg; break;
+        case 'h': fputs(shrink_usage, stdout); return 0;
+        default: fputs(shrink_usage, stderr); return 2;
+        }
+    }
+    if (!have_case || optind < argc) {
+        fprintf(stderr, "kvcheck shrink: %s\n\n%s",
+                have_case ? "unexpected argument" : "--case is required",
+                shrink_usage);
+        return 2;
+    }
+    char path[1024], err[512];
+    if (out) {
+        snprintf(path, sizeof path, "%s", out);
+    } else {
+        snprintf(path, sizeof path, "reports/out/repro-seed-%llu-case-%llu.json",
+                 (unsigned long long)seed, (unsigned long long)index);
+        if (kvc_make_dirs("reports/out") != 0) {
+            fprintf(stderr, "kvcheck shrink: cannot create reports/out\n");
+            return 1;
+        }
+    }
+    kvc_repro info;
+    int rc = kvc_write_reproducer(seed, index, mode, &kvc_builtin_kernel,
+                                  path, &info, err, sizeof err);
+    if (rc == 1) {
+        fprintf(stderr, "kvcheck shrink: case %llu passes: nothing to shrink\n",
+                (unsigned long long)index);
+        return 1;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "kvcheck shrink: %s\n", err);
+        return 1;
+    }
+    print_repro(path, &info);
+    return 0;
+}
+
+/* Replay golden-format files, printing every test. */
+static int kvc_replay_files(char **paths, int n)
+{
+    kvc_verify_counts counts = {0};
+    int unreadable = 0;
+    for (int i = 0; i < n; i++) {
+        kvc_golden_file f;
+        char err[512];
+        if (kvc_golden_read(paths[i], &f, err, sizeof err) != 0) {
+            fprintf(stderr, "kvcheck replay: %s\n", err);
+            unreadable++;
+            continue;
+        }
+        kvc_golden_verify_file(&f, paths[i], &kvc_builtin_kernel, -1, 1,
+                               stdout, &counts);
+        kvc_golden_free(&f);
+    }
+    printf("replay: %d passed, %d failed\n", counts.passed, counts.failed);
+    return counts.failed || unreadable ? 1 : 0;
 }
 
 int kvc_cmd_replay(int argc, char **argv)
@@ -193,6 +343,8 @@ int kvc_cmd_replay(int argc, char **argv)
         default: fputs(replay_usage, stderr); return 2;
         }
     }
+    if (!have_case && optind < argc)
+        return kvc_replay_files(argv + optind, argc - optind);
     if (!have_case || optind < argc) {
         fprintf(stderr, "kvcheck replay: %s\n\n%s",
                 optind < argc ? "unexpected argument" : "--case is required",

@@ -6,6 +6,8 @@ need=""
 command -v pkg-config >/dev/null 2>&1 || need="pkg-config"
 command -v gcc >/dev/null 2>&1 || need="$need gcc"
 command -v make >/dev/null 2>&1 || need="$need make"
+command -v clang >/dev/null 2>&1 || need="$need clang"
+command -v python3 >/dev/null 2>&1 || need="$need python3"
 if command -v pkg-config >/dev/null 2>&1; then
   pkg-config --exists criterion || need="$need libcriterion-dev"
   pkg-config --exists gsl       || need="$need libgsl-dev"

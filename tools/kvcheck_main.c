@@ -12,7 +12,9 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  run      run a cross-check campaign of generated cases\n"
-    "  replay   run one case of a campaign alone, with details\n"
+    "  replay   run one case of a campaign (or a reproducer file) alone\n"
+    "  shrink   shrink a failing case to a small reproducer file\n"
+    "  golden   regenerate, verify or extend the golden vectors\n"
     "  help     this text\n"
     "\n"
     "'kvcheck COMMAND --help' describes a command's options.\n"
@@ -33,6 +35,10 @@ int main(int argc, char **argv)
         return kvc_cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "replay"))
         return kvc_cmd_replay(argc - 1, argv + 1);
+    if (!strcmp(cmd, "shrink"))
+        return kvc_cmd_shrink(argc - 1, argv + 1);
+    if (!strcmp(cmd, "golden"))
+        return kvc_cmd_golden(argc - 1, argv + 1);
     fprintf(stderr, "kvcheck: unknown command '%s'\n\n%s", cmd, usage);
     return 2;
 }

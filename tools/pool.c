@@ -94,6 +94,8 @@ void kvc_pool_store_context(kvc_pool *pool, const kvc_case *c)
     const kvc_layout *l = &c->layout;
     for (int s = 0; s < c->prob.num_seqs; s++) {
         for (int pos = 0; pos < c->prob.ctx_len[s]; pos++) {
+            if (pos / l->block_size >= l->max_blocks_per_seq)
+                break; /* an invalid case: the table is too short */
             int64_t blk = l->block_table[(int64_t)s * l->max_blocks_per_seq +
                                          pos / l->block_size];
             if (blk < 0 || blk >= l->num_blocks)

@@ -1,0 +1,247 @@
+/* fuzz_spec.c — see fuzz_spec.h. */
+#include "fuzz_spec.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Scale choices: 0 = 1/sqrt(D) (the default), 1.. = table, last = raw. */
+static const float scale_table[] = {1.0f, 0.5f, 2.0f, -1.0f, -0.25f,
+                                    0.05f, 0.0f, 1e-3f, 4.0f, 0.35f};
+#define N_SCALES ((int)(sizeof scale_table / sizeof scale_table[0]))
+static const float softcap_table[] = {5.0f, 30.0f, 50.0f, 1.0f};
+#define N_CAPS ((int)(sizeof softcap_table / sizeof softcap_table[0]))
+
+static float default_scale(int D)
+{
+    return 1.0f / sqrtf((float)(D > 0 ? D : 1));
+}
+
+static int same_float(float a, float b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* choice 0: value computed from the rest; 1..n: table[choice-1]; n+1: raw */
+static void io_choice_float(fz_io *io, float *v, float dflt,
+                            const float *table, int n)
+{
+    int choice = n + 1;
+    if (io->writing) {
+        if (same_float(*v, dflt)) {
+            choice = 0;
+        } else {
+            for (int i = 0; i < n; i++)
+                if (same_float(*v, table[i])) {
+                    choice = i + 1;
+                    break;
+                }
+        }
+    }
+    fz_io_int(io, &choice, 0, n + 1);
+    if (choice == 0) {
+        if (!io->writing)
+            *v = dflt;
+    } else if (choice <= n) {
+        if (!io->writing)
+            *v = table[choice - 1];
+    } else {
+        fz_io_float(io, v);
+    }
+}
+
+void fz_spec_io(fz_io *io, kvc_case_spec *sp, uint64_t *value_seed)
+{
+    if (!io->writing)
+        memset(sp, 0, sizeof *sp);
+    int mode = (int)sp->mode;
+    fz_io_int(io, &mode, 0, KVC_MODE_COUNT - 1);
+    sp->mode = (kvc_mode)mode;
+
+    int hkv = sp->cfg.num_kv_heads;
+    int group = io->writing ? sp->cfg.num_q_heads / sp->cfg.num_kv_heads : 0;
+    fz_io_int(io, &hkv, 1, 8);
+    fz_io_int(io, &group, 1, 16);
+    sp->cfg.num_kv_heads = hkv;
+    sp->cfg.num_q_heads = hkv * group;
+    fz_io_int(io, &sp->cfg.head_dim, 1, FZ_SPEC_MAX_D);
+    io_choice_float(io, &sp->cfg.scale, default_scale(sp->cfg.head_dim),
+                    scale_table, N_SCALES);
+    io_choice_float(io, &sp->cfg.softcap, 0.0f, softcap_table, N_CAPS);
+    fz_io_bool(io, &sp->cfg.causal);
+    fz_io_int(io, &sp->cfg.window_left, -1, 1000);
+
+    fz_io_int(io, &sp->num_seqs, 0, KVC_MAX_SEQS);
+    for (int s = 0; s < sp->num_seqs; s++) {
+        fz_io_int(io, &sp->ctx_len[s], 0, FZ_SPEC_MAX_CTX);
+        fz_io_int(io, &sp->q_len[s], 0, FZ_SPEC_MAX_Q);
+    }
+    fz_io_int(io, &sp->pad_tokens, 0, 7);
+    fz_io_int(io, &sp->block_size, 1, FZ_SPEC_MAX_B);
+    fz_io_bool(io, &sp->hnd);
+    fz_io_int(io, &sp->stride_pad, 0, 8);
+    fz_io_int(io, &sp->extra_blocks, 0, 8);
+    int table = (int)sp->table;
+    fz_io_int(io, &table, 0, KVC_TABLE_COUNT - 1);
+    sp->table = (kvc_table_kind)table;
+    fz_io_int(io, &sp->cache_len, 0, 4095);
+    fz_io_int(io, &sp->num_kv_blocks, 0, 255);
+    int mask = (int)sp->mask;
+    fz_io_int(io, &mask, 0, KVC_MASK_COUNT - 1);
+    sp->mask = (kvc_mask_kind)mask;
+    int values = (int)sp->values;
+    fz_io_int(io, &values, 0, KVC_VALUES_COUNT - 1);
+    sp->values = (kvc_values_kind)values;
+    fz_io_bool(io, &sp->leak_sensitive);
+    fz_io_bool(io, &sp->qeff_left_pad);
+    fz_io_int(io, &sp->qeff_max_q, 0, 255);
+    fz_io_u64(io, value_seed, 0, UINT32_MAX);
+}
+
+static int max_kv_len(const kvc_case_spec *sp)
+{
+    int m = 0;
+    for (int s = 0; s < sp->num_seqs; s++)
+        if (sp->ctx_len[s] + sp->q_len[s] > m)
+            m = sp->ctx_len[s] + sp->q_len[s];
+    return m;
+}
+
+/* Elements of the largest tensor the case allocates (pool, cache, masks,
+ * q), roughly: enough to keep memory and time bounded. */
+static int64_t spec_elems(const kvc_case_spec *sp)
+{
+    const kvc_config *g = &sp->cfg;
+    int64_t kv_rows = 0, tokens = sp->pad_tokens, blocks = sp->extra_blocks + 1,
+            mask = 0;
+    int B = sp->block_size > 0 ? sp->block_size : 1;
+    for (int s = 0; s < sp->num_seqs; s++) {
+        int64_t kv = (int64_t)sp->ctx_len[s] + sp->q_len[s];
+        kv_rows += kv;
+        tokens += sp->q_len[s];
+        blocks += (kv + B - 1) / B;
+        mask += (int64_t)sp->q_len[s] * kv;
+    }
+    int64_t m = kv_rows * g->num_kv_heads * g->head_dim;
+    int64_t pool = blocks * B * g->num_kv_heads *
+                   ((int64_t)g->head_dim + sp->stride_pad);
+    if (sp->mode == KVC_MODE_BLOCKED) {
+        int64_t S = sp->num_seqs > 0 ? sp->num_seqs : 1;
+        pool = S * g->num_kv_heads * (int64_t)sp->cache_len * g->head_dim;
+    }
+    if (pool > m)
+        m = pool;
+    if (tokens * g->num_q_heads * g->head_dim > m)
+        m = tokens * g->num_q_heads * g->head_dim;
+    if (mask > m)
+        m = mask;
+    return m;
+}
+
+static void qeff_fit_block(kvc_case_spec *sp, int s)
+{
+    int B = sp->block_size;
+    if (sp->q_len[s] > 0) {
+        int room = B - sp->ctx_len[s] % B;
+        if (sp->q_len[s] > room)
+            sp->q_len[s] = room;
+    }
+}
+
+void fz_spec_repair(kvc_case_spec *sp)
+{
+    kvc_config *g = &sp->cfg;
+    if (g->num_kv_heads < 1)
+        g->num_kv_heads = 1;
+    while (g->num_q_heads > FZ_SPEC_MAX_HQ && g->num_q_heads > g->num_kv_heads)
+        g->num_q_heads -= g->num_kv_heads; /* stays a multiple of Hkv */
+    if (g->num_q_heads > FZ_SPEC_MAX_HQ) { /* Hkv alone too large */
+        g->num_kv_heads = FZ_SPEC_MAX_HQ;
+        g->num_q_heads = FZ_SPEC_MAX_HQ;
+    }
+    if (!isfinite(g->scale) || fabsf(g->scale) > 4.0f)
+        g->scale = default_scale(g->head_dim);
+    if (!isfinite(g->softcap) || !(g->softcap >= 0.0f) || g->softcap > 1e4f)
+        g->softcap = 0.0f;
+    if (sp->block_size < 1)
+        sp->block_size = 1;
+
+    if (sp->mode == KVC_MODE_QEFF)
+        for (int s = 0; s < sp->num_seqs; s++)
+            qeff_fit_block(sp, s);
+
+    if (sp->mode == KVC_MODE_BLOCKED) {
+        int mk = max_kv_len(sp);
+        if (sp->cache_len < mk)
+            sp->cache_len = mk;
+        if (sp->cache_len < 1)
+            sp->cache_len = 1;
+    }
+
+    /* Halve the largest sequence (q first) until work and memory fit. */
+    for (int guard = 0; guard < 200; guard++) {
+        if (kvc_spec_work(sp) <= FZ_SPEC_WORK_CAP &&
+            spec_elems(sp) <= FZ_SPEC_ELEMS_CAP)
+            break;
+        int best = -1;
+        int64_t bw = -1;
+        for (int s = 0; s < sp->num_seqs; s++) {
+            int64_t w = (int64_t)sp->q_len[s] * (sp->ctx_len[s] + sp->q_len[s]) +
+                        sp->ctx_len[s] + sp->q_len[s];
+            if (w > bw) {
+                bw = w;
+                best = s;
+            }
+        }
+        if (best >= 0 && bw > 0) {
+            if (sp->q_len[best] > 1)
+                sp->q_len[best] /= 2;
+            else if (sp->ctx_len[best] > 0)
+                sp->ctx_len[best] /= 2;
+            else
+                sp->q_len[best] = 0;
+            continue;
+        }
+        /* no length left to cut: shrink the shape itself */
+        int mk = max_kv_len(sp) > 1 ? max_kv_len(sp) : 1;
+        if (sp->mode == KVC_MODE_BLOCKED && sp->cache_len > mk) {
+            sp->cache_len = sp->cache_len / 2 > mk ? sp->cache_len / 2 : mk;
+            continue;
+        }
+        if (g->head_dim > 1) {
+            g->head_dim = (g->head_dim + 1) / 2;
+            continue;
+        }
+        if (sp->stride_pad > 0 || sp->extra_blocks > 0 || sp->pad_tokens > 0) {
+            sp->stride_pad = sp->extra_blocks = sp->pad_tokens = 0;
+            continue;
+        }
+        break;
+    }
+    /* Shrinking kept QEFF writes inside their block (q and ctx only went
+     * down, ctx halving may move a write: re-fit). */
+    if (sp->mode == KVC_MODE_QEFF)
+        for (int s = 0; s < sp->num_seqs; s++)
+            qeff_fit_block(sp, s);
+
+    if (sp->mode == KVC_MODE_BLOCKED) {
+        int mk = max_kv_len(sp);
+        if (sp->cache_len < mk)
+            sp->cache_len = mk;
+        if (sp->cache_len < 1)
+            sp->cache_len = 1;
+        if (sp->num_kv_blocks < 1)
+            sp->num_kv_blocks = 1;
+        if (sp->num_kv_blocks > sp->cache_len)
+            sp->num_kv_blocks = sp->cache_len;
+    }
+    if (sp->mode == KVC_MODE_QEFF) {
+        int mq = 0;
+        for (int s = 0; s < sp->num_seqs; s++)
+            if (sp->q_len[s] > mq)
+                mq = sp->q_len[s];
+        if (sp->qeff_max_q < mq)
+            sp->qeff_max_q = mq;
+        if (sp->qeff_max_q < 1)
+            sp->qeff_max_q = 1;
+    }
+}

@@ -1,0 +1,63 @@
+/*
+ * golden_internal.h — what the golden reader and writer share (not public):
+ * the limits a file must respect, the names of group types and results, the
+ * notes written for every flag, and the exact scalar encoding.
+ */
+#ifndef KVC_GOLDEN_INTERNAL_H
+#define KVC_GOLDEN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "golden.h"
+
+/* Limits of one test (documented in FORMAT.md, "Limits"). A golden file
+ * is meant to be small; larger cases belong to campaigns. */
+#define KVCG_GOLDEN_MAX_HEADS 4096          /* Hq, Hkv */
+#define KVCG_GOLDEN_MAX_HEAD_DIM 4096       /* D */
+#define KVCG_GOLDEN_MAX_LEN (1 << 24)       /* ctxLen, qLen, cacheLen */
+#define KVCG_GOLDEN_MAX_PAD_TOKENS (1 << 20)
+#define KVCG_GOLDEN_MAX_BLOCK_SIZE (1 << 20)
+#define KVCG_GOLDEN_MAX_STRIDE_PAD (1 << 16)
+#define KVCG_GOLDEN_MAX_TABLE_COLS (1 << 20) /* maxBlocksPerSeq */
+#define KVCG_GOLDEN_MAX_ELEMS ((int64_t)1 << 24) /* per tensor, mask, pool,
+                                                   output, QEff rows */
+#define KVCG_GOLDEN_MAX_INT ((int64_t)1 << 53) /* |JSON integer| bound */
+#define KVCG_GOLDEN_MAX_TEXT ((size_t)1 << 30) /* bytes of a file */
+
+/* "PagedAttention", "BlockedAttention", "QEffPagedAttention"; NULL for an
+ * unknown mode. */
+const char *kvcg_golden_type_name(kvc_mode m);
+/* 0 and *m, or -1 for an unknown name. */
+int kvcg_golden_type_parse(const char *s, kvc_mode *m);
+
+/* 0 and *e, or -1 for an unknown result name. */
+int kvcg_expect_parse(const char *s, kvc_expect *e);
+
+/* The note of a flag bit or of a result kind: bugType and description. */
+typedef struct kvcg_note {
+    const char *bug_type;
+    const char *description;
+} kvcg_note;
+const kvcg_note *kvcg_flag_note(int bit);        /* NULL when unknown */
+const kvcg_note *kvcg_result_note(kvc_expect e); /* NULL when unknown */
+
+/* Bit of a flag name, or -1. */
+int kvcg_flag_parse(const char *s);
+
+/* The exact text of a finite float: a C99 hexadecimal float with the
+ * mantissa normalized to 1.x (0x0p+0 and -0x0p+0 for zeros), lowercase,
+ * trailing zero digits dropped, exponent with an explicit sign ("0x1p-2",
+ * "-0x1.8p+3"). buf must hold 32 bytes. Returns 0, or -1 for a non-finite
+ * value. */
+int kvcg_format_hex_float(float f, char *buf);
+/* Parse such a string (any hexadecimal float whose value is exactly an
+ * fp32 value: "0x1.0000000000000p-1" as Python's float.hex writes is
+ * fine). Returns 0 and *f, or -1. */
+int kvcg_parse_hex_float(const char *s, float *f);
+
+/* s[0..n) is valid UTF-8 (no overlong forms, surrogates or code points
+ * past U+10FFFF). Returns the offset of the first bad byte, or n. */
+size_t kvcg_utf8_valid_prefix(const char *s, size_t n);
+
+#endif /* KVC_GOLDEN_INTERNAL_H */

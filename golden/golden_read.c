@@ -1,0 +1,1408 @@
+/*
+ * golden_read.c — parsing golden files (format: FORMAT.md) from hostile
+ * text.
+ *
+ * Everything is checked before it is used: JSON types, key sets (unknown
+ * and repeated keys are refused), integer ranges, array lengths against the
+ * shapes the config and lengths imply, dtypes, strict base64 and its
+ * decoded size, stride arithmetic (no int64 overflow), and the invariants
+ * the runner (tools/runner.c) relies on. Nothing is allocated before the
+ * text has shown it holds that many elements, so a small file cannot make
+ * the reader allocate much. On any error *f is zeroed, everything is freed,
+ * and the message names the file, the test (tcId) and the field.
+ *
+ * Two levels of checks (FORMAT.md, "What a reader checks"):
+ *   every test   shapes and sizes agree, limits hold, the pool geometry is
+ *                the one the config describes and fits poolElems, so any
+ *                consumer may index every array and the pool as the layout
+ *                says;
+ *   valid tests  also self-consistent as a problem a correct kernel must
+ *                accept: table entries for visible positions in range,
+ *                slots equal to blockTable * B + pos % B, padding slots -1,
+ *                no slot twice, QEfficient rows that follow the convention.
+ * Invalid and acceptable tests keep their deliberately odd inputs.
+ */
+#include "golden_internal.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base64.h"
+
+/* ---- context and messages ------------------------------------------------ */
+
+typedef struct rd {
+    const char *name;
+    char *err;
+    size_t errlen;
+    int failed;
+    int level;  /* 0 top level, 1 group, 2 test */
+    int group;  /* index in testGroups */
+    int index;  /* index in the group's tests */
+    int tc_id;  /* 0 while unknown */
+} rd;
+
+/* Prefix + optional field + message, once. Always returns -1. */
+static int rfail(rd *r, const char *field, const char *fmt, ...)
+{
+    if (r->failed)
+        return -1;
+    r->failed = 1;
+    if (!r->err || !r->errlen)
+        return -1;
+    char where[96];
+    if (r->level == 0)
+        snprintf(where, sizeof where, "top level");
+    else if (r->level == 1)
+        snprintf(where, sizeof where, "testGroups[%d]", r->group);
+    else if (r->tc_id > 0)
+        snprintf(where, sizeof where, "test tcId %d", r->tc_id);
+    else
+        snprintf(where, sizeof where, "testGroups[%d].tests[%d]", r->group,
+                 r->index);
+    int n;
+    if (field)
+        n = snprintf(r->err, r->errlen, "%s: %s: field '%s': ", r->name, where,
+                     field);
+    else
+        n = snprintf(r->err, r->errlen, "%s: %s: ", r->name, where);
+    if (n >= 0 && (size_t)n < r->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->err + n, r->errlen - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* A field path "prefix + key" or "prefix[i]" in a caller's buffer. */
+typedef struct fname {
+    char s[192];
+} fname;
+
+static const char *fjoin(fname *b, const char *prefix, const char *key)
+{
+    snprintf(b->s, sizeof b->s, "%.80s%.80s", prefix, key);
+    return b->s;
+}
+
+static const char *findex(fname *b, const char *base, int64_t i)
+{
+    snprintf(b->s, sizeof b->s, "%.120s[%lld]", base, (long long)i);
+    return b->s;
+}
+
+static const char *findex2(fname *b, const char *base, int64_t i, int64_t j)
+{
+    snprintf(b->s, sizeof b->s, "%.120s[%lld][%lld]", base, (long long)i,
+             (long long)j);
+    return b->s;
+}
+
+static const char *type_of(const cJSON *x)
+{
+    if (!x)
+        return "nothing";
+    if (cJSON_IsString(x))
+        return "a string";
+    if (cJSON_IsNumber(x))
+        return "a number";
+    if (cJSON_IsObject(x))
+        return "an object";
+    if (cJSON_IsArray(x))
+        return "an array";
+    if (cJSON_IsBool(x))
+        return "a boolean";
+    if (cJSON_IsNull(x))
+        return "null";
+    return "an invalid value";
+}
+
+/* A short, printable copy of a string from the file, for messages. */
+static const char *shown(const char *s, char *buf, size_t n)
+{
+    size_t o = 0, i = 0;
+    for (; s[i] && o + 1 < n; i++)
+        buf[o++] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7F) ? '?' : s[i];
+    if (s[i] && n >= 4) { /* truncated: end with "..." */
+        o = o >= 3 ? o - 3 : 0;
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+/* ---- typed access --------------------------------------------------------- */
+
+/* Every key of obj is one of allowed[], none twice. */
+static int check_keys(rd *r, const cJSON *obj, const char *prefix,
+                      const char *const *allowed, int n)
+{
+    uint64_t seen = 0;
+    fname f;
+    for (const cJSON *c = obj->child; c; c = c->next) {
+        int k = -1;
+        for (int i = 0; c->string && i < n; i++)
+            if (strcmp(c->string, allowed[i]) == 0) {
+                k = i;
+                break;
+            }
+        char tmp[48];
+        if (k < 0)
+            return rfail(r, fjoin(&f, prefix, c->string ? shown(c->string, tmp, sizeof tmp) : "?"),
+                         "unknown key");
+        if (seen >> k & 1)
+            return rfail(r, fjoin(&f, prefix, c->string), "key appears twice");
+        seen |= (uint64_t)1 << k;
+    }
+    return 0;
+}
+
+static const cJSON *member(const cJSON *obj, const char *key)
+{
+    return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
+
+/* Required member of a given kind. */
+static const cJSON *need(rd *r, const cJSON *obj, const char *prefix,
+                         const char *key, cJSON_bool (*is)(const cJSON *),
+                         const char *kind)
+{
+    fname f;
+    const cJSON *x = member(obj, key);
+    if (!x) {
+        rfail(r, fjoin(&f, prefix, key), "missing");
+        return NULL;
+    }
+    if (!is(x)) {
+        rfail(r, fjoin(&f, prefix, key), "expected %s, found %s", kind,
+              type_of(x));
+        return NULL;
+    }
+    return x;
+}
+
+/* An integer JSON number in [lo, hi]. */
+static int as_int(rd *r, const cJSON *x, const char *field, int64_t lo,
+                  int64_t hi, int64_t *out)
+{
+    if (!x)
+        return rfail(r, field, "missing");
+    if (!cJSON_IsNumber(x))
+        return rfail(r, field, "expected an integer, found %s", type_of(x));
+    double d = x->valuedouble;
+    if (!isfinite(d) || d != floor(d) || fabs(d) > (double)KVCG_GOLDEN_MAX_INT)
+        return rfail(r, field, "expected an integer, found %.17g", d);
+    int64_t v = (int64_t)d;
+    if (v < lo || v > hi)
+        return rfail(r, field, "%lld is outside %lld..%lld", (long long)v,
+                     (long long)lo, (long long)hi);
+    *out = v;
+    return 0;
+}
+
+static int get_int(rd *r, const cJSON *obj, const char *prefix, const char *key,
+                   int64_t lo, int64_t hi, int64_t *out)
+{
+    fname f;
+    return as_int(r, member(obj, key), fjoin(&f, prefix, key), lo, hi, out);
+}
+
+static int get_int32(rd *r, const cJSON *obj, const char *prefix,
+                     const char *key, int64_t lo, int64_t hi, int *out)
+{
+    int64_t v;
+    if (get_int(r, obj, prefix, key, lo, hi, &v) != 0)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* A string of at most maxlen bytes. */
+static const char *get_string(rd *r, const cJSON *obj, const char *prefix,
+                              const char *key, size_t maxlen)
+{
+    fname f;
+    const cJSON *x = need(r, obj, prefix, key, cJSON_IsString, "a string");
+    if (!x)
+        return NULL;
+    size_t n = strlen(x->valuestring);
+    if (n > maxlen) {
+        rfail(r, fjoin(&f, prefix, key), "%zu bytes long, at most %zu allowed",
+              n, maxlen);
+        return NULL;
+    }
+    return x->valuestring;
+}
+
+static int64_t count_children(const cJSON *x)
+{
+    int64_t n = 0;
+    for (const cJSON *c = x ? x->child : NULL; c; c = c->next)
+        n++;
+    return n;
+}
+
+/* An array of exactly n integers in [lo, hi]: checked, then (dst != NULL)
+ * stored. Exactly one of dst32 / dst64 may be given. */
+static int read_ints(rd *r, const cJSON *arr, const char *field, int64_t n,
+                     int64_t lo, int64_t hi, int *dst32, int64_t *dst64)
+{
+    fname f;
+    if (!cJSON_IsArray(arr))
+        return rfail(r, field, "expected an array, found %s", type_of(arr));
+    int64_t have = count_children(arr);
+    if (have != n)
+        return rfail(r, field, "expected %lld entries, found %lld",
+                     (long long)n, (long long)have);
+    int64_t i = 0;
+    for (const cJSON *c = arr->child; c; c = c->next, i++) {
+        int64_t v;
+        if (as_int(r, c, findex(&f, field, i), lo, hi, &v) != 0)
+            return -1;
+        if (dst32)
+            dst32[i] = (int)v;
+        if (dst64)
+            dst64[i] = v;
+    }
+    return 0;
+}
+
+/* A [rows][cols] array of arrays of int32 in [lo, hi]: shape checked
+ * first, then allocated (at least one element; rows*cols <= text size) and
+ * filled. */
+static int read_int_rows(rd *r, const cJSON *arr, const char *field,
+                         int64_t rows, int64_t cols, int64_t lo, int64_t hi,
+                         int **out)
+{
+    fname f;
+    *out = NULL;
+    if (!cJSON_IsArray(arr))
+        return rfail(r, field, "expected an array, found %s", type_of(arr));
+    int64_t have = count_children(arr);
+    if (have != rows)
+        return rfail(r, field, "expected %lld rows, found %lld",
+                     (long long)rows, (long long)have);
+    int64_t i = 0;
+    for (const cJSON *c = arr->child; c; c = c->next, i++) {
+        if (!cJSON_IsArray(c))
+            return rfail(r, findex(&f, field, i), "expected an array, found %s",
+                         type_of(c));
+        int64_t m = count_children(c);
+        if (m != cols)
+            return rfail(r, findex(&f, field, i),
+                         "expected %lld entries, found %lld", (long long)cols,
+                         (long long)m);
+    }
+    int64_t total = rows * cols; /* both bounded by the text */
+    int *v = malloc((size_t)(total > 0 ? total : 1) * sizeof *v);
+    if (!v)
+        return rfail(r, field, "out of memory");
+    v[0] = -1;
+    i = 0;
+    for (const cJSON *c = arr->child; c; c = c->next, i++) {
+        if (read_ints(r, c, findex(&f, field, i), cols, lo, hi, v + i * cols,
+                      NULL) != 0) {
+            free(v);
+            return -1;
+        }
+    }
+    *out = v;
+    return 0;
+}
+
+/* ---- tensors ---------------------------------------------------------------- */
+
+typedef enum dtype { DT_F32, DT_F64, DT_U8 } dtype;
+static const char *const dtype_names[3] = {"f32", "f64", "u8"};
+static const size_t dtype_sizes[3] = {4, 8, 1};
+
+typedef struct tensor_ref {
+    const char *data;
+    size_t len;   /* characters of data */
+    int64_t n;    /* elements */
+} tensor_ref;
+
+/* {"dtype", "shape", "data"} with the expected dtype and shape, and a
+ * base64 string of the right length. Nothing is decoded yet. */
+static int tensor_check(rd *r, const cJSON *x, const char *field, dtype dt,
+                        const int64_t *shape, int rank, tensor_ref *out)
+{
+    static const char *const keys[] = {"dtype", "shape", "data"};
+    fname f;
+    char tmp[48];
+    if (!x)
+        return rfail(r, field, "missing");
+    if (!cJSON_IsObject(x))
+        return rfail(r, field, "expected an object {dtype, shape, data}, found %s",
+                     type_of(x));
+    char prefix[112];
+    snprintf(prefix, sizeof prefix, "%s.", field);
+    if (check_keys(r, x, prefix, keys, 3) != 0)
+        return -1;
+    const char *d = get_string(r, x, prefix, "dtype", 16);
+    if (!d)
+        return -1;
+    if (strcmp(d, dtype_names[dt]) != 0)
+        return rfail(r, fjoin(&f, prefix, "dtype"), "expected \"%s\", found \"%s\"",
+                     dtype_names[dt], shown(d, tmp, sizeof tmp));
+    const cJSON *sh = need(r, x, prefix, "shape", cJSON_IsArray, "an array");
+    if (!sh)
+        return -1;
+    int64_t have = count_children(sh);
+    if (have != rank)
+        return rfail(r, fjoin(&f, prefix, "shape"),
+                     "expected %d dimensions, found %lld", rank, (long long)have);
+    int64_t n = 1, i = 0;
+    for (const cJSON *c = sh->child; c; c = c->next, i++) {
+        int64_t v;
+        fname g;
+        if (as_int(r, c, findex(&g, fjoin(&f, prefix, "shape"), i), 0,
+                   KVCG_GOLDEN_MAX_INT, &v) != 0)
+            return -1;
+        if (v != shape[i]) {
+            char want[96];
+            size_t o = 0;
+            for (int k = 0; k < rank && o < sizeof want; k++)
+                o += (size_t)snprintf(want + o, sizeof want - o, "%s%lld",
+                                      k ? ", " : "", (long long)shape[k]);
+            return rfail(r, fjoin(&f, prefix, "shape"),
+                         "expected [%s], found %lld at index %lld", want,
+                         (long long)v, (long long)i);
+        }
+        n *= shape[i]; /* the caller's shapes are within the limits */
+    }
+    const cJSON *data = need(r, x, prefix, "data", cJSON_IsString, "a string");
+    if (!data)
+        return -1;
+    size_t len = strlen(data->valuestring), bytes;
+    size_t want_bytes = (size_t)n * dtype_sizes[dt];
+    if (kvc_base64_decoded_len(data->valuestring, len, &bytes) != 0)
+        return rfail(r, fjoin(&f, prefix, "data"),
+                     "base64 of %zu characters: the length must be a multiple "
+                     "of 4", len);
+    if (bytes != want_bytes)
+        return rfail(r, fjoin(&f, prefix, "data"),
+                     "decodes to %zu bytes, the shape needs %zu (%lld x %s)",
+                     bytes, want_bytes, (long long)n, dtype_names[dt]);
+    out->data = data->valuestring;
+    out->len = len;
+    out->n = n;
+    return 0;
+}
+
+/* Decode into dst (n elements of dt), little-endian to host. */
+static int tensor_decode(rd *r, const char *field, dtype dt,
+                         const tensor_ref *t, void *dst)
+{
+    size_t bytes = (size_t)t->n * dtype_sizes[dt], bad = 0;
+    if (bytes == 0 && t->len == 0)
+        return 0;
+    int64_t got = kvc_base64_decode(t->data, t->len, dst, bytes, &bad);
+    if (got < 0 || (size_t)got != bytes) {
+        fname f;
+        return rfail(r, fjoin(&f, field, ".data"),
+                     "invalid base64 at character %zu", bad);
+    }
+    uint8_t *b = dst;
+    if (dt == DT_F32) {
+        for (int64_t i = 0; i < t->n; i++) {
+            uint8_t *e = b + i * 4;
+            uint32_t v = (uint32_t)e[0] | (uint32_t)e[1] << 8 |
+                         (uint32_t)e[2] << 16 | (uint32_t)e[3] << 24;
+            memcpy(e, &v, 4);
+        }
+    } else if (dt == DT_F64) {
+        for (int64_t i = 0; i < t->n; i++) {
+            uint8_t *e = b + i * 8;
+            uint64_t v = 0;
+            for (int k = 7; k >= 0; k--)
+                v = v << 8 | e[k];
+            memcpy(e, &v, 8);
+        }
+    }
+    return 0;
+}
+
+/* Allocate and decode a tensor of doubles. */
+static double *decode_f64(rd *r, const char *field, const tensor_ref *t)
+{
+    double *x = malloc((size_t)(t->n > 0 ? t->n : 1) * sizeof *x);
+    if (!x) {
+        rfail(r, field, "out of memory");
+        return NULL;
+    }
+    if (tensor_decode(r, field, DT_F64, t, x) != 0) {
+        free(x);
+        return NULL;
+    }
+    return x;
+}
+
+/* ---- group config ------------------------------------------------------------ */
+
+typedef struct gcfg {
+    kvc_mode mode;
+    kvc_config cfg;
+    int block_size, hnd, stride_pad; /* PAGED, QEFF */
+    int cache_len, num_kv_blocks;    /* BLOCKED */
+} gcfg;
+
+static int get_f32(rd *r, const cJSON *obj, const char *prefix,
+                   const char *key, float *out)
+{
+    fname f;
+    char tmp[48];
+    const char *s = get_string(r, obj, prefix, key, 64);
+    if (!s)
+        return -1;
+    if (kvcg_parse_hex_float(s, out) != 0)
+        return rfail(r, fjoin(&f, prefix, key),
+                     "expected a finite fp32 value as a hexadecimal float "
+                     "(\"0x1.6a09e6p-2\"), found \"%s\"", shown(s, tmp, sizeof tmp));
+    return 0;
+}
+
+static int parse_config(rd *r, const cJSON *grp, kvc_mode mode, gcfg *g)
+{
+    static const char *const paged_keys[] = {
+        "numQHeads", "numKvHeads", "headDim", "scale", "softcap",
+        "causal", "windowLeft", "blockSize", "layout", "stridePad"};
+    static const char *const blocked_keys[] = {
+        "numQHeads", "numKvHeads", "headDim", "scale", "softcap",
+        "causal", "windowLeft", "cacheLen", "numKvBlocks"};
+    const char *P = "config.";
+    fname f;
+    char tmp[48];
+    memset(g, 0, sizeof *g);
+    g->mode = mode;
+    const cJSON *c = need(r, grp, "", "config", cJSON_IsObject, "an object");
+    if (!c)
+        return -1;
+    if (mode == KVC_MODE_BLOCKED ? check_keys(r, c, P, blocked_keys, 9)
+                                 : check_keys(r, c, P, paged_keys, 10))
+        return -1;
+    kvc_config *k = &g->cfg;
+    if (get_int32(r, c, P, "numQHeads", 1, KVCG_GOLDEN_MAX_HEADS, &k->num_q_heads) ||
+        get_int32(r, c, P, "numKvHeads", 1, KVCG_GOLDEN_MAX_HEADS, &k->num_kv_heads))
+        return -1;
+    if (k->num_q_heads % k->num_kv_heads != 0)
+        return rfail(r, "config.numKvHeads",
+                     "numQHeads %d is not a multiple of numKvHeads %d",
+                     k->num_q_heads, k->num_kv_heads);
+    if (get_int32(r, c, P, "headDim", 1, KVCG_GOLDEN_MAX_HEAD_DIM, &k->head_dim) ||
+        get_f32(r, c, P, "scale", &k->scale) ||
+        get_f32(r, c, P, "softcap", &k->softcap))
+        return -1;
+    if (k->softcap < 0)
+        return rfail(r, "config.softcap", "%g is negative (0 means off)",
+                     (double)k->softcap);
+    const cJSON *cz = need(r, c, P, "causal", cJSON_IsBool, "true or false");
+    if (!cz)
+        return -1;
+    k->causal = cJSON_IsTrue(cz) ? 1 : 0;
+    if (get_int32(r, c, P, "windowLeft", KVC_NO_WINDOW, INT_MAX, &k->window_left))
+        return -1;
+    if (mode == KVC_MODE_BLOCKED) {
+        if (get_int32(r, c, P, "cacheLen", 1, KVCG_GOLDEN_MAX_LEN, &g->cache_len) ||
+            get_int32(r, c, P, "numKvBlocks", INT_MIN, INT_MAX, &g->num_kv_blocks))
+            return -1;
+        g->hnd = 1;
+        g->block_size = g->cache_len;
+        return 0;
+    }
+    if (get_int32(r, c, P, "blockSize", 1, KVCG_GOLDEN_MAX_BLOCK_SIZE, &g->block_size))
+        return -1;
+    const char *lay = get_string(r, c, P, "layout", 16);
+    if (!lay)
+        return -1;
+    if (strcmp(lay, "NHD") == 0)
+        g->hnd = 0;
+    else if (strcmp(lay, "HND") == 0)
+        g->hnd = 1;
+    else
+        return rfail(r, fjoin(&f, P, "layout"), "expected \"NHD\" or \"HND\", found \"%s\"",
+                     shown(lay, tmp, sizeof tmp));
+    return get_int32(r, c, P, "stridePad", 0, KVCG_GOLDEN_MAX_STRIDE_PAD,
+                     &g->stride_pad);
+}
+
+/* ---- one test ------------------------------------------------------------------ */
+
+/* a * b <= lim for non-negative a, b, without overflow */
+static int mul_le(int64_t a, int64_t b, int64_t lim)
+{
+    return a >= 0 && b >= 0 && (b == 0 || a <= lim / b);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int error_name_ok(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+              (*s >= '0' && *s <= '9') || *s == '_'))
+            return 0;
+    return 1;
+}
+
+/* Checks of a valid PAGED or QEFF test (see the top of the file). */
+static int check_valid_paged(rd *r, const kvc_golden_test *t)
+{
+    const kvc_case *c = &t->c;
+    const kvc_problem *p = &c->prob;
+    const kvc_layout *L = &c->layout;
+    int S = p->num_seqs, M = L->max_blocks_per_seq;
+    int64_t B = L->block_size, nb = L->num_blocks;
+    int wl = p->cfg.window_left;
+    fname f;
+    for (int s = 0; s < S; s++) {
+        int64_t ctx = p->ctx_len[s], q = p->q_len[s], kv = ctx + q;
+        int64_t need_blocks = (kv + B - 1) / B;
+        if (need_blocks > M)
+            return rfail(r, findex(&f, "layout.blockTable", s),
+                         "sequence %d needs %lld blocks (kv length %lld, "
+                         "blockSize %lld) but maxBlocksPerSeq is %d", s,
+                         (long long)need_blocks, (long long)kv, (long long)B, M);
+        int64_t lo = wl >= 0 ? ctx - wl : 0;
+        for (int64_t b = 0; b < need_blocks; b++) {
+            int64_t id = L->block_table[(int64_t)s * M + b];
+            int freeable = (b + 1) * B <= lo;
+            if ((id >= 0 && id < nb) || (id == -1 && freeable))
+                continue;
+            return rfail(r, findex2(&f, "layout.blockTable", s, b),
+                         "block id %lld: positions %lld..%lld of a valid test "
+                         "need a block in 0..%lld%s", (long long)id,
+                         (long long)(b * B), (long long)((b + 1) * B - 1),
+                         (long long)(nb - 1),
+                         freeable ? " or -1 (below the window)" : "");
+        }
+        for (int64_t i = 0; i < q; i++) {
+            int64_t tok = p->q_start[s] + i, pos = ctx + i;
+            int64_t want = (int64_t)L->block_table[(int64_t)s * M + pos / B] * B +
+                           pos % B;
+            if (L->slot_mapping[tok] != want)
+                return rfail(r, findex(&f, "layout.slotMapping", tok),
+                             "token %lld (sequence %d, position %lld) of a valid "
+                             "test must map to slot %lld (blockTable[%d][%lld] * "
+                             "blockSize + position %% blockSize), found %lld",
+                             (long long)tok, s, (long long)pos, (long long)want,
+                             s, (long long)(pos / B),
+                             (long long)L->slot_mapping[tok]);
+        }
+    }
+    return 0;
+}
+
+/* Padding tokens of a valid test map to -1; no slot is written twice. */
+static int check_valid_slots(rd *r, const kvc_golden_test *t)
+{
+    const kvc_problem *p = &t->c.prob;
+    const int64_t *sm = t->c.layout.slot_mapping;
+    int64_t rows = p->q_start[p->num_seqs];
+    fname f;
+    for (int64_t tok = rows; tok < p->num_tokens; tok++)
+        if (sm[tok] != -1)
+            return rfail(r, findex(&f, "layout.slotMapping", tok),
+                         "padding token %lld of a valid test must map to -1, "
+                         "found %lld", (long long)tok, (long long)sm[tok]);
+    if (rows < 2)
+        return 0;
+    int64_t *sorted = malloc((size_t)rows * sizeof *sorted);
+    if (!sorted)
+        return rfail(r, "layout.slotMapping", "out of memory");
+    memcpy(sorted, sm, (size_t)rows * sizeof *sorted);
+    qsort(sorted, (size_t)rows, sizeof *sorted, cmp_i64);
+    for (int64_t i = 1; i < rows; i++)
+        if (sorted[i] == sorted[i - 1] && sorted[i] >= 0) {
+            int64_t dup = sorted[i];
+            free(sorted);
+            return rfail(r, "layout.slotMapping",
+                         "slot %lld is written by two tokens of a valid test",
+                         (long long)dup);
+        }
+    free(sorted);
+    return 0;
+}
+
+static int check_valid_blocked(rd *r, const kvc_golden_test *t)
+{
+    const kvc_case *c = &t->c;
+    const kvc_problem *p = &c->prob;
+    int CL = c->spec.cache_len;
+    fname f;
+    if (c->spec.num_kv_blocks < 1 || c->spec.num_kv_blocks > CL)
+        return rfail(r, "config.numKvBlocks",
+                     "%d: a valid test needs 1..cacheLen (%d)",
+                     c->spec.num_kv_blocks, CL);
+    for (int s = 0; s < p->num_seqs; s++) {
+        int64_t ctx = p->ctx_len[s], kv = ctx + p->q_len[s];
+        if (kv > CL)
+            return rfail(r, findex(&f, "qLen", s),
+                         "sequence %d: kv length %lld exceeds cacheLen %d", s,
+                         (long long)kv, CL);
+        if (c->layout.block_table[s] != s)
+            return rfail(r, findex2(&f, "layout.blockTable", s, 0),
+                         "expected %d (sequence s is block s of the contiguous "
+                         "cache), found %d", s, c->layout.block_table[s]);
+        for (int64_t i = 0; i < p->q_len[s]; i++) {
+            int64_t tok = p->q_start[s] + i, want = (int64_t)s * CL + ctx + i;
+            if (c->layout.slot_mapping[tok] != want)
+                return rfail(r, findex(&f, "layout.slotMapping", tok),
+                             "token %lld (sequence %d, position %lld) must map to "
+                             "slot %lld (s * cacheLen + position), found %lld",
+                             (long long)tok, s, (long long)(ctx + i),
+                             (long long)want,
+                             (long long)c->layout.slot_mapping[tok]);
+        }
+    }
+    return 0;
+}
+
+static int check_valid_qeff(rd *r, const kvc_golden_test *t)
+{
+    const kvc_case *c = &t->c;
+    const kvc_problem *p = &c->prob;
+    const kvc_qeff_layout *Q = &c->qeff;
+    int64_t B = c->layout.block_size, MQ = Q->max_q;
+    fname f;
+    for (int s = 0; s < p->num_seqs; s++) {
+        int64_t ctx = p->ctx_len[s], q = p->q_len[s];
+        if (q > 0 && ctx / B != (ctx + q - 1) / B)
+            return rfail(r, findex(&f, "qLen", s),
+                         "the write of %lld tokens from position %lld crosses a "
+                         "block boundary (blockSize %lld): not a valid "
+                         "QEfficient input", (long long)q, (long long)ctx,
+                         (long long)B);
+        if (q > 0 && Q->slot_id[s] != ctx % B)
+            return rfail(r, findex(&f, "qeff.slotId", s),
+                         "expected %lld (first position %lld mod blockSize), "
+                         "found %d", (long long)(ctx % B), (long long)ctx,
+                         Q->slot_id[s]);
+        int64_t prev = -1, valid = 0;
+        for (int64_t k = 0; k < MQ; k++)
+            valid += Q->position_ids[s * MQ + k] != -1;
+        if (valid != q)
+            return rfail(r, findex(&f, "qeff.positionIds", s),
+                         "%lld entries are not -1, qLen[%d] is %lld",
+                         (long long)valid, s, (long long)q);
+        for (int64_t i = 0; i < q; i++) {
+            int64_t tok = p->q_start[s] + i, row = Q->row_of_token[tok];
+            if (row < s * MQ || row >= (s + 1) * MQ || row <= prev)
+                return rfail(r, findex(&f, "qeff.rowOfToken", tok),
+                             "%lld: token %lld (sequence %d) needs a row in "
+                             "%lld..%lld after %lld", (long long)row,
+                             (long long)tok, s, (long long)(s * MQ),
+                             (long long)((s + 1) * MQ - 1), (long long)prev);
+            prev = row;
+            if (Q->position_ids[row] != ctx + i)
+                return rfail(r, findex2(&f, "qeff.positionIds", s, row - s * MQ),
+                             "expected position %lld (token %lld), found %d",
+                             (long long)(ctx + i), (long long)tok,
+                             Q->position_ids[row]);
+        }
+    }
+    return 0;
+}
+
+/* Informational spec fields from the flags (kvc_case_describe). */
+static void derive_spec_kinds(kvc_golden_test *t)
+{
+    kvc_case_spec *sp = &t->c.spec;
+    uint64_t fl = t->flags;
+#define HAS(b) ((fl >> (b)) & 1)
+    sp->table = HAS(KVC_FLAG_SHARED_PREFIX)   ? KVC_TABLE_SHARED_PREFIX
+                : HAS(KVC_FLAG_TABLE_REVERSED) ? KVC_TABLE_REVERSED
+                : HAS(KVC_FLAG_TABLE_POOL_END) ? KVC_TABLE_POOL_END
+                                               : KVC_TABLE_PERMUTED;
+    if (!t->c.prob.has_mask)
+        sp->mask = KVC_MASK_NONE;
+    else
+        sp->mask = HAS(KVC_FLAG_MASKED_FIRST_BLOCK) ? KVC_MASK_FIRST_BLOCK
+                   : HAS(KVC_FLAG_EMPTY_ROW)        ? KVC_MASK_EMPTY_ROWS
+                                                    : KVC_MASK_RANDOM;
+    sp->values = HAS(KVC_FLAG_OUTLIERS)         ? KVC_VALUES_OUTLIERS
+                 : HAS(KVC_FLAG_NEAR_TIES)      ? KVC_VALUES_NEAR_TIES
+                 : HAS(KVC_FLAG_EQUAL_KEYS)     ? KVC_VALUES_EQUAL_KEYS
+                 : HAS(KVC_FLAG_ONE_HOT)        ? KVC_VALUES_ONE_HOT
+                 : HAS(KVC_FLAG_GROWING_SCORES) ? KVC_VALUES_GROWING
+                                                : KVC_VALUES_NORMAL;
+    sp->leak_sensitive = (int)HAS(KVC_FLAG_LEAK_SENSITIVE);
+#undef HAS
+}
+
+static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
+                      uint64_t *flags_used)
+{
+    static const char *const keys[] = {
+        "tcId", "comment", "flags", "result", "error", "numSeqs", "ctxLen",
+        "qLen", "padTokens", "q", "k", "v", "mask", "layout", "qeff",
+        "expected"};
+    static const char *const layout_keys[] = {
+        "numBlocks", "strideBlock", "strideSlot", "strideHead", "poolElems",
+        "maxBlocksPerSeq", "blockTable", "slotMapping", "poisonSeed"};
+    static const char *const qeff_keys[] = {"maxQ", "positionIds", "slotId",
+                                            "rowOfToken"};
+    static const char *const expected_keys[] = {"out", "lse", "tolOut", "tolLse"};
+    fname f;
+    char tmp[48];
+    memset(t, 0, sizeof *t);
+    r->tc_id = 0;
+    if (!cJSON_IsObject(x))
+        return rfail(r, NULL, "expected a test object, found %s", type_of(x));
+    if (get_int32(r, x, "", "tcId", 1, INT_MAX, &t->tc_id) != 0)
+        return -1;
+    r->tc_id = t->tc_id;
+    if (check_keys(r, x, "", keys, 16) != 0)
+        return -1;
+
+    /* comment, flags, result, error */
+    const char *comment = get_string(r, x, "", "comment", sizeof t->comment - 1);
+    if (!comment)
+        return -1;
+    memcpy(t->comment, comment, strlen(comment) + 1);
+    const cJSON *fl = need(r, x, "", "flags", cJSON_IsArray, "an array");
+    if (!fl)
+        return -1;
+    int64_t i = 0;
+    for (const cJSON *c = fl->child; c; c = c->next, i++) {
+        if (!cJSON_IsString(c))
+            return rfail(r, findex(&f, "flags", i), "expected a string, found %s",
+                         type_of(c));
+        int b = kvcg_flag_parse(c->valuestring);
+        if (b < 0)
+            return rfail(r, findex(&f, "flags", i), "unknown flag \"%s\"",
+                         shown(c->valuestring, tmp, sizeof tmp));
+        if (t->flags >> b & 1)
+            return rfail(r, findex(&f, "flags", i), "flag \"%s\" appears twice",
+                         c->valuestring);
+        t->flags |= (uint64_t)1 << b;
+    }
+    *flags_used |= t->flags;
+    const char *res = get_string(r, x, "", "result", 16);
+    if (!res)
+        return -1;
+    if (kvcg_expect_parse(res, &t->result) != 0)
+        return rfail(r, "result",
+                     "expected \"valid\", \"invalid\" or \"acceptable\", found \"%s\"",
+                     shown(res, tmp, sizeof tmp));
+    int valid = t->result == KVC_EXPECT_VALID;
+    if (valid && member(x, "error"))
+        return rfail(r, "error", "a valid test has no error");
+    if (!valid) {
+        const char *e = get_string(r, x, "", "error", sizeof t->error - 1);
+        if (!e)
+            return -1;
+        if (!error_name_ok(e))
+            return rfail(r, "error",
+                         "expected a status name ([A-Za-z0-9_]+), found \"%s\"",
+                         shown(e, tmp, sizeof tmp));
+        memcpy(t->error, e, strlen(e) + 1);
+    }
+    if (t->result == KVC_EXPECT_INVALID && member(x, "expected"))
+        return rfail(r, "expected", "an invalid test has no expected values");
+    if (g->mode != KVC_MODE_QEFF && member(x, "qeff"))
+        return rfail(r, "qeff", "only QEffPagedAttention tests have qeff inputs");
+
+    /* lengths */
+    const kvc_config *cfg = &g->cfg;
+    int S, pad;
+    int ctx[KVC_MAX_SEQS] = {0}, ql[KVC_MAX_SEQS] = {0};
+    if (get_int32(r, x, "", "numSeqs", 0, KVC_MAX_SEQS, &S) ||
+        read_ints(r, member(x, "ctxLen"), "ctxLen", S, 0, KVCG_GOLDEN_MAX_LEN, ctx, NULL) ||
+        read_ints(r, member(x, "qLen"), "qLen", S, 0, KVCG_GOLDEN_MAX_LEN, ql, NULL) ||
+        get_int32(r, x, "", "padTokens", 0, KVCG_GOLDEN_MAX_PAD_TOKENS, &pad))
+        return -1;
+    int64_t rows = 0, kv_rows = 0, mask_bytes = 0;
+    int max_q = 0;
+    for (int s = 0; s < S; s++) {
+        rows += ql[s];
+        kv_rows += (int64_t)ctx[s] + ql[s];
+        mask_bytes += (int64_t)ql[s] * ((int64_t)ctx[s] + ql[s]);
+        if (ql[s] > max_q)
+            max_q = ql[s];
+    }
+    int64_t tokens = rows + pad;
+    int Hq = cfg->num_q_heads, Hkv = cfg->num_kv_heads, D = cfg->head_dim;
+    int64_t hq_d = (int64_t)Hq * D, hkv_d = (int64_t)Hkv * D;
+    if (!mul_le(tokens, hq_d, KVCG_GOLDEN_MAX_ELEMS))
+        return rfail(r, "qLen", "%lld tokens x %d heads x %d dims exceed the "
+                     "limit of %lld elements per tensor", (long long)tokens, Hq,
+                     D, (long long)KVCG_GOLDEN_MAX_ELEMS);
+    if (!mul_le(kv_rows, hkv_d, KVCG_GOLDEN_MAX_ELEMS))
+        return rfail(r, "ctxLen", "%lld kv rows x %d heads x %d dims exceed the "
+                     "limit of %lld elements per tensor", (long long)kv_rows,
+                     Hkv, D, (long long)KVCG_GOLDEN_MAX_ELEMS);
+    const cJSON *mask = member(x, "mask");
+    if (mask && mask_bytes > KVCG_GOLDEN_MAX_ELEMS)
+        return rfail(r, "mask", "%lld mask bytes exceed the limit of %lld",
+                     (long long)mask_bytes, (long long)KVCG_GOLDEN_MAX_ELEMS);
+
+    /* tensors: checked now, decoded once the problem is allocated */
+    tensor_ref tq, tk, tv, tm = {0}, te[4];
+    int64_t shq[3] = {tokens, Hq, D}, shkv[3] = {kv_rows, Hkv, D};
+    int64_t shm[1] = {mask_bytes};
+    if (tensor_check(r, member(x, "q"), "q", DT_F32, shq, 3, &tq) ||
+        tensor_check(r, member(x, "k"), "k", DT_F32, shkv, 3, &tk) ||
+        tensor_check(r, member(x, "v"), "v", DT_F32, shkv, 3, &tv) ||
+        (mask && tensor_check(r, mask, "mask", DT_U8, shm, 1, &tm)))
+        return -1;
+
+    /* layout scalars */
+    const char *P = "layout.";
+    const cJSON *lay = need(r, x, "", "layout", cJSON_IsObject, "an object");
+    if (!lay || check_keys(r, lay, P, layout_keys, 9))
+        return -1;
+    int64_t nb, sb_, ss, sh, pool;
+    int M;
+    int64_t B = g->block_size;
+    if (get_int(r, lay, P, "numBlocks", 1, KVCG_GOLDEN_MAX_ELEMS, &nb) ||
+        get_int(r, lay, P, "strideBlock", 0, KVCG_GOLDEN_MAX_INT, &sb_) ||
+        get_int(r, lay, P, "strideSlot", 0, KVCG_GOLDEN_MAX_INT, &ss) ||
+        get_int(r, lay, P, "strideHead", 0, KVCG_GOLDEN_MAX_INT, &sh) ||
+        get_int(r, lay, P, "poolElems", 0, KVCG_GOLDEN_MAX_ELEMS, &pool) ||
+        get_int32(r, lay, P, "maxBlocksPerSeq", 1, KVCG_GOLDEN_MAX_TABLE_COLS, &M))
+        return -1;
+    /* the geometry the config describes (FORMAT.md, "layout") */
+    int64_t wsb, wss, wsh;
+    if (g->mode == KVC_MODE_BLOCKED) {
+        int64_t want_nb = S > 0 ? S : 1;
+        if (nb != want_nb)
+            return rfail(r, "layout.numBlocks",
+                         "expected %lld (numSeqs, or 1 without sequences) for a "
+                         "BlockedAttention test, found %lld", (long long)want_nb,
+                         (long long)nb);
+        if (M != 1)
+            return rfail(r, "layout.maxBlocksPerSeq",
+                         "expected 1 for a BlockedAttention test, found %d", M);
+        wss = D;
+        wsh = (int64_t)g->cache_len * D;
+        wsb = Hkv * wsh;
+    } else {
+        int64_t row = (int64_t)D + g->stride_pad;
+        if (g->hnd) {
+            wss = row;
+            wsh = B * row;
+            wsb = Hkv * wsh;
+        } else {
+            wsh = row;
+            wss = Hkv * row;
+            wsb = B * wss;
+        }
+    }
+    const char *lname = g->mode == KVC_MODE_BLOCKED ? "contiguous [S][Hkv][cacheLen][D]"
+                        : g->hnd                    ? "HND"
+                                                    : "NHD";
+    if (ss != wss)
+        return rfail(r, "layout.strideSlot", "expected %lld (%s layout), found %lld",
+                     (long long)wss, lname, (long long)ss);
+    if (sh != wsh)
+        return rfail(r, "layout.strideHead", "expected %lld (%s layout), found %lld",
+                     (long long)wsh, lname, (long long)sh);
+    if (sb_ != wsb)
+        return rfail(r, "layout.strideBlock", "expected %lld (%s layout), found %lld",
+                     (long long)wsb, lname, (long long)sb_);
+    if (!mul_le(nb, sb_, pool))
+        return rfail(r, "layout.poolElems",
+                     "%lld elements cannot hold numBlocks %lld x strideBlock %lld",
+                     (long long)pool, (long long)nb, (long long)sb_);
+    if (g->mode == KVC_MODE_QEFF) {
+        if (!need(r, x, "", "qeff", cJSON_IsObject, "an object"))
+            return -1;
+    }
+    const cJSON *exp = member(x, "expected");
+    if (t->result != KVC_EXPECT_INVALID && !exp)
+        return rfail(r, "expected", "missing (required for a %s test)",
+                     kvc_expect_name(t->result));
+    int64_t sho[3] = {rows, Hq, D}, shl[2] = {rows, Hq};
+    if (exp) {
+        const char *E = "expected.";
+        if (!cJSON_IsObject(exp))
+            return rfail(r, "expected", "expected an object, found %s", type_of(exp));
+        if (check_keys(r, exp, E, expected_keys, 4) ||
+            tensor_check(r, member(exp, "out"), "expected.out", DT_F64, sho, 3, &te[0]) ||
+            tensor_check(r, member(exp, "lse"), "expected.lse", DT_F64, shl, 2, &te[1]) ||
+            tensor_check(r, member(exp, "tolOut"), "expected.tolOut", DT_F64, sho, 3, &te[2]) ||
+            tensor_check(r, member(exp, "tolLse"), "expected.tolLse", DT_F64, shl, 2, &te[3]))
+            return -1;
+    }
+
+    /* allocate the case; from here on kvc_golden_test_free releases it */
+    kvc_case *c = &t->c;
+    if (kvc_problem_alloc(&c->prob, cfg, S, ctx, ql, pad, mask != NULL) != 0)
+        return rfail(r, NULL, "out of memory");
+    kvc_problem *p = &c->prob;
+    if (tensor_decode(r, "q", DT_F32, &tq, p->q) ||
+        tensor_decode(r, "k", DT_F32, &tk, p->k) ||
+        tensor_decode(r, "v", DT_F32, &tv, p->v) ||
+        (mask && tensor_decode(r, "mask", DT_U8, &tm, p->mask)))
+        return -1;
+
+    kvc_layout *L = &c->layout;
+    L->block_size = (int)B;
+    L->num_blocks = nb;
+    L->hnd = g->hnd;
+    L->stride_block = sb_;
+    L->stride_slot = ss;
+    L->stride_head = sh;
+    L->pool_elems = pool;
+    L->max_blocks_per_seq = M;
+    if (read_int_rows(r, member(lay, "blockTable"), "layout.blockTable", S, M,
+                      INT_MIN, INT_MAX, &L->block_table) != 0)
+        return -1;
+    const cJSON *sm = member(lay, "slotMapping");
+    if (!cJSON_IsArray(sm) || count_children(sm) != tokens)
+        return read_ints(r, sm, "layout.slotMapping", tokens, 0, 0, NULL, NULL);
+    L->slot_mapping = malloc((size_t)(tokens > 0 ? tokens : 1) * sizeof *L->slot_mapping);
+    if (!L->slot_mapping)
+        return rfail(r, "layout.slotMapping", "out of memory");
+    if (read_ints(r, sm, "layout.slotMapping", tokens, -KVCG_GOLDEN_MAX_INT,
+                  KVCG_GOLDEN_MAX_INT, NULL, L->slot_mapping) != 0)
+        return -1;
+    const char *seed = get_string(r, lay, P, "poisonSeed", 20);
+    if (!seed)
+        return -1;
+    uint64_t sv = 0;
+    int ok = seed[0] != '\0' && (seed[0] != '0' || seed[1] == '\0');
+    for (const char *s = seed; ok && *s; s++) {
+        if (*s < '0' || *s > '9' || sv > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+            ok = 0;
+        else
+            sv = sv * 10 + (uint64_t)(*s - '0');
+    }
+    if (!ok)
+        return rfail(r, "layout.poisonSeed",
+                     "expected a decimal uint64 without leading zeros, found \"%s\"",
+                     shown(seed, tmp, sizeof tmp));
+    L->poison_seed = sv;
+
+    /* QEfficient inputs */
+    if (g->mode == KVC_MODE_QEFF) {
+        const char *Qp = "qeff.";
+        const cJSON *qe = member(x, "qeff");
+        kvc_qeff_layout *Q = &c->qeff;
+        if (check_keys(r, qe, Qp, qeff_keys, 4) ||
+            get_int32(r, qe, Qp, "maxQ", 1, KVCG_GOLDEN_MAX_TABLE_COLS, &Q->max_q))
+            return -1;
+        if (Q->max_q < max_q)
+            return rfail(r, "qeff.maxQ", "%d is less than the longest qLen (%d)",
+                         Q->max_q, max_q);
+        if (!mul_le((int64_t)S * Q->max_q, hq_d, KVCG_GOLDEN_MAX_ELEMS))
+            return rfail(r, "qeff.maxQ",
+                         "%d sequences x %d rows x %d heads x %d dims exceed the "
+                         "limit of %lld elements", S, Q->max_q, Hq, D,
+                         (long long)KVCG_GOLDEN_MAX_ELEMS);
+        if (read_int_rows(r, member(qe, "positionIds"), "qeff.positionIds", S,
+                          Q->max_q, INT_MIN, INT_MAX, &Q->position_ids) != 0)
+            return -1;
+        const cJSON *sid = member(qe, "slotId");
+        if (!cJSON_IsArray(sid) || count_children(sid) != S)
+            return read_ints(r, sid, "qeff.slotId", S, 0, 0, NULL, NULL);
+        Q->slot_id = calloc((size_t)(S > 0 ? S : 1), sizeof *Q->slot_id);
+        if (!Q->slot_id)
+            return rfail(r, "qeff.slotId", "out of memory");
+        if (read_ints(r, sid, "qeff.slotId", S, INT_MIN, INT_MAX, Q->slot_id, NULL))
+            return -1;
+        const cJSON *rot = member(qe, "rowOfToken");
+        if (!cJSON_IsArray(rot) || count_children(rot) != rows)
+            return read_ints(r, rot, "qeff.rowOfToken", rows, 0, 0, NULL, NULL);
+        Q->row_of_token = malloc((size_t)(rows > 0 ? rows : 1) * sizeof *Q->row_of_token);
+        if (!Q->row_of_token)
+            return rfail(r, "qeff.rowOfToken", "out of memory");
+        if (read_ints(r, rot, "qeff.rowOfToken", rows, -KVCG_GOLDEN_MAX_INT,
+                      KVCG_GOLDEN_MAX_INT, NULL, Q->row_of_token))
+            return -1;
+    }
+
+    /* expected values */
+    if (exp) {
+        if (!(t->out = decode_f64(r, "expected.out", &te[0])) ||
+            !(t->lse = decode_f64(r, "expected.lse", &te[1])) ||
+            !(t->tol_out = decode_f64(r, "expected.tolOut", &te[2])) ||
+            !(t->tol_lse = decode_f64(r, "expected.tolLse", &te[3])))
+            return -1;
+        for (int64_t e = 0; e < te[2].n; e++)
+            if (!(t->tol_out[e] >= 0) || isinf(t->tol_out[e]))
+                return rfail(r, "expected.tolOut",
+                             "element %lld is %g: tolerances are finite and >= 0",
+                             (long long)e, t->tol_out[e]);
+        for (int64_t e = 0; e < te[3].n; e++)
+            if (!(t->tol_lse[e] >= 0) || isinf(t->tol_lse[e]))
+                return rfail(r, "expected.tolLse",
+                             "element %lld is %g: tolerances are finite and >= 0",
+                             (long long)e, t->tol_lse[e]);
+    }
+
+    /* the spec (mode and config; informational kinds from the flags) */
+    kvc_case_spec *sp = &c->spec;
+    sp->mode = g->mode;
+    sp->cfg = *cfg;
+    sp->num_seqs = S;
+    memcpy(sp->ctx_len, ctx, sizeof ctx);
+    memcpy(sp->q_len, ql, sizeof ql);
+    sp->pad_tokens = pad;
+    if (g->mode == KVC_MODE_BLOCKED) {
+        sp->cache_len = g->cache_len;
+        sp->num_kv_blocks = g->num_kv_blocks;
+    } else {
+        sp->block_size = g->block_size;
+        sp->hnd = g->hnd;
+        sp->stride_pad = g->stride_pad;
+    }
+    if (g->mode == KVC_MODE_QEFF) {
+        const kvc_qeff_layout *Q = &c->qeff;
+        sp->qeff_max_q = Q->max_q;
+        for (int s = 0; s < S; s++)
+            if (ql[s] > 0 && ql[s] < Q->max_q &&
+                Q->position_ids[(int64_t)s * Q->max_q] == -1)
+                sp->qeff_left_pad = 1;
+    }
+    derive_spec_kinds(t);
+    c->flags = t->flags;
+
+    /* the problem as the oracle and the runner check it */
+    char why[256];
+    if (kvc_problem_check(p, why, sizeof why) != 0)
+        return rfail(r, NULL, "inconsistent problem: %s", why);
+
+    if (!valid)
+        return 0;
+    if (g->mode == KVC_MODE_BLOCKED) {
+        if (check_valid_blocked(r, t) != 0)
+            return -1;
+    } else if (check_valid_paged(r, t) != 0 ||
+               (g->mode == KVC_MODE_QEFF && check_valid_qeff(r, t) != 0)) {
+        return -1;
+    }
+    return check_valid_slots(r, t);
+}
+
+/* ---- the file ---------------------------------------------------------------------- */
+
+typedef struct id_at {
+    int id;
+    int pos;
+} id_at;
+
+static int cmp_id(const void *a, const void *b)
+{
+    const id_at *x = a, *y = b;
+    if (x->id != y->id)
+        return (x->id > y->id) - (x->id < y->id);
+    return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* Line and column (1-based) of byte offset off. */
+static void line_col(const char *text, size_t off, size_t *line, size_t *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off; i++) {
+        if (text[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+static int parse_root(rd *r, const cJSON *root, kvc_golden_file *f)
+{
+    static const char *const top_keys[] = {
+        "schema", "schemaVersion", "generator", "oracleVersion", "numberOfTests",
+        "header", "encoding", "notes", "testGroups"};
+    static const char *const group_keys[] = {"type", "config", "tests"};
+    static const char *const note_keys[] = {"bugType", "description"};
+    fname fn;
+    char tmp[48];
+    r->level = 0;
+    if (!cJSON_IsObject(root))
+        return rfail(r, NULL, "expected a JSON object, found %s", type_of(root));
+    if (check_keys(r, root, "", top_keys, 9) != 0)
+        return -1;
+    const char *schema = get_string(r, root, "", "schema", 64);
+    if (!schema)
+        return -1;
+    if (strcmp(schema, KVC_GOLDEN_SCHEMA) != 0)
+        return rfail(r, "schema", "expected \"%s\", found \"%s\"", KVC_GOLDEN_SCHEMA,
+                     shown(schema, tmp, sizeof tmp));
+    int64_t version, declared;
+    if (get_int(r, root, "", "schemaVersion", 0, INT_MAX, &version) != 0)
+        return -1;
+    if (version != KVC_GOLDEN_SCHEMA_VERSION)
+        return rfail(r, "schemaVersion", "version %lld is not supported (this "
+                     "reader knows %d)", (long long)version,
+                     KVC_GOLDEN_SCHEMA_VERSION);
+    const char *gen = get_string(r, root, "", "generator", sizeof f->generator - 1);
+    const char *ov = gen ? get_string(r, root, "", "oracleVersion",
+                                      sizeof f->oracle_version - 1) : NULL;
+    if (!gen || !ov ||
+        get_int(r, root, "", "numberOfTests", 0, INT_MAX, &declared) != 0)
+        return -1;
+    memcpy(f->generator, gen, strlen(gen) + 1);
+    memcpy(f->oracle_version, ov, strlen(ov) + 1);
+    const cJSON *hdr = need(r, root, "", "header", cJSON_IsArray, "an array");
+    if (!hdr)
+        return -1;
+    int64_t i = 0;
+    for (const cJSON *c = hdr->child; c; c = c->next, i++)
+        if (!cJSON_IsString(c))
+            return rfail(r, findex(&fn, "header", i), "expected a string, found %s",
+                         type_of(c));
+    if (!get_string(r, root, "", "encoding", (size_t)1 << 16))
+        return -1;
+
+    /* notes: keyed by flag or result name */
+    const cJSON *notes = need(r, root, "", "notes", cJSON_IsObject, "an object");
+    if (!notes)
+        return -1;
+    uint64_t noted = 0;
+    for (const cJSON *c = notes->child; c; c = c->next) {
+        char key[80];
+        snprintf(key, sizeof key, "notes.%s", shown(c->string ? c->string : "?", tmp, sizeof tmp));
+        int b = kvcg_flag_parse(c->string);
+        kvc_expect e;
+        if (b < 0 && kvcg_expect_parse(c->string, &e) != 0)
+            return rfail(r, key, "not a flag name nor a result");
+        for (const cJSON *d = notes->child; d != c; d = d->next)
+            if (strcmp(d->string, c->string) == 0)
+                return rfail(r, key, "key appears twice");
+        if (!cJSON_IsObject(c))
+            return rfail(r, key, "expected an object {bugType, description}, found %s",
+                         type_of(c));
+        char prefix[96];
+        snprintf(prefix, sizeof prefix, "%s.", key);
+        if (check_keys(r, c, prefix, note_keys, 2) ||
+            !get_string(r, c, prefix, "bugType", 64) ||
+            !get_string(r, c, prefix, "description", (size_t)1 << 16))
+            return -1;
+        if (b >= 0)
+            noted |= (uint64_t)1 << b;
+    }
+
+    const cJSON *groups = need(r, root, "", "testGroups", cJSON_IsArray, "an array");
+    if (!groups)
+        return -1;
+    int64_t capacity = 0;
+    for (const cJSON *g = groups->child; g; g = g->next)
+        capacity += count_children(member(g, "tests"));
+    if (capacity > INT_MAX)
+        return rfail(r, "testGroups", "too many tests");
+    f->tests = calloc((size_t)(capacity > 0 ? capacity : 1), sizeof *f->tests);
+    if (!f->tests)
+        return rfail(r, NULL, "out of memory");
+    uint64_t used = 0;
+    int gi = 0;
+    for (const cJSON *grp = groups->child; grp; grp = grp->next, gi++) {
+        r->level = 1;
+        r->group = gi;
+        if (!cJSON_IsObject(grp))
+            return rfail(r, NULL, "expected a test group object, found %s",
+                         type_of(grp));
+        if (check_keys(r, grp, "", group_keys, 3) != 0)
+            return -1;
+        const char *type = get_string(r, grp, "", "type", 64);
+        kvc_mode mode;
+        if (!type)
+            return -1;
+        if (kvcg_golden_type_parse(type, &mode) != 0)
+            return rfail(r, "type", "expected \"PagedAttention\", \"BlockedAttention\" "
+                         "or \"QEffPagedAttention\", found \"%s\"",
+                         shown(type, tmp, sizeof tmp));
+        gcfg g;
+        if (parse_config(r, grp, mode, &g) != 0)
+            return -1;
+        const cJSON *tests = need(r, grp, "", "tests", cJSON_IsArray, "an array");
+        if (!tests)
+            return -1;
+        if (!tests->child)
+            return rfail(r, "tests", "a group holds at least one test");
+        int ti = 0;
+        for (const cJSON *x = tests->child; x; x = x->next, ti++) {
+            r->level = 2;
+            r->index = ti;
+            if (f->num_tests >= capacity)
+                return rfail(r, NULL, "internal error: test count");
+            kvc_golden_test *t = &f->tests[f->num_tests++];
+            if (parse_test(r, x, &g, t, &used) != 0)
+                return -1;
+        }
+    }
+    r->level = 0;
+    if (declared != f->num_tests)
+        return rfail(r, "numberOfTests", "says %lld, the groups hold %d tests",
+                     (long long)declared, f->num_tests);
+    for (int b = 0; b < KVC_FLAG_ALL_COUNT; b++)
+        if ((used >> b & 1) && !(noted >> b & 1))
+            return rfail(r, fjoin(&fn, "notes.", kvc_flag_name(b)),
+                         "missing: every flag a test uses has a note");
+    if (f->num_tests > 1) {
+        id_at *ids = malloc((size_t)f->num_tests * sizeof *ids);
+        if (!ids)
+            return rfail(r, NULL, "out of memory");
+        for (int k = 0; k < f->num_tests; k++)
+            ids[k] = (id_at){f->tests[k].tc_id, k};
+        qsort(ids, (size_t)f->num_tests, sizeof *ids, cmp_id);
+        for (int k = 1; k < f->num_tests; k++)
+            if (ids[k].id == ids[k - 1].id) {
+                int id = ids[k].id, a = ids[k - 1].pos, b = ids[k].pos;
+                free(ids);
+                r->level = 2;
+                r->tc_id = id;
+                return rfail(r, "tcId", "appears twice (tests #%d and #%d of the "
+                             "file, counting from 0)", a, b);
+            }
+        free(ids);
+    }
+    return 0;
+}
+
+int kvc_golden_parse(const char *text, size_t len, const char *name,
+                     kvc_golden_file *f, char *err, size_t errlen)
+{
+    rd r = {name ? name : "<input>", err, errlen, 0, 0, 0, 0, 0};
+    if (err && errlen)
+        err[0] = '\0';
+    if (!f) {
+        rfail(&r, NULL, "no output structure");
+        return -1;
+    }
+    memset(f, 0, sizeof *f);
+    if (!text) {
+        rfail(&r, NULL, "no text");
+        return -1;
+    }
+    if (len > KVCG_GOLDEN_MAX_TEXT) {
+        rfail(&r, NULL, "%zu bytes is larger than the limit of %zu", len,
+              KVCG_GOLDEN_MAX_TEXT);
+        return -1;
+    }
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        r.failed = 1;
+        if (err && errlen)
+            snprintf(err, errlen, "%s: not JSON: NUL byte at offset %zu", r.name,
+                     (size_t)(nul - text));
+        return -1;
+    }
+    size_t good = kvcg_utf8_valid_prefix(text, len);
+    if (good != len || (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)) {
+        size_t line, col;
+        line_col(text, good, &line, &col);
+        if (err && errlen)
+            snprintf(err, errlen, "%s: not JSON: %s at line %zu, column %zu "
+                     "(offset %zu)", r.name,
+                     good == len ? "a byte order mark" : "invalid UTF-8",
+                     line, col, good == len ? (size_t)0 : good);
+        return -1;
+    }
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!root || !end || end < text || end > text + len) {
+        size_t off = (end && end >= text && end <= text + len) ? (size_t)(end - text)
+                                                               : len;
+        size_t line, col;
+        line_col(text, off, &line, &col);
+        if (err && errlen)
+            snprintf(err, errlen, "%s: not JSON: %s at line %zu, column %zu "
+                     "(offset %zu)", r.name,
+                     off >= len ? "unexpected end of text" : "syntax error",
+                     line, col, off);
+        cJSON_Delete(root);
+        return -1;
+    }
+    for (const char *p = end; p < text + len; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            size_t line, col, off = (size_t)(p - text);
+            line_col(text, off, &line, &col);
+            if (err && errlen)
+                snprintf(err, errlen, "%s: not JSON: text after the top-level "
+                         "value at line %zu, column %zu (offset %zu)", r.name,
+                         line, col, off);
+            cJSON_Delete(root);
+            return -1;
+        }
+    int rc = parse_root(&r, root, f);
+    cJSON_Delete(root);
+    if (rc != 0) {
+        kvc_golden_free(f);
+        memset(f, 0, sizeof *f);
+        return -1;
+    }
+    return 0;
+}
+
+int kvc_golden_read(const char *path, kvc_golden_file *f, char *err,
+                    size_t errlen)
+{
+    if (f)
+        memset(f, 0, sizeof *f);
+    if (!path) {
+        if (err && errlen)
+            snprintf(err, errlen, "golden read: no path");
+        return -1;
+    }
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len == cap) {
+            if (cap >= KVCG_GOLDEN_MAX_TEXT) {
+                fclose(fp);
+                free(buf);
+                if (err && errlen)
+                    snprintf(err, errlen, "%s: larger than the limit of %zu bytes",
+                             path, KVCG_GOLDEN_MAX_TEXT);
+                return -1;
+            }
+            size_t ncap = cap ? cap * 2 : 65536;
+            if (ncap > KVCG_GOLDEN_MAX_TEXT)
+                ncap = KVCG_GOLDEN_MAX_TEXT + 1;
+            char *nb = realloc(buf, ncap);
+            if (!nb) {
+                fclose(fp);
+                free(buf);
+                if (err && errlen)
+                    snprintf(err, errlen, "%s: out of memory", path);
+                return -1;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t n = fread(buf + len, 1, cap - len, fp);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    int bad = ferror(fp);
+    int e = errno;
+    fclose(fp);
+    if (bad) {
+        free(buf);
+        if (err && errlen)
+            snprintf(err, errlen, "%s: read error: %s", path, strerror(e));
+        return -1;
+    }
+    int rc = kvc_golden_parse(buf, len, path, f, err, errlen);
+    free(buf);
+    return rc;
+}

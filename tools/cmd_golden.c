@@ -1,0 +1,279 @@
+/* cmd_golden.c — `kvcheck golden regen|verify|add`. */
+#include <getopt.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli_parse.h"
+#include "commands.h"
+#include "golden_set.h"
+#include "golden_verify.h"
+
+#define DEFAULT_DIR "golden/vectors"
+
+static const char golden_usage[] =
+    "usage: kvcheck golden regen  [--out DIR] [--from DIR]\n"
+    "       kvcheck golden verify [--kernel paged|blocked|qeff|all] [--verbose] [FILE...]\n"
+    "       kvcheck golden add    FILE.json [--to FILE]\n"
+    "\n"
+    "regen   rewrite the golden set from the generators and the oracle:\n"
+    "        DIR/paged_attention.json, blocked_attention.json,\n"
+    "        qeff_paged_attention.json, and regressions.json (its stored\n"
+    "        inputs, expected values recomputed). Byte-identical every time.\n"
+    "        --out DIR (default " DEFAULT_DIR "), --from DIR: where\n"
+    "        regressions.json is read (default: the --out DIR).\n"
+    "verify  run the kernel on every test of the files (default\n"
+    "        " DEFAULT_DIR "/*.json) and judge it by their expected values;\n"
+    "        prints failures (every test with --verbose) and a summary.\n"
+    "add     recompute the expected values of the tests in FILE.json (a\n"
+    "        reproducer written by `kvcheck shrink` or `run --shrink`) and\n"
+    "        append them to --to (default " DEFAULT_DIR "/" KVC_GOLDEN_REGRESSIONS "),\n"
+    "        making a failure a permanent regression vector.\n"
+    "\n"
+    "Exit status: 0 success, 1 a test failed or a file could not be\n"
+    "read/written, 2 bad usage.\n";
+
+static void join_path(char *buf, size_t n, const char *dir, const char *name)
+{
+    snprintf(buf, n, "%s/%s", dir, name);
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Recompute the expected values of every test of f, in place. */
+static int reexpect(kvc_golden_file *f, const char *name)
+{
+    for (int i = 0; i < f->num_tests; i++) {
+        kvc_golden_test *t = &f->tests[i];
+        free(t->out);
+        free(t->lse);
+        free(t->tol_out);
+        free(t->tol_lse);
+        t->out = t->lse = t->tol_out = t->tol_lse = NULL;
+        char err[256];
+        if (t->result != KVC_EXPECT_INVALID &&
+            kvc_golden_expect(t, err, sizeof err) != 0) {
+            fprintf(stderr, "kvcheck golden: %s: test tcId %d: %s\n", name,
+                    t->tc_id, err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int write_file(const kvc_golden_file *f, const char *path)
+{
+    char err[512];
+    if (kvc_golden_write(f, path, err, sizeof err) != 0) {
+        fprintf(stderr, "kvcheck golden: %s\n", err);
+        return -1;
+    }
+    printf("wrote %s (%d tests)\n", path, f->num_tests);
+    return 0;
+}
+
+static int regen_regressions(const char *from, const char *out)
+{
+    char src[1024], dst[1024], err[512];
+    join_path(src, sizeof src, from, KVC_GOLDEN_REGRESSIONS);
+    join_path(dst, sizeof dst, out, KVC_GOLDEN_REGRESSIONS);
+    kvc_golden_file f;
+    if (!file_exists(src)) {
+        memset(&f, 0, sizeof f);
+        snprintf(f.generator, sizeof f.generator, "kvcheck golden add");
+    } else if (kvc_golden_read(src, &f, err, sizeof err) != 0) {
+        fprintf(stderr, "kvcheck golden regen: %s\n", err);
+        return -1;
+    }
+    snprintf(f.oracle_version, sizeof f.oracle_version, "%s",
+             KVC_ORACLE_VERSION);
+    int rc = reexpect(&f, src) == 0 && write_file(&f, dst) == 0 ? 0 : -1;
+    kvc_golden_free(&f);
+    return rc;
+}
+
+static int cmd_regen(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"out", required_argument, 0, 'o'},
+        {"from", required_argument, 0, 'f'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *out = DEFAULT_DIR, *from = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'f': from = optarg; break;
+        case 'h': fputs(golden_usage, stdout); return 0;
+        default: fputs(golden_usage, stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "kvcheck golden regen: unexpected argument '%s'\n",
+                argv[optind]);
+        return 2;
+    }
+    if (kvc_make_dirs(out) != 0) {
+        fprintf(stderr, "kvcheck golden regen: cannot create '%s'\n", out);
+        return 1;
+    }
+    for (int m = 0; m < KVC_MODE_COUNT; m++) {
+        kvc_golden_file f;
+        char err[512], path[1024];
+        if (kvc_golden_standard((kvc_mode)m, &f, err, sizeof err) != 0) {
+            fprintf(stderr, "kvcheck golden regen: %s set: %s\n",
+                    kvc_mode_name(m), err);
+            return 1;
+        }
+        join_path(path, sizeof path, out, kvc_golden_file_name((kvc_mode)m));
+        int rc = write_file(&f, path);
+        kvc_golden_free(&f);
+        if (rc != 0)
+            return 1;
+    }
+    return regen_regressions(from ? from : out, out) == 0 ? 0 : 1;
+}
+
+static int verify_paths(char **paths, int n, int mode, int verbose)
+{
+    kvc_verify_counts counts = {0};
+    int unreadable = 0;
+    for (int i = 0; i < n; i++) {
+        kvc_golden_file f;
+        char err[512];
+        if (kvc_golden_read(paths[i], &f, err, sizeof err) != 0) {
+            fprintf(stderr, "kvcheck golden verify: %s\n", err);
+            unreadable++;
+            continue;
+        }
+        kvc_golden_verify_file(&f, paths[i], &kvc_builtin_kernel, mode,
+                               verbose, stdout, &counts);
+        kvc_golden_free(&f);
+    }
+    printf("golden verify (%s): %d files, %d passed, %d failed, %d skipped "
+           "(other modes), %d acceptable tests refused, %d unreadable files\n",
+           kvc_builtin_kernel.name, n, counts.passed, counts.failed,
+           counts.skipped, counts.refused_acceptable, unreadable);
+    printf("%s\n", counts.failed || unreadable ? "FAILED" : "PASSED");
+    return counts.failed || unreadable ? 1 : 0;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"kernel", required_argument, 0, 'k'},
+        {"verbose", no_argument, 0, 'v'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int mode = -1, verbose = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'k':
+            if (kvc_parse_kernel("golden verify", optarg, &mode)) return 2;
+            break;
+        case 'v': verbose = 1; break;
+        case 'h': fputs(golden_usage, stdout); return 0;
+        default: fputs(golden_usage, stderr); return 2;
+        }
+    }
+    if (optind < argc)
+        return verify_paths(argv + optind, argc - optind, mode, verbose);
+    glob_t g;
+    if (glob(DEFAULT_DIR "/*.json", 0, NULL, &g) != 0) {
+        fprintf(stderr, "kvcheck golden verify: no files match %s/*.json "
+                        "(run from the source tree, or name the files)\n",
+                DEFAULT_DIR);
+        return 1;
+    }
+    int rc = verify_paths(g.gl_pathv, (int)g.gl_pathc, mode, verbose);
+    globfree(&g);
+    return rc;
+}
+
+static int cmd_add(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"to", required_argument, 0, 't'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *to = DEFAULT_DIR "/" KVC_GOLDEN_REGRESSIONS;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 't': to = optarg; break;
+        case 'h': fputs(golden_usage, stdout); return 0;
+        default: fputs(golden_usage, stderr); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "kvcheck golden add: name exactly one FILE.json\n\n%s",
+                golden_usage);
+        return 2;
+    }
+    const char *src = argv[optind];
+    char err[512];
+    kvc_golden_file add, dst;
+    if (kvc_golden_read(src, &add, err, sizeof err) != 0) {
+        fprintf(stderr, "kvcheck golden add: %s\n", err);
+        return 1;
+    }
+    if (!file_exists(to)) {
+        memset(&dst, 0, sizeof dst);
+        snprintf(dst.generator, sizeof dst.generator, "kvcheck golden add");
+    } else if (kvc_golden_read(to, &dst, err, sizeof err) != 0) {
+        fprintf(stderr, "kvcheck golden add: %s\n", err);
+        kvc_golden_free(&add);
+        return 1;
+    }
+    snprintf(dst.oracle_version, sizeof dst.oracle_version, "%s",
+             KVC_ORACLE_VERSION);
+    int rc = reexpect(&add, src) == 0 ? 0 : 1;
+    int next_id = 1;
+    for (int i = 0; i < dst.num_tests; i++)
+        if (dst.tests[i].tc_id >= next_id)
+            next_id = dst.tests[i].tc_id + 1;
+    for (int i = 0; rc == 0 && i < add.num_tests; i++) {
+        add.tests[i].tc_id = next_id++;
+        if (kvc_golden_append(&dst, &add.tests[i]) != 0) {
+            fprintf(stderr, "kvcheck golden add: out of memory\n");
+            rc = 1;
+        }
+    }
+    if (rc == 0)
+        rc = write_file(&dst, to) == 0 ? 0 : 1;
+    kvc_golden_free(&add);
+    kvc_golden_free(&dst);
+    return rc;
+}
+
+int kvc_cmd_golden(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(golden_usage, stderr);
+        return 2;
+    }
+    const char *sub = argv[1];
+    if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
+        fputs(golden_usage, stdout);
+        return 0;
+    }
+    if (!strcmp(sub, "regen"))
+        return cmd_regen(argc - 1, argv + 1);
+    if (!strcmp(sub, "verify"))
+        return cmd_verify(argc - 1, argv + 1);
+    if (!strcmp(sub, "add"))
+        return cmd_add(argc - 1, argv + 1);
+    fprintf(stderr, "kvcheck golden: unknown subcommand '%s'\n\n%s", sub,
+            golden_usage);
+    return 2;
+}

@@ -1,0 +1,274 @@
+/* golden_set.c — what the committed golden files contain (golden_set.h). */
+#include "golden_set.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../generators/named.h"
+
+/* Random cover cases must stay small: the whole set is a few MB. */
+#define COVER_MAX_WORK 60000
+#define COVER_MAX_INDEX 20000
+
+const char *kvc_golden_file_name(kvc_mode mode)
+{
+    switch (mode) {
+    case KVC_MODE_PAGED: return "paged_attention.json";
+    case KVC_MODE_BLOCKED: return "blocked_attention.json";
+    case KVC_MODE_QEFF: return "qeff_paged_attention.json";
+    default: return "unknown.json";
+    }
+}
+
+int kvc_golden_append(kvc_golden_file *f, kvc_golden_test *t)
+{
+    kvc_golden_test *nt =
+        realloc(f->tests, ((size_t)f->num_tests + 1) * sizeof *nt);
+    if (!nt) {
+        kvc_golden_test_free(t);
+        return -1;
+    }
+    f->tests = nt;
+    f->tests[f->num_tests++] = *t;
+    memset(t, 0, sizeof *t);
+    return 0;
+}
+
+/* Start a test from a spec: build, set id/comment/flags. */
+static int test_from_spec(kvc_golden_test *t, const kvc_case_spec *spec,
+                          uint64_t value_seed, const char *comment,
+                          char *err, size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    if (kvc_case_build(spec, value_seed, &t->c, err, errlen) != 0)
+        return -1;
+    snprintf(t->comment, sizeof t->comment, "%s", comment);
+    t->flags = t->c.flags;
+    t->result = KVC_EXPECT_VALID;
+    return 0;
+}
+
+/* Finish a test (expected values unless invalid) and add it to f. */
+static int add_test(kvc_golden_file *f, kvc_golden_test *t, char *err,
+                    size_t errlen)
+{
+    t->tc_id = f->num_tests + 1;
+    if (t->result != KVC_EXPECT_INVALID &&
+        kvc_golden_expect(t, err, errlen) != 0) {
+        kvc_golden_test_free(t);
+        return -1;
+    }
+    if (kvc_golden_append(f, t) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static int add_named(kvc_golden_file *f, kvc_mode mode, char *err,
+                     size_t errlen)
+{
+    for (size_t i = 0; i < kvc_named_count(); i++) {
+        const kvc_named_case *nc = kvc_named_get(i);
+        if (nc->mode != mode)
+            continue;
+        kvc_case_spec spec = kvc_named_spec(nc);
+        kvc_golden_test t;
+        char comment[256];
+        snprintf(comment, sizeof comment, "%s (named case %s)", nc->comment,
+                 nc->name);
+        if (test_from_spec(&t, &spec, kvc_case_seed(KVC_GOLDEN_SEED, i),
+                           comment, err, errlen) != 0 ||
+            add_test(f, &t, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Greedy cover: walk the campaign (KVC_GOLDEN_SEED, mode) and keep each
+ * small case that exercises a flag no earlier test of the file has. */
+static int add_cover(kvc_golden_file *f, kvc_mode mode, char *err,
+                     size_t errlen)
+{
+    uint64_t covered = 0;
+    for (int i = 0; i < f->num_tests; i++)
+        covered |= f->tests[i].flags;
+    for (uint64_t idx = 0; idx < COVER_MAX_INDEX; idx++) {
+        kvc_case_spec spec;
+        if (kvc_spec_draw(KVC_GOLDEN_SEED, idx, (int)mode, &spec) != 0 ||
+            kvc_spec_work(&spec) > COVER_MAX_WORK)
+            continue;
+        kvc_golden_test t;
+        char comment[256];
+        snprintf(comment, sizeof comment,
+                 "random case %llu of campaign seed %u, kept for a flag no "
+                 "earlier test covers",
+                 (unsigned long long)idx, KVC_GOLDEN_SEED);
+        if (test_from_spec(&t, &spec, kvc_case_seed(KVC_GOLDEN_SEED, idx),
+                           comment, err, errlen) != 0)
+            return -1;
+        if ((t.flags & ~covered) == 0) {
+            kvc_golden_test_free(&t);
+            continue;
+        }
+        covered |= t.flags;
+        if (add_test(f, &t, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- invalid and acceptable mutations of valid cases ---- */
+
+typedef void (*mutate_fn)(kvc_case *c);
+
+typedef struct mutation {
+    kvc_mode mode;
+    int flag;             /* KVC_FLAG_* added to the case's flags */
+    kvc_expect result;
+    const char *error;    /* the status libkvattn returns */
+    const char *comment;
+    void (*spec)(kvc_case_spec *s); /* shape the valid case first, or NULL */
+    mutate_fn mutate;
+} mutation;
+
+static int *table_entry(kvc_case *c, int s, int b)
+{
+    return &c->layout.block_table[(int64_t)s * c->layout.max_blocks_per_seq + b];
+}
+
+static void spec_two_new(kvc_case_spec *s) { s->ctx_len[0] = 20; s->q_len[0] = 2; }
+static void spec_qeff_two(kvc_case_spec *s) { s->ctx_len[0] = 13; s->q_len[0] = 2; }
+static void spec_window(kvc_case_spec *s)
+{
+    s->cfg.window_left = 9;
+    s->ctx_len[0] = 40;
+    s->q_len[0] = 3;
+}
+
+static void m_context_block_minus_1(kvc_case *c) { *table_entry(c, 0, 0) = -1; }
+static void m_block_out_of_range(kvc_case *c)
+{
+    *table_entry(c, 0, 0) = (int)c->layout.num_blocks;
+}
+static void m_slot_out_of_range(kvc_case *c)
+{
+    c->layout.slot_mapping[0] = c->layout.num_blocks * c->layout.block_size;
+}
+static void m_duplicate_slot(kvc_case *c)
+{
+    c->layout.slot_mapping[1] = c->layout.slot_mapping[0];
+}
+/* Drop the table's last column: seq 0 needs 2 blocks (ctx 20 + 1 > 16). */
+static void m_table_too_short(kvc_case *c)
+{
+    kvc_layout *l = &c->layout;
+    int old = l->max_blocks_per_seq, cols = 1;
+    for (int s = 0; s < c->prob.num_seqs; s++)
+        for (int b = 0; b < cols; b++)
+            l->block_table[(int64_t)s * cols + b] =
+                l->block_table[(int64_t)s * old + b];
+    l->max_blocks_per_seq = cols;
+}
+static void m_zero_tiles(kvc_case *c) { c->spec.num_kv_blocks = 0; }
+static void m_qeff_crossing(kvc_case *c)
+{
+    /* positions 13,14 -> 15,16: the write would cross into block 1 */
+    int *pos = c->qeff.position_ids;
+    for (int i = 0; i < c->qeff.max_q; i++)
+        if (pos[i] >= 0)
+            pos[i] += 2;
+    c->qeff.slot_id[0] = 15;
+}
+static void m_qeff_slot_id(kvc_case *c) { c->qeff.slot_id[0] += 1; }
+static void m_qeff_active_minus_1(kvc_case *c) { *table_entry(c, 0, 0) = -1; }
+/* Free (set -1) every table entry wholly below the window of every row. */
+static void m_free_below_window(kvc_case *c)
+{
+    const kvc_problem *p = &c->prob;
+    int B = c->layout.block_size, W = p->cfg.window_left;
+    for (int s = 0; s < p->num_seqs; s++) {
+        int lo = p->ctx_len[s] - W;
+        for (int b = 0; (b + 1) * B <= lo; b++)
+            *table_entry(c, s, b) = -1;
+    }
+}
+
+static const mutation mutations[] = {
+    {KVC_MODE_PAGED, KVC_FLAG_BAD_BLOCK_ID, KVC_EXPECT_INVALID, "KVA_ERR_BLOCK",
+     "a context block's table entry is -1 although its positions are visible",
+     NULL, m_context_block_minus_1},
+    {KVC_MODE_PAGED, KVC_FLAG_BAD_BLOCK_ID, KVC_EXPECT_INVALID, "KVA_ERR_BLOCK",
+     "a needed table entry equals num_blocks (one past the pool)", NULL,
+     m_block_out_of_range},
+    {KVC_MODE_PAGED, KVC_FLAG_BAD_SLOT, KVC_EXPECT_INVALID, "KVA_ERR_SLOT",
+     "a new token's slot is num_blocks*block_size (one past the pool)", NULL,
+     m_slot_out_of_range},
+    {KVC_MODE_PAGED, KVC_FLAG_DUPLICATE_SLOT, KVC_EXPECT_INVALID,
+     "KVA_ERR_SLOT", "two new tokens write the same slot", spec_two_new,
+     m_duplicate_slot},
+    {KVC_MODE_PAGED, KVC_FLAG_SEQ_BEYOND_TABLE, KVC_EXPECT_INVALID,
+     "KVA_ERR_LENGTH", "seq_len 21 needs 2 blocks, the table row holds 1",
+     NULL, m_table_too_short},
+    {KVC_MODE_PAGED, KVC_FLAG_FREED_BELOW_WINDOW, KVC_EXPECT_ACCEPTABLE, "",
+     "table entries wholly below the sliding window are -1 (freed, as engines "
+     "do); a kernel may refuse them or must ignore them",
+     spec_window, m_free_below_window},
+    {KVC_MODE_BLOCKED, KVC_FLAG_BAD_TILE_COUNT, KVC_EXPECT_INVALID,
+     "KVA_ERR_SHAPE", "num_kv_blocks is 0", NULL, m_zero_tiles},
+    {KVC_MODE_BLOCKED, KVC_FLAG_BAD_SLOT, KVC_EXPECT_INVALID, "KVA_ERR_SLOT",
+     "a new token's slot is past the contiguous cache", NULL,
+     m_slot_out_of_range},
+    {KVC_MODE_QEFF, KVC_FLAG_QEFF_CROSSING_WRITE, KVC_EXPECT_INVALID,
+     "KVA_ERR_CONVENTION",
+     "positions 15 and 16 with block_size 16: the write crosses a block",
+     spec_qeff_two, m_qeff_crossing},
+    {KVC_MODE_QEFF, KVC_FLAG_QEFF_SLOT_ID_MISMATCH, KVC_EXPECT_INVALID,
+     "KVA_ERR_CONVENTION", "slot_id is one more than first position mod B",
+     NULL, m_qeff_slot_id},
+    {KVC_MODE_QEFF, KVC_FLAG_BAD_BLOCK_ID, KVC_EXPECT_INVALID, "KVA_ERR_BLOCK",
+     "the active block (block_table[s][pmax / B]) is -1", spec_qeff_two,
+     m_qeff_active_minus_1},
+};
+
+static int add_mutations(kvc_golden_file *f, kvc_mode mode, char *err,
+                         size_t errlen)
+{
+    for (size_t i = 0; i < sizeof mutations / sizeof mutations[0]; i++) {
+        const mutation *m = &mutations[i];
+        if (m->mode != mode)
+            continue;
+        kvc_case_spec spec = kvc_named_base(mode);
+        spec.leak_sensitive = 0;
+        if (m->spec)
+            m->spec(&spec);
+        kvc_golden_test t;
+        if (test_from_spec(&t, &spec, kvc_case_seed(KVC_GOLDEN_SEED, 1000 + i),
+                           m->comment, err, errlen) != 0)
+            return -1;
+        m->mutate(&t.c);
+        t.flags |= 1ull << m->flag;
+        t.result = m->result;
+        snprintf(t.error, sizeof t.error, "%s", m->error);
+        if (add_test(f, &t, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int kvc_golden_standard(kvc_mode mode, kvc_golden_file *f, char *err,
+                        size_t errlen)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->generator, sizeof f->generator, "kvcheck golden regen");
+    snprintf(f->oracle_version, sizeof f->oracle_version, "%s",
+             KVC_ORACLE_VERSION);
+    if (add_named(f, mode, err, errlen) != 0 ||
+        add_cover(f, mode, err, errlen) != 0 ||
+        add_mutations(f, mode, err, errlen) != 0) {
+        kvc_golden_free(f);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,33 @@
+/*
+ * golden_set.h — the committed golden set: which tests each file of
+ * golden/vectors/ holds, built from the named boundary cases, a greedy cover
+ * of every generator flag by small random cases, and invalid/acceptable
+ * mutations of valid cases. A pure function of the code: regenerating it is
+ * byte-identical.
+ */
+#ifndef KVC_GOLDEN_SET_H
+#define KVC_GOLDEN_SET_H
+
+#include "../golden/golden.h"
+
+/* The campaign seed of the random part of the set. */
+#define KVC_GOLDEN_SEED 20261127u
+
+/* File name (no directory) of the standard file of a mode:
+ * "paged_attention.json", "blocked_attention.json",
+ * "qeff_paged_attention.json". */
+const char *kvc_golden_file_name(kvc_mode mode);
+
+/* The name of the file of regression vectors added by `golden add`. */
+#define KVC_GOLDEN_REGRESSIONS "regressions.json"
+
+/* Build the standard file of a mode, expected values included. Returns 0,
+ * or -1 with a message. */
+int kvc_golden_standard(kvc_mode mode, kvc_golden_file *f, char *err,
+                        size_t errlen);
+
+/* Append one test (taking ownership of its contents; *t is zeroed) to f.
+ * Returns 0 or -1 (out of memory; t is freed). */
+int kvc_golden_append(kvc_golden_file *f, kvc_golden_test *t);
+
+#endif /* KVC_GOLDEN_SET_H */

@@ -1,0 +1,32 @@
+/*
+ * reproducer.h — shrink a failing campaign case and write the smallest
+ * failing case as a golden-format file that `kvcheck replay FILE.json`
+ * runs and `kvcheck golden add FILE.json` makes permanent.
+ */
+#ifndef KVC_REPRODUCER_H
+#define KVC_REPRODUCER_H
+
+#include <stdint.h>
+
+#include "runner.h"
+
+/* Attempts the CLI gives the shrinker (each one runs the kernel and the
+ * oracle once). */
+#define KVC_SHRINK_MAX_ATTEMPTS 2000
+
+typedef struct kvc_repro {
+    kvc_outcome outcome;   /* of the original case; KVC_PASS: it passed */
+    int shrink_status;     /* kvc_shrink's return value */
+    int attempts;
+    char before[256];      /* kvc_case_describe of the original */
+    char after[256];       /* of the shrunk case */
+} kvc_repro;
+
+/* Shrink case (seed, index, mode) against kernel k, keeping candidates that
+ * fail with the same outcome kind, and write the result to path. Returns 0
+ * (written), 1 (the case passes: nothing written) or -1 with a message. */
+int kvc_write_reproducer(uint64_t seed, uint64_t index, int mode,
+                         const kvc_kernel *k, const char *path,
+                         kvc_repro *info, char *err, size_t errlen);
+
+#endif /* KVC_REPRODUCER_H */
