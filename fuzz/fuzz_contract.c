@@ -108,6 +108,21 @@ static int64_t clamp64(int64_t x, int64_t lo, int64_t hi)
     return x < lo ? lo : x > hi ? hi : x;
 }
 
+/* a + b, saturated (corruptions stack: a field may already be extreme). */
+static int64_t sat64(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+static int sat32(int a, int b)
+{
+    int64_t r = (int64_t)a + b;
+    return r > INT_MAX ? INT_MAX : r < INT_MIN ? INT_MIN : (int)r;
+}
+
 /* Largest offset + D of the geometry, or -1 when it overflows / a count is
  * not positive / a stride is negative. */
 static int64_t extent_of(int64_t nb, int B, int H, int D, int64_t sb,
@@ -224,11 +239,20 @@ static void draw_writes(fz_io *io, scen *x)
 
 /* ---- corruptions ---- */
 
+/* q_len of sequence s when qsl is sane there, else -1. */
+static int64_t q_len_of(const scen *x, int s)
+{
+    int64_t d;
+    if (x->qsl[s] < 0 || __builtin_sub_overflow(x->qsl[s + 1], x->qsl[s], &d))
+        return -1;
+    return d >= 0 ? d : -1;
+}
+
 static int pick_seq_with_tokens(fz_io *io, const scen *x)
 {
     int cand[MAX_S], n = 0;
     for (int s = 0; s < x->S && s < MAX_S; s++)
-        if (x->qsl[s + 1] > x->qsl[s] && x->seq_lens[s] > 0)
+        if (q_len_of(x, s) > 0 && x->seq_lens[s] > 0)
             cand[n++] = s;
     return n ? cand[fz_get_int(io, 0, n - 1)] : -1;
 }
@@ -243,12 +267,12 @@ static void corrupt(fz_io *io, scen *x, int kind)
     switch (kind) {
     case X_HQ: {
         int hq[] = {0, -1, INT_MIN, x->p.num_kv_heads > 1
-                                        ? x->p.num_q_heads + 1 : 0};
+                                        ? sat32(x->p.num_q_heads, 1) : 0};
         x->p.num_q_heads = hq[fz_get_int(io, 0, 3)];
         break;
     }
     case X_HKV: {
-        int hkv[] = {0, -1, x->p.num_q_heads > 0 ? x->p.num_q_heads + 1 : 0};
+        int hkv[] = {0, -1, x->p.num_q_heads > 0 ? sat32(x->p.num_q_heads, 1) : 0};
         x->p.num_kv_heads = hkv[fz_get_int(io, 0, 2)];
         break;
     }
@@ -273,25 +297,25 @@ static void corrupt(fz_io *io, scen *x, int kind)
         break;
     }
     case X_CACHE_HKV:
-        x->cHkv = x->p.num_kv_heads + fz_get_int(io, 1, 2);
+        x->cHkv = sat32(x->p.num_kv_heads, fz_get_int(io, 1, 2));
         break;
     case X_CACHE_D:
-        x->cD = fz_get_bool(io) ? x->p.head_dim + 1 : x->p.head_dim - 1;
+        x->cD = sat32(x->p.head_dim, fz_get_bool(io) ? 1 : -1);
         break;
     case X_NUM_BLOCKS: {
-        int64_t nb[] = {0, -1, INT64_MIN, INT64_MAX, x->num_blocks + 1};
+        int64_t nb[] = {0, -1, INT64_MIN, INT64_MAX, sat64(x->num_blocks, 1)};
         x->num_blocks = nb[fz_get_int(io, 0, 4)];
         break;
     }
     case X_BLOCK_SIZE: {
-        int b[] = {0, -1, INT_MIN, INT_MAX, x->B + 1};
+        int b[] = {0, -1, INT_MIN, INT_MAX, sat32(x->B, 1)};
         x->B = b[fz_get_int(io, 0, 4)];
         break;
     }
     case X_STRIDE: {
         int64_t *st[] = {&x->sb, &x->ss, &x->sh};
         int64_t *sp = st[fz_get_int(io, 0, 2)];
-        int64_t v[] = {-1, 0, 1, *sp - 1, *sp + 1, INT64_MAX, INT64_MIN,
+        int64_t v[] = {-1, 0, 1, sat64(*sp, -1), sat64(*sp, 1), INT64_MAX, INT64_MIN,
                        (int64_t)1 << 40};
         *sp = v[fz_get_int(io, 0, 7)];
         break;
@@ -317,7 +341,7 @@ static void corrupt(fz_io *io, scen *x, int kind)
     case X_QSL_DECREASE:
         if (S > 0) {
             int s = fz_get_int(io, 0, S - 1);
-            x->qsl[s + 1] = x->qsl[s] - fz_get_int(io, 1, 3);
+            x->qsl[s + 1] = sat64(x->qsl[s], -fz_get_int(io, 1, 3));
         }
         break;
     case X_QSL_BEYOND:
@@ -332,14 +356,14 @@ static void corrupt(fz_io *io, scen *x, int kind)
     case X_SEQ_LEN:
         if (S > 0) {
             int s = fz_get_int(io, 0, S - 1);
-            int64_t q = x->qsl[s + 1] - x->qsl[s];
+            int64_t q = q_len_of(x, s);
             int v[] = {q >= 1 && q <= INT_MAX ? (int)q - 1 : -1, -1, INT_MIN,
                        INT_MAX};
             x->seq_lens[s] = v[fz_get_int(io, 0, 3)];
         }
         break;
     case X_MAX_BLOCKS: {
-        int v[] = {x->mb - 1, -1, INT_MIN};
+        int v[] = {sat32(x->mb, -1), -1, INT_MIN};
         x->mb = v[fz_get_int(io, 0, 2)];
         break;
     }
@@ -347,7 +371,7 @@ static void corrupt(fz_io *io, scen *x, int kind)
         int s = pick_seq_with_tokens(io, x);
         if (s < 0 || x->B < 1 || x->mb < 1)
             break;
-        int64_t q = x->qsl[s + 1] - x->qsl[s], ctx = x->seq_lens[s] - q;
+        int64_t q = q_len_of(x, s), ctx = x->seq_lens[s] - q;
         int64_t lo = x->p.window_left >= 0 ? ctx - x->p.window_left : 0;
         if (lo < 0)
             lo = 0;
@@ -387,7 +411,7 @@ static void corrupt(fz_io *io, scen *x, int kind)
             int64_t ns = x->num_blocks > 0 && x->B > 0 &&
                          x->num_blocks <= INT64_MAX / x->B
                          ? x->num_blocks * x->B : 0;
-            int64_t v[] = {-2, ns, ns + fz_get_int(io, 0, 100), INT64_MAX,
+            int64_t v[] = {-2, ns, sat64(ns, fz_get_int(io, 0, 100)), INT64_MAX,
                            INT64_MIN};
             x->slots[fz_get_i64(io, 0, x->nt - 1)] = v[fz_get_int(io, 0, 4)];
         }
@@ -477,12 +501,6 @@ static void fill_nan(float *x, int64_t n)
         x[i] = NAN;
 }
 
-/* q_len of sequence s when qsl is sane there, else -1. */
-static int64_t q_len_of(const scen *x, int s)
-{
-    int64_t d = x->qsl[s + 1] - x->qsl[s];
-    return (x->qsl[s] >= 0 && d >= 0) ? d : -1;
-}
 
 /* Allocate the batch arrays (qsl, seq_lens, table, masks) from the final
  * description. */

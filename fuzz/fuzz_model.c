@@ -37,6 +37,11 @@ int fzm_check_status(const char *what, kva_status st, const kva_error *err,
 {
     FZ_ASSERT((int)st >= KVA_OK && (int)st <= KVA_ERR_NOMEM,
               "%s returned %d, not a kva_status", what, (int)st);
+#ifdef FZ_TRACE
+    /* -DFZ_TRACE: one line per call, to measure what a corpus exercises */
+    fprintf(stderr, "FZ_TRACE %s %s must_refuse=%d\n", what,
+            kva_status_name(st), v->must_refuse);
+#endif
     if (st == KVA_OK) {
         FZ_ASSERT(!v->must_refuse, "%s accepted an input the contract says "
                   "it must refuse: %s", what, v->reason);
@@ -198,7 +203,8 @@ static int row_structure(const int *row, int mq, int *p0, int *count, int *off)
         return 1;
     }
     for (int i = first; i < first + n; i++)
-        if (i >= mq || row[i] < 0 || row[i] != row[first] + (i - first))
+        if (i >= mq || row[i] < 0 ||
+            (int64_t)row[i] != (int64_t)row[first] + (i - first))
             return 0;
     *p0 = row[first];
     *count = n;
@@ -224,6 +230,16 @@ void fzq_io(fz_io *io, fzq_input *in)
                       NELEM(bad_counts));
     fz_io_i64_special(io, &in->num_blocks, 1, 1024, bad_num_blocks,
                       NELEM(bad_num_blocks));
+    /* A raw (selector >= 240) count above the array bounds is clamped:
+     * the harness allocates exactly what the counts claim. */
+    if (!io->writing) {
+        if (in->num_seqs > FZQ_MAX_S)
+            in->num_seqs = FZQ_MAX_S;
+        if (in->max_q > FZQ_MAX_Q)
+            in->max_q = FZQ_MAX_Q;
+        if (in->num_kv_blocks > FZQ_MAX_NKB)
+            in->num_kv_blocks = FZQ_MAX_NKB;
+    }
     const int S = clampi(in->num_seqs, 0, FZQ_MAX_S);
     const int MQ = clampi(in->max_q, 0, FZQ_MAX_Q);
     const int NKB = clampi(in->num_kv_blocks, 0, FZQ_MAX_NKB);
@@ -423,7 +439,8 @@ static void qeff_expect(const kva_qeff_inputs *in, int64_t *qsl, int *seq_lens,
     int64_t t = 0;
     qsl[0] = 0;
     for (int s = 0; s < S; s++) {
-        const int *row = in->position_ids + (int64_t)s * MQ;
+        /* (no pointer arithmetic on a NULL position_ids when MQ == 0) */
+        const int *row = MQ > 0 ? in->position_ids + (int64_t)s * MQ : NULL;
         row_facts f = scan_row(row, MQ);
         int64_t active = f.count > 0
             ? in->block_table[(int64_t)s * in->num_kv_blocks + f.pmax / B]

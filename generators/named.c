@@ -42,6 +42,7 @@ static void t_chunk_b_minus_1(kvc_case_spec *s) { set_seqs(s, 1, (int[]){16}, (i
 static void t_spec_decode(kvc_case_spec *s) { set_seqs(s, 2, (int[]){33, 7}, (int[]){4, 3}); }
 static void t_block_size_1(kvc_case_spec *s) { s->block_size = 1; set_seqs(s, 2, (int[]){5, 0}, (int[]){3, 4}); }
 static void t_block_size_3(kvc_case_spec *s) { s->block_size = 3; set_seqs(s, 2, (int[]){8, 9}, (int[]){1, 3}); }
+static void t_block_size_64(kvc_case_spec *s) { s->block_size = 64; set_seqs(s, 2, (int[]){130, 63}, (int[]){3, 2}); }
 static void t_mha(kvc_case_spec *s) { s->cfg.num_q_heads = 3; s->cfg.num_kv_heads = 3; }
 static void t_mqa(kvc_case_spec *s) { s->cfg.num_q_heads = 8; s->cfg.num_kv_heads = 1; }
 static void t_head_dim_1(kvc_case_spec *s) { s->cfg.head_dim = 1; s->cfg.scale = 1.0f; }
@@ -95,6 +96,7 @@ static const kvc_named_case named[] = {
     {"paged.spec_decode", "speculative decode: several new tokens after a long context", KVC_MODE_PAGED, t_spec_decode},
     {"paged.block_size_1", "block size 1: every position its own block", KVC_MODE_PAGED, t_block_size_1},
     {"paged.block_size_3", "block size 3: odd, not a power of two", KVC_MODE_PAGED, t_block_size_3},
+    {"paged.block_size_64", "block size 64: long blocks, a chunk crossing from one into the next", KVC_MODE_PAGED, t_block_size_64},
     {"paged.mha", "MHA: Hq == Hkv (3 heads, not a power of two)", KVC_MODE_PAGED, t_mha},
     {"paged.mqa", "MQA: 8 query heads share one KV head", KVC_MODE_PAGED, t_mqa},
     {"paged.head_dim_1", "head_dim 1", KVC_MODE_PAGED, t_head_dim_1},

@@ -342,14 +342,13 @@ static int print_config(wctx *w, sb *s, const kvc_golden_test *t)
     sb_key(s, 4, "causal");
     sb_puts(s, g->causal ? "true,\n" : "false,\n");
     sb_key(s, 4, "windowLeft");
+    sb_printf(s, "%d,\n", g->window_left);
     if (c->spec.mode == KVC_MODE_BLOCKED) {
-        sb_printf(s, "%d,\n", g->window_left);
         sb_key(s, 4, "cacheLen");
         sb_printf(s, "%d,\n", c->spec.cache_len);
         sb_key(s, 4, "numKvBlocks");
         sb_printf(s, "%d\n", c->spec.num_kv_blocks);
     } else {
-        sb_printf(s, "%d,\n", g->window_left);
         sb_key(s, 4, "blockSize");
         sb_printf(s, "%d,\n", c->layout.block_size);
         sb_key(s, 4, "layout");
@@ -393,7 +392,8 @@ static void print_test(sb *s, const kvc_golden_test *t)
     sb_puts(s, "],\n");
     sb_key(s, 5, "result");
     sb_printf(s, "\"%s\",\n", kvc_expect_name(t->result));
-    if (t->result != KVC_EXPECT_VALID) {
+    if (t->result == KVC_EXPECT_INVALID ||
+        (t->result == KVC_EXPECT_ACCEPTABLE && t->error[0])) {
         sb_key(s, 5, "error");
         sb_json_string(s, t->error, strlen(t->error));
         sb_puts(s, ",\n");

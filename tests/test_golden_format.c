@@ -20,6 +20,7 @@
 #include "../generators/case.h"
 #include "../golden/base64.h"
 #include "../golden/golden.h"
+#include "../golden/golden_internal.h"
 
 /* ---- building a file ------------------------------------------------------ */
 
@@ -206,8 +207,7 @@ static void compare_tests(const kvc_golden_test *x, const kvc_golden_test *y)
     cr_assert_eq(x->flags, y->flags, "tcId %d: flags", x->tc_id);
     cr_assert_eq(x->result, y->result);
     cr_assert_str_eq(x->error, y->error);
-    cr_assert_eq(a->flags, x->flags);
-    cr_assert_eq(b->flags, y->flags);
+    cr_assert_eq(b->flags, y->flags, "the parsed case carries the test's flags");
 
     /* spec: everything the format carries */
     const kvc_case_spec *s = &a->spec, *t = &b->spec;
@@ -215,8 +215,8 @@ static void compare_tests(const kvc_golden_test *x, const kvc_golden_test *y)
     SAME_BYTES(&s->cfg, &t->cfg, sizeof s->cfg, "spec.cfg");
     SAME_BYTES(&p->cfg, &q->cfg, sizeof p->cfg, "prob.cfg");
     cr_assert_eq(s->num_seqs, t->num_seqs);
-    SAME_BYTES(s->ctx_len, t->ctx_len, sizeof s->ctx_len, "spec.ctx_len");
-    SAME_BYTES(s->q_len, t->q_len, sizeof s->q_len, "spec.q_len");
+    SAME_BYTES(s->ctx_len, t->ctx_len, s->num_seqs * sizeof(int), "spec.ctx_len");
+    SAME_BYTES(s->q_len, t->q_len, s->num_seqs * sizeof(int), "spec.q_len");
     cr_assert_eq(s->pad_tokens, t->pad_tokens);
     if (s->mode == KVC_MODE_BLOCKED) {
         cr_assert_eq(s->cache_len, t->cache_len);
@@ -402,18 +402,20 @@ Test(golden_roundtrip, groups_share_configs_in_order)
     cJSON *root = cJSON_Parse(text);
     cr_assert_not_null(root);
     cJSON *groups = cJSON_GetObjectItemCaseSensitive(root, "testGroups");
-    /* tests 1 and 2 share a config; the rest each start a group */
-    cr_assert_eq(cJSON_GetArraySize(groups), NTESTS - 1);
-    cJSON *g0 = cJSON_GetArrayItem(groups, 0);
-    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(g0, "tests")), 2);
-    const char *types[NTESTS - 1] = {"PagedAttention", "PagedAttention",
-                                     "BlockedAttention", "QEffPagedAttention",
-                                     "PagedAttention", "PagedAttention",
-                                     "BlockedAttention", "QEffPagedAttention"};
-    for (int i = 0; i < NTESTS - 1; i++) {
+    /* tests 1 and 2 share a config, and so do 6 and 7; the others each
+     * start a group */
+    cr_assert_eq(cJSON_GetArraySize(groups), 7);
+    static const char *const types[7] = {
+        "PagedAttention", "PagedAttention", "BlockedAttention",
+        "QEffPagedAttention", "PagedAttention", "BlockedAttention",
+        "QEffPagedAttention"};
+    static const int sizes[7] = {2, 1, 1, 1, 2, 1, 1};
+    for (int i = 0; i < 7; i++) {
         cJSON *g = cJSON_GetArrayItem(groups, i);
         cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(g, "type")->valuestring,
                          types[i]);
+        cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(g, "tests")),
+                     sizes[i], "group %d", i);
     }
     /* every flag used has a note, and each result kind too */
     cJSON *notes = cJSON_GetObjectItemCaseSensitive(root, "notes");
@@ -651,6 +653,8 @@ static const mutation mutations[] = {
     {"tc:1/error", "\"KVA_ERR_SLOT\"", "tcId 1", "'error'"},
     {"tc:6/error", NULL, "tcId 6", "'error'"},
     {"tc:6/error", "\"no spaces\"", "tcId 6", "'error'"},
+    {"tc:6/error", "\"\"", "tcId 6", "'error'"},
+    {"tc:7/error", "\"\"", "tcId 7", "'error'"},
     {"tc:1/numSeqs", "1000", "tcId 1", "'numSeqs'"},
     {"tc:1/numSeqs", "3", "tcId 1", "'ctxLen'"},
     {"tc:1/ctxLen/0", "-1", "tcId 1", "'ctxLen[0]'"},
@@ -756,9 +760,10 @@ Test(golden_reject, invalid_tests_keep_bad_inputs)
         {"tc:6/layout/slotMapping/0", "123456789", NULL, NULL},
         {"tc:6/layout/blockTable/0/0", "-7", NULL, NULL},
         {"tc:7/layout/slotMapping/0", "5", NULL, NULL},
-        {"testGroups/6/config/numKvBlocks", "-4", NULL, NULL},
+        {"testGroups/5/config/numKvBlocks", "-4", NULL, NULL},
         {"tc:9/qeff/positionIds/0/0", "77", NULL, NULL},
         {"tc:9/qeff/slotId/0", "-3", NULL, NULL},
+        {"tc:7/error", NULL, NULL, NULL}, /* optional for acceptable tests */
     };
     for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
         char *t = mutate(text, &keep[i]);
@@ -920,6 +925,54 @@ Test(golden_base64, strict_decoder)
     }
     uint8_t small[2];
     cr_assert_eq(kvc_base64_decode("Zm9v", 4, small, sizeof small, NULL), -1);
+}
+
+Test(golden_scalars, hex_floats_are_exact_and_canonical)
+{
+    static const struct {
+        float f;
+        const char *text;
+    } known[] = {
+        {0.25f, "0x1p-2"},         {-0x1.8p-3f, "-0x1.8p-3"},
+        {0.0f, "0x0p+0"},          {-0.0f, "-0x0p+0"},
+        {1.0f, "0x1p+0"},          {0x1.6a09e6p-2f, "0x1.6a09e6p-2"},
+        {0x1p-149f, "0x1p-149"},   {0x1.fffffep+127f, "0x1.fffffep+127"},
+        {0x1.8p-140f, "0x1.8p-140"}, {30.0f, "0x1.ep+4"},
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        char buf[32];
+        cr_assert_eq(kvcg_format_hex_float(known[i].f, buf), 0);
+        cr_assert_str_eq(buf, known[i].text);
+        float back;
+        cr_assert_eq(kvcg_parse_hex_float(buf, &back), 0);
+        cr_assert_eq(memcmp(&back, &known[i].f, 4), 0, "%s", buf);
+    }
+    /* every exponent, random mantissas: exact round trip */
+    uint32_t st = 1;
+    for (int i = 0; i < 20000; i++) {
+        st = st * 1664525u + 1013904223u;
+        uint32_t bits = st & 0xFF7FFFFFu; /* exponent < 255: finite */
+        float f = bits_f32(bits), back;
+        char buf[32];
+        cr_assert_eq(kvcg_format_hex_float(f, buf), 0);
+        cr_assert_eq(kvcg_parse_hex_float(buf, &back), 0, "%s", buf);
+        cr_assert_eq(memcmp(&back, &f, 4), 0, "%s", buf);
+    }
+    char buf[32];
+    cr_assert_eq(kvcg_format_hex_float(INFINITY, buf), -1);
+    cr_assert_eq(kvcg_format_hex_float(NAN, buf), -1);
+    static const char *const refused[] = {
+        "0.25", "1e3", "inf", "nan", "-inf", "0x", "0xp+0", "0x1", "0x1p",
+        "0x1p+", "0x1.8p-3 ", " 0x1p+0", "0x1.000001p+0", "0x1p+128",
+        "0x1p-150", "+0x1p+0", "0x1g+0", ""};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        float f;
+        cr_assert_eq(kvcg_parse_hex_float(refused[i], &f), -1, "accepted \"%s\"",
+                     refused[i]);
+    }
+    float f;
+    cr_assert_eq(kvcg_parse_hex_float("0x1.0000000000000p-1", &f), 0);
+    cr_assert_eq(f, 0.5f);
 }
 
 /* ---- the Python reader of FORMAT.md ------------------------------------------ */
