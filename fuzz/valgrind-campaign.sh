@@ -78,10 +78,15 @@ TOTAL_FAIL=0
 NOTES=$REPORT/notes.txt
 : > "$NOTES"
 
-# One-line summary of a failing run's log.
+# One-line summary of a failing run's log: valgrind's first error first,
+# then a harness check, then a crash line.
 summarize() {
-    s=$(grep -m1 -E 'Invalid (read|write)|uninitialised|definitely lost|Conditional jump|Mismatched free|Invalid free|==FUZZ== harness check|replay: CRASH' "$1" |
-        sed 's/^==[0-9]*== //' | tr '\t' ' ' | cut -c1-300)
+    s=
+    for pat in 'Invalid (read|write)|uninitialised|Conditional jump|Mismatched free|Invalid free|Source and destination overlap' \
+               'definitely lost' '==FUZZ== harness check' '==FUZZ== ' 'replay: CRASH'; do
+        s=$(grep -m1 -E "$pat" "$1" | sed 's/^==[0-9]*== //' | tr '\t' ' ' | cut -c1-300)
+        [ -n "$s" ] && break
+    done
     [ -n "$s" ] || s="exit status $2 (see log)"
     printf '%s' "$s"
 }

@@ -15,6 +15,7 @@ if command -v pkg-config >/dev/null 2>&1; then
 else
   need="$need libcriterion-dev libgsl-dev libcjson-dev"
 fi
+command -v xmllint >/dev/null 2>&1 || need="$need libxml2-utils"
 [ -z "$need" ] && exit 0
 cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y$need"
 if [ "$(id -u)" = 0 ]; then
