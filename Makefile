@@ -68,6 +68,7 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory all bitexact
 	@$(MAKE) --no-print-directory golden-check
+	sh fuzz/ci-replay.sh
 	$(TESTS) --jobs 2
 
 bitexact: $(BITEXACT_BINS)

@@ -4,6 +4,16 @@
 #include <math.h>
 #include <string.h>
 
+#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* Sizes: small values in one byte, boundary values as specials, anything
+ * else raw (then clamped by the repair). Small cases keep the fuzzer fast;
+ * large ones still come up. */
+static const int dim_specials[] = {63, 64, 65, 80, 96, 127, 128, 129};
+static const int ctx_specials[] = {127, 128, 129, 255, 256, 257, 511, 512,
+                                   1023, 1024, 1025, 1999, 2047};
+static const int q_specials[] = {31, 32, 33, 63, 64, 65, 127, 128, 255};
+
 /* Scale choices: 0 = 1/sqrt(D) (the default), 1.. = table, last = raw. */
 static const float scale_table[] = {1.0f, 0.5f, 2.0f, -1.0f, -0.25f,
                                     0.05f, 0.0f, 1e-3f, 4.0f, 0.35f};
@@ -63,7 +73,8 @@ void fz_spec_io(fz_io *io, kvc_case_spec *sp, uint64_t *value_seed)
     fz_io_int(io, &group, 1, 16);
     sp->cfg.num_kv_heads = hkv;
     sp->cfg.num_q_heads = hkv * group;
-    fz_io_int(io, &sp->cfg.head_dim, 1, FZ_SPEC_MAX_D);
+    fz_io_int_special(io, &sp->cfg.head_dim, 1, 40, dim_specials,
+                      NELEM(dim_specials));
     io_choice_float(io, &sp->cfg.scale, default_scale(sp->cfg.head_dim),
                     scale_table, N_SCALES);
     io_choice_float(io, &sp->cfg.softcap, 0.0f, softcap_table, N_CAPS);
@@ -72,8 +83,10 @@ void fz_spec_io(fz_io *io, kvc_case_spec *sp, uint64_t *value_seed)
 
     fz_io_int(io, &sp->num_seqs, 0, KVC_MAX_SEQS);
     for (int s = 0; s < sp->num_seqs; s++) {
-        fz_io_int(io, &sp->ctx_len[s], 0, FZ_SPEC_MAX_CTX);
-        fz_io_int(io, &sp->q_len[s], 0, FZ_SPEC_MAX_Q);
+        fz_io_int_special(io, &sp->ctx_len[s], 0, 63, ctx_specials,
+                          NELEM(ctx_specials));
+        fz_io_int_special(io, &sp->q_len[s], 0, 17, q_specials,
+                          NELEM(q_specials));
     }
     fz_io_int(io, &sp->pad_tokens, 0, 7);
     fz_io_int(io, &sp->block_size, 1, FZ_SPEC_MAX_B);
@@ -147,9 +160,20 @@ static void qeff_fit_block(kvc_case_spec *sp, int s)
     }
 }
 
+static int clamp_int(int x, int lo, int hi)
+{
+    return x < lo ? lo : x > hi ? hi : x;
+}
+
 void fz_spec_repair(kvc_case_spec *sp)
 {
     kvc_config *g = &sp->cfg;
+    /* raw sizes back into range */
+    g->head_dim = clamp_int(g->head_dim, 1, FZ_SPEC_MAX_D);
+    for (int s = 0; s < sp->num_seqs; s++) {
+        sp->ctx_len[s] = clamp_int(sp->ctx_len[s], 0, FZ_SPEC_MAX_CTX);
+        sp->q_len[s] = clamp_int(sp->q_len[s], 0, FZ_SPEC_MAX_Q);
+    }
     if (g->num_kv_heads < 1)
         g->num_kv_heads = 1;
     while (g->num_q_heads > FZ_SPEC_MAX_HQ && g->num_q_heads > g->num_kv_heads)

@@ -11,7 +11,12 @@
  * kind, cache_len, num_kv_blocks, mask kind, values kind, leak_sensitive,
  * qeff_left_pad, qeff_max_q, value_seed.
  *
+ * Sizes (head_dim, ctx_len, q_len) are small in one byte, boundary values
+ * (B-multiples like 64, 128, 1024, 2047) as specials, or raw.
+ *
  * Repair (fz_spec_repair) keeps every decoded input meaningful:
+ *   - raw sizes clamped to 1..FZ_SPEC_MAX_D, 0..FZ_SPEC_MAX_CTX,
+ *     0..FZ_SPEC_MAX_Q;
  *   - Hq <= 16; |scale| <= 4 and finite (else 1/sqrt(D)); softcap finite,
  *     >= 0, <= 1e4 (else off);
  *   - QEFF: a write stays inside one block (q_len <= B - ctx_len % B);
@@ -33,8 +38,8 @@
 #include "../generators/case.h"
 #include "fuzz_helpers.h"
 
-#define FZ_SPEC_WORK_CAP 150000
-#define FZ_SPEC_ELEMS_CAP (1 << 18)
+#define FZ_SPEC_WORK_CAP 100000
+#define FZ_SPEC_ELEMS_CAP (1 << 16)
 #define FZ_SPEC_MAX_HQ 16
 #define FZ_SPEC_MAX_D 130
 #define FZ_SPEC_MAX_CTX 2047

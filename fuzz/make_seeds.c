@@ -97,13 +97,23 @@ static void write_seed(const char *harness, const char *name,
 
 /* ---- crosscheck ---- */
 
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
+    return h;
+}
+
+
 static void seed_crosscheck(void)
 {
     clear_seeds("crosscheck");
     for (size_t i = 0; i < kvc_named_count(); i++) {
         const kvc_named_case *nc = kvc_named_get(i);
         kvc_case_spec spec = kvc_named_spec(nc), back;
-        uint64_t seed = 1000 + i, seed_back = 0;
+        /* value seed from the name: stable when the named list changes */
+        uint64_t seed = fnv1a(nc->name) & UINT32_MAX, seed_back = 0;
         /* entries past num_seqs mean nothing; the decoder leaves them 0 */
         for (int s = spec.num_seqs; s < KVC_MAX_SEQS; s++)
             spec.ctx_len[s] = spec.q_len[s] = 0;
@@ -322,14 +332,6 @@ static const char *const corruption_names[] = {FZC_CORRUPTIONS(FZC_NAME_)};
 #define FZC_ENTRIES_(name, entries) (entries),
 static const unsigned corruption_entries[] = {FZC_CORRUPTIONS(FZC_ENTRIES_)};
 static const char *const entry_names[] = {"paged", "blocked", "write"};
-
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
-    return h;
-}
 
 #define TAIL_LEN 320
 

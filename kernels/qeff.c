@@ -25,10 +25,12 @@ typedef struct qeff_row {
 static kva_status check_row(const kva_qeff_inputs *in, int s, qeff_row *r,
                             kva_error *err)
 {
-    const int *pos = in->position_ids + (int64_t)s * in->max_q;
     const int B = in->block_size;
     r->count = 0;
     r->p0 = r->pmax = -1;
+    if (in->max_q == 0)
+        return KVA_OK; /* no entries (position_ids may be NULL) */
+    const int *pos = in->position_ids + (int64_t)s * in->max_q;
     for (int i = 0; i < in->max_q; i++) {
         const int p = pos[i];
         if (p == -1)
@@ -38,8 +40,8 @@ static kva_status check_row(const kva_qeff_inputs *in, int s, qeff_row *r,
                             "sequence %d: position_ids[%d][%d] = %d is "
                             "negative (only -1 marks padding)",
                             s, s, i, p);
-        /* r->pmax < INT_MAX here, or p could not follow it. */
-        if (r->count > 0 && p != r->pmax + 1)
+        /* In int64: pmax may be INT_MAX (refused below, after the loop). */
+        if (r->count > 0 && (int64_t)p != (int64_t)r->pmax + 1)
             return kva_fail(err, KVA_ERR_CONVENTION,
                             "sequence %d: positions are not consecutive: "
                             "position_ids[%d][%d] = %d follows %d",
@@ -152,7 +154,9 @@ kva_status kva_qeff_to_general(const kva_qeff_inputs *in,
     for (int s = 0; s < S; s++) {
         qeff_row r;
         check_row(in, s, &r, NULL); /* already passed; recomputes p0/pmax */
-        const int *pos = in->position_ids + (int64_t)s * in->max_q;
+        /* No pointer arithmetic on a NULL position_ids (max_q == 0). */
+        const int *pos =
+            in->max_q > 0 ? in->position_ids + (int64_t)s * in->max_q : NULL;
         int64_t base = 0;
         if (r.count > 0) {
             const int blk = r.pmax / B;
