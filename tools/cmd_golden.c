@@ -145,25 +145,15 @@ static int cmd_regen(int argc, char **argv)
 static int verify_paths(char **paths, int n, int mode, int verbose)
 {
     kvc_verify_counts counts = {0};
-    int unreadable = 0;
-    for (int i = 0; i < n; i++) {
-        kvc_golden_file f;
-        char err[512];
-        if (kvc_golden_read(paths[i], &f, err, sizeof err) != 0) {
-            fprintf(stderr, "kvcheck golden verify: %s\n", err);
-            unreadable++;
-            continue;
-        }
-        kvc_golden_verify_file(&f, paths[i], &kvc_builtin_kernel, mode,
-                               verbose, stdout, &counts);
-        kvc_golden_free(&f);
-    }
+    kvc_golden_verify_paths(paths, n, &kvc_builtin_kernel, mode, verbose,
+                            "kvcheck golden verify", &counts);
+    int bad = counts.failed || counts.unreadable;
     printf("golden verify (%s): %d files, %d passed, %d failed, %d skipped "
            "(other modes), %d acceptable tests refused, %d unreadable files\n",
            kvc_builtin_kernel.name, n, counts.passed, counts.failed,
-           counts.skipped, counts.refused_acceptable, unreadable);
-    printf("%s\n", counts.failed || unreadable ? "FAILED" : "PASSED");
-    return counts.failed || unreadable ? 1 : 0;
+           counts.skipped, counts.refused_acceptable, counts.unreadable);
+    printf("%s\n", bad ? "FAILED" : "PASSED");
+    return bad ? 1 : 0;
 }
 
 static int cmd_verify(int argc, char **argv)

@@ -299,21 +299,10 @@ int kvc_cmd_shrink(int argc, char **argv)
 static int kvc_replay_files(char **paths, int n)
 {
     kvc_verify_counts counts = {0};
-    int unreadable = 0;
-    for (int i = 0; i < n; i++) {
-        kvc_golden_file f;
-        char err[512];
-        if (kvc_golden_read(paths[i], &f, err, sizeof err) != 0) {
-            fprintf(stderr, "kvcheck replay: %s\n", err);
-            unreadable++;
-            continue;
-        }
-        kvc_golden_verify_file(&f, paths[i], &kvc_builtin_kernel, -1, 1,
-                               stdout, &counts);
-        kvc_golden_free(&f);
-    }
+    kvc_golden_verify_paths(paths, n, &kvc_builtin_kernel, -1, 1,
+                            "kvcheck replay", &counts);
     printf("replay: %d passed, %d failed\n", counts.passed, counts.failed);
-    return counts.failed || unreadable ? 1 : 0;
+    return counts.failed || counts.unreadable ? 1 : 0;
 }
 
 int kvc_cmd_replay(int argc, char **argv)

@@ -128,3 +128,20 @@ void kvc_golden_verify_file(const kvc_golden_file *f, const char *name,
         fputc('\n', out);
     }
 }
+
+void kvc_golden_verify_paths(char **paths, int n, const kvc_kernel *k,
+                             int mode, int verbose, const char *who,
+                             kvc_verify_counts *counts)
+{
+    for (int i = 0; i < n; i++) {
+        kvc_golden_file f;
+        char err[512];
+        if (kvc_golden_read(paths[i], &f, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: %s\n", who, err);
+            counts->unreadable++;
+            continue;
+        }
+        kvc_golden_verify_file(&f, paths[i], k, mode, verbose, stdout, counts);
+        kvc_golden_free(&f);
+    }
+}

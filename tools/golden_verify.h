@@ -25,6 +25,7 @@ kvc_outcome kvc_golden_run_test(const kvc_golden_test *t, const kvc_kernel *k,
 typedef struct kvc_verify_counts {
     int passed, failed, skipped; /* skipped: mode not selected */
     int refused_acceptable;      /* acceptable tests the kernel refused */
+    int unreadable;              /* files that could not be read */
 } kvc_verify_counts;
 
 /* Verify every test of a file whose mode matches (mode < 0: all), printing
@@ -32,5 +33,11 @@ typedef struct kvc_verify_counts {
 void kvc_golden_verify_file(const kvc_golden_file *f, const char *name,
                             const kvc_kernel *k, int mode, int verbose,
                             FILE *out, kvc_verify_counts *counts);
+
+/* Read and verify each file; a file that cannot be read is reported on
+ * stderr (prefixed with `who`) and counted in counts->unreadable. */
+void kvc_golden_verify_paths(char **paths, int n, const kvc_kernel *k,
+                             int mode, int verbose, const char *who,
+                             kvc_verify_counts *counts);
 
 #endif /* KVC_GOLDEN_VERIFY_H */
