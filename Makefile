@@ -69,6 +69,7 @@ test: deps
 	@$(MAKE) --no-print-directory all bitexact
 	@$(MAKE) --no-print-directory golden-check
 	sh fuzz/ci-replay.sh
+	FUZZ_PROVE_LIMIT=120 sh fuzz/prove-planted.sh
 	$(TESTS) --jobs 2
 
 bitexact: $(BITEXACT_BINS)

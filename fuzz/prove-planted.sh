@@ -38,7 +38,7 @@ mkdir -p "$T/cc" "$T/cc-art"
 for f in fuzz/corpus/crosscheck/seed-*; do cp "$f" "$T/cc/"; done
 t0=$(now)
 timeout $((LIMIT + 30)) "$B/libfuzzer/fuzz_crosscheck_planted_past_end" \
-    -max_total_time="$LIMIT" -artifact_prefix="$T/cc-art/" "$T/cc" \
+    -seed=1 -max_total_time="$LIMIT" -artifact_prefix="$T/cc-art/" "$T/cc" \
     > "$T/cc.log" 2>&1
 t1=$(now)
 if ls "$T"/cc-art/crash-* >/dev/null 2>&1; then
@@ -54,7 +54,7 @@ fi
 mkdir -p "$T/ct" "$T/ct-art"
 t0=$(now)
 timeout $((LIMIT + 30)) "$B/libfuzzer/fuzz_contract_planted_no_block_check" \
-    -max_total_time="$LIMIT" -artifact_prefix="$T/ct-art/" "$T/ct" \
+    -seed=1 -max_total_time="$LIMIT" -artifact_prefix="$T/ct-art/" "$T/ct" \
     > "$T/ct.log" 2>&1
 t1=$(now)
 crash=$(ls "$T"/ct-art/crash-* 2>/dev/null | head -1)

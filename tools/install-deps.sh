@@ -16,6 +16,12 @@ else
   need="$need libcriterion-dev libgsl-dev libcjson-dev"
 fi
 command -v xmllint >/dev/null 2>&1 || need="$need libxml2-utils"
+command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
+# libFuzzer's runtime (the fuzz builds and the planted-bug proofs)
+if ! command -v clang >/dev/null 2>&1 ||
+   [ ! -f "$(clang -print-resource-dir 2>/dev/null)/lib/linux/libclang_rt.fuzzer-x86_64.a" ]; then
+  need="$need libclang-rt-dev"
+fi
 [ -z "$need" ] && exit 0
 cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y$need"
 if [ "$(id -u)" = 0 ]; then
