@@ -108,6 +108,8 @@ void fz_spec_io(fz_io *io, kvc_case_spec *sp, uint64_t *value_seed)
     fz_io_bool(io, &sp->qeff_left_pad);
     fz_io_int(io, &sp->qeff_max_q, 0, 255);
     fz_io_u64(io, value_seed, 0, UINT32_MAX);
+    /* Last, so inputs written before the field existed still decode. */
+    fz_io_bool(io, &sp->large_offsets);
 }
 
 static int max_kv_len(const kvc_case_spec *sp)
@@ -248,6 +250,7 @@ void fz_spec_repair(kvc_case_spec *sp)
             qeff_fit_block(sp, s);
 
     if (sp->mode == KVC_MODE_BLOCKED) {
+        sp->large_offsets = 0;
         int mk = max_kv_len(sp);
         if (sp->cache_len < mk)
             sp->cache_len = mk;

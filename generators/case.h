@@ -108,6 +108,7 @@ enum {
     KVC_FLAG_ONE_HOT,
     KVC_FLAG_GROWING_SCORES,
     KVC_FLAG_QEFF_LEFT_PAD,     /* QEfficient rows padded on the left */
+    KVC_FLAG_LARGE_OFFSETS,     /* block offsets beyond 2^31 / 2^32 elements */
     KVC_FLAG_COUNT
 };
 
@@ -161,6 +162,10 @@ typedef struct kvc_case_spec {
     int leak_sensitive;           /* boost keys that some query must not see */
     int qeff_left_pad;            /* QEFF: pad rows on the left */
     int qeff_max_q;               /* QEFF: row width >= every q_len */
+    int large_offsets;            /* PAGED/QEFF: every used block id sits
+                                     above a huge unused stretch of the pool,
+                                     so element offsets exceed 2^32 (2^31
+                                     for tiny blocks); the pool is sparse */
 } kvc_case_spec;
 
 /* Physical paged layout as plain data. For BLOCKED the contiguous cache

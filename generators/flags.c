@@ -149,6 +149,8 @@ uint64_t kvcg_compute_flags(const kvc_case *c)
             SET(KVC_FLAG_HND);
         if (sp->stride_pad > 0 && used_blocks >= 1)
             SET(KVC_FLAG_PADDED_STRIDES);
+        if (sp->large_offsets && used_blocks >= 1)
+            SET(KVC_FLAG_LARGE_OFFSETS);
     }
 
     if (c->num_leaks > 0)

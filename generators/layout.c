@@ -25,7 +25,8 @@
  * can see them and no new token writes them (a runner that fills the
  * context through the table must skip -1 entries).
  * slot_mapping[token] = block_table[s][pos / B] * B + pos % B; -1 for
- * padding tokens.
+ * padding tokens. With large_offsets every id is raised past a huge unused
+ * stretch (raise_block_ids).
  *
  * BLOCKED: the contiguous cache [S][Hkv][CL][D] as a paged cache with
  * num_blocks = max(S, 1), block_size = CL, HND strides without padding,
@@ -69,6 +70,27 @@ static int build_blocked(kvcg_ctx *x)
         L->slot_mapping[t] = -1;
     L->poison_seed = kvcg_rng_u64(x->rng);
     return 0;
+}
+
+/* Large offsets: put every block id (and the just-out-of-range poison id
+ * num_blocks) above `base` unused blocks, so that the first used block
+ * starts past 2^32 + 2^20 elements (past 2^31 elements when block ids would
+ * not fit an int). The unused stretch is never touched: a runner maps the
+ * pool sparsely. */
+static void raise_block_ids(kvc_layout *L, int S)
+{
+    const int64_t target = (INT64_C(1) << 32) + (INT64_C(1) << 20);
+    int64_t base = (target + L->stride_block - 1) / L->stride_block;
+    if (base > INT_MAX - L->num_blocks - 2)
+        base = INT_MAX - L->num_blocks - 2;
+    int64_t M = L->max_blocks_per_seq;
+    for (int64_t e = 0; e < (S > 0 ? S : 1) * M; e++) {
+        int id = L->block_table[e];
+        if (id >= 0 && id <= L->num_blocks) /* INT_MAX and -1 stay */
+            L->block_table[e] = (int)(id + base);
+    }
+    L->num_blocks += base;
+    L->pool_elems = L->num_blocks * L->stride_block;
 }
 
 static int build_paged(kvcg_ctx *x)
@@ -184,6 +206,9 @@ static int build_paged(kvcg_ctx *x)
                 L->block_table[(int64_t)s * M + b] = -1;
         }
     }
+
+    if (sp->large_offsets)
+        raise_block_ids(L, S);
 
     for (int s = 0; s < S; s++)
         for (int i = 0; i < p->q_len[s]; i++) {

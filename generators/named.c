@@ -43,6 +43,7 @@ static void t_spec_decode(kvc_case_spec *s) { set_seqs(s, 2, (int[]){33, 7}, (in
 static void t_block_size_1(kvc_case_spec *s) { s->block_size = 1; set_seqs(s, 2, (int[]){5, 0}, (int[]){3, 4}); }
 static void t_block_size_3(kvc_case_spec *s) { s->block_size = 3; set_seqs(s, 2, (int[]){8, 9}, (int[]){1, 3}); }
 static void t_block_size_64(kvc_case_spec *s) { s->block_size = 64; set_seqs(s, 2, (int[]){130, 63}, (int[]){3, 2}); }
+static void t_large_offsets(kvc_case_spec *s) { s->large_offsets = 1; set_seqs(s, 2, (int[]){40, 3}, (int[]){1, 2}); }
 static void t_mha(kvc_case_spec *s) { s->cfg.num_q_heads = 3; s->cfg.num_kv_heads = 3; }
 static void t_mqa(kvc_case_spec *s) { s->cfg.num_q_heads = 8; s->cfg.num_kv_heads = 1; }
 static void t_head_dim_1(kvc_case_spec *s) { s->cfg.head_dim = 1; s->cfg.scale = 1.0f; }
@@ -85,6 +86,7 @@ static void q_fill_block(kvc_case_spec *s) { set_seqs(s, 1, (int[]){16}, (int[])
 static void q_left_pad(kvc_case_spec *s) { s->qeff_left_pad = 1; set_seqs(s, 3, (int[]){3, 40, 0}, (int[]){2, 1, 4}); }
 static void q_idle_row(kvc_case_spec *s) { set_seqs(s, 2, (int[]){9, 5}, (int[]){0, 3}); }
 static void q_hnd(kvc_case_spec *s) { t_hnd(s); s->qeff_max_q = 5; }
+static void q_large_offsets(kvc_case_spec *s) { s->large_offsets = 1; s->block_size = 1; set_seqs(s, 2, (int[]){7, 0}, (int[]){1, 1}); }
 static void q_window(kvc_case_spec *s) { s->cfg.window_left = 2; set_seqs(s, 1, (int[]){10}, (int[]){4}); }
 
 static const kvc_named_case named[] = {
@@ -97,6 +99,7 @@ static const kvc_named_case named[] = {
     {"paged.block_size_1", "block size 1: every position its own block", KVC_MODE_PAGED, t_block_size_1},
     {"paged.block_size_3", "block size 3: odd, not a power of two", KVC_MODE_PAGED, t_block_size_3},
     {"paged.block_size_64", "block size 64: long blocks, a chunk crossing from one into the next", KVC_MODE_PAGED, t_block_size_64},
+    {"paged.large_offsets", "block ids above a huge unused stretch: element offsets past 2^32 (sparse pool)", KVC_MODE_PAGED, t_large_offsets},
     {"paged.mha", "MHA: Hq == Hkv (3 heads, not a power of two)", KVC_MODE_PAGED, t_mha},
     {"paged.mqa", "MQA: 8 query heads share one KV head", KVC_MODE_PAGED, t_mqa},
     {"paged.head_dim_1", "head_dim 1", KVC_MODE_PAGED, t_head_dim_1},
@@ -138,6 +141,7 @@ static const kvc_named_case named[] = {
     {"blocked.softcap", "soft-capping with outlier scores", KVC_MODE_BLOCKED, t_softcap},
     {"blocked.q_len_0", "sequences with no new tokens, and one with no tokens at all", KVC_MODE_BLOCKED, t_q_len_0},
     {"qeff.decode", "decode: one new token attending over a partly filled last block", KVC_MODE_QEFF, t_decode},
+    {"qeff.large_offsets", "QEfficient decode with block ids above a huge unused stretch (offsets past 2^32)", KVC_MODE_QEFF, q_large_offsets},
     {"qeff.decode_block_edge", "QEfficient decode on the last slot of a block and the first of the next", KVC_MODE_QEFF, q_decode_edge},
     {"qeff.fill_block", "QEfficient prefill filling one whole block", KVC_MODE_QEFF, q_fill_block},
     {"qeff.left_pad", "QEfficient rows padded on the left", KVC_MODE_QEFF, q_left_pad},

@@ -47,6 +47,7 @@ static const char *const flag_names[KVC_FLAG_ALL_COUNT] = {
     [KVC_FLAG_ONE_HOT] = "one_hot",
     [KVC_FLAG_GROWING_SCORES] = "growing_scores",
     [KVC_FLAG_QEFF_LEFT_PAD] = "qeff_left_pad",
+    [KVC_FLAG_LARGE_OFFSETS] = "large_offsets",
     [KVC_FLAG_BAD_BLOCK_ID] = "bad_block_id",
     [KVC_FLAG_BAD_SLOT] = "bad_slot",
     [KVC_FLAG_DUPLICATE_SLOT] = "duplicate_slot",

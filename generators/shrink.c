@@ -41,6 +41,7 @@ enum {
     G_BLOCK_SIZE,
     G_EXTRA_BLOCKS,
     G_STRIDE_PAD,
+    G_LARGE_OFFSETS,
     G_TABLE,
     G_HND,
     G_MASK,
@@ -298,6 +299,12 @@ static void group_candidates(const kvc_case_spec *cur, int g, cand_list *L)
         c->stride_pad = 0;
         cand_commit(L, cur);
         return;
+    case G_LARGE_OFFSETS:
+        if (!cur->large_offsets || !(c = cand_new(L, cur)))
+            return;
+        c->large_offsets = 0;
+        cand_commit(L, cur);
+        return;
     case G_TABLE:
         if (!paged_like(cur) || !(c = cand_new(L, cur)))
             return;
@@ -465,7 +472,8 @@ static int first_order(shrinker *z, kvc_case_spec *cur, cand_list *L)
 static int size_group(int g)
 {
     return g < G_HEAD_DIM + 1 || g == G_BLOCK_SIZE || g == G_EXTRA_BLOCKS ||
-           g == G_STRIDE_PAD || g == G_CACHE_LEN || g == G_NUM_KV_BLOCKS ||
+           g == G_STRIDE_PAD || g == G_LARGE_OFFSETS || g == G_CACHE_LEN ||
+           g == G_NUM_KV_BLOCKS ||
            g == G_QEFF_MAX_Q;
 }
 

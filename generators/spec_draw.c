@@ -297,6 +297,7 @@ int kvc_spec_draw(uint64_t seed, uint64_t index, int forced_mode,
     sp.values = (kvc_values_kind)kvcg_int(r, 0, KVC_VALUES_COUNT - 1);
     sp.leak_sensitive = kvcg_chance(r, 0.5);
     sp.qeff_left_pad = kvcg_chance(r, 0.5);
+    sp.large_offsets = kvcg_chance(r, 0.03);
 
     /* sequences */
     static const double nseq_w[] = {0.03, 0.30, 0.25, 0.18, 0.14,
@@ -354,6 +355,7 @@ int kvc_spec_draw(uint64_t seed, uint64_t index, int forced_mode,
         sp.stride_pad = 0;
         sp.extra_blocks = 0;
         sp.table = KVC_TABLE_PERMUTED;
+        sp.large_offsets = 0;
     }
     if (sp.mode != KVC_MODE_QEFF) {
         sp.qeff_left_pad = 0;

@@ -85,6 +85,8 @@ int kvcg_validate_spec(const kvc_case_spec *sp, char *err, size_t errlen)
         if (nb * sp->cache_len * g->num_kv_heads > KVCG_MAX_ELEMS / g->head_dim)
             FAIL("spec: BLOCKED cache of %lld x %d x %d x %d elements is too large",
                  (long long)nb, g->num_kv_heads, sp->cache_len, g->head_dim);
+        if (sp->large_offsets)
+            FAIL("spec: large_offsets applies to paged pools, not BLOCKED");
         return 0;
     }
 

@@ -215,6 +215,11 @@ static const kvcg_note flag_notes[KVC_FLAG_ALL_COUNT] = {
         "QEfficient rows padded on the left: positionIds rows start with -1 "
         "entries. Token order, lengths and the active block must come from "
         "the valid entries, not from column 0."},
+    [KVC_FLAG_LARGE_OFFSETS] = {B_LAYOUT,
+        "Block ids sit above a huge unused stretch of the pool, so element "
+        "offsets exceed 2^32: a kernel that computes id * stride in 32 bits "
+        "reads the wrong block. (Not in the committed files: the pool spans "
+        "tens of GiB, mapped sparsely by kvcheck's runner.)"},
     [KVC_FLAG_BAD_BLOCK_ID] = {B_INPUT,
         "A block-table entry that a visible position needs is -1 or outside "
         "[0, numBlocks). The kernel must refuse the call (block error) "

@@ -131,3 +131,38 @@ const kvc_kernel kvc_planted_kv_head0 = {
     kva_blocked_attention,
     kva_qeff_to_general,
 };
+
+/* 32-bit block offsets: the real kernel, given the block each table entry
+ * would address if `id * stride_block` were computed in 32 bits (the
+ * classic overflow of a kernel that indexes its pool with int/uint32).
+ * Harmless on small pools; wrong as soon as an offset passes 2^32. */
+static kva_status offset32_paged(const kva_attn_params *p,
+                                 const kva_paged_cache *c,
+                                 const kva_paged_batch *b, const float *q,
+                                 int64_t num_tokens, float *out, float *lse,
+                                 kva_error *err)
+{
+    int64_t n = (int64_t)b->num_seqs * b->max_blocks_per_seq;
+    int *table = malloc((size_t)(n > 0 ? n : 1) * sizeof *table);
+    if (!table)
+        return KVA_ERR_NOMEM;
+    for (int64_t e = 0; e < n; e++) {
+        int id = b->block_table[e];
+        uint32_t off32 = (uint32_t)((uint64_t)(id > 0 ? id : 0) *
+                                    (uint64_t)c->stride_block);
+        table[e] = id < 0 ? id : (int)(off32 / (uint64_t)c->stride_block);
+    }
+    kva_paged_batch b1 = *b;
+    b1.block_table = table;
+    kva_status s = kva_paged_attention(p, c, &b1, q, num_tokens, out, lse, err);
+    free(table);
+    return s;
+}
+
+const kvc_kernel kvc_planted_offset32 = {
+    "planted-offset32",
+    kva_cache_write,
+    offset32_paged,
+    kva_blocked_attention,
+    kva_qeff_to_general,
+};

@@ -16,4 +16,7 @@ extern const kvc_kernel kvc_planted_no_rescale;
  * so a failure needs Hkv >= 2, hence Hq >= 2. */
 extern const kvc_kernel kvc_planted_kv_head0;
 
+/* libkvattn, except paged attention computes block offsets in 32 bits. */
+extern const kvc_kernel kvc_planted_offset32;
+
 #endif

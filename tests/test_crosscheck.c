@@ -127,3 +127,33 @@ Test(crosscheck, growing_scores_catch_missing_rescale)
                  r.message);
     kvc_case_free(&c);
 }
+
+/* Large offsets: block ids above a huge unused stretch of a sparse pool.
+ * A kernel that computes block offsets in 32 bits passes every small case
+ * and fails this one. */
+Test(crosscheck, large_offsets_catch_32bit_offsets)
+{
+    const kvc_named_case *nc = NULL;
+    for (size_t i = 0; i < kvc_named_count(); i++)
+        if (!strcmp(kvc_named_get(i)->name, "paged.large_offsets"))
+            nc = kvc_named_get(i);
+    cr_assert_not_null(nc);
+    kvc_case_spec s = kvc_named_spec(nc);
+    kvc_case c;
+    char err[256];
+    cr_assert_eq(kvc_case_build(&s, 11, &c, err, sizeof err), 0, "%s", err);
+    cr_assert(c.flags & (1ull << KVC_FLAG_LARGE_OFFSETS));
+    cr_assert_gt(c.layout.pool_elems, INT64_C(1) << 32);
+    kvc_result r;
+    cr_assert_eq(kvc_run_case(&c, &kvc_builtin_kernel, &r), KVC_PASS, "%s",
+                 r.message);
+    cr_assert_neq(kvc_run_case(&c, &kvc_planted_offset32, &r), KVC_PASS,
+                  "32-bit offsets went unnoticed");
+    kvc_case_free(&c);
+
+    s.large_offsets = 0; /* the same bug is invisible on a small pool */
+    cr_assert_eq(kvc_case_build(&s, 11, &c, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(kvc_run_case(&c, &kvc_planted_offset32, &r), KVC_PASS, "%s",
+                 r.message);
+    kvc_case_free(&c);
+}

@@ -71,9 +71,9 @@ static int add_named(kvc_golden_file *f, kvc_mode mode, char *err,
 {
     for (size_t i = 0; i < kvc_named_count(); i++) {
         const kvc_named_case *nc = kvc_named_get(i);
-        if (nc->mode != mode)
-            continue;
         kvc_case_spec spec = kvc_named_spec(nc);
+        if (nc->mode != mode || spec.large_offsets)
+            continue;
         kvc_golden_test t;
         char comment[256];
         snprintf(comment, sizeof comment, "%s (named case %s)", nc->comment,
@@ -97,7 +97,7 @@ static int add_cover(kvc_golden_file *f, kvc_mode mode, char *err,
     for (uint64_t idx = 0; idx < COVER_MAX_INDEX; idx++) {
         kvc_case_spec spec;
         if (kvc_spec_draw(KVC_GOLDEN_SEED, idx, (int)mode, &spec) != 0 ||
-            kvc_spec_work(&spec) > COVER_MAX_WORK)
+            kvc_spec_work(&spec) > COVER_MAX_WORK || spec.large_offsets)
             continue;
         kvc_golden_test t;
         char comment[256];

@@ -3,6 +3,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,42 +29,130 @@ static void fill_poison(float *x, int64_t n, uint64_t *state)
         x[i] = poison_value(next_u64(state));
 }
 
-int kvc_pool_alloc_poisoned(kvc_pool *pool, const kvc_layout *layout)
+static float *map_elems(int64_t n, int sparse)
+{
+    size_t bytes = (size_t)(n > 0 ? n : 1) * sizeof(float);
+    if (!sparse)
+        return malloc(bytes);
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void unmap_elems(float *p, int64_t n, int sparse)
+{
+    if (p && sparse)
+        munmap(p, (size_t)(n > 0 ? n : 1) * sizeof(float));
+    else
+        free(p);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The element ranges a sparse pool checks: every block the table names
+ * (in range), with its neighbours, merged. */
+static int sparse_ranges(kvc_pool *pool, const kvc_layout *l, int num_seqs)
+{
+    int64_t n = (int64_t)(num_seqs > 0 ? num_seqs : 1) * l->max_blocks_per_seq;
+    int64_t *blocks = malloc((size_t)(3 * n + 1) * sizeof *blocks);
+    if (!blocks)
+        return -1;
+    int64_t m = 0;
+    for (int64_t e = 0; e < n; e++) {
+        int64_t b = l->block_table[e];
+        for (int64_t d = -1; d <= 1; d++)
+            if (b >= 0 && b < l->num_blocks && b + d >= 0 &&
+                b + d < l->num_blocks)
+                blocks[m++] = b + d;
+    }
+    qsort(blocks, (size_t)m, sizeof *blocks, cmp_i64);
+    pool->ranges = malloc((size_t)(2 * m + 2) * sizeof *pool->ranges);
+    if (!pool->ranges) {
+        free(blocks);
+        return -1;
+    }
+    pool->num_ranges = 0;
+    for (int64_t i = 0; i < m; i++) {
+        int64_t *r = pool->ranges + 2 * (pool->num_ranges - 1);
+        int64_t start = blocks[i] * l->stride_block;
+        if (pool->num_ranges > 0 && r[0] + r[1] >= start) {
+            int64_t end = start + l->stride_block;
+            if (end > r[0] + r[1])
+                r[1] = end - r[0];
+            continue;
+        }
+        pool->ranges[2 * pool->num_ranges] = start;
+        pool->ranges[2 * pool->num_ranges + 1] = l->stride_block;
+        pool->num_ranges++;
+    }
+    free(blocks);
+    return 0;
+}
+
+int kvc_pool_alloc_poisoned(kvc_pool *pool, const kvc_layout *layout,
+                            int num_seqs)
 {
     memset(pool, 0, sizeof *pool);
-    int64_t n = layout->pool_elems > 0 ? layout->pool_elems : 1;
-    pool->k = malloc((size_t)n * sizeof(float));
-    pool->v = malloc((size_t)n * sizeof(float));
+    pool->elems = layout->pool_elems;
+    pool->sparse = layout->pool_elems > KVC_POOL_SPARSE_BYTES / (int64_t)sizeof(float);
+    if (pool->sparse) {
+        if (sparse_ranges(pool, layout, num_seqs) != 0)
+            return -1;
+    } else {
+        pool->ranges = malloc(2 * sizeof *pool->ranges);
+        if (!pool->ranges)
+            return -1;
+        pool->num_ranges = 1;
+        pool->ranges[0] = 0;
+        pool->ranges[1] = layout->pool_elems;
+    }
+    pool->k = map_elems(pool->elems, pool->sparse);
+    pool->v = map_elems(pool->elems, pool->sparse);
     if (!pool->k || !pool->v) {
         kvc_pool_free(pool);
         return -1;
     }
-    pool->elems = layout->pool_elems;
     uint64_t st = layout->poison_seed;
-    fill_poison(pool->k, n, &st);
-    fill_poison(pool->v, n, &st);
+    for (int64_t i = 0; i < pool->num_ranges; i++) {
+        fill_poison(pool->k + pool->ranges[2 * i], pool->ranges[2 * i + 1], &st);
+        fill_poison(pool->v + pool->ranges[2 * i], pool->ranges[2 * i + 1], &st);
+    }
     return 0;
 }
 
 void kvc_pool_free(kvc_pool *pool)
 {
-    free(pool->k);
-    free(pool->v);
+    unmap_elems(pool->k, pool->elems, pool->sparse);
+    unmap_elems(pool->v, pool->elems, pool->sparse);
+    free(pool->ranges);
     memset(pool, 0, sizeof *pool);
 }
 
 int kvc_pool_copy(kvc_pool *dst, const kvc_pool *src)
 {
-    size_t bytes = (size_t)(src->elems > 0 ? src->elems : 1) * sizeof(float);
+    memset(dst, 0, sizeof *dst);
     dst->elems = src->elems;
-    dst->k = malloc(bytes);
-    dst->v = malloc(bytes);
-    if (!dst->k || !dst->v) {
+    dst->sparse = src->sparse;
+    dst->num_ranges = src->num_ranges;
+    dst->ranges = malloc((size_t)(2 * src->num_ranges + 2) * sizeof *dst->ranges);
+    dst->k = map_elems(src->elems, src->sparse);
+    dst->v = map_elems(src->elems, src->sparse);
+    if (!dst->ranges || !dst->k || !dst->v) {
         kvc_pool_free(dst);
         return -1;
     }
-    memcpy(dst->k, src->k, bytes);
-    memcpy(dst->v, src->v, bytes);
+    memcpy(dst->ranges, src->ranges,
+           (size_t)(2 * src->num_ranges) * sizeof *dst->ranges);
+    for (int64_t i = 0; i < src->num_ranges; i++) {
+        size_t at = (size_t)src->ranges[2 * i];
+        size_t bytes = (size_t)src->ranges[2 * i + 1] * sizeof(float);
+        memcpy(dst->k + at, src->k + at, bytes);
+        memcpy(dst->v + at, src->v + at, bytes);
+    }
     return 0;
 }
 
@@ -121,22 +210,22 @@ void kvc_pool_store_new_tokens(kvc_pool *pool, const kvc_case *c)
     }
 }
 
-/* Name the element at flat offset `off` of the pool. Brute force over
- * (block, slot, head): only called once, on failure. */
+/* Name the element at flat offset `off` of the pool (block strides are
+ * the outermost in every layout the generators describe). */
 static void locate(const kvc_layout *l, int num_kv_heads, int head_dim,
                    int64_t off, char *buf, size_t n)
 {
-    for (int64_t b = 0; b < l->num_blocks; b++)
-        for (int64_t t = 0; t < l->block_size; t++)
-            for (int h = 0; h < num_kv_heads; h++) {
-                int64_t base = kvc_pool_offset(l, b, t, h);
-                if (off >= base && off < base + head_dim) {
-                    snprintf(buf, n, "block %lld slot %lld head %d dim %lld",
-                             (long long)b, (long long)t, h,
-                             (long long)(off - base));
-                    return;
-                }
+    int64_t b = off / l->stride_block, rem = off - b * l->stride_block;
+    for (int64_t t = 0; t < l->block_size; t++)
+        for (int h = 0; h < num_kv_heads; h++) {
+            int64_t base = t * l->stride_slot + (int64_t)h * l->stride_head;
+            if (rem >= base && rem < base + head_dim) {
+                snprintf(buf, n, "block %lld slot %lld head %d dim %lld",
+                         (long long)b, (long long)t, h,
+                         (long long)(rem - base));
+                return;
             }
+        }
     snprintf(buf, n, "element %lld (stride padding, no slot)", (long long)off);
 }
 
@@ -146,15 +235,22 @@ int kvc_pool_diff(const kvc_pool *want, const kvc_pool *got,
 {
     const float *tw[2] = {want->k, want->v}, *tg[2] = {got->k, got->v};
     for (int which = 0; which < 2; which++) {
-        for (int64_t i = 0; i < want->elems; i++) {
-            if (memcmp(&tw[which][i], &tg[which][i], sizeof(float)) == 0)
+        for (int64_t r = 0; r < want->num_ranges; r++) {
+            int64_t first = want->ranges[2 * r];
+            int64_t count = want->ranges[2 * r + 1];
+            if (memcmp(tw[which] + first, tg[which] + first,
+                       (size_t)count * sizeof(float)) == 0)
                 continue;
-            char where[128];
-            locate(l, num_kv_heads, head_dim, i, where, sizeof where);
-            snprintf(msg, n, "%s cache %s: want %.9g, found %.9g",
-                     which ? "V" : "K", where, (double)tw[which][i],
-                     (double)tg[which][i]);
-            return 1;
+            for (int64_t i = first; i < first + count; i++) {
+                if (memcmp(&tw[which][i], &tg[which][i], sizeof(float)) == 0)
+                    continue;
+                char where[128];
+                locate(l, num_kv_heads, head_dim, i, where, sizeof where);
+                snprintf(msg, n, "%s cache %s: want %.9g, found %.9g",
+                         which ? "V" : "K", where, (double)tw[which][i],
+                         (double)tg[which][i]);
+                return 1;
+            }
         }
     }
     return 0;

@@ -11,16 +11,28 @@
 
 #include "../generators/case.h"
 
+/* A pool is dense (malloc, every element poisoned and compared) or, when
+ * larger than KVC_POOL_SPARSE_BYTES per tensor (large-offset cases, whose
+ * block ids sit above a huge unused stretch), sparse: mapped with
+ * MAP_NORESERVE so only touched pages use memory, and only the blocks the
+ * layout references (and their neighbours) are poisoned and compared. */
+#define KVC_POOL_SPARSE_BYTES (INT64_C(256) << 20)
+
 typedef struct kvc_pool {
-    int64_t elems; /* per tensor */
+    int64_t elems;      /* per tensor */
     float *k;
     float *v;
+    int sparse;         /* mmap'ed; only `ranges` are poisoned/compared */
+    int64_t num_ranges;
+    int64_t *ranges;    /* [num_ranges][2]: first element, element count */
 } kvc_pool;
 
-/* Allocate k and v of layout->pool_elems elements each, every element
- * poison (NaN, +-1e30 or +-FLT_MAX, from layout->poison_seed), so that a
- * read of anything but a written slot shows in the output. Returns 0 or -1. */
-int kvc_pool_alloc_poisoned(kvc_pool *pool, const kvc_layout *layout);
+/* Allocate k and v of layout->pool_elems elements each, every element of
+ * the checked ranges poison (NaN, +-1e30 or +-FLT_MAX, from
+ * layout->poison_seed), so that a read of anything but a written slot shows
+ * in the output. Returns 0 or -1. */
+int kvc_pool_alloc_poisoned(kvc_pool *pool, const kvc_layout *layout,
+                            int num_seqs);
 
 void kvc_pool_free(kvc_pool *pool);
 
@@ -40,8 +52,9 @@ void kvc_pool_store_context(kvc_pool *pool, const kvc_case *c);
  * K/V at the slots of c->layout.slot_mapping. */
 void kvc_pool_store_new_tokens(kvc_pool *pool, const kvc_case *c);
 
-/* Compare two pools bit for bit. Returns 0 when identical, else 1 and a
- * message naming the first differing element (block, slot, head, dim). */
+/* Compare two pools bit for bit over want's checked ranges. Returns 0 when
+ * identical, else 1 and a message naming the first differing element
+ * (block, slot, head, dim). */
 int kvc_pool_diff(const kvc_pool *want, const kvc_pool *got,
                   const kvc_layout *l, int num_kv_heads, int head_dim,
                   char *msg, size_t n);

@@ -144,7 +144,7 @@ static int step_init(step *st, const kvc_case *c, const kvc_kernel *k,
     st->opts = opts;
     st->r = r;
     st->rows = rows;
-    if (kvc_pool_alloc_poisoned(&st->pool, &c->layout) != 0)
+    if (kvc_pool_alloc_poisoned(&st->pool, &c->layout, c->prob.num_seqs) != 0)
         return -1;
     kvc_pool_store_context(&st->pool, c);
     if (kvc_pool_copy(&st->want, &st->pool) != 0 ||
