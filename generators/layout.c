@@ -192,8 +192,9 @@ static int build_paged(kvcg_ctx *x)
             }
         }
     }
-    if (S == 0)
-        L->block_table[0] = -1;
+    if (S == 0) /* the one placeholder row: no sequence, no block */
+        for (int b = 0; b < M; b++)
+            L->block_table[b] = -1;
     free(ids);
     free(taken);
 

@@ -166,3 +166,28 @@ const kvc_kernel kvc_planted_offset32 = {
     kva_blocked_attention,
     kva_qeff_to_general,
 };
+
+/* Output that depends on where a block lives: the real kernel, then the
+ * first output element nudged by a few ulps times the first block id (as a
+ * reduction ordered by physical id would do). Within the tolerance, so only
+ * the relabelling property can see it. */
+static kva_status block_id_paged(const kva_attn_params *p,
+                                 const kva_paged_cache *c,
+                                 const kva_paged_batch *b, const float *q,
+                                 int64_t num_tokens, float *out, float *lse,
+                                 kva_error *err)
+{
+    kva_status s = kva_paged_attention(p, c, b, q, num_tokens, out, lse, err);
+    if (s == KVA_OK && b->num_seqs > 0 && b->query_start_loc[1] > 0 &&
+        b->block_table[0] > 0)
+        out[0] += (float)b->block_table[0] * 0x1p-23f * fabsf(out[0]);
+    return s;
+}
+
+const kvc_kernel kvc_planted_block_id_dependent = {
+    "planted-block-id-dependent",
+    kva_cache_write,
+    block_id_paged,
+    kva_blocked_attention,
+    kva_qeff_to_general,
+};

@@ -19,4 +19,8 @@ extern const kvc_kernel kvc_planted_kv_head0;
 /* libkvattn, except paged attention computes block offsets in 32 bits. */
 extern const kvc_kernel kvc_planted_offset32;
 
+/* libkvattn, except the first output depends on the first block's id
+ * (within tolerance). */
+extern const kvc_kernel kvc_planted_block_id_dependent;
+
 #endif

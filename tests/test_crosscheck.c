@@ -157,3 +157,35 @@ Test(crosscheck, large_offsets_catch_32bit_offsets)
                  r.message);
     kvc_case_free(&c);
 }
+
+/* Relabelling the physical blocks must not change a single bit. A kernel
+ * whose output depends on block ids (by less than the tolerance) passes
+ * the oracle and fails the property. */
+Test(crosscheck, relabelling_property_catches_block_id_dependence)
+{
+    kvc_case_spec s = kvc_named_base(KVC_MODE_PAGED);
+    s.ctx_len[0] = 40;
+    s.extra_blocks = 8;
+    int caught = 0;
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        kvc_case c;
+        char err[256];
+        cr_assert_eq(kvc_case_build(&s, seed, &c, err, sizeof err), 0, "%s",
+                     err);
+        kvc_result r;
+        cr_assert_eq(kvc_run_case(&c, &kvc_builtin_kernel, &r), KVC_PASS,
+                     "%s", r.message);
+        kvc_outcome o = kvc_run_case(&c, &kvc_planted_block_id_dependent, &r);
+        cr_assert(o == KVC_PASS || o == KVC_FAIL_PROPERTY, "%s: %s",
+                  kvc_outcome_name(o), r.message);
+        if (o == KVC_FAIL_PROPERTY) {
+            caught++;
+            cr_assert(strstr(r.message, "relabelling") != NULL, "%s",
+                      r.message);
+        }
+        kvc_case_free(&c);
+    }
+    /* a layout whose first block keeps its id under the permutation can
+     * pass; most must not */
+    cr_assert_geq(caught, 4, "caught %d of 5", caught);
+}

@@ -50,3 +50,24 @@ Test(regression, qeff_max_q_0_with_null_positions)
     cr_assert_eq(lens[0], 0);
     cr_assert_eq(lens[1], 0);
 }
+
+/* Found by valgrind through the relabelling property: a batch of no
+ * sequences got a placeholder block-table row of max_blocks_per_seq
+ * entries of which only the first was written. Every entry is -1 now. */
+#include "../generators/named.h"
+
+Test(regression, empty_batch_block_table_is_initialised)
+{
+    for (int extra_cols = 0; extra_cols < 6; extra_cols++) {
+        kvc_case_spec s = kvc_named_base(KVC_MODE_PAGED);
+        s.num_seqs = 0;
+        s.pad_tokens = 2;
+        kvc_case c;
+        char err[256];
+        cr_assert_eq(kvc_case_build(&s, (uint64_t)extra_cols, &c, err,
+                                    sizeof err), 0, "%s", err);
+        for (int b = 0; b < c.layout.max_blocks_per_seq; b++)
+            cr_assert_eq(c.layout.block_table[b], -1, "entry %d", b);
+        kvc_case_free(&c);
+    }
+}

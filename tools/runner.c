@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "pool.h"
+#include "properties.h"
 
 const kvc_kernel kvc_builtin_kernel = {
     "libkvattn",
@@ -34,6 +35,7 @@ const char *kvc_outcome_name(kvc_outcome o)
     case KVC_FAIL_CONVERSION: return "conversion";
     case KVC_FAIL_ACCEPTED: return "accepted-invalid";
     case KVC_FAIL_REFUSAL: return "bad-refusal";
+    case KVC_FAIL_PROPERTY: return "property";
     case KVC_FAIL_SETUP: return "setup";
     case KVC_OUTCOME_COUNT: break;
     }
@@ -488,6 +490,32 @@ kvc_outcome kvc_run_case_opts(const kvc_case *c, const kvc_kernel *k,
                  (o = check_padding(&st, c->prob.q_start[c->prob.num_seqs])) ==
                      KVC_PASS)
             o = judge(&st);
+        /* Reference-free properties, on valid cases the oracle passed. */
+        if (o == KVC_PASS && opts->expect == KVC_EXPECT_VALID && !opts->judge)
+            o = kvc_check_properties(c, k, st.out, st.lse, st.rows, r);
+    }
+    step_free(&st);
+    r->outcome = o;
+    return o;
+}
+
+kvc_outcome kvc_run_outputs(const kvc_case *c, const kvc_kernel *k,
+                            float **out, float **lse, int64_t *rows,
+                            kvc_result *r)
+{
+    static const kvc_run_opts valid = {KVC_EXPECT_VALID, NULL, NULL};
+    memset(r, 0, sizeof *r);
+    r->verdict.seq = -1;
+    *out = *lse = NULL;
+    *rows = kernel_rows(c);
+    step st;
+    kvc_outcome o = step_init(&st, c, k, &valid, r, *rows) == 0
+                        ? run_mode(&st)
+                        : fail(r, KVC_FAIL_SETUP, "out of memory");
+    if (o == KVC_PASS) {
+        *out = st.out;
+        *lse = st.lse;
+        st.out = st.lse = NULL; /* handed over */
     }
     step_free(&st);
     r->outcome = o;

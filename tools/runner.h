@@ -45,6 +45,7 @@ typedef enum kvc_outcome {
     KVC_FAIL_ACCEPTED,  /* the kernel accepted an input it must refuse */
     KVC_FAIL_REFUSAL,   /* the kernel refused, but wrote something or gave no
                            message */
+    KVC_FAIL_PROPERTY,  /* a reference-free property broke (properties.h) */
     KVC_FAIL_SETUP,     /* the case itself could not be built or checked */
     KVC_OUTCOME_COUNT
 } kvc_outcome;
@@ -80,5 +81,13 @@ kvc_outcome kvc_run_case(const kvc_case *c, const kvc_kernel *k,
 /* The same with an expectation and a judge (golden vectors). */
 kvc_outcome kvc_run_case_opts(const kvc_case *c, const kvc_kernel *k,
                               const kvc_run_opts *o, kvc_result *r);
+
+/* Run a valid case's kernel calls and hand back their outputs, unjudged:
+ * *out [*rows][Hq][D] and *lse [*rows][Hq] (malloc'd; the caller frees).
+ * Returns KVC_PASS, or the failure of a kernel call (then *out = *lse =
+ * NULL). For properties that compare a kernel with itself. */
+kvc_outcome kvc_run_outputs(const kvc_case *c, const kvc_kernel *k,
+                            float **out, float **lse, int64_t *rows,
+                            kvc_result *r);
 
 #endif /* KVC_RUNNER_H */
