@@ -191,3 +191,26 @@ const kvc_kernel kvc_planted_block_id_dependent = {
     kva_blocked_attention,
     kva_qeff_to_general,
 };
+
+/* Output that depends on the batch: the real kernel, then the first output
+ * element nudged by a few ulps times the number of sequences (as a split
+ * chosen from the batch's total size would do). Within the tolerance. */
+static kva_status batch_dependent_paged(const kva_attn_params *p,
+                                        const kva_paged_cache *c,
+                                        const kva_paged_batch *b,
+                                        const float *q, int64_t num_tokens,
+                                        float *out, float *lse, kva_error *err)
+{
+    kva_status s = kva_paged_attention(p, c, b, q, num_tokens, out, lse, err);
+    if (s == KVA_OK && b->num_seqs > 1 && b->query_start_loc[1] > 0)
+        out[0] += (float)b->num_seqs * 0x1p-23f * fabsf(out[0]);
+    return s;
+}
+
+const kvc_kernel kvc_planted_batch_dependent = {
+    "planted-batch-dependent",
+    kva_cache_write,
+    batch_dependent_paged,
+    kva_blocked_attention,
+    kva_qeff_to_general,
+};

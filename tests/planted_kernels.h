@@ -23,4 +23,8 @@ extern const kvc_kernel kvc_planted_offset32;
  * (within tolerance). */
 extern const kvc_kernel kvc_planted_block_id_dependent;
 
+/* libkvattn, except the first output depends on the batch size (within
+ * tolerance). */
+extern const kvc_kernel kvc_planted_batch_dependent;
+
 #endif

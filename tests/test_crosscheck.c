@@ -189,3 +189,24 @@ Test(crosscheck, relabelling_property_catches_block_id_dependence)
      * pass; most must not */
     cr_assert_geq(caught, 4, "caught %d of 5", caught);
 }
+
+/* A sequence alone must get bitwise the rows it gets in a batch. */
+Test(crosscheck, batch_invariance_catches_batch_dependence)
+{
+    kvc_case_spec s = kvc_named_base(KVC_MODE_PAGED);
+    s.num_seqs = 3;
+    s.ctx_len[0] = 30, s.q_len[0] = 2;
+    s.ctx_len[1] = 5, s.q_len[1] = 1;
+    s.ctx_len[2] = 17, s.q_len[2] = 3;
+    kvc_case c;
+    char err[256];
+    cr_assert_eq(kvc_case_build(&s, 3, &c, err, sizeof err), 0, "%s", err);
+    kvc_result r;
+    cr_assert_eq(kvc_run_case(&c, &kvc_builtin_kernel, &r), KVC_PASS, "%s",
+                 r.message);
+    cr_assert_eq(kvc_run_case(&c, &kvc_planted_batch_dependent, &r),
+                 KVC_FAIL_PROPERTY, "%s: %s", kvc_outcome_name(r.outcome),
+                 r.message);
+    cr_assert(strstr(r.message, "alone") != NULL, "%s", r.message);
+    kvc_case_free(&c);
+}

@@ -136,9 +136,153 @@ static kvc_outcome check_relabel(const kvc_case *c, const kvc_kernel *k,
     return o;
 }
 
+/* ---- batch invariance ---- */
+
+/* The case of sequence s alone: its logical tensors, its table row, its
+ * slots (blocked: a one-sequence contiguous cache), its QEfficient row. The
+ * pool ids stay the same, so it reads the same physical blocks. */
+typedef struct alone {
+    kvc_case c;
+    int *table;
+    int64_t *slots;
+    int *positions, *slot_id;
+    int64_t *row_of_token;
+} alone;
+
+static void alone_free(alone *a)
+{
+    kvc_problem_free(&a->c.prob);
+    free(a->table);
+    free(a->slots);
+    free(a->positions);
+    free(a->slot_id);
+    free(a->row_of_token);
+}
+
+static int copy_problem_seq(const kvc_problem *p, int s, kvc_problem *o)
+{
+    if (kvc_problem_alloc(o, &p->cfg, 1, &p->ctx_len[s], &p->q_len[s], 0,
+                          p->has_mask) != 0)
+        return -1;
+    int64_t hq = (int64_t)p->cfg.num_q_heads * p->cfg.head_dim;
+    int64_t hkv = (int64_t)p->cfg.num_kv_heads * p->cfg.head_dim;
+    memcpy(o->q, p->q + p->q_start[s] * hq,
+           (size_t)(p->q_len[s] * hq) * sizeof *o->q);
+    memcpy(o->k, p->k + p->kv_start[s] * hkv,
+           (size_t)(kvc_kv_len(p, s) * hkv) * sizeof *o->k);
+    memcpy(o->v, p->v + p->kv_start[s] * hkv,
+           (size_t)(kvc_kv_len(p, s) * hkv) * sizeof *o->v);
+    if (p->has_mask)
+        memcpy(o->mask, p->mask + p->mask_start[s],
+               (size_t)(p->mask_start[s + 1] - p->mask_start[s]));
+    return 0;
+}
+
+static int make_alone(const kvc_case *c, int s, alone *a)
+{
+    memset(a, 0, sizeof *a);
+    const kvc_layout *l = &c->layout;
+    int M = l->max_blocks_per_seq, n = c->prob.q_len[s];
+    a->c = *c;
+    a->table = malloc((size_t)M * sizeof *a->table);
+    a->slots = malloc((size_t)(n > 0 ? n : 1) * sizeof *a->slots);
+    if (!a->table || !a->slots || copy_problem_seq(&c->prob, s, &a->c.prob))
+        return -1;
+    a->c.spec.num_seqs = 1;
+    a->c.spec.pad_tokens = 0;
+    a->c.layout.block_table = a->table;
+    a->c.layout.slot_mapping = a->slots;
+    memcpy(a->table, l->block_table + (int64_t)s * M, (size_t)M * sizeof *a->table);
+    memcpy(a->slots, l->slot_mapping + c->prob.q_start[s],
+           (size_t)n * sizeof *a->slots);
+    if (c->spec.mode == KVC_MODE_BLOCKED) {
+        /* its own one-sequence contiguous cache */
+        a->c.layout.num_blocks = 1;
+        a->c.layout.pool_elems = l->stride_block;
+        a->table[0] = 0;
+        for (int i = 0; i < n; i++)
+            a->slots[i] -= (int64_t)s * l->block_size;
+    }
+    if (c->spec.mode == KVC_MODE_QEFF) {
+        int mq = c->qeff.max_q;
+        a->positions = malloc((size_t)(mq > 0 ? mq : 1) * sizeof *a->positions);
+        a->slot_id = malloc(sizeof *a->slot_id);
+        a->row_of_token = malloc((size_t)(n > 0 ? n : 1) * sizeof *a->row_of_token);
+        if (!a->positions || !a->slot_id || !a->row_of_token)
+            return -1;
+        memcpy(a->positions, c->qeff.position_ids + (int64_t)s * mq,
+               (size_t)mq * sizeof *a->positions);
+        a->slot_id[0] = c->qeff.slot_id[s];
+        for (int i = 0; i < n; i++)
+            a->row_of_token[i] =
+                c->qeff.row_of_token[c->prob.q_start[s] + i] - (int64_t)s * mq;
+        a->c.qeff.position_ids = a->positions;
+        a->c.qeff.slot_id = a->slot_id;
+        a->c.qeff.row_of_token = a->row_of_token;
+    }
+    return 0;
+}
+
+/* A sequence's output must not depend on the rest of its batch: run the
+ * first sequence with new tokens alone and compare its rows bit for bit. */
+static kvc_outcome check_batch_invariance(const kvc_case *c,
+                                          const kvc_kernel *k,
+                                          const float *out, const float *lse,
+                                          kvc_result *r)
+{
+    const kvc_problem *p = &c->prob;
+    if (p->num_seqs < 2 || c->layout.pool_elems >
+                               KVC_POOL_SPARSE_BYTES / (int64_t)sizeof(float))
+        return KVC_PASS;
+    int s = 0;
+    while (s < p->num_seqs && p->q_len[s] == 0)
+        s++;
+    if (s == p->num_seqs)
+        return KVC_PASS;
+    alone a;
+    if (make_alone(c, s, &a) != 0) {
+        alone_free(&a);
+        snprintf(r->message, sizeof r->message, "batch invariance: out of memory");
+        return r->outcome = KVC_FAIL_SETUP;
+    }
+    float *out1, *lse1;
+    int64_t rows1;
+    kvc_result r1;
+    kvc_outcome o = kvc_run_outputs(&a.c, k, &out1, &lse1, &rows1, &r1);
+    int64_t per = (int64_t)p->cfg.num_q_heads * p->cfg.head_dim;
+    int64_t first = p->q_start[s], n = p->q_len[s];
+    if (o != KVC_PASS) {
+        snprintf(r->message, sizeof r->message,
+                 "sequence %d alone: %s: %.400s", s, kvc_outcome_name(o),
+                 r1.message);
+        o = KVC_FAIL_PROPERTY;
+    } else {
+        int64_t d_out = first_diff(out + first * per, out1, n * per);
+        int64_t d_lse = first_diff(lse + first * p->cfg.num_q_heads, lse1,
+                                   n * p->cfg.num_q_heads);
+        if (d_out >= 0 || d_lse >= 0) {
+            snprintf(r->message, sizeof r->message,
+                     "sequence %d gives other %s alone than in its batch of "
+                     "%d (token %lld; must be bitwise identical)",
+                     s, d_out >= 0 ? "out" : "lse", p->num_seqs,
+                     (long long)(first + (d_out >= 0 ? d_out / per
+                                                     : d_lse / p->cfg.num_q_heads)));
+            o = KVC_FAIL_PROPERTY;
+        }
+    }
+    free(out1);
+    free(lse1);
+    alone_free(&a);
+    r->outcome = o;
+    return o;
+}
+
 kvc_outcome kvc_check_properties(const kvc_case *c, const kvc_kernel *k,
                                  const float *out, const float *lse,
                                  int64_t rows, kvc_result *r)
 {
-    return check_relabel(c, k, out, lse, rows, r);
+    kvc_outcome o = check_relabel(c, k, out, lse, rows, r);
+    if (o == KVC_PASS)
+        o = check_batch_invariance(c, k, out, lse, r);
+    return o;
 }

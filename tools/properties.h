@@ -9,6 +9,11 @@
  * lse. A kernel whose arithmetic depends on where a block lives (an order
  * of reduction by physical id, a stale read that happens to be right for
  * one layout) passes the tolerance and fails this.
+ *
+ * Batch invariance: a sequence run alone (its tensors, its table row, the
+ * same physical blocks) must give BITWISE the rows it got in its batch. A
+ * kernel whose reduction order or tiling depends on the batch (split-KV
+ * chosen by total tokens, state shared across sequences) fails this.
  */
 #ifndef KVC_PROPERTIES_H
 #define KVC_PROPERTIES_H
