@@ -116,7 +116,8 @@ Test(golden_set, committed_files_match_their_definition, .timeout = 120)
 }
 
 /* A kernel that forgets the online-softmax rescale must fail the vectors
- * built to need rescaling. */
+ * built to need rescaling. (Valid tests only: the planted kernel trusts its
+ * input and would read out of bounds on the invalid ones.) */
 Test(golden_set, planted_bug_fails_the_vectors)
 {
     kvc_golden_file f;
@@ -124,16 +125,20 @@ Test(golden_set, planted_bug_fails_the_vectors)
     cr_assert_eq(kvc_golden_read("golden/vectors/paged_attention.json", &f, err,
                                  sizeof err),
                  0, "%s", err);
-    kvc_verify_counts good = {0}, bad = {0};
-    FILE *devnull = fopen("/dev/null", "w");
-    kvc_golden_verify_file(&f, "paged", &kvc_builtin_kernel, -1, 0, devnull,
-                           &good);
-    kvc_golden_verify_file(&f, "paged", &kvc_planted_no_rescale, -1, 0,
-                           devnull, &bad);
-    fclose(devnull);
+    int valid = 0, good_failed = 0, bad_failed = 0;
+    for (int i = 0; i < f.num_tests; i++) {
+        const kvc_golden_test *t = &f.tests[i];
+        if (t->result != KVC_EXPECT_VALID)
+            continue;
+        valid++;
+        kvc_result r;
+        good_failed += kvc_golden_run_test(t, &kvc_builtin_kernel, &r) != KVC_PASS;
+        bad_failed += kvc_golden_run_test(t, &kvc_planted_no_rescale, &r) != KVC_PASS;
+    }
     kvc_golden_free(&f);
-    cr_assert_eq(good.failed, 0);
-    cr_assert_gt(bad.failed, 0, "the planted no-rescale kernel passed");
+    cr_assert_gt(valid, 10);
+    cr_assert_eq(good_failed, 0);
+    cr_assert_gt(bad_failed, 0, "the planted no-rescale kernel passed");
 }
 
 /* Invalid vectors: the in-tree kernel refuses each with the status the
