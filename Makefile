@@ -12,7 +12,7 @@ OPT     ?= -O2
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 BASEFLAGS := -std=c11 -D_GNU_SOURCE -g $(WARN) -fPIC
 # Kernels: fast C, no -march=native (valgrind must be able to run it).
-KERNEL_CFLAGS := $(BASEFLAGS) $(OPT)
+KERNEL_CFLAGS := $(BASEFLAGS) $(OPT) -fvisibility=hidden
 # Oracle: bit-identical results on every compiler and machine.
 ORACLE_CFLAGS := $(BASEFLAGS) $(OPT) -ffp-contract=off -fno-fast-math
 # Everything else.
@@ -32,7 +32,7 @@ GEN_SRC    := $(wildcard generators/*.c)
 GOLDEN_SRC := $(wildcard golden/*.c)
 REPORT_SRC := $(wildcard reports/*.c)
 TOOL_SRC   := $(filter-out tools/kvcheck_main.c tools/oracle_bitexact_main.c,$(wildcard tools/*.c))
-TEST_SRC   := $(wildcard tests/*.c)
+TEST_SRC   := $(filter-out tests/planted_lib.c,$(wildcard tests/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -45,7 +45,9 @@ LIBKVATTN  := $(BUILD)/libkvattn.a
 LIBKVATTN_SO := $(BUILD)/libkvattn.so
 KVCHECK    := $(BUILD)/kvcheck
 TESTS      := $(BUILD)/tests/kvcheck_tests
-LIBS        = $(GSL_LIBS) $(CJSON_LIBS) -lm -lpthread
+LIBS        = $(GSL_LIBS) $(CJSON_LIBS) -lm -lpthread -ldl
+# A kernel library with a planted bug, loaded by the tests through the C ABI.
+PLANTED_SO := $(BUILD)/tests/libkvattn_planted_no_rescale.so
 
 CAMPAIGN_CASES ?= 20000
 CAMPAIGN_SEED  ?= 1
@@ -60,7 +62,7 @@ GOLDEN_FILES = $(sort $(wildcard golden/vectors/*.json))
 .PHONY: all deps test campaign clean check-valgrind check-asan golden-check bitexact
 .DEFAULT_GOAL := all
 
-all: $(LIBKVATTN) $(LIBKVATTN_SO) $(KVCHECK) $(TESTS)
+all: $(LIBKVATTN) $(LIBKVATTN_SO) $(KVCHECK) $(TESTS) $(PLANTED_SO)
 
 deps:
 	@sh tools/install-deps.sh
@@ -107,7 +109,7 @@ ASAN_BUILD := $(BUILD)-asan
 check-asan:
 	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) OPT=-O1 \
 	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-	  $(ASAN_BUILD)/kvcheck $(ASAN_BUILD)/tests/kvcheck_tests
+	  all
 	$(ASAN_BUILD)/kvcheck run --cases 1000 --kernel all --no-report
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp $(ASAN_BUILD)/tests/kvcheck_tests --jobs 2 > $(ASAN_BUILD)/tests.log 2>&1 || \
 	  { tail -40 $(ASAN_BUILD)/tests.log; exit 1; }
@@ -123,7 +125,15 @@ $(BUILD)/obj/oracle/%.o: oracle/%.c
 
 $(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_REST) $(SANFLAGS) $(GSL_CFLAGS) $(CJSON_CFLAGS) $(CRIT_CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS_REST) $(SANFLAGS) $(GSL_CFLAGS) $(CJSON_CFLAGS) $(CRIT_CFLAGS) -DKVC_BUILD_DIR='"$(BUILD)"' -MMD -MP -c $< -o $@
+
+# Every kernel object with kva_paged_attention renamed, the planted kernels,
+# and tests/planted_lib.c exporting the planted kva_paged_attention.
+$(PLANTED_SO): $(KERNEL_SRC) tests/planted_kernels.c tests/planted_lib.c
+	@mkdir -p $(dir $@)
+	$(CC) $(KERNEL_CFLAGS) -c tests/planted_lib.c -o $@.planted_lib.o
+	$(CC) $(KERNEL_CFLAGS) -shared -Dkva_paged_attention=kva_real_paged_attention \
+	  -o $@ $(KERNEL_SRC) tests/planted_kernels.c $@.planted_lib.o -lm
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

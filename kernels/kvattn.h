@@ -41,6 +41,14 @@
 extern "C" {
 #endif
 
+/* The exported C ABI: the library is built with -fvisibility=hidden, so
+ * only these functions are visible in libkvattn.so. */
+#if defined(__GNUC__)
+#define KVA_API __attribute__((visibility("default")))
+#else
+#define KVA_API
+#endif
+
 typedef enum kva_status {
     KVA_OK = 0,
     KVA_ERR_NULL,       /* a required pointer is NULL */
@@ -60,7 +68,7 @@ typedef struct kva_error {
 } kva_error;
 
 /* "KVA_OK", "KVA_ERR_SLOT", ... ; never NULL. */
-const char *kva_status_name(kva_status s);
+KVA_API const char *kva_status_name(kva_status s);
 
 /* Attention parameters shared by every attention entry point. */
 typedef struct kva_attn_params {
@@ -107,7 +115,7 @@ typedef struct kva_paged_cache {
  * pointer (k/v/slot_mapping may be NULL only when num_tokens == 0),
  * num_tokens < 0, an invalid cache description. All-or-nothing.
  */
-kva_status kva_cache_write(const kva_paged_cache *cache, const float *k,
+KVA_API kva_status kva_cache_write(const kva_paged_cache *cache, const float *k,
                            const float *v, const int64_t *slot_mapping,
                            int64_t num_tokens, kva_error *err);
 
@@ -145,7 +153,7 @@ typedef struct kva_paged_batch {
  *       tokens are left untouched.
  * The cache's num_kv_heads and head_dim must equal the params'.
  */
-kva_status kva_paged_attention(const kva_attn_params *params,
+KVA_API kva_status kva_paged_attention(const kva_attn_params *params,
                                const kva_paged_cache *cache,
                                const kva_paged_batch *batch, const float *q,
                                int64_t num_tokens, float *out, float *lse,
@@ -166,7 +174,7 @@ typedef struct kva_blocked_cache {
     int head_dim;     /* D */
 } kva_blocked_cache;
 
-kva_status kva_blocked_attention(const kva_attn_params *params,
+KVA_API kva_status kva_blocked_attention(const kva_attn_params *params,
                                  const kva_blocked_cache *cache,
                                  int num_kv_blocks, int num_seqs,
                                  const int64_t *query_start_loc,
@@ -215,7 +223,7 @@ typedef struct kva_general_inputs {
     int64_t num_tokens;
 } kva_general_inputs;
 
-kva_status kva_qeff_to_general(const kva_qeff_inputs *in,
+KVA_API kva_status kva_qeff_to_general(const kva_qeff_inputs *in,
                                kva_general_inputs *outp, kva_error *err);
 
 #ifdef __cplusplus

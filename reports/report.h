@@ -27,7 +27,7 @@ typedef struct kvc_case_record {
     char flags[512];     /* space-separated flag names */
     char desc[256];      /* one-line case description */
     char message[512];   /* failure message, "" on pass */
-    char replay[192];    /* the replay command line */
+    char replay[512];    /* the replay command line */
 } kvc_case_record;
 
 typedef struct kvc_run_report {

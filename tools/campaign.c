@@ -16,9 +16,11 @@ static double now_seconds(void)
 void kvc_replay_command(const kvc_campaign_opts *o, uint64_t index,
                         char *buf, size_t n)
 {
-    snprintf(buf, n, "kvcheck replay --seed %llu --case %llu --kernel %s",
+    snprintf(buf, n, "kvcheck replay --seed %llu --case %llu --kernel %s%s%s",
              (unsigned long long)o->seed, (unsigned long long)index,
-             o->forced_mode < 0 ? "all" : kvc_mode_name(o->forced_mode));
+             o->forced_mode < 0 ? "all" : kvc_mode_name(o->forced_mode),
+             o->kernel_lib ? " --kernel-lib " : "",
+             o->kernel_lib ? o->kernel_lib : "");
 }
 
 static uint64_t shard_total(const kvc_campaign_opts *o)
@@ -115,7 +117,7 @@ static void keep_record(kvc_campaign_stats *s, const kvc_campaign_opts *o,
 static void report_failure(const kvc_campaign_opts *o, const kvc_case *c,
                            const kvc_result *r, uint64_t index)
 {
-    char desc[512], replay[160];
+    char desc[512], replay[1280];
     kvc_case_describe(c, desc, sizeof desc);
     kvc_replay_command(o, index, replay, sizeof replay);
     fprintf(o->log, "FAIL case %llu [%s] %s: %s\n  case: %s\n  replay: %s\n",
@@ -216,7 +218,7 @@ void kvc_campaign_print_summary(FILE *f, const kvc_campaign_opts *o,
     fprintf(f, "  %.1f cases/s, %.2f s\n",
             s->seconds > 0 ? (double)s->run / s->seconds : 0.0, s->seconds);
     if (s->failed) {
-        char replay[160];
+        char replay[1280];
         kvc_replay_command(o, s->first_failure, replay, sizeof replay);
         fprintf(f, "  first failure: %s\n", replay);
     }

@@ -22,6 +22,7 @@ typedef struct kvc_campaign_opts {
     int max_failures_listed; /* failures printed in full to `log` */
     FILE *log;           /* failures and the summary; NULL = silent */
     int collect_records; /* 1: keep a kvc_case_record per case in stats */
+    const char *kernel_lib; /* --kernel-lib PATH, for replay commands; NULL */
 } kvc_campaign_opts;
 
 typedef struct kvc_campaign_stats {

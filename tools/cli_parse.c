@@ -40,6 +40,27 @@ int kvc_parse_kernel(const char *cmd, const char *s, int *mode)
     return -1;
 }
 
+int kvc_choose_kernel(const char *cmd, const char *lib, kvc_kernel_choice *ch)
+{
+    ch->handle = NULL;
+    ch->k = &kvc_builtin_kernel;
+    if (!lib)
+        return 0;
+    char err[512];
+    if (kvc_kernel_load(lib, &ch->table, &ch->handle, err, sizeof err) != 0) {
+        fprintf(stderr, "kvcheck %s: %s\n", cmd, err);
+        return -1;
+    }
+    ch->k = &ch->table;
+    return 0;
+}
+
+void kvc_release_kernel(kvc_kernel_choice *ch)
+{
+    kvc_kernel_unload(ch->handle);
+    ch->handle = NULL;
+}
+
 int kvc_parse_shard(const char *cmd, const char *s, int *index, int *count)
 {
     int i, n, used = 0;

@@ -7,11 +7,30 @@
 
 #include <stdint.h>
 
+#include "kernel_lib.h"
+
 int kvc_parse_u64(const char *cmd, const char *opt, const char *s,
                   uint64_t *out);
 /* "paged", "blocked", "qeff" -> the mode; "all" -> -1. */
 int kvc_parse_kernel(const char *cmd, const char *s, int *mode);
 /* "i/n" with 0 <= i < n. */
 int kvc_parse_shard(const char *cmd, const char *s, int *index, int *count);
+
+/* The kernel a command checks: the in-tree libkvattn, or the library of
+ * --kernel-lib PATH. */
+typedef struct kvc_kernel_choice {
+    kvc_kernel table;     /* filled from the library */
+    void *handle;         /* NULL for the in-tree kernel */
+    const kvc_kernel *k;  /* what to run */
+} kvc_kernel_choice;
+
+/* lib == NULL: the in-tree kernel. Returns 0, or -1 after printing why. */
+int kvc_choose_kernel(const char *cmd, const char *lib, kvc_kernel_choice *ch);
+void kvc_release_kernel(kvc_kernel_choice *ch);
+
+#define KVC_KERNEL_LIB_HELP \
+    "  --kernel-lib PATH check the kernel in this shared library (it exports\n" \
+    "                    the kva_* functions of kernels/kvattn.h) instead of\n" \
+    "                    the in-tree libkvattn\n"
 
 #endif

@@ -15,7 +15,8 @@
 
 static const char golden_usage[] =
     "usage: kvcheck golden regen  [--out DIR] [--from DIR]\n"
-    "       kvcheck golden verify [--kernel paged|blocked|qeff|all] [--verbose] [FILE...]\n"
+    "       kvcheck golden verify [--kernel paged|blocked|qeff|all] [--verbose]\n"
+    "                             [--kernel-lib PATH] [FILE...]\n"
     "       kvcheck golden add    FILE.json [--to FILE]\n"
     "\n"
     "regen   rewrite the golden set from the generators and the oracle:\n"
@@ -27,6 +28,8 @@ static const char golden_usage[] =
     "verify  run the kernel on every test of the files (default\n"
     "        " DEFAULT_DIR "/*.json) and judge it by their expected values;\n"
     "        prints failures (every test with --verbose) and a summary.\n"
+    "        --kernel-lib PATH: check the kernel in this shared library\n"
+    "        (exporting the kva_* functions of kernels/kvattn.h).\n"
     "add     recompute the expected values of the tests in FILE.json (a\n"
     "        reproducer written by `kvcheck shrink` or `run --shrink`) and\n"
     "        append them to --to (default " DEFAULT_DIR "/" KVC_GOLDEN_REGRESSIONS "),\n"
@@ -142,15 +145,16 @@ static int cmd_regen(int argc, char **argv)
     return regen_regressions(from ? from : out, out) == 0 ? 0 : 1;
 }
 
-static int verify_paths(char **paths, int n, int mode, int verbose)
+static int verify_paths(char **paths, int n, int mode, int verbose,
+                        const kvc_kernel *k)
 {
     kvc_verify_counts counts = {0};
-    kvc_golden_verify_paths(paths, n, &kvc_builtin_kernel, mode, verbose,
+    kvc_golden_verify_paths(paths, n, k, mode, verbose,
                             "kvcheck golden verify", &counts);
     int bad = counts.failed || counts.unreadable;
     printf("golden verify (%s): %d files, %d passed, %d failed, %d skipped "
            "(other modes), %d acceptable tests refused, %d unreadable files\n",
-           kvc_builtin_kernel.name, n, counts.passed, counts.failed,
+           k->name, n, counts.passed, counts.failed,
            counts.skipped, counts.refused_acceptable, counts.unreadable);
     printf("%s\n", bad ? "FAILED" : "PASSED");
     return bad ? 1 : 0;
@@ -161,9 +165,11 @@ static int cmd_verify(int argc, char **argv)
     static const struct option longopts[] = {
         {"kernel", required_argument, 0, 'k'},
         {"verbose", no_argument, 0, 'v'},
+        {"kernel-lib", required_argument, 0, 'L'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int mode = -1, verbose = 0, c;
+    const char *kernel_lib = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
         switch (c) {
@@ -171,21 +177,30 @@ static int cmd_verify(int argc, char **argv)
             if (kvc_parse_kernel("golden verify", optarg, &mode)) return 2;
             break;
         case 'v': verbose = 1; break;
+        case 'L': kernel_lib = optarg; break;
         case 'h': fputs(golden_usage, stdout); return 0;
         default: fputs(golden_usage, stderr); return 2;
         }
     }
-    if (optind < argc)
-        return verify_paths(argv + optind, argc - optind, mode, verbose);
-    glob_t g;
-    if (glob(DEFAULT_DIR "/*.json", 0, NULL, &g) != 0) {
-        fprintf(stderr, "kvcheck golden verify: no files match %s/*.json "
-                        "(run from the source tree, or name the files)\n",
-                DEFAULT_DIR);
-        return 1;
+    kvc_kernel_choice kc;
+    if (kvc_choose_kernel("golden verify", kernel_lib, &kc) != 0)
+        return 2;
+    int rc;
+    if (optind < argc) {
+        rc = verify_paths(argv + optind, argc - optind, mode, verbose, kc.k);
+    } else {
+        glob_t g;
+        if (glob(DEFAULT_DIR "/*.json", 0, NULL, &g) != 0) {
+            fprintf(stderr, "kvcheck golden verify: no files match %s/*.json "
+                            "(run from the source tree, or name the files)\n",
+                    DEFAULT_DIR);
+            rc = 1;
+        } else {
+            rc = verify_paths(g.gl_pathv, (int)g.gl_pathc, mode, verbose, kc.k);
+            globfree(&g);
+        }
     }
-    int rc = verify_paths(g.gl_pathv, (int)g.gl_pathc, mode, verbose);
-    globfree(&g);
+    kvc_release_kernel(&kc);
     return rc;
 }
 

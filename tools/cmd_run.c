@@ -15,7 +15,7 @@
 static const char run_usage[] =
     "usage: kvcheck run [--cases N] [--seed S] [--kernel paged|blocked|qeff|all]\n"
     "                   [--shard i/n] [--max-failures N] [--progress|--no-progress]\n"
-    "                   [--report DIR | --no-report] [--shrink]\n"
+    "                   [--report DIR | --no-report] [--shrink] [--kernel-lib PATH]\n"
     "\n"
     "Generate cases (seed, 0..N-1), write their new tokens through the\n"
     "kernel's cache write, run the kernel's attention and the oracle, and\n"
@@ -35,23 +35,26 @@ static const char run_usage[] =
     "  --shrink          shrink the first 5 failures and write each smallest\n"
     "                    failing case to the report folder as\n"
     "                    repro-case-I.json (kvcheck replay FILE.json runs it)\n"
+    KVC_KERNEL_LIB_HELP
     "\n"
     "Exit status: 0 every case passed, 1 a case failed, 2 bad usage.\n";
 
 static const char replay_usage[] =
     "usage: kvcheck replay --seed S --case I [--kernel paged|blocked|qeff|all]\n"
     "       kvcheck replay FILE.json...\n"
+    "       (either form: [--kernel-lib PATH])\n"
     "\n"
     "Run case I of the campaign with seed S alone and print the case, the\n"
     "outcome and the worst error with its location. --kernel must be what\n"
     "the campaign used (default all).\n"
     "With files: run every test of each golden-format file (a reproducer\n"
     "written by `kvcheck shrink`, or a golden vector file) and print each.\n"
+    KVC_KERNEL_LIB_HELP
     "\n"
     "Exit status: 0 the case passed, 1 it failed, 2 bad usage.\n";
 
 enum { OPT_NO_PROGRESS = 256, OPT_MAX_FAIL, OPT_REPORT, OPT_NO_REPORT,
-       OPT_SHRINK };
+       OPT_SHRINK, OPT_KERNEL_LIB };
 
 #define SHRINK_FIRST_FAILURES 5
 
@@ -65,7 +68,8 @@ static void print_repro(const char *path, const kvc_repro *info)
 
 /* Shrink the first failures of a finished campaign into dir. */
 static int shrink_failures(const kvc_campaign_opts *o,
-                           const kvc_campaign_stats *st, const char *dir)
+                           const kvc_campaign_stats *st, const char *dir,
+                           const kvc_kernel *k)
 {
     int done = 0, rc = 0;
     for (size_t i = 0; i < st->num_records && done < SHRINK_FIRST_FAILURES;
@@ -78,8 +82,8 @@ static int shrink_failures(const kvc_campaign_opts *o,
                  (unsigned long long)st->records[i].index);
         done++;
         if (kvc_write_reproducer(o->seed, st->records[i].index,
-                                 o->forced_mode, &kvc_builtin_kernel, path,
-                                 &info, err, sizeof err) == 0) {
+                                 o->forced_mode, k, path, &info, err,
+                                 sizeof err) == 0) {
             print_repro(path, &info);
         } else {
             fprintf(stderr, "kvcheck run: shrink case %llu: %s\n",
@@ -102,9 +106,10 @@ static void join_args(int argc, char **argv, char *buf, size_t n)
 
 static int write_report(const kvc_campaign_opts *o,
                         const kvc_campaign_stats *st, const char *dir,
-                        const char *command, const char *started)
+                        const char *command, const char *started,
+                        const char *kernel_name)
 {
-    kvc_run_report rep = {KVC_VERSION, command, kvc_builtin_kernel.name,
+    kvc_run_report rep = {KVC_VERSION, command, kernel_name,
                           o->seed, o->shard_index, o->shard_count,
                           KVC_TOL_THRESHOLD, st->seconds, started,
                           st->num_records, st->records};
@@ -137,9 +142,10 @@ int kvc_cmd_run(int argc, char **argv)
         {"report", required_argument, 0, OPT_REPORT},
         {"no-report", no_argument, 0, OPT_NO_REPORT},
         {"shrink", no_argument, 0, OPT_SHRINK},
+        {"kernel-lib", required_argument, 0, OPT_KERNEL_LIB},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    const char *report_dir = NULL;
+    const char *report_dir = NULL, *kernel_lib = NULL;
     int want_report = 1, want_shrink = 0;
     kvc_campaign_opts o = {.seed = 1, .cases = 2000, .forced_mode = -1,
                            .shard_index = 0, .shard_count = 1,
@@ -172,6 +178,7 @@ int kvc_cmd_run(int argc, char **argv)
         case OPT_REPORT: report_dir = optarg; want_report = 1; break;
         case OPT_NO_REPORT: want_report = 0; break;
         case OPT_SHRINK: want_shrink = 1; break;
+        case OPT_KERNEL_LIB: kernel_lib = optarg; break;
         case 'h': fputs(run_usage, stdout); return 0;
         default: fputs(run_usage, stderr); return 2;
         }
@@ -188,20 +195,26 @@ int kvc_cmd_run(int argc, char **argv)
     strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm);
     strftime(default_dir, sizeof default_dir, "reports/out/%Y%m%dT%H%M%SZ", &tm);
     join_args(argc, argv, command, sizeof command);
+    kvc_kernel_choice kc;
+    if (kvc_choose_kernel("run", kernel_lib, &kc) != 0)
+        return 2;
+    o.kernel_lib = kernel_lib;
     o.collect_records = want_report || want_shrink;
     const char *dir = report_dir ? report_dir : default_dir;
     kvc_campaign_stats st;
-    int rc = kvc_campaign_run(&o, &kvc_builtin_kernel, &st);
+    int rc = kvc_campaign_run(&o, kc.k, &st);
     kvc_campaign_print_summary(stdout, &o, &st);
-    if (want_report && write_report(&o, &st, dir, command, started) != 0 &&
+    if (want_report &&
+        write_report(&o, &st, dir, command, started, kc.k->name) != 0 &&
         rc == 0)
         rc = 1;
     if (want_shrink && st.failed) {
         if (!want_report && kvc_make_dirs(dir) != 0)
             fprintf(stderr, "kvcheck run: cannot create %s\n", dir);
         else
-            shrink_failures(&o, &st, dir);
+            shrink_failures(&o, &st, dir, kc.k);
     }
+    kvc_release_kernel(&kc);
     kvc_campaign_stats_free(&st);
     return rc;
 }
@@ -222,13 +235,15 @@ static void print_verdict(const kvc_result *r)
 
 static const char shrink_usage[] =
     "usage: kvcheck shrink --seed S --case I [--kernel paged|blocked|qeff|all]\n"
-    "                      [--out FILE.json]\n"
+    "                      [--out FILE.json] [--kernel-lib PATH]\n"
     "\n"
     "Shrink failing case I of the campaign with seed S (fewer sequences,\n"
     "heads, tokens, blocks, a smaller head_dim) while it still fails the same\n"
     "way, and write the smallest failing case as a golden-format file\n"
     "(default reports/out/repro-seed-S-case-I.json). Run it with\n"
     "`kvcheck replay FILE.json`; keep it with `kvcheck golden add FILE.json`.\n"
+    "\n"
+    KVC_KERNEL_LIB_HELP
     "\n"
     "Exit status: 0 written, 1 the case passes or an error, 2 bad usage.\n";
 
@@ -239,11 +254,12 @@ int kvc_cmd_shrink(int argc, char **argv)
         {"case", required_argument, 0, 'c'},
         {"kernel", required_argument, 0, 'k'},
         {"out", required_argument, 0, 'o'},
+        {"kernel-lib", required_argument, 0, 'L'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     uint64_t seed = 1, index = 0;
     int mode = -1, have_case = 0, c;
-    const char *out = NULL;
+    const char *out = NULL, *kernel_lib = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -258,6 +274,7 @@ int kvc_cmd_shrink(int argc, char **argv)
             if (kvc_parse_kernel("shrink", optarg, &mode)) return 2;
             break;
         case 'o': out = optarg; break;
+        case 'L': kernel_lib = optarg; break;
         case 'h': fputs(shrink_usage, stdout); return 0;
         default: fputs(shrink_usage, stderr); return 2;
         }
@@ -279,9 +296,13 @@ int kvc_cmd_shrink(int argc, char **argv)
             return 1;
         }
     }
+    kvc_kernel_choice kc;
+    if (kvc_choose_kernel("shrink", kernel_lib, &kc) != 0)
+        return 2;
     kvc_repro info;
-    int rc = kvc_write_reproducer(seed, index, mode, &kvc_builtin_kernel,
-                                  path, &info, err, sizeof err);
+    int rc = kvc_write_reproducer(seed, index, mode, kc.k, path, &info, err,
+                                  sizeof err);
+    kvc_release_kernel(&kc);
     if (rc == 1) {
         fprintf(stderr, "kvcheck shrink: case %llu passes: nothing to shrink\n",
                 (unsigned long long)index);
@@ -296,10 +317,10 @@ int kvc_cmd_shrink(int argc, char **argv)
 }
 
 /* Replay golden-format files, printing every test. */
-static int kvc_replay_files(char **paths, int n)
+static int kvc_replay_files(char **paths, int n, const kvc_kernel *k)
 {
     kvc_verify_counts counts = {0};
-    kvc_golden_verify_paths(paths, n, &kvc_builtin_kernel, -1, 1,
+    kvc_golden_verify_paths(paths, n, k, -1, 1,
                             "kvcheck replay", &counts);
     printf("replay: %d passed, %d failed\n", counts.passed, counts.failed);
     return counts.failed || counts.unreadable ? 1 : 0;
@@ -311,10 +332,12 @@ int kvc_cmd_replay(int argc, char **argv)
         {"seed", required_argument, 0, 's'},
         {"case", required_argument, 0, 'c'},
         {"kernel", required_argument, 0, 'k'},
+        {"kernel-lib", required_argument, 0, 'L'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     uint64_t seed = 1, index = 0;
     int mode = -1, have_case = 0, c;
+    const char *kernel_lib = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -328,13 +351,21 @@ int kvc_cmd_replay(int argc, char **argv)
         case 'k':
             if (kvc_parse_kernel("replay", optarg, &mode)) return 2;
             break;
+        case 'L': kernel_lib = optarg; break;
         case 'h': fputs(replay_usage, stdout); return 0;
         default: fputs(replay_usage, stderr); return 2;
         }
     }
-    if (!have_case && optind < argc)
-        return kvc_replay_files(argv + optind, argc - optind);
+    kvc_kernel_choice kch;
+    if (kvc_choose_kernel("replay", kernel_lib, &kch) != 0)
+        return 2;
+    if (!have_case && optind < argc) {
+        int rc = kvc_replay_files(argv + optind, argc - optind, kch.k);
+        kvc_release_kernel(&kch);
+        return rc;
+    }
     if (!have_case || optind < argc) {
+        kvc_release_kernel(&kch);
         fprintf(stderr, "kvcheck replay: %s\n\n%s",
                 optind < argc ? "unexpected argument" : "--case is required",
                 replay_usage);
@@ -343,6 +374,7 @@ int kvc_cmd_replay(int argc, char **argv)
     kvc_case kc;
     char err[256], desc[512];
     if (kvc_case_generate(seed, index, mode, &kc, err, sizeof err) != 0) {
+        kvc_release_kernel(&kch);
         fprintf(stderr, "kvcheck replay: cannot build case %llu: %s\n",
                 (unsigned long long)index, err);
         return 1;
@@ -356,10 +388,11 @@ int kvc_cmd_replay(int argc, char **argv)
             printf(" %s", kvc_flag_name(b));
     printf("\n");
     kvc_result r;
-    kvc_run_case(&kc, &kvc_builtin_kernel, &r);
+    kvc_run_case(&kc, kch.k, &r);
     printf("  outcome: %s%s%s\n", kvc_outcome_name(r.outcome),
            r.message[0] ? ": " : "", r.message);
     print_verdict(&r);
     kvc_case_free(&kc);
+    kvc_release_kernel(&kch);
     return r.outcome == KVC_PASS ? 0 : 1;
 }
