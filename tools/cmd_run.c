@@ -1,4 +1,4 @@
-/* cmd_run.c — `kvcheck run` and `kvcheck replay`. */
+/* cmd_run.c — `kvcheck run`: a campaign, its report, its reproducers. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include "campaign.h"
-#include "golden_verify.h"
 #include "reproducer.h"
 #include "cli_parse.h"
 #include "commands.h"
@@ -39,32 +38,10 @@ static const char run_usage[] =
     "\n"
     "Exit status: 0 every case passed, 1 a case failed, 2 bad usage.\n";
 
-static const char replay_usage[] =
-    "usage: kvcheck replay --seed S --case I [--kernel paged|blocked|qeff|all]\n"
-    "       kvcheck replay FILE.json...\n"
-    "       (either form: [--kernel-lib PATH])\n"
-    "\n"
-    "Run case I of the campaign with seed S alone and print the case, the\n"
-    "outcome and the worst error with its location. --kernel must be what\n"
-    "the campaign used (default all).\n"
-    "With files: run every test of each golden-format file (a reproducer\n"
-    "written by `kvcheck shrink`, or a golden vector file) and print each.\n"
-    KVC_KERNEL_LIB_HELP
-    "\n"
-    "Exit status: 0 the case passed, 1 it failed, 2 bad usage.\n";
-
 enum { OPT_NO_PROGRESS = 256, OPT_MAX_FAIL, OPT_REPORT, OPT_NO_REPORT,
        OPT_SHRINK, OPT_KERNEL_LIB };
 
 #define SHRINK_FIRST_FAILURES 5
-
-static void print_repro(const char *path, const kvc_repro *info)
-{
-    printf("reproducer: %s\n  from: %s\n  to:   %s (%d attempts%s)\n  run:  "
-           "kvcheck replay %s\n",
-           path, info->before, info->after, info->attempts,
-           info->shrink_status == 1 ? ", budget spent" : "", path);
-}
 
 /* Shrink the first failures of a finished campaign into dir. */
 static int shrink_failures(const kvc_campaign_opts *o,
@@ -84,7 +61,7 @@ static int shrink_failures(const kvc_campaign_opts *o,
         if (kvc_write_reproducer(o->seed, st->records[i].index,
                                  o->forced_mode, k, path, &info, err,
                                  sizeof err) == 0) {
-            print_repro(path, &info);
+            kvc_print_repro(path, &info);
         } else {
             fprintf(stderr, "kvcheck run: shrink case %llu: %s\n",
                     (unsigned long long)st->records[i].index, err);
@@ -217,182 +194,4 @@ int kvc_cmd_run(int argc, char **argv)
     kvc_release_kernel(&kc);
     kvc_campaign_stats_free(&st);
     return rc;
-}
-
-static void print_verdict(const kvc_result *r)
-{
-    const kvc_verdict *v = &r->verdict;
-    if (v->seq < 0) {
-        printf("  no numeric comparison (no output rows, or it did not run)\n");
-        return;
-    }
-    printf("  worst: %s at seq %d token %lld head %d %s%d\n",
-           v->dim < 0 ? "lse" : "out", v->seq, (long long)v->token, v->head,
-           v->dim < 0 ? "" : "dim ", v->dim < 0 ? 0 : v->dim);
-    printf("  got %.9g want %.17g\n  err %.3g allowed %.3g ratio %.4g (threshold %.1f)\n",
-           v->got, v->want, v->err, v->allowed, v->ratio, KVC_TOL_THRESHOLD);
-}
-
-static const char shrink_usage[] =
-    "usage: kvcheck shrink --seed S --case I [--kernel paged|blocked|qeff|all]\n"
-    "                      [--out FILE.json] [--kernel-lib PATH]\n"
-    "\n"
-    "Shrink failing case I of the campaign with seed S (fewer sequences,\n"
-    "heads, tokens, blocks, a smaller head_dim) while it still fails the same\n"
-    "way, and write the smallest failing case as a golden-format file\n"
-    "(default reports/out/repro-seed-S-case-I.json). Run it with\n"
-    "`kvcheck replay FILE.json`; keep it with `kvcheck golden add FILE.json`.\n"
-    "\n"
-    KVC_KERNEL_LIB_HELP
-    "\n"
-    "Exit status: 0 written, 1 the case passes or an error, 2 bad usage.\n";
-
-int kvc_cmd_shrink(int argc, char **argv)
-{
-    static const struct option longopts[] = {
-        {"seed", required_argument, 0, 's'},
-        {"case", required_argument, 0, 'c'},
-        {"kernel", required_argument, 0, 'k'},
-        {"out", required_argument, 0, 'o'},
-        {"kernel-lib", required_argument, 0, 'L'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-    uint64_t seed = 1, index = 0;
-    int mode = -1, have_case = 0, c;
-    const char *out = NULL, *kernel_lib = NULL;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            if (kvc_parse_u64("shrink", "--seed", optarg, &seed)) return 2;
-            break;
-        case 'c':
-            if (kvc_parse_u64("shrink", "--case", optarg, &index)) return 2;
-            have_case = 1;
-            break;
-        case 'k':
-            if (kvc_parse_kernel("shrink", optarg, &mode)) return 2;
-            break;
-        case 'o': out = optarg; break;
-        case 'L': kernel_lib = optarg; break;
-        case 'h': fputs(shrink_usage, stdout); return 0;
-        default: fputs(shrink_usage, stderr); return 2;
-        }
-    }
-    if (!have_case || optind < argc) {
-        fprintf(stderr, "kvcheck shrink: %s\n\n%s",
-                have_case ? "unexpected argument" : "--case is required",
-                shrink_usage);
-        return 2;
-    }
-    char path[1024], err[512];
-    if (out) {
-        snprintf(path, sizeof path, "%s", out);
-    } else {
-        snprintf(path, sizeof path, "reports/out/repro-seed-%llu-case-%llu.json",
-                 (unsigned long long)seed, (unsigned long long)index);
-        if (kvc_make_dirs("reports/out") != 0) {
-            fprintf(stderr, "kvcheck shrink: cannot create reports/out\n");
-            return 1;
-        }
-    }
-    kvc_kernel_choice kc;
-    if (kvc_choose_kernel("shrink", kernel_lib, &kc) != 0)
-        return 2;
-    kvc_repro info;
-    int rc = kvc_write_reproducer(seed, index, mode, kc.k, path, &info, err,
-                                  sizeof err);
-    kvc_release_kernel(&kc);
-    if (rc == 1) {
-        fprintf(stderr, "kvcheck shrink: case %llu passes: nothing to shrink\n",
-                (unsigned long long)index);
-        return 1;
-    }
-    if (rc != 0) {
-        fprintf(stderr, "kvcheck shrink: %s\n", err);
-        return 1;
-    }
-    print_repro(path, &info);
-    return 0;
-}
-
-/* Replay golden-format files, printing every test. */
-static int kvc_replay_files(char **paths, int n, const kvc_kernel *k)
-{
-    kvc_verify_counts counts = {0};
-    kvc_golden_verify_paths(paths, n, k, -1, 1,
-                            "kvcheck replay", &counts);
-    printf("replay: %d passed, %d failed\n", counts.passed, counts.failed);
-    return counts.failed || counts.unreadable ? 1 : 0;
-}
-
-int kvc_cmd_replay(int argc, char **argv)
-{
-    static const struct option longopts[] = {
-        {"seed", required_argument, 0, 's'},
-        {"case", required_argument, 0, 'c'},
-        {"kernel", required_argument, 0, 'k'},
-        {"kernel-lib", required_argument, 0, 'L'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-    uint64_t seed = 1, index = 0;
-    int mode = -1, have_case = 0, c;
-    const char *kernel_lib = NULL;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            if (kvc_parse_u64("replay", "--seed", optarg, &seed)) return 2;
-            break;
-        case 'c':
-            if (kvc_parse_u64("replay", "--case", optarg, &index)) return 2;
-            have_case = 1;
-            break;
-        case 'k':
-            if (kvc_parse_kernel("replay", optarg, &mode)) return 2;
-            break;
-        case 'L': kernel_lib = optarg; break;
-        case 'h': fputs(replay_usage, stdout); return 0;
-        default: fputs(replay_usage, stderr); return 2;
-        }
-    }
-    kvc_kernel_choice kch;
-    if (kvc_choose_kernel("replay", kernel_lib, &kch) != 0)
-        return 2;
-    if (!have_case && optind < argc) {
-        int rc = kvc_replay_files(argv + optind, argc - optind, kch.k);
-        kvc_release_kernel(&kch);
-        return rc;
-    }
-    if (!have_case || optind < argc) {
-        kvc_release_kernel(&kch);
-        fprintf(stderr, "kvcheck replay: %s\n\n%s",
-                optind < argc ? "unexpected argument" : "--case is required",
-                replay_usage);
-        return 2;
-    }
-    kvc_case kc;
-    char err[256], desc[512];
-    if (kvc_case_generate(seed, index, mode, &kc, err, sizeof err) != 0) {
-        kvc_release_kernel(&kch);
-        fprintf(stderr, "kvcheck replay: cannot build case %llu: %s\n",
-                (unsigned long long)index, err);
-        return 1;
-    }
-    kvc_case_describe(&kc, desc, sizeof desc);
-    printf("case %llu (seed %llu): %s\n", (unsigned long long)index,
-           (unsigned long long)seed, desc);
-    printf("  flags:");
-    for (int b = 0; b < KVC_FLAG_ALL_COUNT; b++)
-        if (kc.flags & (1ull << b))
-            printf(" %s", kvc_flag_name(b));
-    printf("\n");
-    kvc_result r;
-    kvc_run_case(&kc, kch.k, &r);
-    printf("  outcome: %s%s%s\n", kvc_outcome_name(r.outcome),
-           r.message[0] ? ": " : "", r.message);
-    print_verdict(&r);
-    kvc_case_free(&kc);
-    kvc_release_kernel(&kch);
-    return r.outcome == KVC_PASS ? 0 : 1;
 }

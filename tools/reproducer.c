@@ -85,3 +85,11 @@ int kvc_write_reproducer(uint64_t seed, uint64_t index, int mode,
     kvc_case_free(&shrunk);
     return write_file(&small, value_seed, comment, path, err, errlen);
 }
+
+void kvc_print_repro(const char *path, const kvc_repro *info)
+{
+    printf("reproducer: %s\n  from: %s\n  to:   %s (%d attempts%s)\n  run:  "
+           "kvcheck replay %s\n",
+           path, info->before, info->after, info->attempts,
+           info->shrink_status == 1 ? ", budget spent" : "", path);
+}

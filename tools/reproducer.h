@@ -29,4 +29,7 @@ int kvc_write_reproducer(uint64_t seed, uint64_t index, int mode,
                          const kvc_kernel *k, const char *path,
                          kvc_repro *info, char *err, size_t errlen);
 
+/* Print where a reproducer went, what it was and how to run it. */
+void kvc_print_repro(const char *path, const kvc_repro *info);
+
 #endif /* KVC_REPRODUCER_H */
