@@ -29,9 +29,11 @@ static void print_verdict(const kvc_result *r)
         printf("  no numeric comparison (no output rows, or it did not run)\n");
         return;
     }
-    printf("  worst: %s at seq %d token %lld head %d %s%d\n",
-           v->dim < 0 ? "lse" : "out", v->seq, (long long)v->token, v->head,
-           v->dim < 0 ? "" : "dim ", v->dim < 0 ? 0 : v->dim);
+    printf("  worst: %s at seq %d token %lld head %d", v->dim < 0 ? "lse" : "out",
+           v->seq, (long long)v->token, v->head);
+    if (v->dim >= 0)
+        printf(" dim %d", v->dim);
+    printf("\n");
     printf("  got %.9g want %.17g\n  err %.3g allowed %.3g ratio %.4g (threshold %.1f)\n",
            v->got, v->want, v->err, v->allowed, v->ratio, KVC_TOL_THRESHOLD);
 }
