@@ -30,9 +30,10 @@ FZ_COMMON_SRC := fuzz/fuzz_helpers.c fuzz/fuzz_spec.c fuzz/fuzz_model.c
 FZ_PLANTED_SRC := fuzz/planted/planted_kernels.c
 # planted builds: harness:bug, with extra flags per harness (the planted
 # contract build only drives paged attention, the entry point its kernel
-# replaces, so an unrelated finding elsewhere cannot end a proof run)
+# replaces, over F32 caches, the only format its bug touches, so an
+# unrelated finding elsewhere cannot end a proof run)
 FZ_PLANTED    := crosscheck:past_end contract:no_block_check
-FZ_PLANTED_FLAGS_contract := -DFUZZ_CONTRACT_ENTRY=FZC_PAGED
+FZ_PLANTED_FLAGS_contract := -DFUZZ_CONTRACT_ENTRY=FZC_PAGED -DFUZZ_CONTRACT_F32
 
 FZ_CFLAGS_libfuzzer   := -O1 -fno-omit-frame-pointer \
                          -fsanitize=fuzzer-no-link,address,undefined \
@@ -105,8 +106,9 @@ fz_bins    = $(addprefix $(FZ)/$(1)/fuzz_,$(FZ_HARNESSES))
 fz_planted = $(foreach p,$(FZ_PLANTED),$(FZ)/$(1)/fuzz_$(word 1,$(subst :, ,$(p)))_planted_$(word 2,$(subst :, ,$(p))))
 
 # Helper tools (plain gcc, the replay flavor's objects): the seed generator
-# and the campaign helper (random inputs, JSON summary).
-$(FZ)/tools/make_seeds: $(FZ)/replay/obj/fuzz/make_seeds.o $(call fz_obj,replay,$(FZ_COMMON_SRC)) $(FZ)/replay/libkvcheck_fuzz.a
+# (it links the contract harness to probe its seeds' verdicts) and the
+# campaign helper (random inputs, JSON summary).
+$(FZ)/tools/make_seeds: $(FZ)/replay/obj/fuzz/make_seeds.o $(FZ)/replay/obj/fuzz/fuzz_contract.o $(call fz_obj,replay,$(FZ_COMMON_SRC)) $(FZ)/replay/libkvcheck_fuzz.a
 	@mkdir -p $(@D)
 	$(FUZZ_GCC) -o $@ $^ $(FZ_LIBS)
 

@@ -1,39 +1,54 @@
 /*
  * fuzz_contract.c — the bad-input contract of every kvattn.h entry point
  * (kva_cache_write, kva_paged_attention, kva_blocked_attention,
- * kva_qeff_to_general).
+ * kva_qeff_to_general, kva_observer_update, kva_scale_from_amax).
  *
  * Input format (fuzz_contract.h): entry point; number of corruptions
- * (0..3, biased to 1) and their kinds; a small VALID base input drawn from the bytes (shapes,
- * layout, lengths, block table, slots, masks); each corruption's
- * parameters (which field, which bad value: -1 block ids, out-of-range and
- * duplicated slots, negative and huge lengths, head counts that do not
- * divide, overlapping or negative strides, a pool too small, NULL
- * pointers, non-finite scale/softcap, ...); a value seed and a few
- * injected interesting floats. The qeff entry point reads an fzq_input
- * (fuzz_model.h) instead.
+ * (0..3, biased to 1) and their kinds; the cache format (fzm_format: dtype,
+ * a scale kind it takes, static scales, scale-pool layout, how unused
+ * fields are filled); a small VALID base input drawn from the bytes
+ * (shapes, layout in storage units, lengths, block table, slots, masks);
+ * each corruption's parameters (which field, which bad value: -1 block
+ * ids, out-of-range and duplicated slots, negative and huge lengths, head
+ * counts that do not divide, overlapping or negative strides, a pool too
+ * small, NULL pointers, non-finite scale/softcap, a dtype or scale kind
+ * out of the enum or not taken, static scales 0/negative/NaN/inf, NULL
+ * head arrays and scale pools, bad scale-pool strides and pool_units,
+ * NVFP4 with head_dim % 16, ...); a value seed and a few injected
+ * interesting floats. The qeff, observe and scale entry points read an
+ * fzq_input, fzo_input or fzs_input (fuzz_model.h) instead.
  *
  * Every buffer is allocated at exactly the size the (possibly corrupted)
- * description claims, so ASan/valgrind see any access outside it; unused
- * pool elements hold NaN (poison) and outputs a byte pattern. After the
- * call:
+ * description claims — K/V pools in storage units of the dtype, scale
+ * pools in their units, head arrays of Hkv floats — so ASan/valgrind see
+ * any access outside it; units no valid call reads hold poison (NaN codes;
+ * int8 -128 and nvfp4 -6, which have none; NaN token scales and e4m3 block
+ * codes) and outputs a byte pattern. After the call:
  *   - an input the header says must be refused (fuzz_model.c) was refused;
+ *     KVA_ERR_FORMAT only for a broken format; when the input is a valid
+ *     base with format corruptions only on dense layouts, exactly the
+ *     statuses the model gives (and acceptance when it gives none);
  *   - a refusal has a known status, err->status == status, a non-empty
- *     message, and every output and cache buffer is byte-identical;
- *   - const inputs are unchanged;
- *   - cache write, accepted: the pool equals the old pool with exactly the
- *     named slots overwritten by the given K/V (bitwise);
- *   - attention, accepted: the cache is unchanged, padding rows are
+ *     message, and every output, cache and scale-pool byte is identical;
+ *   - const inputs (head scale arrays included) are unchanged;
+ *   - cache write, accepted: the K/V and scale pools equal the old ones
+ *     with exactly the named slots' rows replaced by the reference codes
+ *     (fzm_encode_row: the oracle's codecs; f32 the bits), byte for byte;
+ *   - attention, accepted: cache and scale pools unchanged, padding rows
  *     untouched, a row with no visible key is out = 0 and lse = -inf, and
- *     when the inputs are moderate (finite, no overflow possible) every
- *     real row's out is finite and lse finite — which also catches a read
- *     of a poisoned (NaN) slot outside the sequence.
+ *     when the stored values are moderate (finite, no overflow possible)
+ *     every real row's out is finite and lse finite — which also catches a
+ *     read of a poisoned row, token scale or block code.
  * Violations abort with a message.
  *
- * Kernel: kvc_builtin_kernel, or FUZZ_KERNEL when the build defines it.
- * FUZZ_CONTRACT_ENTRY (an FZC_* value) restricts a build to one entry
- * point.
+ * Kernel: kvc_builtin_kernel, or FUZZ_KERNEL when the build defines it
+ * (observe and scale call libkvattn directly: the kernel table has no such
+ * entries). FUZZ_CONTRACT_ENTRY (an FZC_* value) restricts a build to one
+ * entry point; FUZZ_CONTRACT_F32 to F32 caches without format corruptions
+ * (the planted-kernel proofs: their bugs are F32-only, and an unrelated
+ * format finding must not end a proof run).
  */
+#include <float.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -59,8 +74,16 @@ enum {
     E_BLOCKED = FZC_BLOCKED,
     E_WRITE = FZC_WRITE,
     E_QEFF = FZC_QEFF,
+    E_OBSERVE = FZC_OBSERVE,
+    E_SCALE = FZC_SCALE,
     E_COUNT = FZC_ENTRY_COUNT
 };
+
+/* Format pointers a corruption sets to NULL (scen.fnulls). */
+enum { FN_K_HEAD = 1, FN_V_HEAD = 2, FN_K_POOL = 4, FN_V_POOL = 8 };
+
+/* Set by fzc_probe_input: the run functions stop after the verdict. */
+static fzc_probe *probe;
 
 #define MAX_S 4
 #define MAX_CTX 24
@@ -73,9 +96,15 @@ enum {
 /* The whole description of one call, before buffers exist. */
 typedef struct scen {
     int entry;
+    int exact;      /* only format corruptions, dense layouts: the model
+                       sees every rule (codes_known) */
     unsigned nulls; /* 1u << X_NULL_* */
     kva_attn_params p;
-    /* paged cache (E_PAGED, E_WRITE) */
+    /* cache format (every cache entry) */
+    fzm_format f;
+    unsigned fnulls; /* FN_* */
+    int64_t ssb, sss, ssh, spool_units; /* scale pools, units */
+    /* paged cache (E_PAGED, E_WRITE); strides and pool in storage units */
     int64_t num_blocks;
     int B, cHkv, cD;
     int64_t sb, ss, sh, pool_elems;
@@ -97,7 +126,7 @@ typedef struct scen {
     /* values */
     uint64_t seed;
     int n_inject;
-    int inject_target[3]; /* 0 q, 1 k, 2 v */
+    int inject_target[3]; /* 0 q, 1 k, 2 v, 3 k scales, 4 v scales */
     uint32_t inject_pos[3];
     float inject_val[3];
     int mask_density;
@@ -148,6 +177,8 @@ static void draw_params(fz_io *io, scen *x)
     x->p.num_kv_heads = hkv;
     x->p.num_q_heads = hkv * group;
     x->p.head_dim = fz_get_int(io, 1, 20);
+    if (x->f.dtype == KVA_DTYPE_NVFP4) /* groups of 16 */
+        x->p.head_dim = 16 * x->f.groups;
     x->p.scale = 1.0f / sqrtf((float)x->p.head_dim);
     if (fz_get_chance(io, 24))
         x->p.scale = fz_get_float(io);
@@ -171,7 +202,10 @@ static void draw_paged_cache(fz_io *io, scen *x)
     x->B = fz_get_int(io, 1, 8);
     x->num_blocks = fz_get_int(io, 1, 12);
     int layout = fz_get_int(io, 0, 3), pad = fz_get_int(io, 0, 3);
-    int64_t row = x->cD + pad;
+    const int R = (int)fzm_row_units(x->f.dtype, x->cD);
+    int64_t row = R + pad;
+    if (layout == 2)
+        x->exact = 0; /* a kernel may be stricter than the row rule */
     if (layout == 1) { /* HND */
         x->ss = row;
         x->sh = (int64_t)x->B * row;
@@ -185,10 +219,37 @@ static void draw_paged_cache(fz_io *io, scen *x)
         x->ss = x->cHkv * row;
         x->sb = (int64_t)x->B * x->ss;
     }
-    int64_t e = extent_of(x->num_blocks, x->B, x->cHkv, x->cD, x->sb, x->ss,
+    int64_t e = extent_of(x->num_blocks, x->B, x->cHkv, R, x->sb, x->ss,
                           x->sh);
     int slack = fz_get_chance(io, 40) ? fz_get_int(io, 1, 8) : 0;
     x->pool_elems = clamp64(e < 0 ? 0 : e + slack, 0, MAX_ELEMS);
+}
+
+/* The TOKEN/GROUP scale pools over (nb, B, H) rows (paged: num_blocks,
+ * block_size, Hkv; blocked: S, cache_len, Hkv) as the format section says,
+ * for every kind (a corruption may switch to TOKEN or GROUP): rows of
+ * D/16 units for GROUP (nvfp4), else 1. */
+static void draw_scale_pools(fz_io *io, scen *x, int nb, int B, int H)
+{
+    const fzm_format *f = &x->f;
+    int sr = f->kind == KVA_SCALE_GROUP && x->cD >= 16 ? x->cD / 16 : 1;
+    int64_t row = sr + f->pool_pad;
+    if (f->pool_layout == 1) { /* HND */
+        x->sss = row;
+        x->ssh = (int64_t)B * row;
+        x->ssb = H * x->ssh;
+    } else if (f->pool_layout == 2) { /* raw strides */
+        x->exact = 0;
+        x->ssb = fz_get_int(io, 0, 400);
+        x->sss = fz_get_int(io, 0, 64);
+        x->ssh = fz_get_int(io, 0, 64);
+    } else { /* NHD */
+        x->ssh = row;
+        x->sss = H * row;
+        x->ssb = (int64_t)B * x->sss;
+    }
+    int64_t e = extent_of(nb, B, H, sr, x->ssb, x->sss, x->ssh);
+    x->spool_units = clamp64(e < 0 ? 0 : e + f->pool_slack, 0, MAX_ELEMS);
 }
 
 static void draw_batch(fz_io *io, scen *x, int paged)
@@ -250,6 +311,12 @@ static int64_t q_len_of(const scen *x, int s)
     return d >= 0 ? d : -1;
 }
 
+/* An enum value in [0, hi], else 0 (the base of "another value"). */
+static int known_or_0(int v, int hi)
+{
+    return v >= 0 && v <= hi ? v : 0;
+}
+
 static int pick_seq_with_tokens(fz_io *io, const scen *x)
 {
     int cand[MAX_S], n = 0;
@@ -261,6 +328,10 @@ static int pick_seq_with_tokens(fz_io *io, const scen *x)
 
 static void corrupt(fz_io *io, scen *x, int kind)
 {
+#ifdef FUZZ_CONTRACT_F32
+    if (FZC_IS_FORMAT(kind))
+        return;
+#endif
     if (kind <= X_NULL_SLOTS) {
         x->nulls |= 1u << kind;
         return;
@@ -427,6 +498,60 @@ static void corrupt(fz_io *io, scen *x, int kind)
             x->slots[b] = x->slots[a] >= 0 ? x->slots[a] : 0;
         }
         break;
+    case X_DTYPE: {
+        int d[] = {-1, KVA_DTYPE_NVFP4 + 1, INT_MIN, INT_MAX, 255,
+                   (known_or_0(x->f.dtype, 6) + fz_get_int(io, 1, 6)) % 7};
+        x->f.dtype = d[fz_get_int(io, 0, 5)];
+        break;
+    }
+    case X_SCALE_KIND: {
+        int k[] = {-1, KVA_SCALE_GROUP + 1, INT_MIN, INT_MAX,
+                   (known_or_0(x->f.kind, 4) + fz_get_int(io, 1, 4)) % 5};
+        x->f.kind = k[fz_get_int(io, 0, 4)];
+        break;
+    }
+    case X_STATIC_SCALE: {
+        float bad[] = {0.0f, -0.0f, -1.0f, NAN, -NAN, INFINITY, -INFINITY,
+                       -FLT_MIN, -1e-40f};
+        float val = bad[fz_get_int(io, 0, 8)];
+        int which = fz_get_bool(io);
+        if (x->f.kind == KVA_SCALE_HEAD) { /* the field the kind reads */
+            int h = fz_get_int(io, 0, FZM_MAX_HEADS - 1);
+            if (x->cHkv >= 1 && x->cHkv <= FZM_MAX_HEADS)
+                h %= x->cHkv;
+            *(which ? &x->f.v_head[h] : &x->f.k_head[h]) = val;
+        } else {
+            *(which ? &x->f.v_tensor : &x->f.k_tensor) = val;
+        }
+        break;
+    }
+    case X_NULL_HEADS:
+        x->fnulls |= fz_get_bool(io) ? FN_V_HEAD : FN_K_HEAD;
+        break;
+    case X_NULL_SCALE_POOL:
+        x->fnulls |= fz_get_bool(io) ? FN_V_POOL : FN_K_POOL;
+        break;
+    case X_SCALE_STRIDE: {
+        int64_t *st[] = {&x->ssb, &x->sss, &x->ssh};
+        int64_t *sp = st[fz_get_int(io, 0, 2)];
+        int64_t v[] = {-1, 0, 1, sat64(*sp, -1), sat64(*sp, 1), INT64_MAX,
+                       INT64_MIN, (int64_t)1 << 40};
+        *sp = v[fz_get_int(io, 0, 7)];
+        break;
+    }
+    case X_SCALE_POOL_SMALL: {
+        int64_t v[] = {clamp64(sat64(x->spool_units, -fz_get_int(io, 1, 4)),
+                               0, MAX_ELEMS), 0, -1, INT64_MIN};
+        x->spool_units = v[fz_get_int(io, 0, 3)];
+        break;
+    }
+    case X_NVFP4_DIM: {
+        int r = fz_get_int(io, 1, 31);
+        x->f.dtype = KVA_DTYPE_NVFP4;
+        x->f.kind = KVA_SCALE_GROUP;
+        x->p.head_dim = x->cD = r == 16 ? 8 : r; /* never a multiple of 16 */
+        break;
+    }
     default:
         break;
     }
@@ -436,9 +561,16 @@ static void corrupt(fz_io *io, scen *x, int kind)
 
 /* Everything allocated for one call. */
 typedef struct bufs {
-    float *pool_k, *pool_v;   /* pool_elems (paged) or blocked cache elems */
+    uint8_t *pool_k, *pool_v;   /* K/V: pool_n storage units of the dtype */
     int64_t pool_n;
-    uint8_t *reach;           /* [pool_n]: 1 where a visible key may live */
+    size_t pool_bytes;
+    uint8_t *spool_k, *spool_v; /* scale pools, or a kind's unused junk */
+    size_t spool_bytes;
+    float *kh, *vh;             /* head scales, [n_heads] = cache Hkv */
+    size_t n_heads;
+    int64_t *reach;             /* rows a valid call reads: [n_reach][2] */
+    int *reach_h;               /* (row unit offset, scale row offset), head */
+    int64_t n_reach;
     float *q, *out, *lse;
     int64_t q_n, out_n, lse_n;
     int64_t *qsl;
@@ -457,7 +589,12 @@ static void bufs_free(bufs *b)
 {
     free(b->pool_k);
     free(b->pool_v);
+    free(b->spool_k);
+    free(b->spool_v);
+    free(b->kh);
+    free(b->vh);
     free(b->reach);
+    free(b->reach_h);
     free(b->q);
     free(b->out);
     free(b->lse);
@@ -497,12 +634,89 @@ static float *alloc_floats(int64_t n)
     return fz_alloc(n > 0 ? (size_t)n : 0, sizeof(float));
 }
 
-static void fill_nan(float *x, int64_t n)
+/* K/V caches of exactly `units` storage units of the (final) dtype. */
+static void alloc_pools(const scen *x, bufs *b, int64_t units)
 {
-    for (int64_t i = 0; i < n; i++)
-        x[i] = NAN;
+    b->pool_n = units > 0 ? units : 0;
+    b->pool_bytes = (size_t)b->pool_n * (size_t)fzm_unit_bytes(x->f.dtype);
+    b->pool_k = fz_alloc(b->pool_bytes, 1);
+    b->pool_v = fz_alloc(b->pool_bytes, 1);
 }
 
+/* Poison for units no valid call reads: a NaN code where the format has
+ * one; int8 -128 and nvfp4 -6 where it has none. */
+static void fill_poison(uint8_t *p, int64_t units, int dtype)
+{
+    if (dtype == KVA_DTYPE_INT8 || fzm_unit_bytes(dtype) == 1) {
+        memset(p, dtype == KVA_DTYPE_INT8 ? 0x80
+                  : dtype == KVA_DTYPE_NVFP4 ? 0xFF : 0x7F, (size_t)units);
+        return;
+    }
+    for (int64_t u = 0; u < units; u++)
+        fzm_put_value(dtype, p, u, NAN);
+}
+
+/* The scales of the call for the final kind: what the kind reads comes
+ * from the format section (after corruptions); what it does not read is
+ * junk as f.junk says, which kvattn.h says is ignored:
+ *   bit 0  unused tensor scales hold the junk value;
+ *   bit 1  unused head arrays hold the junk value;
+ *   bit 2  unused head arrays are NULL;
+ *   bit 3  unused pools are NULL (else 1-byte buffers, never to be touched);
+ *   bit 6  unused pool strides and pool_units are junk: (INT64_MIN, -1,
+ *          2^40), or with bit 7 (INT64_MAX, INT64_MIN, INT64_MIN);
+ *   bits 4-5 the junk value: NaN, 0, -1, +inf.
+ * Head arrays hold exactly the cache's Hkv floats; TOKEN/GROUP pools
+ * exactly pool_units units (poison: NaN floats, NaN e4m3 codes). */
+static kva_kv_scales make_scales(const scen *x, bufs *b)
+{
+    const fzm_format *f = &x->f;
+    const int kind = f->kind, j = f->junk;
+    static const float junk_val[] = {NAN, 0.0f, -1.0f, INFINITY};
+    const float jv = junk_val[(j >> 4) & 3];
+    const int tensor = kind == KVA_SCALE_TENSOR || kind == KVA_SCALE_GROUP;
+    const int head = kind == KVA_SCALE_HEAD;
+    const int pools = kind == KVA_SCALE_TOKEN || kind == KVA_SCALE_GROUP;
+    kva_kv_scales sc;
+    memset(&sc, 0, sizeof sc);
+    sc.kind = (kva_scale_kind)kind;
+    sc.k_tensor = tensor || !(j & 1) ? f->k_tensor : jv;
+    sc.v_tensor = tensor || !(j & 1) ? f->v_tensor : jv;
+    b->n_heads = x->cHkv > 0 ? (size_t)x->cHkv : 0;
+    b->kh = fz_alloc(b->n_heads, sizeof *b->kh);
+    b->vh = fz_alloc(b->n_heads, sizeof *b->vh);
+    for (size_t h = 0; h < b->n_heads; h++) {
+        b->kh[h] = head || !(j & 2) ? f->k_head[h % FZM_MAX_HEADS] : jv;
+        b->vh[h] = head || !(j & 2) ? f->v_head[h % FZM_MAX_HEADS] : jv;
+    }
+    const int heads_null = !head && (j & 4);
+    sc.k_head = heads_null || (x->fnulls & FN_K_HEAD) ? NULL : b->kh;
+    sc.v_head = heads_null || (x->fnulls & FN_V_HEAD) ? NULL : b->vh;
+    const int64_t units = pools ? (x->spool_units > 0 ? x->spool_units : 0) : 1;
+    b->spool_bytes = (size_t)units * (size_t)(pools ? fzm_scale_unit_bytes(kind)
+                                                    : 1);
+    b->spool_k = fz_alloc(b->spool_bytes, 1);
+    b->spool_v = fz_alloc(b->spool_bytes, 1);
+    if (kind == KVA_SCALE_TOKEN) {
+        fill_poison(b->spool_k, units, KVA_DTYPE_F32);
+        fill_poison(b->spool_v, units, KVA_DTYPE_F32);
+    } else if (kind == KVA_SCALE_GROUP) {
+        fill_poison(b->spool_k, units, KVA_DTYPE_FP8_E4M3);
+        fill_poison(b->spool_v, units, KVA_DTYPE_FP8_E4M3);
+    } else {
+        fz_fill_pattern(b->spool_k, b->spool_bytes, 0x33);
+        fz_fill_pattern(b->spool_v, b->spool_bytes, 0x44);
+    }
+    const int pools_null = !pools && (j & 8);
+    sc.k_pool = pools_null || (x->fnulls & FN_K_POOL) ? NULL : b->spool_k;
+    sc.v_pool = pools_null || (x->fnulls & FN_V_POOL) ? NULL : b->spool_v;
+    const int junk_geom = !pools && (j & 64), big = j & 128;
+    sc.pool_units = junk_geom ? -1 : x->spool_units;
+    sc.stride_block = !junk_geom ? x->ssb : big ? INT64_MAX : INT64_MIN;
+    sc.stride_slot = !junk_geom ? x->sss : big ? INT64_MIN : -1;
+    sc.stride_head = !junk_geom ? x->ssh : big ? INT64_MIN : (int64_t)1 << 40;
+    return sc;
+}
 
 /* Allocate the batch arrays (qsl, seq_lens, table, masks) from the final
  * description. */
@@ -534,22 +748,56 @@ static void alloc_batch(const scen *x, bufs *b, uint64_t *rng)
     }
 }
 
-/* The pool row offset of (block, slot, head) for a geometry the model
- * accepted. */
-static int64_t row_off(const scen *x, int64_t blk, int64_t slot, int64_t h)
+/* The unit offset of (block, slot, head) for a geometry the model
+ * accepted (a count-1 dimension's stride is never used). */
+static int64_t geo_off(int64_t nb, int64_t B, int64_t H, int64_t sb,
+                       int64_t ss, int64_t sh, int64_t blk, int64_t slot,
+                       int64_t h)
 {
-    return (x->num_blocks > 1 ? blk * x->sb : 0) +
-           (x->B > 1 ? slot * x->ss : 0) + (x->cHkv > 1 ? h * x->sh : 0);
+    return (nb > 1 ? blk * sb : 0) + (B > 1 ? slot * ss : 0) +
+           (H > 1 ? h * sh : 0);
 }
 
-static void fill_row(float *k, float *v, uint8_t *reach, int64_t off, int D,
-                     uint64_t *rng)
+static int64_t row_off(const scen *x, int64_t blk, int64_t slot, int64_t h)
 {
-    for (int d = 0; d < D; d++) {
-        k[off + d] = fz_small_float(rng, 2.0f);
-        v[off + d] = fz_small_float(rng, 2.0f);
-        reach[off + d] = 1;
+    return geo_off(x->num_blocks, x->B, x->cHkv, x->sb, x->ss, x->sh, blk,
+                   slot, h);
+}
+
+/* The K (which 0) / V row of head h at unit offset off and its scale row
+ * at soff, as pointers (srow NULL for kinds without pools). */
+static uint8_t *pool_row(const scen *x, const bufs *b, int which, int64_t off)
+{
+    return (which ? b->pool_v : b->pool_k) +
+           off * fzm_unit_bytes(x->f.dtype);
+}
+
+static uint8_t *scale_row(const scen *x, const bufs *b, int which,
+                          int64_t soff)
+{
+    const int sub = fzm_scale_unit_bytes(x->f.kind);
+    return sub ? (which ? b->spool_v : b->spool_k) + soff * sub : NULL;
+}
+
+#define MAX_ROW_D 64
+
+/* A row a valid call reads: fresh values in K and V, stored as a correct
+ * cache write stores them (codes and scale rows); remembered for the
+ * moderate-input bound. */
+static void fill_reach(const scen *x, bufs *b, const kva_kv_scales *sc,
+                       int64_t off, int64_t soff, int h, uint64_t *rng)
+{
+    float vals[MAX_ROW_D];
+    FZ_ASSERT(x->cD >= 1 && x->cD <= MAX_ROW_D, "head_dim %d", x->cD);
+    for (int which = 0; which < 2; which++) {
+        for (int d = 0; d < x->cD; d++)
+            vals[d] = fz_small_float(rng, 2.0f);
+        fzm_encode_row(x->f.dtype, sc, which, h, vals, x->cD,
+                       pool_row(x, b, which, off), scale_row(x, b, which, soff));
     }
+    b->reach[2 * b->n_reach] = off;
+    b->reach[2 * b->n_reach + 1] = soff;
+    b->reach_h[b->n_reach++] = h;
 }
 
 /* ---- attention checks ---- */
@@ -598,14 +846,11 @@ static void check_rows(const scen *x, const bufs *b, const float *out,
     }
 }
 
-/* Largest |x| over the marked elements (mark NULL: all); +inf when one is
- * not finite. */
-static double max_abs(const float *a, const uint8_t *mark, int64_t n)
+/* Largest |x| of a[0..n-1]; +inf when one is not finite. */
+static double max_abs(const float *a, int64_t n)
 {
     double m = 0;
     for (int64_t i = 0; i < n; i++) {
-        if (mark && !mark[i])
-            continue;
         if (!isfinite(a[i]))
             return INFINITY;
         if (fabs((double)a[i]) > m)
@@ -614,10 +859,58 @@ static double max_abs(const float *a, const uint8_t *mark, int64_t n)
     return m;
 }
 
+/* Largest |stored value| (decode(code) * scale) of K (which 0) or V over
+ * the rows a valid call reads; +inf when one is not finite. */
+static double max_stored(const scen *x, const bufs *b,
+                         const kva_kv_scales *sc, int which)
+{
+    double m = 0;
+    for (int64_t i = 0; i < b->n_reach; i++)
+        for (int d = 0; d < x->cD; d++) {
+            double a = fabs(fzm_stored(x->f.dtype, sc, which, b->reach_h[i],
+                                       pool_row(x, b, which, b->reach[2 * i]),
+                                       scale_row(x, b, which, b->reach[2 * i + 1]),
+                                       d));
+            if (!isfinite(a))
+                return INFINITY;
+            if (a > m)
+                m = a;
+        }
+    return m;
+}
+
 /* ---- the entry points ---- */
 
+/* Query tokens of the sequences (0 when query_start_loc is broken). */
+static int64_t real_tokens(const scen *x)
+{
+    return x->S >= 0 && x->qsl[0] == 0 && x->qsl[x->S] >= 0 &&
+           x->qsl[x->S] <= x->num_tokens ? x->qsl[x->S] : 0;
+}
+
+/* The blocked cache's format: pools are required when a sequence reads
+ * the cache (as the model requires k and v), may be refused for any
+ * num_seqs > 0 (kvattn.h: "only required when num_seqs > 0"). */
+static void blocked_format_model(const scen *x, const kva_kv_scales *sc,
+                                 fzm_verdict *v)
+{
+    int needs_kv = 0;
+    for (int s = 0; s < x->S && x->qsl[0] == 0; s++)
+        if (x->qsl[s + 1] > x->qsl[s] && x->seq_lens[s] > 0)
+            needs_kv = 1;
+    const int64_t count[3] = {x->bS, x->CL, x->cHkv};
+    fzm_check_format(x->f.dtype, sc, x->cHkv, x->cD, count, needs_kv, v);
+    if (!needs_kv && x->bS > 0) {
+        fzm_verdict may;
+        fzm_verdict_init(&may);
+        fzm_check_format(x->f.dtype, sc, x->cHkv, x->cD, count, 1, &may);
+        v->allowed |= may.allowed;
+    }
+}
+
 static void attention_model(const scen *x, fzm_verdict *v,
-                            const kva_paged_cache *pc)
+                            const kva_paged_cache *pc,
+                            const kva_kv_scales *sc)
 {
     unsigned n = x->nulls;
     const kva_attn_params *p = &x->p;
@@ -643,6 +936,7 @@ static void attention_model(const scen *x, fzm_verdict *v,
     if (x->entry == E_PAGED && pc)
         fzm_check_cache(pc, v);
     if (x->entry == E_BLOCKED) {
+        blocked_format_model(x, sc, v);
         if (x->CL < 1)
             fzm_must(v, KVA_ERR_SHAPE, "cache_len %d", x->CL);
         if (x->bS != x->S)
@@ -736,21 +1030,19 @@ static void run_attention(const scen *x, const kvc_kernel *k, uint64_t *rng)
     memset(&b, 0, sizeof b);
     const kva_attn_params *p = &x->p;
     const unsigned n = x->nulls;
+    const int64_t R = fzm_row_units(x->f.dtype, x->cD);
     /* cache */
     if (x->entry == E_PAGED) {
-        b.pool_n = x->pool_elems;
+        alloc_pools(x, &b, x->pool_elems);
     } else {
-        int64_t e = small_product(x->bS, x->cHkv, x->CL, x->cD);
+        int64_t e = small_product(x->bS, x->cHkv, x->CL, R);
         if (x->bS < 0 || x->cHkv < 1 || x->CL < 1 || x->cD < 1)
             e = 0;
-        b.pool_n = e < 0 ? 0 : e;
+        alloc_pools(x, &b, e < 0 ? 0 : e);
     }
-    b.pool_k = alloc_floats(b.pool_n);
-    b.pool_v = alloc_floats(b.pool_n);
-    b.reach = fz_alloc((size_t)b.pool_n, 1);
-    memset(b.reach, 0, (size_t)b.pool_n);
-    fill_nan(b.pool_k, b.pool_n);
-    fill_nan(b.pool_v, b.pool_n);
+    fill_poison(b.pool_k, b.pool_n, x->f.dtype);
+    fill_poison(b.pool_v, b.pool_n, x->f.dtype);
+    const kva_kv_scales sc = make_scales(x, &b);
     /* q, out, lse */
     int64_t qe = small_product(x->num_tokens, p->num_q_heads, p->head_dim, 1);
     int64_t le = small_product(x->num_tokens, p->num_q_heads, 1, 1);
@@ -766,58 +1058,94 @@ static void run_attention(const scen *x, const kvc_kernel *k, uint64_t *rng)
     fz_fill_pattern(b.lse, (size_t)b.lse_n * sizeof(float), 0xF2);
     alloc_batch(x, &b, rng);
 
-    kva_paged_cache pc = {n & (1u << X_NULL_CACHE_K) ? NULL : b.pool_k,
-                          n & (1u << X_NULL_CACHE_V) ? NULL : b.pool_v,
-                          x->pool_elems, x->num_blocks, x->B, x->cHkv, x->cD,
-                          x->sb, x->ss, x->sh};
+    kva_paged_cache pc = {
+        .k = n & (1u << X_NULL_CACHE_K) ? NULL : b.pool_k,
+        .v = n & (1u << X_NULL_CACHE_V) ? NULL : b.pool_v,
+        .pool_elems = x->pool_elems, .num_blocks = x->num_blocks,
+        .block_size = x->B, .num_kv_heads = x->cHkv, .head_dim = x->cD,
+        .stride_block = x->sb, .stride_slot = x->ss, .stride_head = x->sh,
+        .dtype = (kva_dtype)x->f.dtype, .scales = sc};
     fzm_verdict v;
     fzm_verdict_init(&v);
-    attention_model(x, &v, &pc);
-    if (!sizes_ok && !v.must_refuse) {
+    v.codes_known = x->exact;
+    attention_model(x, &v, &pc, &sc);
+    if ((!sizes_ok && !v.must_refuse) || probe) {
+        if (probe && (sizes_ok || v.must_refuse))
+            *probe = (fzc_probe){v, real_tokens(x)};
         bufs_free(&b);
         return; /* a description the harness cannot allocate: skip */
     }
 
-    /* keys a valid call reads: finite values; everything else NaN */
-    int cache_ok = !v.must_refuse;
-    if (cache_ok) {
+    /* rows a valid call reads: finite codes; everything else poison */
+    if (!v.must_refuse) {
+        int64_t rows = 0;
+        for (int s = 0; s < x->S; s++)
+            rows += x->seq_lens[s];
+        rows *= x->cHkv;
+        b.reach = fz_alloc((size_t)rows, 2 * sizeof *b.reach);
+        b.reach_h = fz_alloc((size_t)rows, sizeof *b.reach_h);
+        const int pools = fzm_scale_unit_bytes(x->f.kind) != 0;
         for (int s = 0; s < x->S; s++) {
+            if (q_len_of(x, s) <= 0)
+                continue; /* no query reads it (and a blocked batch without
+                             one may pass any scale pools) */
             for (int64_t j = 0; j < x->seq_lens[s]; j++) {
                 for (int h = 0; h < x->cHkv; h++) {
-                    int64_t off;
+                    int64_t off, soff;
                     if (x->entry == E_PAGED) {
                         int id = x->table[s][j / x->B];
                         if (id < 0 || id >= x->num_blocks)
                             continue;
                         off = row_off(x, id, j % x->B, h);
+                        soff = !pools ? 0
+                               : geo_off(x->num_blocks, x->B, x->cHkv,
+                                         sc.stride_block, sc.stride_slot,
+                                         sc.stride_head, id, j % x->B, h);
                     } else {
-                        off = (((int64_t)s * x->cHkv + h) * x->CL + j) * x->cD;
+                        off = (((int64_t)s * x->cHkv + h) * x->CL + j) * R;
+                        soff = !pools ? 0
+                               : geo_off(x->bS, x->CL, x->cHkv,
+                                         sc.stride_block, sc.stride_slot,
+                                         sc.stride_head, s, j, h);
                     }
-                    fill_row(b.pool_k, b.pool_v, b.reach, off, x->cD, rng);
+                    fill_reach(x, &b, &sc, off, soff, h, rng);
                 }
             }
         }
     }
+    const int64_t sunits = fzm_scale_unit_bytes(x->f.kind) && x->spool_units > 0
+                               ? x->spool_units : 0;
     for (int i = 0; i < x->n_inject; i++) {
-        float *dst = x->inject_target[i] == 0 ? b.q
-                     : x->inject_target[i] == 1 ? b.pool_k : b.pool_v;
-        int64_t len = x->inject_target[i] == 0 ? b.q_n : b.pool_n;
-        if (len > 0)
-            dst[x->inject_pos[i] % (uint64_t)len] = x->inject_val[i];
+        const int t = x->inject_target[i];
+        const uint32_t pos = x->inject_pos[i];
+        const float val = x->inject_val[i];
+        if (t == 0 && b.q_n > 0)
+            b.q[pos % (uint64_t)b.q_n] = val;
+        else if ((t == 1 || t == 2) && b.pool_n > 0)
+            fzm_put_value(x->f.dtype, t == 1 ? b.pool_k : b.pool_v,
+                          (int64_t)(pos % (uint64_t)b.pool_n), val);
+        else if ((t == 3 || t == 4) && sunits > 0)
+            fzm_put_value(x->f.kind == KVA_SCALE_TOKEN ? KVA_DTYPE_F32
+                                                       : KVA_DTYPE_FP8_E4M3,
+                          t == 3 ? b.spool_k : b.spool_v,
+                          (int64_t)(pos % (uint64_t)sunits), val);
     }
-    int64_t real = x->S >= 0 && x->qsl[0] == 0 && x->qsl[x->S] >= 0 &&
-                   x->qsl[x->S] <= x->num_tokens ? x->qsl[x->S] : 0;
-    double mq = sizes_ok ? max_abs(b.q, NULL, real * p->num_q_heads * p->head_dim)
+    int64_t real = real_tokens(x);
+    double mq = sizes_ok ? max_abs(b.q, real * p->num_q_heads * p->head_dim)
                          : INFINITY;
-    double mk = max_abs(b.pool_k, b.reach, b.pool_n);
-    double mv = max_abs(b.pool_v, b.reach, b.pool_n);
+    double mk = v.must_refuse ? INFINITY : max_stored(x, &b, &sc, 0);
+    double mv = v.must_refuse ? INFINITY : max_stored(x, &b, &sc, 1);
     double dot = (double)(p->head_dim > 0 ? p->head_dim : 1) * mq * mk;
     int moderate = dot < MODERATE && fabs((double)p->scale) * dot < MODERATE &&
                    mv < MODERATE;
 
     /* snapshots */
-    float *pk0 = fz_dup(b.pool_k, (size_t)b.pool_n, sizeof(float));
-    float *pv0 = fz_dup(b.pool_v, (size_t)b.pool_n, sizeof(float));
+    uint8_t *pk0 = fz_dup(b.pool_k, b.pool_bytes, 1);
+    uint8_t *pv0 = fz_dup(b.pool_v, b.pool_bytes, 1);
+    uint8_t *sk0 = fz_dup(b.spool_k, b.spool_bytes, 1);
+    uint8_t *sv0 = fz_dup(b.spool_v, b.spool_bytes, 1);
+    float *kh0 = fz_dup(b.kh, b.n_heads, sizeof(float));
+    float *vh0 = fz_dup(b.vh, b.n_heads, sizeof(float));
     float *q0 = fz_dup(b.q, (size_t)b.q_n, sizeof(float));
     float *out0 = fz_dup(b.out, (size_t)b.out_n, sizeof(float));
     float *lse0 = fz_dup(b.lse, (size_t)b.lse_n, sizeof(float));
@@ -848,7 +1176,10 @@ static void run_attention(const scen *x, const kvc_kernel *k, uint64_t *rng)
                                 x->num_tokens, out, lse, errp);
     } else {
         what = "kva_blocked_attention";
-        kva_blocked_cache bc = {pc.k, pc.v, x->bS, x->cHkv, x->CL, x->cD};
+        kva_blocked_cache bc = {.k = pc.k, .v = pc.v, .num_seqs = x->bS,
+                                .num_kv_heads = x->cHkv, .cache_len = x->CL,
+                                .head_dim = x->cD, .dtype = pc.dtype,
+                                .scales = sc};
         st = k->blocked_attention(n & (1u << X_NULL_PARAMS) ? NULL : p,
                                   n & (1u << X_NULL_CACHE) ? NULL : &bc,
                                   x->nkb, x->S, qsl, sl, masks, q,
@@ -856,13 +1187,18 @@ static void run_attention(const scen *x, const kvc_kernel *k, uint64_t *rng)
     }
     int refused = fzm_check_status(what, st, errp, &v);
 
-    FZ_ASSERT(memcmp(b.pool_k, pk0, (size_t)b.pool_n * sizeof(float)) == 0 &&
-              memcmp(b.pool_v, pv0, (size_t)b.pool_n * sizeof(float)) == 0,
+    FZ_ASSERT(memcmp(b.pool_k, pk0, b.pool_bytes) == 0 &&
+              memcmp(b.pool_v, pv0, b.pool_bytes) == 0,
               "%s (%s) modified the K/V cache", what, kva_status_name(st));
+    FZ_ASSERT(memcmp(b.spool_k, sk0, b.spool_bytes) == 0 &&
+              memcmp(b.spool_v, sv0, b.spool_bytes) == 0,
+              "%s (%s) modified a scale pool", what, kva_status_name(st));
     FZ_ASSERT(memcmp(b.q, q0, (size_t)b.q_n * sizeof(float)) == 0 &&
               memcmp(b.table, tab0, b.n_table * sizeof(int)) == 0 &&
               memcmp(b.qsl, qsl0, b.n_qsl * sizeof(int64_t)) == 0 &&
-              memcmp(b.seq_lens, sl0, b.n_seq * sizeof(int)) == 0,
+              memcmp(b.seq_lens, sl0, b.n_seq * sizeof(int)) == 0 &&
+              memcmp(b.kh, kh0, b.n_heads * sizeof(float)) == 0 &&
+              memcmp(b.vh, vh0, b.n_heads * sizeof(float)) == 0,
               "%s modified a const input", what);
     if (refused) {
         FZ_ASSERT(memcmp(b.out, out0, (size_t)b.out_n * sizeof(float)) == 0 &&
@@ -883,6 +1219,10 @@ static void run_attention(const scen *x, const kvc_kernel *k, uint64_t *rng)
     }
     free(pk0);
     free(pv0);
+    free(sk0);
+    free(sv0);
+    free(kh0);
+    free(vh0);
     free(q0);
     free(out0);
     free(lse0);
@@ -892,16 +1232,24 @@ static void run_attention(const scen *x, const kvc_kernel *k, uint64_t *rng)
     bufs_free(&b);
 }
 
+/* The first byte where two buffers differ, or -1. */
+static int64_t first_diff(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return (int64_t)i;
+    return -1;
+}
+
 static void run_cache_write(const scen *x, const kvc_kernel *k, uint64_t *rng)
 {
     bufs b;
     memset(&b, 0, sizeof b);
     const unsigned n = x->nulls;
-    b.pool_n = x->pool_elems;
-    b.pool_k = alloc_floats(b.pool_n);
-    b.pool_v = alloc_floats(b.pool_n);
-    fz_fill_pattern(b.pool_k, (size_t)b.pool_n * sizeof(float), 0x11);
-    fz_fill_pattern(b.pool_v, (size_t)b.pool_n * sizeof(float), 0x22);
+    alloc_pools(x, &b, x->pool_elems);
+    fz_fill_pattern(b.pool_k, b.pool_bytes, 0x11);
+    fz_fill_pattern(b.pool_v, b.pool_bytes, 0x22);
+    const kva_kv_scales sc = make_scales(x, &b);
     int64_t se = small_product(x->nt, x->cHkv, x->cD, 1);
     int sizes_ok = se >= 0;
     b.src_n = sizes_ok ? se : 0;
@@ -913,21 +1261,25 @@ static void run_cache_write(const scen *x, const kvc_kernel *k, uint64_t *rng)
     }
     for (int i = 0; i < x->n_inject; i++)
         if (b.src_n > 0)
-            (x->inject_target[i] == 2 ? b.src_v : b.src_k)
+            (x->inject_target[i] % 2 == 0 ? b.src_v : b.src_k)
                 [x->inject_pos[i] % (uint64_t)b.src_n] = x->inject_val[i];
     const size_t nt = x->nt > 0 ? (size_t)x->nt : 0;
     b.slots = fz_dup(x->slots, nt, sizeof *b.slots);
 
-    kva_paged_cache pc = {n & (1u << X_NULL_CACHE_K) ? NULL : b.pool_k,
-                          n & (1u << X_NULL_CACHE_V) ? NULL : b.pool_v,
-                          x->pool_elems, x->num_blocks, x->B, x->cHkv, x->cD,
-                          x->sb, x->ss, x->sh};
+    kva_paged_cache pc = {
+        .k = n & (1u << X_NULL_CACHE_K) ? NULL : b.pool_k,
+        .v = n & (1u << X_NULL_CACHE_V) ? NULL : b.pool_v,
+        .pool_elems = x->pool_elems, .num_blocks = x->num_blocks,
+        .block_size = x->B, .num_kv_heads = x->cHkv, .head_dim = x->cD,
+        .stride_block = x->sb, .stride_slot = x->ss, .stride_head = x->sh,
+        .dtype = (kva_dtype)x->f.dtype, .scales = sc};
     const float *sk = n & (1u << X_NULL_SRC_K) ? NULL : b.src_k;
     const float *sv = n & (1u << X_NULL_SRC_V) ? NULL : b.src_v;
     const int64_t *sm = n & (1u << X_NULL_SLOTS) ? NULL : b.slots;
 
     fzm_verdict v;
     fzm_verdict_init(&v);
+    v.codes_known = x->exact;
     if (n & (1u << X_NULL_CACHE))
         fzm_must(&v, KVA_ERR_NULL, "cache is NULL");
     if (x->nt < 0)
@@ -947,13 +1299,23 @@ static void run_cache_write(const scen *x, const kvc_kernel *k, uint64_t *rng)
                 fzm_must(&v, KVA_ERR_SLOT, "tokens %zu and %zu both write "
                          "slot %" PRId64, u, t, x->slots[t]);
     }
-    if (!sizes_ok && !v.must_refuse) {
+    if ((!sizes_ok && !v.must_refuse) || probe) {
+        if (probe && (sizes_ok || v.must_refuse)) {
+            int64_t named = 0;
+            for (size_t t = 0; t < nt; t++)
+                named += x->slots[t] >= 0;
+            *probe = (fzc_probe){v, named};
+        }
         bufs_free(&b);
         return;
     }
 
-    float *pk0 = fz_dup(b.pool_k, (size_t)b.pool_n, sizeof(float));
-    float *pv0 = fz_dup(b.pool_v, (size_t)b.pool_n, sizeof(float));
+    uint8_t *pk0 = fz_dup(b.pool_k, b.pool_bytes, 1);
+    uint8_t *pv0 = fz_dup(b.pool_v, b.pool_bytes, 1);
+    uint8_t *spk0 = fz_dup(b.spool_k, b.spool_bytes, 1);
+    uint8_t *spv0 = fz_dup(b.spool_v, b.spool_bytes, 1);
+    float *kh0 = fz_dup(b.kh, b.n_heads, sizeof(float));
+    float *vh0 = fz_dup(b.vh, b.n_heads, sizeof(float));
     float *sk0 = fz_dup(b.src_k, (size_t)b.src_n, sizeof(float));
     float *sv0 = fz_dup(b.src_v, (size_t)b.src_n, sizeof(float));
     int64_t *sm0 = fz_dup(b.slots, nt, sizeof *b.slots);
@@ -965,35 +1327,62 @@ static void run_cache_write(const scen *x, const kvc_kernel *k, uint64_t *rng)
     int refused = fzm_check_status("kva_cache_write", st, errp, &v);
     FZ_ASSERT(memcmp(b.src_k, sk0, (size_t)b.src_n * sizeof(float)) == 0 &&
               memcmp(b.src_v, sv0, (size_t)b.src_n * sizeof(float)) == 0 &&
-              memcmp(b.slots, sm0, nt * sizeof *b.slots) == 0,
+              memcmp(b.slots, sm0, nt * sizeof *b.slots) == 0 &&
+              memcmp(b.kh, kh0, b.n_heads * sizeof(float)) == 0 &&
+              memcmp(b.vh, vh0, b.n_heads * sizeof(float)) == 0,
               "kva_cache_write modified a const input");
     if (!refused) {
-        /* the model accepted the geometry: apply the writes to the old
-         * pool, then the whole pool must match bit for bit */
+        /* the model accepted the description: write the named rows into
+         * the old pools with the reference encoder, then every byte of
+         * the K/V and scale pools must match */
         const int64_t HD = (int64_t)x->cHkv * x->cD;
+        const int ub = fzm_unit_bytes(x->f.dtype);
+        const int sub = fzm_scale_unit_bytes(x->f.kind);
         for (size_t t = 0; t < nt; t++) {
             int64_t s = x->slots[t];
             if (s < 0)
                 continue;
             for (int h = 0; h < x->cHkv; h++) {
                 int64_t off = row_off(x, s / x->B, s % x->B, h);
-                memcpy(pk0 + off, b.src_k + (int64_t)t * HD + (int64_t)h * x->cD,
-                       (size_t)x->cD * sizeof(float));
-                memcpy(pv0 + off, b.src_v + (int64_t)t * HD + (int64_t)h * x->cD,
-                       (size_t)x->cD * sizeof(float));
+                int64_t soff = !sub ? 0
+                               : geo_off(x->num_blocks, x->B, x->cHkv,
+                                         sc.stride_block, sc.stride_slot,
+                                         sc.stride_head, s / x->B, s % x->B, h);
+                const int64_t src = (int64_t)t * HD + (int64_t)h * x->cD;
+                fzm_encode_row(x->f.dtype, &sc, 0, h, b.src_k + src, x->cD,
+                               pk0 + off * ub, sub ? spk0 + soff * sub : NULL);
+                fzm_encode_row(x->f.dtype, &sc, 1, h, b.src_v + src, x->cD,
+                               pv0 + off * ub, sub ? spv0 + soff * sub : NULL);
             }
         }
     }
-    for (int64_t i = 0; i < b.pool_n; i++)
-        FZ_ASSERT(memcmp(&b.pool_k[i], &pk0[i], sizeof(float)) == 0 &&
-                  memcmp(&b.pool_v[i], &pv0[i], sizeof(float)) == 0,
-                  "kva_cache_write (%s%s%s): pool element %" PRId64 " is "
-                  "%s (a slot it did not name, a wrong value, or a write "
-                  "despite the refusal)", kva_status_name(st),
-                  refused && errp ? ": " : "", refused && errp ? errp->msg : "",
-                  i, refused ? "changed" : "not what the named writes give");
+    const char *how = refused ? "changed (a write despite the refusal)"
+                              : "not what the named writes give (a slot it "
+                                "did not name, or a wrong code)";
+    const char *msg = refused && errp ? errp->msg : "";
+    int64_t i;
+    FZ_ASSERT((i = first_diff(b.pool_k, pk0, b.pool_bytes)) < 0,
+              "kva_cache_write (%s %s): K pool byte %" PRId64 " (unit %" PRId64
+              ") is %s: 0x%02x, want 0x%02x", kva_status_name(st), msg, i,
+              i / fzm_unit_bytes(x->f.dtype), how, b.pool_k[i], pk0[i]);
+    FZ_ASSERT((i = first_diff(b.pool_v, pv0, b.pool_bytes)) < 0,
+              "kva_cache_write (%s %s): V pool byte %" PRId64 " (unit %" PRId64
+              ") is %s: 0x%02x, want 0x%02x", kva_status_name(st), msg, i,
+              i / fzm_unit_bytes(x->f.dtype), how, b.pool_v[i], pv0[i]);
+    FZ_ASSERT((i = first_diff(b.spool_k, spk0, b.spool_bytes)) < 0,
+              "kva_cache_write (%s %s): K scale pool byte %" PRId64 " is %s: "
+              "0x%02x, want 0x%02x", kva_status_name(st), msg, i, how,
+              b.spool_k[i], spk0[i]);
+    FZ_ASSERT((i = first_diff(b.spool_v, spv0, b.spool_bytes)) < 0,
+              "kva_cache_write (%s %s): V scale pool byte %" PRId64 " is %s: "
+              "0x%02x, want 0x%02x", kva_status_name(st), msg, i, how,
+              b.spool_v[i], spv0[i]);
     free(pk0);
     free(pv0);
+    free(spk0);
+    free(spv0);
+    free(kh0);
+    free(vh0);
     free(sk0);
     free(sv0);
     free(sm0);
@@ -1002,7 +1391,7 @@ static void run_cache_write(const scen *x, const kvc_kernel *k, uint64_t *rng)
 
 /* ---- the harness ---- */
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void one_input(const uint8_t *data, size_t size)
 {
     fz_io io;
     fz_reader_init(&io, data, size);
@@ -1014,19 +1403,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * entry byte is read and ignored */
     x.entry = FUZZ_CONTRACT_ENTRY;
 #endif
+    if (probe && (x.entry == E_QEFF || x.entry == E_OBSERVE ||
+                  x.entry == E_SCALE))
+        return;
     if (x.entry == E_QEFF) {
         fzq_input in;
         fzq_io(&io, &in);
         fzq_run(&in, KERNEL_UNDER_TEST);
-        return 0;
+        return;
+    }
+    if (x.entry == E_OBSERVE) {
+        fzo_input in;
+        fzo_io(&io, &in);
+        fzo_run(&in);
+        return;
+    }
+    if (x.entry == E_SCALE) {
+        fzs_input in;
+        fzs_io(&io, &in);
+        fzs_run(&in);
+        return;
     }
     /* corruptions: 0 (25%), 1 (37%), 2 (25%), 3 (13%) */
     int c = fz_get_int(&io, 0, 255);
     int ncorr = c < 64 ? 0 : c < 160 ? 1 : c < 224 ? 2 : 3;
     int kinds[3];
-    for (int i = 0; i < ncorr; i++)
+    x.exact = 1; /* until a corruption other than a format one, or a raw
+                    stride layout */
+    for (int i = 0; i < ncorr; i++) {
         kinds[i] = fz_get_int(&io, 0, X_COUNT - 1);
+        if (!FZC_IS_FORMAT(kinds[i]))
+            x.exact = 0;
+    }
 
+    fzm_format_io(&io, &x.f);
+#ifdef FUZZ_CONTRACT_F32
+    fzm_format_default(&x.f, KVA_DTYPE_F32, KVA_SCALE_NONE);
+#endif
     draw_params(&io, &x);
     if (x.entry == E_BLOCKED) {
         draw_batch(&io, &x, 0);
@@ -1037,8 +1450,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         x.bS = x.S;
         x.CL = mx + fz_get_int(&io, 0, 4);
         x.nkb = fz_get_int(&io, 1, x.CL + 3);
+        draw_scale_pools(&io, &x, x.bS, x.CL, x.cHkv);
     } else {
         draw_paged_cache(&io, &x);
+        draw_scale_pools(&io, &x, (int)x.num_blocks, x.B, x.cHkv);
         if (x.entry == E_PAGED)
             draw_batch(&io, &x, 1);
         else
@@ -1051,7 +1466,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     x.seed = fz_get_u64(&io, 0, UINT32_MAX);
     x.n_inject = fz_get_chance(&io, 40) ? fz_get_int(&io, 1, 3) : 0;
     for (int i = 0; i < x.n_inject; i++) {
-        x.inject_target[i] = fz_get_int(&io, 0, 2);
+        x.inject_target[i] = fz_get_int(&io, 0, 4);
         x.inject_pos[i] = (uint32_t)fz_get_u64(&io, 0, UINT32_MAX);
         x.inject_val[i] = fz_get_float(&io);
     }
@@ -1061,5 +1476,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         run_cache_write(&x, KERNEL_UNDER_TEST, &rng);
     else
         run_attention(&x, KERNEL_UNDER_TEST, &rng);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    one_input(data, size);
     return 0;
+}
+
+int fzc_probe_input(const uint8_t *data, size_t size, fzc_probe *out)
+{
+    fzc_probe r;
+    memset(&r, 0, sizeof r);
+    r.tokens = -1; /* stays -1 when the input is skipped */
+    probe = &r;
+    one_input(data, size);
+    probe = NULL;
+    *out = r;
+    return r.tokens >= 0;
 }

@@ -241,6 +241,33 @@ void fz_io_float(fz_io *io, float *v)
     memcpy(v, &bits, sizeof bits);
 }
 
+void fz_io_float_choice(fz_io *io, float *v, float dflt, const float *table,
+                        int n)
+{
+    int choice = n + 1;
+    if (io->writing) {
+        if (memcmp(v, &dflt, sizeof dflt) == 0) {
+            choice = 0;
+        } else {
+            for (int i = 0; i < n; i++)
+                if (memcmp(v, &table[i], sizeof *v) == 0) {
+                    choice = i + 1;
+                    break;
+                }
+        }
+    }
+    fz_io_int(io, &choice, 0, n + 1);
+    if (choice == 0) {
+        if (!io->writing)
+            *v = dflt;
+    } else if (choice <= n) {
+        if (!io->writing)
+            *v = table[choice - 1];
+    } else {
+        fz_io_float(io, v);
+    }
+}
+
 /* Selector byte of the *_special fields. */
 #define SEL_SPECIAL 176 /* [0,176): in range; [176,240): a special; else raw */
 #define SEL_RAW 240

@@ -86,6 +86,11 @@ void fz_io_int(fz_io *io, int *v, int lo, int hi);
 void fz_io_bool(fz_io *io, int *v);
 /* A float: a table entry (bitwise match) or raw bits. */
 void fz_io_float(fz_io *io, float *v);
+/* A float that is usually meaningful: one choice byte (fewest bytes for
+ * n + 2 choices), 0 = dflt, 1..n = table[choice - 1], n + 1 = any float
+ * (fz_io_float). Writer: the cheapest choice that gives *v bitwise. */
+void fz_io_float_choice(fz_io *io, float *v, float dflt, const float *table,
+                        int n);
 /* An integer that is usually in [lo, hi] but may be one of the given
  * special values or any raw 32-bit int: one selector byte, then the
  * value. Writer: picks the cheapest encoding of *v. */

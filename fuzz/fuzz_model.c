@@ -1,12 +1,19 @@
-/* fuzz_model.c — see fuzz_model.h. Written from kernels/kvattn.h only. */
+/* fuzz_model.c — see fuzz_model.h. Written from kernels/kvattn.h and
+ * docs/kv-formats.md only (codes through the oracle's codecs). */
 #include "fuzz_model.h"
 
+#include <float.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "../oracle/kv_format.h"
+
+#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* ---- verdicts ---- */
 
@@ -24,6 +31,7 @@ void fzm_must(fzm_verdict *v, kva_status st, const char *fmt, ...)
         va_end(ap);
     }
     v->must_refuse = 1;
+    v->must |= 1u << st;
     v->allowed |= 1u << st;
 }
 
@@ -35,7 +43,7 @@ void fzm_may(fzm_verdict *v, kva_status st)
 int fzm_check_status(const char *what, kva_status st, const kva_error *err,
                      const fzm_verdict *v)
 {
-    FZ_ASSERT((int)st >= KVA_OK && (int)st <= KVA_ERR_NOMEM,
+    FZ_ASSERT((int)st >= KVA_OK && (int)st <= KVA_ERR_FORMAT,
               "%s returned %d, not a kva_status", what, (int)st);
 #ifdef FZ_TRACE
     /* -DFZ_TRACE: one line per call, to measure what a corpus exercises */
@@ -47,6 +55,10 @@ int fzm_check_status(const char *what, kva_status st, const kva_error *err,
                   "it must refuse: %s", what, v->reason);
         return 0;
     }
+    if (st == KVA_ERR_FORMAT)
+        FZ_ASSERT(v->allowed & (1u << st), "%s refused with KVA_ERR_FORMAT, "
+                  "but the cache format is valid (%s)", what,
+                  v->must_refuse ? v->reason : "no violation at all");
     if (v->codes_known && st != KVA_ERR_NOMEM)
         FZ_ASSERT(v->allowed & (1u << st),
                   "%s refused with %s, not a status the contract gives for "
@@ -71,6 +83,93 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+void fzm_check_rows(const char *what, const int64_t count[3],
+                    const int64_t stride[3], int64_t row, int64_t units,
+                    fzm_verdict *v)
+{
+    for (int i = 0; i < 3; i++)
+        if (count[i] == 1 && stride[i] < 0)
+            fzm_may(v, KVA_ERR_SHAPE); /* "non-negative", never used */
+    if (units < row) {
+        fzm_must(v, KVA_ERR_SHAPE, "%s: %" PRId64 " units cannot hold one "
+                 "row of %" PRId64, what, units, row);
+        return;
+    }
+    /* Every row lies inside [0, units) only if each dimension's last
+     * index does on its own (the offsets add). */
+    const int64_t room = units - row;
+    for (int i = 0; i < 3; i++) {
+        if (count[i] == 1)
+            continue; /* index always 0: the stride never matters */
+        if (stride[i] < 0) {
+            fzm_must(v, KVA_ERR_SHAPE, "%s: stride %d is negative (%" PRId64
+                     ") with %" PRId64 " indices: a row lies below 0", what,
+                     i, stride[i], count[i]);
+            return;
+        }
+        if (stride[i] > 0 && count[i] - 1 > room / stride[i]) {
+            fzm_must(v, KVA_ERR_SHAPE, "%s: dimension %d (stride %" PRId64
+                     " x %" PRId64 ") reaches past %" PRId64 " units", what,
+                     i, stride[i], count[i], units);
+            return;
+        }
+    }
+    /* Pigeonhole: non-overlapping rows of `row` units need rows*row. */
+    int64_t rows = count[0];
+    for (int i = 1; i < 3; i++) {
+        if (rows > units / count[i]) {
+            rows = -1;
+            break;
+        }
+        rows *= count[i];
+    }
+    if (rows < 0 || rows > units / row) {
+        fzm_must(v, KVA_ERR_SHAPE, "%s: %" PRId64 " x %" PRId64 " x %" PRId64
+                 " rows of %" PRId64 " units cannot fit in %" PRId64
+                 " without overlapping", what, count[0], count[1], count[2],
+                 row, units);
+        return;
+    }
+    /* rows <= units: enumerate, sort, look for an overlap. Each term is
+     * <= room, so the sums cannot overflow. */
+    int64_t *off = fz_alloc((size_t)rows, sizeof *off);
+    int64_t n = 0;
+    for (int64_t b = 0; b < count[0]; b++)
+        for (int64_t t = 0; t < count[1]; t++)
+            for (int64_t h = 0; h < count[2]; h++)
+                off[n++] = (count[0] > 1 ? b * stride[0] : 0) +
+                           (count[1] > 1 ? t * stride[1] : 0) +
+                           (count[2] > 1 ? h * stride[2] : 0);
+    qsort(off, (size_t)n, sizeof *off, cmp_i64);
+    for (int64_t i = 0; i < n; i++) {
+        if (off[i] + row > units) {
+            fzm_must(v, KVA_ERR_SHAPE, "%s: a row at offset %" PRId64
+                     " ends past %" PRId64 " units", what, off[i], units);
+            break;
+        }
+        if (i + 1 < n && off[i + 1] < off[i] + row) {
+            fzm_must(v, KVA_ERR_SHAPE, "%s: rows at offsets %" PRId64 " and %"
+                     PRId64 " overlap (rows of %" PRId64 " units)", what,
+                     off[i], off[i + 1], row);
+            break;
+        }
+    }
+    free(off);
+}
+
+/* The row units of a cache's K/V rows when the format makes them known:
+ * -1 for an unknown dtype or an NVFP4 head_dim that is not a multiple of
+ * 16 (refused with KVA_ERR_FORMAT anyway; a kernel may then also find the
+ * geometry wrong). */
+static int64_t known_row_units(int dtype, int64_t D)
+{
+    if (dtype < KVA_DTYPE_F32 || dtype > KVA_DTYPE_NVFP4)
+        return -1;
+    if (dtype == KVA_DTYPE_NVFP4 && D % 16 != 0)
+        return -1;
+    return fzm_row_units(dtype, D);
+}
+
 void fzm_check_cache(const kva_paged_cache *c, fzm_verdict *v)
 {
     if (c->k == NULL || c->v == NULL) {
@@ -84,74 +183,335 @@ void fzm_check_cache(const kva_paged_cache *c, fzm_verdict *v)
                  c->num_blocks, c->block_size, c->num_kv_heads, c->head_dim);
         return;
     }
-    const int64_t D = c->head_dim;
-    if (c->pool_elems < D) {
-        fzm_must(v, KVA_ERR_SHAPE, "pool_elems %" PRId64 " cannot hold one row"
-                 " of head_dim %" PRId64, c->pool_elems, D);
-        return;
-    }
-    /* Every row lies inside [0, pool_elems) only if each dimension's last
-     * index does on its own (the offsets add). */
-    const int64_t stride[3] = {c->stride_block, c->stride_slot, c->stride_head};
     const int64_t count[3] = {c->num_blocks, c->block_size, c->num_kv_heads};
-    const int64_t room = c->pool_elems - D;
-    for (int i = 0; i < 3; i++) {
-        if (count[i] == 1)
-            continue; /* index always 0: the stride never matters */
-        if (stride[i] < 0) {
-            fzm_must(v, KVA_ERR_SHAPE, "stride %d is negative (%" PRId64
-                     ") with %" PRId64 " indices: a row lies below 0",
-                     i, stride[i], count[i]);
-            return;
-        }
-        if (stride[i] > 0 && count[i] - 1 > room / stride[i]) {
-            fzm_must(v, KVA_ERR_SHAPE, "dimension %d (stride %" PRId64
-                     " x %" PRId64 ") reaches past pool_elems %" PRId64,
-                     i, stride[i], count[i], c->pool_elems);
-            return;
-        }
-    }
-    /* Pigeonhole: non-overlapping rows of D elements need rows*D elements. */
-    int64_t rows = count[0];
-    for (int i = 1; i < 3; i++) {
-        if (rows > c->pool_elems / count[i]) {
-            rows = -1;
-            break;
-        }
-        rows *= count[i];
-    }
-    if (rows < 0 || rows > c->pool_elems / D) {
-        fzm_must(v, KVA_ERR_SHAPE, "%" PRId64 " x %" PRId64 " x %" PRId64
-                 " rows of %" PRId64 " elements cannot fit in pool_elems %"
-                 PRId64 " without overlapping", count[0], count[1], count[2],
-                 D, c->pool_elems);
+    fzm_check_format((int)c->dtype, &c->scales, c->num_kv_heads, c->head_dim,
+                     count, 1, v);
+    const int64_t row = known_row_units((int)c->dtype, c->head_dim);
+    if (row < 0) {
+        fzm_may(v, KVA_ERR_SHAPE);
         return;
     }
-    /* rows <= pool_elems: enumerate, sort, look for an overlap. Each term
-     * is <= room, so the sums cannot overflow. */
-    int64_t *off = fz_alloc((size_t)rows, sizeof *off);
-    int64_t n = 0;
-    for (int64_t b = 0; b < count[0]; b++)
-        for (int64_t t = 0; t < count[1]; t++)
-            for (int64_t h = 0; h < count[2]; h++)
-                off[n++] = (count[0] > 1 ? b * stride[0] : 0) +
-                           (count[1] > 1 ? t * stride[1] : 0) +
-                           (count[2] > 1 ? h * stride[2] : 0);
-    qsort(off, (size_t)n, sizeof *off, cmp_i64);
-    for (int64_t i = 0; i < n; i++) {
-        if (off[i] + D > c->pool_elems) {
-            fzm_must(v, KVA_ERR_SHAPE, "a row at offset %" PRId64
-                     " ends past pool_elems %" PRId64, off[i], c->pool_elems);
-            break;
-        }
-        if (i + 1 < n && off[i + 1] < off[i] + D) {
-            fzm_must(v, KVA_ERR_SHAPE, "rows at offsets %" PRId64 " and %"
-                     PRId64 " overlap (head_dim %" PRId64 ")", off[i],
-                     off[i + 1], D);
-            break;
+    const int64_t stride[3] = {c->stride_block, c->stride_slot, c->stride_head};
+    fzm_check_rows("cache k/v", count, stride, row, c->pool_elems, v);
+}
+
+/* ---- cache formats ---- */
+
+static int dtype_known(int d)
+{
+    return d >= KVA_DTYPE_F32 && d <= KVA_DTYPE_NVFP4;
+}
+
+static int kind_known(int k)
+{
+    return k >= KVA_SCALE_NONE && k <= KVA_SCALE_GROUP;
+}
+
+int fzm_unit_bytes(int dtype)
+{
+    switch (dtype) {
+    case KVA_DTYPE_F32: return 4;
+    case KVA_DTYPE_F16:
+    case KVA_DTYPE_BF16: return 2;
+    default: return 1;
+    }
+}
+
+int64_t fzm_row_units(int dtype, int64_t D)
+{
+    return dtype == KVA_DTYPE_NVFP4 ? (D + 1) / 2 : D;
+}
+
+int fzm_kind_valid(int dtype, int kind)
+{
+    if (!dtype_known(dtype) || !kind_known(kind))
+        return 0;
+    switch (dtype) {
+    case KVA_DTYPE_FP8_E4M3:
+    case KVA_DTYPE_FP8_E5M2:
+    case KVA_DTYPE_INT8:
+        return kind == KVA_SCALE_TENSOR || kind == KVA_SCALE_HEAD ||
+               kind == KVA_SCALE_TOKEN;
+    case KVA_DTYPE_NVFP4:
+        return kind == KVA_SCALE_GROUP;
+    default:
+        return kind == KVA_SCALE_NONE;
+    }
+}
+
+int64_t fzm_scale_row_units(int kind, int64_t D)
+{
+    return kind == KVA_SCALE_TOKEN ? 1 : kind == KVA_SCALE_GROUP ? D / 16 : 0;
+}
+
+int fzm_scale_unit_bytes(int kind)
+{
+    return kind == KVA_SCALE_TOKEN ? 4 : kind == KVA_SCALE_GROUP ? 1 : 0;
+}
+
+static int static_ok(float s)
+{
+    return isfinite(s) && s > 0.0f;
+}
+
+void fzm_check_format(int dtype, const kva_kv_scales *sc, int Hkv, int D,
+                      const int64_t count[3], int pools_needed,
+                      fzm_verdict *v)
+{
+    const int kind = (int)sc->kind;
+    if (!dtype_known(dtype))
+        fzm_must(v, KVA_ERR_FORMAT, "dtype %d is not a kva_dtype", dtype);
+    if (!kind_known(kind))
+        fzm_must(v, KVA_ERR_FORMAT, "scale kind %d is not a kva_scale_kind",
+                 kind);
+    if (dtype_known(dtype) && kind_known(kind) && !fzm_kind_valid(dtype, kind))
+        fzm_must(v, KVA_ERR_FORMAT, "dtype %d does not take scale kind %d",
+                 dtype, kind);
+    if (dtype == KVA_DTYPE_NVFP4 && D >= 1 && D % 16 != 0)
+        fzm_must(v, KVA_ERR_FORMAT, "NVFP4 head_dim %d is not a multiple of "
+                 "16", D);
+    if (kind == KVA_SCALE_TENSOR || kind == KVA_SCALE_GROUP) {
+        if (!static_ok(sc->k_tensor) || !static_ok(sc->v_tensor))
+            fzm_must(v, KVA_ERR_FORMAT, "static scales k %g v %g must be "
+                     "finite and > 0", (double)sc->k_tensor,
+                     (double)sc->v_tensor);
+    }
+    if (kind == KVA_SCALE_HEAD) {
+        if (sc->k_head == NULL || sc->v_head == NULL)
+            fzm_must(v, KVA_ERR_NULL, "HEAD scales without k_head/v_head");
+        else
+            for (int h = 0; h < Hkv; h++)
+                if (!static_ok(sc->k_head[h]) || !static_ok(sc->v_head[h])) {
+                    fzm_must(v, KVA_ERR_FORMAT, "head %d: static scales k %g "
+                             "v %g must be finite and > 0", h,
+                             (double)sc->k_head[h], (double)sc->v_head[h]);
+                    break;
+                }
+    }
+    if ((kind != KVA_SCALE_TOKEN && kind != KVA_SCALE_GROUP) || !pools_needed)
+        return;
+    if (sc->k_pool == NULL || sc->v_pool == NULL)
+        fzm_must(v, KVA_ERR_NULL, "%s scales without k_pool/v_pool",
+                 kind == KVA_SCALE_TOKEN ? "TOKEN" : "GROUP");
+    if (kind == KVA_SCALE_GROUP && (D < 16 || D % 16 != 0)) {
+        fzm_may(v, KVA_ERR_SHAPE); /* no row size: FORMAT is required */
+        return;
+    }
+    if (D < 1 || count[0] < 1 || count[1] < 1 || count[2] < 1)
+        return; /* the sizes are refused already */
+    const int64_t stride[3] = {sc->stride_block, sc->stride_slot,
+                               sc->stride_head};
+    fzm_check_rows("scale pools", count, stride, fzm_scale_row_units(kind, D),
+                   sc->pool_units, v);
+}
+
+/* The oracle's dtype of a kva_dtype (the enums are written separately). */
+static kvc_kv_dtype oracle_dtype(int d)
+{
+    switch (d) {
+    case KVA_DTYPE_F16: return KVC_KV_F16;
+    case KVA_DTYPE_BF16: return KVC_KV_BF16;
+    case KVA_DTYPE_FP8_E4M3: return KVC_KV_FP8_E4M3;
+    case KVA_DTYPE_FP8_E5M2: return KVC_KV_FP8_E5M2;
+    case KVA_DTYPE_INT8: return KVC_KV_INT8;
+    case KVA_DTYPE_NVFP4: return KVC_KV_NVFP4;
+    default: return KVC_KV_F32;
+    }
+}
+
+/* The static scale of head h of K (which 0) or V: TENSOR/GROUP the tensor
+ * (nvfp4 global) scale, HEAD the head's. */
+static float static_scale(const kva_kv_scales *sc, int which, int h)
+{
+    if (sc->kind == KVA_SCALE_HEAD)
+        return (which ? sc->v_head : sc->k_head)[h];
+    return which ? sc->v_tensor : sc->k_tensor;
+}
+
+/* Code d of a row of units (nvfp4: nibble d % 2 of byte d / 2). */
+static uint32_t get_code(int dtype, const uint8_t *row, int64_t d)
+{
+    switch (fzm_unit_bytes(dtype)) {
+    case 4: {
+        uint32_t c;
+        memcpy(&c, row + 4 * (size_t)d, 4);
+        return c;
+    }
+    case 2: {
+        uint16_t c;
+        memcpy(&c, row + 2 * (size_t)d, 2);
+        return c;
+    }
+    default:
+        if (dtype == KVA_DTYPE_NVFP4)
+            return (uint32_t)(row[d / 2] >> (d % 2 ? 4 : 0)) & 0xFu;
+        return row[d];
+    }
+}
+
+static void put_code(int dtype, uint8_t *row, int64_t d, uint32_t c)
+{
+    switch (fzm_unit_bytes(dtype)) {
+    case 4:
+        memcpy(row + 4 * (size_t)d, &c, 4);
+        break;
+    case 2: {
+        uint16_t h = (uint16_t)c;
+        memcpy(row + 2 * (size_t)d, &h, 2);
+        break;
+    }
+    default:
+        if (dtype == KVA_DTYPE_NVFP4) {
+            const int sh = d % 2 ? 4 : 0;
+            row[d / 2] = (uint8_t)((row[d / 2] & ~(0xFu << sh)) |
+                                   ((c & 0xFu) << sh));
+        } else {
+            row[d] = (uint8_t)c;
         }
     }
-    free(off);
+}
+
+void fzm_encode_row(int dtype, const kva_kv_scales *sc, int which, int h,
+                    const float *x, int D, uint8_t *row, uint8_t *srow)
+{
+    const kvc_kv_dtype od = oracle_dtype(dtype);
+    if (sc->kind == KVA_SCALE_GROUP) {
+        const float g = static_scale(sc, which, h);
+        for (int g0 = 0; g0 + 16 <= D; g0 += 16) {
+            uint32_t bc = kvc_nvfp4_block_code(x + g0, g);
+            srow[g0 / 16] = (uint8_t)bc;
+            float s = kvc_nvfp4_effective_scale(bc, g);
+            for (int d = g0; d < g0 + 16; d++)
+                put_code(dtype, row, d, kvc_encode(od, kvc_fp32_div(x[d], s)));
+        }
+        return;
+    }
+    if (sc->kind == KVA_SCALE_NONE) {
+        for (int d = 0; d < D; d++)
+            put_code(dtype, row, d, kvc_encode(od, x[d]));
+        return;
+    }
+    float s;
+    if (sc->kind == KVA_SCALE_TOKEN) {
+        s = kvc_scale_token(od, x, D);
+        memcpy(srow, &s, sizeof s);
+    } else {
+        s = static_scale(sc, which, h);
+    }
+    for (int d = 0; d < D; d++)
+        put_code(dtype, row, d, kvc_encode(od, kvc_fp32_div(x[d], s)));
+}
+
+double fzm_stored(int dtype, const kva_kv_scales *sc, int which, int h,
+                  const uint8_t *row, const uint8_t *srow, int d)
+{
+    const double x = kvc_decode(oracle_dtype(dtype), get_code(dtype, row, d));
+    float s;
+    switch (sc->kind) {
+    case KVA_SCALE_NONE:
+        return x;
+    case KVA_SCALE_TOKEN:
+        memcpy(&s, srow, sizeof s);
+        break;
+    case KVA_SCALE_GROUP:
+        s = kvc_nvfp4_effective_scale(srow[d / 16], static_scale(sc, which, h));
+        break;
+    default:
+        s = static_scale(sc, which, h);
+        break;
+    }
+    return x * (double)s;
+}
+
+int fzm_kinds_of(int dtype, int kinds[3])
+{
+    int n = 0;
+    for (int k = KVA_SCALE_NONE; k <= KVA_SCALE_GROUP; k++)
+        if (fzm_kind_valid(dtype, k))
+            kinds[n++] = k;
+    return n;
+}
+
+/* Valid static scales: ordinary, tiny, subnormal and huge (all finite and
+ * > 0); the raw choice of fz_io_float_choice gives every other float. */
+static const float good_scales[] = {0.5f, 2.0f, 0x1p-9f, 0x1p-6f, 1e-3f,
+                                    3.0f, 1e-30f, FLT_MIN, 1e-40f, 1e30f,
+                                    FLT_MAX, 0x1.24924ap-9f /* 1/448 */};
+
+void fzm_format_default(fzm_format *f, int dtype, int kind)
+{
+    memset(f, 0, sizeof *f);
+    f->dtype = dtype;
+    f->kind = kind;
+    f->groups = 1;
+    f->k_tensor = f->v_tensor = 1.0f;
+    for (int h = 0; h < FZM_MAX_HEADS; h++)
+        f->k_head[h] = f->v_head[h] = 1.0f;
+}
+
+void fzm_format_io(fz_io *io, fzm_format *f)
+{
+    if (!io->writing)
+        fzm_format_default(f, KVA_DTYPE_F32, KVA_SCALE_NONE);
+    fz_io_int(io, &f->dtype, KVA_DTYPE_F32, KVA_DTYPE_NVFP4);
+    int kinds[3], n = fzm_kinds_of(f->dtype, kinds), idx = 0;
+    if (io->writing)
+        for (idx = 0; idx < n && kinds[idx] != f->kind; idx++)
+            ;
+    fz_io_int(io, &idx, 0, n - 1); /* a writer aborts on a kind not taken */
+    f->kind = kinds[idx];
+    if (f->dtype == KVA_DTYPE_NVFP4)
+        fz_io_int(io, &f->groups, 1, 2);
+    if (f->kind == KVA_SCALE_TENSOR || f->kind == KVA_SCALE_GROUP) {
+        fz_io_float_choice(io, &f->k_tensor, 1.0f, good_scales,
+                           NELEM(good_scales));
+        fz_io_float_choice(io, &f->v_tensor, 1.0f, good_scales,
+                           NELEM(good_scales));
+    }
+    if (f->kind == KVA_SCALE_HEAD)
+        for (int h = 0; h < FZM_MAX_HEADS; h++) {
+            fz_io_float_choice(io, &f->k_head[h], 1.0f, good_scales,
+                               NELEM(good_scales));
+            fz_io_float_choice(io, &f->v_head[h], 1.0f, good_scales,
+                               NELEM(good_scales));
+        }
+    if (f->kind == KVA_SCALE_TOKEN || f->kind == KVA_SCALE_GROUP) {
+        fz_io_int(io, &f->pool_layout, 0, 2);
+        fz_io_int(io, &f->pool_pad, 0, 2);
+        fz_io_int(io, &f->pool_slack, 0, 3);
+    }
+    fz_io_int(io, &f->junk, 0, 255);
+}
+
+void fzm_put_value(int dtype, uint8_t *pool, int64_t unit, float val)
+{
+    uint32_t c;
+    if (dtype == KVA_DTYPE_F32)
+        memcpy(&c, &val, sizeof c);
+    else if (dtype == KVA_DTYPE_FP8_E5M2 && isinf(val))
+        c = val > 0 ? 0x7C : 0xFC;
+    else
+        c = kvc_encode(oracle_dtype(dtype), val);
+    put_code(dtype, pool, dtype == KVA_DTYPE_NVFP4 ? 2 * unit : unit, c);
+}
+
+float fzm_scale_from_amax(int dtype, float amax)
+{
+    const float eps = 0x1p-23f;
+    double r;
+    switch (dtype) {
+    case KVA_DTYPE_FP8_E4M3: r = 448.0; break;
+    case KVA_DTYPE_FP8_E5M2: r = 57344.0; break;
+    case KVA_DTYPE_INT8: r = 127.5; break;
+    case KVA_DTYPE_NVFP4:
+        /* one fp32 division: double rounding through binary64 is
+         * innocuous (docs/kv-formats.md) */
+        return (float)(2688.0 / (double)(amax < eps ? eps : amax));
+    default:
+        return NAN;
+    }
+    float s = (float)((double)amax / r);
+    return s == 0.0f ? eps : s;
 }
 
 int fzm_visible(const kva_attn_params *p, int64_t pos, int64_t j,
@@ -177,7 +537,6 @@ static const int null_bits[] = {FZQ_NULL_IN,       FZQ_NULL_OUTP,
                                 FZQ_NULL_TABLE,    FZQ_NULL_QSL,
                                 FZQ_NULL_SEQ_LENS, FZQ_NULL_SLOTS,
                                 FZQ_NULL_SRC};
-#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static int clampi(int x, int lo, int hi)
 {
@@ -586,4 +945,218 @@ void fzq_run(const fzq_input *fi, const kvc_kernel *k)
     free(pos0);
     free(slot_id0);
     free(table0);
+}
+
+/* ---- calibration: byte formats ---- */
+
+/* Interesting amax values: calibration thresholds, the 2^-23 floor, ties
+ * of the divisions, -0, subnormal, the largest float. */
+static const float amax_table[] = {
+    448.0f, 57344.0f, 127.5f, 2688.0f, 6.0f, 0x1p-23f, 0x1.fffffep-24f,
+    0x1p-24f, -0.0f, 0x1p-149f, 1e-40f, FLT_MAX, 0x1.000002p0f, 3.0f,
+    448.0f * 0x1p-140f, -1.0f, NAN, INFINITY};
+static const int obs_counts_bad[] = {0, -1, INT_MIN, INT_MAX};
+static const int64_t obs_tokens_bad[] = {-1, INT64_MIN, INT64_MAX,
+                                         INT64_MAX / 2 + 1, (int64_t)1 << 62};
+static const float range_table[] = {1e-30f, 1e30f, FLT_MAX, 1e-40f, 448.0f};
+static const int obs_nulls[] = {FZO_NULL_OBS, FZO_NULL_X, FZO_NULL_ERR,
+                                FZO_NULL_X | FZO_NULL_ERR};
+
+void fzo_io(fz_io *io, fzo_input *in)
+{
+    if (!io->writing)
+        memset(in, 0, sizeof *in);
+    fz_io_int_special(io, &in->num_kv_heads, 1, 4, obs_counts_bad,
+                      NELEM(obs_counts_bad));
+    fz_io_int_special(io, &in->head_dim, 1, 20, obs_counts_bad,
+                      NELEM(obs_counts_bad));
+    fz_io_i64_special(io, &in->num_tokens, 0, 6, obs_tokens_bad,
+                      NELEM(obs_tokens_bad));
+    fz_io_float_choice(io, &in->amax, 0.0f, amax_table, NELEM(amax_table));
+    fz_io_bool(io, &in->head_amax_on);
+    if (in->head_amax_on)
+        for (int h = 0; h < FZM_MAX_HEADS; h++)
+            fz_io_float_choice(io, &in->head_amax[h], 0.0f, amax_table,
+                               NELEM(amax_table));
+    fz_io_int_special(io, &in->null_mask, 0, 0, obs_nulls, NELEM(obs_nulls));
+    fz_io_float_choice(io, &in->range, 2.0f, range_table, NELEM(range_table));
+    fz_io_u64(io, &in->seed, 0, UINT32_MAX);
+    fz_io_int(io, &in->n_inject, 0, FZO_MAX_INJECT);
+    for (int i = 0; i < in->n_inject; i++) {
+        uint64_t pos = in->inject_pos[i];
+        fz_io_u64(io, &pos, 0, UINT32_MAX);
+        in->inject_pos[i] = (uint32_t)pos;
+        fz_io_float(io, &in->inject_val[i]);
+    }
+}
+
+static const int scale_dtypes_bad[] = {-1, KVA_DTYPE_NVFP4 + 1, INT_MIN,
+                                       INT_MAX};
+static const int scale_nulls[] = {FZS_NULL_SCALE, FZS_NULL_ERR,
+                                  FZS_NULL_SCALE | FZS_NULL_ERR};
+
+void fzs_io(fz_io *io, fzs_input *in)
+{
+    if (!io->writing)
+        memset(in, 0, sizeof *in);
+    fz_io_int_special(io, &in->dtype, KVA_DTYPE_F32, KVA_DTYPE_NVFP4,
+                      scale_dtypes_bad, NELEM(scale_dtypes_bad));
+    fz_io_float_choice(io, &in->amax, 1.0f, amax_table, NELEM(amax_table));
+    fz_io_int_special(io, &in->null_mask, 0, 0, scale_nulls,
+                      NELEM(scale_nulls));
+}
+
+/* ---- calibration: the runs ---- */
+
+/* A state amax entry per the header: refused when negative or not finite;
+ * -0 is neither clearly (a kernel may refuse it). */
+static void check_state_amax(float a, const char *what, int h, fzm_verdict *v)
+{
+    if (!isfinite(a) || a < 0.0f)
+        fzm_must(v, KVA_ERR_PARAM, "observer %s[%d] = %g is negative or not "
+                 "finite", what, h, (double)a);
+    else if (a == 0.0f && signbit(a))
+        fzm_may(v, KVA_ERR_PARAM);
+}
+
+/* max(a, |x|) over finite x, as the observer's rule */
+static float amax_with(float a, float x)
+{
+    float m = fabsf(x);
+    return isfinite(m) && m > a ? m : a;
+}
+
+void fzo_run(const fzo_input *in)
+{
+    const int H = in->num_kv_heads, D = in->head_dim;
+    const int64_t T = in->num_tokens;
+    const int nm = in->null_mask;
+    fzm_verdict v;
+    fzm_verdict_init(&v);
+    v.codes_known = 1;
+    /* the head_amax the harness can pass: exactly H entries */
+    const int heads_on = in->head_amax_on && H >= 1 && H <= FZM_MAX_HEADS;
+    if (nm & FZO_NULL_OBS)
+        fzm_must(&v, KVA_ERR_NULL, "observer is NULL");
+    if (T < 0)
+        fzm_must(&v, KVA_ERR_LENGTH, "num_tokens %" PRId64, T);
+    if ((nm & FZO_NULL_X) && T != 0)
+        fzm_must(&v, KVA_ERR_NULL, "x is NULL with %" PRId64 " tokens", T);
+    const int overflow = H >= 1 && D >= 1 && T > 0 &&
+                         T > INT64_MAX / ((int64_t)H * D);
+    if (!(nm & FZO_NULL_OBS)) {
+        if (H < 1 || D < 1)
+            fzm_must(&v, KVA_ERR_SHAPE, "observer Hkv %d head_dim %d", H, D);
+        if (overflow)
+            fzm_must(&v, KVA_ERR_LENGTH, "%" PRId64 " x %d x %d elements "
+                     "overflow int64", T, H, D);
+        check_state_amax(in->amax, "amax", 0, &v);
+        for (int h = 0; heads_on && h < H; h++)
+            check_state_amax(in->head_amax[h], "head_amax", h, &v);
+    }
+    /* x: exactly T*H*D floats when that is small; an overflowing size
+     * gets an empty buffer (it must be refused before any read); anything
+     * else too large to allocate is skipped. */
+    int64_t n = 0;
+    if (T > 0 && H >= 1 && D >= 1 && !overflow) {
+        n = T * H * D;
+        if (n > FZO_MAX_X)
+            return;
+    }
+    uint64_t rng = in->seed;
+    float *x = fz_alloc((size_t)n, sizeof *x);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = fz_small_float(&rng, in->range);
+    for (int i = 0; i < in->n_inject && n > 0; i++)
+        x[in->inject_pos[i] % (uint64_t)n] = in->inject_val[i];
+    float *x0 = fz_dup(x, (size_t)n, sizeof *x);
+    const size_t nh = heads_on ? (size_t)H : 0;
+    float *head = fz_dup(in->head_amax, nh, sizeof *head);
+    float *head0 = fz_dup(in->head_amax, nh, sizeof *head);
+    kva_observer o, o0; /* zeroed: the refusal check compares bytes */
+    memset(&o, 0, sizeof o);
+    o.num_kv_heads = H;
+    o.head_dim = D;
+    o.amax = in->amax;
+    o.head_amax = heads_on ? head : NULL;
+    memcpy(&o0, &o, sizeof o);
+
+    kva_error err;
+    memset(&err, 0x5A, sizeof err);
+    kva_error *errp = (nm & FZO_NULL_ERR) ? NULL : &err;
+    kva_status st = kva_observer_update((nm & FZO_NULL_OBS) ? NULL : &o,
+                                        (nm & FZO_NULL_X) ? NULL : x, T, errp);
+    int refused = fzm_check_status("kva_observer_update", st, errp, &v);
+    FZ_ASSERT(memcmp(x, x0, (size_t)n * sizeof *x) == 0,
+              "kva_observer_update modified x");
+    if (refused) {
+        FZ_ASSERT(memcmp(&o, &o0, sizeof o) == 0 &&
+                  memcmp(head, head0, nh * sizeof *head) == 0,
+                  "kva_observer_update refused (%s: %s) but changed the "
+                  "observer", kva_status_name(st), errp ? errp->msg : "");
+    } else {
+        FZ_ASSERT(o.num_kv_heads == H && o.head_dim == D &&
+                  o.head_amax == o0.head_amax,
+                  "kva_observer_update changed the observer's shape fields");
+        float want = in->amax, want_heads = 0.0f;
+        for (int64_t i = 0; i < n; i++)
+            want = amax_with(want, x[i]);
+        for (size_t h = 0; h < nh; h++) {
+            float wh = head0[h];
+            for (int64_t t = 0; t < T; t++)
+                for (int d = 0; d < D; d++)
+                    wh = amax_with(wh, x[(t * H + (int64_t)h) * D + d]);
+            FZ_ASSERT(head[h] == wh, "observer head_amax[%zu] %a after the "
+                      "update, want %a (old %a)", h, (double)head[h],
+                      (double)wh, (double)head0[h]);
+            want_heads = amax_with(want_heads, wh);
+        }
+        /* A state whose head_amax exceeds amax was not written by this
+         * API; the header leaves open whether amax then also covers what
+         * the heads claim to have seen: either reading is accepted. */
+        FZ_ASSERT(o.amax == want || (nh > 0 && o.amax == amax_with(want,
+                                                                want_heads)),
+                  "observer amax %a after the update, want %a (old %a, the "
+                  "largest finite |x|)", (double)o.amax, (double)want,
+                  (double)in->amax);
+    }
+    free(x);
+    free(x0);
+    free(head);
+    free(head0);
+}
+
+void fzs_run(const fzs_input *in)
+{
+    const int d = in->dtype, nm = in->null_mask;
+    const float a = in->amax;
+    fzm_verdict v;
+    fzm_verdict_init(&v);
+    v.codes_known = 1;
+    if (nm & FZS_NULL_SCALE)
+        fzm_must(&v, KVA_ERR_NULL, "scale is NULL");
+    if (d != KVA_DTYPE_FP8_E4M3 && d != KVA_DTYPE_FP8_E5M2 &&
+        d != KVA_DTYPE_INT8 && d != KVA_DTYPE_NVFP4)
+        fzm_must(&v, KVA_ERR_FORMAT, "dtype %d has no static scale", d);
+    check_state_amax(a, "amax", 0, &v);
+    const uint32_t sentinel = 0x5A5A5A5Au;
+    float scale;
+    memcpy(&scale, &sentinel, sizeof scale);
+    kva_error err;
+    memset(&err, 0x5A, sizeof err);
+    kva_error *errp = (nm & FZS_NULL_ERR) ? NULL : &err;
+    kva_status st = kva_scale_from_amax((kva_dtype)d, a,
+                                        (nm & FZS_NULL_SCALE) ? NULL : &scale,
+                                        errp);
+    int refused = fzm_check_status("kva_scale_from_amax", st, errp, &v);
+    if (refused) {
+        FZ_ASSERT(memcmp(&scale, &sentinel, sizeof scale) == 0,
+                  "kva_scale_from_amax refused (%s) but wrote *scale",
+                  kva_status_name(st));
+        return;
+    }
+    const float want = fzm_scale_from_amax(d, a);
+    FZ_ASSERT(memcmp(&scale, &want, sizeof want) == 0,
+              "kva_scale_from_amax(dtype %d, amax %a) = %a, the calibration "
+              "rule gives %a", d, (double)a, (double)scale, (double)want);
 }

@@ -26,37 +26,45 @@ static float default_scale(int D)
     return 1.0f / sqrtf((float)(D > 0 ? D : 1));
 }
 
-static int same_float(float a, float b)
+/* The scale kinds a cache format takes (kvc_quant_kind_valid), in order:
+ * the byte format stores the index of the kind among them. */
+static int format_kinds(kvc_kv_dtype d, kvc_scale_kind *kinds)
 {
-    return memcmp(&a, &b, sizeof a) == 0;
+    switch (d) {
+    case KVC_KV_FP8_E4M3:
+    case KVC_KV_FP8_E5M2:
+    case KVC_KV_INT8:
+        kinds[0] = KVC_SCALE_TENSOR;
+        kinds[1] = KVC_SCALE_HEAD;
+        kinds[2] = KVC_SCALE_TOKEN;
+        return 3;
+    case KVC_KV_NVFP4:
+        kinds[0] = KVC_SCALE_GROUP;
+        return 1;
+    default:
+        kinds[0] = KVC_SCALE_NONE;
+        return 1;
+    }
 }
 
-/* choice 0: value computed from the rest; 1..n: table[choice-1]; n+1: raw */
-static void io_choice_float(fz_io *io, float *v, float dflt,
-                            const float *table, int n)
+/* kv_dtype, its scale kind (an index among the kinds it takes: no byte when
+ * there is one), scale_family, format_edges. */
+static void io_format(fz_io *io, kvc_case_spec *sp)
 {
-    int choice = n + 1;
-    if (io->writing) {
-        if (same_float(*v, dflt)) {
-            choice = 0;
-        } else {
-            for (int i = 0; i < n; i++)
-                if (same_float(*v, table[i])) {
-                    choice = i + 1;
-                    break;
-                }
-        }
-    }
-    fz_io_int(io, &choice, 0, n + 1);
-    if (choice == 0) {
-        if (!io->writing)
-            *v = dflt;
-    } else if (choice <= n) {
-        if (!io->writing)
-            *v = table[choice - 1];
-    } else {
-        fz_io_float(io, v);
-    }
+    int dtype = (int)sp->kv_dtype;
+    fz_io_int(io, &dtype, 0, KVC_KV_DTYPE_COUNT - 1);
+    sp->kv_dtype = (kvc_kv_dtype)dtype;
+    kvc_scale_kind kinds[3];
+    int n = format_kinds(sp->kv_dtype, kinds), idx = 0;
+    if (io->writing)
+        for (idx = 0; idx < n && kinds[idx] != sp->kv_scale; idx++)
+            ;
+    fz_io_int(io, &idx, 0, n - 1); /* a writer aborts on a kind not taken */
+    sp->kv_scale = kinds[idx];
+    int family = (int)sp->scale_family;
+    fz_io_int(io, &family, 0, KVC_SCALES_COUNT - 1);
+    sp->scale_family = (kvc_scale_family)family;
+    fz_io_bool(io, &sp->format_edges);
 }
 
 void fz_spec_io(fz_io *io, kvc_case_spec *sp, uint64_t *value_seed)
@@ -75,9 +83,9 @@ void fz_spec_io(fz_io *io, kvc_case_spec *sp, uint64_t *value_seed)
     sp->cfg.num_q_heads = hkv * group;
     fz_io_int_special(io, &sp->cfg.head_dim, 1, 40, dim_specials,
                       NELEM(dim_specials));
-    io_choice_float(io, &sp->cfg.scale, default_scale(sp->cfg.head_dim),
+    fz_io_float_choice(io, &sp->cfg.scale, default_scale(sp->cfg.head_dim),
                     scale_table, N_SCALES);
-    io_choice_float(io, &sp->cfg.softcap, 0.0f, softcap_table, N_CAPS);
+    fz_io_float_choice(io, &sp->cfg.softcap, 0.0f, softcap_table, N_CAPS);
     fz_io_bool(io, &sp->cfg.causal);
     fz_io_int(io, &sp->cfg.window_left, -1, 1000);
 
@@ -108,8 +116,10 @@ void fz_spec_io(fz_io *io, kvc_case_spec *sp, uint64_t *value_seed)
     fz_io_bool(io, &sp->qeff_left_pad);
     fz_io_int(io, &sp->qeff_max_q, 0, 255);
     fz_io_u64(io, value_seed, 0, UINT32_MAX);
-    /* Last, so inputs written before the field existed still decode. */
+    /* Last, so inputs written before the fields existed still decode (past
+     * the end every byte reads 0: no large offsets, an f32 cache). */
     fz_io_bool(io, &sp->large_offsets);
+    io_format(io, sp);
 }
 
 static int max_kv_len(const kvc_case_spec *sp)
@@ -167,11 +177,22 @@ static int clamp_int(int x, int lo, int hi)
     return x < lo ? lo : x > hi ? hi : x;
 }
 
+/* nvfp4 scales groups of 16 along head_dim: D rounded up to a multiple of
+ * 16, at most FZ_SPEC_MAX_D. */
+static int nvfp4_dim(int D)
+{
+    int r = (D + 15) / 16 * 16;
+    return r > FZ_SPEC_MAX_D / 16 * 16 ? FZ_SPEC_MAX_D / 16 * 16 : r;
+}
+
 void fz_spec_repair(kvc_case_spec *sp)
 {
     kvc_config *g = &sp->cfg;
     /* raw sizes back into range */
     g->head_dim = clamp_int(g->head_dim, 1, FZ_SPEC_MAX_D);
+    const int nvfp4 = sp->kv_dtype == KVC_KV_NVFP4;
+    if (nvfp4)
+        g->head_dim = nvfp4_dim(g->head_dim);
     for (int s = 0; s < sp->num_seqs; s++) {
         sp->ctx_len[s] = clamp_int(sp->ctx_len[s], 0, FZ_SPEC_MAX_CTX);
         sp->q_len[s] = clamp_int(sp->q_len[s], 0, FZ_SPEC_MAX_Q);
@@ -186,6 +207,11 @@ void fz_spec_repair(kvc_case_spec *sp)
     }
     if (!isfinite(g->scale) || fabsf(g->scale) > 4.0f)
         g->scale = default_scale(g->head_dim);
+    /* Leak boosting raises a key until scale * q.k beats the row by 20: a
+     * tiny scale would need keys near FLT_MAX, whose fp32 dot products
+     * overflow in any kernel (the generator draws |scale| >= 0.05). */
+    if (sp->leak_sensitive && g->scale != 0.0f && fabsf(g->scale) < 1e-3f)
+        g->scale = copysignf(1e-3f, g->scale);
     if (!isfinite(g->softcap) || !(g->softcap >= 0.0f) || g->softcap > 1e4f)
         g->softcap = 0.0f;
     if (sp->block_size < 1)
@@ -233,8 +259,10 @@ void fz_spec_repair(kvc_case_spec *sp)
             sp->cache_len = sp->cache_len / 2 > mk ? sp->cache_len / 2 : mk;
             continue;
         }
-        if (g->head_dim > 1) {
+        if (g->head_dim > (nvfp4 ? 16 : 1)) {
             g->head_dim = (g->head_dim + 1) / 2;
+            if (nvfp4)
+                g->head_dim = nvfp4_dim(g->head_dim);
             continue;
         }
         if (sp->stride_pad > 0 || sp->extra_blocks > 0 || sp->pad_tokens > 0) {

@@ -9,7 +9,13 @@
  * table value or raw), causal, window_left, num_seqs, (ctx_len, q_len) per
  * sequence, pad_tokens, block_size, hnd, stride_pad, extra_blocks, table
  * kind, cache_len, num_kv_blocks, mask kind, values kind, leak_sensitive,
- * qeff_left_pad, qeff_max_q, value_seed.
+ * qeff_left_pad, qeff_max_q, value_seed, large_offsets, and the cache
+ * format: kv_dtype (f32, f16, bf16, fp8 e4m3, fp8 e5m2, int8, nvfp4), its
+ * scale strategy as an index among the strategies that dtype takes (none;
+ * tensor, attn_head, token; group — no byte where there is only one),
+ * scale_family (calibrated, pow2, huge, tiny) and format_edges. The format
+ * comes last: an input too short to reach it is an f32 case, as before the
+ * formats existed.
  *
  * Sizes (head_dim, ctx_len, q_len) are small in one byte, boundary values
  * (B-multiples like 64, 128, 1024, 2047) as specials, or raw.
@@ -17,8 +23,11 @@
  * Repair (fz_spec_repair) keeps every decoded input meaningful:
  *   - raw sizes clamped to 1..FZ_SPEC_MAX_D, 0..FZ_SPEC_MAX_CTX,
  *     0..FZ_SPEC_MAX_Q;
- *   - Hq <= 16; |scale| <= 4 and finite (else 1/sqrt(D)); softcap finite,
- *     >= 0, <= 1e4 (else off);
+ *   - nvfp4: head_dim rounded up to a multiple of 16 (at most 128), and
+ *     kept one when the work cap shrinks it (never below 16);
+ *   - Hq <= 16; |scale| <= 4 and finite (else 1/sqrt(D)), and >= 1e-3
+ *     or 0 when leak-sensitive (boosted keys stay far from FLT_MAX);
+ *     softcap finite, >= 0, <= 1e4 (else off);
  *   - QEFF: a write stays inside one block (q_len <= B - ctx_len % B);
  *   - work (kvc_spec_work) <= FZ_SPEC_WORK_CAP and pool/cache elements <=
  *     FZ_SPEC_ELEMS_CAP: the largest sequence is halved until it fits, so

@@ -16,10 +16,15 @@
  *                positions, an active block of -1 or out of range, a
  *                position past the table, INT_MAX, NULL pointers, negative
  *                counts, a zero block size, an overflowing pool);
- *   contract     per entry point, valid bases and one seed per applicable
- *                corruption kind (fuzz_contract.h): the header bytes that
- *                select them, then a fixed pseudo-random tail; plus the
- *                qeff seeds behind the qeff entry byte;
+ *   contract     per cache entry point, valid bases (f32, every dtype x
+ *                scale kind it takes, unused fields junk, tiny and huge
+ *                static scales) and one seed per applicable corruption
+ *                kind (fuzz_contract.h), the format corruptions on the
+ *                formats where they bite: the header bytes that select
+ *                them, the format section (fzm_format_io), then a fixed
+ *                pseudo-random tail; the qeff seeds behind the qeff entry
+ *                byte; kva_observer_update and kva_scale_from_amax inputs
+ *                (valid ones, every refusal) behind theirs;
  *   golden_parse small golden files written by the golden writer for a few
  *                named cases, and broken variants of them.
  *
@@ -28,7 +33,9 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -335,7 +342,55 @@ static const char *const entry_names[] = {"paged", "blocked", "write"};
 
 #define TAIL_LEN 320
 
-static void contract_seed(int entry, int kind, const char *name)
+static const char *const dtype_names[] = {"f32", "f16", "bf16", "fp8_e4m3",
+                                          "fp8_e5m2", "int8", "nvfp4"};
+static const char *const kind_names[] = {"none", "tensor", "attn_head",
+                                         "token", "group"};
+
+/* A valid format: dtype, kind, every other field at its default (what the
+ * decoder leaves for fields the bytes do not hold). */
+static fzm_format format_of(int dtype, int kind)
+{
+    fzm_format f;
+    fzm_format_default(&f, dtype, kind);
+    return f;
+}
+
+/* What a contract seed must show (checked with fzc_probe_input, the
+ * harness's own decoder and model, before the seed is written). */
+enum {
+    WANT_VALID = -1,   /* exact, no violation, real tokens: must be accepted */
+    WANT_REFUSAL = -2, /* any required refusal */
+    WANT_NO_FAULT = -3,/* no violation, real tokens (a raw layout: a kernel
+                          may still refuse) */
+    WANT_ANY = -4      /* the name's first tail */
+    /* >= 0: exact, and the only required status is this one */
+};
+
+static int probe_ok(const uint8_t *data, size_t len, int want)
+{
+    fzc_probe pr;
+    if (want == WANT_ANY)
+        return 1;
+    if (!fzc_probe_input(data, len, &pr))
+        return 0;
+    if (want == WANT_REFUSAL)
+        return pr.v.must_refuse;
+    if (want == WANT_NO_FAULT)
+        return !pr.v.must_refuse && pr.tokens > 0;
+    if (!pr.v.codes_known)
+        return 0;
+    if (want == WANT_VALID)
+        return !pr.v.must_refuse && pr.tokens > 0;
+    return pr.v.must == 1u << want;
+}
+
+/* Entry byte, corruption header (kind < 0: none), the format section for
+ * the cache entries, then a pseudo-random tail: the first of a series
+ * derived from the name whose input shows `want` (else the series' first,
+ * with a note). The format section is checked to decode back to f. */
+static void contract_seed(int entry, int kind, const fzm_format *f,
+                          const char *name, int want)
 {
     fz_io w;
     fz_writer_init(&w);
@@ -345,34 +400,296 @@ static void contract_seed(int entry, int kind, const char *name)
     fz_io_int(&w, &sel, 0, 255);
     if (kind >= 0)
         fz_io_int(&w, &kind, 0, X_COUNT - 1);
-    uint64_t st = fnv1a(name);
+    const size_t at = w.len;
+    fzm_format copy = *f, back;
+    fzm_format_io(&w, &copy);
+    fz_io r;
+    fz_reader_init(&r, w.buf + at, w.len - at);
+    fzm_format_io(&r, &back);
+    if (memcmp(f, &back, sizeof back) != 0) {
+        fprintf(stderr, "make_seeds: contract seed %s: the format section "
+                "does not round-trip\n", name);
+        exit(1);
+    }
+    const size_t head = w.len;
     uint8_t tail[TAIL_LEN];
-    for (int i = 0; i < TAIL_LEN; i++)
-        tail[i] = (uint8_t)fz_splitmix64(&st);
-    fz_io_bytes(&w, tail, TAIL_LEN);
+    for (int attempt = 0; attempt <= 2000; attempt++) {
+        uint64_t st = fnv1a(name) + (uint64_t)(attempt % 2000);
+        for (int i = 0; i < TAIL_LEN; i++)
+            tail[i] = (uint8_t)fz_splitmix64(&st);
+        w.len = head;
+        fz_io_bytes(&w, tail, TAIL_LEN);
+        if (probe_ok(w.buf, w.len, want))
+            break;
+        if (attempt == 2000)
+            fprintf(stderr, "make_seeds: note: no tail gives contract seed %s "
+                    "its intended verdict; kept the first\n", name);
+    }
     write_seed("contract", name, w.buf, w.len);
     fz_writer_free(&w);
+}
+
+/* The status a format corruption must give when it is the only one. */
+static int format_status(int kind)
+{
+    switch (kind) {
+    case X_NULL_HEADS:
+    case X_NULL_SCALE_POOL: return KVA_ERR_NULL;
+    case X_SCALE_STRIDE:
+    case X_SCALE_POOL_SMALL: return KVA_ERR_SHAPE;
+    default: return KVA_ERR_FORMAT;
+    }
+}
+
+/* The format corruptions and the formats they are seeded on. */
+static const struct {
+    int kind, dtype, scale_kind;
+} format_seeds[] = {
+    {X_DTYPE, KVA_DTYPE_FP8_E4M3, KVA_SCALE_TENSOR},
+    {X_DTYPE, KVA_DTYPE_NVFP4, KVA_SCALE_GROUP},
+    {X_SCALE_KIND, KVA_DTYPE_INT8, KVA_SCALE_HEAD},
+    {X_SCALE_KIND, KVA_DTYPE_BF16, KVA_SCALE_NONE},
+    {X_STATIC_SCALE, KVA_DTYPE_FP8_E4M3, KVA_SCALE_TENSOR},
+    {X_STATIC_SCALE, KVA_DTYPE_INT8, KVA_SCALE_HEAD},
+    {X_STATIC_SCALE, KVA_DTYPE_NVFP4, KVA_SCALE_GROUP},
+    {X_NULL_HEADS, KVA_DTYPE_FP8_E5M2, KVA_SCALE_HEAD},
+    {X_NULL_SCALE_POOL, KVA_DTYPE_INT8, KVA_SCALE_TOKEN},
+    {X_NULL_SCALE_POOL, KVA_DTYPE_NVFP4, KVA_SCALE_GROUP},
+    {X_SCALE_STRIDE, KVA_DTYPE_FP8_E4M3, KVA_SCALE_TOKEN},
+    {X_SCALE_STRIDE, KVA_DTYPE_NVFP4, KVA_SCALE_GROUP},
+    {X_SCALE_POOL_SMALL, KVA_DTYPE_FP8_E5M2, KVA_SCALE_TOKEN},
+    {X_SCALE_POOL_SMALL, KVA_DTYPE_NVFP4, KVA_SCALE_GROUP},
+    {X_NVFP4_DIM, KVA_DTYPE_F32, KVA_SCALE_NONE},
+    {X_NVFP4_DIM, KVA_DTYPE_NVFP4, KVA_SCALE_GROUP},
+};
+
+static void lower(char *s)
+{
+    for (; *s; s++)
+        if (*s >= 'A' && *s <= 'Z')
+            *s = (char)(*s - 'A' + 'a');
+}
+
+static void seed_contract_formats(int e)
+{
+    char name[160];
+    /* every dtype x kind it takes */
+    for (int d = KVA_DTYPE_F32; d <= KVA_DTYPE_NVFP4; d++) {
+        int kinds[3], n = fzm_kinds_of(d, kinds);
+        for (int i = 0; i < n; i++) {
+            fzm_format f = format_of(d, kinds[i]);
+            if (kinds[i] == KVA_SCALE_TOKEN || kinds[i] == KVA_SCALE_GROUP) {
+                f.pool_layout = d % 2; /* NHD, HND */
+                f.pool_pad = d % 3 == 0;
+                f.pool_slack = d % 4;
+            }
+            snprintf(name, sizeof name, "%s-valid-%s-%s", entry_names[e],
+                     dtype_names[d], kind_names[kinds[i]]);
+            contract_seed(e, -1, &f, name, WANT_VALID);
+        }
+    }
+    /* unused fields junk: NaN/inf tensor scales, junk or NULL head arrays
+     * and pools, junk pool strides */
+    fzm_format f = format_of(KVA_DTYPE_FP8_E4M3, KVA_SCALE_HEAD);
+    f.junk = 0x4F; /* every junk bit, value NaN */
+    snprintf(name, sizeof name, "%s-valid-unused-junk-nan", entry_names[e]);
+    contract_seed(e, -1, &f, name, WANT_VALID);
+    f = format_of(KVA_DTYPE_INT8, KVA_SCALE_TENSOR);
+    f.junk = 0x73; /* junk values +inf, pools 1-byte buffers */
+    snprintf(name, sizeof name, "%s-valid-unused-junk-inf", entry_names[e]);
+    contract_seed(e, -1, &f, name, WANT_VALID);
+    f = format_of(KVA_DTYPE_FP8_E5M2, KVA_SCALE_HEAD);
+    f.junk = 0xC3; /* INT64_MAX / INT64_MIN pool strides */
+    snprintf(name, sizeof name, "%s-valid-unused-junk-huge-strides",
+             entry_names[e]);
+    contract_seed(e, -1, &f, name, WANT_VALID);
+    f = format_of(KVA_DTYPE_F16, KVA_SCALE_NONE);
+    f.junk = 0x5D;
+    snprintf(name, sizeof name, "%s-valid-unused-junk-zero", entry_names[e]);
+    contract_seed(e, -1, &f, name, WANT_VALID);
+    /* valid extreme static scales: subnormal, huge, the largest float */
+    f = format_of(KVA_DTYPE_FP8_E4M3, KVA_SCALE_TENSOR);
+    f.k_tensor = 1e-40f;
+    f.v_tensor = FLT_MAX;
+    snprintf(name, sizeof name, "%s-valid-subnormal-and-max-scales",
+             entry_names[e]);
+    contract_seed(e, -1, &f, name, WANT_VALID);
+    f = format_of(KVA_DTYPE_INT8, KVA_SCALE_HEAD);
+    for (int h = 0; h < FZM_MAX_HEADS; h++) {
+        f.k_head[h] = h % 2 ? 1e30f : 0x1p-9f;
+        f.v_head[h] = h % 2 ? FLT_MIN : 3.0f;
+    }
+    snprintf(name, sizeof name, "%s-valid-extreme-head-scales",
+             entry_names[e]);
+    contract_seed(e, -1, &f, name, WANT_VALID);
+    f = format_of(KVA_DTYPE_NVFP4, KVA_SCALE_GROUP);
+    f.groups = 2;
+    f.k_tensor = 1e30f;
+    f.v_tensor = 1e-30f;
+    f.pool_layout = 2; /* raw strides */
+    snprintf(name, sizeof name, "%s-valid-nvfp4-extreme-globals-raw-pool",
+             entry_names[e]);
+    contract_seed(e, -1, &f, name, WANT_NO_FAULT);
+    /* the format corruptions */
+    for (size_t i = 0; i < sizeof format_seeds / sizeof format_seeds[0]; i++) {
+        f = format_of(format_seeds[i].dtype, format_seeds[i].scale_kind);
+        snprintf(name, sizeof name, "%s-%s-%s-%s", entry_names[e],
+                 corruption_names[format_seeds[i].kind],
+                 dtype_names[format_seeds[i].dtype],
+                 kind_names[format_seeds[i].scale_kind]);
+        lower(name);
+        contract_seed(e, format_seeds[i].kind, &f, name,
+                      format_status(format_seeds[i].kind));
+    }
+}
+
+/* ---- contract: calibration entry points ---- */
+
+static void calib_seed(int entry, const char *name, const void *in)
+{
+    fz_io w;
+    fz_writer_init(&w);
+    int e = entry;
+    fz_io_int(&w, &e, 0, FZC_ENTRY_COUNT - 1);
+    if (entry == FZC_OBSERVE) {
+        fzo_input copy = *(const fzo_input *)in, back;
+        fzo_io(&w, &copy);
+        fz_io r;
+        fz_reader_init(&r, w.buf + 1, w.len - 1);
+        fzo_io(&r, &back);
+        if (memcmp(in, &back, sizeof back) != 0)
+            die("an observe seed does not round-trip");
+    } else {
+        fzs_input copy = *(const fzs_input *)in, back;
+        fzs_io(&w, &copy);
+        fz_io r;
+        fz_reader_init(&r, w.buf + 1, w.len - 1);
+        fzs_io(&r, &back);
+        if (memcmp(in, &back, sizeof back) != 0)
+            die("a scale seed does not round-trip");
+    }
+    write_seed("contract", name, w.buf, w.len);
+    fz_writer_free(&w);
+}
+
+static void seed_observe(void)
+{
+    fzo_input base, v;
+    memset(&base, 0, sizeof base);
+    base.num_kv_heads = 2;
+    base.head_dim = 4;
+    base.num_tokens = 3;
+    base.range = 2.0f;
+    base.seed = 17;
+    calib_seed(FZC_OBSERVE, "observe-valid", &base);
+    v = base;
+    v.head_amax_on = 1;
+    v.amax = 3.0f;
+    v.head_amax[0] = 3.0f;
+    v.head_amax[1] = 0x1p-23f;
+    calib_seed(FZC_OBSERVE, "observe-valid-heads", &v);
+    v = base;
+    v.head_amax_on = 1;
+    v.n_inject = 4;
+    const float specials[] = {NAN, -INFINITY, -0.0f, FLT_MAX};
+    for (int i = 0; i < 4; i++) {
+        v.inject_pos[i] = (uint32_t)(5 * i + 1);
+        v.inject_val[i] = specials[i];
+    }
+    calib_seed(FZC_OBSERVE, "observe-valid-nonfinite-ignored", &v);
+    v = base;
+    v.num_tokens = 0;
+    v.null_mask = FZO_NULL_X;
+    calib_seed(FZC_OBSERVE, "observe-valid-no-tokens-null-x", &v);
+    v = base;
+    v.range = 1e-40f;
+    calib_seed(FZC_OBSERVE, "observe-valid-subnormal", &v);
+    v = base;
+    v.null_mask = FZO_NULL_OBS;
+    calib_seed(FZC_OBSERVE, "observe-null-observer", &v);
+    v = base;
+    v.null_mask = FZO_NULL_X;
+    calib_seed(FZC_OBSERVE, "observe-null-x", &v);
+    v = base;
+    v.num_tokens = -1;
+    calib_seed(FZC_OBSERVE, "observe-negative-tokens", &v);
+    v = base;
+    v.num_kv_heads = 0;
+    calib_seed(FZC_OBSERVE, "observe-zero-heads", &v);
+    v = base;
+    v.head_dim = -1;
+    calib_seed(FZC_OBSERVE, "observe-negative-head-dim", &v);
+    v = base;
+    v.num_tokens = INT64_MAX;
+    calib_seed(FZC_OBSERVE, "observe-size-overflow", &v);
+    v = base;
+    v.amax = NAN;
+    calib_seed(FZC_OBSERVE, "observe-state-amax-nan", &v);
+    v = base;
+    v.amax = -1.0f;
+    calib_seed(FZC_OBSERVE, "observe-state-amax-negative", &v);
+    v = base;
+    v.head_amax_on = 1;
+    v.head_amax[1] = INFINITY;
+    calib_seed(FZC_OBSERVE, "observe-state-head-amax-inf", &v);
+    v = base;
+    v.null_mask = FZO_NULL_ERR;
+    v.amax = -0.0f;
+    calib_seed(FZC_OBSERVE, "observe-state-amax-minus-zero-no-err", &v);
+}
+
+static void seed_scale(void)
+{
+    char name[96];
+    static const float amaxes[] = {448.0f, 0.0f, 1e-40f, FLT_MAX, 127.5f,
+                                   0x1p-23f};
+    static const char *const amax_names[] = {"448", "0", "subnormal", "max",
+                                             "127.5", "2^-23"};
+    for (int d = KVA_DTYPE_F32; d <= KVA_DTYPE_NVFP4; d++)
+        for (int i = 0; i < 6; i++) {
+            if (d < KVA_DTYPE_FP8_E4M3 && i > 0)
+                continue; /* one refusal per dtype without static scales */
+            fzs_input in = {d, amaxes[i], 0};
+            snprintf(name, sizeof name, "scale-%s-amax-%s", dtype_names[d],
+                     amax_names[i]);
+            calib_seed(FZC_SCALE, name, &in);
+        }
+    static const struct {
+        const char *name;
+        fzs_input in;
+    } bad[] = {
+        {"scale-dtype-minus-1", {-1, 1.0f, 0}},
+        {"scale-dtype-past-enum", {KVA_DTYPE_NVFP4 + 1, 1.0f, 0}},
+        {"scale-amax-nan", {KVA_DTYPE_FP8_E4M3, NAN, 0}},
+        {"scale-amax-inf", {KVA_DTYPE_NVFP4, INFINITY, 0}},
+        {"scale-amax-negative", {KVA_DTYPE_INT8, -1.0f, 0}},
+        {"scale-amax-minus-zero", {KVA_DTYPE_FP8_E5M2, -0.0f, 0}},
+        {"scale-null-scale", {KVA_DTYPE_FP8_E4M3, 1.0f, FZS_NULL_SCALE}},
+        {"scale-null-err-refused", {KVA_DTYPE_F16, 1.0f, FZS_NULL_ERR}},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        calib_seed(FZC_SCALE, bad[i].name, &bad[i].in);
 }
 
 static void seed_contract(void)
 {
     clear_seeds("contract");
     char name[160];
+    const fzm_format f32 = format_of(KVA_DTYPE_F32, KVA_SCALE_NONE);
     for (int e = 0; e < 3; e++) {
         for (int k = 0; k < 4; k++) {
             snprintf(name, sizeof name, "%s-valid-%d", entry_names[e], k);
-            contract_seed(e, -1, name);
+            contract_seed(e, -1, &f32, name, k < 2 ? WANT_VALID : WANT_ANY);
         }
         for (int x = 0; x < X_COUNT; x++) {
-            if (!(corruption_entries[x] & (1u << e)))
+            if (!(corruption_entries[x] & (1u << e)) || FZC_IS_FORMAT(x))
                 continue;
             snprintf(name, sizeof name, "%s-%s", entry_names[e],
                      corruption_names[x]);
-            for (char *c = name; *c; c++)
-                if (*c >= 'A' && *c <= 'Z')
-                    *c = (char)(*c - 'A' + 'a');
-            contract_seed(e, x, name);
+            lower(name);
+            contract_seed(e, x, &f32, name, WANT_REFUSAL);
         }
+        seed_contract_formats(e);
     }
     for (int i = 0; i < n_qseeds; i++) {
         fz_io w;
@@ -385,6 +702,8 @@ static void seed_contract(void)
         write_seed("contract", name, w.buf, w.len);
         fz_writer_free(&w);
     }
+    seed_observe();
+    seed_scale();
 }
 
 /* ---- golden_parse ---- */

@@ -109,6 +109,21 @@ enum {
     KVC_FLAG_GROWING_SCORES,
     KVC_FLAG_QEFF_LEFT_PAD,     /* QEfficient rows padded on the left */
     KVC_FLAG_LARGE_OFFSETS,     /* block offsets beyond 2^31 / 2^32 elements */
+    KVC_FLAG_KV_F16,            /* the cache format (kvc_kv_dtype) */
+    KVC_FLAG_KV_BF16,
+    KVC_FLAG_KV_FP8_E4M3,
+    KVC_FLAG_KV_FP8_E5M2,
+    KVC_FLAG_KV_INT8,
+    KVC_FLAG_KV_NVFP4,
+    KVC_FLAG_SCALE_TENSOR,      /* the scale strategy (kvc_scale_kind) */
+    KVC_FLAG_SCALE_HEAD,
+    KVC_FLAG_SCALE_TOKEN,
+    KVC_FLAG_SCALE_GROUP,
+    KVC_FLAG_FORMAT_EDGES,      /* K/V on rounding midpoints +-1 ulp, +-0,
+                                   subnormals, saturation, zero rows/groups */
+    KVC_FLAG_SCALE_HUGE,        /* static scales far above the data: codes
+                                   in the format's subnormals or zero */
+    KVC_FLAG_SCALE_TINY,        /* static scales far below: codes saturate */
     KVC_FLAG_COUNT
 };
 
@@ -126,6 +141,9 @@ enum {
     KVC_FLAG_BAD_TILE_COUNT,        /* blocked num_kv_blocks < 1 */
     KVC_FLAG_FREED_BELOW_WINDOW,    /* -1 table entries wholly below the
                                        sliding window (engines free them) */
+    KVC_FLAG_BAD_KV_FORMAT,         /* a cache format the kernel must
+                                       refuse: nvfp4 with head_dim % 16,
+                                       a static scale 0, negative or NaN */
     KVC_FLAG_ALL_COUNT
 };
 
@@ -141,6 +159,22 @@ const char *kvc_values_name(kvc_values_kind v);
 int kvc_values_parse(const char *s, kvc_values_kind *v);
 const char *kvc_mask_name(kvc_mask_kind m);
 int kvc_mask_parse(const char *s, kvc_mask_kind *m);
+
+/* How static scales (per tensor, per head, nvfp4 global) are chosen from
+ * the data (case_build.c): */
+typedef enum kvc_scale_family {
+    KVC_SCALES_CALIBRATED = 0, /* the min-max calibration rule on the case's
+                                  own K/V (kvc_calib_scale) */
+    KVC_SCALES_POW2,           /* a power of two near the calibrated scale,
+                                  so that x / s is exact (format edges land
+                                  on the grid's midpoints) */
+    KVC_SCALES_HUGE,           /* calibrated * 2^8..2^20: codes underflow */
+    KVC_SCALES_TINY,           /* calibrated / 2^4..2^12: codes saturate */
+    KVC_SCALES_COUNT
+} kvc_scale_family;
+
+const char *kvc_scale_family_name(kvc_scale_family f);
+int kvc_scale_family_parse(const char *s, kvc_scale_family *f);
 
 /* Every choice of a case, before any tensor exists. */
 typedef struct kvc_case_spec {
@@ -166,6 +200,11 @@ typedef struct kvc_case_spec {
                                      above a huge unused stretch of the pool,
                                      so element offsets exceed 2^32 (2^31
                                      for tiny blocks); the pool is sparse */
+    kvc_kv_dtype kv_dtype;        /* the cache format (f32 = 0) */
+    kvc_scale_kind kv_scale;      /* its scale strategy (none = 0) */
+    kvc_scale_family scale_family;/* TENSOR/HEAD/GROUP static scales */
+    int format_edges;             /* overlay K/V rows with the format's
+                                     boundary values (values.c) */
 } kvc_case_spec;
 
 /* Physical paged layout as plain data. For BLOCKED the contiguous cache
@@ -175,8 +214,15 @@ typedef struct kvc_layout {
     int block_size;
     int64_t num_blocks;
     int hnd;
-    int64_t stride_block, stride_slot, stride_head; /* elements */
-    int64_t pool_elems;         /* elements of each of K and V */
+    int64_t stride_block, stride_slot, stride_head; /* storage units of the
+                                   format (kvattn.h): elements, or bytes of
+                                   two codes for nvfp4 */
+    int64_t pool_elems;         /* storage units of each of K and V */
+    /* TOKEN / GROUP scale pools (kvattn.h kva_kv_scales), laid out like the
+     * cache (NHD or HND) with rows of 1 float (TOKEN) or D/16 e4m3 codes
+     * (GROUP), unpadded; all 0 for other strategies. */
+    int64_t scale_stride_block, scale_stride_slot, scale_stride_head;
+    int64_t scale_pool_units;
     int max_blocks_per_seq;
     int *block_table;           /* [S][max_blocks_per_seq]; unused entries
                                    hold -1, poisoned block ids or huge ids;

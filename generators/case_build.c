@@ -4,8 +4,9 @@
  *
  * Steps, each drawing from the one value RNG in this order:
  *   validate -> problem alloc -> sharing -> masks (masks.c) -> values
- *   (values.c) -> leak boosting (leak.c) -> layout (layout.c) -> QEfficient
- *   inputs -> flags (flags.c, computed from the built case).
+ *   (values.c) -> format edges (formats.c) -> leak boosting (leak.c) ->
+ *   static scales (formats.c) -> layout (layout.c) -> QEfficient inputs ->
+ *   flags (flags.c, computed from the built case).
  */
 #include "gen_internal.h"
 
@@ -105,10 +106,11 @@ int kvc_case_build(const kvc_case_spec *spec, uint64_t value_seed,
 
     kvcg_decide_share(&x);
     kvcg_fill_masks(&x);
-    if (kvcg_fill_values(&x) != 0)
+    if (kvcg_fill_values(&x) != 0 || kvcg_format_edges(&x) != 0)
         goto oom;
     if (spec->leak_sensitive)
         kvcg_boost_leaks(&x);
+    kvcg_choose_scales(&x);
     if (kvcg_build_layout(&x) != 0)
         goto oom;
     if (kvcg_build_qeff(&x) != 0)

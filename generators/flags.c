@@ -69,6 +69,36 @@ static int has_shared_block(const kvc_case *c)
     return 0;
 }
 
+/* The cache format and scale strategy; edges and extreme static scales
+ * only count when the cache holds something. */
+static uint64_t format_flags(const kvc_case *c)
+{
+    static const int dtype_flag[KVC_KV_DTYPE_COUNT] = {
+        -1, KVC_FLAG_KV_F16, KVC_FLAG_KV_BF16, KVC_FLAG_KV_FP8_E4M3,
+        KVC_FLAG_KV_FP8_E5M2, KVC_FLAG_KV_INT8, KVC_FLAG_KV_NVFP4};
+    static const int kind_flag[KVC_SCALE_KIND_COUNT] = {
+        -1, KVC_FLAG_SCALE_TENSOR, KVC_FLAG_SCALE_HEAD, KVC_FLAG_SCALE_TOKEN,
+        KVC_FLAG_SCALE_GROUP};
+    const kvc_kv_quant *q = &c->prob.quant;
+    uint64_t flags = 0;
+    if (c->prob.num_seqs == 0 || c->prob.kv_start[c->prob.num_seqs] == 0)
+        return 0;
+    if ((int)q->dtype > 0 && (int)q->dtype < KVC_KV_DTYPE_COUNT)
+        SET(dtype_flag[q->dtype]);
+    if ((int)q->kind > 0 && (int)q->kind < KVC_SCALE_KIND_COUNT)
+        SET(kind_flag[q->kind]);
+    if (c->spec.format_edges)
+        SET(KVC_FLAG_FORMAT_EDGES);
+    if (q->kind == KVC_SCALE_TENSOR || q->kind == KVC_SCALE_HEAD ||
+        q->kind == KVC_SCALE_GROUP) {
+        if (c->spec.scale_family == KVC_SCALES_HUGE)
+            SET(KVC_FLAG_SCALE_HUGE);
+        if (c->spec.scale_family == KVC_SCALES_TINY)
+            SET(KVC_FLAG_SCALE_TINY);
+    }
+    return flags;
+}
+
 uint64_t kvcg_compute_flags(const kvc_case *c)
 {
     const kvc_case_spec *sp = &c->spec;
@@ -171,6 +201,8 @@ uint64_t kvcg_compute_flags(const kvc_case *c)
         default: break;
         }
     }
+
+    flags |= format_flags(c);
 
     if (sp->mode == KVC_MODE_QEFF && sp->qeff_left_pad)
         for (int s = 0; s < S; s++)

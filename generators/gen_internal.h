@@ -78,7 +78,9 @@ int kvcg_validate_spec(const kvc_case_spec *s, char *err, size_t errlen);
 void kvcg_decide_share(kvcg_ctx *x);            /* case_build.c */
 void kvcg_fill_masks(kvcg_ctx *x);              /* masks.c */
 int kvcg_fill_values(kvcg_ctx *x);              /* values.c; -1 OOM */
+int kvcg_format_edges(kvcg_ctx *x);             /* formats.c; -1 OOM */
 void kvcg_boost_leaks(kvcg_ctx *x);             /* leak.c */
+void kvcg_choose_scales(kvcg_ctx *x);           /* formats.c */
 int kvcg_build_layout(kvcg_ctx *x);             /* layout.c; -1 OOM */
 int kvcg_build_qeff(kvcg_ctx *x);               /* layout.c; -1 OOM */
 uint64_t kvcg_compute_flags(const kvc_case *c); /* flags.c */

@@ -31,6 +31,11 @@
  * BLOCKED: the contiguous cache [S][Hkv][CL][D] as a paged cache with
  * num_blocks = max(S, 1), block_size = CL, HND strides without padding,
  * block_table[s][0] = s, slot_mapping = s * CL + pos.
+ *
+ * Strides count storage units of the cache format (kvattn.h): a head row is
+ * R = D units (D/2 bytes for nvfp4) plus stride_pad. TOKEN and GROUP scale
+ * pools follow the same NHD/HND order with unpadded rows of 1 float or D/16
+ * codes (scale_layout).
  */
 #include "gen_internal.h"
 
@@ -40,20 +45,54 @@
 
 #include <gsl/gsl_randist.h>
 
+/* Units of one head row of K or V. */
+static int64_t row_units(const kvc_case_spec *sp)
+{
+    int D = sp->cfg.head_dim;
+    return sp->kv_dtype == KVC_KV_NVFP4 ? D / 2 : D;
+}
+
+/* The scale pools of TOKEN / GROUP strategies: the cache's (block, slot,
+ * head) order with rows of 1 (TOKEN) or D/16 (GROUP) units. */
+static void scale_layout(kvc_layout *L, const kvc_case_spec *sp)
+{
+    int64_t r = sp->kv_scale == KVC_SCALE_TOKEN   ? 1
+                : sp->kv_scale == KVC_SCALE_GROUP ? sp->cfg.head_dim / 16
+                                                  : 0;
+    int64_t B = L->block_size, H = sp->cfg.num_kv_heads;
+    if (r == 0) {
+        L->scale_stride_block = L->scale_stride_slot = L->scale_stride_head = 0;
+        L->scale_pool_units = 0;
+        return;
+    }
+    if (L->hnd) {
+        L->scale_stride_slot = r;
+        L->scale_stride_head = B * r;
+        L->scale_stride_block = H * B * r;
+    } else {
+        L->scale_stride_head = r;
+        L->scale_stride_slot = H * r;
+        L->scale_stride_block = B * H * r;
+    }
+    L->scale_pool_units = L->num_blocks * L->scale_stride_block;
+}
+
 static int build_blocked(kvcg_ctx *x)
 {
     kvc_case *c = x->c;
     const kvc_case_spec *sp = x->spec;
     kvc_layout *L = &c->layout;
     const kvc_problem *p = &c->prob;
-    int S = sp->num_seqs, CL = sp->cache_len, D = sp->cfg.head_dim;
+    int S = sp->num_seqs, CL = sp->cache_len;
+    int64_t R = row_units(sp);
     L->block_size = CL;
     L->num_blocks = S > 0 ? S : 1;
     L->hnd = 1;
-    L->stride_slot = D;
-    L->stride_head = (int64_t)CL * D;
+    L->stride_slot = R;
+    L->stride_head = (int64_t)CL * R;
     L->stride_block = (int64_t)sp->cfg.num_kv_heads * L->stride_head;
     L->pool_elems = L->num_blocks * L->stride_block;
+    scale_layout(L, sp);
     L->max_blocks_per_seq = 1;
     L->block_table = malloc((size_t)(S > 0 ? S : 1) * sizeof *L->block_table);
     L->slot_mapping = malloc((size_t)(p->num_tokens > 0 ? p->num_tokens : 1) *
@@ -91,6 +130,7 @@ static void raise_block_ids(kvc_layout *L, int S)
     }
     L->num_blocks += base;
     L->pool_elems = L->num_blocks * L->stride_block;
+    L->scale_pool_units = L->num_blocks * L->scale_stride_block;
 }
 
 static int build_paged(kvcg_ctx *x)
@@ -100,7 +140,7 @@ static int build_paged(kvcg_ctx *x)
     kvc_layout *L = &c->layout;
     const kvc_problem *p = &c->prob;
     gsl_rng *r = x->rng;
-    int S = sp->num_seqs, B = sp->block_size, D = sp->cfg.head_dim;
+    int S = sp->num_seqs, B = sp->block_size;
     int Hkv = sp->cfg.num_kv_heads;
     int nb[KVC_MAX_SEQS];
     int64_t used = 0;
@@ -123,7 +163,7 @@ static int build_paged(kvcg_ctx *x)
     L->block_size = B;
     L->num_blocks = num_blocks;
     L->hnd = sp->hnd;
-    int64_t row = (int64_t)D + sp->stride_pad;
+    int64_t row = row_units(sp) + sp->stride_pad;
     if (sp->hnd) {
         L->stride_slot = row;
         L->stride_head = (int64_t)B * row;
@@ -134,6 +174,7 @@ static int build_paged(kvcg_ctx *x)
         L->stride_block = (int64_t)B * L->stride_slot;
     }
     L->pool_elems = num_blocks * L->stride_block;
+    scale_layout(L, sp);
     L->max_blocks_per_seq = most + kvcg_int(r, 0, 2);
     if (L->max_blocks_per_seq < 1)
         L->max_blocks_per_seq = 1;

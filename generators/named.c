@@ -71,6 +71,48 @@ static void t_near_ties(kvc_case_spec *s) { s->values = KVC_VALUES_NEAR_TIES; }
 static void t_equal_keys(kvc_case_spec *s) { s->values = KVC_VALUES_EQUAL_KEYS; set_seqs(s, 1, (int[]){100}, (int[]){1}); }
 static void t_long_context(kvc_case_spec *s) { s->cfg.head_dim = 8; s->cfg.scale = 0.35f; set_seqs(s, 1, (int[]){1999}, (int[]){1}); }
 
+/* KV cache formats: every format x strategy, on values laid on the
+ * format's rounding midpoints (format_edges), two sequences so context and
+ * new tokens both carry codes. Not leak-sensitive where the format turns
+ * infinities (and for int8/nvfp4 NaN) into finite codes, so those inputs
+ * appear too. */
+static void kv(kvc_case_spec *s, kvc_kv_dtype d, kvc_scale_kind k,
+               kvc_scale_family f)
+{
+    s->kv_dtype = d;
+    s->kv_scale = k;
+    s->scale_family = f;
+    s->format_edges = 1;
+    s->leak_sensitive = 0;
+    set_seqs(s, 2, (int[]){20, 5}, (int[]){1, 3});
+}
+static void f_f16(kvc_case_spec *s) { kv(s, KVC_KV_F16, KVC_SCALE_NONE, KVC_SCALES_CALIBRATED); }
+static void f_bf16(kvc_case_spec *s) { kv(s, KVC_KV_BF16, KVC_SCALE_NONE, KVC_SCALES_CALIBRATED); }
+static void f_e4m3_tensor(kvc_case_spec *s) { kv(s, KVC_KV_FP8_E4M3, KVC_SCALE_TENSOR, KVC_SCALES_POW2); }
+static void f_e4m3_head(kvc_case_spec *s) { kv(s, KVC_KV_FP8_E4M3, KVC_SCALE_HEAD, KVC_SCALES_POW2); }
+static void f_e4m3_token(kvc_case_spec *s) { kv(s, KVC_KV_FP8_E4M3, KVC_SCALE_TOKEN, KVC_SCALES_CALIBRATED); }
+static void f_e5m2_tensor(kvc_case_spec *s) { kv(s, KVC_KV_FP8_E5M2, KVC_SCALE_TENSOR, KVC_SCALES_POW2); }
+static void f_e5m2_head(kvc_case_spec *s) { kv(s, KVC_KV_FP8_E5M2, KVC_SCALE_HEAD, KVC_SCALES_POW2); }
+static void f_e5m2_token(kvc_case_spec *s) { kv(s, KVC_KV_FP8_E5M2, KVC_SCALE_TOKEN, KVC_SCALES_CALIBRATED); }
+static void f_int8_tensor(kvc_case_spec *s) { kv(s, KVC_KV_INT8, KVC_SCALE_TENSOR, KVC_SCALES_POW2); }
+static void f_int8_head(kvc_case_spec *s) { kv(s, KVC_KV_INT8, KVC_SCALE_HEAD, KVC_SCALES_POW2); }
+static void f_int8_token(kvc_case_spec *s) { kv(s, KVC_KV_INT8, KVC_SCALE_TOKEN, KVC_SCALES_CALIBRATED); }
+static void f_nvfp4_group(kvc_case_spec *s) { kv(s, KVC_KV_NVFP4, KVC_SCALE_GROUP, KVC_SCALES_POW2); }
+/* calibrated static scales on plain data, leak-sensitive: the common case */
+static void f_e4m3_calibrated(kvc_case_spec *s) { kv(s, KVC_KV_FP8_E4M3, KVC_SCALE_TENSOR, KVC_SCALES_CALIBRATED); s->format_edges = 0; s->leak_sensitive = 1; }
+static void f_nvfp4_calibrated(kvc_case_spec *s) { kv(s, KVC_KV_NVFP4, KVC_SCALE_GROUP, KVC_SCALES_CALIBRATED); s->cfg.head_dim = 32; s->format_edges = 0; s->leak_sensitive = 1; }
+/* extreme static scales: every code saturates, or underflows */
+static void f_e4m3_tiny(kvc_case_spec *s) { kv(s, KVC_KV_FP8_E4M3, KVC_SCALE_TENSOR, KVC_SCALES_TINY); }
+static void f_e5m2_huge(kvc_case_spec *s) { kv(s, KVC_KV_FP8_E5M2, KVC_SCALE_HEAD, KVC_SCALES_HUGE); }
+static void f_int8_huge(kvc_case_spec *s) { kv(s, KVC_KV_INT8, KVC_SCALE_TENSOR, KVC_SCALES_HUGE); }
+static void f_int8_tiny(kvc_case_spec *s) { kv(s, KVC_KV_INT8, KVC_SCALE_HEAD, KVC_SCALES_TINY); }
+static void f_nvfp4_huge(kvc_case_spec *s) { kv(s, KVC_KV_NVFP4, KVC_SCALE_GROUP, KVC_SCALES_HUGE); }
+static void f_nvfp4_tiny(kvc_case_spec *s) { kv(s, KVC_KV_NVFP4, KVC_SCALE_GROUP, KVC_SCALES_TINY); }
+/* storage units in the strides: odd byte padding, HND */
+static void f_nvfp4_padded(kvc_case_spec *s) { f_nvfp4_group(s); s->cfg.head_dim = 48; s->stride_pad = 3; s->hnd = 1; }
+static void f_e5m2_token_hnd(kvc_case_spec *s) { f_e5m2_token(s); s->stride_pad = 1; s->hnd = 1; }
+static void f_f16_odd_dim(kvc_case_spec *s) { f_f16(s); s->cfg.head_dim = 17; s->cfg.scale = 1.0f / sqrtf(17.0f); }
+
 /* Blocked: the same shapes over a contiguous cache, with tile counts that
  * do and do not divide the cache length. */
 static void b_one_tile(kvc_case_spec *s) { s->num_kv_blocks = 1; }
@@ -126,6 +168,29 @@ static const kvc_named_case named[] = {
     {"paged.near_ties", "scores equal up to an ulp", KVC_MODE_PAGED, t_near_ties},
     {"paged.equal_keys", "all keys equal: uniform weights over 100 keys", KVC_MODE_PAGED, t_equal_keys},
     {"paged.long_context", "a 2000-token context with small heads", KVC_MODE_PAGED, t_long_context},
+    {"paged.kv_f16", "f16 cache: values on binary16 rounding midpoints +-1 ulp, subnormals, 65504", KVC_MODE_PAGED, f_f16},
+    {"paged.kv_bf16", "bf16 cache: values on bfloat16 rounding midpoints +-1 ulp, subnormals", KVC_MODE_PAGED, f_bf16},
+    {"paged.kv_fp8_e4m3_tensor", "fp8 e4m3, per-tensor power-of-two scale: midpoints, subnormals, saturation past 448, infinities", KVC_MODE_PAGED, f_e4m3_tensor},
+    {"paged.kv_fp8_e4m3_attn_head", "fp8 e4m3, one scale per KV head: midpoints, saturation", KVC_MODE_PAGED, f_e4m3_head},
+    {"paged.kv_fp8_e4m3_token", "fp8 e4m3, dynamic per-token scales exact powers of two; all-zero rows (scale 2^-23)", KVC_MODE_PAGED, f_e4m3_token},
+    {"paged.kv_fp8_e5m2_tensor", "fp8 e5m2, per-tensor scale: midpoints, subnormals, saturation past 57344", KVC_MODE_PAGED, f_e5m2_tensor},
+    {"paged.kv_fp8_e5m2_attn_head", "fp8 e5m2, one scale per KV head", KVC_MODE_PAGED, f_e5m2_head},
+    {"paged.kv_fp8_e5m2_token", "fp8 e5m2, dynamic per-token scales", KVC_MODE_PAGED, f_e5m2_token},
+    {"paged.kv_int8_tensor", "int8, per-tensor scale: half-integer ties, clamping to [-128, 127], NaN to 0", KVC_MODE_PAGED, f_int8_tensor},
+    {"paged.kv_int8_attn_head", "int8, one scale per KV head", KVC_MODE_PAGED, f_int8_head},
+    {"paged.kv_int8_token", "int8, dynamic per-token scales (amax / 127.5: the amax itself rounds to 128 and clamps)", KVC_MODE_PAGED, f_int8_token},
+    {"paged.kv_nvfp4_group", "nvfp4: e2m1 ties (0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5), exact block scales, all-zero groups (code 0x01)", KVC_MODE_PAGED, f_nvfp4_group},
+    {"paged.kv_fp8_e4m3_calibrated", "fp8 e4m3 with the min-max calibrated tensor scale on plain normal data", KVC_MODE_PAGED, f_e4m3_calibrated},
+    {"paged.kv_nvfp4_calibrated", "nvfp4 with the calibrated global scale 2688 / amax, head_dim 32 (two groups)", KVC_MODE_PAGED, f_nvfp4_calibrated},
+    {"paged.kv_fp8_e4m3_tiny_scale", "fp8 e4m3 with a scale far below the data: codes saturate at +-448", KVC_MODE_PAGED, f_e4m3_tiny},
+    {"paged.kv_fp8_e5m2_huge_scale", "fp8 e5m2 with per-head scales far above the data: subnormal and zero codes", KVC_MODE_PAGED, f_e5m2_huge},
+    {"paged.kv_int8_huge_scale", "int8 with a scale far above the data: most codes round to 0", KVC_MODE_PAGED, f_int8_huge},
+    {"paged.kv_int8_tiny_scale", "int8 with per-head scales far below the data: codes clamp", KVC_MODE_PAGED, f_int8_tiny},
+    {"paged.kv_nvfp4_huge_global", "nvfp4 with a huge global scale: every block code saturates at 448", KVC_MODE_PAGED, f_nvfp4_huge},
+    {"paged.kv_nvfp4_tiny_global", "nvfp4 with a tiny global scale: block codes underflow to 0x01", KVC_MODE_PAGED, f_nvfp4_tiny},
+    {"paged.kv_nvfp4_padded_hnd", "nvfp4, head_dim 48, HND with 3 bytes of padding per head row (strides in bytes of two codes)", KVC_MODE_PAGED, f_nvfp4_padded},
+    {"paged.kv_fp8_e5m2_token_hnd", "fp8 e5m2 per-token scales in an HND cache with padded rows", KVC_MODE_PAGED, f_e5m2_token_hnd},
+    {"paged.kv_f16_head_dim_17", "f16 cache with head_dim 17", KVC_MODE_PAGED, f_f16_odd_dim},
     {"blocked.decode", "decode: one new token attending over a partly filled last block", KVC_MODE_BLOCKED, t_decode},
     {"blocked.prefill", "prefill of exactly one block (ctx 0, q = B)", KVC_MODE_BLOCKED, t_prefill},
     {"blocked.one_tile", "blocked: one tile over the whole cache", KVC_MODE_BLOCKED, b_one_tile},
@@ -140,6 +205,10 @@ static const kvc_named_case named[] = {
     {"blocked.growing_scores", "scores grow block after block: every rescale matters", KVC_MODE_BLOCKED, t_growing},
     {"blocked.softcap", "soft-capping with outlier scores", KVC_MODE_BLOCKED, t_softcap},
     {"blocked.q_len_0", "sequences with no new tokens, and one with no tokens at all", KVC_MODE_BLOCKED, t_q_len_0},
+    {"blocked.kv_fp8_e4m3_token", "blocked over an fp8 e4m3 cache with per-token scales", KVC_MODE_BLOCKED, f_e4m3_token},
+    {"blocked.kv_int8_attn_head", "blocked over an int8 cache with per-head scales", KVC_MODE_BLOCKED, f_int8_head},
+    {"blocked.kv_nvfp4_group", "blocked over an nvfp4 cache", KVC_MODE_BLOCKED, f_nvfp4_group},
+    {"blocked.kv_bf16", "blocked over a bf16 cache", KVC_MODE_BLOCKED, f_bf16},
     {"qeff.decode", "decode: one new token attending over a partly filled last block", KVC_MODE_QEFF, t_decode},
     {"qeff.large_offsets", "QEfficient decode with block ids above a huge unused stretch (offsets past 2^32)", KVC_MODE_QEFF, q_large_offsets},
     {"qeff.decode_block_edge", "QEfficient decode on the last slot of a block and the first of the next", KVC_MODE_QEFF, q_decode_edge},
@@ -149,6 +218,10 @@ static const kvc_named_case named[] = {
     {"qeff.hnd", "HND cache layout", KVC_MODE_QEFF, q_hnd},
     {"qeff.mqa", "MQA: 8 query heads share one KV head", KVC_MODE_QEFF, t_mqa},
     {"qeff.window_in_block", "QEfficient write inside a block with a sliding window", KVC_MODE_QEFF, q_window},
+    {"qeff.kv_fp8_e5m2_tensor", "QEfficient over an fp8 e5m2 cache with a tensor scale", KVC_MODE_QEFF, f_e5m2_tensor},
+    {"qeff.kv_int8_token", "QEfficient over an int8 cache with per-token scales", KVC_MODE_QEFF, f_int8_token},
+    {"qeff.kv_nvfp4_group", "QEfficient over an nvfp4 cache", KVC_MODE_QEFF, f_nvfp4_group},
+    {"qeff.kv_f16", "QEfficient over an f16 cache", KVC_MODE_QEFF, f_f16},
 };
 
 size_t kvc_named_count(void)

@@ -48,6 +48,19 @@ static const char *const flag_names[KVC_FLAG_ALL_COUNT] = {
     [KVC_FLAG_GROWING_SCORES] = "growing_scores",
     [KVC_FLAG_QEFF_LEFT_PAD] = "qeff_left_pad",
     [KVC_FLAG_LARGE_OFFSETS] = "large_offsets",
+    [KVC_FLAG_KV_F16] = "kv_f16",
+    [KVC_FLAG_KV_BF16] = "kv_bf16",
+    [KVC_FLAG_KV_FP8_E4M3] = "kv_fp8_e4m3",
+    [KVC_FLAG_KV_FP8_E5M2] = "kv_fp8_e5m2",
+    [KVC_FLAG_KV_INT8] = "kv_int8",
+    [KVC_FLAG_KV_NVFP4] = "kv_nvfp4",
+    [KVC_FLAG_SCALE_TENSOR] = "scale_tensor",
+    [KVC_FLAG_SCALE_HEAD] = "scale_attn_head",
+    [KVC_FLAG_SCALE_TOKEN] = "scale_token",
+    [KVC_FLAG_SCALE_GROUP] = "scale_group",
+    [KVC_FLAG_FORMAT_EDGES] = "format_edges",
+    [KVC_FLAG_SCALE_HUGE] = "scale_huge",
+    [KVC_FLAG_SCALE_TINY] = "scale_tiny",
     [KVC_FLAG_BAD_BLOCK_ID] = "bad_block_id",
     [KVC_FLAG_BAD_SLOT] = "bad_slot",
     [KVC_FLAG_DUPLICATE_SLOT] = "duplicate_slot",
@@ -56,7 +69,10 @@ static const char *const flag_names[KVC_FLAG_ALL_COUNT] = {
     [KVC_FLAG_QEFF_SLOT_ID_MISMATCH] = "qeff_slot_id_mismatch",
     [KVC_FLAG_BAD_TILE_COUNT] = "bad_tile_count",
     [KVC_FLAG_FREED_BELOW_WINDOW] = "freed_below_window",
+    [KVC_FLAG_BAD_KV_FORMAT] = "bad_kv_format",
 };
+static const char *const scale_family_names[KVC_SCALES_COUNT] = {
+    "calibrated", "pow2", "huge", "tiny"};
 
 static const char *name_of(const char *const *names, int n, int v)
 {
@@ -122,6 +138,21 @@ int kvc_values_parse(const char *s, kvc_values_kind *v)
         return -1;
     if (v)
         *v = (kvc_values_kind)i;
+    return 0;
+}
+
+const char *kvc_scale_family_name(kvc_scale_family f)
+{
+    return name_of(scale_family_names, KVC_SCALES_COUNT, (int)f);
+}
+
+int kvc_scale_family_parse(const char *s, kvc_scale_family *f)
+{
+    int i = parse_in(scale_family_names, KVC_SCALES_COUNT, s);
+    if (i < 0)
+        return -1;
+    if (f)
+        *f = (kvc_scale_family)i;
     return 0;
 }
 
@@ -200,4 +231,15 @@ void kvc_case_describe(const kvc_case *c, char *buf, size_t n)
             s->qeff_left_pad ? " left_pad" : "");
     if (s->leak_sensitive)
         put(buf, n, &u, " leak=%d", c->num_leaks);
+    if (s->kv_dtype != KVC_KV_F32) {
+        put(buf, n, &u, " kv=%s", kvc_kv_dtype_name(s->kv_dtype));
+        if (s->kv_scale != KVC_SCALE_NONE)
+            put(buf, n, &u, "/%s", kvc_scale_kind_name(s->kv_scale));
+        if (s->kv_scale == KVC_SCALE_TENSOR || s->kv_scale == KVC_SCALE_HEAD ||
+            s->kv_scale == KVC_SCALE_GROUP)
+            put(buf, n, &u, " scales=%s",
+                kvc_scale_family_name(s->scale_family));
+        if (s->format_edges)
+            put(buf, n, &u, " edges");
+    }
 }

@@ -14,7 +14,8 @@
  * size sums num_seqs, lengths, head counts, D, B, pad/extra/stride,
  * cache_len, num_kv_blocks and qeff_max_q, and canonical counts the 0/1
  * "not canonical" flags (table, hnd, mask, leak, window, softcap, left pad,
- * values, bidirectional, non-default scale). A single reduction lowers one
+ * values, bidirectional, non-default scale, format edges, scale family,
+ * a cache format other than f32). A single reduction lowers one
  * of the two sums and raises neither; the lateral pair (values kind, then a
  * size reduction) lowers size. Every kept move goes down a well-founded
  * order.
@@ -55,6 +56,9 @@ enum {
     G_VALUES,
     G_CAUSAL,
     G_SCALE,
+    G_FORMAT_EDGES,
+    G_SCALE_FAMILY,
+    G_KV_FORMAT,
     G_COUNT
 };
 
@@ -262,8 +266,11 @@ static void group_candidates(const kvc_case_spec *cur, int g, cand_list *L)
     case G_HEAD_DIM: {
         int D = k->head_dim;
         int default_scale = D >= 1 && k->scale == 1.0f / sqrtf((float)D);
-        n = ladder(D, 1, 1, v, MAX_CANDS);
+        /* nvfp4 keeps whole groups of 16: the ladder runs over groups */
+        const int unit = cur->kv_dtype == KVC_KV_NVFP4 ? 16 : 1;
+        n = ladder(D / unit, 1, 1, v, MAX_CANDS);
         for (int i = 0; i < n && (c = cand_new(L, cur)); i++) {
+            v[i] *= unit;
             c->cfg.head_dim = v[i];
             if (default_scale)
                 c->cfg.scale = 1.0f / sqrtf((float)v[i]);
@@ -400,6 +407,27 @@ static void group_candidates(const kvc_case_spec *cur, int g, cand_list *L)
         if (k->head_dim < 1 || !(c = cand_new(L, cur)))
             return;
         c->cfg.scale = 1.0f / sqrtf((float)k->head_dim);
+        cand_commit(L, cur);
+        return;
+    case G_FORMAT_EDGES:
+        if (!(c = cand_new(L, cur)))
+            return;
+        c->format_edges = 0;
+        cand_commit(L, cur);
+        return;
+    case G_SCALE_FAMILY:
+        if (!(c = cand_new(L, cur)))
+            return;
+        c->scale_family = KVC_SCALES_CALIBRATED;
+        cand_commit(L, cur);
+        return;
+    case G_KV_FORMAT:
+        if (!(c = cand_new(L, cur)))
+            return;
+        c->kv_dtype = KVC_KV_F32;
+        c->kv_scale = KVC_SCALE_NONE;
+        c->scale_family = KVC_SCALES_CALIBRATED;
+        c->format_edges = 0;
         cand_commit(L, cur);
         return;
     default:

@@ -32,7 +32,10 @@
  *     smaller (clamped to cache_len when cache_len shrinks);
  *   - QEFF: qeff_max_q down to the largest q_len (at least 1);
  *     qeff_left_pad -> 0;
- *   - canonical values: values -> NORMAL, causal -> 1, scale -> 1/sqrtf(D).
+ *   - canonical values: values -> NORMAL, causal -> 1, scale -> 1/sqrtf(D);
+ *   - the cache format: format_edges -> 0, scale_family -> CALIBRATED,
+ *     then the format itself -> f32 (a failure that survives it is not a
+ *     format bug). nvfp4 head_dim shrinks in whole groups of 16.
  * When no single reduction still fails, pairs are tried: two reductions
  * from different groups (the first three candidates of each), then a
  * lateral move of the values kind followed by a size reduction. A rebuilt

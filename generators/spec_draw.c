@@ -243,6 +243,39 @@ static int draw_num_kv_blocks(gsl_rng *r, int CL, int B)
     return nkb < 1 ? 1 : nkb;
 }
 
+/*
+ * The cache format of a case, from its own RNG stream (seeded from the
+ * case seed, decorrelated) so that the shape draws of every case stay what
+ * they were before formats existed. About half the cases are f32; the rest
+ * spread over every format and, for fp8/int8, every static or dynamic
+ * strategy.
+ */
+static int draw_format(uint64_t case_seed, kvc_case_spec *sp)
+{
+    gsl_rng *r = kvcg_rng_new(kvcg_splitmix64(case_seed ^ 0x6b765f666f726d74ULL));
+    if (!r)
+        return -1;
+    static const double dtype_w[KVC_KV_DTYPE_COUNT] = {0.44, 0.07, 0.07, 0.1,
+                                                       0.08, 0.1, 0.14};
+    sp->kv_dtype = (kvc_kv_dtype)kvcg_pick(r, dtype_w, KVC_KV_DTYPE_COUNT);
+    switch (sp->kv_dtype) {
+    case KVC_KV_FP8_E4M3:
+    case KVC_KV_FP8_E5M2:
+    case KVC_KV_INT8:
+        sp->kv_scale = (kvc_scale_kind)kvcg_int(r, KVC_SCALE_TENSOR, KVC_SCALE_TOKEN);
+        break;
+    case KVC_KV_NVFP4: sp->kv_scale = KVC_SCALE_GROUP; break;
+    default: sp->kv_scale = KVC_SCALE_NONE; break;
+    }
+    static const double family_w[KVC_SCALES_COUNT] = {0.4, 0.3, 0.15, 0.15};
+    sp->scale_family = (kvc_scale_family)kvcg_pick(r, family_w, KVC_SCALES_COUNT);
+    if (sp->kv_scale == KVC_SCALE_NONE || sp->kv_scale == KVC_SCALE_TOKEN)
+        sp->scale_family = KVC_SCALES_CALIBRATED; /* no static scale */
+    sp->format_edges = sp->kv_dtype != KVC_KV_F32 && kvcg_chance(r, 0.35);
+    gsl_rng_free(r);
+    return 0;
+}
+
 int kvc_spec_draw(uint64_t seed, uint64_t index, int forced_mode,
                   kvc_case_spec *spec)
 {
@@ -256,6 +289,10 @@ int kvc_spec_draw(uint64_t seed, uint64_t index, int forced_mode,
         return -1;
     kvc_case_spec sp;
     memset(&sp, 0, sizeof sp);
+    if (draw_format(kvc_case_seed(seed, index), &sp) != 0) {
+        gsl_rng_free(r);
+        return -1;
+    }
 
     sp.mode = (kvc_mode)kvcg_int(r, 0, KVC_MODE_COUNT - 1);
     if (forced_mode >= 0 && forced_mode < KVC_MODE_COUNT)
@@ -273,6 +310,8 @@ int kvc_spec_draw(uint64_t seed, uint64_t index, int forced_mode,
     sp.cfg.num_kv_heads = hkv;
     sp.cfg.num_q_heads = hkv * grp;
     sp.cfg.head_dim = head_dims[kvcg_pick(r, head_dim_w, NELEM(head_dims))];
+    if (sp.kv_dtype == KVC_KV_NVFP4) /* groups of 16 along head_dim */
+        sp.cfg.head_dim = (sp.cfg.head_dim + 15) / 16 * 16;
     sp.block_size = block_sizes[kvcg_pick(r, block_w, NELEM(block_sizes))];
     int D = sp.cfg.head_dim;
 
@@ -295,9 +334,18 @@ int kvc_spec_draw(uint64_t seed, uint64_t index, int forced_mode,
     static const double mask_w[KVC_MASK_COUNT] = {0.55, 0.15, 0.15, 0.15};
     sp.mask = (kvc_mask_kind)kvcg_pick(r, mask_w, KVC_MASK_COUNT);
     sp.values = (kvc_values_kind)kvcg_int(r, 0, KVC_VALUES_COUNT - 1);
+    /* an edge overlay would break the structure of the other families */
+    if (sp.values != KVC_VALUES_NORMAL && sp.values != KVC_VALUES_UNIFORM &&
+        sp.values != KVC_VALUES_OUTLIERS)
+        sp.format_edges = 0;
     sp.leak_sensitive = kvcg_chance(r, 0.5);
     sp.qeff_left_pad = kvcg_chance(r, 0.5);
     sp.large_offsets = kvcg_chance(r, 0.03);
+    /* a per-token scale pool is 4 bytes per row: with D < 4 it would
+     * outgrow the code pool, and the sparse maps (three copies each in the
+     * runner) would pass what valgrind can map */
+    if (sp.kv_scale == KVC_SCALE_TOKEN && sp.cfg.head_dim < 4)
+        sp.large_offsets = 0;
 
     /* sequences */
     static const double nseq_w[] = {0.03, 0.30, 0.25, 0.18, 0.14,

@@ -22,6 +22,19 @@ int kvcg_validate_spec(const kvc_case_spec *sp, char *err, size_t errlen)
         FAIL("spec: mask kind %d is unknown", (int)sp->mask);
     if ((int)sp->values < 0 || sp->values >= KVC_VALUES_COUNT)
         FAIL("spec: values kind %d is unknown", (int)sp->values);
+    if ((int)sp->kv_dtype < 0 || sp->kv_dtype >= KVC_KV_DTYPE_COUNT)
+        FAIL("spec: kv_dtype %d is unknown", (int)sp->kv_dtype);
+    if (!kvc_quant_kind_valid(sp->kv_dtype, sp->kv_scale))
+        FAIL("spec: kv_scale %s (%d) is not a strategy of kv_dtype %s",
+             kvc_scale_kind_name(sp->kv_scale), (int)sp->kv_scale,
+             kvc_kv_dtype_name(sp->kv_dtype));
+    if ((int)sp->scale_family < 0 || sp->scale_family >= KVC_SCALES_COUNT)
+        FAIL("spec: scale_family %d is unknown", (int)sp->scale_family);
+    if (sp->kv_dtype == KVC_KV_NVFP4 && g->head_dim % 16 != 0)
+        FAIL("spec: nvfp4 needs head_dim a multiple of 16, not %d",
+             g->head_dim);
+    if (sp->format_edges != 0 && sp->format_edges != 1)
+        FAIL("spec: format_edges = %d must be 0 or 1", sp->format_edges);
     if (sp->num_seqs < 0 || sp->num_seqs > KVC_MAX_SEQS)
         FAIL("spec: num_seqs = %d is outside 0..%d (KVC_MAX_SEQS)",
              sp->num_seqs, KVC_MAX_SEQS);

@@ -23,7 +23,9 @@
 #include "../generators/case.h"
 
 #define KVC_GOLDEN_SCHEMA "kvcheck-attention-golden"
-#define KVC_GOLDEN_SCHEMA_VERSION 1
+/* 2: the KV cache format (kvDtype, kvScale, static scales, scale-pool
+ * strides, the oracle's codes in expected). */
+#define KVC_GOLDEN_SCHEMA_VERSION 2
 /* Bump when the oracle's arithmetic changes (expected values would move). */
 #define KVC_ORACLE_VERSION "kvcheck-oracle-1"
 
@@ -50,6 +52,17 @@ typedef struct kvc_golden_test {
      * c.prob.q_start[S]. tol_* is the allowed absolute error of each value
      * (oracle/tolerance.h), 0 where the value must be exact. */
     double *out, *lse, *tol_out, *tol_lse;
+    /* The cache contents the oracle expects (oracle/kv_store.h), for valid
+     * and acceptable tests of a reduced-precision format (c.prob.quant);
+     * NULL otherwise. kv_rows = c.prob.kv_start[S], Hkv, D of the config:
+     *   k_codes, v_codes [kv_rows][Hkv][D]: one code per element in its low
+     *     bits (16 for f16/bf16, 8 for fp8/int8, 4 for nvfp4, unpacked);
+     *   k_token_scales, v_token_scales [kv_rows][Hkv]: TOKEN only;
+     *   k_group_codes, v_group_codes [kv_rows][Hkv][D/16]: GROUP only (e4m3
+     *     block-scale codes). */
+    uint16_t *k_codes, *v_codes;
+    float *k_token_scales, *v_token_scales;
+    uint8_t *k_group_codes, *v_group_codes;
 } kvc_golden_test;
 
 typedef struct kvc_golden_file {
@@ -59,8 +72,9 @@ typedef struct kvc_golden_file {
     kvc_golden_test *tests;
 } kvc_golden_file;
 
-/* Fill t->out/lse/tol_* from the oracle for t->c (allocating them).
- * Returns 0, or -1 with a message. */
+/* Fill t->out/lse/tol_* from the oracle for t->c (allocating them), and
+ * for a reduced-precision format the oracle's codes and scales
+ * (k_codes, ...; kvc_kv_store_compute). Returns 0, or -1 with a message. */
 int kvc_golden_expect(kvc_golden_test *t, char *err, size_t errlen);
 
 /* Serialize to JSON text (malloc'd, NUL-terminated; deterministic to the
@@ -82,6 +96,10 @@ int kvc_golden_parse(const char *text, size_t len, const char *name,
 /* Read and parse a file. Returns 0 or -1 with a message. */
 int kvc_golden_read(const char *path, kvc_golden_file *f, char *err,
                     size_t errlen);
+
+/* Free the expected values and codes of t (out ... v_group_codes), leaving
+ * them NULL; the inputs stay. */
+void kvc_golden_expect_clear(kvc_golden_test *t);
 
 void kvc_golden_test_free(kvc_golden_test *t);
 void kvc_golden_free(kvc_golden_file *f);

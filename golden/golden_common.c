@@ -71,6 +71,7 @@ int kvcg_flag_parse(const char *s)
 #define B_NUMERICS "NUMERICS"
 #define B_CONVENTION "CONVENTION"
 #define B_INPUT "INPUT_VALIDATION"
+#define B_QUANT "QUANTIZATION"
 
 static const kvcg_note flag_notes[KVC_FLAG_ALL_COUNT] = {
     [KVC_FLAG_PREFILL] = {B_BOUNDARY,
@@ -220,6 +221,83 @@ static const kvcg_note flag_notes[KVC_FLAG_ALL_COUNT] = {
         "offsets exceed 2^32: a kernel that computes id * stride in 32 bits "
         "reads the wrong block. (Not in the committed files: the pool spans "
         "tens of GiB, mapped sparsely by kvcheck's runner.)"},
+    [KVC_FLAG_KV_F16] = {B_QUANT,
+        "The K/V cache stores IEEE binary16 codes (kvDtype f16): the cache "
+        "write rounds fp32 to nearest even, with gradual underflow and "
+        "overflow to +-inf; attention decodes each code. Catches a write that "
+        "truncates instead of rounding or flushes subnormals, and a kernel "
+        "that walks the cache in 4-byte units."},
+    [KVC_FLAG_KV_BF16] = {B_QUANT,
+        "The K/V cache stores bfloat16 codes: the upper half of binary32, "
+        "rounded to nearest even (not truncated), NaN kept as NaN. Catches "
+        "truncating conversions, the most common bf16 bug, and 2-byte versus "
+        "4-byte unit mix-ups in the strides."},
+    [KVC_FLAG_KV_FP8_E4M3] = {B_QUANT,
+        "The K/V cache stores OCP FP8 E4M3FN codes of x / scale: round to "
+        "nearest even, saturating at +-448 (SATFINITE), NaN 0x7F, no "
+        "infinity. Catches e4m3 versus e4m3fnuz or e5m2 confusion, overflow "
+        "to NaN instead of saturation, and a scale forgotten on write or on "
+        "read."},
+    [KVC_FLAG_KV_FP8_E5M2] = {B_QUANT,
+        "The K/V cache stores FP8 E5M2 codes of x / scale: saturating at "
+        "+-57344 on write, while infinity codes decode to +-inf. Catches the "
+        "two fp8 formats swapped (bias 15 versus 7), non-saturating writes "
+        "and wrong subnormal decoding."},
+    [KVC_FLAG_KV_INT8] = {B_QUANT,
+        "The K/V cache stores int8 codes clamp(round_half_even(x / scale), "
+        "-128, 127), NaN to 0. Catches round half away from zero (C roundf), "
+        "a clamp to +-127 only, unsigned or asymmetric codes, and a scale "
+        "applied twice or not at all."},
+    [KVC_FLAG_KV_NVFP4] = {B_QUANT,
+        "NVFP4: e2m1 codes, two per byte (even dim in the low nibble), an e4m3 "
+        "block-scale code per 16 dims and an fp32 global scale per tensor. "
+        "Catches swapped nibbles, a head row taken as headDim bytes instead of "
+        "headDim / 2, block scales read for the wrong group, and the "
+        "block-scale rule (a zero code becomes 0x01)."},
+    [KVC_FLAG_SCALE_TENSOR] = {B_QUANT,
+        "Static per-tensor scales (kScale, vScale): K is encoded as x / kScale "
+        "and decoded times kScale, V likewise. Catches a kernel that forgets "
+        "the scale on read (every value off by the scale factor), uses kScale "
+        "for V, or multiplies instead of dividing on write."},
+    [KVC_FLAG_SCALE_HEAD] = {B_QUANT,
+        "Static per-KV-head scales (kHeadScale, vHeadScale, one per KV head; "
+        "compressed-tensors' attn_head strategy). Catches scales indexed by "
+        "the query head instead of the KV head, a wrong GQA mapping, and one "
+        "scale used for every head."},
+    [KVC_FLAG_SCALE_TOKEN] = {B_QUANT,
+        "Dynamic per-token scales: the cache write computes fp32(amax / R) for "
+        "each (token, KV head) over its finite elements (2^-23 for an all-zero "
+        "row) and stores it as a float in a scale pool addressed by "
+        "scaleStrideBlock/Slot/Head. Catches scales over the wrong span (all "
+        "heads, NaN included), stored at the wrong slot, or never read back."},
+    [KVC_FLAG_SCALE_GROUP] = {B_QUANT,
+        "NVFP4 group scales: one e4m3 block-scale code per 16 dims of each "
+        "(token, KV head), stored in a byte pool addressed by "
+        "scaleStrideBlock/Slot/Head, combined with the static global scale "
+        "(effective scale decode(code) / global). Catches misaligned groups, "
+        "the global scale multiplied instead of divided, unwritten codes."},
+    [KVC_FLAG_FORMAT_EDGES] = {B_QUANT,
+        "K/V values on the format's rounding midpoints and one ulp either "
+        "side, +-0, the format's subnormals, values past the largest finite "
+        "code, all-zero rows and groups. Exact ties decide round to nearest "
+        "even: a kernel that rounds half away from zero or truncates writes "
+        "another code, and the cache is compared byte for byte."},
+    [KVC_FLAG_SCALE_HUGE] = {B_QUANT,
+        "Static scales far above the data (2^8 and more times the calibrated "
+        "scale): x / scale falls into the format's subnormals or rounds to "
+        "+-0. Catches flush-to-zero of subnormal codes, lost signs of zero "
+        "and scale arithmetic in reduced precision."},
+    [KVC_FLAG_SCALE_TINY] = {B_QUANT,
+        "Static scales far below the data: x / scale overflows the format, so "
+        "codes must saturate (+-448, +-57344, 127 / -128, +-6) instead of "
+        "becoming NaN, infinity or wrapping around. Catches non-saturating "
+        "conversions and int8 wrap-around."},
+    [KVC_FLAG_BAD_KV_FORMAT] = {B_INPUT,
+        "A cache format the kernel must refuse: a static scale (kScale, "
+        "vScale, kHeadScale, vHeadScale, the NVFP4 global scales) that is 0, "
+        "negative or NaN, or NVFP4 with a headDim that is not a multiple of "
+        "16. The cache write must return an error and change nothing instead "
+        "of dividing by zero or reading a partial group."},
     [KVC_FLAG_BAD_BLOCK_ID] = {B_INPUT,
         "A block-table entry that a visible position needs is -1 or outside "
         "[0, numBlocks). The kernel must refuse the call (block error) "
@@ -359,6 +437,30 @@ int kvcg_parse_hex_float(const char *s, float *f)
         return -1; /* not exactly an fp32 value */
     *f = x;
     return 0;
+}
+
+void kvcg_format_scale(float f, char *buf)
+{
+    if (isnan(f))
+        snprintf(buf, 32, "nan");
+    else if (isinf(f))
+        snprintf(buf, 32, "%s", f < 0 ? "-inf" : "inf");
+    else
+        kvcg_format_hex_float(f, buf);
+}
+
+int kvcg_parse_scale(const char *s, float *f)
+{
+    if (strcmp(s, "nan") == 0) {
+        uint32_t bits = 0x7FC00000u;
+        memcpy(f, &bits, sizeof *f);
+        return 0;
+    }
+    if (strcmp(s, "inf") == 0 || strcmp(s, "-inf") == 0) {
+        *f = s[0] == '-' ? -INFINITY : INFINITY;
+        return 0;
+    }
+    return kvcg_parse_hex_float(s, f);
 }
 
 size_t kvcg_utf8_valid_prefix(const char *str, size_t n)

@@ -56,6 +56,15 @@ int kvcg_format_hex_float(float f, char *buf);
  * fine). Returns 0 and *f, or -1. */
 int kvcg_parse_hex_float(const char *s, float *f);
 
+/* A static scale of the cache format (kScale, vScale): the hex float of a
+ * finite value, or "nan", "inf", "-inf" (Python float.fromhex reads all
+ * four; C strtod too). Only invalid tests carry non-finite ones. buf must
+ * hold 32 bytes. Always succeeds (any NaN is written "nan"). */
+void kvcg_format_scale(float f, char *buf);
+/* Parse such a string. Returns 0 and *f (NaN as the quiet NaN 0x7FC00000),
+ * or -1. */
+int kvcg_parse_scale(const char *s, float *f);
+
 /* s[0..n) is valid UTF-8 (no overlong forms, surrogates or code points
  * past U+10FFFF). Returns the offset of the first bad byte, or n. */
 size_t kvcg_utf8_valid_prefix(const char *s, size_t n);

@@ -276,8 +276,8 @@ static int read_ints(rd *r, const cJSON *arr, const char *field, int64_t n,
 }
 
 /* A [rows][cols] array of arrays of int32 in [lo, hi]: shape checked
- * first, then allocated (at least one element; rows*cols <= text size) and
- * filled. */
+ * first, then allocated (rows*cols <= text size; a placeholder row of -1
+ * when rows == 0) and filled. */
 static int read_int_rows(rd *r, const cJSON *arr, const char *field,
                          int64_t rows, int64_t cols, int64_t lo, int64_t hi,
                          int **out)
@@ -301,11 +301,15 @@ static int read_int_rows(rd *r, const cJSON *arr, const char *field,
                          "expected %lld entries, found %lld", (long long)cols,
                          (long long)m);
     }
-    int64_t total = rows * cols; /* both bounded by the text */
+    /* rows is bounded by the text; without rows, one placeholder row of -1
+     * (cols <= 2^20), as the generator lays out a table without sequences
+     * (tools/pool.c reads max(S, 1) rows) */
+    int64_t total = (rows > 0 ? rows : 1) * cols;
     int *v = malloc((size_t)(total > 0 ? total : 1) * sizeof *v);
     if (!v)
         return rfail(r, field, "out of memory");
-    v[0] = -1;
+    for (int64_t k = 0; rows == 0 && k < (total > 0 ? total : 1); k++)
+        v[k] = -1;
     i = 0;
     for (const cJSON *c = arr->child; c; c = c->next, i++) {
         if (read_ints(r, c, findex(&f, field, i), cols, lo, hi, v + i * cols,
@@ -320,9 +324,9 @@ static int read_int_rows(rd *r, const cJSON *arr, const char *field,
 
 /* ---- tensors ---------------------------------------------------------------- */
 
-typedef enum dtype { DT_F32, DT_F64, DT_U8 } dtype;
-static const char *const dtype_names[3] = {"f32", "f64", "u8"};
-static const size_t dtype_sizes[3] = {4, 8, 1};
+typedef enum dtype { DT_F32, DT_F64, DT_U8, DT_U16 } dtype;
+static const char *const dtype_names[4] = {"f32", "f64", "u8", "u16"};
+static const size_t dtype_sizes[4] = {4, 8, 1, 2};
 
 typedef struct tensor_ref {
     const char *data;
@@ -427,8 +431,30 @@ static int tensor_decode(rd *r, const char *field, dtype dt,
                 v = v << 8 | e[k];
             memcpy(e, &v, 8);
         }
+    } else if (dt == DT_U16) {
+        for (int64_t i = 0; i < t->n; i++) {
+            uint8_t *e = b + i * 2;
+            uint16_t v = (uint16_t)(e[0] | e[1] << 8);
+            memcpy(e, &v, 2);
+        }
     }
     return 0;
+}
+
+/* Allocate and decode a tensor of n elements of dt (at least one byte). */
+static void *decode_alloc(rd *r, const char *field, dtype dt,
+                          const tensor_ref *t)
+{
+    void *x = malloc((size_t)(t->n > 0 ? t->n : 1) * dtype_sizes[dt]);
+    if (!x) {
+        rfail(r, field, "out of memory");
+        return NULL;
+    }
+    if (tensor_decode(r, field, dt, t, x) != 0) {
+        free(x);
+        return NULL;
+    }
+    return x;
 }
 
 /* Allocate and decode a tensor of doubles. */
@@ -451,6 +477,8 @@ static double *decode_f64(rd *r, const char *field, const tensor_ref *t)
 typedef struct gcfg {
     kvc_mode mode;
     kvc_config cfg;
+    kvc_kv_dtype kv_dtype;           /* the cache format */
+    kvc_scale_kind kv_kind;
     int block_size, hnd, stride_pad; /* PAGED, QEFF */
     int cache_len, num_kv_blocks;    /* BLOCKED */
 } gcfg;
@@ -474,10 +502,12 @@ static int parse_config(rd *r, const cJSON *grp, kvc_mode mode, gcfg *g)
 {
     static const char *const paged_keys[] = {
         "numQHeads", "numKvHeads", "headDim", "scale", "softcap",
-        "causal", "windowLeft", "blockSize", "layout", "stridePad"};
+        "causal", "windowLeft", "kvDtype", "kvScale", "blockSize", "layout",
+        "stridePad"};
     static const char *const blocked_keys[] = {
         "numQHeads", "numKvHeads", "headDim", "scale", "softcap",
-        "causal", "windowLeft", "cacheLen", "numKvBlocks"};
+        "causal", "windowLeft", "kvDtype", "kvScale", "cacheLen",
+        "numKvBlocks"};
     const char *P = "config.";
     fname f;
     char tmp[48];
@@ -486,8 +516,8 @@ static int parse_config(rd *r, const cJSON *grp, kvc_mode mode, gcfg *g)
     const cJSON *c = need(r, grp, "", "config", cJSON_IsObject, "an object");
     if (!c)
         return -1;
-    if (mode == KVC_MODE_BLOCKED ? check_keys(r, c, P, blocked_keys, 9)
-                                 : check_keys(r, c, P, paged_keys, 10))
+    if (mode == KVC_MODE_BLOCKED ? check_keys(r, c, P, blocked_keys, 11)
+                                 : check_keys(r, c, P, paged_keys, 12))
         return -1;
     kvc_config *k = &g->cfg;
     if (get_int32(r, c, P, "numQHeads", 1, KVCG_GOLDEN_MAX_HEADS, &k->num_q_heads) ||
@@ -510,6 +540,25 @@ static int parse_config(rd *r, const cJSON *grp, kvc_mode mode, gcfg *g)
     k->causal = cJSON_IsTrue(cz) ? 1 : 0;
     if (get_int32(r, c, P, "windowLeft", KVC_NO_WINDOW, INT_MAX, &k->window_left))
         return -1;
+    const char *dt = get_string(r, c, P, "kvDtype", 16);
+    if (!dt)
+        return -1;
+    if (kvc_kv_dtype_parse(dt, &g->kv_dtype) != 0)
+        return rfail(r, "config.kvDtype", "expected \"f32\", \"f16\", \"bf16\", "
+                     "\"fp8_e4m3\", \"fp8_e5m2\", \"int8\" or \"nvfp4\", found \"%s\"",
+                     shown(dt, tmp, sizeof tmp));
+    const char *ks = get_string(r, c, P, "kvScale", 16);
+    if (!ks)
+        return -1;
+    if (kvc_scale_kind_parse(ks, &g->kv_kind) != 0)
+        return rfail(r, "config.kvScale", "expected \"none\", \"tensor\", "
+                     "\"attn_head\", \"token\" or \"group\", found \"%s\"",
+                     shown(ks, tmp, sizeof tmp));
+    if (!kvc_quant_kind_valid(g->kv_dtype, g->kv_kind))
+        return rfail(r, "config.kvScale", "\"%s\" is not a scale strategy of "
+                     "kvDtype \"%s\" (f32, f16, bf16: none; fp8_e4m3, fp8_e5m2, "
+                     "int8: tensor, attn_head, token; nvfp4: group)",
+                     kvc_scale_kind_name(g->kv_kind), kvc_kv_dtype_name(g->kv_dtype));
     if (mode == KVC_MODE_BLOCKED) {
         if (get_int32(r, c, P, "cacheLen", 1, KVCG_GOLDEN_MAX_LEN, &g->cache_len) ||
             get_int32(r, c, P, "numKvBlocks", INT_MIN, INT_MAX, &g->num_kv_blocks))
@@ -741,7 +790,102 @@ static void derive_spec_kinds(kvc_golden_test *t)
                  : HAS(KVC_FLAG_GROWING_SCORES) ? KVC_VALUES_GROWING
                                                 : KVC_VALUES_NORMAL;
     sp->leak_sensitive = (int)HAS(KVC_FLAG_LEAK_SENSITIVE);
+    sp->kv_dtype = t->c.prob.quant.dtype;
+    sp->kv_scale = t->c.prob.quant.kind;
+    sp->scale_family = HAS(KVC_FLAG_SCALE_HUGE)   ? KVC_SCALES_HUGE
+                       : HAS(KVC_FLAG_SCALE_TINY) ? KVC_SCALES_TINY
+                                                  : KVC_SCALES_CALIBRATED;
+    sp->format_edges = (int)HAS(KVC_FLAG_FORMAT_EDGES);
 #undef HAS
+}
+
+/* "element i ([a][b][c])" of a [rows][H][n] array. */
+static const char *elem_at(char *buf, size_t n, int64_t i, int H, int64_t inner)
+{
+    int64_t in = inner > 0 ? inner : 1;
+    if (inner > 0)
+        snprintf(buf, n, "element %lld ([%lld][%lld][%lld])", (long long)i,
+                 (long long)(i / in / H), (long long)(i / in % H),
+                 (long long)(i % in));
+    else
+        snprintf(buf, n, "element %lld ([%lld][%lld])", (long long)i,
+                 (long long)(i / H), (long long)(i % H));
+    return buf;
+}
+
+/* Decode the checked code arrays of expected into t (k_codes ... ) and
+ * check each value is one a cache of the format can hold: nvfp4 codes are
+ * 4-bit, token scales finite and > 0, group codes positive finite e4m3
+ * (0x01..0x7e). Whether they are the oracle's codes for k and v is for
+ * golden verify to say (golden_verify.c). */
+static int read_codes(rd *r, kvc_golden_test *t, kvc_kv_dtype kdt,
+                      kvc_scale_kind kind, dtype cdt, tensor_ref tc[3][2])
+{
+    if (kdt == KVC_KV_F32)
+        return 0;
+    int H = t->c.prob.cfg.num_kv_heads, D = t->c.prob.cfg.head_dim;
+    char at[96];
+    for (int w = 0; w < 2; w++) {
+        const char *field = w ? "expected.vCodes" : "expected.kCodes";
+        const tensor_ref *tr = &tc[0][w];
+        uint16_t *codes;
+        if (cdt == DT_U16) {
+            codes = decode_alloc(r, field, DT_U16, tr);
+            if (!codes)
+                return -1;
+        } else {
+            uint8_t *b = decode_alloc(r, field, DT_U8, tr);
+            if (!b)
+                return -1;
+            codes = malloc((size_t)(tr->n > 0 ? tr->n : 1) * sizeof *codes);
+            if (!codes) {
+                free(b);
+                return rfail(r, field, "out of memory");
+            }
+            for (int64_t i = 0; i < tr->n; i++)
+                codes[i] = b[i];
+            free(b);
+        }
+        if (w)
+            t->v_codes = codes;
+        else
+            t->k_codes = codes;
+        for (int64_t i = 0; kdt == KVC_KV_NVFP4 && i < tr->n; i++)
+            if (codes[i] > 15)
+                return rfail(r, field, "%s is 0x%02x: nvfp4 codes are 4-bit "
+                             "(0..15, one per byte)",
+                             elem_at(at, sizeof at, i, H, D), codes[i]);
+    }
+    for (int w = 0; kind == KVC_SCALE_TOKEN && w < 2; w++) {
+        const char *field = w ? "expected.vTokenScales" : "expected.kTokenScales";
+        float *sc = decode_alloc(r, field, DT_F32, &tc[1][w]);
+        if (!sc)
+            return -1;
+        if (w)
+            t->v_token_scales = sc;
+        else
+            t->k_token_scales = sc;
+        for (int64_t i = 0; i < tc[1][w].n; i++)
+            if (!(isfinite(sc[i]) && sc[i] > 0.0f))
+                return rfail(r, field, "%s is %g: token scales are finite and > 0",
+                             elem_at(at, sizeof at, i, H, 0), (double)sc[i]);
+    }
+    for (int w = 0; kind == KVC_SCALE_GROUP && w < 2; w++) {
+        const char *field = w ? "expected.vGroupCodes" : "expected.kGroupCodes";
+        uint8_t *gc = decode_alloc(r, field, DT_U8, &tc[2][w]);
+        if (!gc)
+            return -1;
+        if (w)
+            t->v_group_codes = gc;
+        else
+            t->k_group_codes = gc;
+        for (int64_t i = 0; i < tc[2][w].n; i++)
+            if (gc[i] < 0x01 || gc[i] > 0x7E)
+                return rfail(r, field, "%s is 0x%02x: a block-scale code is a "
+                             "positive finite e4m3 value (0x01..0x7e)",
+                             elem_at(at, sizeof at, i, H, D / 16), gc[i]);
+    }
+    return 0;
 }
 
 static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
@@ -749,14 +893,18 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
 {
     static const char *const keys[] = {
         "tcId", "comment", "flags", "result", "error", "numSeqs", "ctxLen",
-        "qLen", "padTokens", "q", "k", "v", "mask", "layout", "qeff",
-        "expected"};
+        "qLen", "padTokens", "q", "k", "v", "mask", "kScale", "vScale",
+        "kHeadScale", "vHeadScale", "layout", "qeff", "expected"};
     static const char *const layout_keys[] = {
         "numBlocks", "strideBlock", "strideSlot", "strideHead", "poolElems",
-        "maxBlocksPerSeq", "blockTable", "slotMapping", "poisonSeed"};
+        "scaleStrideBlock", "scaleStrideSlot", "scaleStrideHead",
+        "scalePoolUnits", "maxBlocksPerSeq", "blockTable", "slotMapping",
+        "poisonSeed"};
     static const char *const qeff_keys[] = {"maxQ", "positionIds", "slotId",
                                             "rowOfToken"};
-    static const char *const expected_keys[] = {"out", "lse", "tolOut", "tolLse"};
+    static const char *const expected_keys[] = {
+        "out", "lse", "tolOut", "tolLse", "kCodes", "vCodes", "kTokenScales",
+        "vTokenScales", "kGroupCodes", "vGroupCodes"};
     fname f;
     char tmp[48];
     memset(t, 0, sizeof *t);
@@ -766,7 +914,7 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
     if (get_int32(r, x, "", "tcId", 1, INT_MAX, &t->tc_id) != 0)
         return -1;
     r->tc_id = t->tc_id;
-    if (check_keys(r, x, "", keys, 16) != 0)
+    if (check_keys(r, x, "", keys, 20) != 0)
         return -1;
 
     /* comment, flags, result, error */
@@ -864,10 +1012,55 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
         (mask && tensor_check(r, mask, "mask", DT_U8, shm, 1, &tm)))
         return -1;
 
+    /* the cache format's static scales: required as kvScale says, absent
+     * otherwise; finite and > 0 except in invalid tests (bad_kv_format) */
+    static const char *const scalar_keys[2] = {"kScale", "vScale"};
+    static const char *const head_keys[2] = {"kHeadScale", "vHeadScale"};
+    const kvc_kv_dtype kdt = g->kv_dtype;
+    const kvc_scale_kind kind = g->kv_kind;
+    const int has_static = kind == KVC_SCALE_TENSOR || kind == KVC_SCALE_GROUP;
+    const int has_head = kind == KVC_SCALE_HEAD;
+    const int has_pools = kind == KVC_SCALE_TOKEN || kind == KVC_SCALE_GROUP;
+    const int usable = t->result != KVC_EXPECT_INVALID; /* the oracle runs it */
+    float sscale[2] = {0.0f, 0.0f};
+    tensor_ref th[2];
+    int64_t shh[1] = {Hkv};
+    for (int w = 0; w < 2; w++) {
+        if (!has_static && member(x, scalar_keys[w]))
+            return rfail(r, scalar_keys[w], "only kvScale \"tensor\" and \"group\" "
+                         "tests have static scales (kvScale is \"%s\")",
+                         kvc_scale_kind_name(kind));
+        if (!has_head && member(x, head_keys[w]))
+            return rfail(r, head_keys[w], "only kvScale \"attn_head\" tests have "
+                         "per-head scales (kvScale is \"%s\")",
+                         kvc_scale_kind_name(kind));
+        if (has_static) {
+            const char *sv = get_string(r, x, "", scalar_keys[w], 64);
+            if (!sv)
+                return -1;
+            if (kvcg_parse_scale(sv, &sscale[w]) != 0)
+                return rfail(r, scalar_keys[w], "expected an fp32 value as a "
+                             "hexadecimal float (\"0x1.2p-7\"), \"nan\", \"inf\" "
+                             "or \"-inf\", found \"%s\"", shown(sv, tmp, sizeof tmp));
+            if (usable && !(isfinite(sscale[w]) && sscale[w] > 0.0f))
+                return rfail(r, scalar_keys[w], "\"%s\": the static scales of a "
+                             "%s test are finite and > 0 (only invalid tests "
+                             "carry others)", shown(sv, tmp, sizeof tmp),
+                             kvc_expect_name(t->result));
+        }
+        if (has_head && tensor_check(r, member(x, head_keys[w]), head_keys[w],
+                                     DT_F32, shh, 1, &th[w]))
+            return -1;
+    }
+    if (usable && kdt == KVC_KV_NVFP4 && D % 16 != 0)
+        return rfail(r, "config.headDim", "%d: an nvfp4 cache needs a multiple "
+                     "of 16 (one block scale per 16 dims); only invalid tests "
+                     "hold another", D);
+
     /* layout scalars */
     const char *P = "layout.";
     const cJSON *lay = need(r, x, "", "layout", cJSON_IsObject, "an object");
-    if (!lay || check_keys(r, lay, P, layout_keys, 9))
+    if (!lay || check_keys(r, lay, P, layout_keys, 13))
         return -1;
     int64_t nb = 0, sb_ = 0, ss = 0, sh = 0, pool = 0;
     int M = 0;
@@ -879,8 +1072,10 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
         get_int(r, lay, P, "poolElems", 0, KVCG_GOLDEN_MAX_ELEMS, &pool) ||
         get_int32(r, lay, P, "maxBlocksPerSeq", 1, KVCG_GOLDEN_MAX_TABLE_COLS, &M))
         return -1;
-    /* the geometry the config describes (FORMAT.md, "layout") */
+    /* the geometry the config describes (FORMAT.md, "layout"), in storage
+     * units: a head row is D units, ceil(D / 2) bytes for nvfp4 */
     int64_t wsb, wss, wsh;
+    const int64_t R = kdt == KVC_KV_NVFP4 ? ((int64_t)D + 1) / 2 : D;
     if (g->mode == KVC_MODE_BLOCKED) {
         int64_t want_nb = S > 0 ? S : 1;
         if (nb != want_nb)
@@ -891,11 +1086,11 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
         if (M != 1)
             return rfail(r, "layout.maxBlocksPerSeq",
                          "expected 1 for a BlockedAttention test, found %d", M);
-        wss = D;
-        wsh = (int64_t)g->cache_len * D;
+        wss = R;
+        wsh = (int64_t)g->cache_len * R;
         wsb = Hkv * wsh;
     } else {
-        int64_t row = (int64_t)D + g->stride_pad;
+        int64_t row = R + g->stride_pad;
         if (g->hnd) {
             wss = row;
             wsh = B * row;
@@ -920,8 +1115,48 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
                      (long long)wsb, lname, (long long)sb_);
     if (!mul_le(nb, sb_, pool))
         return rfail(r, "layout.poolElems",
-                     "%lld elements cannot hold numBlocks %lld x strideBlock %lld",
+                     "%lld units cannot hold numBlocks %lld x strideBlock %lld",
                      (long long)pool, (long long)nb, (long long)sb_);
+    /* TOKEN / GROUP scale pools: the cache's block/slot/head order without
+     * padding, rows of 1 float (token) or D / 16 codes (group) */
+    static const char *const pool_keys[4] = {
+        "scaleStrideBlock", "scaleStrideSlot", "scaleStrideHead", "scalePoolUnits"};
+    int64_t sgeo[4] = {0, 0, 0, 0}; /* block, slot, head strides; units */
+    for (int k = 0; k < 4; k++) {
+        if (!has_pools && member(lay, pool_keys[k]))
+            return rfail(r, fjoin(&f, P, pool_keys[k]), "only kvScale \"token\" "
+                         "and \"group\" tests have scale pools (kvScale is \"%s\")",
+                         kvc_scale_kind_name(kind));
+        if (has_pools &&
+            get_int(r, lay, P, pool_keys[k], 0,
+                    k == 3 ? KVCG_GOLDEN_MAX_ELEMS : KVCG_GOLDEN_MAX_INT, &sgeo[k]))
+            return -1;
+    }
+    if (has_pools) {
+        int64_t sr = kind == KVC_SCALE_TOKEN ? 1 : D / 16, want[3];
+        if (g->mode == KVC_MODE_BLOCKED || g->hnd) {
+            want[1] = sr;
+            want[2] = (g->mode == KVC_MODE_BLOCKED ? g->cache_len : B) * sr;
+            want[0] = Hkv * want[2];
+        } else {
+            want[2] = sr;
+            want[1] = Hkv * sr;
+            want[0] = B * want[1];
+        }
+        for (int k = 0; k < 3; k++)
+            if (sgeo[k] != want[k])
+                return rfail(r, fjoin(&f, P, pool_keys[k]),
+                             "expected %lld (%s layout, rows of %lld %s), found %lld",
+                             (long long)want[k], lname, (long long)sr,
+                             kind == KVC_SCALE_TOKEN ? "float"
+                             : sr == 1 ? "e4m3 code" : "e4m3 codes",
+                             (long long)sgeo[k]);
+        if (!mul_le(nb, sgeo[0], sgeo[3]))
+            return rfail(r, "layout.scalePoolUnits",
+                         "%lld units cannot hold numBlocks %lld x "
+                         "scaleStrideBlock %lld", (long long)sgeo[3],
+                         (long long)nb, (long long)sgeo[0]);
+    }
     if (g->mode == KVC_MODE_QEFF) {
         if (!need(r, x, "", "qeff", cJSON_IsObject, "an object"))
             return -1;
@@ -935,13 +1170,41 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
         const char *E = "expected.";
         if (!cJSON_IsObject(exp))
             return rfail(r, "expected", "expected an object, found %s", type_of(exp));
-        if (check_keys(r, exp, E, expected_keys, 4) ||
+        if (check_keys(r, exp, E, expected_keys, 10) ||
             tensor_check(r, member(exp, "out"), "expected.out", DT_F64, sho, 3, &te[0]) ||
             tensor_check(r, member(exp, "lse"), "expected.lse", DT_F64, shl, 2, &te[1]) ||
             tensor_check(r, member(exp, "tolOut"), "expected.tolOut", DT_F64, sho, 3, &te[2]) ||
             tensor_check(r, member(exp, "tolLse"), "expected.tolLse", DT_F64, shl, 2, &te[3]))
             return -1;
     }
+    /* the oracle's cache contents: codes for every format but f32, token
+     * scales or group codes as kvScale says */
+    static const char *const code_keys[3][2] = {
+        {"kCodes", "vCodes"}, {"kTokenScales", "vTokenScales"},
+        {"kGroupCodes", "vGroupCodes"}};
+    const int code_has[3] = {kdt != KVC_KV_F32, kind == KVC_SCALE_TOKEN,
+                             kind == KVC_SCALE_GROUP};
+    const dtype code_dt[3] = {
+        kdt == KVC_KV_F16 || kdt == KVC_KV_BF16 ? DT_U16 : DT_U8, DT_F32, DT_U8};
+    const int64_t shcode[3][3] = {
+        {kv_rows, Hkv, D}, {kv_rows, Hkv, 0}, {kv_rows, Hkv, D / 16}};
+    const char *const code_why[3] = {
+        "an f32 cache has no codes (k and v are stored as they are)",
+        "only kvScale \"token\" tests have token scales",
+        "only kvScale \"group\" tests have group codes"};
+    tensor_ref tcode[3][2];
+    for (int a = 0; exp && a < 3; a++)
+        for (int w = 0; w < 2; w++) {
+            fname fe;
+            const char *field = fjoin(&fe, "expected.", code_keys[a][w]);
+            const cJSON *item = member(exp, code_keys[a][w]);
+            if (!code_has[a] && item)
+                return rfail(r, field, "%s", code_why[a]);
+            if (code_has[a] && tensor_check(r, item, field, code_dt[a],
+                                            shcode[a], a == 1 ? 2 : 3,
+                                            &tcode[a][w]))
+                return -1;
+        }
 
     /* allocate the case; from here on kvc_golden_test_free releases it */
     kvc_case *c = &t->c;
@@ -953,6 +1216,23 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
         tensor_decode(r, "v", DT_F32, &tv, p->v) ||
         (mask && tensor_decode(r, "mask", DT_U8, &tm, p->mask)))
         return -1;
+    if (kvc_problem_set_quant(p, kdt, kind) != 0)
+        return rfail(r, NULL, "out of memory");
+    if (has_static) {
+        p->quant.k_scale = sscale[0];
+        p->quant.v_scale = sscale[1];
+    }
+    for (int w = 0; has_head && w < 2; w++) {
+        float *hs = w ? p->quant.v_head_scale : p->quant.k_head_scale;
+        if (tensor_decode(r, head_keys[w], DT_F32, &th[w], hs) != 0)
+            return -1;
+        for (int h = 0; usable && h < Hkv; h++)
+            if (!(isfinite(hs[h]) && hs[h] > 0.0f))
+                return rfail(r, head_keys[w], "element %d is %g: the static "
+                             "scales of a %s test are finite and > 0 (only "
+                             "invalid tests carry others)", h, (double)hs[h],
+                             kvc_expect_name(t->result));
+    }
 
     kvc_layout *L = &c->layout;
     L->block_size = (int)B;
@@ -962,6 +1242,10 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
     L->stride_slot = ss;
     L->stride_head = sh;
     L->pool_elems = pool;
+    L->scale_stride_block = sgeo[0];
+    L->scale_stride_slot = sgeo[1];
+    L->scale_stride_head = sgeo[2];
+    L->scale_pool_units = sgeo[3];
     L->max_blocks_per_seq = M;
     if (read_int_rows(r, member(lay, "blockTable"), "layout.blockTable", S, M,
                       INT_MIN, INT_MAX, &L->block_table) != 0)
@@ -1047,6 +1331,8 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
                 return rfail(r, "expected.tolLse",
                              "element %lld is %g: tolerances are finite and >= 0",
                              (long long)e, t->tol_lse[e]);
+        if (read_codes(r, t, kdt, kind, code_dt[0], tcode) != 0)
+            return -1;
     }
 
     /* the spec (mode and config; informational kinds from the flags) */
@@ -1078,7 +1364,18 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
 
     /* the problem as the oracle and the runner check it */
     char why[256];
-    if (kvc_problem_check(p, why, sizeof why) != 0)
+    int bad_problem;
+    if (usable) {
+        bad_problem = kvc_problem_check(p, why, sizeof why) != 0;
+    } else {
+        /* an invalid test may carry a format the kernel must refuse
+         * (bad_kv_format): everything else is checked */
+        kvc_kv_quant keep = p->quant;
+        memset(&p->quant, 0, sizeof p->quant);
+        bad_problem = kvc_problem_check(p, why, sizeof why) != 0;
+        p->quant = keep;
+    }
+    if (bad_problem)
         return rfail(r, NULL, "inconsistent problem: %s", why);
 
     if (!valid)

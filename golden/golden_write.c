@@ -175,15 +175,15 @@ static void put_int_rows(sb *s, const int *v, int64_t rows, int64_t cols)
     sb_puts(s, "]");
 }
 
-typedef enum dtype { DT_F32, DT_F64, DT_U8 } dtype;
+typedef enum dtype { DT_F32, DT_F64, DT_U8, DT_U16 } dtype;
 
 /* {"dtype": ..., "shape": [...], "data": "base64"} with the elements of x
  * (n = product of shape) as little-endian bytes. */
 static void put_array(sb *s, dtype t, const void *x, const int64_t *shape,
                       int rank)
 {
-    static const char *const names[3] = {"f32", "f64", "u8"};
-    static const size_t sizes[3] = {4, 8, 1};
+    static const char *const names[4] = {"f32", "f64", "u8", "u16"};
+    static const size_t sizes[4] = {4, 8, 1, 2};
     int64_t n = 1;
     for (int i = 0; i < rank; i++)
         n *= shape[i];
@@ -208,6 +208,10 @@ static void put_array(sb *s, dtype t, const void *x, const int64_t *shape,
             memcpy(&b, (const double *)x + i, 8);
             for (int k = 0; k < 8; k++)
                 raw[i * 8 + k] = (uint8_t)(b >> (8 * k));
+        } else if (t == DT_U16) {
+            uint16_t b = ((const uint16_t *)x)[i];
+            raw[i * 2] = (uint8_t)b;
+            raw[i * 2 + 1] = (uint8_t)(b >> 8);
         } else {
             raw[i] = ((const uint8_t *)x)[i];
         }
@@ -299,10 +303,25 @@ static int check_printable(wctx *w, const kvc_golden_test *t)
                 return werr(w, "test tcId %d: row_of_token[%lld] does not fit a JSON "
                             "integer", id, (long long)i);
     }
+    const kvc_kv_quant *qn = &p->quant;
+    if ((int)qn->dtype < 0 || (int)qn->dtype >= KVC_KV_DTYPE_COUNT ||
+        (int)qn->kind < 0 || (int)qn->kind >= KVC_SCALE_KIND_COUNT ||
+        !kvc_quant_kind_valid(qn->dtype, qn->kind))
+        return werr(w, "test tcId %d: cache format dtype %d, scale kind %d is "
+                    "not a known combination", id, (int)qn->dtype, (int)qn->kind);
+    if (qn->kind == KVC_SCALE_HEAD && (!qn->k_head_scale || !qn->v_head_scale))
+        return werr(w, "test tcId %d: scale kind attn_head without per-head "
+                    "scale arrays", id);
     if (t->result != KVC_EXPECT_INVALID &&
-        (!t->out || !t->lse || !t->tol_out || !t->tol_lse))
-        return werr(w, "test tcId %d: %s test without expected values (call "
-                    "kvc_golden_expect)", id, kvc_expect_name(t->result));
+        (!t->out || !t->lse || !t->tol_out || !t->tol_lse ||
+         (qn->dtype != KVC_KV_F32 && (!t->k_codes || !t->v_codes)) ||
+         (qn->kind == KVC_SCALE_TOKEN &&
+          (!t->k_token_scales || !t->v_token_scales)) ||
+         (qn->kind == KVC_SCALE_GROUP &&
+          (!t->k_group_codes || !t->v_group_codes))))
+        return werr(w, "test tcId %d: %s test without expected values or "
+                    "codes (call kvc_golden_expect)", id,
+                    kvc_expect_name(t->result));
     if (t->flags >> KVC_FLAG_ALL_COUNT)
         return werr(w, "test tcId %d: unknown flag bits 0x%llx", id,
                     (unsigned long long)(t->flags >> KVC_FLAG_ALL_COUNT
@@ -343,6 +362,10 @@ static int print_config(wctx *w, sb *s, const kvc_golden_test *t)
     sb_puts(s, g->causal ? "true,\n" : "false,\n");
     sb_key(s, 4, "windowLeft");
     sb_printf(s, "%d,\n", g->window_left);
+    sb_key(s, 4, "kvDtype");
+    sb_printf(s, "\"%s\",\n", kvc_kv_dtype_name(c->prob.quant.dtype));
+    sb_key(s, 4, "kvScale");
+    sb_printf(s, "\"%s\",\n", kvc_scale_kind_name(c->prob.quant.kind));
     if (c->spec.mode == KVC_MODE_BLOCKED) {
         sb_key(s, 4, "cacheLen");
         sb_printf(s, "%d,\n", c->spec.cache_len);
@@ -425,6 +448,24 @@ static void print_test(sb *s, const kvc_golden_test *t)
         put_array(s, DT_U8, p->mask, shm, 1);
         sb_puts(s, ",\n");
     }
+    const kvc_kv_quant *qn = &p->quant;
+    if (qn->kind == KVC_SCALE_TENSOR || qn->kind == KVC_SCALE_GROUP) {
+        char ks[32], vs[32];
+        kvcg_format_scale(qn->k_scale, ks);
+        kvcg_format_scale(qn->v_scale, vs);
+        sb_key(s, 5, "kScale");
+        sb_printf(s, "\"%s\",\n", ks);
+        sb_key(s, 5, "vScale");
+        sb_printf(s, "\"%s\",\n", vs);
+    } else if (qn->kind == KVC_SCALE_HEAD) {
+        int64_t shh[1] = {Hkv};
+        sb_key(s, 5, "kHeadScale");
+        put_array(s, DT_F32, qn->k_head_scale, shh, 1);
+        sb_puts(s, ",\n");
+        sb_key(s, 5, "vHeadScale");
+        put_array(s, DT_F32, qn->v_head_scale, shh, 1);
+        sb_puts(s, ",\n");
+    }
     sb_key(s, 5, "layout");
     sb_puts(s, "{\n");
     sb_key(s, 6, "numBlocks");
@@ -437,6 +478,16 @@ static void print_test(sb *s, const kvc_golden_test *t)
     sb_printf(s, "%lld,\n", (long long)L->stride_head);
     sb_key(s, 6, "poolElems");
     sb_printf(s, "%lld,\n", (long long)L->pool_elems);
+    if (qn->kind == KVC_SCALE_TOKEN || qn->kind == KVC_SCALE_GROUP) {
+        sb_key(s, 6, "scaleStrideBlock");
+        sb_printf(s, "%lld,\n", (long long)L->scale_stride_block);
+        sb_key(s, 6, "scaleStrideSlot");
+        sb_printf(s, "%lld,\n", (long long)L->scale_stride_slot);
+        sb_key(s, 6, "scaleStrideHead");
+        sb_printf(s, "%lld,\n", (long long)L->scale_stride_head);
+        sb_key(s, 6, "scalePoolUnits");
+        sb_printf(s, "%lld,\n", (long long)L->scale_pool_units);
+    }
     sb_key(s, 6, "maxBlocksPerSeq");
     sb_printf(s, "%d,\n", L->max_blocks_per_seq);
     sb_key(s, 6, "blockTable");
@@ -484,6 +535,55 @@ static void print_test(sb *s, const kvc_golden_test *t)
         sb_puts(s, ",\n");
         sb_key(s, 6, "tolLse");
         put_array(s, DT_F64, t->tol_lse, shl, 2);
+        if (qn->dtype != KVC_KV_F32) {
+            int64_t kvr = p->kv_start[S];
+            int64_t shc[3] = {kvr, Hkv, D}, shs[2] = {kvr, Hkv};
+            int64_t shg[3] = {kvr, Hkv, D / 16};
+            dtype ct = qn->dtype == KVC_KV_F16 || qn->dtype == KVC_KV_BF16
+                           ? DT_U16 : DT_U8;
+            uint8_t *k8 = NULL, *v8 = NULL;
+            const void *kc = t->k_codes, *vc = t->v_codes;
+            if (ct == DT_U8) { /* one code per byte */
+                int64_t n = kvr * Hkv * D;
+                k8 = malloc((size_t)(n > 0 ? n : 1));
+                v8 = malloc((size_t)(n > 0 ? n : 1));
+                if (!k8 || !v8) {
+                    free(k8);
+                    free(v8);
+                    s->oom = 1;
+                    return;
+                }
+                for (int64_t i = 0; i < n; i++) {
+                    k8[i] = (uint8_t)t->k_codes[i];
+                    v8[i] = (uint8_t)t->v_codes[i];
+                }
+                kc = k8;
+                vc = v8;
+            }
+            sb_puts(s, ",\n");
+            sb_key(s, 6, "kCodes");
+            put_array(s, ct, kc, shc, 3);
+            sb_puts(s, ",\n");
+            sb_key(s, 6, "vCodes");
+            put_array(s, ct, vc, shc, 3);
+            free(k8);
+            free(v8);
+            if (qn->kind == KVC_SCALE_TOKEN) {
+                sb_puts(s, ",\n");
+                sb_key(s, 6, "kTokenScales");
+                put_array(s, DT_F32, t->k_token_scales, shs, 2);
+                sb_puts(s, ",\n");
+                sb_key(s, 6, "vTokenScales");
+                put_array(s, DT_F32, t->v_token_scales, shs, 2);
+            } else if (qn->kind == KVC_SCALE_GROUP) {
+                sb_puts(s, ",\n");
+                sb_key(s, 6, "kGroupCodes");
+                put_array(s, DT_U8, t->k_group_codes, shg, 3);
+                sb_puts(s, ",\n");
+                sb_key(s, 6, "vGroupCodes");
+                put_array(s, DT_U8, t->v_group_codes, shg, 3);
+            }
+        }
         sb_puts(s, "\n");
         sb_indent(s, 5);
         sb_puts(s, "}");
@@ -500,10 +600,24 @@ static const char *const header_lines[] = {
     "Each test is self-contained: the logical q, k, v (and mask) and the "
     "physical layout (strides, block table, slot mapping, QEfficient "
     "inputs). Nothing is regenerated from a seed.",
-    "To check an implementation: build a K/V pool of layout.poolElems "
-    "elements, store the context positions of every sequence at their "
+    "To check an implementation: build K and V pools of layout.poolElems "
+    "storage units, store the context positions of every sequence at their "
     "block-table slots, write the new tokens through the implementation's "
     "cache write with layout.slotMapping, run its attention, and compare.",
+    "config.kvDtype and config.kvScale name the cache format (f32, f16, bf16, "
+    "fp8_e4m3, fp8_e5m2, int8, nvfp4; scales none, tensor, attn_head, token, "
+    "group). The cache holds codes of the logical fp32 k and v: static scales "
+    "are kScale/vScale (nvfp4: the global scales) or kHeadScale/vHeadScale, "
+    "dynamic ones are computed by the cache write; expected.kCodes/vCodes "
+    "(and kTokenScales/vTokenScales or kGroupCodes/vGroupCodes) hold what "
+    "the cache must contain, and out/lse are those of the stored values "
+    "decode(code) * scale.",
+    "Strides and poolElems count storage units of the format: 4 bytes for "
+    "f32, 2 for f16/bf16 (a code in little-endian order), 1 for fp8/int8, and "
+    "for nvfp4 1 byte holding two 4-bit codes (even dim in the low nibble), "
+    "so a head row is headDim units (headDim / 2 for nvfp4). Token scales "
+    "(f32) and group codes (u8) live in scale pools of layout.scalePoolUnits "
+    "units addressed by scaleStrideBlock/Slot/Head.",
     "valid: every out and lse value must satisfy |got - expected| <= tol "
     "(tolOut, tolLse; tol 0 means exact). invalid: the implementation must "
     "refuse the input with an error and change nothing. acceptable: either.",
@@ -517,9 +631,11 @@ static const char encoding_text[] =
     "Arrays of numbers are objects {dtype, shape, data}: data is the RFC 4648 "
     "base64 (standard alphabet, '=' padding) of the elements in row-major "
     "order, each little-endian: f32 and f64 are IEEE 754 binary32 and "
-    "binary64, u8 bytes (Python: struct.unpack('<%df' % n, base64.b64decode(data))). "
-    "Scalar floats (scale, softcap) are fp32 values written as hexadecimal "
-    "floats (C strtod, Python float.fromhex). Integers are JSON numbers below "
+    "binary64, u8 bytes, u16 unsigned 16-bit integers (Python: "
+    "struct.unpack('<%df' % n, base64.b64decode(data))). Scalar floats "
+    "(scale, softcap, kScale, vScale) are fp32 values written as hexadecimal "
+    "floats (C strtod, Python float.fromhex); an invalid test's kScale or "
+    "vScale may also be \"nan\", \"inf\" or \"-inf\". Integers are JSON numbers below "
     "2^53 in magnitude; poisonSeed is a decimal string (uint64).";
 
 static void print_notes(sb *s, const kvc_golden_file *f)

@@ -1,7 +1,8 @@
 /*
  * blocked_attention.c — kva_blocked_attention: QEfficient's BlockedKV, a
- * contiguous cache [S][Hkv][CL][D] reduced in num_kv_blocks tiles of
- * ceil(CL / num_kv_blocks) positions. Same arithmetic as paged attention
+ * contiguous cache [S][Hkv][CL][R] (R = the row's storage units: D, D/2
+ * for NVFP4) reduced in num_kv_blocks tiles of ceil(CL / num_kv_blocks)
+ * positions. Same arithmetic as paged attention
  * (attention_core.c); the tiles are simply consecutive. Tiles past seq_len
  * (the last ones may be partial or empty) are never read.
  */
@@ -19,16 +20,33 @@ static void blocked_tiles(const void *ctx, int s, int kv_head,
 {
     const blocked_ctx *bc = ctx;
     const kva_blocked_cache *c = bc->cache;
-    const int64_t D = c->head_dim;
-    /* Offsets proven to fit in int64 by the S*Hkv*CL*D check. */
-    const int64_t off =
-        ((int64_t)s * c->num_kv_heads + kv_head) * c->cache_len * D;
-    t->k = c->k + off;
-    t->v = c->v + off;
+    const kva_kv_scales *sc = &c->scales;
+    const int64_t R = kva_row_units(c->dtype, c->head_dim);
+    /* Offsets proven to fit in int64 by the S*Hkv*CL*R check (in units;
+     * the arrays hold that many units, so the byte offsets fit too). */
+    const int64_t off = ((int64_t)s * c->num_kv_heads + kv_head) *
+                        c->cache_len * R * kva_unit_bytes(c->dtype);
+    t->dtype = c->dtype;
+    t->k = (const char *)c->k + off;
+    t->v = (const char *)c->v + off;
     t->tile_ids = NULL;
-    t->tile_stride = bc->tile_len * D;
-    t->pos_stride = D;
+    t->tile_stride = bc->tile_len * R;
+    t->pos_stride = R;
     t->tile_len = bc->tile_len;
+    /* block = sequence, slot = position (kvattn.h); rows proven in bounds
+     * by the scale-pool check over S x CL x Hkv. Tile b starts at position
+     * b*tile_len, so its scale rows are tile_len slots apart; that is a
+     * real offset only when a second tile exists (tile_len < CL): with one
+     * tile it is never used and may not even fit (a free stride_slot when
+     * CL == 1). Only positions below seq_len <= CL are ever read. */
+    const int pooled = kva_scales_pooled(sc->kind); /* else: junk allowed */
+    kva_tiles_set_scales(
+        t, sc, kv_head,
+        pooled ? (int64_t)s * sc->stride_block +
+                     (int64_t)kv_head * sc->stride_head
+               : 0,
+        pooled && bc->tile_len < c->cache_len ? bc->tile_len * sc->stride_slot
+                                              : 0);
 }
 
 /* The cache's own description and its agreement with params and batch. */
@@ -56,19 +74,28 @@ static kva_status check_blocked_cache(const kva_attn_params *p,
     if (num_kv_blocks < 1)
         return kva_fail(err, KVA_ERR_SHAPE, "num_kv_blocks %d must be >= 1",
                         num_kv_blocks);
+    kva_status st = kva_check_format(c->dtype, &c->scales, c->num_kv_heads,
+                                     c->head_dim, err);
+    if (st != KVA_OK)
+        return st;
     if (num_seqs > 0) {
         if (c->k == NULL)
             return kva_fail(err, KVA_ERR_NULL, "cache->k is NULL");
         if (c->v == NULL)
             return kva_fail(err, KVA_ERR_NULL, "cache->v is NULL");
         int64_t n;
+        const int64_t R = kva_row_units(c->dtype, c->head_dim);
         if (!kva_mul_nonneg((int64_t)num_seqs * c->num_kv_heads,
-                            (int64_t)c->cache_len * c->head_dim, &n))
+                            (int64_t)c->cache_len * R, &n))
             return kva_fail(err, KVA_ERR_SHAPE,
-                            "cache of %d x %d x %d x %d elements overflows "
-                            "int64",
-                            num_seqs, c->num_kv_heads, c->cache_len,
-                            c->head_dim);
+                            "cache of %d x %d x %d x %" PRId64
+                            " units overflows int64",
+                            num_seqs, c->num_kv_heads, c->cache_len, R);
+        /* The scale pools: block = sequence, slot = position. */
+        st = kva_check_scale_pools(&c->scales, num_seqs, c->cache_len,
+                                   c->num_kv_heads, c->head_dim, err);
+        if (st != KVA_OK)
+            return st;
     }
     return KVA_OK;
 }
@@ -108,6 +135,6 @@ kva_status kva_blocked_attention(const kva_attn_params *params,
     const int64_t tile_len =
         ((int64_t)cache->cache_len + num_kv_blocks - 1) / num_kv_blocks;
     const blocked_ctx bc = {cache, tile_len};
-    return kva_attend_batch(params, &vl, blocked_tiles, &bc, tile_len, q, out,
-                            lse, err);
+    return kva_attend_batch(params, &vl, cache->dtype, blocked_tiles, &bc,
+                            tile_len, q, out, lse, err);
 }

@@ -1,9 +1,11 @@
 /*
  * cache_write.c — kva_cache_write: scatter new tokens' K/V into a paged
- * cache through a slot mapping. All-or-nothing: every slot is checked
+ * cache through a slot mapping, encoding each (token, head) row in the
+ * cache's dtype (docs/kv-formats.md). All-or-nothing: every slot is checked
  * (range, then duplicates) before the first element is written, so a bad
  * slot late in the batch cannot leave the cache half-updated.
  */
+#include "kva_format.h"
 #include "kva_internal.h"
 
 #include <inttypes.h>
@@ -62,6 +64,90 @@ static kva_status check_duplicates(const int64_t *slots, int64_t n,
     return st;
 }
 
+/* The per-token range R of docs/kv-formats.md ("Per token"). */
+static float token_range(kva_dtype d)
+{
+    switch (d) {
+    case KVA_DTYPE_FP8_E4M3: return 448.0f;
+    case KVA_DTYPE_FP8_E5M2: return 57344.0f;
+    default: return 127.5f; /* INT8 */
+    }
+}
+
+/* One 8-bit code of t = fp32(x / s) (FP8 / INT8). */
+static uint8_t encode8(kva_dtype d, float t)
+{
+    switch (d) {
+    case KVA_DTYPE_FP8_E4M3: return kva_e4m3_encode(t);
+    case KVA_DTYPE_FP8_E5M2: return kva_e5m2_encode(t);
+    default: return (uint8_t)kva_int8_encode(t);
+    }
+}
+
+/* Where one (token, head) row goes, and its static scale for TENSOR / HEAD
+ * (or the global scale for GROUP). */
+typedef struct row_dst {
+    void *pool;       /* K or V pool */
+    int64_t off;      /* the row's first unit */
+    void *spool;      /* TOKEN / GROUP scale pool */
+    int64_t soff;     /* the row's first scale-pool unit */
+    float scale;      /* TENSOR / HEAD scale, GROUP global scale */
+} row_dst;
+
+/* Encode the D elements of x into one cache row (validated cache). */
+static void encode_row(const kva_paged_cache *c, const row_dst *r,
+                       const float *x)
+{
+    const int D = c->head_dim;
+    switch (c->dtype) {
+    case KVA_DTYPE_F32:
+        memcpy((float *)r->pool + r->off, x, (size_t)D * sizeof(float));
+        return;
+    case KVA_DTYPE_F16: {
+        uint16_t *dst = (uint16_t *)r->pool + r->off;
+        for (int d = 0; d < D; d++)
+            dst[d] = kva_f16_encode(x[d]);
+        return;
+    }
+    case KVA_DTYPE_BF16: {
+        uint16_t *dst = (uint16_t *)r->pool + r->off;
+        for (int d = 0; d < D; d++)
+            dst[d] = kva_bf16_encode(x[d]);
+        return;
+    }
+    case KVA_DTYPE_FP8_E4M3:
+    case KVA_DTYPE_FP8_E5M2:
+    case KVA_DTYPE_INT8: {
+        uint8_t *dst = (uint8_t *)r->pool + r->off;
+        float s = r->scale;
+        if (c->scales.kind == KVA_SCALE_TOKEN) {
+            s = kva_scale_token(x, D, token_range(c->dtype));
+            ((float *)r->spool)[r->soff] = s;
+        }
+        for (int d = 0; d < D; d++)
+            dst[d] = encode8(c->dtype, x[d] / s);
+        return;
+    }
+    case KVA_DTYPE_NVFP4: {
+        uint8_t *dst = (uint8_t *)r->pool + r->off;
+        uint8_t *codes = (uint8_t *)r->spool + r->soff;
+        const float g = r->scale;
+        for (int grp = 0; grp < D / 16; grp++) {
+            const float *x16 = x + grp * 16;
+            const uint8_t bc = kva_nvfp4_group_scale(x16, g);
+            codes[grp] = bc;
+            const float s = kva_nvfp4_effective_scale(bc, g);
+            for (int i = 0; i < 16; i += 2) {
+                const uint8_t lo = kva_e2m1_encode(x16[i] / s);
+                const uint8_t hi = kva_e2m1_encode(x16[i + 1] / s);
+                dst[(grp * 16 + i) / 2] = (uint8_t)(lo | (hi << 4));
+            }
+        }
+        return;
+    }
+    }
+}
+
 kva_status kva_cache_write(const kva_paged_cache *cache, const float *k,
                            const float *v, const int64_t *slot_mapping,
                            int64_t num_tokens, kva_error *err)
@@ -92,9 +178,10 @@ kva_status kva_cache_write(const kva_paged_cache *cache, const float *k,
 
     const int B = cache->block_size, H = cache->num_kv_heads,
               D = cache->head_dim;
-    /* The cache check proved num_blocks*B*H*D rows fit in pool_elems, so
-     * these products cannot overflow; the source offsets t*H*D must be
-     * checked separately (num_tokens is the caller's claim). */
+    /* The cache check proved every (block, slot, head) row fits in
+     * pool_elems (and the scale pools), so the row offsets cannot
+     * overflow; the source offsets t*H*D must be checked separately
+     * (num_tokens is the caller's claim). */
     const int64_t num_slots = cache->num_blocks * B;
     int64_t src_elems;
     if (!kva_mul_nonneg(num_tokens, (int64_t)H * D, &src_elems))
@@ -115,19 +202,33 @@ kva_status kva_cache_write(const kva_paged_cache *cache, const float *k,
     if (st != KVA_OK)
         return st;
 
+    const kva_kv_scales *sc = &cache->scales;
     for (int64_t t = 0; t < num_tokens; t++) {
         int64_t s = slot_mapping[t];
         if (s < 0)
             continue; /* padding token */
-        int64_t row = (s / B) * cache->stride_block +
-                      (s % B) * cache->stride_slot;
+        /* Offsets proven in bounds by the cache check (rows of the K/V
+         * pools and, for TOKEN / GROUP, of the scale pools). */
+        const int64_t blk = s / B, pos = s % B;
+        const int64_t row = blk * cache->stride_block + pos * cache->stride_slot;
+        /* The scale-pool strides are garbage-tolerant fields unless the
+         * kind uses a pool: never multiply them otherwise. */
+        const int pooled =
+            sc->kind == KVA_SCALE_TOKEN || sc->kind == KVA_SCALE_GROUP;
+        const int64_t srow =
+            pooled ? blk * sc->stride_block + pos * sc->stride_slot : 0;
         const float *ks = k + t * H * D, *vs = v + t * H * D;
         for (int h = 0; h < H; h++) {
-            int64_t off = row + h * cache->stride_head;
-            memcpy(cache->k + off, ks + (int64_t)h * D,
-                   (size_t)D * sizeof(float));
-            memcpy(cache->v + off, vs + (int64_t)h * D,
-                   (size_t)D * sizeof(float));
+            const int64_t off = row + h * cache->stride_head;
+            const int64_t soff = pooled ? srow + h * sc->stride_head : 0;
+            row_dst kd = {cache->k, off, sc->k_pool, soff, sc->k_tensor};
+            row_dst vd = {cache->v, off, sc->v_pool, soff, sc->v_tensor};
+            if (sc->kind == KVA_SCALE_HEAD) {
+                kd.scale = sc->k_head[h];
+                vd.scale = sc->v_head[h];
+            }
+            encode_row(cache, &kd, ks + (int64_t)h * D);
+            encode_row(cache, &vd, vs + (int64_t)h * D);
         }
     }
     return KVA_OK;

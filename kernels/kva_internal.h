@@ -40,9 +40,43 @@ int kva_mul_nonneg(int64_t a, int64_t b, int64_t *r);
  * softcap, window (PARAM). */
 kva_status kva_check_params(const kva_attn_params *p, kva_error *err);
 
-/* A paged cache description: k/v non-NULL (NULL), sizes >= 1, strides >= 0
- * and non-overlapping rows, every row inside pool_elems (SHAPE). */
+/* A paged cache description: k/v non-NULL (NULL), sizes >= 1 (SHAPE), the
+ * format (kva_check_format), strides >= 0 and non-overlapping rows of
+ * kva_row_units units, every row inside pool_elems (SHAPE), then the scale
+ * pools (kva_check_scale_pools). */
 kva_status kva_check_paged_cache(const kva_paged_cache *c, kva_error *err);
+
+/* ---- formats (validate.c) ----------------------------------------------- */
+
+/* "F32", "FP8_E4M3", ... / "NONE", "TOKEN", ...; "unknown" out of range. */
+const char *kva_dtype_name(kva_dtype d);
+const char *kva_scale_kind_name(kva_scale_kind k);
+
+/* Bytes in one storage unit of a valid dtype: 4, 2 or 1. */
+int64_t kva_unit_bytes(kva_dtype d);
+
+/* Storage units of one head row of a valid dtype: D, or D/2 for NVFP4. */
+int64_t kva_row_units(kva_dtype d, int64_t head_dim);
+
+/* Units of one scale-pool row of a valid TOKEN or GROUP kind: 1 float, or
+ * D/16 e4m3 codes. Bytes per unit: 4 (TOKEN) or 1 (GROUP). */
+int64_t kva_scale_row_units(kva_scale_kind k, int64_t head_dim);
+int64_t kva_scale_unit_bytes(kva_scale_kind k);
+
+/* The format of a cache whose num_kv_heads and head_dim are already >= 1:
+ * a known dtype and kind, a kind the dtype takes, NVFP4 head_dim % 16 == 0,
+ * static scales finite and > 0 (FORMAT); HEAD arrays non-NULL (NULL). */
+kva_status kva_check_format(kva_dtype dtype, const kva_kv_scales *sc,
+                            int num_kv_heads, int head_dim, kva_error *err);
+
+/* The TOKEN / GROUP scale pools of a format that passed kva_check_format
+ * (nothing to check for other kinds), over a (block, slot, head) grid of
+ * num_blocks x block_size x num_kv_heads rows (each count >= 1): pools
+ * non-NULL (NULL), strides >= 0, rows not overlapping and inside pool_units
+ * (SHAPE). */
+kva_status kva_check_scale_pools(const kva_kv_scales *sc, int64_t num_blocks,
+                                 int64_t block_size, int num_kv_heads,
+                                 int head_dim, kva_error *err);
 
 /* The variable-length batch fields paged and blocked attention share. */
 typedef struct kva_varlen {
@@ -64,20 +98,54 @@ kva_status kva_check_varlen(const kva_varlen *b, const kva_attn_params *p,
 /*
  * The keys and values one query row reads, as a sequence of tiles of
  * tile_len consecutive logical positions. Logical tile b lives at physical
- * tile id(b) = tile_ids ? tile_ids[b] : b, and position j of it at
- *   k + id(b)*tile_stride + (j - b*tile_len)*pos_stride
- * (likewise v). Paged attention: one tile = one cache block, tile_ids = the
- * sequence's block table row. Blocked attention: contiguous tiles,
- * tile_ids = NULL. k and v already point at the right KV head.
+ * tile id(b) = tile_ids ? tile_ids[b] : b, and the row of position j of it
+ * starts at storage unit
+ *   id(b)*tile_stride + (j - b*tile_len)*pos_stride
+ * of k (likewise v), units of the dtype (kvattn.h). Paged attention: one
+ * tile = one cache block, tile_ids = the sequence's block table row.
+ * Blocked attention: contiguous tiles, tile_ids = NULL. k and v already
+ * point at the right KV head (in bytes: unit offsets times the unit size
+ * are applied by whoever fills the tiles).
+ *
+ * Scales, by kind: NONE none (F32, F16, BF16: the value is the decoded
+ * code); TENSOR and HEAD the static k_scale / v_scale of this KV head;
+ * TOKEN a float per position and GROUP D/16 e4m3 codes per position (with
+ * k_scale / v_scale the global scales), in the scale pools k_scales /
+ * v_scales (already at the KV head), the row of position j at unit
+ *   id(b)*scale_tile_stride + (j - b*tile_len)*scale_pos_stride.
  */
 typedef struct kva_kv_tiles {
-    const float *k;
-    const float *v;
+    kva_dtype dtype;
+    const void *k;
+    const void *v;
     const int *tile_ids;
     int64_t tile_stride;
     int64_t pos_stride;
     int64_t tile_len; /* >= 1 */
+    kva_scale_kind kind;
+    float k_scale, v_scale;
+    const void *k_scales;
+    const void *v_scales;
+    int64_t scale_tile_stride;
+    int64_t scale_pos_stride;
 } kva_kv_tiles;
+
+/* Whether a kind keeps scales in pools (TOKEN, GROUP): only then are the
+ * pool pointers and strides validated, and only then may they take part
+ * in any arithmetic (for other kinds they may hold anything). */
+static inline int kva_scales_pooled(kva_scale_kind k)
+{
+    return k == KVA_SCALE_TOKEN || k == KVA_SCALE_GROUP;
+}
+
+/* The scale fields of *t for KV head kv_head: the static scale (TENSOR,
+ * HEAD; GROUP's global scale), or for TOKEN and GROUP the scale pools
+ * offset by pool_row units (the head's row of the first tile), rows of
+ * successive positions stride_slot apart and of successive tiles
+ * tile_stride apart (callers pass 0, 0 for kinds without pools). Unused
+ * kinds leave scale 1 and no pools. */
+void kva_tiles_set_scales(kva_kv_tiles *t, const kva_kv_scales *sc,
+                          int kv_head, int64_t pool_row, int64_t tile_stride);
 
 /* Fills *t for sequence s and KV head kv_head. */
 typedef void (*kva_tiles_fn)(const void *ctx, int s, int kv_head,
@@ -86,14 +154,15 @@ typedef void (*kva_tiles_fn)(const void *ctx, int s, int kv_head,
 /*
  * Attention for every real token of a validated batch: for each (token,
  * query head) row, an online softmax over the tiles that hold its visible
- * keys. Rows of padding tokens are not touched. max_tile_len bounds the
- * tile_len of every kva_kv_tiles the callback returns (it sizes the one
- * scratch buffer of the call). Returns KVA_OK or KVA_ERR_NOMEM (before any
- * write).
+ * keys. Rows of padding tokens are not touched. dtype is the (validated)
+ * dtype of every kva_kv_tiles the callback returns; max_tile_len bounds
+ * their tile_len (together they size the one scratch buffer of the call).
+ * Returns KVA_OK or KVA_ERR_NOMEM (before any write).
  */
 kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
-                            kva_tiles_fn tiles, const void *tiles_ctx,
-                            int64_t max_tile_len, const float *q, float *out,
-                            float *lse, kva_error *err);
+                            kva_dtype dtype, kva_tiles_fn tiles,
+                            const void *tiles_ctx, int64_t max_tile_len,
+                            const float *q, float *out, float *lse,
+                            kva_error *err);
 
 #endif /* KVA_INTERNAL_H */

@@ -58,7 +58,12 @@ typedef enum kva_status {
     KVA_ERR_BLOCK,      /* block id -1 or out of range where a position needs it */
     KVA_ERR_SLOT,       /* slot out of range or written twice in one call */
     KVA_ERR_CONVENTION, /* QEfficient input that breaks its write convention */
-    KVA_ERR_NOMEM       /* a temporary allocation failed */
+    KVA_ERR_NOMEM,      /* a temporary allocation failed */
+    KVA_ERR_FORMAT      /* unknown dtype or scale kind, a kind the dtype does
+                           not take, a static scale not finite and > 0, NVFP4
+                           head_dim not a multiple of 16 (a NULL scale array
+                           or pool is KVA_ERR_NULL; bad scale-pool strides or
+                           pool_units are KVA_ERR_SHAPE, as for k/v) */
 } kva_status;
 
 /* Filled on failure; msg is NUL-terminated and names what is wrong. */
@@ -82,33 +87,104 @@ typedef struct kva_attn_params {
 } kva_attn_params;
 
 /*
+ * The element format of a K/V cache (docs/kv-formats.md is the written
+ * contract: encodings, rounding, saturation, NaN/inf/-0 rules). The cache
+ * stores codes; kva_cache_write encodes fp32 K/V, attention decodes inside
+ * its loop. A cache is addressed in *storage units*:
+ *   F32 4 bytes, F16/BF16 2 bytes (a uint16 code in host byte order),
+ *   FP8_E4M3/FP8_E5M2/INT8 1 byte (one code), NVFP4 1 byte holding two e2m1
+ *   codes (dim d even in the low nibble, d odd in the high nibble).
+ * A head row of D elements spans D units (D/2 for NVFP4).
+ */
+typedef enum kva_dtype {
+    KVA_DTYPE_F32 = 0,
+    KVA_DTYPE_F16,
+    KVA_DTYPE_BF16,
+    KVA_DTYPE_FP8_E4M3, /* OCP E4M3FN, saturating (SATFINITE) encode */
+    KVA_DTYPE_FP8_E5M2, /* saturating encode; decodes infinities */
+    KVA_DTYPE_INT8,     /* symmetric, round half even, clamp [-128, 127] */
+    KVA_DTYPE_NVFP4     /* e2m1 + one e4m3 scale per 16 dims + fp32 global */
+} kva_dtype;
+
+/* Where the scale of an element comes from (compressed-tensors names). */
+typedef enum kva_scale_kind {
+    KVA_SCALE_NONE = 0, /* F32, F16, BF16: no scale (the only valid kind) */
+    KVA_SCALE_TENSOR,   /* FP8/INT8: static k_tensor, v_tensor */
+    KVA_SCALE_HEAD,     /* FP8/INT8 ("attn_head"): static k_head[h], v_head[h] */
+    KVA_SCALE_TOKEN,    /* FP8/INT8: dynamic, computed by the cache write for
+                           each (token, head) and stored as a float in the
+                           scale pools */
+    KVA_SCALE_GROUP     /* NVFP4 (the only valid kind for it): the cache write
+                           computes an e4m3 block-scale code per 16 dims and
+                           stores it in the scale pools; k_tensor, v_tensor
+                           are the static fp32 global scales */
+} kva_scale_kind;
+
+/*
+ * The scales of a cache. Static scales (k_tensor/v_tensor for TENSOR and
+ * GROUP, k_head/v_head for HEAD) must be finite and > 0 (KVA_ERR_FORMAT;
+ * a NULL k_head/v_head for HEAD is KVA_ERR_NULL).
+ * TOKEN and GROUP keep per-row scales in two pools addressed like the cache
+ * by (block, slot, head): the scale of (b, t, h) is
+ *   TOKEN: ((float *)k_pool)[b*stride_block + t*stride_slot + h*stride_head]
+ *   GROUP: ((uint8_t *)k_pool)[b*stride_block + t*stride_slot
+ *                              + h*stride_head + g], g = d / 16
+ * (likewise v_pool), strides in units of the pool (float for TOKEN, byte
+ * for GROUP), rows of 1 (TOKEN) or D/16 (GROUP) units that must not
+ * overlap and must lie inside pool_units (like the K/V strides: non-
+ * negative, KVA_ERR_SHAPE otherwise; a NULL pool is KVA_ERR_NULL). Fields
+ * a kind does not use are ignored.
+ */
+typedef struct kva_kv_scales {
+    kva_scale_kind kind;
+    float k_tensor, v_tensor;     /* TENSOR: the scales; GROUP: global scales */
+    const float *k_head, *v_head; /* HEAD: [num_kv_heads] each */
+    void *k_pool, *v_pool;        /* TOKEN, GROUP: the scale pools */
+    int64_t pool_units;           /* units in each of k_pool and v_pool */
+    int64_t stride_block, stride_slot, stride_head; /* units */
+} kva_kv_scales;
+
+/*
  * A paged K/V cache: a pool of num_blocks blocks of block_size token slots.
- * The element (block b, slot t, kv head h, dim d) of K lives at
- *   k[b*stride_block + t*stride_slot + h*stride_head + d]
- * and likewise for V (same strides). NHD = [blocks][B][Hkv][D] has
- * stride_slot = Hkv*D, stride_head = D; HND = [blocks][Hkv][B][D] has
- * stride_head = B*D, stride_slot = D; padded variants use larger strides.
- * The three strides must not make two (block, slot, head) rows overlap, and
- * every row must lie inside pool_elems elements of both k and v.
+ * The element (block b, slot t, kv head h, dim d) of K lives in the row that
+ * starts at storage unit
+ *   b*stride_block + t*stride_slot + h*stride_head
+ * of k (unit d of the row; for NVFP4, nibble d%2 of unit d/2), likewise for
+ * V (same strides). NHD = [blocks][B][Hkv][D] has stride_slot = Hkv*R,
+ * stride_head = R (R = the row's units: D, or D/2 for NVFP4); HND =
+ * [blocks][Hkv][B][D] has stride_head = B*R, stride_slot = R; padded
+ * variants use larger strides. The three strides must not make two
+ * (block, slot, head) rows overlap, and every row must lie inside
+ * pool_elems units of both k and v.
  * A contiguous cache [S][Hkv][CL][D] is the paged cache with num_blocks = S,
  * block_size = CL, HND strides: write it with kva_cache_write too.
+ * dtype and scales default (zero-initialised) to F32 without scales.
+ * Refused: an unknown dtype or kind, a kind the dtype does not take (see
+ * kva_scale_kind), a static scale that is not finite and > 0, NVFP4 with a
+ * head_dim that is not a multiple of 16, a NULL or too small scale pool.
  */
 typedef struct kva_paged_cache {
-    float *k;
-    float *v;
-    int64_t pool_elems;   /* elements in each of k and v */
+    void *k;
+    void *v;
+    int64_t pool_elems;   /* storage units in each of k and v */
     int64_t num_blocks;   /* >= 1 */
     int block_size;       /* B >= 1 */
     int num_kv_heads;     /* Hkv >= 1 */
     int head_dim;         /* D >= 1 */
-    int64_t stride_block; /* elements */
-    int64_t stride_slot;  /* elements */
-    int64_t stride_head;  /* elements; D elements of one head are contiguous */
+    int64_t stride_block; /* storage units */
+    int64_t stride_slot;  /* storage units */
+    int64_t stride_head;  /* storage units; one head row is contiguous */
+    kva_dtype dtype;      /* KVA_DTYPE_F32 = 0 */
+    kva_kv_scales scales; /* kind KVA_SCALE_NONE = 0 */
 } kva_paged_cache;
 
 /*
- * Write the K/V of num_tokens new tokens into the cache.
- *   k, v:          [num_tokens][Hkv][D], contiguous.
+ * Write the K/V of num_tokens new tokens into the cache, encoding them in
+ * the cache's dtype (computing TOKEN and GROUP scales and storing them in
+ * the scale pools).
+ *   k, v:          [num_tokens][Hkv][D], contiguous fp32. Any value is
+ *                  accepted (NaN and infinities are encoded by the rules of
+ *                  docs/kv-formats.md).
  *   slot_mapping:  [num_tokens]; slot = block_id*B + offset, -1 = skip
  *                  (a padding token).
  * Refused: a slot < -1 or >= num_blocks*B, the same slot twice, a NULL
@@ -160,18 +236,24 @@ KVA_API kva_status kva_paged_attention(const kva_attn_params *params,
                                kva_error *err);
 
 /*
- * QEfficient BlockedKV: a contiguous cache k, v [S][Hkv][cache_len][D],
- * read and reduced in num_kv_blocks blocks of ceil(cache_len/num_kv_blocks)
+ * QEfficient BlockedKV: a contiguous cache k, v [S][Hkv][cache_len][D]
+ * (storage units: rows of D units, D/2 for NVFP4, no padding), read and
+ * reduced in num_kv_blocks blocks of ceil(cache_len/num_kv_blocks)
  * positions with an online softmax. Batch fields as in kva_paged_batch,
- * without a block table; seq_lens[s] <= cache_len.
+ * without a block table; seq_lens[s] <= cache_len. dtype and scales as in
+ * kva_paged_cache; TOKEN/GROUP scale pools are addressed with block =
+ * sequence s, slot = position (num_blocks = S, block_size = cache_len for
+ * their bounds; like k and v they are only required when num_seqs > 0).
  */
 typedef struct kva_blocked_cache {
-    const float *k;
-    const float *v;
+    const void *k;
+    const void *v;
     int num_seqs;     /* S, must equal the batch's num_seqs */
     int num_kv_heads; /* Hkv */
     int cache_len;    /* CL >= 1 */
     int head_dim;     /* D */
+    kva_dtype dtype;      /* KVA_DTYPE_F32 = 0 */
+    kva_kv_scales scales; /* kind KVA_SCALE_NONE = 0 */
 } kva_blocked_cache;
 
 KVA_API kva_status kva_blocked_attention(const kva_attn_params *params,
@@ -225,6 +307,40 @@ typedef struct kva_general_inputs {
 
 KVA_API kva_status kva_qeff_to_general(const kva_qeff_inputs *in,
                                kva_general_inputs *outp, kva_error *err);
+
+/*
+ * Calibration of static scales: a min-max observer. The caller owns the
+ * state (no hidden state): zero-initialise one observer per tensor (K, V),
+ * set num_kv_heads and head_dim and point head_amax at num_kv_heads
+ * zeroed floats (or NULL for per-tensor only), then feed it batches.
+ */
+typedef struct kva_observer {
+    int num_kv_heads; /* Hkv >= 1 */
+    int head_dim;     /* D >= 1 */
+    float amax;       /* largest finite |x| seen so far (0 at start) */
+    float *head_amax; /* [num_kv_heads]: the same per KV head, or NULL */
+} kva_observer;
+
+/* Consume x [num_tokens][Hkv][D] (fp32, contiguous): amax and head_amax
+ * become the largest finite |x| seen (NaN and infinities are ignored).
+ * Refused: NULL observer or x (x may be NULL when num_tokens == 0;
+ * KVA_ERR_NULL), num_tokens < 0 (KVA_ERR_LENGTH), Hkv or D < 1
+ * (KVA_ERR_SHAPE), a size that overflows (KVA_ERR_LENGTH), a negative or
+ * non-finite amax or head_amax entry in the state (KVA_ERR_PARAM).
+ * All-or-nothing. */
+KVA_API kva_status kva_observer_update(kva_observer *o, const float *x,
+                                       int64_t num_tokens, kva_error *err);
+
+/* The static scale for an observed amax (finite, >= 0), by the symmetric
+ * min-max rule of compressed-tensors, scale = amax / ((qmax - qmin) / 2):
+ *   FP8_E4M3 fp32(amax / 448), FP8_E5M2 fp32(amax / 57344), INT8
+ *   fp32(amax / 127.5), a zero result replaced by 2^-23;
+ *   NVFP4 the global scale fp32(2688 / max(amax, 2^-23)) (448 * 6).
+ * Refused: scale == NULL (KVA_ERR_NULL), a dtype without static scales
+ * (F32, F16, BF16) or an unknown one (KVA_ERR_FORMAT), an amax that is
+ * negative, NaN or infinite (KVA_ERR_PARAM); *scale is then untouched. */
+KVA_API kva_status kva_scale_from_amax(kva_dtype dtype, float amax,
+                                       float *scale, kva_error *err);
 
 #ifdef __cplusplus
 }

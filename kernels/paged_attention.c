@@ -19,14 +19,26 @@ static void paged_tiles(const void *ctx, int s, int kv_head, kva_kv_tiles *t)
 {
     const paged_ctx *pc = ctx;
     const kva_paged_cache *c = pc->cache;
-    const int64_t head_off = (int64_t)kv_head * c->stride_head;
-    t->k = c->k + head_off;
-    t->v = c->v + head_off;
+    const kva_kv_scales *sc = &c->scales;
+    /* Offsets in units, proven in bounds by the cache check; the pools are
+     * addressed in bytes here, units inside the tile loop. */
+    const int64_t head_off =
+        (int64_t)kv_head * c->stride_head * kva_unit_bytes(c->dtype);
+    t->dtype = c->dtype;
+    t->k = (const char *)c->k + head_off;
+    t->v = (const char *)c->v + head_off;
     t->tile_ids = pc->batch->block_table +
                   (int64_t)s * pc->batch->max_blocks_per_seq;
     t->tile_stride = c->stride_block;
     t->pos_stride = c->stride_slot;
     t->tile_len = c->block_size;
+    /* scale rows of head kv_head; tile = block, stride_block apart. The
+     * strides are only arithmetic when the kind has pools: for the others
+     * they may hold anything (kvattn.h) */
+    const int pooled = kva_scales_pooled(sc->kind);
+    kva_tiles_set_scales(t, sc, kv_head,
+                         pooled ? (int64_t)kv_head * sc->stride_head : 0,
+                         pooled ? sc->stride_block : 0);
 }
 
 /*
@@ -123,6 +135,6 @@ kva_status kva_paged_attention(const kva_attn_params *params,
         return st;
 
     const paged_ctx pc = {cache, batch};
-    return kva_attend_batch(params, &vl, paged_tiles, &pc, cache->block_size,
-                            q, out, lse, err);
+    return kva_attend_batch(params, &vl, cache->dtype, paged_tiles, &pc,
+                            cache->block_size, q, out, lse, err);
 }

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kv_format.h"
+
 #define KVC_NO_WINDOW (-1)
 
 typedef struct kvc_config {
@@ -31,6 +33,35 @@ typedef struct kvc_config {
     int causal;       /* 1 causal, 0 bidirectional */
     int window_left;  /* KVC_NO_WINDOW or >= 0 */
 } kvc_config;
+
+/* Where the scale of a K/V element comes from (docs/kv-formats.md,
+ * "Scales"; compressed-tensors' names). */
+typedef enum kvc_scale_kind {
+    KVC_SCALE_NONE = 0, /* f32, f16, bf16 */
+    KVC_SCALE_TENSOR,   /* fp8/int8: static k_scale, v_scale */
+    KVC_SCALE_HEAD,     /* fp8/int8 ("attn_head"): static [Hkv] each */
+    KVC_SCALE_TOKEN,    /* fp8/int8: dynamic per (position, KV head) */
+    KVC_SCALE_GROUP,    /* nvfp4: dynamic e4m3 code per 16 dims, static
+                           global k_scale, v_scale */
+    KVC_SCALE_KIND_COUNT
+} kvc_scale_kind;
+
+/* "none", "tensor", "attn_head", "token", "group"; "?" otherwise. */
+const char *kvc_scale_kind_name(kvc_scale_kind k);
+/* Parse a name above; 0, or -1 (k untouched). */
+int kvc_scale_kind_parse(const char *s, kvc_scale_kind *k);
+
+/* The KV cache format of a problem: the logical K/V are fp32; the cache
+ * stores their codes, and attention runs on the stored values
+ * (kv_store.h). A zeroed struct is f32 without scales. */
+typedef struct kvc_kv_quant {
+    kvc_kv_dtype dtype;
+    kvc_scale_kind kind;
+    float k_scale, v_scale; /* TENSOR: the static scales; GROUP: the nvfp4
+                               global scales; else unused */
+    float *k_head_scale;    /* HEAD: [Hkv], else NULL (kvc_problem_set_quant) */
+    float *v_head_scale;
+} kvc_kv_quant;
 
 /*
  * Logical tensors of one batch. Offsets are derived by kvc_problem_alloc and
@@ -55,6 +86,7 @@ typedef struct kvc_problem {
     int has_mask;       /* 0: mask == NULL */
     int64_t *mask_start; /* [S+1], NULL when !has_mask */
     uint8_t *mask;      /* concatenated [q_len][kv_len] per sequence */
+    kvc_kv_quant quant; /* the cache format; zeroed = f32 */
 } kvc_problem;
 
 /* Allocate the arrays of a problem with these lengths (copied), compute the
@@ -64,10 +96,21 @@ int kvc_problem_alloc(kvc_problem *p, const kvc_config *cfg, int num_seqs,
                       const int *ctx_len, const int *q_len,
                       int64_t pad_tokens, int with_mask);
 
+/* Set the cache format of an allocated problem: dtype and kind, static
+ * scales 1.0 (per-head arrays allocated for HEAD, filled with 1.0). Does not
+ * check the combination (kvc_problem_check does). Returns 0 or -1 (out of
+ * memory; quant left as it was). */
+int kvc_problem_set_quant(kvc_problem *p, kvc_kv_dtype dtype,
+                          kvc_scale_kind kind);
+
+/* Whether a dtype takes a scale kind: none for f32/f16/bf16; tensor,
+ * attn_head, token for fp8 and int8; group for nvfp4. */
+int kvc_quant_kind_valid(kvc_kv_dtype dtype, kvc_scale_kind kind);
+
 /* Free what kvc_problem_alloc allocated; safe on a zeroed struct. */
 void kvc_problem_free(kvc_problem *p);
 
-/* Deep copy. Returns 0 or -1. */
+/* Deep copy (the cache format included). Returns 0 or -1. */
 int kvc_problem_copy(kvc_problem *dst, const kvc_problem *src);
 
 /* kv_len of sequence s. */
@@ -77,7 +120,9 @@ static inline int kvc_kv_len(const kvc_problem *p, int s)
 }
 
 /* Check a problem is well formed (counts, head divisibility, finite scale
- * and softcap, window >= -1). Returns 0, or -1 with a message in err. */
+ * and softcap, window >= -1; the cache format: a known dtype and a kind it
+ * takes, static scales finite and > 0, head_dim % 16 == 0 for nvfp4).
+ * Returns 0, or -1 with a message in err. */
 int kvc_problem_check(const kvc_problem *p, char *err, size_t errlen);
 
 #endif /* KVC_PROBLEM_H */

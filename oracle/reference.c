@@ -3,7 +3,10 @@
  *
  * Written from the definition in problem.h and nothing else: for every query
  * row, gather the visible keys in logical order, score them, subtract the
- * maximum, exponentiate, normalise, weight V. The same naive algorithm runs
+ * maximum, exponentiate, normalise, weight V. K and V are the values the
+ * cache stores (kv_store.h): the logical values for an f32 cache, the
+ * decoded codes times their scales otherwise, so quantization error is part
+ * of the problem, never of the verdict. The same naive algorithm runs
  * a second time in float, as the baseline of the tolerance model. Speed is
  * not a goal; plainness and reproducibility are. Every sum runs in a fixed
  * order (d = 0..D-1, then visible keys in position order) and the file is
@@ -11,6 +14,8 @@
  * anything and the results are the same on every machine.
  */
 #include "reference.h"
+
+#include "kv_store.h"
 
 #include <limits.h>
 #include <math.h>
@@ -26,6 +31,13 @@ typedef struct row_scratch {
     double *x;    /* double scores, then unnormalised weights */
     float *x32;   /* float scores, then unnormalised weights */
 } row_scratch;
+
+/* The K and V attention runs on, [kv_start[S]][Hkv][D]: the problem's own
+ * for an f32 cache, else the stored values of its cache (kv_store.h). */
+typedef struct kv_values {
+    const float *k;
+    const float *v;
+} kv_values;
 
 /* The inputs of one query row: the query vector and the rows of its KV head.
  * Key c (c-th visible key) is at k0 + idx[c] * stride. */
@@ -384,8 +396,9 @@ static void set_empty_row(kvc_reference *ref, int64_t row)
 /* Row (s, i, h): token row t = q_start[s] + i, reference row t*Hq + h. The
  * visible positions are the same for every head of a token, so the caller
  * gathers them once into r->idx, r->n. */
-static void compute_row(const kvc_problem *p, int s, int i, int h,
-                        row_view *r, row_scratch *sc, kvc_reference *ref)
+static void compute_row(const kvc_problem *p, const kv_values *kv, int s,
+                        int i, int h, row_view *r, row_scratch *sc,
+                        kvc_reference *ref)
 {
     const kvc_config *c = &p->cfg;
     int dim = c->head_dim;
@@ -395,8 +408,8 @@ static void compute_row(const kvc_problem *p, int s, int i, int h,
     int64_t row = t * c->num_q_heads + h;
 
     r->q = p->q + row * dim;
-    r->k0 = p->k + p->kv_start[s] * r->stride + (int64_t)kvh * dim;
-    r->v0 = p->v + p->kv_start[s] * r->stride + (int64_t)kvh * dim;
+    r->k0 = kv->k + p->kv_start[s] * r->stride + (int64_t)kvh * dim;
+    r->v0 = kv->v + p->kv_start[s] * r->stride + (int64_t)kvh * dim;
     if (r->n == 0) {
         set_empty_row(ref, row);
         return;
@@ -410,8 +423,8 @@ static void compute_row(const kvc_problem *p, int s, int i, int h,
     ref->vmax[row] = value_scale(r);
 }
 
-static void compute_all(const kvc_problem *p, row_scratch *sc,
-                        kvc_reference *ref)
+static void compute_all(const kvc_problem *p, const kv_values *kv,
+                        row_scratch *sc, kvc_reference *ref)
 {
     const kvc_config *c = &p->cfg;
     row_view r;
@@ -423,12 +436,43 @@ static void compute_all(const kvc_problem *p, row_scratch *sc,
         for (int i = 0; i < p->q_len[s]; i++) {
             r.n = gather_visible(p, s, i, sc->idx);
             for (int h = 0; h < c->num_q_heads; h++)
-                compute_row(p, s, i, h, &r, sc, ref);
+                compute_row(p, kv, s, i, h, &r, sc, ref);
         }
+}
+
+/* The values attention runs on. An f32 cache stores the logical values
+ * unchanged (kv_store.h), so they are read in place, with no copy (st is
+ * left zeroed); any other format runs on the stored values of its codes. */
+static int values_of(const kvc_problem *p, const kvc_kv_store *given,
+                     kvc_kv_store *st, kv_values *kv, char *err,
+                     size_t errlen)
+{
+    memset(st, 0, sizeof *st);
+    kv->k = p->k;
+    kv->v = p->v;
+    if (p->quant.dtype == KVC_KV_F32)
+        return 0;
+    if (given) { /* the caller's store of this very problem */
+        kv->k = given->k;
+        kv->v = given->v;
+        return 0;
+    }
+    if (kvc_kv_store_compute(p, st, err, errlen) != 0)
+        return -1;
+    kv->k = st->k;
+    kv->v = st->v;
+    return 0;
 }
 
 int kvc_reference_compute(const kvc_problem *p, kvc_reference *ref,
                           char *err, size_t errlen)
+{
+    return kvc_reference_compute_stored(p, NULL, ref, err, errlen);
+}
+
+int kvc_reference_compute_stored(const kvc_problem *p,
+                                 const kvc_kv_store *store,
+                                 kvc_reference *ref, char *err, size_t errlen)
 {
     if (!ref)
         return -1;
@@ -449,7 +493,23 @@ int kvc_reference_compute(const kvc_problem *p, kvc_reference *ref,
         REF_FAIL("out of memory (%lld rows x %d heads x %d dims)",
                  (long long)rows, c->num_q_heads, c->head_dim);
     }
-    compute_all(p, &sc, ref);
+    kvc_kv_store st;
+    kv_values kv;
+    if (store && (store->rows != (p->num_seqs > 0 ? p->kv_start[p->num_seqs] : 0) ||
+                  store->num_kv_heads != c->num_kv_heads ||
+                  store->head_dim != c->head_dim ||
+                  store->dtype != p->quant.dtype)) {
+        free_scratch(&sc);
+        kvc_reference_free(ref);
+        REF_FAIL("the given store is not the store of this problem");
+    }
+    if (values_of(p, store, &st, &kv, err, errlen) != 0) {
+        free_scratch(&sc);
+        kvc_reference_free(ref);
+        return -1;
+    }
+    compute_all(p, &kv, &sc, ref);
+    kvc_kv_store_free(&st);
     free_scratch(&sc);
     return 0;
 }

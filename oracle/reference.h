@@ -11,12 +11,18 @@
  * accumulation), the baseline of the tolerance model (tolerance.h), and
  * records per row the magnitudes the tolerance model needs.
  *
+ * K and V are the values the problem's KV cache stores (kv_store.h): the
+ * logical K/V for an f32 cache (read in place, so f32 results are unchanged),
+ * decode(code) * scale for every other format. Everything below — out, lse,
+ * out32, lse32, absw, smax, vmax — is computed on those stored values.
+ *
  * The oracle shares no code with kernels/: nothing here may be called by the
  * kernels nor call them.
  */
 #ifndef KVC_REFERENCE_H
 #define KVC_REFERENCE_H
 
+#include "kv_store.h"
 #include "problem.h"
 
 /*
@@ -52,6 +58,15 @@ typedef struct kvc_reference {
  * allocated). */
 int kvc_reference_compute(const kvc_problem *p, kvc_reference *ref,
                           char *err, size_t errlen);
+
+/* The same, given the store kvc_kv_store_compute made of p (so a caller
+ * that already built it, to lay out a cache, does not pay for it twice);
+ * store == NULL computes it. A store whose shape or format is not p's is
+ * refused. */
+int kvc_reference_compute_stored(const kvc_problem *p,
+                                 const kvc_kv_store *store,
+                                 kvc_reference *ref, char *err,
+                                 size_t errlen);
 
 void kvc_reference_free(kvc_reference *ref);
 

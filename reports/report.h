@@ -13,10 +13,14 @@
 
 /* One case of a run. Strings are owned by the record (fixed arrays) except
  * mode and outcome, which point to static names. */
+#define KVC_KV_FORMAT_LEN 32
 typedef struct kvc_case_record {
     uint64_t index;
     const char *mode;    /* "paged", "blocked", "qeff" */
     const char *outcome; /* "pass", "numeric", "cache", ... */
+    char kv_format[KVC_KV_FORMAT_LEN]; /* the KV cache format: "f32", "f16",
+                            "bf16" or "<dtype>/<scales>" such as
+                            "fp8_e4m3/token", "nvfp4/group"; "" = unknown */
     int passed;
     int has_verdict;     /* a numeric comparison ran: ratio/err/allowed valid */
     double ratio, err, allowed;

@@ -138,7 +138,7 @@ int kvr_coverage_init(kvr_coverage *cv, const kvc_run_report *r,
     int *vals;
 
     memset(cv, 0, sizeof *cv);
-    cv->num_modes = s->num_modes;
+    cv->num_modes = s->modes.n;
     if (r->num_records == 0)
         return 0;
     vals = malloc(r->num_records * sizeof *vals);
@@ -152,7 +152,7 @@ int kvr_coverage_init(kvr_coverage *cv, const kvc_run_report *r,
     axis_build(&cv->cols, vals, r->num_records, KVR_COV_EXACT_COLS, 0);
     free(vals);
 
-    cells = s->num_modes * KVR_COV_GQA * cv->rows.n * cv->cols.n;
+    cells = s->modes.n * KVR_COV_GQA * cv->rows.n * cv->cols.n;
     cv->counts = calloc(cells, sizeof *cv->counts);
     cv->fails = calloc(cells, sizeof *cv->fails);
     if (!cv->counts || !cv->fails) {
@@ -162,7 +162,7 @@ int kvr_coverage_init(kvr_coverage *cv, const kvc_run_report *r,
     for (i = 0; i < r->num_records; i++) {
         const kvc_case_record *c = &r->records[i];
         int g = gqa_bucket(c);
-        size_t at = kvr_cov_grid_offset(cv, s->mode_of[i], g) +
+        size_t at = kvr_cov_grid_offset(cv, s->modes.of[i], g) +
                     axis_index(&cv->rows, c->head_dim, 1) * cv->cols.n +
                     axis_index(&cv->cols, c->block_size, 0);
         cv->gqa_hit[g] = 1;

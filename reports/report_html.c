@@ -1,8 +1,9 @@
 /*
  * report_html.c — index.html: one self-contained page (inline CSS and SVG,
- * no script, no external resource) with the run's verdict, a histogram of
- * log10(error ratio) per kernel mode, the coverage grids of the config
- * space and tables of the worst cases and the failures.
+ * no script, no external resource) with the run's verdict, tables of the
+ * kernel modes and KV cache formats, a histogram of log10(error ratio) per
+ * kernel mode, the coverage grids of the config space and tables of the
+ * worst cases and the failures.
  *
  * Histogram axis (shared by all modes so they compare): from the decade of
  * the smallest positive ratio (at least 3 decades below the threshold, at
@@ -49,7 +50,7 @@ static const char css[] =
     "figure{margin:0}figcaption{font-size:12px;color:#555;max-width:560px}"
     ".note{font-size:13px;color:#555}";
 
-/* ---- header and the per-mode table ---- */
+/* ---- header and the per-mode and per-format tables ---- */
 
 static void run_table(FILE *f, const kvc_run_report *r, const kvr_stats *s)
 {
@@ -75,34 +76,38 @@ static void run_table(FILE *f, const kvc_run_report *r, const kvr_stats *s)
     fputs("</code></td></tr>\n</table>\n", f);
 }
 
-static void mode_table(FILE *f, const kvc_run_report *r, const kvr_stats *s)
+/* A table of groups (modes, formats) under <h2>title</h2>. */
+static void group_table(FILE *f, const kvc_run_report *r,
+                        const kvr_grouping *g, const char *title,
+                        const char *cls, const char *key_col)
 {
     size_t m;
 
-    fputs("<h2>Kernel modes</h2>\n", f);
-    if (s->num_modes == 0) {
+    fprintf(f, "<h2>%s</h2>\n", title);
+    if (g->n == 0) {
         fputs("<p>No cases ran.</p>\n", f);
         return;
     }
-    fputs("<table class=\"modes\">\n<tr><th>mode</th><th>cases</th>"
-          "<th>failed</th><th>with verdict</th><th>worst ratio</th>"
-          "<th>worst case</th><th>median ratio</th></tr>\n", f);
-    for (m = 0; m < s->num_modes; m++) {
-        const kvr_mode *md = &s->modes[m];
+    fprintf(f, "<table class=\"%s\">\n<tr><th>%s</th><th>cases</th>"
+               "<th>failed</th><th>with verdict</th><th>worst ratio</th>"
+               "<th>worst case</th><th>median ratio</th></tr>\n",
+            cls, key_col);
+    for (m = 0; m < g->n; m++) {
+        const kvr_group *gr = &g->groups[m];
         char w[KVR_NUM_LEN] = "\xe2\x80\x93", med[KVR_NUM_LEN] = "\xe2\x80\x93";
         char wc[32] = "\xe2\x80\x93";
 
-        if (md->worst != KVR_NONE) {
-            kvr_fmt_short(w, r->records[md->worst].ratio);
-            kvr_fmt_short(med, md->median);
-            snprintf(wc, sizeof wc, "%" PRIu64, r->records[md->worst].index);
+        if (gr->worst != KVR_NONE) {
+            kvr_fmt_short(w, r->records[gr->worst].ratio);
+            kvr_fmt_short(med, gr->median);
+            snprintf(wc, sizeof wc, "%" PRIu64, r->records[gr->worst].index);
         }
-        fprintf(f, "<tr%s><td>", md->failed ? " class=\"failed\"" : "");
-        esc(f, KVR_STR(md->name));
+        fprintf(f, "<tr%s><td>", gr->failed ? " class=\"failed\"" : "");
+        esc(f, KVR_STR(gr->name));
         fprintf(f, "</td><td class=\"num\">%zu</td><td class=\"num\">%zu</td>"
                    "<td class=\"num\">%zu</td><td class=\"num\">%s</td>"
                    "<td class=\"num\">%s</td><td class=\"num\">%s</td></tr>\n",
-                md->run, md->failed, md->verdicts, w, wc, med);
+                gr->run, gr->failed, gr->verdicts, w, wc, med);
     }
     fputs("</table>\n", f);
 }
@@ -194,8 +199,8 @@ static int histograms(FILE *f, const kvc_run_report *r, const kvr_stats *s)
           " = measured error / allowed error; a case fails above the red "
           "threshold line. Log-scale axis, shared by all modes.</p>\n"
           "<div class=\"figs\">\n", f);
-    for (m = 0; m < s->num_modes; m++) {
-        const kvr_mode *md = &s->modes[m];
+    for (m = 0; m < s->modes.n; m++) {
+        const kvr_group *md = &s->modes.groups[m];
         size_t under = 0, over = 0, nonfinite = 0;
         char title[128];
         kvr_svg_hist h;
@@ -206,7 +211,7 @@ static int histograms(FILE *f, const kvc_run_report *r, const kvr_stats *s)
             size_t p = s->by_ratio[i];
             double q = r->records[p].ratio;
             int u, o;
-            if (s->mode_of[p] != m)
+            if (s->modes.of[p] != m)
                 continue;
             counts[bin_of(&a, q, &u, &o)]++;
             under += (size_t)u;
@@ -254,15 +259,15 @@ static int coverage(FILE *f, const kvc_run_report *r, const kvr_stats *s)
           "Cases per cell: rows are head_dim, columns block_size; one grid "
           "per GQA ratio (query heads / KV heads) and kernel mode. Grey "
           "cells were not hit.</p>\n", f);
-    if (s->num_modes == 0) {
+    if (s->modes.n == 0) {
         fputs("<p>No cases ran.</p>\n", f);
         kvr_coverage_free(&cv);
         return 0;
     }
     kvr_svg_grid_legend(f, cv.max_count);
-    for (m = 0; m < s->num_modes; m++) {
+    for (m = 0; m < s->modes.n; m++) {
         fputs("<h3>", f);
-        esc(f, KVR_STR(s->modes[m].name));
+        esc(f, KVR_STR(s->modes.groups[m].name));
         fputs("</h3>\n<div class=\"figs\">\n", f);
         for (g = 0; g < KVR_COV_GQA; g++) {
             size_t at = kvr_cov_grid_offset(&cv, m, g);
@@ -271,7 +276,7 @@ static int coverage(FILE *f, const kvc_run_report *r, const kvr_stats *s)
 
             if (!cv.gqa_hit[g])
                 continue;
-            snprintf(title, sizeof title, "%s, GQA %s", s->modes[m].name,
+            snprintf(title, sizeof title, "%s, GQA %s", s->modes.groups[m].name,
                      kvr_cov_gqa_label(g));
             grid.title = title;
             grid.row_axis = "head_dim";
@@ -310,7 +315,7 @@ static void worst_table(FILE *f, const kvc_run_report *r, const kvr_stats *s)
         return;
     }
     fputs("<div class=\"wide\"><table class=\"worst\">\n<tr><th>#</th><th>case</th><th>mode</th>"
-          "<th>outcome</th><th>ratio</th><th>error</th><th>allowed</th>"
+          "<th>KV format</th><th>outcome</th><th>ratio</th><th>error</th><th>allowed</th>"
           "<th>config</th><th>description</th><th>replay</th></tr>\n", f);
     for (i = 0; i < n; i++) {
         const kvc_case_record *c = &r->records[s->by_ratio[i]];
@@ -323,6 +328,8 @@ static void worst_table(FILE *f, const kvc_run_report *r, const kvr_stats *s)
                    PRIu64 "</td><td>", c->passed ? "" : " class=\"failed\"",
                 i + 1, c->index);
         esc(f, KVR_STR(kvr_mode_name(c)));
+        fputs("</td><td>", f);
+        esc(f, KVR_STR(kvr_format_name(c)));
         fputs("</td><td>", f);
         esc(f, KVR_STR(kvr_outcome_name(c)));
         fprintf(f, "</td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
@@ -348,7 +355,7 @@ static void failure_table(FILE *f, const kvc_run_report *r,
         return;
     }
     fputs("<div class=\"wide\"><table class=\"failures\">\n<tr><th>case</th><th>mode</th>"
-          "<th>outcome</th><th>ratio</th><th>message</th><th>description</th>"
+          "<th>KV format</th><th>outcome</th><th>ratio</th><th>message</th><th>description</th>"
           "<th>replay</th></tr>\n", f);
     for (i = 0; i < r->num_records && shown < KVR_HTML_MAX_FAILURES; i++) {
         const kvc_case_record *c = &r->records[i];
@@ -361,6 +368,8 @@ static void failure_table(FILE *f, const kvc_run_report *r,
             kvr_fmt_short(q, c->ratio);
         fprintf(f, "<tr><td class=\"num\">%" PRIu64 "</td><td>", c->index);
         esc(f, KVR_STR(kvr_mode_name(c)));
+        fputs("</td><td>", f);
+        esc(f, KVR_STR(kvr_format_name(c)));
         fputs("</td><td>", f);
         esc(f, KVR_STR(kvr_outcome_name(c)));
         fprintf(f, "</td><td class=\"num\">%s</td><td>", q);
@@ -396,7 +405,9 @@ int kvc_report_write_html(const kvc_run_report *r, FILE *f)
                 passed ? "passed" : "failed", passed ? "PASSED" : "FAILED");
         fprintf(f, "<p>%zu of %zu cases failed.</p>\n", s.failed, s.cases);
         run_table(f, r, &s);
-        mode_table(f, r, &s);
+        group_table(f, r, &s.modes, "Kernel modes", "modes", "mode");
+        group_table(f, r, &s.formats, "KV cache formats", "formats",
+                    "KV format");
         rc = histograms(f, r, &s);
         if (rc == 0)
             rc = coverage(f, r, &s);

@@ -16,14 +16,19 @@
  *     "tool_version", "command", "kernel", "seed", "shard": "i/n",
  *     "threshold", "seconds", "started_utc",
  *     "counts": { "cases", "failed", "verdicts",
- *                 "modes": { "<mode>": { "run", "failed" }, ... },
+ *                 "modes": { "<mode>": GROUP, ... },
+ *                 "formats": { "<kv format>": GROUP, ... },
  *                 "worst_ratio", "worst_index" },   (null when no verdict)
- *     "cases": [ { "index", "mode", "outcome", "passed",
+ *     "cases": [ { "index", "mode", "kvFormat", "outcome", "passed",
  *                  "ratio", "err", "allowed",        (only with a verdict)
  *                  "num_seqs", "num_q_heads", "num_kv_heads", "head_dim",
  *                  "block_size", "total_q_tokens", "max_kv_len",
  *                  "flags": [..], "desc", "message", "replay",
  *                  "seconds" }, ... ] }
+ * GROUP is { "run", "failed", "verdicts", "worst_ratio", "worst_index",
+ * "median_ratio" } (the last three null when the group has no verdict);
+ * "kvFormat" and the "formats" keys are the KV cache format ("f32",
+ * "fp8_e4m3/token", "nvfp4/group", ...; "unknown" when the record has none).
  * Strings are cleaned to valid UTF-8 (invalid bytes become U+FFFD); a NULL
  * header string is null.
  */
@@ -121,6 +126,7 @@ static cJSON *case_object(const kvc_case_record *c)
         return NULL;
     bad |= add(o, "index", u64_number(c->index));
     bad |= add(o, "mode", text(KVR_STR(c->mode)));
+    bad |= add(o, "kvFormat", text(KVR_STR(kvr_format_name(c))));
     bad |= add(o, "outcome", text(KVR_STR(c->outcome)));
     bad |= add(o, "passed", cJSON_CreateBool(c->passed != 0));
     if (c->has_verdict) {
@@ -147,37 +153,74 @@ static cJSON *case_object(const kvc_case_record *c)
     return o;
 }
 
-static cJSON *counts_object(const kvc_run_report *r, const kvr_stats *s)
+/* One group's numbers: { "run", "failed", "verdicts", "worst_ratio",
+ * "worst_index", "median_ratio" } (the last three null without a verdict). */
+static cJSON *group_object(const kvc_run_report *r, const kvr_group *g)
 {
-    cJSON *o = cJSON_CreateObject(), *modes = cJSON_CreateObject();
+    cJSON *o = cJSON_CreateObject();
+    int bad = 0;
+
+    if (!o)
+        return NULL;
+    bad |= add(o, "run", cJSON_CreateNumber((double)g->run));
+    bad |= add(o, "failed", cJSON_CreateNumber((double)g->failed));
+    bad |= add(o, "verdicts", cJSON_CreateNumber((double)g->verdicts));
+    if (g->worst != KVR_NONE) {
+        bad |= add(o, "worst_ratio", exact_number(r->records[g->worst].ratio));
+        bad |= add(o, "worst_index", u64_number(r->records[g->worst].index));
+        bad |= add(o, "median_ratio", exact_number(g->median));
+    } else {
+        bad |= add(o, "worst_ratio", cJSON_CreateNull());
+        bad |= add(o, "worst_index", cJSON_CreateNull());
+        bad |= add(o, "median_ratio", cJSON_CreateNull());
+    }
+    if (bad) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* { "<name>": group_object, ... } in the grouping's (sorted) order. */
+static cJSON *grouping_object(const kvc_run_report *r, const kvr_grouping *g)
+{
+    cJSON *o = cJSON_CreateObject();
     size_t m;
     int bad = 0;
 
-    if (!o || !modes) {
-        cJSON_Delete(o);
-        cJSON_Delete(modes);
+    if (!o)
         return NULL;
-    }
-    bad |= add(o, "cases", cJSON_CreateNumber((double)s->cases));
-    bad |= add(o, "failed", cJSON_CreateNumber((double)s->failed));
-    bad |= add(o, "verdicts", cJSON_CreateNumber((double)s->verdicts));
-    for (m = 0; m < s->num_modes && !bad; m++) {
-        cJSON *mo = cJSON_CreateObject();
-        char *name = kvr_utf8_clean(KVR_STR(s->modes[m].name));
-        if (mo) {
-            bad |= add(mo, "run", cJSON_CreateNumber((double)s->modes[m].run));
-            bad |= add(mo, "failed",
-                       cJSON_CreateNumber((double)s->modes[m].failed));
-        }
+    for (m = 0; m < g->n && !bad; m++) {
+        char *name = kvr_utf8_clean(KVR_STR(g->groups[m].name));
+        cJSON *go = group_object(r, &g->groups[m]);
+
         if (name)
-            bad |= add(modes, name, mo);
+            bad |= add(o, name, go);
         else {
-            cJSON_Delete(mo);
+            cJSON_Delete(go);
             bad = 1;
         }
         free(name);
     }
-    bad |= add(o, "modes", modes);
+    if (bad) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+static cJSON *counts_object(const kvc_run_report *r, const kvr_stats *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    int bad = 0;
+
+    if (!o)
+        return NULL;
+    bad |= add(o, "cases", cJSON_CreateNumber((double)s->cases));
+    bad |= add(o, "failed", cJSON_CreateNumber((double)s->failed));
+    bad |= add(o, "verdicts", cJSON_CreateNumber((double)s->verdicts));
+    bad |= add(o, "modes", grouping_object(r, &s->modes));
+    bad |= add(o, "formats", grouping_object(r, &s->formats));
     if (s->worst != KVR_NONE) {
         const kvc_case_record *w = &r->records[s->worst];
         bad |= add(o, "worst_ratio", exact_number(w->ratio));

@@ -6,10 +6,15 @@
  *     <testsuite name="kvcheck.<mode>" tests failures errors="0" skipped="0"
  *                time timestamp>           one per kernel mode, sorted
  *       <properties> seed, kernel, shard, threshold, command, tool_version
- *       <testcase classname="kvcheck.<mode>" name="case <index>" time>
+ *       <testcase classname="kvcheck.<mode>" name="case <index> (<format>)"
+ *                 time>                    format: the KV cache format
+ *                                          ("f32", "nvfp4/group", ...)
  *         <failure message="<outcome>: <message>" type="<outcome>">
  *           desc, error/allowed/ratio, replay command
  *
+ * The schema has no properties on a testcase, so the format goes in the
+ * name (a CI page shows it next to the case; a search for "nvfp4/" finds
+ * that format's cases).
  * A suite's time is the sum of its cases' times; testsuites' time is the
  * whole run. timestamp is started_utc cut to the schema's
  * YYYY-MM-DDTHH:MM:SS form (left out if started_utc is not ISO 8601).
@@ -102,7 +107,7 @@ static void failure(FILE *f, const kvc_case_record *c)
 static void suite(FILE *f, const kvc_run_report *r, const kvr_stats *s,
                   size_t m)
 {
-    const kvr_mode *md = &s->modes[m];
+    const kvr_group *md = &s->modes.groups[m];
     char t[KVR_NUM_LEN], ts[20];
     size_t i;
 
@@ -117,12 +122,14 @@ static void suite(FILE *f, const kvc_run_report *r, const kvr_stats *s,
     properties(f, r);
     for (i = 0; i < r->num_records; i++) {
         const kvc_case_record *c = &r->records[i];
-        if (s->mode_of[i] != m)
+        if (s->modes.of[i] != m)
             continue;
         kvr_fmt_seconds(t, c->seconds);
         fputs("    <testcase classname=\"kvcheck.", f);
         kvr_put_xml(f, KVR_STR(md->name), KVR_ESC_XML_ATTR);
-        fprintf(f, "\" name=\"case %" PRIu64 "\" time=\"%s\"", c->index, t);
+        fprintf(f, "\" name=\"case %" PRIu64 " (", c->index);
+        kvr_put_xml(f, KVR_STR(kvr_format_name(c)), KVR_ESC_XML_ATTR);
+        fprintf(f, ")\" time=\"%s\"", t);
         if (c->passed) {
             fputs("/>\n", f);
             continue;
@@ -149,7 +156,7 @@ int kvc_report_write_junit(const kvc_run_report *r, FILE *f)
         fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", f);
         fprintf(f, "<testsuites name=\"kvcheck\" tests=\"%zu\" failures=\"%zu\""
                    " errors=\"0\" time=\"%s\">\n", s.cases, s.failed, t);
-        for (m = 0; m < s.num_modes; m++)
+        for (m = 0; m < s.modes.n; m++)
             suite(f, r, &s, m);
         fputs("</testsuites>\n", f);
         kvr_stats_free(&s);

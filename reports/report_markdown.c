@@ -1,8 +1,9 @@
 /*
  * report_markdown.c — summary.md, the page a person reads in a CI log or a
- * pull request: PASSED/FAILED title, the run, a table of the kernel modes,
- * the failures (the first KVR_MD_MAX_FAILURES, each with its replay command
- * in a code block) and the worst cases by error ratio.
+ * pull request: PASSED/FAILED title, the run, tables of the kernel modes
+ * and of the KV cache formats, the failures (the first KVR_MD_MAX_FAILURES,
+ * each with its replay command in a code block) and the worst cases by
+ * error ratio.
  */
 #include <inttypes.h>
 
@@ -41,30 +42,33 @@ static void header(FILE *f, const kvc_run_report *r, const kvr_stats *s)
     fputs("\n\n", f);
 }
 
-static void mode_table(FILE *f, const kvc_run_report *r, const kvr_stats *s)
+/* A table of groups (modes, formats): "## title", one row per group. */
+static void group_table(FILE *f, const kvc_run_report *r,
+                        const kvr_grouping *g, const char *title,
+                        const char *key_col)
 {
     size_t m;
 
-    fputs("## Kernel modes\n\n", f);
-    if (s->num_modes == 0) {
+    fprintf(f, "## %s\n\n", title);
+    if (g->n == 0) {
         fputs("No cases ran.\n\n", f);
         return;
     }
-    fputs("| mode | cases | failed | with verdict | worst ratio | "
-          "median ratio |\n|---|---:|---:|---:|---:|---:|\n", f);
-    for (m = 0; m < s->num_modes; m++) {
-        const kvr_mode *md = &s->modes[m];
+    fprintf(f, "| %s | cases | failed | with verdict | worst ratio | "
+               "median ratio |\n|---|---:|---:|---:|---:|---:|\n", key_col);
+    for (m = 0; m < g->n; m++) {
+        const kvr_group *gr = &g->groups[m];
         char w[KVR_NUM_LEN], med[KVR_NUM_LEN];
 
         fputs("| ", f);
-        kvr_put_md_text(f, KVR_STR(md->name), 1);
-        fprintf(f, " | %zu | %zu | %zu | ", md->run, md->failed,
-                md->verdicts);
-        if (md->worst != KVR_NONE) {
-            kvr_fmt_short(w, r->records[md->worst].ratio);
-            kvr_fmt_short(med, md->median);
+        kvr_put_md_text(f, KVR_STR(gr->name), 1);
+        fprintf(f, " | %zu | %zu | %zu | ", gr->run, gr->failed,
+                gr->verdicts);
+        if (gr->worst != KVR_NONE) {
+            kvr_fmt_short(w, r->records[gr->worst].ratio);
+            kvr_fmt_short(med, gr->median);
             fprintf(f, "%s (case %" PRIu64 ") | %s |\n", w,
-                    r->records[md->worst].index, med);
+                    r->records[gr->worst].index, med);
         } else {
             fputs("– | – |\n", f);
         }
@@ -76,6 +80,8 @@ static void one_failure(FILE *f, const kvc_case_record *c)
 {
     fprintf(f, "### case %" PRIu64 " (", c->index);
     kvr_put_md_text(f, KVR_STR(kvr_mode_name(c)), 0);
+    fputs(", ", f);
+    kvr_put_md_text(f, KVR_STR(kvr_format_name(c)), 0);
     fputs("): ", f);
     kvr_put_md_text(f, KVR_STR(kvr_outcome_name(c)), 0);
     fputs("\n\n", f);
@@ -128,8 +134,8 @@ static void worst(FILE *f, const kvc_run_report *r, const kvr_stats *s)
         fputs("No case has a numeric verdict.\n", f);
         return;
     }
-    fputs("| # | case | mode | outcome | ratio | replay |\n"
-          "|---:|---:|---|---|---:|---|\n", f);
+    fputs("| # | case | mode | KV format | outcome | ratio | replay |\n"
+          "|---:|---:|---|---|---|---:|---|\n", f);
     for (i = 0; i < n; i++) {
         const kvc_case_record *c = &r->records[s->by_ratio[i]];
         char q[KVR_NUM_LEN];
@@ -137,6 +143,8 @@ static void worst(FILE *f, const kvc_run_report *r, const kvr_stats *s)
         kvr_fmt_short(q, c->ratio);
         fprintf(f, "| %zu | %" PRIu64 " | ", i + 1, c->index);
         kvr_put_md_text(f, KVR_STR(kvr_mode_name(c)), 1);
+        fputs(" | ", f);
+        kvr_put_md_text(f, KVR_STR(kvr_format_name(c)), 1);
         fputs(" | ", f);
         kvr_put_md_text(f, KVR_STR(kvr_outcome_name(c)), 1);
         fprintf(f, " | %s | ", q);
@@ -155,7 +163,8 @@ int kvc_report_write_markdown(const kvc_run_report *r, FILE *f)
         return -1;
     if (kvr_stats_init(&s, r) == 0) {
         header(f, r, &s);
-        mode_table(f, r, &s);
+        group_table(f, r, &s.modes, "Kernel modes", "mode");
+        group_table(f, r, &s.formats, "KV cache formats", "KV format");
         failures(f, r, &s);
         worst(f, r, &s);
         kvr_stats_free(&s);

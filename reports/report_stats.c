@@ -1,6 +1,7 @@
 /*
- * report_stats.c — counts per mode, worst/median ratios and the ordering of
- * records by ratio (report_stats.h).
+ * report_stats.c — counts per group (kernel mode, KV cache format),
+ * worst/median ratios and the ordering of records by ratio
+ * (report_stats.h).
  */
 #include "report_stats.h"
 
@@ -12,6 +13,13 @@
 const char *kvr_mode_name(const kvc_case_record *c)
 {
     return c->mode && c->mode[0] ? c->mode : "unknown";
+}
+
+const char *kvr_format_name(const kvc_case_record *c)
+{
+    if (!c->kv_format[0] || !memchr(c->kv_format, '\0', sizeof c->kv_format))
+        return "unknown";
+    return c->kv_format;
 }
 
 const char *kvr_outcome_name(const kvc_case_record *c)
@@ -51,13 +59,13 @@ static int cmp_str(const void *pa, const void *pb)
     return strcmp(*(const char *const *)pa, *(const char *const *)pb);
 }
 
-static size_t find_mode(const kvr_stats *s, const char *name)
+static size_t find_group(const kvr_grouping *g, const char *name)
 {
-    size_t lo = 0, hi = s->num_modes;
+    size_t lo = 0, hi = g->n;
 
-    while (lo < hi) { /* modes are sorted: binary search */
+    while (lo < hi) { /* groups are sorted: binary search */
         size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(s->modes[mid].name, name);
+        int c = strcmp(g->groups[mid].name, name);
         if (c == 0)
             return mid;
         if (c < 0)
@@ -68,8 +76,9 @@ static size_t find_mode(const kvr_stats *s, const char *name)
     return KVR_NONE;
 }
 
-/* The distinct mode names, sorted, into s->modes. */
-static int collect_modes(kvr_stats *s, const kvc_run_report *r)
+/* The distinct keys, sorted, into g->groups. */
+static int collect_groups(kvr_grouping *g, const kvc_run_report *r,
+                          kvr_key_fn key_of)
 {
     const char **names;
     size_t i, n = 0;
@@ -80,27 +89,27 @@ static int collect_modes(kvr_stats *s, const kvc_run_report *r)
     if (!names)
         return -1;
     for (i = 0; i < r->num_records; i++)
-        names[i] = kvr_mode_name(&r->records[i]);
+        names[i] = key_of(&r->records[i]);
     qsort(names, r->num_records, sizeof *names, cmp_str);
     for (i = 0; i < r->num_records; i++)
         if (n == 0 || strcmp(names[n - 1], names[i]) != 0)
             names[n++] = names[i];
-    s->modes = calloc(n, sizeof *s->modes);
-    if (!s->modes) {
+    g->groups = calloc(n, sizeof *g->groups);
+    if (!g->groups) {
         free(names);
         return -1;
     }
     for (i = 0; i < n; i++) {
-        s->modes[i].name = names[i];
-        s->modes[i].worst = KVR_NONE;
-        s->modes[i].median = NAN;
+        g->groups[i].name = names[i];
+        g->groups[i].worst = KVR_NONE;
+        g->groups[i].median = NAN;
     }
-    s->num_modes = n;
+    g->n = n;
     free(names);
     return 0;
 }
 
-/* Median of the mode's ratios; keys are worst first, so walk backwards from
+/* Median of a group's ratios; keys are worst first, so walk backwards from
  * the best. */
 static double median_of(const key *k, size_t n)
 {
@@ -118,44 +127,91 @@ static double median_of(const key *k, size_t n)
     return a / 2 + b / 2;
 }
 
+/* Group the records by key_of: counts, seconds, and from the verdicts'
+ * keys (sorted worst first, nv of them) each group's worst and median. */
+static int group_by(kvr_grouping *g, const kvc_run_report *r,
+                    kvr_key_fn key_of, const key *keys, size_t nv)
+{
+    key *gk = NULL;
+    size_t *at = NULL;
+    size_t i, m, off;
+
+    if (collect_groups(g, r, key_of))
+        return -1;
+    if (r->num_records == 0)
+        return 0;
+    g->of = malloc(r->num_records * sizeof *g->of);
+    at = malloc(g->n * sizeof *at);
+    if (nv)
+        gk = malloc(nv * sizeof *gk);
+    if (!g->of || !at || (nv && !gk)) {
+        free(at);
+        free(gk);
+        return -1;
+    }
+    for (i = 0; i < r->num_records; i++) {
+        const kvc_case_record *c = &r->records[i];
+        kvr_group *gr;
+
+        g->of[i] = find_group(g, key_of(c));
+        gr = &g->groups[g->of[i]];
+        gr->run++;
+        if (c->seconds > 0 && isfinite(c->seconds))
+            gr->seconds += c->seconds;
+        gr->failed += !c->passed;
+        gr->verdicts += c->has_verdict != 0;
+    }
+    /* each group's keys, contiguous and still worst first */
+    for (m = 0, off = 0; m < g->n; m++) {
+        at[m] = off;
+        off += g->groups[m].verdicts;
+    }
+    for (i = 0; i < nv; i++)
+        gk[at[g->of[keys[i].pos]]++] = keys[i];
+    for (m = 0, off = 0; m < g->n; m++) {
+        kvr_group *gr = &g->groups[m];
+        if (gr->verdicts) {
+            gr->worst = gk[off].pos;
+            gr->median = median_of(gk + off, gr->verdicts);
+        }
+        off += gr->verdicts;
+    }
+    free(at);
+    free(gk);
+    return 0;
+}
+
+static void grouping_free(kvr_grouping *g)
+{
+    free(g->groups);
+    free(g->of);
+    memset(g, 0, sizeof *g);
+}
+
 int kvr_stats_init(kvr_stats *s, const kvc_run_report *r)
 {
-    key *keys = NULL, *mk = NULL;
-    size_t i, m, nv = 0;
+    key *keys = NULL;
+    size_t i, nv = 0;
 
     memset(s, 0, sizeof *s);
     s->worst = KVR_NONE;
     if (!r->records && r->num_records) /* a malformed report */
         return -1;
-    if (collect_modes(s, r))
-        goto fail;
     if (r->num_records) {
-        s->mode_of = malloc(r->num_records * sizeof *s->mode_of);
         keys = malloc(r->num_records * sizeof *keys);
-        mk = malloc(r->num_records * sizeof *mk);
-        if (!s->mode_of || !keys || !mk)
+        if (!keys)
             goto fail;
     }
     s->cases = r->num_records;
     for (i = 0; i < r->num_records; i++) {
         const kvc_case_record *c = &r->records[i];
-        kvr_mode *md;
 
-        s->mode_of[i] = find_mode(s, kvr_mode_name(c));
-        md = &s->modes[s->mode_of[i]];
-        md->run++;
-        if (c->seconds > 0 && isfinite(c->seconds))
-            md->seconds += c->seconds;
-        if (!c->passed) {
-            md->failed++;
-            s->failed++;
-        }
+        s->failed += !c->passed;
         if (c->has_verdict) {
             keys[nv].ratio = c->ratio;
             keys[nv].index = c->index;
             keys[nv].pos = i;
             nv++;
-            md->verdicts++;
         }
     }
     s->verdicts = nv;
@@ -168,30 +224,21 @@ int kvr_stats_init(kvr_stats *s, const kvc_run_report *r)
             s->by_ratio[i] = keys[i].pos;
         s->worst = keys[0].pos;
     }
-    for (m = 0; m < s->num_modes; m++) {
-        size_t k = 0;
-        for (i = 0; i < nv; i++) /* keeps the worst-first order */
-            if (s->mode_of[keys[i].pos] == m)
-                mk[k++] = keys[i];
-        if (k) {
-            s->modes[m].worst = mk[0].pos;
-            s->modes[m].median = median_of(mk, k);
-        }
-    }
+    if (group_by(&s->modes, r, kvr_mode_name, keys, nv) ||
+        group_by(&s->formats, r, kvr_format_name, keys, nv))
+        goto fail;
     free(keys);
-    free(mk);
     return 0;
 fail:
     free(keys);
-    free(mk);
     kvr_stats_free(s);
     return -1;
 }
 
 void kvr_stats_free(kvr_stats *s)
 {
-    free(s->modes);
-    free(s->mode_of);
+    grouping_free(&s->modes);
+    grouping_free(&s->formats);
     free(s->by_ratio);
     memset(s, 0, sizeof *s);
     s->worst = KVR_NONE;

@@ -1,7 +1,9 @@
 /*
  * report_stats.h — internal: the numbers every report shows, computed once
- * from a kvc_run_report: counts per kernel mode, the worst and median error
- * ratios and the records ordered from worst ratio to best.
+ * from a kvc_run_report: counts per group of records (one grouping by
+ * kernel mode, one by KV cache format; the same code computes both), the
+ * worst and median error ratios and the records ordered from worst ratio
+ * to best.
  *
  * Ordering of ratios ("worse"): NaN is worst (a verdict that produced NaN
  * is broken), then larger ratios; ties go to the lower case index, then the
@@ -16,20 +18,30 @@
 
 #define KVR_NONE ((size_t)-1)
 
-typedef struct kvr_mode {
-    const char *name;  /* the record's mode, or "unknown" */
+/* The records that share one key (a mode, a KV cache format). */
+typedef struct kvr_group {
+    const char *name;  /* the key, or "unknown"; points into the records */
     size_t run, failed, verdicts;
     size_t worst;      /* record position of the worst ratio, KVR_NONE */
     double median;     /* median ratio over verdicts; NaN if none */
     double seconds;    /* sum of the cases' seconds (negatives as 0) */
-} kvr_mode;
+} kvr_group;
+
+/* The key of a record: never NULL, valid as long as the record is. */
+typedef const char *(*kvr_key_fn)(const kvc_case_record *c);
+
+/* The records grouped by one key. */
+typedef struct kvr_grouping {
+    size_t n;
+    kvr_group *groups; /* [n], sorted by name (strcmp) */
+    size_t *of;        /* [cases]: index into groups of each record */
+} kvr_grouping;
 
 typedef struct kvr_stats {
     size_t cases, failed, verdicts;
     size_t worst;            /* record position of the worst ratio, KVR_NONE */
-    size_t num_modes;
-    kvr_mode *modes;         /* sorted by name */
-    size_t *mode_of;         /* [cases]: index into modes */
+    kvr_grouping modes;      /* by kvr_mode_name */
+    kvr_grouping formats;    /* by kvr_format_name */
     size_t *by_ratio;        /* [verdicts]: record positions, worst first */
 } kvr_stats;
 
@@ -37,8 +49,10 @@ typedef struct kvr_stats {
 int kvr_stats_init(kvr_stats *s, const kvc_run_report *r);
 void kvr_stats_free(kvr_stats *s);
 
-/* The record's mode / outcome names, never NULL. */
+/* The record's mode / KV cache format / outcome names, never NULL
+ * ("unknown" when unset; a kv_format without a NUL is "unknown" too). */
 const char *kvr_mode_name(const kvc_case_record *c);
+const char *kvr_format_name(const kvc_case_record *c);
 const char *kvr_outcome_name(const kvc_case_record *c);
 
 /* Whether run report r passed: no record failed. */

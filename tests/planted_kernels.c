@@ -7,7 +7,7 @@
  * multiply l and acc by exp(m_old - m_new). Correct whenever the first
  * block holds the row max; wrong (by O(1)) whenever scores grow later.
  * Validation is left to the real kernel's contract tests: this variant
- * trusts its input.
+ * trusts its input. Reduced-precision caches go to the real kernel.
  *
  * kvc_planted_kv_head0: the real kernel with the KV head offset lost (see
  * the end of the file).
@@ -79,6 +79,10 @@ static kva_status no_rescale_paged(const kva_attn_params *p,
                                    int64_t num_tokens, float *out, float *lse,
                                    kva_error *err)
 {
+    /* The bug is in the arithmetic; it reads f32 caches only (a
+     * reduced-precision cache goes to the real kernel). */
+    if (c->dtype != KVA_DTYPE_F32)
+        return kva_paged_attention(p, c, b, q, num_tokens, out, lse, err);
     int Hq = p->num_q_heads, D = p->head_dim, group = Hq / p->num_kv_heads;
     float *acc = malloc(sizeof(float) * (size_t)D);
     if (!acc)

@@ -95,6 +95,39 @@ Test(crosscheck, shards_partition_the_cases)
     cr_assert_eq(sum, all.run);
 }
 
+/* --kv-dtype: only the chosen formats run, the others are skipped (not
+ * redrawn: case i is case i of the full campaign), and together they are
+ * the whole campaign. */
+Test(crosscheck, campaign_format_filter)
+{
+    kvc_campaign_opts o = quiet_campaign(9, 300, -1);
+    o.collect_records = 1;
+    o.kv_dtypes = 1u << KVC_KV_NVFP4 | 1u << KVC_KV_F16;
+    kvc_campaign_stats st;
+    cr_assert_eq(kvc_campaign_run(&o, &kvc_builtin_kernel, &st), 0);
+    cr_assert_gt(st.run, 0);
+    cr_assert_gt(st.skipped, 0);
+    cr_assert_eq(st.run + st.skipped, 300);
+    for (size_t i = 0; i < st.num_records; i++) {
+        const char *f = st.records[i].kv_format;
+        cr_assert(!strcmp(f, "nvfp4/group") || !strcmp(f, "f16"),
+                  "case %llu has format %s", (unsigned long long)st.records[i].index, f);
+        kvc_case c;
+        char err[256];
+        cr_assert_eq(kvc_case_generate(9, st.records[i].index, -1, &c, err,
+                                       sizeof err), 0, "%s", err);
+        cr_assert(c.prob.quant.dtype == KVC_KV_NVFP4 ||
+                  c.prob.quant.dtype == KVC_KV_F16);
+        kvc_case_free(&c);
+    }
+    uint64_t runs = st.run;
+    kvc_campaign_stats_free(&st);
+    o.kv_dtypes = ~(1u << KVC_KV_NVFP4 | 1u << KVC_KV_F16) & 0x7Fu;
+    cr_assert_eq(kvc_campaign_run(&o, &kvc_builtin_kernel, &st), 0);
+    cr_assert_eq(st.run, 300 - runs);
+    kvc_campaign_stats_free(&st);
+}
+
 /* The gate must bite: the same campaign code, run against a kernel that
  * forgets the online-softmax rescale, reports numeric failures. */
 Test(crosscheck, campaign_catches_missing_rescale, .timeout = 300)

@@ -4,14 +4,20 @@
  * oracle/kv_format.c), written independently from docs/kv-formats.md:
  * every code decodes to the same value, and the same inputs encode to the
  * same codes — every code value, every midpoint between neighbouring codes
- * and one binary32 ulp either side, the specials, and random bit patterns.
+ * and one binary32 ulp either side, the specials, and random bit patterns;
+ * and the kernels' calibration (min-max observer, scale from amax) against
+ * the oracle's rules.
  */
 #include <criterion/criterion.h>
 #include <float.h>
 #include <math.h>
 #include <string.h>
 
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
 #include "../kernels/kva_format.h"
+#include "../kernels/kvattn.h"
 #include "../oracle/kv_format.h"
 
 typedef struct codec {
@@ -193,4 +199,69 @@ Test(format_crosscheck, scales_agree)
                   "nvfp4 effective scale: kernel %a, oracle %a", (double)ke,
                   (double)oe);
     }
+}
+
+/* Calibration: the kernel's min-max observer fed several batches, and its
+ * static scales, against the oracle's calibration rules applied to an amax
+ * this test computes itself (largest finite |x|). Batches mix magnitudes
+ * over many binades, NaN and infinities (ignored), zero heads (amax 0:
+ * the 2^-23 floor) and -0. */
+Test(format_crosscheck, calibration_agrees)
+{
+    enum { H = 3, D = 20, T = 7, BATCHES = 5 };
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 42);
+    for (int trial = 0; trial < 200; trial++) {
+        float head_amax[H] = {0, 0, 0};
+        kva_observer o = {H, D, 0.0f, head_amax};
+        float want = 0.0f, want_head[H] = {0, 0, 0};
+        const int zero_head = (int)gsl_rng_uniform_int(r, H + 1); /* H: none */
+        for (int b = 0; b < BATCHES; b++) {
+            float x[T * H * D];
+            for (int i = 0; i < T * H * D; i++) {
+                int h = i / D % H;
+                double mag = ldexp(1.0, (int)gsl_rng_uniform_int(r, 60) - 30);
+                x[i] = (float)(gsl_ran_gaussian(r, 1.0) * mag);
+                unsigned u = (unsigned)gsl_rng_uniform_int(r, 50);
+                if (u == 0)
+                    x[i] = NAN;
+                else if (u == 1)
+                    x[i] = gsl_rng_uniform(r) < 0.5 ? INFINITY : -INFINITY;
+                else if (u == 2)
+                    x[i] = -0.0f;
+                if (h == zero_head)
+                    x[i] = u < 3 ? x[i] : 0.0f; /* zeros and non-finite only */
+                float a = fabsf(x[i]);
+                if (isfinite(a) && a > want)
+                    want = a;
+                if (isfinite(a) && a > want_head[h])
+                    want_head[h] = a;
+            }
+            kva_error e;
+            cr_assert_eq(kva_observer_update(&o, x, T, &e), KVA_OK, "%s", e.msg);
+        }
+        cr_assert_eq(o.amax, want, "trial %d: amax %a, want %a", trial,
+                     (double)o.amax, (double)want);
+        for (int h = 0; h < H; h++)
+            cr_assert_eq(head_amax[h], want_head[h], "trial %d head %d", trial, h);
+        static const kvc_kv_dtype dts[] = {KVC_KV_FP8_E4M3, KVC_KV_FP8_E5M2,
+                                           KVC_KV_INT8, KVC_KV_NVFP4};
+        for (size_t i = 0; i < sizeof dts / sizeof dts[0]; i++)
+            for (int h = -1; h < H; h++) {
+                float amax = h < 0 ? want : want_head[h];
+                float got = -1.0f;
+                kva_error e;
+                cr_assert_eq(kva_scale_from_amax((kva_dtype)dts[i], amax, &got, &e),
+                             KVA_OK, "%s", e.msg);
+                float exp = dts[i] == KVC_KV_NVFP4 ? kvc_calib_nvfp4_global(amax)
+                                                   : kvc_calib_scale(dts[i], amax);
+                cr_assert(memcmp(&got, &exp, sizeof got) == 0,
+                          "%s, amax %a: kernel scale %a, oracle %a",
+                          kvc_kv_dtype_name(dts[i]), (double)amax, (double)got,
+                          (double)exp);
+                if (h == zero_head && dts[i] != KVC_KV_NVFP4)
+                    cr_assert_eq(got, 0x1p-23f, "a zero head gets the 2^-23 floor");
+            }
+    }
+    gsl_rng_free(r);
 }

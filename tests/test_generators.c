@@ -74,9 +74,21 @@ static void check_tokens(const kvc_case *c)
         cr_assert(isfinite(p->q[e]), "q element %lld not finite", (long long)e);
     for (int64_t e = p->q_start[p->num_seqs] * hd; e < p->num_tokens * hd; e++)
         cr_assert(isnan(p->q[e]), "padding q element %lld is not poison", (long long)e);
+    /* K/V are finite, except format edges of the formats that encode
+     * infinities (and, int8 and nvfp4, NaN) as finite codes, in cases that
+     * are not leak-sensitive (docs/kv-formats.md) */
+    const kvc_kv_dtype dt = p->quant.dtype;
+    const int inf_ok = sp->format_edges && !sp->leak_sensitive &&
+                       dt >= KVC_KV_FP8_E4M3;
+    const int nan_ok = inf_ok && (dt == KVC_KV_INT8 || dt == KVC_KV_NVFP4);
     int64_t kvn = p->kv_start[p->num_seqs] * p->cfg.num_kv_heads * p->cfg.head_dim;
     for (int64_t e = 0; e < kvn; e++)
-        cr_assert(isfinite(p->k[e]) && isfinite(p->v[e]));
+        for (int w = 0; w < 2; w++) {
+            float x = w ? p->v[e] : p->k[e];
+            cr_assert(isfinite(x) || (isinf(x) && inf_ok) || (isnan(x) && nan_ok),
+                      "%s element %lld = %g in a %s case", w ? "V" : "K",
+                      (long long)e, (double)x, kvc_kv_dtype_name(dt));
+        }
 }
 
 static void check_blocked(const kvc_case *c)
@@ -84,7 +96,9 @@ static void check_blocked(const kvc_case *c)
     const kvc_problem *p = &c->prob;
     const kvc_case_spec *sp = &c->spec;
     const kvc_layout *L = &c->layout;
-    int S = p->num_seqs, CL = sp->cache_len, D = p->cfg.head_dim;
+    int S = p->num_seqs, CL = sp->cache_len;
+    /* storage units of a head row: nvfp4 packs two codes per byte */
+    int D = p->quant.dtype == KVC_KV_NVFP4 ? p->cfg.head_dim / 2 : p->cfg.head_dim;
     cr_assert_geq(CL, 1);
     cr_assert(sp->num_kv_blocks >= 1 && sp->num_kv_blocks <= CL);
     cr_assert_eq(L->block_size, CL);
@@ -110,7 +124,8 @@ static void check_paged(const kvc_case *c)
     const kvc_problem *p = &c->prob;
     const kvc_case_spec *sp = &c->spec;
     const kvc_layout *L = &c->layout;
-    int S = p->num_seqs, B = sp->block_size, D = p->cfg.head_dim;
+    int S = p->num_seqs, B = sp->block_size;
+    int D = p->quant.dtype == KVC_KV_NVFP4 ? p->cfg.head_dim / 2 : p->cfg.head_dim;
     int Hkv = p->cfg.num_kv_heads, M = L->max_blocks_per_seq, wl = p->cfg.window_left;
     int64_t NB = L->num_blocks, row = (int64_t)D + sp->stride_pad;
     cr_assert_eq(L->block_size, B);
@@ -159,9 +174,10 @@ static void check_paged(const kvc_case *c)
             cr_assert_eq(owner_b[id], b, "block %d shared at different offsets", id);
             cr_assert_leq((b + 1) * B, ctx, "shared block %d not below ctx of seq %d", id, s);
             cr_assert_leq((b + 1) * B, p->ctx_len[s0]);
-            int64_t e0 = (p->kv_start[s0] + b * B) * Hkv * D;
-            int64_t e1 = (p->kv_start[s] + b * B) * Hkv * D;
-            size_t bytes = (size_t)B * Hkv * D * sizeof(float);
+            const int64_t hd = (int64_t)Hkv * p->cfg.head_dim;
+            int64_t e0 = (p->kv_start[s0] + b * B) * hd;
+            int64_t e1 = (p->kv_start[s] + b * B) * hd;
+            size_t bytes = (size_t)(B * hd) * sizeof(float);
             cr_assert(memcmp(p->k + e0, p->k + e1, bytes) == 0, "shared K differs");
             cr_assert(memcmp(p->v + e0, p->v + e1, bytes) == 0, "shared V differs");
         }

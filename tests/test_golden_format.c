@@ -21,6 +21,7 @@
 #include "../golden/base64.h"
 #include "../golden/golden.h"
 #include "../golden/golden_internal.h"
+#include "../oracle/kv_store.h"
 
 /* ---- building a file ------------------------------------------------------ */
 
@@ -121,11 +122,43 @@ static void odd_scale(kvc_golden_test *t)
     t->c.prob.cfg.scale = t->c.spec.cfg.scale = -0x1.8p-3f;
 }
 
-#define NTESTS 9
+static void set_format(kvc_case_spec *s, kvc_kv_dtype d, kvc_scale_kind k)
+{
+    s->kv_dtype = d;
+    s->kv_scale = k;
+}
 
-/* Nine tests: paged NHD (two with one config, so one group), paged HND with
- * padded strides and empty rows, blocked, QEfficient left-padded, and
- * invalid and acceptable ones of each mode. */
+/* bad_kv_format: a NaN K scale (written "nan") */
+static void k_scale_nan(kvc_golden_test *t)
+{
+    t->c.prob.quant.k_scale = NAN;
+    t->flags |= (uint64_t)1 << KVC_FLAG_BAD_KV_FORMAT;
+}
+
+/* bad_kv_format: per-head scales with a NaN payload and -inf (f32 arrays
+ * keep every bit) */
+static void head_scales_bad(kvc_golden_test *t)
+{
+    t->c.prob.quant.v_head_scale[0] = bits_f32(0x7FA00001u);
+    t->c.prob.quant.k_head_scale[1] = -INFINITY;
+    t->flags |= (uint64_t)1 << KVC_FLAG_BAD_KV_FORMAT;
+}
+
+/* bad_kv_format: nvfp4 global scales -inf and -0 */
+static void global_scales_bad(kvc_golden_test *t)
+{
+    t->c.prob.quant.k_scale = -INFINITY;
+    t->c.prob.quant.v_scale = -0.0f;
+    t->flags |= (uint64_t)1 << KVC_FLAG_BAD_KV_FORMAT;
+}
+
+#define NTESTS 18
+
+/* Nine f32 tests: paged NHD (two with one config, so one group), paged HND
+ * with padded strides and empty rows, blocked, QEfficient left-padded, and
+ * invalid and acceptable ones of each mode. Then nine of the other cache
+ * formats (tcId 10..18): every format, every scale strategy, valid and
+ * invalid (bad_kv_format), in each mode. */
 static void build_file(kvc_golden_file *f)
 {
     memset(f, 0, sizeof *f);
@@ -177,6 +210,52 @@ static void build_file(kvc_golden_file *f)
 
     s = spec_of(KVC_MODE_QEFF);
     add_test(f, 9, &s, KVC_EXPECT_INVALID, "KVA_ERR_CONVENTION", slot_id_off);
+
+    s = spec_of(KVC_MODE_PAGED); /* fp8 e4m3, per-tensor, format edges */
+    set_format(&s, KVC_KV_FP8_E4M3, KVC_SCALE_TENSOR);
+    s.scale_family = KVC_SCALES_POW2;
+    s.format_edges = 1;
+    s.values = KVC_VALUES_NORMAL;
+    add_test(f, 10, &s, KVC_EXPECT_VALID, NULL, NULL);
+
+    s = spec_of(KVC_MODE_PAGED); /* int8 per KV head, HND, tiny scales */
+    set_format(&s, KVC_KV_INT8, KVC_SCALE_HEAD);
+    s.hnd = 1;
+    s.scale_family = KVC_SCALES_TINY;
+    add_test(f, 11, &s, KVC_EXPECT_VALID, NULL, NULL);
+
+    s = spec_of(KVC_MODE_PAGED); /* fp8 e5m2 per token, padded NHD */
+    set_format(&s, KVC_KV_FP8_E5M2, KVC_SCALE_TOKEN);
+    s.stride_pad = 5;
+    set_seqs(&s, 2, (int[]){7, 0}, (int[]){2, 3});
+    add_test(f, 12, &s, KVC_EXPECT_VALID, NULL, NULL);
+
+    s = spec_of(KVC_MODE_BLOCKED); /* nvfp4, two groups per row */
+    set_format(&s, KVC_KV_NVFP4, KVC_SCALE_GROUP);
+    s.cfg.head_dim = 32;
+    s.format_edges = 1;
+    add_test(f, 13, &s, KVC_EXPECT_VALID, NULL, NULL);
+
+    s = spec_of(KVC_MODE_QEFF); /* bf16 */
+    set_format(&s, KVC_KV_BF16, KVC_SCALE_NONE);
+    add_test(f, 14, &s, KVC_EXPECT_VALID, NULL, NULL);
+
+    s = spec_of(KVC_MODE_PAGED); /* f16 */
+    set_format(&s, KVC_KV_F16, KVC_SCALE_NONE);
+    s.format_edges = 1;
+    add_test(f, 15, &s, KVC_EXPECT_VALID, NULL, NULL);
+
+    s = spec_of(KVC_MODE_PAGED);
+    set_format(&s, KVC_KV_FP8_E4M3, KVC_SCALE_TENSOR);
+    add_test(f, 16, &s, KVC_EXPECT_INVALID, "KVA_ERR_FORMAT", k_scale_nan);
+
+    s = spec_of(KVC_MODE_BLOCKED);
+    set_format(&s, KVC_KV_INT8, KVC_SCALE_HEAD);
+    add_test(f, 17, &s, KVC_EXPECT_INVALID, "KVA_ERR_FORMAT", head_scales_bad);
+
+    s = spec_of(KVC_MODE_QEFF);
+    set_format(&s, KVC_KV_NVFP4, KVC_SCALE_GROUP);
+    add_test(f, 18, &s, KVC_EXPECT_INVALID, "KVA_ERR_FORMAT", global_scales_bad);
     cr_assert_eq(f->num_tests, NTESTS);
 }
 
@@ -231,6 +310,14 @@ static void compare_tests(const kvc_golden_test *x, const kvc_golden_test *y)
         cr_assert_eq(s->qeff_left_pad, t->qeff_left_pad, "tcId %d", x->tc_id);
     }
     cr_assert_eq(s->mask == KVC_MASK_NONE, t->mask == KVC_MASK_NONE);
+    cr_assert_eq(s->kv_dtype, t->kv_dtype, "tcId %d: spec.kv_dtype", x->tc_id);
+    cr_assert_eq(s->kv_scale, t->kv_scale, "tcId %d: spec.kv_scale", x->tc_id);
+    cr_assert_eq(s->format_edges, t->format_edges, "tcId %d: spec.format_edges",
+                 x->tc_id);
+    if (s->kv_scale == KVC_SCALE_TENSOR || s->kv_scale == KVC_SCALE_HEAD ||
+        s->kv_scale == KVC_SCALE_GROUP)
+        cr_assert_eq(s->scale_family == KVC_SCALES_HUGE,
+                     t->scale_family == KVC_SCALES_HUGE);
 
     /* problem */
     int S = p->num_seqs;
@@ -251,6 +338,27 @@ static void compare_tests(const kvc_golden_test *x, const kvc_golden_test *y)
                    "mask_start");
         SAME_BYTES(p->mask, q->mask, p->mask_start[S], "mask");
     }
+    /* the cache format: static scales bit for bit, except that any NaN
+     * scalar is written "nan" (the quiet NaN back) */
+    const kvc_kv_quant *qa = &p->quant, *qb = &q->quant;
+    cr_assert_eq(qa->dtype, qb->dtype, "tcId %d: quant.dtype", x->tc_id);
+    cr_assert_eq(qa->kind, qb->kind, "tcId %d: quant.kind", x->tc_id);
+    if (qa->kind == KVC_SCALE_TENSOR || qa->kind == KVC_SCALE_GROUP) {
+        const float sa[2] = {qa->k_scale, qa->v_scale};
+        const float sb[2] = {qb->k_scale, qb->v_scale};
+        for (int w = 0; w < 2; w++)
+            if (isnan(sa[w]))
+                cr_assert(isnan(sb[w]), "tcId %d: scale %d", x->tc_id, w);
+            else
+                SAME_BYTES(&sa[w], &sb[w], 4, "static scale");
+    }
+    if (qa->kind == KVC_SCALE_HEAD) {
+        int H = p->cfg.num_kv_heads;
+        SAME_BYTES(qa->k_head_scale, qb->k_head_scale, H * 4, "k_head_scale");
+        SAME_BYTES(qa->v_head_scale, qb->v_head_scale, H * 4, "v_head_scale");
+    } else {
+        cr_assert_null(qb->k_head_scale);
+    }
 
     /* layout */
     const kvc_layout *L = &a->layout, *K = &b->layout;
@@ -261,6 +369,10 @@ static void compare_tests(const kvc_golden_test *x, const kvc_golden_test *y)
     cr_assert_eq(L->stride_slot, K->stride_slot);
     cr_assert_eq(L->stride_head, K->stride_head);
     cr_assert_eq(L->pool_elems, K->pool_elems);
+    cr_assert_eq(L->scale_stride_block, K->scale_stride_block);
+    cr_assert_eq(L->scale_stride_slot, K->scale_stride_slot);
+    cr_assert_eq(L->scale_stride_head, K->scale_stride_head);
+    cr_assert_eq(L->scale_pool_units, K->scale_pool_units);
     cr_assert_eq(L->max_blocks_per_seq, K->max_blocks_per_seq);
     cr_assert_eq(L->poison_seed, K->poison_seed);
     SAME_BYTES(L->block_table, K->block_table,
@@ -282,12 +394,34 @@ static void compare_tests(const kvc_golden_test *x, const kvc_golden_test *y)
     if (x->result == KVC_EXPECT_INVALID) {
         cr_assert_null(y->out);
         cr_assert_null(y->tol_lse);
+        cr_assert_null(y->k_codes);
     } else {
         SAME_BYTES(x->out, y->out, rows * hq * 8, "out");
         SAME_BYTES(x->tol_out, y->tol_out, rows * hq * 8, "tol_out");
         SAME_BYTES(x->lse, y->lse, rows * p->cfg.num_q_heads * 8, "lse");
         SAME_BYTES(x->tol_lse, y->tol_lse, rows * p->cfg.num_q_heads * 8,
                    "tol_lse");
+        int64_t nrow = p->kv_start[S] * p->cfg.num_kv_heads;
+        int64_t ncode = nrow * p->cfg.head_dim, ngroup = nrow * (p->cfg.head_dim / 16);
+        if (p->quant.dtype == KVC_KV_F32) {
+            cr_assert_null(y->k_codes);
+        } else {
+            cr_assert_not_null(y->k_codes, "tcId %d: no codes", x->tc_id);
+            SAME_BYTES(x->k_codes, y->k_codes, ncode * 2, "k_codes");
+            SAME_BYTES(x->v_codes, y->v_codes, ncode * 2, "v_codes");
+        }
+        if (p->quant.kind == KVC_SCALE_TOKEN) {
+            SAME_BYTES(x->k_token_scales, y->k_token_scales, nrow * 4, "k_token_scales");
+            SAME_BYTES(x->v_token_scales, y->v_token_scales, nrow * 4, "v_token_scales");
+        } else {
+            cr_assert_null(y->k_token_scales);
+        }
+        if (p->quant.kind == KVC_SCALE_GROUP) {
+            SAME_BYTES(x->k_group_codes, y->k_group_codes, ngroup, "k_group_codes");
+            SAME_BYTES(x->v_group_codes, y->v_group_codes, ngroup, "v_group_codes");
+        } else {
+            cr_assert_null(y->k_group_codes);
+        }
     }
 }
 
@@ -403,14 +537,31 @@ Test(golden_roundtrip, groups_share_configs_in_order)
     cr_assert_not_null(root);
     cJSON *groups = cJSON_GetObjectItemCaseSensitive(root, "testGroups");
     /* tests 1 and 2 share a config, and so do 6 and 7; the others each
-     * start a group */
-    cr_assert_eq(cJSON_GetArraySize(groups), 7);
-    static const char *const types[7] = {
+     * start a group (16 has the config of 10, but 15 comes between) */
+    cr_assert_eq(cJSON_GetArraySize(groups), 16);
+    static const char *const types[16] = {
         "PagedAttention", "PagedAttention", "BlockedAttention",
         "QEffPagedAttention", "PagedAttention", "BlockedAttention",
+        "QEffPagedAttention", "PagedAttention", "PagedAttention",
+        "PagedAttention", "BlockedAttention", "QEffPagedAttention",
+        "PagedAttention", "PagedAttention", "BlockedAttention",
         "QEffPagedAttention"};
-    static const int sizes[7] = {2, 1, 1, 1, 2, 1, 1};
-    for (int i = 0; i < 7; i++) {
+    static const int sizes[16] = {2, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    static const char *const formats[16][2] = {
+        {"f32", "none"}, {"f32", "none"}, {"f32", "none"}, {"f32", "none"},
+        {"f32", "none"}, {"f32", "none"}, {"f32", "none"},
+        {"fp8_e4m3", "tensor"}, {"int8", "attn_head"}, {"fp8_e5m2", "token"},
+        {"nvfp4", "group"}, {"bf16", "none"}, {"f16", "none"},
+        {"fp8_e4m3", "tensor"}, {"int8", "attn_head"}, {"nvfp4", "group"}};
+    for (int i = 0; i < 16; i++) {
+        cJSON *cf = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(groups, i),
+                                                     "config");
+        cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(cf, "kvDtype")->valuestring,
+                         formats[i][0], "group %d", i);
+        cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(cf, "kvScale")->valuestring,
+                         formats[i][1], "group %d", i);
+    }
+    for (int i = 0; i < 16; i++) {
         cJSON *g = cJSON_GetArrayItem(groups, i);
         cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(g, "type")->valuestring,
                          types[i]);
@@ -424,8 +575,112 @@ Test(golden_roundtrip, groups_share_configs_in_order)
     cr_assert_not_null(cJSON_GetObjectItemCaseSensitive(notes, "acceptable"));
     cr_assert_not_null(strstr(text, "\"scale\": \"0x1p-2\""));
     cr_assert_not_null(strstr(text, "\"scale\": \"-0x1.8p-3\""));
+    /* non-finite static scales of invalid tests */
+    cr_assert_not_null(strstr(text, "\"kScale\": \"nan\""));
+    cr_assert_not_null(strstr(text, "\"kScale\": \"-inf\""));
+    cr_assert_not_null(strstr(text, "\"vScale\": \"-0x0p+0\""));
+    cr_assert_not_null(cJSON_GetObjectItemCaseSensitive(notes, "kv_nvfp4"));
+    cr_assert_not_null(cJSON_GetObjectItemCaseSensitive(notes, "scale_token"));
+    cr_assert_not_null(cJSON_GetObjectItemCaseSensitive(notes, "bad_kv_format"));
     cJSON_Delete(root);
     free(text);
+}
+
+/* The cache format fields of each kind land where FORMAT.md says, with
+ * the dtypes it says. */
+Test(golden_roundtrip, format_fields_in_place)
+{
+    size_t n;
+    char *text = build_text(&n);
+    cJSON *root = cJSON_Parse(text);
+    cr_assert_not_null(root);
+    static const struct {
+        int tc;
+        const char *present[6];
+        const char *absent[4];
+        const char *code_dtype;
+    } want[] = {
+        {1, {NULL}, {"kScale", "kHeadScale", "scaleStrideBlock", "kCodes"}, NULL},
+        {10, {"kScale", "vScale", NULL}, {"kHeadScale", "scalePoolUnits", "kTokenScales", NULL}, "u8"},
+        {11, {"kHeadScale", "vHeadScale", NULL}, {"kScale", "scaleStrideSlot", "kGroupCodes", NULL}, "u8"},
+        {12, {"scaleStrideBlock", "scalePoolUnits", "kTokenScales", "vTokenScales", NULL}, {"kScale", "kHeadScale", "kGroupCodes", NULL}, "u8"},
+        {13, {"kScale", "vScale", "scaleStrideHead", "kGroupCodes", "vGroupCodes", NULL}, {"kHeadScale", "kTokenScales", NULL}, "u8"},
+        {14, {NULL}, {"kScale", "scaleStrideBlock", "kTokenScales", NULL}, "u16"},
+        {15, {NULL}, {"kScale", "kHeadScale", "kGroupCodes", NULL}, "u16"},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        cJSON *t = NULL, *g;
+        cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(root, "testGroups"))
+        {
+            cJSON *x;
+            cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(g, "tests"))
+                if (cJSON_GetObjectItemCaseSensitive(x, "tcId")->valuedouble == want[i].tc)
+                    t = x;
+        }
+        cr_assert_not_null(t);
+        cJSON *lay = cJSON_GetObjectItemCaseSensitive(t, "layout");
+        cJSON *exp = cJSON_GetObjectItemCaseSensitive(t, "expected");
+        for (int k = 0; k < 6 && want[i].present[k]; k++) {
+            const char *key = want[i].present[k];
+            cr_assert(cJSON_GetObjectItemCaseSensitive(t, key) ||
+                      cJSON_GetObjectItemCaseSensitive(lay, key) ||
+                      cJSON_GetObjectItemCaseSensitive(exp, key),
+                      "tcId %d: no %s", want[i].tc, key);
+        }
+        for (int k = 0; k < 4 && want[i].absent[k]; k++) {
+            const char *key = want[i].absent[k];
+            cr_assert(!cJSON_GetObjectItemCaseSensitive(t, key) &&
+                      !cJSON_GetObjectItemCaseSensitive(lay, key) &&
+                      !cJSON_GetObjectItemCaseSensitive(exp, key),
+                      "tcId %d: has %s", want[i].tc, key);
+        }
+        if (want[i].code_dtype) {
+            cJSON *kc = cJSON_GetObjectItemCaseSensitive(exp, "kCodes");
+            cr_assert_not_null(kc, "tcId %d: no kCodes", want[i].tc);
+            cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(kc, "dtype")->valuestring,
+                             want[i].code_dtype, "tcId %d", want[i].tc);
+        }
+    }
+    cJSON_Delete(root);
+    free(text);
+}
+
+/* The codes kvc_golden_expect stores are the oracle's kv_store codes; the
+ * nvfp4 ones are 4-bit, f16 codes of finite values finite, and so on. */
+Test(golden_roundtrip, codes_are_the_oracle_store)
+{
+    kvc_golden_file f;
+    build_file(&f);
+    int checked = 0;
+    for (int i = 0; i < f.num_tests; i++) {
+        const kvc_golden_test *t = &f.tests[i];
+        const kvc_problem *p = &t->c.prob;
+        if (t->result == KVC_EXPECT_INVALID || p->quant.dtype == KVC_KV_F32) {
+            cr_assert_null(t->k_codes, "tcId %d", t->tc_id);
+            continue;
+        }
+        kvc_kv_store st;
+        char err[256];
+        cr_assert_eq(kvc_kv_store_compute(p, &st, err, sizeof err), 0, "%s", err);
+        int64_t nrow = st.rows * st.num_kv_heads, n = nrow * st.head_dim;
+        for (int64_t e = 0; e < n; e++) {
+            cr_assert_eq(t->k_codes[e], st.k_code[e], "tcId %d k %lld", t->tc_id,
+                         (long long)e);
+            cr_assert_eq(t->v_codes[e], st.v_code[e], "tcId %d v %lld", t->tc_id,
+                         (long long)e);
+            if (p->quant.dtype == KVC_KV_NVFP4)
+                cr_assert_leq(t->k_codes[e], 15);
+        }
+        if (st.kind == KVC_SCALE_TOKEN)
+            cr_assert_eq(memcmp(t->k_token_scales, st.k_token_scale, (size_t)nrow * 4), 0);
+        if (st.kind == KVC_SCALE_GROUP)
+            cr_assert_eq(memcmp(t->v_group_codes, st.v_group_code,
+                                (size_t)(nrow * (st.head_dim / 16))), 0);
+        kvc_kv_store_free(&st);
+        checked++;
+    }
+    cr_assert_eq(checked, 6);
+    kvc_golden_free(&f);
 }
 
 Test(golden_roundtrip, every_flag_has_a_note)
@@ -528,8 +783,9 @@ Test(golden_reject, truncated_files)
 
 /* Mutations, as JSON edits of a valid file: path segments separated by '/',
  * "tc:N" selects the test with tcId N, a number indexes an array. json ==
- * NULL deletes the item, "@b64" corrupts the string in place, anything
- * else replaces (or adds) it. */
+ * NULL deletes the item, "@b64" corrupts the string in place, "@bytes:HH"
+ * replaces a base64 string by the encoding of as many bytes, all 0xHH,
+ * anything else replaces (or adds) it. */
 typedef struct mutation {
     const char *path;
     const char *json;
@@ -589,6 +845,20 @@ static char *mutate(const char *text, const mutation *m)
         s[5] = '*';
         cJSON_SetValuestring(node, s);
         free(s);
+    } else if (strncmp(m->json, "@bytes:", 7) == 0) {
+        cr_assert(cJSON_IsString(node), "%s: not a string", m->path);
+        size_t nb = 0, enc = 0;
+        cr_assert_eq(kvc_base64_decoded_len(node->valuestring,
+                                            strlen(node->valuestring), &nb), 0);
+        uint8_t *raw = malloc(nb + 1);
+        memset(raw, (int)strtol(m->json + 7, NULL, 16), nb + 1);
+        cr_assert(kvc_base64_encoded_len(nb, &enc));
+        char *b64 = malloc(enc + 1);
+        kvc_base64_encode(raw, nb, b64);
+        b64[enc] = '\0';
+        cJSON_SetValuestring(node, b64);
+        free(b64);
+        free(raw);
     } else {
         cJSON *v = cJSON_Parse(m->json);
         cr_assert_not_null(v, "%s: bad replacement %s", m->path, m->json);
@@ -608,7 +878,8 @@ static const mutation mutations[] = {
     /* top level */
     {"", "[]", "top level", NULL},
     {"schema", "\"wycheproof\"", "top level", "'schema'"},
-    {"schemaVersion", "2", "'schemaVersion'", "not supported"},
+    {"schemaVersion", "1", "'schemaVersion'", "not supported"},
+    {"schemaVersion", "3", "'schemaVersion'", "not supported"},
     {"schemaVersion", NULL, "'schemaVersion'", "missing"},
     {"generator", "7", "'generator'", "a string"},
     {"numberOfTests", "3", "'numberOfTests'", NULL},
@@ -723,6 +994,66 @@ static const mutation mutations[] = {
     {"tc:5/qeff/positionIds/0/3", "9", "tcId 5", "'qeff.positionIds"},
     {"tc:5/qeff/rowOfToken/0", "5", "tcId 5", "'qeff.rowOfToken[0]'"},
     {"tc:1/expected/tolOut/data", "@b64", "tcId 1", "'expected.tolOut.data'"},
+    /* the cache format: config */
+    {"testGroups/7/config/kvDtype", NULL, "testGroups[7]", "'config.kvDtype'"},
+    {"testGroups/7/config/kvDtype", "\"fp8\"", "testGroups[7]", "'config.kvDtype'"},
+    {"testGroups/7/config/kvDtype", "3", "testGroups[7]", "'config.kvDtype'"},
+    {"testGroups/7/config/kvScale", NULL, "testGroups[7]", "'config.kvScale'"},
+    {"testGroups/7/config/kvScale", "\"per_tensor\"", "'config.kvScale'", NULL},
+    {"testGroups/7/config/kvScale", "\"none\"", "'config.kvScale'", "not a scale strategy"},
+    {"testGroups/10/config/kvScale", "\"tensor\"", "'config.kvScale'", "nvfp4"},
+    {"testGroups/12/config/kvScale", "\"group\"", "'config.kvScale'", NULL},
+    {"testGroups/0/config/kvDtype", "\"F32\"", "'config.kvDtype'", NULL},
+    /* static scales */
+    {"tc:10/kScale", NULL, "tcId 10", "'kScale'"},
+    {"tc:10/vScale", "0.5", "tcId 10", "'vScale'"},
+    {"tc:10/kScale", "\"0x1p+0x\"", "tcId 10", "'kScale'"},
+    {"tc:10/kScale", "\"NaN\"", "tcId 10", "'kScale'"},
+    {"tc:10/kScale", "\"0x0p+0\"", "tcId 10", "finite and > 0"},
+    {"tc:10/kScale", "\"-0x1p-3\"", "tcId 10", "'kScale'"},
+    {"tc:10/vScale", "\"nan\"", "tcId 10", "'vScale'"},
+    {"tc:10/kScale", "\"inf\"", "tcId 10", "'kScale'"},
+    {"tc:10/kHeadScale", "{}", "tcId 10", "'kHeadScale'"},
+    {"tc:13/kScale", "\"-inf\"", "tcId 13", "'kScale'"},
+    {"tc:11/kHeadScale", NULL, "tcId 11", "'kHeadScale'"},
+    {"tc:11/vHeadScale/shape/0", "3", "tcId 11", "'vHeadScale.shape'"},
+    {"tc:11/kHeadScale/dtype", "\"f64\"", "tcId 11", "'kHeadScale.dtype'"},
+    {"tc:11/kHeadScale/data", "@bytes:00", "tcId 11", "'kHeadScale'"},
+    {"tc:11/vHeadScale/data", "@bytes:FF", "tcId 11", "finite and > 0"},
+    {"tc:11/kScale", "\"0x1p+0\"", "tcId 11", "'kScale'"},
+    {"tc:1/kScale", "\"0x1p+0\"", "tcId 1", "'kScale'"},
+    {"tc:12/vHeadScale", "{}", "tcId 12", "'vHeadScale'"},
+    /* storage units and scale pools */
+    {"tc:13/layout/strideSlot", "32", "tcId 13", "'layout.strideSlot'"},
+    {"tc:13/layout/poolElems", "100", "tcId 13", "'layout.poolElems'"},
+    {"tc:12/layout/scaleStrideHead", "5", "tcId 12", "'layout.scaleStrideHead'"},
+    {"tc:12/layout/scaleStrideBlock", NULL, "tcId 12", "'layout.scaleStrideBlock'"},
+    {"tc:12/layout/scaleStrideSlot", "-2", "tcId 12", "'layout.scaleStrideSlot'"},
+    {"tc:12/layout/scalePoolUnits", "1", "tcId 12", "'layout.scalePoolUnits'"},
+    {"tc:12/layout/scalePoolUnits", "\"64\"", "tcId 12", "'layout.scalePoolUnits'"},
+    {"tc:13/layout/scaleStrideSlot", "1", "tcId 13", "'layout.scaleStrideSlot'"},
+    {"tc:10/layout/scalePoolUnits", "10", "tcId 10", "'layout.scalePoolUnits'"},
+    {"tc:1/layout/scaleStrideBlock", "1", "tcId 1", "'layout.scaleStrideBlock'"},
+    /* the oracle's cache contents */
+    {"tc:10/expected/kCodes", NULL, "tcId 10", "'expected.kCodes'"},
+    {"tc:10/expected/vCodes/dtype", "\"u16\"", "tcId 10", "'expected.vCodes.dtype'"},
+    {"tc:15/expected/kCodes/dtype", "\"u8\"", "tcId 15", "'expected.kCodes.dtype'"},
+    {"tc:15/expected/vCodes/shape/2", "8", "tcId 15", "'expected.vCodes.shape'"},
+    {"tc:14/expected/kCodes/data", "\"AAAA\"", "tcId 14", "'expected.kCodes.data'"},
+    {"tc:14/expected/kCodes/data", "@b64", "tcId 14", "'expected.kCodes.data'"},
+    {"tc:1/expected/kCodes", "{\"dtype\": \"u8\", \"shape\": [1], \"data\": \"AA==\"}",
+     "tcId 1", "f32 cache has no codes"},
+    {"tc:12/expected/kTokenScales", NULL, "tcId 12", "'expected.kTokenScales'"},
+    {"tc:12/expected/vTokenScales/shape", "[9, 2, 1]", "tcId 12", "'expected.vTokenScales.shape'"},
+    {"tc:12/expected/kTokenScales/data", "@bytes:00", "tcId 12", "token scales are finite and > 0"},
+    {"tc:12/expected/vTokenScales/data", "@bytes:FF", "tcId 12", "'expected.vTokenScales'"},
+    {"tc:12/expected/kGroupCodes", "{}", "tcId 12", "'expected.kGroupCodes'"},
+    {"tc:13/expected/vGroupCodes", NULL, "tcId 13", "'expected.vGroupCodes'"},
+    {"tc:13/expected/kGroupCodes/data", "@bytes:00", "tcId 13", "0x01..0x7e"},
+    {"tc:13/expected/vGroupCodes/data", "@bytes:7F", "tcId 13", "'expected.vGroupCodes'"},
+    {"tc:13/expected/kCodes/data", "@bytes:10", "tcId 13", "4-bit"},
+    {"tc:13/expected/kTokenScales", "{}", "tcId 13", "'expected.kTokenScales'"},
+    {"tc:10/expected/kGroupCodes", "{}", "tcId 10", "'expected.kGroupCodes'"},
 };
 
 Test(golden_reject, mutated_fields)
@@ -764,6 +1095,17 @@ Test(golden_reject, invalid_tests_keep_bad_inputs)
         {"tc:9/qeff/positionIds/0/0", "77", NULL, NULL},
         {"tc:9/qeff/slotId/0", "-3", NULL, NULL},
         {"tc:7/error", NULL, NULL, NULL}, /* optional for acceptable tests */
+        /* bad_kv_format: static scales the kernel must refuse */
+        {"tc:16/kScale", "\"0x0p+0\"", NULL, NULL},
+        {"tc:16/kScale", "\"-0x1.8p+2\"", NULL, NULL},
+        {"tc:16/vScale", "\"inf\"", NULL, NULL},
+        {"tc:17/kHeadScale/data", "@bytes:00", NULL, NULL},
+        {"tc:17/vHeadScale/data", "@bytes:FF", NULL, NULL},
+        {"tc:18/vScale", "\"nan\"", NULL, NULL},
+        /* codes may be any byte a format holds */
+        {"tc:10/expected/kCodes/data", "@bytes:FF", NULL, NULL},
+        {"tc:15/expected/vCodes/data", "@bytes:FF", NULL, NULL},
+        {"tc:13/expected/kCodes/data", "@bytes:0F", NULL, NULL},
     };
     for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
         char *t = mutate(text, &keep[i]);
@@ -1011,21 +1353,27 @@ static void extract_snippet(const char *dir, char *out, size_t n)
     free(md);
 }
 
-/* A file whose first valid PagedAttention test has GQA, a mask, a window,
- * soft-capping, empty rows and padding tokens; an invalid paged test and a
- * blocked one come first, so the reader has to pick. */
-static void python_file(kvc_golden_file *f)
+/* A file whose first valid PagedAttention test of an f32, f16 or bf16
+ * cache (dtype) has GQA, a mask, a window, soft-capping, empty rows and
+ * padding tokens; an invalid paged test, a blocked one and a paged fp8 one
+ * come first, so the reader has to pick. */
+static void python_file(kvc_golden_file *f, kvc_kv_dtype dtype)
 {
     memset(f, 0, sizeof *f);
     snprintf(f->generator, sizeof f->generator, "python check");
     snprintf(f->oracle_version, sizeof f->oracle_version, "%s", KVC_ORACLE_VERSION);
-    f->tests = calloc(3, sizeof *f->tests);
+    f->tests = calloc(4, sizeof *f->tests);
     kvc_case_spec s = spec_of(KVC_MODE_PAGED);
     s.pad_tokens = 1;
     add_test(f, 1, &s, KVC_EXPECT_INVALID, "KVA_ERR_SLOT", bad_slot);
     s = spec_of(KVC_MODE_BLOCKED);
     add_test(f, 2, &s, KVC_EXPECT_VALID, NULL, NULL);
     s = spec_of(KVC_MODE_PAGED);
+    set_format(&s, KVC_KV_FP8_E5M2, KVC_SCALE_TOKEN);
+    add_test(f, 3, &s, KVC_EXPECT_VALID, NULL, NULL);
+    s = spec_of(KVC_MODE_PAGED);
+    set_format(&s, dtype, KVC_SCALE_NONE);
+    s.format_edges = dtype != KVC_KV_F32;
     s.cfg.num_q_heads = 6;
     s.cfg.num_kv_heads = 2;
     s.cfg.head_dim = 9;
@@ -1037,7 +1385,7 @@ static void python_file(kvc_golden_file *f)
     s.mask = KVC_MASK_EMPTY_ROWS;
     s.pad_tokens = 2;
     set_seqs(&s, 3, (int[]){9, 0, 3}, (int[]){3, 5, 0});
-    add_test(f, 3, &s, KVC_EXPECT_VALID, NULL, NULL);
+    add_test(f, 4, &s, KVC_EXPECT_VALID, NULL, NULL);
 }
 
 static int run_python(const char *script, const char *file, char *out, size_t n)
@@ -1052,31 +1400,136 @@ static int run_python(const char *script, const char *file, char *out, size_t n)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* The snippet recomputes out of an f32 cache from k and v, of an f16 or
+ * bf16 cache from the decoded u16 codes (not the logical values: the
+ * difference is far above the tolerance), and catches a wrong value and a
+ * wrong code. */
 Test(golden_python, format_md_snippet_checks_a_file)
 {
+    static const kvc_kv_dtype dtypes[3] = {KVC_KV_F32, KVC_KV_F16, KVC_KV_BF16};
     char *dir = tmp_dir();
     char script[600], path[600], out[4096], err[512];
     extract_snippet(dir, script, sizeof script);
-    kvc_golden_file f;
-    python_file(&f);
-    snprintf(path, sizeof path, "%s/py.json", dir);
-    cr_assert_eq(kvc_golden_write(&f, path, err, sizeof err), 0, "%s", err);
-    int rc = run_python(script, path, out, sizeof out);
-    cr_assert_eq(rc, 0, "python3 reader failed (%d): %s", rc, out);
-    const char *c = strstr(out, "checked ");
-    cr_assert_not_null(c, "no 'checked N values' line: %s", out);
-    long checked = strtol(c + 8, NULL, 10);
-    const kvc_problem *p = &f.tests[2].c.prob;
-    long want = (long)(p->q_start[p->num_seqs] * p->cfg.num_q_heads * p->cfg.head_dim);
-    cr_assert_eq(checked, want, "%s", out);
-    cr_assert_not_null(strstr(out, "tcId 3"), "%s", out);
+    for (int i = 0; i < 3; i++) {
+        kvc_golden_file f;
+        python_file(&f, dtypes[i]);
+        snprintf(path, sizeof path, "%s/py.json", dir);
+        cr_assert_eq(kvc_golden_write(&f, path, err, sizeof err), 0, "%s", err);
+        int rc = run_python(script, path, out, sizeof out);
+        cr_assert_eq(rc, 0, "python3 reader failed on %s (%d): %s",
+                     kvc_kv_dtype_name(dtypes[i]), rc, out);
+        const char *c = strstr(out, "checked ");
+        cr_assert_not_null(c, "no 'checked N values' line: %s", out);
+        long checked = strtol(c + 8, NULL, 10);
+        const kvc_problem *p = &f.tests[3].c.prob;
+        long want = (long)(p->q_start[p->num_seqs] * p->cfg.num_q_heads * p->cfg.head_dim);
+        cr_assert_eq(checked, want, "%s", out);
+        cr_assert_not_null(strstr(out, "tcId 4"), "%s", out);
+        char fmt[32];
+        snprintf(fmt, sizeof fmt, "(%s cache)", kvc_kv_dtype_name(dtypes[i]));
+        cr_assert_not_null(strstr(out, fmt), "%s", out);
 
-    /* a wrong expected value is caught */
-    f.tests[2].out[5] += 0.25;
+        /* a wrong expected value is caught */
+        f.tests[3].out[5] += 0.25;
+        cr_assert_eq(kvc_golden_write(&f, path, err, sizeof err), 0, "%s", err);
+        rc = run_python(script, path, out, sizeof out);
+        cr_assert_neq(rc, 0, "python3 reader accepted a wrong value: %s", out);
+        f.tests[3].out[5] -= 0.25;
+
+        if (dtypes[i] != KVC_KV_F32) {
+            /* so is a wrong code: every V code one binade off */
+            int64_t n = p->kv_start[p->num_seqs] * p->cfg.num_kv_heads * p->cfg.head_dim;
+            for (int64_t e = 0; e < n; e++)
+                f.tests[3].v_codes[e] ^= dtypes[i] == KVC_KV_F16 ? 0x0400 : 0x0080;
+            cr_assert_eq(kvc_golden_write(&f, path, err, sizeof err), 0, "%s", err);
+            rc = run_python(script, path, out, sizeof out);
+            cr_assert_neq(rc, 0, "python3 reader accepted wrong codes: %s", out);
+        }
+        kvc_golden_free(&f);
+    }
+    remove_dir(dir);
+    free(dir);
+}
+
+/* ---- schema.json --------------------------------------------------------------- */
+
+static int have_jsonschema(void)
+{
+    return system("python3 -c 'import jsonschema' > /dev/null 2>&1") == 0;
+}
+
+/* Validate files against golden/schema.json with Python's jsonschema
+ * (draft 2020-12); prints "ok N" or the first errors. */
+static const char schema_check_py[] =
+    "import json, sys, jsonschema\n"
+    "schema = json.load(open('golden/schema.json', encoding='utf-8'))\n"
+    "jsonschema.Draft202012Validator.check_schema(schema)\n"
+    "v = jsonschema.Draft202012Validator(schema)\n"
+    "bad = 0\n"
+    "for p in sys.argv[1:]:\n"
+    "    for e in v.iter_errors(json.load(open(p, encoding='utf-8'))):\n"
+    "        bad += 1\n"
+    "        print(p, list(e.absolute_path)[:6], e.message[:200])\n"
+    "        break\n"
+    "print('ok', len(sys.argv) - 1 - bad)\n"
+    "sys.exit(1 if bad else 0)\n";
+
+static int run_schema_check(const char *dir, const char *files, char *out,
+                            size_t n)
+{
+    char script[600], cmd[2400];
+    snprintf(script, sizeof script, "%s/schema_check.py", dir);
+    FILE *fp = fopen(script, "w");
+    cr_assert_not_null(fp);
+    fputs(schema_check_py, fp);
+    fclose(fp);
+    snprintf(cmd, sizeof cmd, "python3 '%s' %s 2>&1", script, files);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t got = fread(out, 1, n - 1, p);
+    out[got] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* What the writer produces, every committed file, and a refusal: the schema
+ * and the C reader agree on the structure. */
+Test(golden_schema, written_and_committed_files_validate, .timeout = 120)
+{
+    if (!have_jsonschema())
+        cr_skip_test("python3 with jsonschema is not installed");
+    char *dir = tmp_dir();
+    char path[600], files[1600], out[4096], err[512];
+    kvc_golden_file f;
+    build_file(&f);
+    snprintf(path, sizeof path, "%s/all.json", dir);
     cr_assert_eq(kvc_golden_write(&f, path, err, sizeof err), 0, "%s", err);
-    rc = run_python(script, path, out, sizeof out);
-    cr_assert_neq(rc, 0, "python3 reader accepted a wrong value: %s", out);
     kvc_golden_free(&f);
+    snprintf(files, sizeof files, "'%s' golden/vectors/*.json", path);
+    int rc = run_schema_check(dir, files, out, sizeof out);
+    cr_assert_eq(rc, 0, "schema check failed (%d): %s", rc, out);
+
+    /* the schema refuses a missing format field and a valid NaN scale */
+    size_t n;
+    char *text = build_text(&n);
+    static const mutation bad[] = {
+        {"testGroups/7/config/kvDtype", NULL, NULL, NULL},
+        {"tc:10/kScale", "\"nan\"", NULL, NULL},
+        {"tc:12/expected/kTokenScales", NULL, NULL, NULL},
+        {"tc:14/expected/kCodes/dtype", "\"u8\"", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *t = mutate(text, &bad[i]);
+        snprintf(path, sizeof path, "%s/bad.json", dir);
+        FILE *fp = fopen(path, "w");
+        fputs(t, fp);
+        fclose(fp);
+        free(t);
+        snprintf(files, sizeof files, "'%s'", path);
+        rc = run_schema_check(dir, files, out, sizeof out);
+        cr_assert_eq(rc, 1, "schema accepted %s: %s", bad[i].path, out);
+    }
+    free(text);
     remove_dir(dir);
     free(dir);
 }

@@ -87,6 +87,125 @@ Test(golden_set, covers_every_flag_mode_and_result)
     cr_expect_gt(s.odd_head_dim, 0);
 }
 
+/* Every cache format x scale strategy has a valid test with K/V in the
+ * cache in each standard file, and each standard file has an invalid
+ * bad_kv_format test refused with KVA_ERR_FORMAT. */
+Test(golden_set, every_format_and_strategy_in_every_file)
+{
+    for (int m = 0; m < KVC_MODE_COUNT; m++) {
+        char path[256], err[512];
+        snprintf(path, sizeof path, "golden/vectors/%s",
+                 kvc_golden_file_name((kvc_mode)m));
+        kvc_golden_file f;
+        cr_assert_eq(kvc_golden_read(path, &f, err, sizeof err), 0, "%s", err);
+        int seen[KVC_KV_DTYPE_COUNT][KVC_SCALE_KIND_COUNT] = {{0}};
+        int bad_format = 0;
+        for (int i = 0; i < f.num_tests; i++) {
+            const kvc_golden_test *t = &f.tests[i];
+            const kvc_problem *p = &t->c.prob;
+            if (t->result == KVC_EXPECT_VALID && p->num_seqs > 0 &&
+                p->kv_start[p->num_seqs] > 0)
+                seen[p->quant.dtype][p->quant.kind]++;
+            if (t->result == KVC_EXPECT_INVALID &&
+                (t->flags >> KVC_FLAG_BAD_KV_FORMAT & 1)) {
+                bad_format++;
+                cr_expect_str_eq(t->error, "KVA_ERR_FORMAT", "%s tcId %d", path,
+                                 t->tc_id);
+            }
+        }
+        for (int d = 0; d < KVC_KV_DTYPE_COUNT; d++)
+            for (int k = 0; k < KVC_SCALE_KIND_COUNT; k++)
+                if (kvc_quant_kind_valid((kvc_kv_dtype)d, (kvc_scale_kind)k))
+                    cr_expect_gt(seen[d][k], 0, "%s: no valid test of %s with "
+                                 "scales %s", path,
+                                 kvc_kv_dtype_name((kvc_kv_dtype)d),
+                                 kvc_scale_kind_name((kvc_scale_kind)k));
+                else
+                    cr_expect_eq(seen[d][k], 0);
+        cr_expect_gt(bad_format, 0, "%s: no bad_kv_format test", path);
+        kvc_golden_free(&f);
+    }
+}
+
+/* The first valid test of the paged file with this format. */
+static const kvc_golden_test *first_of(const kvc_golden_file *f,
+                                       kvc_kv_dtype d, kvc_scale_kind k)
+{
+    for (int i = 0; i < f->num_tests; i++) {
+        const kvc_golden_test *t = &f->tests[i];
+        if (t->result == KVC_EXPECT_VALID && t->c.prob.quant.dtype == d &&
+            t->c.prob.quant.kind == k && t->c.prob.kv_start[t->c.prob.num_seqs] > 0)
+            return &f->tests[i];
+    }
+    return NULL;
+}
+
+/* "expected.NAME[r][h][d]" of flat index e ([r][h] when D == 0). */
+static void at_of(char *buf, size_t n, const char *name, int64_t e, int H, int D)
+{
+    if (D > 0)
+        snprintf(buf, n, "expected.%s[%lld][%lld][%lld]", name,
+                 (long long)(e / D / H), (long long)(e / D % H),
+                 (long long)(e % D));
+    else
+        snprintf(buf, n, "expected.%s[%lld][%lld]", name, (long long)(e / H),
+                 (long long)(e % H));
+}
+
+/* A file whose stored codes, token scales or group codes disagree with the
+ * oracle's is corrupt: verify says so (naming the array and the element)
+ * without running the kernel; the untouched tests pass. */
+Test(golden_set, corrupt_codes_are_reported)
+{
+    kvc_golden_file f;
+    char err[512], msg[512];
+    cr_assert_eq(kvc_golden_read("golden/vectors/paged_attention.json", &f, err,
+                                 sizeof err), 0, "%s", err);
+    kvc_golden_test *tok = (kvc_golden_test *)first_of(&f, KVC_KV_FP8_E4M3,
+                                                       KVC_SCALE_TOKEN);
+    kvc_golden_test *grp = (kvc_golden_test *)first_of(&f, KVC_KV_NVFP4,
+                                                       KVC_SCALE_GROUP);
+    kvc_golden_test *h16 = (kvc_golden_test *)first_of(&f, KVC_KV_F16,
+                                                       KVC_SCALE_NONE);
+    cr_assert(tok && grp && h16);
+    kvc_result r;
+    cr_assert_eq(kvc_golden_check_codes(tok, msg, sizeof msg), 0, "%s", msg);
+    cr_assert_eq(kvc_golden_run_test(tok, &kvc_builtin_kernel, &r), KVC_PASS,
+                 "%s", r.message);
+
+    char where[96];
+    h16->v_codes[3] ^= 1;
+    cr_assert_eq(kvc_golden_check_codes(h16, msg, sizeof msg), 1);
+    cr_assert_not_null(strstr(msg, "corrupt vector"), "%s", msg);
+    at_of(where, sizeof where, "vCodes", 3, h16->c.prob.cfg.num_kv_heads,
+          h16->c.prob.cfg.head_dim);
+    cr_assert_not_null(strstr(msg, where), "%s not in %s", where, msg);
+    cr_assert_eq(kvc_golden_run_test(h16, &kvc_builtin_kernel, &r), KVC_FAIL_SETUP);
+    cr_assert_not_null(strstr(r.message, "corrupt vector"), "%s", r.message);
+    h16->v_codes[3] ^= 1;
+    cr_assert_eq(kvc_golden_check_codes(h16, msg, sizeof msg), 0, "%s", msg);
+
+    tok->k_token_scales[1] *= 2.0f;
+    cr_assert_eq(kvc_golden_check_codes(tok, msg, sizeof msg), 1);
+    at_of(where, sizeof where, "kTokenScales", 1, tok->c.prob.cfg.num_kv_heads, 0);
+    cr_assert_not_null(strstr(msg, where), "%s not in %s", where, msg);
+    tok->k_token_scales[1] /= 2.0f;
+
+    grp->k_codes[17] ^= 8; /* the sign of an e2m1 code */
+    cr_assert_eq(kvc_golden_check_codes(grp, msg, sizeof msg), 1);
+    at_of(where, sizeof where, "kCodes", 17, grp->c.prob.cfg.num_kv_heads,
+          grp->c.prob.cfg.head_dim);
+    cr_assert_not_null(strstr(msg, where), "%s not in %s", where, msg);
+    grp->k_codes[17] ^= 8;
+    grp->v_group_codes[0] += 1;
+    cr_assert_eq(kvc_golden_check_codes(grp, msg, sizeof msg), 1);
+    cr_assert_not_null(strstr(msg, "expected.vGroupCodes[0][0][0]"), "%s", msg);
+    grp->v_group_codes[0] -= 1;
+    cr_assert_eq(kvc_golden_run_test(grp, &kvc_builtin_kernel, &r), KVC_PASS,
+                 "%s", r.message);
+    kvc_golden_free(&f);
+}
+
 /* The committed files are exactly what the set's definition builds now
  * (same tests, same bytes), file by file, for the standard files. */
 Test(golden_set, committed_files_match_their_definition, .timeout = 120)
@@ -168,5 +287,38 @@ Test(golden_set, invalid_vectors_are_refused_with_their_status)
         kvc_golden_free(&f);
     }
     globfree(&g);
-    cr_assert_geq(invalid, 8);
+    cr_assert_geq(invalid, 12);
+}
+
+/* verify --kv-dtype / --kernel: only the selected tests run, the rest are
+ * counted as skipped; together they are the whole file. */
+Test(golden_set, verify_selects_by_format_and_mode)
+{
+    kvc_golden_file f;
+    char err[512];
+    cr_assert_eq(kvc_golden_read("golden/vectors/paged_attention.json", &f, err,
+                                 sizeof err), 0, "%s", err);
+    int f32 = 0, nvfp4 = 0;
+    for (int i = 0; i < f.num_tests; i++) {
+        f32 += f.tests[i].c.prob.quant.dtype == KVC_KV_F32;
+        nvfp4 += f.tests[i].c.prob.quant.dtype == KVC_KV_NVFP4;
+    }
+    cr_assert(f32 > 0 && nvfp4 > 0);
+    FILE *devnull = fopen("/dev/null", "w");
+    cr_assert_not_null(devnull);
+    const kvc_verify_select only_f32 = {-1, 1u << KVC_KV_F32};
+    kvc_verify_counts n = {0};
+    kvc_golden_verify_file(&f, "paged", &kvc_builtin_kernel, &only_f32, 0,
+                           devnull, &n);
+    cr_assert_eq(n.passed + n.failed, f32);
+    cr_assert_eq(n.failed, 0);
+    cr_assert_eq(n.skipped, f.num_tests - f32);
+    const kvc_verify_select nvfp4_blocked = {KVC_MODE_BLOCKED, 1u << KVC_KV_NVFP4};
+    kvc_verify_counts m = {0};
+    kvc_golden_verify_file(&f, "paged", &kvc_builtin_kernel, &nvfp4_blocked, 0,
+                           devnull, &m);
+    cr_assert_eq(m.passed + m.failed, 0, "a paged file has no blocked test");
+    cr_assert_eq(m.skipped, f.num_tests);
+    fclose(devnull);
+    kvc_golden_free(&f);
 }

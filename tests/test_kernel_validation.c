@@ -58,7 +58,8 @@ static void paged_setup(paged_fix *f)
         f->vpool[i] = (float)((i * 5) % 13) / 13.0f;
     }
     f->c = (kva_paged_cache){f->kpool, f->vpool, PPOOL, PNB, PB, PHKV, PD,
-                             PB * PHKV * PD, PHKV * PD, PD};
+                             PB * PHKV * PD, PHKV * PD, PD, KVA_DTYPE_F32,
+                             {0}};
     f->qsl[0] = 0, f->qsl[1] = 2, f->qsl[2] = 3;
     f->seq_lens[0] = 6, f->seq_lens[1] = 3;
     f->table[0] = 2, f->table[1] = 0, f->table[2] = 1, f->table[3] = -1;
@@ -137,7 +138,8 @@ static void blocked_setup(blocked_fix *f)
         f->k[i] = (float)((i * 7) % 11) / 11.0f - 0.5f;
         f->v[i] = (float)((i * 5) % 13) / 13.0f;
     }
-    f->c = (kva_blocked_cache){f->k, f->v, BS, BHKV, BCL, BD};
+    f->c = (kva_blocked_cache){f->k, f->v, BS, BHKV, BCL, BD, KVA_DTYPE_F32,
+                               {0}};
     f->qsl[0] = 0, f->qsl[1] = 2, f->qsl[2] = 3;
     f->seq_lens[0] = 5, f->seq_lens[1] = 8;
     for (int i = 0; i < BNT * BHQ * BD; i++)
@@ -196,7 +198,8 @@ static void write_setup(write_fix *f)
     memset(f->kpool, POISON, sizeof f->kpool);
     memset(f->vpool, POISON, sizeof f->vpool);
     f->c = (kva_paged_cache){f->kpool, f->vpool, PPOOL, PNB, PB, PHKV, PD,
-                             PB * PHKV * PD, PHKV * PD, PD};
+                             PB * PHKV * PD, PHKV * PD, PD, KVA_DTYPE_F32,
+                             {0}};
     for (int i = 0; i < WNT * PHKV * PD; i++) {
         f->k[i] = (float)i;
         f->v[i] = (float)-i;
@@ -1230,7 +1233,7 @@ static void tiny_setup(tiny *t, int D, int B, int seq_len, int q_len)
     memset(t, 0, sizeof *t);
     t->p = (kva_attn_params){1, 1, D, 0.5f, 0.0f, 1, -1};
     t->c = (kva_paged_cache){t->k, t->v, 64, 64 / (B * D), B, 1, D,
-                             (int64_t)B * D, D, D};
+                             (int64_t)B * D, D, D, KVA_DTYPE_F32, {0}};
     t->qsl[1] = q_len;
     t->seq_len = seq_len;
     for (int i = 0; i < 8; i++)
@@ -1359,7 +1362,7 @@ Test(kernel_sanity, blocked_equal_scores_give_the_mean_across_tiles)
     /* CL 5 in 3 KV blocks: tiles {0,1}, {2,3}, {4}. A bidirectional query
      * sees all 5 keys; equal scores give the mean of v = 0..4, i.e. 2. */
     float k[5] = {1, 1, 1, 1, 1}, v[5] = {0, 1, 2, 3, 4};
-    kva_blocked_cache c = {k, v, 1, 1, 5, 1};
+    kva_blocked_cache c = {k, v, 1, 1, 5, 1, KVA_DTYPE_F32, {0}};
     kva_attn_params p = {1, 1, 1, 1.0f, 0.0f, 0, -1};
     int64_t qsl[2] = {0, 1};
     int seq_len = 5;
@@ -1377,7 +1380,7 @@ Test(kernel_sanity, blocked_reads_nothing_past_seq_len)
 {
     /* seq_len 2 of CL 4: positions 2, 3 hold NaN and must not be read. */
     float k[4] = {1, 1, NAN, NAN}, v[4] = {1, 3, NAN, NAN};
-    kva_blocked_cache c = {k, v, 1, 1, 4, 1};
+    kva_blocked_cache c = {k, v, 1, 1, 4, 1, KVA_DTYPE_F32, {0}};
     kva_attn_params p = {1, 1, 1, 1.0f, 0.0f, 1, -1};
     int64_t qsl[2] = {0, 1};
     int seq_len = 2;

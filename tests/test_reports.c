@@ -1,12 +1,15 @@
 /*
  * test_reports.c — the report writers (reports/report.h) on a synthetic run
- * of 30 cases over three kernel modes: some failing, some without a
- * verdict, an infinite ratio, a message full of markup and a control
- * character, awkward doubles. Each file is read back: summary.json parses
+ * of 30 cases over three kernel modes and four KV cache formats: some
+ * failing, some without a verdict, an infinite ratio, a message full of
+ * markup and a control character, awkward doubles. Each file is read back: summary.json parses
  * and its numbers are exact, junit.xml is well-formed (checked here in C,
  * and by xmllint when installed) with the right counts, summary.md has every
  * replay command, index.html has its plots and no unescaped text; failures
- * of kvc_report_write leave nothing behind.
+ * of kvc_report_write leave nothing behind. A second, small run checks the
+ * per-mode and per-format numbers (report_stats.h) against values worked
+ * out by hand, in the stats and in every report; and the campaign's
+ * KV-format label, record and console summary line.
  */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
@@ -23,7 +26,9 @@
 #include <unistd.h>
 
 #include "../reports/report.h"
+#include "../reports/report_stats.h"
 #include "../reports/report_text.h"
+#include "../tools/campaign.h"
 
 #define NREC 30
 #define EVIL_MSG "bad <&\"'> \x01 value"
@@ -36,6 +41,8 @@ typedef struct fixture {
 } fixture;
 
 static const char *const modes[3] = {"paged", "blocked", "qeff"};
+static const char *const formats[4] = {"f32", "bf16", "fp8_e4m3/token",
+                                       "nvfp4/group"};
 
 static void make_run(fixture *fx)
 {
@@ -49,6 +56,7 @@ static void make_run(fixture *fx)
         kvc_case_record *c = &fx->rec[i];
         c->index = 1000 + 7 * i;
         c->mode = modes[i % 3];
+        snprintf(c->kv_format, sizeof c->kv_format, "%s", formats[i % 4]);
         c->has_verdict = 1;
         c->ratio = pow(10.0, -6.0 + 0.25 * (double)i);
         c->allowed = 1e-3;
@@ -207,16 +215,21 @@ static size_t count_of(const char *hay, const char *needle)
     return n;
 }
 
-/* A report written into a fresh temp dir; the dir is returned. */
-static char *write_report(const fixture *fx)
+/* A report written into a fresh temp dir ("out" in it); the dir is
+ * returned. */
+static char *write_run(const kvc_run_report *run)
 {
     char *dir = make_tmpdir(), *out = path_in(dir, "out");
     char err[512];
 
-    cr_assert_eq(kvc_report_write(&fx->run, out, err, sizeof err), 0, "%s",
-                 err);
+    cr_assert_eq(kvc_report_write(run, out, err, sizeof err), 0, "%s", err);
     free(out);
     return dir;
+}
+
+static char *write_report(const fixture *fx)
+{
+    return write_run(&fx->run);
 }
 
 static char *read_out(const char *dir, const char *name)
@@ -281,6 +294,25 @@ Test(reports_json, parses_and_counts_match)
         cr_assert_eq(num(mo, "run"), (double)run, "%s run", modes[m]);
         cr_assert_eq(num(mo, "failed"), (double)fail, "%s failed", modes[m]);
     }
+    /* per KV cache format, counted by hand from make_run: format i % 4,
+     * failures at i = 3, 7, 11 and 25..29 */
+    {
+        static const struct {
+            const char *name;
+            double run, failed;
+        } want[4] = {{"bf16", 8, 2}, {"f32", 8, 1},
+                     {"fp8_e4m3/token", 7, 1}, {"nvfp4/group", 7, 4}};
+        const cJSON *pf = cJSON_GetObjectItemCaseSensitive(counts, "formats");
+        cr_assert_eq(cJSON_GetArraySize(pf), 4);
+        for (m = 0; m < 4; m++) {
+            const cJSON *fo =
+                cJSON_GetObjectItemCaseSensitive(pf, want[m].name);
+            cr_assert_not_null(fo, "format %s missing", want[m].name);
+            cr_assert_eq(num(fo, "run"), want[m].run, "%s", want[m].name);
+            cr_assert_eq(num(fo, "failed"), want[m].failed, "%s",
+                         want[m].name);
+        }
+    }
     /* the worst ratio is the infinite one, written as a string */
     cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(counts, "worst_ratio")
                          ->valuestring, "inf");
@@ -306,6 +338,8 @@ Test(reports_json, parses_and_counts_match)
         cr_assert_eq(num(c, "head_dim"), fx.rec[i].head_dim);
         cr_assert_str_eq(cJSON_GetObjectItem(c, "replay")->valuestring,
                          fx.rec[i].replay);
+        cr_assert_str_eq(cJSON_GetObjectItem(c, "kvFormat")->valuestring,
+                         formats[i % 4]);
         flags = cJSON_GetObjectItem(c, "flags");
         cr_assert_eq(cJSON_GetArraySize(flags), 2);
         cr_assert_str_eq(cJSON_GetArrayItem(flags, 1)->valuestring,
@@ -549,7 +583,10 @@ Test(reports_junit, counts_escaping_and_well_formed)
     cr_assert_eq(count_of(xml, "<failure "), failed);
     cr_assert_eq(count_of(xml, "<testsuite "), 3);
     cr_assert(strstr(xml, "<testsuite name=\"kvcheck.paged\" tests=\"10\""));
-    cr_assert(strstr(xml, "classname=\"kvcheck.paged\" name=\"case 1000\""));
+    cr_assert(strstr(xml, "classname=\"kvcheck.paged\" name=\"case 1000 "
+                          "(f32)\""));
+    cr_assert(strstr(xml, "classname=\"kvcheck.qeff\" name=\"case 1077 "
+                          "(nvfp4/group)\""));
     cr_assert(strstr(xml, "timestamp=\"2024-05-01T12:34:56\""));
     /* <&"'> in an attribute, the control character dropped */
     cr_assert(strstr(xml, "message=\"cache: bad &lt;&amp;&quot;&apos;&gt;  "
@@ -560,7 +597,7 @@ Test(reports_junit, counts_escaping_and_well_formed)
     /* the failure text has the replay command and the numbers */
     cr_assert(strstr(xml, "replay: kvcheck replay --seed 7 --case 1049 "
                           "--mode blocked</failure>"));
-    p = strstr(xml, "name=\"case 1049\"");
+    p = strstr(xml, "name=\"case 1049 (nvfp4/group)\"");
     cr_assert(p && strstr(p, "error inf, allowed 0.001, ratio inf"));
     check_xml(xml);
 
@@ -596,7 +633,10 @@ Test(reports_markdown, failures_with_replay_commands)
     cr_assert(strstr(md, "| paged | 10 |"));
     cr_assert(strstr(md, "## The 10 worst cases by error ratio"));
     /* the worst case is the infinite ratio */
-    cr_assert(strstr(md, "| 1 | 1049 | blocked | numeric | inf |"));
+    cr_assert(strstr(md, "| 1 | 1049 | blocked | nvfp4/group | numeric | inf "
+                         "|"));
+    /* a failure's heading names its mode and format */
+    cr_assert(strstr(md, "### case 1021 (paged, nvfp4/group): kernel-error"));
     cr_assert(strstr(md, "bad &lt;&amp;\"'&gt;  value"));
     cr_assert_null(strchr(md, '\x01'));
     free(md);
@@ -826,4 +866,430 @@ Test(reports_dir, empty_run_and_null_strings)
     free(xml);
     free(text);
     rm_rf(dir);
+}
+
+/* ---- per-mode and per-format groups, by hand ----
+ *
+ * Ten records; every expected number below is worked out by hand from
+ * this table (seconds of record i are 0.25 * (i + 1), index 100 + i):
+ *
+ *   i  mode     format          ratio       passed
+ *   0  paged    f32             0.5         yes
+ *   1  paged    nvfp4/group     2           no
+ *   2  blocked  nvfp4/group     0.25        yes
+ *   3  blocked  fp8_e4m3/token  (none)      no (kernel-error)
+ *   4  qeff     nvfp4/group     4           no
+ *   5  qeff     f32             0.125       yes
+ *   6  paged    fp8_e4m3/token  0.75        yes
+ *   7  paged    f32             inf         no
+ *   8  blocked  nvfp4/group     0.5         yes
+ *   9  qeff     "" (unknown)    0.0625      yes
+ */
+#define NSMALL 10
+
+typedef struct small_run {
+    kvc_case_record rec[NSMALL];
+    kvc_run_report run;
+} small_run;
+
+static void make_small_run(small_run *sr)
+{
+    static const struct {
+        const char *mode, *format;
+        int verdict;
+        double ratio;
+    } t[NSMALL] = {
+        {"paged", "f32", 1, 0.5},
+        {"paged", "nvfp4/group", 1, 2.0},
+        {"blocked", "nvfp4/group", 1, 0.25},
+        {"blocked", "fp8_e4m3/token", 0, 0.0},
+        {"qeff", "nvfp4/group", 1, 4.0},
+        {"qeff", "f32", 1, 0.125},
+        {"paged", "fp8_e4m3/token", 1, 0.75},
+        {"paged", "f32", 1, INFINITY},
+        {"blocked", "nvfp4/group", 1, 0.5},
+        {"qeff", "", 1, 0.0625},
+    };
+    size_t i;
+
+    memset(sr, 0, sizeof *sr);
+    for (i = 0; i < NSMALL; i++) {
+        kvc_case_record *c = &sr->rec[i];
+        c->index = 100 + i;
+        c->mode = t[i].mode;
+        snprintf(c->kv_format, sizeof c->kv_format, "%s", t[i].format);
+        c->has_verdict = t[i].verdict;
+        c->ratio = t[i].ratio;
+        c->allowed = 1e-3;
+        c->err = c->ratio * c->allowed;
+        c->passed = t[i].verdict && c->ratio <= 1.0;
+        c->outcome = c->passed ? "pass"
+                     : t[i].verdict ? "numeric" : "kernel-error";
+        c->num_seqs = 1;
+        c->num_q_heads = 8;
+        c->num_kv_heads = 2;
+        c->head_dim = 64;
+        c->block_size = 16;
+        c->seconds = 0.25 * (double)(i + 1);
+        snprintf(c->replay, sizeof c->replay,
+                 "kvcheck replay --seed 5 --case %" PRIu64, c->index);
+        if (!c->passed)
+            snprintf(c->message, sizeof c->message, "case %zu failed", i);
+    }
+    sr->run.tool_version = "kvcheck 0.1";
+    sr->run.command = "kvcheck run --cases 10 --seed 5";
+    sr->run.kernel_name = "libkvattn";
+    sr->run.seed = 5;
+    sr->run.shard_count = 1;
+    sr->run.threshold = 1.0;
+    sr->run.seconds = 14.0;
+    sr->run.started_utc = "2024-05-01T12:34:56Z";
+    sr->run.num_records = NSMALL;
+    sr->run.records = sr->rec;
+}
+
+typedef struct want_group {
+    const char *name;
+    size_t run, failed, verdicts, worst; /* worst: record position */
+    double median, seconds;
+} want_group;
+
+static void check_grouping(const kvr_grouping *g, const want_group *w,
+                           size_t n, const char *what)
+{
+    size_t m;
+
+    cr_assert_eq(g->n, n, "%s: %zu groups", what, g->n);
+    for (m = 0; m < n; m++) {
+        const kvr_group *gr = &g->groups[m];
+        cr_assert_str_eq(gr->name, w[m].name, "%s %zu", what, m);
+        cr_assert_eq(gr->run, w[m].run, "%s run", w[m].name);
+        cr_assert_eq(gr->failed, w[m].failed, "%s failed", w[m].name);
+        cr_assert_eq(gr->verdicts, w[m].verdicts, "%s verdicts", w[m].name);
+        cr_assert_eq(gr->worst, w[m].worst, "%s worst at %zu", w[m].name,
+                     gr->worst);
+        cr_assert_eq(gr->median, w[m].median, "%s median %g", w[m].name,
+                     gr->median);
+        cr_assert_eq(gr->seconds, w[m].seconds, "%s seconds %g", w[m].name,
+                     gr->seconds);
+    }
+}
+
+Test(reports_groups, stats_per_format_and_per_mode)
+{
+    static const want_group formats_want[4] = {
+        {"f32", 3, 1, 3, 7, 0.5, 3.75},
+        {"fp8_e4m3/token", 2, 1, 1, 6, 0.75, 2.75},
+        {"nvfp4/group", 4, 2, 4, 4, 1.25, 4.75},
+        {"unknown", 1, 0, 1, 9, 0.0625, 2.5},
+    };
+    static const want_group modes_want[3] = {
+        {"blocked", 3, 1, 2, 8, 0.375, 4.0},
+        {"paged", 4, 2, 4, 7, 1.375, 4.5},
+        {"qeff", 3, 1, 3, 4, 0.125, 5.25},
+    };
+    static const size_t format_of[NSMALL] = {0, 2, 2, 1, 2, 0, 1, 0, 2, 3};
+    small_run sr;
+    kvr_stats st;
+    size_t i;
+
+    make_small_run(&sr);
+    cr_assert_eq(kvr_stats_init(&st, &sr.run), 0);
+    cr_assert_eq(st.cases, 10);
+    cr_assert_eq(st.failed, 4);
+    cr_assert_eq(st.verdicts, 9);
+    cr_assert_eq(st.worst, 7);
+    check_grouping(&st.formats, formats_want, 4, "formats");
+    check_grouping(&st.modes, modes_want, 3, "modes");
+    for (i = 0; i < NSMALL; i++)
+        cr_assert_eq(st.formats.of[i], format_of[i], "record %zu", i);
+    kvr_stats_free(&st);
+
+    /* a kv_format without its NUL reads as unknown */
+    memset(sr.rec[0].kv_format, 'x', sizeof sr.rec[0].kv_format);
+    cr_assert_str_eq(kvr_format_name(&sr.rec[0]), "unknown");
+}
+
+Test(reports_groups, every_report_breaks_down_by_format)
+{
+    small_run sr;
+    char *dir, *md, *text, *html, *xml, *cmd;
+    const char *modes_at, *formats_at, *failures_at;
+    cJSON *root;
+    const cJSON *pf, *fo, *cases;
+    static const char *const case_format[NSMALL] = {
+        "f32", "nvfp4/group", "nvfp4/group", "fp8_e4m3/token", "nvfp4/group",
+        "f32", "fp8_e4m3/token", "f32", "nvfp4/group", "unknown"};
+    size_t i;
+
+    make_small_run(&sr);
+    dir = write_run(&sr.run);
+
+    /* summary.md: the formats table right after the modes table */
+    md = read_out(dir, "summary.md");
+    modes_at = strstr(md, "## Kernel modes\n");
+    formats_at = strstr(md, "## KV cache formats\n");
+    failures_at = strstr(md, "## Failures (4)\n");
+    cr_assert(modes_at && formats_at && failures_at);
+    cr_assert(modes_at < formats_at && formats_at < failures_at);
+    cr_assert(strstr(md,
+        "## Kernel modes\n\n"
+        "| mode | cases | failed | with verdict | worst ratio | median ratio |\n"
+        "|---|---:|---:|---:|---:|---:|\n"
+        "| blocked | 3 | 1 | 2 | 0.5 (case 108) | 0.375 |\n"
+        "| paged | 4 | 2 | 4 | inf (case 107) | 1.38 |\n"
+        "| qeff | 3 | 1 | 3 | 4 (case 104) | 0.125 |\n\n"
+        "## KV cache formats\n\n"
+        "| KV format | cases | failed | with verdict | worst ratio | "
+        "median ratio |\n"
+        "|---|---:|---:|---:|---:|---:|\n"
+        "| f32 | 3 | 1 | 3 | inf (case 107) | 0.5 |\n"
+        "| fp8_e4m3/token | 2 | 1 | 1 | 0.75 (case 106) | 0.75 |\n"
+        "| nvfp4/group | 4 | 2 | 4 | 4 (case 104) | 1.25 |\n"
+        "| unknown | 1 | 0 | 1 | 0.0625 (case 109) | 0.0625 |\n\n"
+        "## Failures (4)\n"), "tables:\n%.1200s", modes_at);
+    cr_assert(strstr(md, "### case 103 (blocked, fp8_e4m3/token): "
+                         "kernel-error"));
+    cr_assert(strstr(md, "| 1 | 107 | paged | f32 | numeric | inf |"));
+
+    /* summary.json: kvFormat per case, counts.formats per format */
+    text = read_out(dir, "summary.json");
+    root = cJSON_Parse(text);
+    cr_assert_not_null(root);
+    cases = cJSON_GetObjectItemCaseSensitive(root, "cases");
+    for (i = 0; i < NSMALL; i++) {
+        const cJSON *c = case_by_index(cases, 100 + i);
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(c, "kvFormat");
+        cr_assert(cJSON_IsString(k), "case %zu has no kvFormat", i);
+        cr_assert_str_eq(k->valuestring, case_format[i], "case %zu", i);
+    }
+    pf = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "counts"), "formats");
+    cr_assert_eq(cJSON_GetArraySize(pf), 4);
+    fo = cJSON_GetObjectItemCaseSensitive(pf, "nvfp4/group");
+    cr_assert_not_null(fo);
+    cr_assert_eq(num(fo, "run"), 4);
+    cr_assert_eq(num(fo, "failed"), 2);
+    cr_assert_eq(num(fo, "verdicts"), 4);
+    cr_assert_eq(num(fo, "worst_ratio"), 4.0);
+    cr_assert_eq(num(fo, "worst_index"), 104);
+    cr_assert_eq(num(fo, "median_ratio"), 1.25);
+    fo = cJSON_GetObjectItemCaseSensitive(pf, "f32");
+    cr_assert_eq(num(fo, "run"), 3);
+    cr_assert_eq(num(fo, "failed"), 1);
+    cr_assert_str_eq(cJSON_GetObjectItem(fo, "worst_ratio")->valuestring,
+                     "inf");
+    fo = cJSON_GetObjectItemCaseSensitive(pf, "fp8_e4m3/token");
+    cr_assert_eq(num(fo, "run"), 2);
+    cr_assert_eq(num(fo, "verdicts"), 1);
+    fo = cJSON_GetObjectItemCaseSensitive(pf, "unknown");
+    cr_assert_eq(num(fo, "run"), 1);
+    cr_assert_eq(num(fo, "failed"), 0);
+    /* the per-mode objects have the same shape */
+    fo = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(root, "counts"), "modes"),
+        "paged");
+    cr_assert_eq(num(fo, "median_ratio"), 1.375);
+    cJSON_Delete(root);
+
+    /* index.html: the same table */
+    html = read_out(dir, "index.html");
+    cr_assert(strstr(html, "<h2>KV cache formats</h2>\n<table class=\""
+                           "formats\">\n<tr><th>KV format</th>"));
+    cr_assert(strstr(html, "<tr class=\"failed\"><td>nvfp4/group</td>"
+                           "<td class=\"num\">4</td><td class=\"num\">2</td>"
+                           "<td class=\"num\">4</td><td class=\"num\">4</td>"
+                           "<td class=\"num\">104</td>"
+                           "<td class=\"num\">1.25</td></tr>"));
+    cr_assert(strstr(html, "<tr><td>unknown</td><td class=\"num\">1</td>"
+                           "<td class=\"num\">0</td>"));
+    cr_assert(strstr(html, "<h2>Kernel modes</h2>") <
+              strstr(html, "<h2>KV cache formats</h2>"));
+
+    /* junit.xml: the format in each testcase's name; still valid */
+    xml = read_out(dir, "junit.xml");
+    cr_assert(strstr(xml, "classname=\"kvcheck.qeff\" name=\"case 104 "
+                          "(nvfp4/group)\""));
+    cr_assert(strstr(xml, "classname=\"kvcheck.qeff\" name=\"case 109 "
+                          "(unknown)\""));
+    cr_assert_eq(count_of(xml, "(nvfp4/group)\""), 4);
+    check_xml(xml);
+    if (system("command -v xmllint >/dev/null 2>&1") == 0) {
+        cr_assert(asprintf(&cmd, "xmllint --noout --schema tests/junit.xsd "
+                                 "'%s/out/junit.xml' 2>/dev/null", dir) > 0);
+        cr_assert_eq(system(cmd), 0, "junit.xml does not validate");
+        free(cmd);
+    }
+    free(xml);
+    free(html);
+    free(text);
+    free(md);
+    rm_rf(dir);
+}
+
+/* ---- the campaign's format label, record and console line ---- */
+
+Test(reports_campaign, kv_format_labels)
+{
+    char b[KVC_KV_FORMAT_LEN];
+
+    kvc_kv_format_label(KVC_KV_F32, KVC_SCALE_NONE, b, sizeof b);
+    cr_assert_str_eq(b, "f32");
+    kvc_kv_format_label(KVC_KV_BF16, KVC_SCALE_NONE, b, sizeof b);
+    cr_assert_str_eq(b, "bf16");
+    kvc_kv_format_label(KVC_KV_FP8_E4M3, KVC_SCALE_TOKEN, b, sizeof b);
+    cr_assert_str_eq(b, "fp8_e4m3/token");
+    kvc_kv_format_label(KVC_KV_INT8, KVC_SCALE_HEAD, b, sizeof b);
+    cr_assert_str_eq(b, "int8/attn_head");
+    kvc_kv_format_label(KVC_KV_FP8_E5M2, KVC_SCALE_TENSOR, b, sizeof b);
+    cr_assert_str_eq(b, "fp8_e5m2/tensor");
+    kvc_kv_format_label(KVC_KV_NVFP4, KVC_SCALE_GROUP, b, sizeof b);
+    cr_assert_str_eq(b, "nvfp4/group");
+}
+
+Test(reports_campaign, record_fill_sets_kv_format)
+{
+    static const char *const valid[13] = {
+        "f32", "f16", "bf16", "fp8_e4m3/tensor", "fp8_e4m3/attn_head",
+        "fp8_e4m3/token", "fp8_e5m2/tensor", "fp8_e5m2/attn_head",
+        "fp8_e5m2/token", "int8/tensor", "int8/attn_head", "int8/token",
+        "nvfp4/group"};
+    kvc_campaign_opts o = {.seed = 3, .cases = 200, .forced_mode = -1,
+                           .shard_count = 1};
+    int plain = 0, scaled = 0;
+    uint64_t idx;
+
+    for (idx = 0; idx < 200; idx++) {
+        kvc_case c;
+        kvc_result r;
+        kvc_case_record rec;
+        char err[256];
+        const char *dt;
+        size_t v;
+
+        if (kvc_case_generate(o.seed, idx, -1, &c, err, sizeof err) != 0)
+            continue;
+        memset(&r, 0, sizeof r);
+        r.outcome = KVC_PASS;
+        r.verdict.seq = -1;
+        kvc_record_fill(&rec, &o, &c, &r, idx, 0.0);
+        for (v = 0; v < 13; v++)
+            if (!strcmp(rec.kv_format, valid[v]))
+                break;
+        cr_assert(v < 13, "case %" PRIu64 ": kv_format \"%s\"", idx,
+                  rec.kv_format);
+        dt = kvc_kv_dtype_name(c.prob.quant.dtype);
+        cr_assert(!strncmp(rec.kv_format, dt, strlen(dt)),
+                  "case %" PRIu64 ": %s is not %s", idx, rec.kv_format, dt);
+        if (strchr(rec.kv_format, '/'))
+            scaled++;
+        else
+            plain++;
+        kvc_case_free(&c);
+    }
+    cr_assert(plain > 0 && scaled > 0, "plain %d, scaled %d", plain, scaled);
+}
+
+static char *summary_text(const kvc_campaign_stats *st)
+{
+    kvc_campaign_opts o = {.seed = 9, .cases = 12, .forced_mode = -1,
+                           .shard_count = 1};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    cr_assert_not_null(f);
+    kvc_campaign_print_summary(f, &o, st);
+    fclose(f);
+    return buf;
+}
+
+Test(reports_campaign, console_summary_has_a_formats_line)
+{
+    kvc_campaign_stats st;
+    char *out;
+
+    memset(&st, 0, sizeof st);
+    st.run = 12;
+    st.run_by_mode[0] = 12;
+    st.run_by_format[KVC_KV_F32][KVC_SCALE_NONE] = 8;
+    st.run_by_format[KVC_KV_F16][KVC_SCALE_NONE] = 1;
+    st.run_by_format[KVC_KV_FP8_E4M3][KVC_SCALE_TOKEN] = 0;
+    st.run_by_format[KVC_KV_NVFP4][KVC_SCALE_GROUP] = 3;
+    st.failed = 2;
+    st.failed_by_format[KVC_KV_NVFP4][KVC_SCALE_GROUP] = 2;
+    st.failed_by_outcome[KVC_FAIL_NUMERIC] = 2;
+    out = summary_text(&st);
+    cr_assert(strstr(out, "\n  formats: f32 8, f16 1, nvfp4/group 3 "
+                          "(failed: nvfp4/group 2)\n  failed: 2"),
+              "%s", out);
+    free(out);
+
+    /* nothing failed: no failed part */
+    st.failed = 0;
+    st.failed_by_format[KVC_KV_NVFP4][KVC_SCALE_GROUP] = 0;
+    st.failed_by_outcome[KVC_FAIL_NUMERIC] = 0;
+    out = summary_text(&st);
+    cr_assert(strstr(out, "\n  formats: f32 8, f16 1, nvfp4/group 3\n"),
+              "%s", out);
+    free(out);
+}
+
+/* libkvattn, except paged attention adds 1000 to its first output: every
+ * paged case whose first row counts fails, whatever its KV format. */
+static kva_status paged_off_by_1000(const kva_attn_params *p,
+                                    const kva_paged_cache *c,
+                                    const kva_paged_batch *b, const float *q,
+                                    int64_t num_tokens, float *out,
+                                    float *lse, kva_error *err)
+{
+    kva_status s = kvc_builtin_kernel.paged_attention(p, c, b, q, num_tokens,
+                                                      out, lse, err);
+    if (s == KVA_OK && num_tokens > 0)
+        out[0] += 1000.0f;
+    return s;
+}
+
+Test(reports_campaign, per_format_counters_match_the_records, .timeout = 120)
+{
+    kvc_kernel k = kvc_builtin_kernel;
+    kvc_campaign_opts o = {.seed = 3, .cases = 150, .forced_mode = -1,
+                           .shard_count = 1, .collect_records = 1};
+    kvc_campaign_stats st;
+    uint64_t run = 0, failed = 0;
+    size_t formats_seen = 0;
+
+    k.name = "paged-off-by-1000";
+    k.paged_attention = paged_off_by_1000;
+    kvc_campaign_run(&o, &k, &st);
+    cr_assert_eq(st.num_records, st.run);
+    cr_assert_gt(st.failed, 0);
+    for (int d = 0; d <= KVC_KV_DTYPE_COUNT; d++)
+        for (int kd = 0; kd <= KVC_SCALE_KIND_COUNT; kd++) {
+            uint64_t nrun = 0, nfail = 0;
+            char name[KVC_KV_FORMAT_LEN];
+
+            kvc_kv_format_label((kvc_kv_dtype)d, (kvc_scale_kind)kd, name,
+                                sizeof name);
+            for (size_t i = 0; i < st.num_records; i++)
+                if (!strcmp(st.records[i].kv_format, name)) {
+                    nrun++;
+                    nfail += !st.records[i].passed;
+                }
+            if (d == KVC_KV_DTYPE_COUNT || kd == KVC_SCALE_KIND_COUNT) {
+                cr_assert_eq(st.run_by_format[d][kd], 0, "%s", name);
+                continue; /* "?" labels are shared by several slots */
+            }
+            cr_assert_eq(st.run_by_format[d][kd], nrun, "%s run", name);
+            cr_assert_eq(st.failed_by_format[d][kd], nfail, "%s failed",
+                         name);
+            run += nrun;
+            failed += nfail;
+            formats_seen += nrun > 0;
+        }
+    cr_assert_eq(run, st.run);
+    cr_assert_eq(failed, st.failed);
+    cr_assert_geq(formats_seen, 4);
+    kvc_campaign_stats_free(&st);
 }

@@ -67,6 +67,16 @@ static void flag_names(uint64_t flags, char *buf, size_t n)
     }
 }
 
+void kvc_kv_format_label(kvc_kv_dtype dtype, kvc_scale_kind kind, char *buf,
+                         size_t n)
+{
+    if (kind == KVC_SCALE_NONE)
+        snprintf(buf, n, "%s", kvc_kv_dtype_name(dtype));
+    else
+        snprintf(buf, n, "%s/%s", kvc_kv_dtype_name(dtype),
+                 kvc_scale_kind_name(kind));
+}
+
 void kvc_record_fill(kvc_case_record *rec, const kvc_campaign_opts *o,
                      const kvc_case *c, const kvc_result *r, uint64_t index,
                      double seconds)
@@ -76,6 +86,8 @@ void kvc_record_fill(kvc_case_record *rec, const kvc_campaign_opts *o,
     rec->index = index;
     rec->mode = kvc_mode_name(c->spec.mode);
     rec->outcome = kvc_outcome_name(r->outcome);
+    kvc_kv_format_label(p->quant.dtype, p->quant.kind, rec->kv_format,
+                        sizeof rec->kv_format);
     rec->passed = r->outcome == KVC_PASS;
     rec->has_verdict = r->verdict.seq >= 0;
     rec->ratio = r->verdict.ratio;
@@ -125,11 +137,22 @@ static void report_failure(const kvc_campaign_opts *o, const kvc_case *c,
             kvc_outcome_name(r->outcome), r->message, desc, replay);
 }
 
+/* The slots of a case's format in run_by_format / failed_by_format. */
+static void format_slot(const kvc_case *c, int *d, int *k)
+{
+    int dt = (int)c->prob.quant.dtype, kd = (int)c->prob.quant.kind;
+    *d = dt >= 0 && dt < KVC_KV_DTYPE_COUNT ? dt : KVC_KV_DTYPE_COUNT;
+    *k = kd >= 0 && kd < KVC_SCALE_KIND_COUNT ? kd : KVC_SCALE_KIND_COUNT;
+}
+
 static void record(kvc_campaign_stats *s, const kvc_case *c,
                    const kvc_result *r, uint64_t index)
 {
+    int d, k;
+    format_slot(c, &d, &k);
     s->run++;
     s->run_by_mode[c->spec.mode]++;
+    s->run_by_format[d][k]++;
     if (r->verdict.seq >= 0 && r->verdict.ratio > s->worst_ratio) {
         s->worst_ratio = r->verdict.ratio;
         s->worst_index = index;
@@ -140,7 +163,19 @@ static void record(kvc_campaign_stats *s, const kvc_case *c,
         s->first_failure = index;
     s->failed++;
     s->failed_by_mode[c->spec.mode]++;
+    s->failed_by_format[d][k]++;
     s->failed_by_outcome[r->outcome]++;
+}
+
+/* Whether case idx has a cache format the campaign runs (its spec is
+ * drawn once more, cheaply, before anything is built). */
+static int format_selected(const kvc_campaign_opts *o, uint64_t idx)
+{
+    kvc_case_spec sp;
+    if (o->kv_dtypes == 0 ||
+        kvc_spec_draw(o->seed, idx, o->forced_mode, &sp) != 0)
+        return 1; /* a draw that fails is reported by the build below */
+    return (o->kv_dtypes >> sp.kv_dtype & 1u) != 0;
 }
 
 int kvc_campaign_run(const kvc_campaign_opts *o, const kvc_kernel *k,
@@ -155,6 +190,10 @@ int kvc_campaign_run(const kvc_campaign_opts *o, const kvc_kernel *k,
         kvc_case c;
         kvc_result r;
         char err[256];
+        if (!format_selected(o, idx)) {
+            s->skipped++;
+            continue;
+        }
         if (kvc_case_generate(o->seed, idx, o->forced_mode, &c, err,
                               sizeof err) != 0) {
             /* A generator that cannot build its own draw is a bug too. */
@@ -197,6 +236,36 @@ int kvc_campaign_run(const kvc_campaign_opts *o, const kvc_kernel *k,
     return s->failed ? 1 : 0;
 }
 
+/* "  formats: f32 8812, f16 1402, ... (failed: nvfp4/group 3)": the
+ * formats that ran, in enum order; the failed part only when one failed. */
+static void print_formats(FILE *f, const kvc_campaign_stats *s)
+{
+    char name[64];
+    int any = 0, failed = 0;
+
+    for (int pass = 0; pass < 2; pass++) {
+        for (int d = 0; d <= KVC_KV_DTYPE_COUNT; d++)
+            for (int k = 0; k <= KVC_SCALE_KIND_COUNT; k++) {
+                uint64_t n = pass ? s->failed_by_format[d][k]
+                                  : s->run_by_format[d][k];
+                if (!n)
+                    continue;
+                kvc_kv_format_label((kvc_kv_dtype)d, (kvc_scale_kind)k, name,
+                                    sizeof name);
+                if (pass == 0)
+                    fprintf(f, "%s%s %llu", any++ ? ", " : "  formats: ",
+                            name, (unsigned long long)n);
+                else
+                    fprintf(f, "%s%s %llu", failed++ ? ", " : " (failed: ",
+                            name, (unsigned long long)n);
+            }
+    }
+    if (failed)
+        fputc(')', f);
+    if (any)
+        fputc('\n', f);
+}
+
 void kvc_campaign_print_summary(FILE *f, const kvc_campaign_opts *o,
                                 const kvc_campaign_stats *s)
 {
@@ -207,6 +276,10 @@ void kvc_campaign_print_summary(FILE *f, const kvc_campaign_opts *o,
         fprintf(f, "%s%s %llu", m ? ", " : "", kvc_mode_name(m),
                 (unsigned long long)s->run_by_mode[m]);
     fprintf(f, ")\n");
+    if (s->skipped)
+        fprintf(f, "  skipped: %llu cases of other formats (--kv-dtype)\n",
+                (unsigned long long)s->skipped);
+    print_formats(f, s);
     fprintf(f, "  failed: %llu", (unsigned long long)s->failed);
     for (int out = KVC_FAIL_NUMERIC; out < KVC_OUTCOME_COUNT; out++)
         if (s->failed_by_outcome[out])

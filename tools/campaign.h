@@ -23,14 +23,24 @@ typedef struct kvc_campaign_opts {
     FILE *log;           /* failures and the summary; NULL = silent */
     int collect_records; /* 1: keep a kvc_case_record per case in stats */
     const char *kernel_lib; /* --kernel-lib PATH, for replay commands; NULL */
+    unsigned kv_dtypes;  /* bit d set: run cases of cache format d
+                            (kvc_kv_dtype); 0 = every format. Cases of
+                            other formats are skipped, not redrawn, so each
+                            case keeps its (seed, index) replay. */
 } kvc_campaign_opts;
 
 typedef struct kvc_campaign_stats {
     uint64_t run;
+    uint64_t skipped;       /* cases of formats outside kv_dtypes */
     uint64_t failed;
     uint64_t run_by_mode[KVC_MODE_COUNT];
     uint64_t failed_by_mode[KVC_MODE_COUNT];
     uint64_t failed_by_outcome[KVC_OUTCOME_COUNT];
+    /* per KV cache format, [dtype][scale kind]; the last row / column
+     * counts a dtype / kind outside its enum */
+    uint64_t run_by_format[KVC_KV_DTYPE_COUNT + 1][KVC_SCALE_KIND_COUNT + 1];
+    uint64_t failed_by_format[KVC_KV_DTYPE_COUNT + 1]
+                            [KVC_SCALE_KIND_COUNT + 1];
     double worst_ratio;     /* over cases with a numeric verdict */
     uint64_t worst_index;
     uint64_t first_failure; /* index of the first failing case */
@@ -41,6 +51,12 @@ typedef struct kvc_campaign_stats {
 
 /* Free the records of a campaign. */
 void kvc_campaign_stats_free(kvc_campaign_stats *s);
+
+/* The name of a KV cache format, as the reports show it: the dtype alone
+ * for KVC_SCALE_NONE ("f32", "f16", "bf16"), else "<dtype>/<scale kind>"
+ * ("fp8_e4m3/token", "nvfp4/group"); "?" for a value outside its enum. */
+void kvc_kv_format_label(kvc_kv_dtype dtype, kvc_scale_kind kind, char *buf,
+                         size_t n);
 
 /* Fill a report record for a case and its result. */
 void kvc_record_fill(kvc_case_record *rec, const kvc_campaign_opts *o,

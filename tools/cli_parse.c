@@ -40,6 +40,32 @@ int kvc_parse_kernel(const char *cmd, const char *s, int *mode)
     return -1;
 }
 
+int kvc_parse_kv_dtypes(const char *cmd, const char *s, unsigned *mask)
+{
+    char buf[256];
+    if (snprintf(buf, sizeof buf, "%s", s) >= (int)sizeof buf) {
+        fprintf(stderr, "kvcheck %s: --kv-dtype: list too long\n", cmd);
+        return -1;
+    }
+    *mask = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
+        kvc_kv_dtype d;
+        if (kvc_kv_dtype_parse(t, &d) != 0) {
+            fprintf(stderr, "kvcheck %s: --kv-dtype: unknown format '%s' "
+                    "(f32, f16, bf16, fp8_e4m3, fp8_e5m2, int8, nvfp4)\n",
+                    cmd, t);
+            return -1;
+        }
+        *mask |= 1u << d;
+    }
+    if (*mask == 0) {
+        fprintf(stderr, "kvcheck %s: --kv-dtype: empty list\n", cmd);
+        return -1;
+    }
+    return 0;
+}
+
 int kvc_choose_kernel(const char *cmd, const char *lib, kvc_kernel_choice *ch)
 {
     ch->handle = NULL;

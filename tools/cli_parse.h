@@ -13,6 +13,9 @@ int kvc_parse_u64(const char *cmd, const char *opt, const char *s,
                   uint64_t *out);
 /* "paged", "blocked", "qeff" -> the mode; "all" -> -1. */
 int kvc_parse_kernel(const char *cmd, const char *s, int *mode);
+/* "f32,nvfp4" -> a bit per kvc_kv_dtype (1u << d); an unknown name or an
+ * empty list is refused. */
+int kvc_parse_kv_dtypes(const char *cmd, const char *s, unsigned *mask);
 /* "i/n" with 0 <= i < n. */
 int kvc_parse_shard(const char *cmd, const char *s, int *index, int *count);
 
@@ -32,5 +35,11 @@ void kvc_release_kernel(kvc_kernel_choice *ch);
     "  --kernel-lib PATH check the kernel in this shared library (it exports\n" \
     "                    the kva_* functions of kernels/kvattn.h) instead of\n" \
     "                    the in-tree libkvattn\n"
+
+#define KVC_KV_DTYPE_HELP \
+    "  --kv-dtype LIST   only the cases whose KV cache format is in the\n" \
+    "                    comma-separated LIST of f32, f16, bf16, fp8_e4m3,\n" \
+    "                    fp8_e5m2, int8, nvfp4 (default: every format); the\n" \
+    "                    others are skipped, so replay commands stay valid\n"
 
 #endif

@@ -16,7 +16,7 @@
 static const char golden_usage[] =
     "usage: kvcheck golden regen  [--out DIR] [--from DIR]\n"
     "       kvcheck golden verify [--kernel paged|blocked|qeff|all] [--verbose]\n"
-    "                             [--kernel-lib PATH] [FILE...]\n"
+    "                             [--kernel-lib PATH] [--kv-dtype LIST] [FILE...]\n"
     "       kvcheck golden add    FILE.json [--to FILE]\n"
     "\n"
     "regen   rewrite the golden set from the generators and the oracle:\n"
@@ -30,6 +30,8 @@ static const char golden_usage[] =
     "        prints failures (every test with --verbose) and a summary.\n"
     "        --kernel-lib PATH: check the kernel in this shared library\n"
     "        (exporting the kva_* functions of kernels/kvattn.h).\n"
+    "        --kv-dtype f32,fp8_e4m3,...: only the tests of these KV cache\n"
+    "        formats (f32, f16, bf16, fp8_e4m3, fp8_e5m2, int8, nvfp4).\n"
     "add     recompute the expected values of the tests in FILE.json (a\n"
     "        reproducer written by `kvcheck shrink` or `run --shrink`) and\n"
     "        append them to --to (default " DEFAULT_DIR "/" KVC_GOLDEN_REGRESSIONS "),\n"
@@ -54,11 +56,7 @@ static int reexpect(kvc_golden_file *f, const char *name)
 {
     for (int i = 0; i < f->num_tests; i++) {
         kvc_golden_test *t = &f->tests[i];
-        free(t->out);
-        free(t->lse);
-        free(t->tol_out);
-        free(t->tol_lse);
-        t->out = t->lse = t->tol_out = t->tol_lse = NULL;
+        kvc_golden_expect_clear(t);
         char err[256];
         if (t->result != KVC_EXPECT_INVALID &&
             kvc_golden_expect(t, err, sizeof err) != 0) {
@@ -145,15 +143,16 @@ static int cmd_regen(int argc, char **argv)
     return regen_regressions(from ? from : out, out) == 0 ? 0 : 1;
 }
 
-static int verify_paths(char **paths, int n, int mode, int verbose,
-                        const kvc_kernel *k)
+static int verify_paths(char **paths, int n, const kvc_verify_select *sel,
+                        int verbose, const kvc_kernel *k)
 {
     kvc_verify_counts counts = {0};
-    kvc_golden_verify_paths(paths, n, k, mode, verbose,
+    kvc_golden_verify_paths(paths, n, k, sel, verbose,
                             "kvcheck golden verify", &counts);
     int bad = counts.failed || counts.unreadable;
     printf("golden verify (%s): %d files, %d passed, %d failed, %d skipped "
-           "(other modes), %d acceptable tests refused, %d unreadable files\n",
+           "(other modes or formats), %d acceptable tests refused, %d "
+           "unreadable files\n",
            k->name, n, counts.passed, counts.failed,
            counts.skipped, counts.refused_acceptable, counts.unreadable);
     printf("%s\n", bad ? "FAILED" : "PASSED");
@@ -166,15 +165,21 @@ static int cmd_verify(int argc, char **argv)
         {"kernel", required_argument, 0, 'k'},
         {"verbose", no_argument, 0, 'v'},
         {"kernel-lib", required_argument, 0, 'L'},
+        {"kv-dtype", required_argument, 0, 'D'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    int mode = -1, verbose = 0, c;
+    kvc_verify_select sel = {-1, 0};
+    int verbose = 0, c;
     const char *kernel_lib = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
         switch (c) {
         case 'k':
-            if (kvc_parse_kernel("golden verify", optarg, &mode)) return 2;
+            if (kvc_parse_kernel("golden verify", optarg, &sel.mode)) return 2;
+            break;
+        case 'D':
+            if (kvc_parse_kv_dtypes("golden verify", optarg, &sel.kv_dtypes))
+                return 2;
             break;
         case 'v': verbose = 1; break;
         case 'L': kernel_lib = optarg; break;
@@ -187,7 +192,7 @@ static int cmd_verify(int argc, char **argv)
         return 2;
     int rc;
     if (optind < argc) {
-        rc = verify_paths(argv + optind, argc - optind, mode, verbose, kc.k);
+        rc = verify_paths(argv + optind, argc - optind, &sel, verbose, kc.k);
     } else {
         glob_t g;
         if (glob(DEFAULT_DIR "/*.json", 0, NULL, &g) != 0) {
@@ -196,7 +201,7 @@ static int cmd_verify(int argc, char **argv)
                     DEFAULT_DIR);
             rc = 1;
         } else {
-            rc = verify_paths(g.gl_pathv, (int)g.gl_pathc, mode, verbose, kc.k);
+            rc = verify_paths(g.gl_pathv, (int)g.gl_pathc, &sel, verbose, kc.k);
             globfree(&g);
         }
     }

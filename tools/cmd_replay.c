@@ -42,7 +42,7 @@ static void print_verdict(const kvc_result *r)
 static int kvc_replay_files(char **paths, int n, const kvc_kernel *k)
 {
     kvc_verify_counts counts = {0};
-    kvc_golden_verify_paths(paths, n, k, -1, 1,
+    kvc_golden_verify_paths(paths, n, k, NULL, 1,
                             "kvcheck replay", &counts);
     printf("replay: %d passed, %d failed\n", counts.passed, counts.failed);
     return counts.failed || counts.unreadable ? 1 : 0;

@@ -15,6 +15,7 @@ static const char run_usage[] =
     "usage: kvcheck run [--cases N] [--seed S] [--kernel paged|blocked|qeff|all]\n"
     "                   [--shard i/n] [--max-failures N] [--progress|--no-progress]\n"
     "                   [--report DIR | --no-report] [--shrink] [--kernel-lib PATH]\n"
+    "                   [--kv-dtype LIST]\n"
     "\n"
     "Generate cases (seed, 0..N-1), write their new tokens through the\n"
     "kernel's cache write, run the kernel's attention and the oracle, and\n"
@@ -35,11 +36,14 @@ static const char run_usage[] =
     "                    failing case to the report folder as\n"
     "                    repro-case-I.json (kvcheck replay FILE.json runs it)\n"
     KVC_KERNEL_LIB_HELP
+    KVC_KV_DTYPE_HELP
     "\n"
     "Exit status: 0 every case passed, 1 a case failed, 2 bad usage.\n";
 
 enum { OPT_NO_PROGRESS = 256, OPT_MAX_FAIL, OPT_REPORT, OPT_NO_REPORT,
-       OPT_SHRINK, OPT_KERNEL_LIB };
+       OPT_SHRINK, OPT_KERNEL_LIB, OPT_KV_DTYPE };
+
+
 
 #define SHRINK_FIRST_FAILURES 5
 
@@ -120,6 +124,7 @@ int kvc_cmd_run(int argc, char **argv)
         {"no-report", no_argument, 0, OPT_NO_REPORT},
         {"shrink", no_argument, 0, OPT_SHRINK},
         {"kernel-lib", required_argument, 0, OPT_KERNEL_LIB},
+        {"kv-dtype", required_argument, 0, OPT_KV_DTYPE},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *report_dir = NULL, *kernel_lib = NULL;
@@ -156,6 +161,9 @@ int kvc_cmd_run(int argc, char **argv)
         case OPT_NO_REPORT: want_report = 0; break;
         case OPT_SHRINK: want_shrink = 1; break;
         case OPT_KERNEL_LIB: kernel_lib = optarg; break;
+        case OPT_KV_DTYPE:
+            if (kvc_parse_kv_dtypes("run", optarg, &o.kv_dtypes)) return 2;
+            break;
         case 'h': fputs(run_usage, stdout); return 0;
         default: fputs(run_usage, stderr); return 2;
         }

@@ -1,6 +1,7 @@
 /* golden_set.c — what the committed golden files contain (golden_set.h). */
 #include "golden_set.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,8 @@
 /* Random cover cases must stay small: the whole set is a few MB. */
 #define COVER_MAX_WORK 60000
 #define COVER_MAX_INDEX 20000
+/* Cases kept only for their cache format are smaller still. */
+#define FORMAT_MAX_WORK 20000
 
 const char *kvc_golden_file_name(kvc_mode mode)
 {
@@ -119,6 +122,70 @@ static int add_cover(kvc_golden_file *f, kvc_mode mode, char *err,
     return 0;
 }
 
+/* Whether f holds a valid test of this cache format with K/V in the cache. */
+static int has_format(const kvc_golden_file *f, kvc_kv_dtype dt,
+                      kvc_scale_kind kind)
+{
+    for (int i = 0; i < f->num_tests; i++) {
+        const kvc_golden_test *t = &f->tests[i];
+        const kvc_problem *p = &t->c.prob;
+        if (t->result == KVC_EXPECT_VALID && p->quant.dtype == dt &&
+            p->quant.kind == kind && p->num_seqs > 0 &&
+            p->kv_start[p->num_seqs] > 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Every cache format x scale strategy in every file: for each combination
+ * no valid test of the file has yet, the first small case of the campaign
+ * (KVC_GOLDEN_SEED, mode) drawn with it. */
+static int add_formats(kvc_golden_file *f, kvc_mode mode, char *err,
+                       size_t errlen)
+{
+    for (int d = 0; d < KVC_KV_DTYPE_COUNT; d++)
+        for (int k = 0; k < KVC_SCALE_KIND_COUNT; k++) {
+            kvc_kv_dtype dt = (kvc_kv_dtype)d;
+            kvc_scale_kind kind = (kvc_scale_kind)k;
+            if (!kvc_quant_kind_valid(dt, kind) || has_format(f, dt, kind))
+                continue;
+            for (uint64_t idx = 0; idx < COVER_MAX_INDEX; idx++) {
+                kvc_case_spec spec;
+                if (kvc_spec_draw(KVC_GOLDEN_SEED, idx, (int)mode, &spec) != 0 ||
+                    spec.kv_dtype != dt || spec.kv_scale != kind ||
+                    kvc_spec_work(&spec) > FORMAT_MAX_WORK || spec.large_offsets)
+                    continue;
+                kvc_golden_test t;
+                char comment[256];
+                snprintf(comment, sizeof comment,
+                         "random case %llu of campaign seed %u, kept for the "
+                         "cache format %s with scales %s",
+                         (unsigned long long)idx, KVC_GOLDEN_SEED,
+                         kvc_kv_dtype_name(dt), kvc_scale_kind_name(kind));
+                if (test_from_spec(&t, &spec, kvc_case_seed(KVC_GOLDEN_SEED, idx),
+                                   comment, err, errlen) != 0)
+                    return -1;
+                const kvc_problem *p = &t.c.prob;
+                if (p->num_seqs == 0 || p->kv_start[p->num_seqs] == 0) {
+                    kvc_golden_test_free(&t);
+                    continue;
+                }
+                if (add_test(f, &t, err, errlen) != 0)
+                    return -1;
+                break;
+            }
+            if (!has_format(f, dt, kind)) {
+                snprintf(err, errlen, "no small %s case of campaign seed %u "
+                         "has the cache format %s with scales %s in its first "
+                         "%d draws", kvc_mode_name(mode), KVC_GOLDEN_SEED,
+                         kvc_kv_dtype_name(dt), kvc_scale_kind_name(kind),
+                         COVER_MAX_INDEX);
+                return -1;
+            }
+        }
+    return 0;
+}
+
 /* ---- invalid and acceptable mutations of valid cases ---- */
 
 typedef void (*mutate_fn)(kvc_case *c);
@@ -145,6 +212,30 @@ static void spec_window(kvc_case_spec *s)
     s->cfg.window_left = 9;
     s->ctx_len[0] = 40;
     s->q_len[0] = 3;
+}
+
+static void spec_fp8_tensor(kvc_case_spec *s)
+{
+    s->kv_dtype = KVC_KV_FP8_E4M3;
+    s->kv_scale = KVC_SCALE_TENSOR;
+}
+static void spec_nvfp4(kvc_case_spec *s)
+{
+    s->kv_dtype = KVC_KV_NVFP4;
+    s->kv_scale = KVC_SCALE_GROUP;
+}
+static void spec_int8_head(kvc_case_spec *s)
+{
+    s->kv_dtype = KVC_KV_INT8;
+    s->kv_scale = KVC_SCALE_HEAD;
+}
+/* head_dim 24 with a token-scaled fp8 cache, whose scale pool (rows of one
+ * unit) is the nvfp4 group pool of D / 16 = 1 code per row */
+static void spec_d24_fp8_token(kvc_case_spec *s)
+{
+    s->cfg.head_dim = 24;
+    s->kv_dtype = KVC_KV_FP8_E4M3;
+    s->kv_scale = KVC_SCALE_TOKEN;
 }
 
 static void m_context_block_minus_1(kvc_case *c) { *table_entry(c, 0, 0) = -1; }
@@ -195,6 +286,39 @@ static void m_free_below_window(kvc_case *c)
     }
 }
 
+static void m_k_scale_zero(kvc_case *c) { c->prob.quant.k_scale = 0.0f; }
+static void m_v_global_nan(kvc_case *c) { c->prob.quant.v_scale = NAN; }
+static void m_k_head_negative(kvc_case *c)
+{
+    c->prob.quant.k_head_scale[1] = -c->prob.quant.k_head_scale[1];
+}
+/* The fp8/token case of spec_d24_fp8_token turned into nvfp4 with head_dim
+ * 24: global scales 1, rows of D / 2 bytes (blocked: contiguous HND), the
+ * same scale-pool geometry, the format flags of nvfp4. */
+static void m_nvfp4_d24(kvc_case *c)
+{
+    kvc_problem *p = &c->prob;
+    kvc_layout *L = &c->layout;
+    (void)kvc_problem_set_quant(p, KVC_KV_NVFP4, KVC_SCALE_GROUP); /* no
+                                                 allocation for GROUP */
+    c->spec.kv_dtype = KVC_KV_NVFP4;
+    c->spec.kv_scale = KVC_SCALE_GROUP;
+    int64_t R = p->cfg.head_dim / 2, H = p->cfg.num_kv_heads;
+    int64_t row = R + c->spec.stride_pad;
+    if (L->hnd) {
+        L->stride_slot = row;
+        L->stride_head = L->block_size * row;
+        L->stride_block = H * L->stride_head;
+    } else {
+        L->stride_head = row;
+        L->stride_slot = H * row;
+        L->stride_block = L->block_size * L->stride_slot;
+    }
+    L->pool_elems = L->num_blocks * L->stride_block;
+    c->flags &= ~((1ull << KVC_FLAG_KV_FP8_E4M3) | (1ull << KVC_FLAG_SCALE_TOKEN));
+    c->flags |= (1ull << KVC_FLAG_KV_NVFP4) | (1ull << KVC_FLAG_SCALE_GROUP);
+}
+
 static const mutation mutations[] = {
     {KVC_MODE_PAGED, KVC_FLAG_BAD_BLOCK_ID, KVC_EXPECT_INVALID, "KVA_ERR_BLOCK",
      "a context block's table entry is -1 although its positions are visible",
@@ -211,6 +335,12 @@ static const mutation mutations[] = {
     {KVC_MODE_PAGED, KVC_FLAG_SEQ_BEYOND_TABLE, KVC_EXPECT_INVALID,
      "KVA_ERR_LENGTH", "seq_len 21 needs 2 blocks, the table row holds 1",
      NULL, m_table_too_short},
+    {KVC_MODE_PAGED, KVC_FLAG_BAD_KV_FORMAT, KVC_EXPECT_INVALID,
+     "KVA_ERR_FORMAT", "fp8_e4m3 cache with a per-tensor K scale of 0",
+     spec_fp8_tensor, m_k_scale_zero},
+    {KVC_MODE_PAGED, KVC_FLAG_BAD_KV_FORMAT, KVC_EXPECT_INVALID,
+     "KVA_ERR_FORMAT", "nvfp4 cache whose V global scale is NaN", spec_nvfp4,
+     m_v_global_nan},
     {KVC_MODE_PAGED, KVC_FLAG_FREED_BELOW_WINDOW, KVC_EXPECT_ACCEPTABLE, "",
      "table entries wholly below the sliding window are -1 (freed, as engines "
      "do); a kernel may refuse them or must ignore them",
@@ -220,6 +350,9 @@ static const mutation mutations[] = {
     {KVC_MODE_BLOCKED, KVC_FLAG_BAD_SLOT, KVC_EXPECT_INVALID, "KVA_ERR_SLOT",
      "a new token's slot is past the contiguous cache", NULL,
      m_slot_out_of_range},
+    {KVC_MODE_BLOCKED, KVC_FLAG_BAD_KV_FORMAT, KVC_EXPECT_INVALID,
+     "KVA_ERR_FORMAT", "nvfp4 cache with head_dim 24 (not a multiple of 16)",
+     spec_d24_fp8_token, m_nvfp4_d24},
     {KVC_MODE_QEFF, KVC_FLAG_QEFF_CROSSING_WRITE, KVC_EXPECT_INVALID,
      "KVA_ERR_CONVENTION",
      "positions 15 and 16 with block_size 16: the write crosses a block",
@@ -230,6 +363,9 @@ static const mutation mutations[] = {
     {KVC_MODE_QEFF, KVC_FLAG_BAD_BLOCK_ID, KVC_EXPECT_INVALID, "KVA_ERR_BLOCK",
      "the active block (block_table[s][pmax / B]) is -1", spec_qeff_two,
      m_qeff_active_minus_1},
+    {KVC_MODE_QEFF, KVC_FLAG_BAD_KV_FORMAT, KVC_EXPECT_INVALID,
+     "KVA_ERR_FORMAT", "int8 cache whose K scale of KV head 1 is negative",
+     spec_int8_head, m_k_head_negative},
 };
 
 static int add_mutations(kvc_golden_file *f, kvc_mode mode, char *err,
@@ -248,7 +384,7 @@ static int add_mutations(kvc_golden_file *f, kvc_mode mode, char *err,
                            m->comment, err, errlen) != 0)
             return -1;
         m->mutate(&t.c);
-        t.flags |= 1ull << m->flag;
+        t.flags = t.c.flags | 1ull << m->flag;
         t.result = m->result;
         snprintf(t.error, sizeof t.error, "%s", m->error);
         if (add_test(f, &t, err, errlen) != 0)
@@ -266,6 +402,7 @@ int kvc_golden_standard(kvc_mode mode, kvc_golden_file *f, char *err,
              KVC_ORACLE_VERSION);
     if (add_named(f, mode, err, errlen) != 0 ||
         add_cover(f, mode, err, errlen) != 0 ||
+        add_formats(f, mode, err, errlen) != 0 ||
         add_mutations(f, mode, err, errlen) != 0) {
         kvc_golden_free(f);
         return -1;

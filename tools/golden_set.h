@@ -1,8 +1,10 @@
 /*
  * golden_set.h — the committed golden set: which tests each file of
  * golden/vectors/ holds, built from the named boundary cases, a greedy cover
- * of every generator flag by small random cases, and invalid/acceptable
- * mutations of valid cases. A pure function of the code: regenerating it is
+ * of every generator flag by small random cases, for every KV cache format
+ * x scale strategy still missing from the file the first small random case
+ * that has it, and invalid/acceptable mutations of valid cases (bad_kv_format
+ * among them: a zero, NaN or negative static scale, nvfp4 with head_dim 24). A pure function of the code: regenerating it is
  * byte-identical. Large-offset cases are left out: their pools span tens of
  * GiB (sparse), more than a golden reader should be asked to map.
  */

@@ -2,7 +2,10 @@
 #include "golden_verify.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "../oracle/kv_store.h"
 
 /* Ratio of one value: err / allowed with the runner's conventions. */
 static double value_ratio(double got, double want, double allowed,
@@ -75,9 +78,94 @@ int kvc_golden_judge(const kvc_case *c, const float *out, const float *lse,
     return v->pass;
 }
 
+/* First difference of n values (elem bytes each) of a and b, or -1. */
+static int64_t first_diff(const void *a, const void *b, int64_t n, size_t elem)
+{
+    if (n <= 0 || memcmp(a, b, (size_t)n * elem) == 0)
+        return -1;
+    for (int64_t i = 0; i < n; i++)
+        if (memcmp((const char *)a + i * elem, (const char *)b + i * elem,
+                   elem) != 0)
+            return i;
+    return -1;
+}
+
+int kvc_golden_check_codes(const kvc_golden_test *t, char *msg, size_t n)
+{
+    const kvc_problem *p = &t->c.prob;
+    if (t->result == KVC_EXPECT_INVALID || p->quant.dtype == KVC_KV_F32 ||
+        !t->k_codes || !t->v_codes)
+        return 0;
+    kvc_kv_store st;
+    char why[256];
+    if (kvc_kv_store_compute(p, &st, why, sizeof why) != 0) {
+        snprintf(msg, n, "the oracle refuses the test's cache format: %s", why);
+        return -1;
+    }
+    int H = st.num_kv_heads, D = st.head_dim, G = D / 16;
+    int64_t nrow = st.rows * H, nelem = nrow * D;
+    int rc = 0;
+    for (int w = 0; w < 2 && rc == 0; w++) {
+        const char *side = w ? "v" : "k";
+        const uint16_t *have = w ? t->v_codes : t->k_codes;
+        const uint32_t *want = w ? st.v_code : st.k_code;
+        const float *x = w ? p->v : p->k;
+        for (int64_t i = 0; i < nelem; i++)
+            if (have[i] != want[i]) {
+                snprintf(msg, n, "corrupt vector: expected.%sCodes[%lld][%lld]"
+                         "[%lld] is 0x%x, the oracle's %s %s code of %s = %a "
+                         "is 0x%x (regenerate: kvcheck golden regen)", side,
+                         (long long)(i / D / H), (long long)(i / D % H),
+                         (long long)(i % D), have[i],
+                         kvc_kv_dtype_name(st.dtype),
+                         kvc_scale_kind_name(st.kind), side, (double)x[i],
+                         want[i]);
+                rc = 1;
+                break;
+            }
+        if (rc)
+            break;
+        int64_t at;
+        if (st.kind == KVC_SCALE_TOKEN &&
+            (at = first_diff(w ? t->v_token_scales : t->k_token_scales,
+                             w ? st.v_token_scale : st.k_token_scale, nrow,
+                             sizeof(float))) >= 0) {
+            const float *hv = w ? t->v_token_scales : t->k_token_scales;
+            const float *wv = w ? st.v_token_scale : st.k_token_scale;
+            snprintf(msg, n, "corrupt vector: expected.%sTokenScales[%lld]"
+                     "[%lld] is %a, the oracle's is %a (regenerate: kvcheck "
+                     "golden regen)", side, (long long)(at / H),
+                     (long long)(at % H), (double)hv[at], (double)wv[at]);
+            rc = 1;
+        } else if (st.kind == KVC_SCALE_GROUP &&
+                   (at = first_diff(w ? t->v_group_codes : t->k_group_codes,
+                                    w ? st.v_group_code : st.k_group_code,
+                                    nrow * G, 1)) >= 0) {
+            const uint8_t *hv = w ? t->v_group_codes : t->k_group_codes;
+            const uint8_t *wv = w ? st.v_group_code : st.k_group_code;
+            snprintf(msg, n, "corrupt vector: expected.%sGroupCodes[%lld]"
+                     "[%lld][%lld] is 0x%02x, the oracle's is 0x%02x "
+                     "(regenerate: kvcheck golden regen)", side,
+                     (long long)(at / G / H), (long long)(at / G % H),
+                     (long long)(at % G), hv[at], wv[at]);
+            rc = 1;
+        }
+    }
+    kvc_kv_store_free(&st);
+    return rc;
+}
+
 kvc_outcome kvc_golden_run_test(const kvc_golden_test *t, const kvc_kernel *k,
                                 kvc_result *r)
 {
+    char msg[sizeof r->message];
+    if (kvc_golden_check_codes(t, msg, sizeof msg) != 0) {
+        memset(r, 0, sizeof *r);
+        r->verdict.seq = -1;
+        snprintf(r->message, sizeof r->message, "%s", msg);
+        r->outcome = KVC_FAIL_SETUP;
+        return KVC_FAIL_SETUP;
+    }
     kvc_run_opts o = {t->result, kvc_golden_judge, (void *)t};
     return kvc_run_case_opts(&t->c, k, &o, r);
 }
@@ -92,13 +180,23 @@ static void flag_list(uint64_t flags, FILE *out)
         }
 }
 
+static int selected(const kvc_verify_select *sel, const kvc_golden_test *t)
+{
+    if (!sel)
+        return 1;
+    if (sel->mode >= 0 && (int)t->c.spec.mode != sel->mode)
+        return 0;
+    return sel->kv_dtypes == 0 ||
+           (sel->kv_dtypes >> t->c.prob.quant.dtype & 1u) != 0;
+}
+
 void kvc_golden_verify_file(const kvc_golden_file *f, const char *name,
-                            const kvc_kernel *k, int mode, int verbose,
-                            FILE *out, kvc_verify_counts *counts)
+                            const kvc_kernel *k, const kvc_verify_select *sel,
+                            int verbose, FILE *out, kvc_verify_counts *counts)
 {
     for (int i = 0; i < f->num_tests; i++) {
         const kvc_golden_test *t = &f->tests[i];
-        if (mode >= 0 && (int)t->c.spec.mode != mode) {
+        if (!selected(sel, t)) {
             counts->skipped++;
             continue;
         }
@@ -130,7 +228,8 @@ void kvc_golden_verify_file(const kvc_golden_file *f, const char *name,
 }
 
 void kvc_golden_verify_paths(char **paths, int n, const kvc_kernel *k,
-                             int mode, int verbose, const char *who,
+                             const kvc_verify_select *sel, int verbose,
+                             const char *who,
                              kvc_verify_counts *counts)
 {
     for (int i = 0; i < n; i++) {
@@ -141,7 +240,7 @@ void kvc_golden_verify_paths(char **paths, int n, const kvc_kernel *k,
             counts->unreadable++;
             continue;
         }
-        kvc_golden_verify_file(&f, paths[i], k, mode, verbose, stdout, counts);
+        kvc_golden_verify_file(&f, paths[i], k, sel, verbose, stdout, counts);
         kvc_golden_free(&f);
     }
 }

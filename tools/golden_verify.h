@@ -18,26 +18,42 @@
 int kvc_golden_judge(const kvc_case *c, const float *out, const float *lse,
                      kvc_verdict *v, void *ctx);
 
-/* Run one golden test against a kernel with its expectation. */
+/* The codes, token scales and group codes a valid or acceptable test of a
+ * reduced-precision format stores in expected (kCodes, ...) against the
+ * oracle's (oracle/kv_store.h) for its inputs. Returns 0 when they agree
+ * (or the test has none), 1 when the file is corrupt, -1 when the oracle
+ * refuses the format; msg names the first differing value. */
+int kvc_golden_check_codes(const kvc_golden_test *t, char *msg, size_t n);
+
+/* Run one golden test against a kernel with its expectation (a test whose
+ * stored codes disagree with the oracle fails as KVC_FAIL_SETUP, "corrupt
+ * vector", without running the kernel). */
 kvc_outcome kvc_golden_run_test(const kvc_golden_test *t, const kvc_kernel *k,
                                 kvc_result *r);
 
+/* Which tests to run: a kernel mode (-1: all) and a set of cache formats
+ * (bit 1u << kvc_kv_dtype; 0: all). NULL selects everything. */
+typedef struct kvc_verify_select {
+    int mode;
+    unsigned kv_dtypes;
+} kvc_verify_select;
+
 typedef struct kvc_verify_counts {
-    int passed, failed, skipped; /* skipped: mode not selected */
+    int passed, failed, skipped; /* skipped: mode or format not selected */
     int refused_acceptable;      /* acceptable tests the kernel refused */
     int unreadable;              /* files that could not be read */
 } kvc_verify_counts;
 
-/* Verify every test of a file whose mode matches (mode < 0: all), printing
- * one line per failure (and per test when verbose) to out. */
+/* Verify every selected test of a file, printing one line per failure (and
+ * per test when verbose) to out. */
 void kvc_golden_verify_file(const kvc_golden_file *f, const char *name,
-                            const kvc_kernel *k, int mode, int verbose,
-                            FILE *out, kvc_verify_counts *counts);
+                            const kvc_kernel *k, const kvc_verify_select *sel,
+                            int verbose, FILE *out, kvc_verify_counts *counts);
 
 /* Read and verify each file; a file that cannot be read is reported on
  * stderr (prefixed with `who`) and counted in counts->unreadable. */
 void kvc_golden_verify_paths(char **paths, int n, const kvc_kernel *k,
-                             int mode, int verbose, const char *who,
-                             kvc_verify_counts *counts);
+                             const kvc_verify_select *sel, int verbose,
+                             const char *who, kvc_verify_counts *counts);
 
 #endif /* KVC_GOLDEN_VERIFY_H */

@@ -28,11 +28,38 @@ static int same_bits(const char *what, const double *want, const double *got,
     return 0;
 }
 
+/* Compare n values of elem bytes (codes, scales) bit for bit. */
+static int same_raw(const char *what, const void *want, const void *got,
+                    int64_t n, size_t elem, const char *file, int tc_id)
+{
+    if (n <= 0 || (!want && !got))
+        return 1;
+    if (!want || !got) {
+        fprintf(stderr, "%s: tcId %d: %s: %s\n", file, tc_id, what,
+                want ? "the oracle has none" : "not stored");
+        return 0;
+    }
+    if (memcmp(want, got, (size_t)n * elem) == 0)
+        return 1;
+    for (int64_t i = 0; i < n; i++)
+        if (memcmp((const char *)want + i * elem, (const char *)got + i * elem,
+                   elem) != 0) {
+            fprintf(stderr, "%s: tcId %d: %s[%lld] differs from the oracle's\n",
+                    file, tc_id, what, (long long)i);
+            break;
+        }
+    return 0;
+}
+
 static int check_test(const kvc_golden_test *stored, const char *file,
                       int64_t *values)
 {
     kvc_golden_test t = *stored;
+    /* the copy shares the inputs; the expected values are the oracle's own */
     t.out = t.lse = t.tol_out = t.tol_lse = NULL;
+    t.k_codes = t.v_codes = NULL;
+    t.k_token_scales = t.v_token_scales = NULL;
+    t.k_group_codes = t.v_group_codes = NULL;
     char err[256];
     if (kvc_golden_expect(&t, err, sizeof err) != 0) {
         fprintf(stderr, "%s: tcId %d: oracle failed: %s\n", file,
@@ -49,10 +76,26 @@ static int check_test(const kvc_golden_test *stored, const char *file,
              same_bits("tolLse", stored->tol_lse, t.tol_lse, rows, file,
                        t.tc_id);
     *values += 2 * (elems + rows);
-    free(t.out);
-    free(t.lse);
-    free(t.tol_out);
-    free(t.tol_lse);
+    int64_t kv = p->kv_start[p->num_seqs] * p->cfg.num_kv_heads;
+    int64_t codes = kv * p->cfg.head_dim, groups = kv * (p->cfg.head_dim / 16);
+    if (p->quant.dtype == KVC_KV_F32)
+        codes = 0;
+    if (p->quant.kind != KVC_SCALE_TOKEN)
+        kv = 0;
+    if (p->quant.kind != KVC_SCALE_GROUP)
+        groups = 0;
+    ok &= same_raw("kCodes", stored->k_codes, t.k_codes, codes, 2, file, t.tc_id) &
+          same_raw("vCodes", stored->v_codes, t.v_codes, codes, 2, file, t.tc_id) &
+          same_raw("kTokenScales", stored->k_token_scales, t.k_token_scales, kv,
+                   4, file, t.tc_id) &
+          same_raw("vTokenScales", stored->v_token_scales, t.v_token_scales, kv,
+                   4, file, t.tc_id) &
+          same_raw("kGroupCodes", stored->k_group_codes, t.k_group_codes,
+                   groups, 1, file, t.tc_id) &
+          same_raw("vGroupCodes", stored->v_group_codes, t.v_group_codes,
+                   groups, 1, file, t.tc_id);
+    *values += 2 * (codes + kv + groups);
+    kvc_golden_expect_clear(&t);
     return ok;
 }
 

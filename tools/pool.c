@@ -2,6 +2,7 @@
 #include "pool.h"
 
 #include <float.h>
+#include <inttypes.h>
 #include <math.h>
 #include <sys/mman.h>
 #include <stdio.h>
@@ -17,34 +18,87 @@ static uint64_t next_u64(uint64_t *state)
     return z ^ (z >> 31);
 }
 
-static float poison_value(uint64_t r)
+int kvc_unit_bytes(kvc_kv_dtype d)
 {
-    static const float kinds[6] = {NAN, 1e30f, -1e30f, FLT_MAX, -FLT_MAX, NAN};
-    return kinds[r % 6];
+    switch (d) {
+    case KVC_KV_F32: return 4;
+    case KVC_KV_F16:
+    case KVC_KV_BF16: return 2;
+    default: return 1;
+    }
 }
 
-static void fill_poison(float *x, int64_t n, uint64_t *state)
+/* ---- poison ------------------------------------------------------------ */
+
+/* What a buffer holds, for its poison. */
+typedef enum buf_role { ROLE_CODES, ROLE_TOKEN_SCALES, ROLE_GROUP_CODES } buf_role;
+
+/* Poison units of each kind, chosen by r % 6: values that blow up an output
+ * if read (NaN, infinities, the largest magnitudes). Integer codes in host
+ * order, as the cache stores them. */
+static void poison_unit(unsigned char *u, kvc_kv_dtype d, buf_role role,
+                        uint64_t r)
 {
-    for (int64_t i = 0; i < n; i++)
-        x[i] = poison_value(next_u64(state));
+    static const float f32[6] = {NAN, 1e30f, -1e30f, FLT_MAX, -FLT_MAX, NAN};
+    static const uint16_t f16[6] = {0x7E00, 0x7BFF, 0xFBFF, 0x7C00, 0xFC00, 0xFE00};
+    static const uint16_t bf16[6] = {0x7FC0, 0x7F7F, 0xFF7F, 0x7F80, 0xFF80, 0xFFC0};
+    static const uint8_t e4m3[6] = {0x7F, 0x7E, 0xFE, 0xFF, 0x7E, 0x7F};
+    static const uint8_t e5m2[6] = {0x7F, 0x7B, 0xFB, 0x7C, 0xFC, 0xFF};
+    static const uint8_t int8[6] = {0x7F, 0x80, 0x7F, 0x80, 0x81, 0x7F};
+    static const uint8_t fp4[6] = {0x77, 0xFF, 0x7F, 0xF7, 0x77, 0xFF};
+    static const float scale[6] = {NAN, 1e30f, FLT_MAX, NAN, 1e30f, INFINITY};
+    static const uint8_t group[6] = {0x7F, 0xFF, 0x7E, 0x7F, 0xFF, 0x7E};
+    const unsigned i = (unsigned)(r % 6);
+    if (role == ROLE_TOKEN_SCALES) {
+        memcpy(u, &scale[i], 4);
+        return;
+    }
+    if (role == ROLE_GROUP_CODES) {
+        u[0] = group[i];
+        return;
+    }
+    switch (d) {
+    case KVC_KV_F32: memcpy(u, &f32[i], 4); break;
+    case KVC_KV_F16: memcpy(u, &f16[i], 2); break;
+    case KVC_KV_BF16: memcpy(u, &bf16[i], 2); break;
+    case KVC_KV_FP8_E4M3: u[0] = e4m3[i]; break;
+    case KVC_KV_FP8_E5M2: u[0] = e5m2[i]; break;
+    case KVC_KV_INT8: u[0] = int8[i]; break;
+    default: u[0] = fp4[i]; break;
+    }
 }
 
-static float *map_elems(int64_t n, int sparse)
+static void poison_buf(kvc_pool_buf *b, kvc_kv_dtype d, buf_role role,
+                       uint64_t *state)
 {
-    size_t bytes = (size_t)(n > 0 ? n : 1) * sizeof(float);
+    for (int64_t r = 0; r < b->num_ranges; r++) {
+        unsigned char *p = b->data + b->ranges[2 * r] * b->unit_bytes;
+        for (int64_t i = 0; i < b->ranges[2 * r + 1]; i++)
+            poison_unit(p + i * b->unit_bytes, d, role, next_u64(state));
+    }
+}
+
+/* ---- allocation -------------------------------------------------------- */
+
+static unsigned char *map_bytes(int64_t bytes, int sparse)
+{
+    size_t n = (size_t)(bytes > 0 ? bytes : 1);
     if (!sparse)
-        return malloc(bytes);
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+        return malloc(n);
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
-static void unmap_elems(float *p, int64_t n, int sparse)
+static void buf_free(kvc_pool_buf *b)
 {
-    if (p && sparse)
-        munmap(p, (size_t)(n > 0 ? n : 1) * sizeof(float));
+    int64_t bytes = b->units * b->unit_bytes;
+    if (b->data && b->sparse)
+        munmap(b->data, (size_t)(bytes > 0 ? bytes : 1));
     else
-        free(p);
+        free(b->data);
+    free(b->ranges);
+    memset(b, 0, sizeof *b);
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -53,14 +107,19 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The element ranges a sparse pool checks: every block the table names
- * (in range), with its neighbours, merged. */
-static int sparse_ranges(kvc_pool *pool, const kvc_layout *l, int num_seqs)
+/* The blocks a sparse pool checks: every block the table names (in range),
+ * with its neighbours, merged into runs [first block, count]. */
+static int64_t block_runs(const kvc_layout *l, int num_seqs, int64_t **runs)
 {
     int64_t n = (int64_t)(num_seqs > 0 ? num_seqs : 1) * l->max_blocks_per_seq;
     int64_t *blocks = malloc((size_t)(3 * n + 1) * sizeof *blocks);
-    if (!blocks)
+    *runs = malloc((size_t)(6 * n + 2) * sizeof **runs);
+    if (!blocks || !*runs) {
+        free(blocks);
+        free(*runs);
+        *runs = NULL;
         return -1;
+    }
     int64_t m = 0;
     for (int64_t e = 0; e < n; e++) {
         int64_t b = l->block_table[e];
@@ -70,88 +129,135 @@ static int sparse_ranges(kvc_pool *pool, const kvc_layout *l, int num_seqs)
                 blocks[m++] = b + d;
     }
     qsort(blocks, (size_t)m, sizeof *blocks, cmp_i64);
-    pool->ranges = malloc((size_t)(2 * m + 2) * sizeof *pool->ranges);
-    if (!pool->ranges) {
-        free(blocks);
-        return -1;
-    }
-    pool->num_ranges = 0;
+    int64_t k = 0;
     for (int64_t i = 0; i < m; i++) {
-        int64_t *r = pool->ranges + 2 * (pool->num_ranges - 1);
-        int64_t start = blocks[i] * l->stride_block;
-        if (pool->num_ranges > 0 && r[0] + r[1] >= start) {
-            int64_t end = start + l->stride_block;
-            if (end > r[0] + r[1])
-                r[1] = end - r[0];
+        if (k > 0 && (*runs)[2 * k - 2] + (*runs)[2 * k - 1] >= blocks[i]) {
+            int64_t end = blocks[i] + 1;
+            if (end > (*runs)[2 * k - 2] + (*runs)[2 * k - 1])
+                (*runs)[2 * k - 1] = end - (*runs)[2 * k - 2];
             continue;
         }
-        pool->ranges[2 * pool->num_ranges] = start;
-        pool->ranges[2 * pool->num_ranges + 1] = l->stride_block;
-        pool->num_ranges++;
+        (*runs)[2 * k] = blocks[i];
+        (*runs)[2 * k + 1] = 1;
+        k++;
     }
     free(blocks);
-    return 0;
+    return k;
 }
 
-int kvc_pool_alloc_poisoned(kvc_pool *pool, const kvc_layout *layout,
-                            int num_seqs)
+/* A buffer of `units` units of `unit_bytes`, checked over the block runs
+ * (sparse) or whole (dense). */
+static int buf_alloc(kvc_pool_buf *b, int64_t units, int unit_bytes,
+                     int64_t stride_block, const int64_t *runs,
+                     int64_t num_runs)
 {
-    memset(pool, 0, sizeof *pool);
-    pool->elems = layout->pool_elems;
-    pool->sparse = layout->pool_elems > KVC_POOL_SPARSE_BYTES / (int64_t)sizeof(float);
-    if (pool->sparse) {
-        if (sparse_ranges(pool, layout, num_seqs) != 0)
-            return -1;
+    memset(b, 0, sizeof *b);
+    b->units = units;
+    b->unit_bytes = unit_bytes;
+    b->sparse = units * unit_bytes > KVC_POOL_SPARSE_BYTES;
+    int64_t nr = b->sparse ? num_runs : 1;
+    b->ranges = malloc((size_t)(2 * nr + 2) * sizeof *b->ranges);
+    if (!b->ranges)
+        return -1;
+    b->num_ranges = nr;
+    if (b->sparse) {
+        for (int64_t i = 0; i < nr; i++) {
+            b->ranges[2 * i] = runs[2 * i] * stride_block;
+            b->ranges[2 * i + 1] = runs[2 * i + 1] * stride_block;
+        }
     } else {
-        pool->ranges = malloc(2 * sizeof *pool->ranges);
-        if (!pool->ranges)
-            return -1;
-        pool->num_ranges = 1;
-        pool->ranges[0] = 0;
-        pool->ranges[1] = layout->pool_elems;
+        b->ranges[0] = 0;
+        b->ranges[1] = units;
     }
-    pool->k = map_elems(pool->elems, pool->sparse);
-    pool->v = map_elems(pool->elems, pool->sparse);
-    if (!pool->k || !pool->v) {
+    b->data = map_bytes(units * unit_bytes, b->sparse);
+    return b->data ? 0 : -1;
+}
+
+int kvc_pool_alloc_poisoned(kvc_pool *pool, const kvc_case *c)
+{
+    const kvc_layout *l = &c->layout;
+    const kvc_kv_quant *q = &c->prob.quant;
+    memset(pool, 0, sizeof *pool);
+    pool->dtype = q->dtype;
+    pool->kind = q->kind;
+    int64_t *runs = NULL;
+    int64_t num_runs = block_runs(l, c->prob.num_seqs, &runs);
+    if (num_runs < 0)
+        return -1;
+    const int ub = kvc_unit_bytes(q->dtype);
+    const int sb = q->kind == KVC_SCALE_TOKEN ? 4 : 1;
+    int rc = buf_alloc(&pool->k, l->pool_elems, ub, l->stride_block, runs,
+                       num_runs) |
+             buf_alloc(&pool->v, l->pool_elems, ub, l->stride_block, runs,
+                       num_runs);
+    if (l->scale_pool_units > 0)
+        rc |= buf_alloc(&pool->ks, l->scale_pool_units, sb,
+                        l->scale_stride_block, runs, num_runs) |
+              buf_alloc(&pool->vs, l->scale_pool_units, sb,
+                        l->scale_stride_block, runs, num_runs);
+    free(runs);
+    if (rc != 0) {
         kvc_pool_free(pool);
         return -1;
     }
-    uint64_t st = layout->poison_seed;
-    for (int64_t i = 0; i < pool->num_ranges; i++) {
-        fill_poison(pool->k + pool->ranges[2 * i], pool->ranges[2 * i + 1], &st);
-        fill_poison(pool->v + pool->ranges[2 * i], pool->ranges[2 * i + 1], &st);
+    /* f32: k then v, the stream the poison has always had */
+    uint64_t state = l->poison_seed;
+    for (int64_t i = 0; i < pool->k.num_ranges; i++) {
+        kvc_pool_buf one_k = pool->k, one_v = pool->v;
+        one_k.num_ranges = one_v.num_ranges = 1;
+        one_k.ranges = pool->k.ranges + 2 * i;
+        one_v.ranges = pool->v.ranges + 2 * i;
+        poison_buf(&one_k, q->dtype, ROLE_CODES, &state);
+        poison_buf(&one_v, q->dtype, ROLE_CODES, &state);
+    }
+    buf_role sr = q->kind == KVC_SCALE_TOKEN ? ROLE_TOKEN_SCALES : ROLE_GROUP_CODES;
+    if (pool->ks.data) {
+        poison_buf(&pool->ks, q->dtype, sr, &state);
+        poison_buf(&pool->vs, q->dtype, sr, &state);
     }
     return 0;
 }
 
 void kvc_pool_free(kvc_pool *pool)
 {
-    unmap_elems(pool->k, pool->elems, pool->sparse);
-    unmap_elems(pool->v, pool->elems, pool->sparse);
-    free(pool->ranges);
+    buf_free(&pool->k);
+    buf_free(&pool->v);
+    buf_free(&pool->ks);
+    buf_free(&pool->vs);
     memset(pool, 0, sizeof *pool);
 }
 
-int kvc_pool_copy(kvc_pool *dst, const kvc_pool *src)
+static int buf_copy(kvc_pool_buf *dst, const kvc_pool_buf *src)
 {
     memset(dst, 0, sizeof *dst);
-    dst->elems = src->elems;
-    dst->sparse = src->sparse;
-    dst->num_ranges = src->num_ranges;
+    if (!src->data)
+        return 0;
+    *dst = *src;
     dst->ranges = malloc((size_t)(2 * src->num_ranges + 2) * sizeof *dst->ranges);
-    dst->k = map_elems(src->elems, src->sparse);
-    dst->v = map_elems(src->elems, src->sparse);
-    if (!dst->ranges || !dst->k || !dst->v) {
-        kvc_pool_free(dst);
+    dst->data = map_bytes(src->units * src->unit_bytes, src->sparse);
+    if (!dst->ranges || !dst->data) {
+        buf_free(dst);
         return -1;
     }
     memcpy(dst->ranges, src->ranges,
            (size_t)(2 * src->num_ranges) * sizeof *dst->ranges);
     for (int64_t i = 0; i < src->num_ranges; i++) {
-        size_t at = (size_t)src->ranges[2 * i];
-        size_t bytes = (size_t)src->ranges[2 * i + 1] * sizeof(float);
-        memcpy(dst->k + at, src->k + at, bytes);
-        memcpy(dst->v + at, src->v + at, bytes);
+        size_t at = (size_t)(src->ranges[2 * i] * src->unit_bytes);
+        size_t bytes = (size_t)(src->ranges[2 * i + 1] * src->unit_bytes);
+        memcpy(dst->data + at, src->data + at, bytes);
+    }
+    return 0;
+}
+
+int kvc_pool_copy(kvc_pool *dst, const kvc_pool *src)
+{
+    memset(dst, 0, sizeof *dst);
+    dst->dtype = src->dtype;
+    dst->kind = src->kind;
+    if (buf_copy(&dst->k, &src->k) != 0 || buf_copy(&dst->v, &src->v) != 0 ||
+        buf_copy(&dst->ks, &src->ks) != 0 || buf_copy(&dst->vs, &src->vs) != 0) {
+        kvc_pool_free(dst);
+        return -1;
     }
     return 0;
 }
@@ -163,22 +269,66 @@ int64_t kvc_pool_offset(const kvc_layout *l, int64_t block, int64_t slot,
            (int64_t)head * l->stride_head;
 }
 
-/* Copy logical row `row` (all KV heads) of the problem into pool slot. */
-static void store_row(kvc_pool *pool, const kvc_case *c, int64_t slot,
-                      int64_t row)
+static int64_t scale_offset(const kvc_layout *l, int64_t block, int64_t slot,
+                            int head)
 {
-    const kvc_config *cfg = &c->prob.cfg;
-    int D = cfg->head_dim, H = cfg->num_kv_heads;
-    int64_t B = c->layout.block_size;
-    for (int h = 0; h < H; h++) {
-        int64_t off = kvc_pool_offset(&c->layout, slot / B, slot % B, h);
-        int64_t src = (row * H + h) * D;
-        memcpy(pool->k + off, c->prob.k + src, (size_t)D * sizeof(float));
-        memcpy(pool->v + off, c->prob.v + src, (size_t)D * sizeof(float));
+    return block * l->scale_stride_block + slot * l->scale_stride_slot +
+           (int64_t)head * l->scale_stride_head;
+}
+
+/* ---- storing ----------------------------------------------------------- */
+
+/* Write the D codes of one head row at unit offset `off` of b: one code per
+ * unit in host byte order, or for nvfp4 two per byte (dim d even in the low
+ * nibble, odd in the high). */
+static void put_codes(kvc_pool_buf *b, kvc_kv_dtype d, int64_t off,
+                      const uint32_t *code, int D)
+{
+    unsigned char *u = b->data + off * b->unit_bytes;
+    if (d == KVC_KV_NVFP4) {
+        for (int i = 0; i + 1 < D; i += 2)
+            u[i / 2] = (unsigned char)((code[i] & 0xF) | (code[i + 1] & 0xF) << 4);
+        return;
+    }
+    for (int i = 0; i < D; i++) {
+        if (b->unit_bytes == 4) {
+            memcpy(u + 4 * i, &code[i], 4);
+        } else if (b->unit_bytes == 2) {
+            uint16_t h = (uint16_t)code[i];
+            memcpy(u + 2 * i, &h, 2);
+        } else {
+            u[i] = (unsigned char)code[i];
+        }
     }
 }
 
-void kvc_pool_store_context(kvc_pool *pool, const kvc_case *c)
+/* Copy logical row `row` (all KV heads) of the store into pool slot. */
+static void store_row(kvc_pool *pool, const kvc_case *c, const kvc_kv_store *st,
+                      int64_t slot, int64_t row)
+{
+    const kvc_layout *l = &c->layout;
+    const int D = st->head_dim, H = st->num_kv_heads, G = D / 16;
+    const int64_t B = l->block_size;
+    for (int h = 0; h < H; h++) {
+        int64_t off = kvc_pool_offset(l, slot / B, slot % B, h);
+        int64_t src = (row * H + h) * D;
+        put_codes(&pool->k, st->dtype, off, st->k_code + src, D);
+        put_codes(&pool->v, st->dtype, off, st->v_code + src, D);
+        int64_t so = scale_offset(l, slot / B, slot % B, h);
+        if (st->kind == KVC_SCALE_TOKEN) {
+            memcpy(pool->ks.data + 4 * so, &st->k_token_scale[row * H + h], 4);
+            memcpy(pool->vs.data + 4 * so, &st->v_token_scale[row * H + h], 4);
+        } else if (st->kind == KVC_SCALE_GROUP) {
+            memcpy(pool->ks.data + so, st->k_group_code + (row * H + h) * G,
+                   (size_t)G);
+            memcpy(pool->vs.data + so, st->v_group_code + (row * H + h) * G,
+                   (size_t)G);
+        }
+    }
+}
+
+void kvc_pool_store_context(kvc_pool *pool, const kvc_case *c,
+                            const kvc_kv_store *st)
 {
     const kvc_layout *l = &c->layout;
     for (int s = 0; s < c->prob.num_seqs; s++) {
@@ -189,13 +339,14 @@ void kvc_pool_store_context(kvc_pool *pool, const kvc_case *c)
                                          pos / l->block_size];
             if (blk < 0 || blk >= l->num_blocks)
                 continue; /* freed below the sliding window */
-            store_row(pool, c, blk * l->block_size + pos % l->block_size,
+            store_row(pool, c, st, blk * l->block_size + pos % l->block_size,
                       c->prob.kv_start[s] + pos);
         }
     }
 }
 
-void kvc_pool_store_new_tokens(kvc_pool *pool, const kvc_case *c)
+void kvc_pool_store_new_tokens(kvc_pool *pool, const kvc_case *c,
+                               const kvc_kv_store *st)
 {
     const kvc_problem *p = &c->prob;
     for (int s = 0; s < p->num_seqs; s++) {
@@ -205,52 +356,169 @@ void kvc_pool_store_new_tokens(kvc_pool *pool, const kvc_case *c)
              * must be refused: the model skips them. */
             if (slot >= 0 &&
                 slot < c->layout.num_blocks * c->layout.block_size)
-                store_row(pool, c, slot, p->kv_start[s] + p->ctx_len[s] + i);
+                store_row(pool, c, st, slot, p->kv_start[s] + p->ctx_len[s] + i);
         }
     }
 }
 
-/* Name the element at flat offset `off` of the pool (block strides are
- * the outermost in every layout the generators describe). */
-static void locate(const kvc_layout *l, int num_kv_heads, int head_dim,
-                   int64_t off, char *buf, size_t n)
+/* ---- diffing ----------------------------------------------------------- */
+
+/* Where a unit of a buffer lives: block, slot, head, and the unit within
+ * the head row; found = 0 for stride padding. */
+typedef struct unit_place {
+    int found;
+    int64_t block, slot;
+    int head;
+    int64_t unit;
+} unit_place;
+
+static unit_place locate(int64_t off, int64_t sb, int64_t ss, int64_t sh,
+                         int64_t row_units, int B, int H)
 {
-    int64_t b = off / l->stride_block, rem = off - b * l->stride_block;
-    for (int64_t t = 0; t < l->block_size; t++)
-        for (int h = 0; h < num_kv_heads; h++) {
-            int64_t base = t * l->stride_slot + (int64_t)h * l->stride_head;
-            if (rem >= base && rem < base + head_dim) {
-                snprintf(buf, n, "block %lld slot %lld head %d dim %lld",
-                         (long long)b, (long long)t, h,
-                         (long long)(rem - base));
-                return;
+    unit_place u = {0, 0, 0, 0, 0};
+    u.block = off / sb;
+    int64_t rem = off - u.block * sb;
+    for (int64_t t = 0; t < B; t++)
+        for (int h = 0; h < H; h++) {
+            int64_t base = t * ss + (int64_t)h * sh;
+            if (rem >= base && rem < base + row_units) {
+                u.found = 1;
+                u.slot = t;
+                u.head = h;
+                u.unit = rem - base;
+                return u;
             }
         }
-    snprintf(buf, n, "element %lld (stride padding, no slot)", (long long)off);
+    return u;
+}
+
+/* The logical K/V row stored at (block, slot): a new token of this step
+ * (token >= 0) or a context position. Returns the row of the problem, or -1
+ * when no position of the case lives there. */
+static int64_t row_at(const kvc_case *c, int64_t block, int64_t slot,
+                      int64_t *token, int *seq, int *pos)
+{
+    const kvc_problem *p = &c->prob;
+    const kvc_layout *l = &c->layout;
+    const int64_t at = block * l->block_size + slot;
+    *token = -1;
+    for (int s = 0; s < p->num_seqs; s++)
+        for (int i = 0; i < p->q_len[s]; i++)
+            if (l->slot_mapping[p->q_start[s] + i] == at) {
+                *token = p->q_start[s] + i;
+                *seq = s;
+                *pos = p->ctx_len[s] + i;
+                return p->kv_start[s] + *pos;
+            }
+    for (int s = 0; s < p->num_seqs; s++)
+        for (int j = 0; j < p->ctx_len[s]; j++) {
+            int64_t e = (int64_t)s * l->max_blocks_per_seq + j / l->block_size;
+            if (j / l->block_size < l->max_blocks_per_seq &&
+                l->block_table[e] == block && j % l->block_size == slot) {
+                *seq = s;
+                *pos = j;
+                return p->kv_start[s] + j;
+            }
+        }
+    return -1;
+}
+
+/* The code of unit `unit` of a buffer, as an integer (nvfp4: the byte). */
+static uint32_t unit_code(const kvc_pool_buf *b, int64_t i)
+{
+    const unsigned char *u = b->data + i * b->unit_bytes;
+    if (b->unit_bytes == 4) {
+        uint32_t x;
+        memcpy(&x, u, 4);
+        return x;
+    }
+    if (b->unit_bytes == 2) {
+        uint16_t h;
+        memcpy(&h, u, 2);
+        return h;
+    }
+    return u[0];
+}
+
+/* Describe the first differing unit i of buffer `which` (0 K, 1 V, 2 K
+ * scales, 3 V scales). */
+static void describe(const kvc_pool_buf *want, const kvc_pool_buf *got,
+                     int which, int64_t i, const kvc_case *c, char *msg,
+                     size_t n)
+{
+    static const char *const names[4] = {"K cache", "V cache", "K scale pool",
+                                         "V scale pool"};
+    const kvc_layout *l = &c->layout;
+    const kvc_problem *p = &c->prob;
+    const kvc_kv_quant *q = &p->quant;
+    const int D = p->cfg.head_dim, H = p->cfg.num_kv_heads;
+    const int scales = which >= 2;
+    const int64_t row_units =
+        scales ? (q->kind == KVC_SCALE_TOKEN ? 1 : D / 16)
+               : (q->dtype == KVC_KV_NVFP4 ? D / 2 : D);
+    unit_place u = scales
+        ? locate(i, l->scale_stride_block, l->scale_stride_slot,
+                 l->scale_stride_head, row_units, l->block_size, H)
+        : locate(i, l->stride_block, l->stride_slot, l->stride_head,
+                 row_units, l->block_size, H);
+    uint32_t w = unit_code(want, i), g = unit_code(got, i);
+    if (!u.found) {
+        snprintf(msg, n, "%s unit %" PRId64 " (stride padding, no slot): want "
+                 "0x%X, found 0x%X", names[which], i, w, g);
+        return;
+    }
+    int64_t token;
+    int seq = -1, pos = -1;
+    int64_t row = row_at(c, u.block, u.slot, &token, &seq, &pos);
+    char who[96];
+    if (row < 0)
+        snprintf(who, sizeof who, "an unused slot");
+    else if (token >= 0)
+        snprintf(who, sizeof who, "token %" PRId64 " (sequence %d position %d)",
+                 token, seq, pos);
+    else
+        snprintf(who, sizeof who, "context position %d of sequence %d", pos,
+                 seq);
+    int dim = (int)u.unit;
+    if (!scales && q->dtype == KVC_KV_NVFP4)
+        dim = 2 * (int)u.unit + (((w ^ g) & 0xF) ? 0 : 1);
+    else if (scales && q->kind == KVC_SCALE_GROUP)
+        dim = 16 * (int)u.unit;
+    const float *x = which == 0 || which == 2 ? p->k : p->v;
+    double input = row >= 0 ? (double)x[(row * H + u.head) * D + dim] : NAN;
+    const char *what = !scales ? "dim" : q->kind == KVC_SCALE_TOKEN
+                                             ? "token scale, row input dim"
+                                             : "group code of dims from";
+    snprintf(msg, n,
+             "%s block %" PRId64 " slot %" PRId64 " head %d %s %d, %s, input "
+             "%.9g: want code 0x%0*X, found 0x%0*X%s",
+             names[which], u.block, u.slot, u.head, what, dim, who, input,
+             2 * want->unit_bytes, w, 2 * want->unit_bytes, g,
+             !scales && q->dtype == KVC_KV_NVFP4 ? " (the byte of two e2m1 "
+                                                   "codes, dim even low nibble)"
+                                                 : "");
 }
 
 int kvc_pool_diff(const kvc_pool *want, const kvc_pool *got,
-                  const kvc_layout *l, int num_kv_heads, int head_dim,
-                  char *msg, size_t n)
+                  const kvc_case *c, char *msg, size_t n)
 {
-    const float *tw[2] = {want->k, want->v}, *tg[2] = {got->k, got->v};
-    for (int which = 0; which < 2; which++) {
-        for (int64_t r = 0; r < want->num_ranges; r++) {
-            int64_t first = want->ranges[2 * r];
-            int64_t count = want->ranges[2 * r + 1];
-            if (memcmp(tw[which] + first, tg[which] + first,
-                       (size_t)count * sizeof(float)) == 0)
+    const kvc_pool_buf *tw[4] = {&want->k, &want->v, &want->ks, &want->vs};
+    const kvc_pool_buf *tg[4] = {&got->k, &got->v, &got->ks, &got->vs};
+    for (int which = 0; which < 4; which++) {
+        const kvc_pool_buf *w = tw[which], *g = tg[which];
+        if (!w->data)
+            continue;
+        const int ub = w->unit_bytes;
+        for (int64_t r = 0; r < w->num_ranges; r++) {
+            int64_t first = w->ranges[2 * r], count = w->ranges[2 * r + 1];
+            if (memcmp(w->data + first * ub, g->data + first * ub,
+                       (size_t)(count * ub)) == 0)
                 continue;
-            for (int64_t i = first; i < first + count; i++) {
-                if (memcmp(&tw[which][i], &tg[which][i], sizeof(float)) == 0)
-                    continue;
-                char where[128];
-                locate(l, num_kv_heads, head_dim, i, where, sizeof where);
-                snprintf(msg, n, "%s cache %s: want %.9g, found %.9g",
-                         which ? "V" : "K", where, (double)tw[which][i],
-                         (double)tg[which][i]);
-                return 1;
-            }
+            for (int64_t i = first; i < first + count; i++)
+                if (memcmp(w->data + i * ub, g->data + i * ub, (size_t)ub)) {
+                    describe(w, g, which, i, c, msg, n);
+                    return 1;
+                }
         }
     }
     return 0;

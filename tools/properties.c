@@ -92,7 +92,8 @@ static kvc_outcome check_relabel(const kvc_case *c, const kvc_kernel *k,
 {
     const kvc_layout *l = &c->layout;
     if (c->spec.mode == KVC_MODE_BLOCKED || l->num_blocks > RELABEL_MAX_BLOCKS ||
-        l->pool_elems > KVC_POOL_SPARSE_BYTES / (int64_t)sizeof(float))
+        l->pool_elems * kvc_unit_bytes(c->prob.quant.dtype) >
+            KVC_POOL_SPARSE_BYTES)
         return KVC_PASS;
     int64_t *perm = block_permutation(l);
     relabelled rc;
@@ -159,10 +160,27 @@ static void alone_free(alone *a)
     free(a->row_of_token);
 }
 
+/* The cache format and static scales of p, into o (same head count). */
+static int copy_quant(const kvc_problem *p, kvc_problem *o)
+{
+    const kvc_kv_quant *q = &p->quant;
+    if (kvc_problem_set_quant(o, q->dtype, q->kind) != 0)
+        return -1;
+    o->quant.k_scale = q->k_scale;
+    o->quant.v_scale = q->v_scale;
+    if (q->kind == KVC_SCALE_HEAD)
+        for (int h = 0; h < p->cfg.num_kv_heads; h++) {
+            o->quant.k_head_scale[h] = q->k_head_scale[h];
+            o->quant.v_head_scale[h] = q->v_head_scale[h];
+        }
+    return 0;
+}
+
 static int copy_problem_seq(const kvc_problem *p, int s, kvc_problem *o)
 {
     if (kvc_problem_alloc(o, &p->cfg, 1, &p->ctx_len[s], &p->q_len[s], 0,
-                          p->has_mask) != 0)
+                          p->has_mask) != 0 ||
+        copy_quant(p, o) != 0)
         return -1;
     int64_t hq = (int64_t)p->cfg.num_q_heads * p->cfg.head_dim;
     int64_t hkv = (int64_t)p->cfg.num_kv_heads * p->cfg.head_dim;
@@ -199,6 +217,7 @@ static int make_alone(const kvc_case *c, int s, alone *a)
         /* its own one-sequence contiguous cache */
         a->c.layout.num_blocks = 1;
         a->c.layout.pool_elems = l->stride_block;
+        a->c.layout.scale_pool_units = l->scale_stride_block;
         a->table[0] = 0;
         for (int i = 0; i < n; i++)
             a->slots[i] -= (int64_t)s * l->block_size;
@@ -231,8 +250,9 @@ static kvc_outcome check_batch_invariance(const kvc_case *c,
                                           kvc_result *r)
 {
     const kvc_problem *p = &c->prob;
-    if (p->num_seqs < 2 || c->layout.pool_elems >
-                               KVC_POOL_SPARSE_BYTES / (int64_t)sizeof(float))
+    if (p->num_seqs < 2 ||
+        c->layout.pool_elems * kvc_unit_bytes(p->quant.dtype) >
+            KVC_POOL_SPARSE_BYTES)
         return KVC_PASS;
     int s = 0;
     while (s < p->num_seqs && p->q_len[s] == 0)

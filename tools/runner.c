@@ -16,6 +16,24 @@
 #include "pool.h"
 #include "properties.h"
 
+/* The oracle's format enums and the kernel API's are separate (the two
+ * sides share no code) but number the formats alike, so a case's format
+ * converts by value. */
+_Static_assert((int)KVC_KV_F32 == (int)KVA_DTYPE_F32 &&
+                   (int)KVC_KV_F16 == (int)KVA_DTYPE_F16 &&
+                   (int)KVC_KV_BF16 == (int)KVA_DTYPE_BF16 &&
+                   (int)KVC_KV_FP8_E4M3 == (int)KVA_DTYPE_FP8_E4M3 &&
+                   (int)KVC_KV_FP8_E5M2 == (int)KVA_DTYPE_FP8_E5M2 &&
+                   (int)KVC_KV_INT8 == (int)KVA_DTYPE_INT8 &&
+                   (int)KVC_KV_NVFP4 == (int)KVA_DTYPE_NVFP4,
+               "kvc_kv_dtype and kva_dtype disagree");
+_Static_assert((int)KVC_SCALE_NONE == (int)KVA_SCALE_NONE &&
+                   (int)KVC_SCALE_TENSOR == (int)KVA_SCALE_TENSOR &&
+                   (int)KVC_SCALE_HEAD == (int)KVA_SCALE_HEAD &&
+                   (int)KVC_SCALE_TOKEN == (int)KVA_SCALE_TOKEN &&
+                   (int)KVC_SCALE_GROUP == (int)KVA_SCALE_GROUP,
+               "kvc_scale_kind and kva_scale_kind disagree");
+
 const kvc_kernel kvc_builtin_kernel = {
     "libkvattn",
     kva_cache_write,
@@ -52,6 +70,11 @@ typedef struct step {
     kvc_pool pool;       /* the kernel's cache */
     kvc_pool before;     /* the pool before the cache write */
     kvc_pool want;       /* the runner's model of it after the write */
+    kvc_kv_store store;  /* the oracle's codes and scales of every K/V row */
+    int no_model;        /* an invalid case whose cache format the oracle
+                            refuses (bad_kv_format): the pool is poison
+                            only, and every kernel call must refuse */
+    char format_err[256]; /* why the oracle refuses it */
     kva_attn_params params;
     kva_paged_cache cache;
     const uint8_t **masks; /* [S] or NULL */
@@ -83,6 +106,16 @@ static kvc_outcome kernel_refused(struct step *st, const char *what,
 static kvc_outcome check_pool(step *st, const kvc_pool *want,
                               const char *when);
 
+/* step_init failed: its message (the oracle refusing the format), or out of
+ * memory. */
+static kvc_outcome setup_failed(kvc_result *r)
+{
+    char why[sizeof r->message];
+    snprintf(why, sizeof why, "%s",
+             r->message[0] ? r->message : "out of memory");
+    return fail(r, KVC_FAIL_SETUP, "%s", why);
+}
+
 static kvc_outcome kernel_refused(step *st, const char *what,
                                   kva_status status, const kva_error *e,
                                   const kvc_pool *untouched)
@@ -111,6 +144,7 @@ static void step_free(step *st)
     kvc_pool_free(&st->pool);
     kvc_pool_free(&st->before);
     kvc_pool_free(&st->want);
+    kvc_kv_store_free(&st->store);
     free(st->masks);
     free(st->seq_lens);
     free(st->out);
@@ -133,8 +167,57 @@ static int64_t first_non_sentinel(const float *x, int64_t from, int64_t to)
     return -1;
 }
 
+/* The cache description a kernel gets: the pool's buffers, the layout's
+ * strides, the problem's format and static scales. */
+static kva_paged_cache kernel_cache(const kvc_case *c, const kvc_pool *pool)
+{
+    const kvc_layout *l = &c->layout;
+    const kvc_problem *p = &c->prob;
+    const kvc_kv_quant *q = &p->quant;
+    kva_paged_cache kc;
+    memset(&kc, 0, sizeof kc);
+    kc.k = pool->k.data;
+    kc.v = pool->v.data;
+    kc.pool_elems = l->pool_elems;
+    kc.num_blocks = l->num_blocks;
+    kc.block_size = l->block_size;
+    kc.num_kv_heads = p->cfg.num_kv_heads;
+    kc.head_dim = p->cfg.head_dim;
+    kc.stride_block = l->stride_block;
+    kc.stride_slot = l->stride_slot;
+    kc.stride_head = l->stride_head;
+    /* kvc_kv_dtype and kva_dtype, kvc_scale_kind and kva_scale_kind list
+     * the same formats in the same order (asserted at the top of the file) */
+    kc.dtype = (kva_dtype)q->dtype;
+    kc.scales.kind = (kva_scale_kind)q->kind;
+    kc.scales.k_tensor = q->k_scale;
+    kc.scales.v_tensor = q->v_scale;
+    kc.scales.k_head = q->k_head_scale;
+    kc.scales.v_head = q->v_head_scale;
+    kc.scales.k_pool = pool->ks.data;
+    kc.scales.v_pool = pool->vs.data;
+    kc.scales.pool_units = l->scale_pool_units;
+    kc.scales.stride_block = l->scale_stride_block;
+    kc.scales.stride_slot = l->scale_stride_slot;
+    kc.scales.stride_head = l->scale_stride_head;
+    return kc;
+}
+
+/* Whether the problem's only fault is its cache format (a static scale not
+ * finite and > 0, nvfp4 with head_dim % 16): the problem passes its checks
+ * with the format taken away. */
+static int format_only_fault(const kvc_problem *p)
+{
+    kvc_problem plain = *p; /* shallow: only read */
+    memset(&plain.quant, 0, sizeof plain.quant);
+    return kvc_problem_check(p, NULL, 0) != 0 &&
+           kvc_problem_check(&plain, NULL, 0) == 0;
+}
+
 /* Build the pool, the expected pool, kernel parameters and output buffers.
- * `rows` is how many output rows the kernel will be given. */
+ * `rows` is how many output rows the kernel will be given. An invalid case
+ * whose only fault is its cache format gets a poisoned pool with nothing
+ * stored (no codes exist for it): the kernel must refuse before reading. */
 static int step_init(step *st, const kvc_case *c, const kvc_kernel *k,
                      const kvc_run_opts *opts, kvc_result *r, int64_t rows)
 {
@@ -146,24 +229,30 @@ static int step_init(step *st, const kvc_case *c, const kvc_kernel *k,
     st->opts = opts;
     st->r = r;
     st->rows = rows;
-    if (kvc_pool_alloc_poisoned(&st->pool, &c->layout, c->prob.num_seqs) != 0)
+    char err[256];
+    if (kvc_kv_store_compute(p, &st->store, err, sizeof err) != 0) {
+        if (opts->expect != KVC_EXPECT_INVALID || !format_only_fault(p)) {
+            snprintf(r->message, sizeof r->message, "oracle store: %s", err);
+            return -1;
+        }
+        st->no_model = 1;
+        snprintf(st->format_err, sizeof st->format_err, "%s", err);
+    }
+    if (kvc_pool_alloc_poisoned(&st->pool, c) != 0)
         return -1;
-    kvc_pool_store_context(&st->pool, c);
+    if (!st->no_model)
+        kvc_pool_store_context(&st->pool, c, &st->store);
     if (kvc_pool_copy(&st->want, &st->pool) != 0 ||
         kvc_pool_copy(&st->before, &st->pool) != 0)
         return -1;
-    kvc_pool_store_new_tokens(&st->want, c);
+    if (!st->no_model)
+        kvc_pool_store_new_tokens(&st->want, c, &st->store);
 
     st->params = (kva_attn_params){cfg->num_q_heads, cfg->num_kv_heads,
                                    cfg->head_dim,    cfg->scale,
                                    cfg->softcap,     cfg->causal,
                                    cfg->window_left};
-    const kvc_layout *l = &c->layout;
-    st->cache = (kva_paged_cache){st->pool.k,      st->pool.v,
-                                  l->pool_elems,   l->num_blocks,
-                                  l->block_size,   cfg->num_kv_heads,
-                                  cfg->head_dim,   l->stride_block,
-                                  l->stride_slot,  l->stride_head};
+    st->cache = kernel_cache(c, &st->pool);
     int S = p->num_seqs;
     st->seq_lens = calloc((size_t)S + 1, sizeof *st->seq_lens);
     if (!st->seq_lens)
@@ -191,10 +280,8 @@ static int step_init(step *st, const kvc_case *c, const kvc_kernel *k,
 static kvc_outcome check_pool(step *st, const kvc_pool *want,
                               const char *when)
 {
-    char msg[256];
-    const kvc_config *cfg = &st->c->prob.cfg;
-    if (kvc_pool_diff(want, &st->pool, &st->c->layout,
-                      cfg->num_kv_heads, cfg->head_dim, msg, sizeof msg))
+    char msg[384];
+    if (kvc_pool_diff(want, &st->pool, st->c, msg, sizeof msg))
         return fail(st->r, KVC_FAIL_CACHE, "%s: %s", when, msg);
     return KVC_PASS;
 }
@@ -251,6 +338,10 @@ static kvc_outcome write_new_tokens(step *st, const int64_t *slot_mapping,
     free(nv);
     if (s != KVA_OK)
         return kernel_refused(st, "cache write", s, &e, &st->before);
+    if (st->no_model)
+        return fail(st->r, KVC_FAIL_ACCEPTED,
+                    "the cache write accepted a cache format it must refuse "
+                    "(%s)", st->format_err);
     return check_pool(st, &st->want, "after the cache write");
 }
 
@@ -285,9 +376,10 @@ static kvc_outcome run_blocked(step *st)
 {
     const kvc_case *c = st->c;
     const kvc_problem *p = &c->prob;
-    kva_blocked_cache bc = {st->pool.k, st->pool.v, p->num_seqs,
-                            p->cfg.num_kv_heads, c->layout.block_size,
-                            p->cfg.head_dim};
+    kva_blocked_cache bc = {st->pool.k.data,     st->pool.v.data,
+                            p->num_seqs,         p->cfg.num_kv_heads,
+                            c->layout.block_size, p->cfg.head_dim,
+                            st->cache.dtype,     st->cache.scales};
     kva_error e = {0};
     kva_status s = st->k->blocked_attention(
         &st->params, &bc, c->spec.num_kv_blocks, p->num_seqs, p->q_start,
@@ -427,7 +519,8 @@ static kvc_outcome judge(step *st)
     }
     kvc_reference ref;
     char err[256];
-    if (kvc_reference_compute(&st->c->prob, &ref, err, sizeof err) != 0)
+    if (kvc_reference_compute_stored(&st->c->prob, &st->store, &ref, err,
+                                     sizeof err) != 0)
         return fail(st->r, KVC_FAIL_SETUP, "oracle: %s", err);
     int pass = kvc_compare(&st->c->prob, &ref, st->out, st->lse,
                            &st->r->verdict);
@@ -475,12 +568,13 @@ kvc_outcome kvc_run_case_opts(const kvc_case *c, const kvc_kernel *k,
     memset(r, 0, sizeof *r);
     r->verdict.seq = -1;
     char err[256];
-    if (kvc_problem_check(&c->prob, err, sizeof err) != 0)
+    if (kvc_problem_check(&c->prob, err, sizeof err) != 0 &&
+        !(opts->expect == KVC_EXPECT_INVALID && format_only_fault(&c->prob)))
         return fail(r, KVC_FAIL_SETUP, "invalid problem: %s", err);
     step st;
     kvc_outcome o = step_init(&st, c, k, opts, r, kernel_rows(c)) == 0
                         ? run_mode(&st)
-                        : fail(r, KVC_FAIL_SETUP, "out of memory");
+                        : setup_failed(r);
     if (o == KVC_PASS && !st.stopped) {
         if (opts->expect == KVC_EXPECT_INVALID)
             o = fail(r, KVC_FAIL_ACCEPTED,
@@ -511,7 +605,7 @@ kvc_outcome kvc_run_outputs(const kvc_case *c, const kvc_kernel *k,
     step st;
     kvc_outcome o = step_init(&st, c, k, &valid, r, *rows) == 0
                         ? run_mode(&st)
-                        : fail(r, KVC_FAIL_SETUP, "out of memory");
+                        : setup_failed(r);
     if (o == KVC_PASS) {
         *out = st.out;
         *lse = st.lse;

@@ -18,7 +18,10 @@
  *                              the pool.
  *
  * Both first run the real kva_paged_attention (for validation and a correct
- * result), then overwrite the rows with their own arithmetic.
+ * result), then overwrite the rows with their own arithmetic. They only do
+ * so for an F32 cache (their scalar loop reads floats): on the reduced-
+ * precision formats they are the real kernel, so a proof run can only
+ * catch the planted bug.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -45,10 +48,11 @@ static void attend_row(const kva_attn_params *p, const kva_paged_cache *c,
             if (mrow && !mrow[j])
                 continue;
             int64_t blk = table[j / c->block_size];
-            const float *k = c->k + blk * c->stride_block +
-                             (j % c->block_size) * c->stride_slot +
-                             (int64_t)kvh * c->stride_head;
-            const float *v = c->v + (k - c->k);
+            int64_t off = blk * c->stride_block +
+                          (j % c->block_size) * c->stride_slot +
+                          (int64_t)kvh * c->stride_head;
+            const float *k = (const float *)c->k + off;
+            const float *v = (const float *)c->v + off;
             float x = 0.0f;
             for (int d = 0; d < D; d++)
                 x += q[d] * k[d];
@@ -114,7 +118,7 @@ static kva_status past_end_paged(const kva_attn_params *p,
                                  kva_error *err)
 {
     kva_status st = kva_paged_attention(p, c, b, q, num_tokens, out, lse, err);
-    if (st == KVA_OK)
+    if (st == KVA_OK && c->dtype == KVA_DTYPE_F32)
         attend_all(p, c, b, q, out, lse, 1);
     return st;
 }
@@ -140,7 +144,7 @@ static kva_status no_block_check_paged(const kva_attn_params *p,
     vb.block_table = clean;
     kva_status st = kva_paged_attention(p, c, &vb, q, num_tokens, out, lse, err);
     free(clean);
-    if (st == KVA_OK)
+    if (st == KVA_OK && c->dtype == KVA_DTYPE_F32)
         attend_all(p, c, b, q, out, lse, 0);
     return st;
 }
