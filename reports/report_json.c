@@ -19,7 +19,7 @@
  *                 "modes": { "<mode>": GROUP, ... },
  *                 "formats": { "<kv format>": GROUP, ... },
  *                 "worst_ratio", "worst_index" },   (null when no verdict)
- *     "cases": [ { "index", "mode", "kvFormat", "outcome", "passed",
+ *     "cases": [ { "index", "mode", "kv_format", "outcome", "passed",
  *                  "ratio", "err", "allowed",        (only with a verdict)
  *                  "num_seqs", "num_q_heads", "num_kv_heads", "head_dim",
  *                  "block_size", "total_q_tokens", "max_kv_len",
@@ -27,7 +27,7 @@
  *                  "seconds" }, ... ] }
  * GROUP is { "run", "failed", "verdicts", "worst_ratio", "worst_index",
  * "median_ratio" } (the last three null when the group has no verdict);
- * "kvFormat" and the "formats" keys are the KV cache format ("f32",
+ * "kv_format" and the "formats" keys are the KV cache format ("f32",
  * "fp8_e4m3/token", "nvfp4/group", ...; "unknown" when the record has none).
  * Strings are cleaned to valid UTF-8 (invalid bytes become U+FFFD); a NULL
  * header string is null.
@@ -126,7 +126,7 @@ static cJSON *case_object(const kvc_case_record *c)
         return NULL;
     bad |= add(o, "index", u64_number(c->index));
     bad |= add(o, "mode", text(KVR_STR(c->mode)));
-    bad |= add(o, "kvFormat", text(KVR_STR(kvr_format_name(c))));
+    bad |= add(o, "kv_format", text(KVR_STR(kvr_format_name(c))));
     bad |= add(o, "outcome", text(KVR_STR(c->outcome)));
     bad |= add(o, "passed", cJSON_CreateBool(c->passed != 0));
     if (c->has_verdict) {

@@ -338,7 +338,7 @@ Test(reports_json, parses_and_counts_match)
         cr_assert_eq(num(c, "head_dim"), fx.rec[i].head_dim);
         cr_assert_str_eq(cJSON_GetObjectItem(c, "replay")->valuestring,
                          fx.rec[i].replay);
-        cr_assert_str_eq(cJSON_GetObjectItem(c, "kvFormat")->valuestring,
+        cr_assert_str_eq(cJSON_GetObjectItem(c, "kv_format")->valuestring,
                          formats[i % 4]);
         flags = cJSON_GetObjectItem(c, "flags");
         cr_assert_eq(cJSON_GetArraySize(flags), 2);
@@ -1052,15 +1052,15 @@ Test(reports_groups, every_report_breaks_down_by_format)
                          "kernel-error"));
     cr_assert(strstr(md, "| 1 | 107 | paged | f32 | numeric | inf |"));
 
-    /* summary.json: kvFormat per case, counts.formats per format */
+    /* summary.json: kv_format per case, counts.formats per format */
     text = read_out(dir, "summary.json");
     root = cJSON_Parse(text);
     cr_assert_not_null(root);
     cases = cJSON_GetObjectItemCaseSensitive(root, "cases");
     for (i = 0; i < NSMALL; i++) {
         const cJSON *c = case_by_index(cases, 100 + i);
-        const cJSON *k = cJSON_GetObjectItemCaseSensitive(c, "kvFormat");
-        cr_assert(cJSON_IsString(k), "case %zu has no kvFormat", i);
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(c, "kv_format");
+        cr_assert(cJSON_IsString(k), "case %zu has no kv_format", i);
         cr_assert_str_eq(k->valuestring, case_format[i], "case %zu", i);
     }
     pf = cJSON_GetObjectItemCaseSensitive(
