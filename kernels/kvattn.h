@@ -133,7 +133,8 @@ typedef enum kva_scale_kind {
  * for GROUP), rows of 1 (TOKEN) or D/16 (GROUP) units that must not
  * overlap and must lie inside pool_units (like the K/V strides: non-
  * negative, KVA_ERR_SHAPE otherwise; a NULL pool is KVA_ERR_NULL). Fields
- * a kind does not use are ignored.
+ * a kind does not use are ignored: they may hold anything (garbage pointers
+ * and strides included) and are never read.
  */
 typedef struct kva_kv_scales {
     kva_scale_kind kind;
