@@ -61,8 +61,9 @@ int fzm_check_status(const char *what, kva_status st, const kva_error *err,
                   v->must_refuse ? v->reason : "no violation at all");
     if (v->codes_known && st != KVA_ERR_NOMEM)
         FZ_ASSERT(v->allowed & (1u << st),
-                  "%s refused with %s, not a status the contract gives for "
-                  "this input (%s)", what, kva_status_name(st),
+                  "%s refused with %s (\"%.200s\"), not a status the "
+                  "contract gives for this input (%s)", what,
+                  kva_status_name(st), err ? err->msg : "no message asked",
                   v->must_refuse ? v->reason : "the model expected success");
     if (err != NULL) {
         FZ_ASSERT(err->status == st, "%s returned %s but err->status is %s",
@@ -81,6 +82,36 @@ static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
+}
+
+/* Whether the strides nest (kvattn.h): taking the dimensions with more
+ * than one index from the smallest stride up, each stride is at least the
+ * extent of the row and the dimensions inside it. NHD, HND and padded
+ * layouts do; a layout that does not may be refused even when its rows
+ * are disjoint. Strides are non-negative and bounded here (checked
+ * before), so the extents cannot overflow. */
+static int strides_nest(const int64_t count[3], const int64_t stride[3],
+                        int64_t row)
+{
+    int64_t s[3], c[3];
+    int n = 0;
+    for (int i = 0; i < 3; i++)
+        if (count[i] > 1) {
+            int j = n++;
+            for (; j > 0 && s[j - 1] > stride[i]; j--) {
+                s[j] = s[j - 1];
+                c[j] = c[j - 1];
+            }
+            s[j] = stride[i];
+            c[j] = count[i];
+        }
+    int64_t extent = row;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < extent)
+            return 0;
+        extent += s[i] * (c[i] - 1);
+    }
+    return 1;
 }
 
 void fzm_check_rows(const char *what, const int64_t count[3],
@@ -140,6 +171,8 @@ void fzm_check_rows(const char *what, const int64_t count[3],
                 off[n++] = (count[0] > 1 ? b * stride[0] : 0) +
                            (count[1] > 1 ? t * stride[1] : 0) +
                            (count[2] > 1 ? h * stride[2] : 0);
+    if (!strides_nest(count, stride, row))
+        fzm_may(v, KVA_ERR_SHAPE); /* disjoint rows, strides that do not nest */
     qsort(off, (size_t)n, sizeof *off, cmp_i64);
     for (int64_t i = 0; i < n; i++) {
         if (off[i] + row > units) {

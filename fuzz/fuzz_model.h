@@ -87,8 +87,8 @@ void fzm_check_cache(const kva_paged_cache *c, fzm_verdict *v);
 /* The row rule alone: count[i] indices of stride[i] units (a count-1
  * dimension's stride is never used), rows of `row` units, all inside
  * [0, units) and disjoint; a broken rule is a must-refuse KVA_ERR_SHAPE
- * naming `what`, a negative stride on a count-1 dimension a may. Counts
- * and row must be >= 1. */
+ * naming `what`, a negative stride on a count-1 dimension or strides that
+ * do not nest (kvattn.h) a may. Counts and row must be >= 1. */
 void fzm_check_rows(const char *what, const int64_t count[3],
                     const int64_t stride[3], int64_t row, int64_t units,
                     fzm_verdict *v);

@@ -156,7 +156,12 @@ typedef struct kva_kv_scales {
  * [blocks][Hkv][B][D] has stride_head = B*R, stride_slot = R; padded
  * variants use larger strides. The three strides must not make two
  * (block, slot, head) rows overlap, and every row must lie inside
- * pool_elems units of both k and v.
+ * pool_elems units of both k and v. Strides must also nest: taking the
+ * dimensions with more than one index from the smallest stride up, each
+ * stride is at least the extent of the row and the dimensions inside it
+ * (NHD, HND and padded layouts all do); a layout that does not may be
+ * refused (KVA_ERR_SHAPE) even when its rows happen to be disjoint. The
+ * same holds for the scale pools' strides.
  * A contiguous cache [S][Hkv][CL][D] is the paged cache with num_blocks = S,
  * block_size = CL, HND strides: write it with kva_cache_write too.
  * dtype and scales default (zero-initialised) to F32 without scales.
