@@ -11,6 +11,7 @@
 
 #include "../generators/shrink.h"
 #include "planted_kernels.h"
+#include "planted_quant.h"
 
 /* ---- predicates ---- */
 
@@ -374,6 +375,63 @@ Test(shrink_api, always_failing_reaches_the_minimal_spec)
             cr_assert_eq(out.qeff_left_pad, 0);
         }
     }
+}
+
+/* A format bug shrinks but keeps its format: the truncating cache write of
+ * an nvfp4 case and of an fp8 per-token case shrink to one sequence, one
+ * head and a token or two, still in their format (dropping to f32 would
+ * pass), still a cache failure, and nvfp4's head_dim stays a multiple of
+ * 16 (whole groups). */
+static int is_nvfp4(const kvc_case_spec *s) { return s->kv_dtype == KVC_KV_NVFP4; }
+static int is_e4m3_token(const kvc_case_spec *s)
+{
+    return s->kv_dtype == KVC_KV_FP8_E4M3 && s->kv_scale == KVC_SCALE_TOKEN;
+}
+
+Test(shrink_planted, truncation_keeps_its_format, .timeout = 60)
+{
+    const spec_filter filters[2] = {is_nvfp4, is_e4m3_token};
+    for (int i = 0; i < 2; i++) {
+        found_case f;
+        cr_assert(find_failure(5, &kvc_planted_truncate, KVC_FAIL_CACHE,
+                               filters[i], SEARCH_LIMIT, &f));
+        kernel_pred p = {&kvc_planted_truncate, KVC_FAIL_CACHE, 0};
+        kvc_case_spec out;
+        kvc_shrink_stats st;
+        int rc = kvc_shrink(&f.spec, f.value_seed, fails_like, &p, 5000, &out,
+                            &st);
+        report("truncate", &f, &out, &st);
+        cr_assert_eq(rc, KVC_SHRINK_DONE);
+        cr_assert_eq(out.kv_dtype, f.spec.kv_dtype);
+        cr_assert_eq(out.kv_scale, f.spec.kv_scale);
+        cr_assert_eq(out.num_seqs, 1);
+        cr_assert_eq(out.cfg.num_kv_heads, 1);
+        cr_assert_leq(out.ctx_len[0] + out.q_len[0], 2);
+        cr_assert_eq(out.cfg.head_dim % (i == 0 ? 16 : 1), 0);
+        cr_assert_eq(rerun(&out, f.value_seed, &kvc_planted_truncate),
+                     KVC_FAIL_CACHE);
+        cr_assert_eq(rerun(&out, f.value_seed, &kvc_builtin_kernel), KVC_PASS);
+    }
+}
+
+/* Under a predicate that always fails, the format is dropped too: f32, no
+ * edges, calibrated scales. */
+Test(shrink_api, always_failing_drops_the_format)
+{
+    kvc_case_spec start = small_spec(KVC_MODE_PAGED), out;
+    start.kv_dtype = KVC_KV_NVFP4;
+    start.kv_scale = KVC_SCALE_GROUP;
+    start.scale_family = KVC_SCALES_HUGE;
+    start.format_edges = 1;
+    int calls = 0;
+    kvc_shrink_stats st;
+    cr_assert_eq(kvc_shrink(&start, 9, always_fails, &calls, 0, &out, &st),
+                 KVC_SHRINK_DONE);
+    cr_assert_eq(out.kv_dtype, KVC_KV_F32);
+    cr_assert_eq(out.kv_scale, KVC_SCALE_NONE);
+    cr_assert_eq(out.scale_family, KVC_SCALES_CALIBRATED);
+    cr_assert_eq(out.format_edges, 0);
+    cr_assert_eq(out.cfg.head_dim, 1);
 }
 
 /* Random specs of every mode, shrunk under a predicate that needs kv_len
