@@ -222,6 +222,16 @@ static void put_array(sb *s, dtype t, const void *x, const int64_t *shape,
     sb_puts(s, "\"}");
 }
 
+/* `"key": ARRAY,` and a newline, at indentation `level` (every array but
+ * the last of an object). */
+static void put_keyed_array(sb *s, int level, const char *key, dtype t,
+                            const void *x, const int64_t *shape, int rank)
+{
+    sb_key(s, level, key);
+    put_array(s, t, x, shape, rank);
+    sb_puts(s, ",\n");
+}
+
 /* ---- checks that keep the printer safe ------------------------------------ */
 
 /* a * b <= lim for non-negative a, b, without overflow */
@@ -433,20 +443,12 @@ static void print_test(sb *s, const kvc_golden_test *t)
     sb_printf(s, "%lld,\n", (long long)(p->num_tokens - rows));
     int64_t shq[3] = {p->num_tokens, Hq, D};
     int64_t shkv[3] = {p->kv_start[S], Hkv, D};
-    sb_key(s, 5, "q");
-    put_array(s, DT_F32, p->q, shq, 3);
-    sb_puts(s, ",\n");
-    sb_key(s, 5, "k");
-    put_array(s, DT_F32, p->k, shkv, 3);
-    sb_puts(s, ",\n");
-    sb_key(s, 5, "v");
-    put_array(s, DT_F32, p->v, shkv, 3);
-    sb_puts(s, ",\n");
+    put_keyed_array(s, 5, "q", DT_F32, p->q, shq, 3);
+    put_keyed_array(s, 5, "k", DT_F32, p->k, shkv, 3);
+    put_keyed_array(s, 5, "v", DT_F32, p->v, shkv, 3);
     if (p->has_mask) {
         int64_t shm[1] = {p->mask_start[S]};
-        sb_key(s, 5, "mask");
-        put_array(s, DT_U8, p->mask, shm, 1);
-        sb_puts(s, ",\n");
+        put_keyed_array(s, 5, "mask", DT_U8, p->mask, shm, 1);
     }
     const kvc_kv_quant *qn = &p->quant;
     if (qn->kind == KVC_SCALE_TENSOR || qn->kind == KVC_SCALE_GROUP) {
@@ -459,12 +461,8 @@ static void print_test(sb *s, const kvc_golden_test *t)
         sb_printf(s, "\"%s\",\n", vs);
     } else if (qn->kind == KVC_SCALE_HEAD) {
         int64_t shh[1] = {Hkv};
-        sb_key(s, 5, "kHeadScale");
-        put_array(s, DT_F32, qn->k_head_scale, shh, 1);
-        sb_puts(s, ",\n");
-        sb_key(s, 5, "vHeadScale");
-        put_array(s, DT_F32, qn->v_head_scale, shh, 1);
-        sb_puts(s, ",\n");
+        put_keyed_array(s, 5, "kHeadScale", DT_F32, qn->k_head_scale, shh, 1);
+        put_keyed_array(s, 5, "vHeadScale", DT_F32, qn->v_head_scale, shh, 1);
     }
     sb_key(s, 5, "layout");
     sb_puts(s, "{\n");
@@ -524,15 +522,9 @@ static void print_test(sb *s, const kvc_golden_test *t)
         sb_puts(s, ",\n");
         sb_key(s, 5, "expected");
         sb_puts(s, "{\n");
-        sb_key(s, 6, "out");
-        put_array(s, DT_F64, t->out, sho, 3);
-        sb_puts(s, ",\n");
-        sb_key(s, 6, "lse");
-        put_array(s, DT_F64, t->lse, shl, 2);
-        sb_puts(s, ",\n");
-        sb_key(s, 6, "tolOut");
-        put_array(s, DT_F64, t->tol_out, sho, 3);
-        sb_puts(s, ",\n");
+        put_keyed_array(s, 6, "out", DT_F64, t->out, sho, 3);
+        put_keyed_array(s, 6, "lse", DT_F64, t->lse, shl, 2);
+        put_keyed_array(s, 6, "tolOut", DT_F64, t->tol_out, sho, 3);
         sb_key(s, 6, "tolLse");
         put_array(s, DT_F64, t->tol_lse, shl, 2);
         if (qn->dtype != KVC_KV_F32) {
@@ -570,16 +562,12 @@ static void print_test(sb *s, const kvc_golden_test *t)
             free(v8);
             if (qn->kind == KVC_SCALE_TOKEN) {
                 sb_puts(s, ",\n");
-                sb_key(s, 6, "kTokenScales");
-                put_array(s, DT_F32, t->k_token_scales, shs, 2);
-                sb_puts(s, ",\n");
+                put_keyed_array(s, 6, "kTokenScales", DT_F32, t->k_token_scales, shs, 2);
                 sb_key(s, 6, "vTokenScales");
                 put_array(s, DT_F32, t->v_token_scales, shs, 2);
             } else if (qn->kind == KVC_SCALE_GROUP) {
                 sb_puts(s, ",\n");
-                sb_key(s, 6, "kGroupCodes");
-                put_array(s, DT_U8, t->k_group_codes, shg, 3);
-                sb_puts(s, ",\n");
+                put_keyed_array(s, 6, "kGroupCodes", DT_U8, t->k_group_codes, shg, 3);
                 sb_key(s, 6, "vGroupCodes");
                 put_array(s, DT_U8, t->v_group_codes, shg, 3);
             }

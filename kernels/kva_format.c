@@ -141,15 +141,25 @@ float kva_bf16_decode(uint16_t c)
 
 /* ---- fp8 e4m3 (E4M3FN, SATFINITE) --------------------------------------- */
 
-uint8_t kva_e4m3_encode(float t)
+/* The SATFINITE minifloats (e4m3, e5m2, e2m1): RNE magnitude (enc_mag),
+ * saturated to max_mag (|t| beyond the largest finite, ±inf included),
+ * the sign as sign_bit; NaN gives nan_code, without a sign. */
+static uint32_t sat_encode(float t, uint32_t mbits, uint32_t bias,
+                           uint32_t max_mag, uint32_t sign_bit,
+                           uint32_t nan_code)
 {
     const uint32_t u = f2u(t);
     const uint32_t a = u & F32_ABS_MASK;
-    const uint32_t sign = (u >> 24) & 0x80u;
-    uint32_t mag = enc_mag(a, 3u, 7u);
-    mag = mag > 0x7Eu ? 0x7Eu : mag; /* |t| > 448, ±inf: ±448 */
-    /* NaN -> 0x7F without the sign */
-    return (uint8_t)(a > F32_INF_BITS ? 0x7Fu : (sign | mag));
+    const uint32_t sign = (u >> 31) ? sign_bit : 0u;
+    uint32_t mag = enc_mag(a, mbits, bias);
+    mag = mag > max_mag ? max_mag : mag;
+    return a > F32_INF_BITS ? nan_code : (sign | mag);
+}
+
+uint8_t kva_e4m3_encode(float t)
+{
+    /* |t| > 448 and ±inf: ±448 (0x7E); NaN: 0x7F */
+    return (uint8_t)sat_encode(t, 3u, 7u, 0x7Eu, 0x80u, 0x7Fu);
 }
 
 float kva_e4m3_decode(uint8_t c)
@@ -171,12 +181,8 @@ float kva_e4m3_decode(uint8_t c)
 
 uint8_t kva_e5m2_encode(float t)
 {
-    const uint32_t u = f2u(t);
-    const uint32_t a = u & F32_ABS_MASK;
-    const uint32_t sign = (u >> 24) & 0x80u;
-    uint32_t mag = enc_mag(a, 2u, 15u);
-    mag = mag > 0x7Bu ? 0x7Bu : mag; /* |t| > 57344, ±inf: ±57344 */
-    return (uint8_t)(a > F32_INF_BITS ? 0x7Fu : (sign | mag));
+    /* |t| > 57344 and ±inf: ±57344 (0x7B); NaN: 0x7F */
+    return (uint8_t)sat_encode(t, 2u, 15u, 0x7Bu, 0x80u, 0x7Fu);
 }
 
 float kva_e5m2_decode(uint8_t c)
@@ -208,12 +214,8 @@ int8_t kva_int8_encode(float t)
 
 uint8_t kva_e2m1_encode(float t)
 {
-    const uint32_t u = f2u(t);
-    const uint32_t a = u & F32_ABS_MASK;
-    const uint32_t sign = (u >> 28) & 0x8u;
-    uint32_t mag = enc_mag(a, 1u, 1u);
-    mag = mag > 0x7u ? 0x7u : mag; /* |t| > 6, ±inf: ±6 */
-    return (uint8_t)(a > F32_INF_BITS ? 0x0u : (sign | mag));
+    /* |t| > 6 and ±inf: ±6 (0x7); NaN: +0 */
+    return (uint8_t)sat_encode(t, 1u, 1u, 0x7u, 0x8u, 0x0u);
 }
 
 float kva_e2m1_decode(uint8_t c)
