@@ -31,7 +31,9 @@ typedef struct kvc_case_record {
     char flags[512];     /* space-separated flag names */
     char desc[256];      /* one-line case description */
     char message[512];   /* failure message, "" on pass */
-    char replay[512];    /* the replay command line */
+    char replay[512];    /* the replay command line (shell-quoted) */
+    char repro[256];     /* the reproducer file written for this case,
+                            relative to the report directory; "" = none */
 } kvc_case_record;
 
 typedef struct kvc_run_report {
@@ -44,7 +46,15 @@ typedef struct kvc_run_report {
     double seconds;           /* whole run */
     const char *started_utc;  /* ISO 8601 */
     size_t num_records;
-    const kvc_case_record *records;
+    const kvc_case_record *records; /* in case-index order */
+    const char *state;        /* "complete", or "interrupted": the run had
+                                 not finished when this report was written
+                                 (a snapshot kept current while it runs, or
+                                 the run was stopped by a signal) */
+    uint64_t cases_planned;   /* cases this run (shard) set out to check */
+    int exit_status;          /* what the command exits with (0 passed, 1 a
+                                 case failed, 3 I/O or internal error, 4
+                                 nothing checked); meaningful when complete */
 } kvc_run_report;
 
 /* Create dir (and parents) if needed and write the four files into it.

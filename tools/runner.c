@@ -54,6 +54,11 @@ const char *kvc_outcome_name(kvc_outcome o)
     case KVC_FAIL_ACCEPTED: return "accepted-invalid";
     case KVC_FAIL_REFUSAL: return "bad-refusal";
     case KVC_FAIL_PROPERTY: return "property";
+    case KVC_FAIL_BOUNDS: return "bounds";
+    case KVC_FAIL_INPUT: return "input-written";
+    case KVC_FAIL_CRASH: return "crash";
+    case KVC_FAIL_TIMEOUT: return "timeout";
+    case KVC_FAIL_EXIT: return "exit";
     case KVC_FAIL_SETUP: return "setup";
     case KVC_OUTCOME_COUNT: break;
     }

@@ -46,6 +46,12 @@ typedef enum kvc_outcome {
     KVC_FAIL_REFUSAL,   /* the kernel refused, but wrote something or gave no
                            message */
     KVC_FAIL_PROPERTY,  /* a reference-free property broke (properties.h) */
+    KVC_FAIL_BOUNDS,    /* the kernel touched a guard zone around a buffer it
+                           was given (message: buffer, side, offset) */
+    KVC_FAIL_INPUT,     /* the kernel wrote into one of its input buffers */
+    KVC_FAIL_CRASH,     /* the worker running the case died by a signal */
+    KVC_FAIL_TIMEOUT,   /* the case ran past its deadline */
+    KVC_FAIL_EXIT,      /* the worker exited (any status) during the case */
     KVC_FAIL_SETUP,     /* the case itself could not be built or checked */
     KVC_OUTCOME_COUNT
 } kvc_outcome;
