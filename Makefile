@@ -32,7 +32,7 @@ GEN_SRC    := $(wildcard generators/*.c)
 GOLDEN_SRC := $(wildcard golden/*.c)
 REPORT_SRC := $(wildcard reports/*.c)
 TOOL_SRC   := $(filter-out tools/kvcheck_main.c tools/oracle_bitexact_main.c,$(wildcard tools/*.c))
-TEST_SRC   := $(filter-out tests/planted_lib.c,$(wildcard tests/*.c))
+TEST_SRC   := $(filter-out tests/planted_lib.c tests/misbehave_lib.c,$(wildcard tests/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -48,6 +48,9 @@ TESTS      := $(BUILD)/tests/kvcheck_tests
 LIBS        = $(GSL_LIBS) $(CJSON_LIBS) -lm -lpthread -ldl
 # A kernel library with a planted bug, loaded by the tests through the C ABI.
 PLANTED_SO := $(BUILD)/tests/libkvattn_planted_no_rescale.so
+# A kernel library that crashes, hangs, exits or writes out of bounds on
+# purpose (tests/misbehave_lib.c; KVC_MISBEHAVE says how).
+MISBEHAVE_SO := $(BUILD)/tests/libkvattn_misbehave.so
 
 CAMPAIGN_CASES ?= 20000
 CAMPAIGN_SEED  ?= 1
@@ -62,7 +65,7 @@ GOLDEN_FILES = $(sort $(wildcard golden/vectors/*.json))
 .PHONY: all deps test campaign clean check-valgrind check-asan golden-check bitexact
 .DEFAULT_GOAL := all
 
-all: $(LIBKVATTN) $(LIBKVATTN_SO) $(KVCHECK) $(TESTS) $(PLANTED_SO)
+all: $(LIBKVATTN) $(LIBKVATTN_SO) $(KVCHECK) $(TESTS) $(PLANTED_SO) $(MISBEHAVE_SO)
 
 deps:
 	@sh tools/install-deps.sh
@@ -134,6 +137,12 @@ $(PLANTED_SO): $(KERNEL_SRC) tests/planted_kernels.c tests/planted_lib.c
 	$(CC) $(KERNEL_CFLAGS) -c tests/planted_lib.c -o $@.planted_lib.o
 	$(CC) $(KERNEL_CFLAGS) -shared -Dkva_paged_attention=kva_real_paged_attention \
 	  -o $@ $(KERNEL_SRC) tests/planted_kernels.c $@.planted_lib.o -lm
+
+$(MISBEHAVE_SO): $(KERNEL_SRC) tests/misbehave_lib.c
+	@mkdir -p $(dir $@)
+	$(CC) $(KERNEL_CFLAGS) -c tests/misbehave_lib.c -o $@.wrapper.o
+	$(CC) $(KERNEL_CFLAGS) -shared -Dkva_paged_attention=kva_real_paged_attention \
+	  -o $@ $(KERNEL_SRC) $@.wrapper.o -lm
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -1,5 +1,9 @@
-/* campaign.c — the loop over cases, progress, failures and the summary. */
+/* campaign.c — the campaign: cases handed to worker processes, results
+ * committed in case-index order, failures printed as they are found. */
 #include "campaign.h"
+
+#include "kernel_lib.h"
+#include "workers.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -110,190 +114,346 @@ void kvc_record_fill(kvc_case_record *rec, const kvc_campaign_opts *o,
     kvc_replay_command(o, index, rec->replay, sizeof rec->replay);
 }
 
-/* Keep a record; on allocation failure records are dropped, not the run. */
-static void keep_record(kvc_campaign_stats *s, const kvc_campaign_opts *o,
-                        const kvc_case *c, const kvc_result *r,
-                        uint64_t index, double seconds, size_t *cap)
+/* What a worker sends back for one case. */
+typedef struct case_result {
+    kvc_case_record rec;  /* mode and outcome are re-pointed by the parent */
+    int generated;        /* 0: the generator could not build the case */
+    int mode, dtype, kind, outcome;
+    char desc[512];
+} case_result;
+
+/* The campaign's state, in the parent (and copied into each worker by
+ * fork, where `k` is the kernel the worker runs). */
+typedef struct campaign {
+    const kvc_campaign_opts *o;
+    const kvc_kernel *k;
+    kvc_kernel lib;       /* a worker's table of opts.kernel_lib */
+    void *lib_handle;
+    kvc_campaign_stats *s;
+    size_t cap;           /* of s->records */
+    uint64_t next_index;  /* the next index next() considers */
+    int64_t next_work;    /* work of the case next() handed out last */
+    double t0, last_progress, last_snapshot;
+    int snapshot_due;
+} campaign;
+
+double kvc_case_deadline(int64_t work, double timeout)
 {
-    if (s->num_records == *cap) {
-        size_t ncap = *cap ? 2 * *cap : 1024;
+    if (timeout > 0)
+        return timeout;
+    double d = KVC_CASE_DEADLINE_FLOOR +
+               KVC_CASE_DEADLINE_PER_WORK * (double)(work > 0 ? work : 0);
+    return kvc_under_valgrind() ? d * KVC_CASE_DEADLINE_VALGRIND : d;
+}
+
+/* Keep a record; on allocation failure records are dropped, not the run. */
+static void keep_record(campaign *cp, const kvc_case_record *rec)
+{
+    kvc_campaign_stats *s = cp->s;
+    if (s->num_records == cp->cap) {
+        size_t ncap = cp->cap ? 2 * cp->cap : 1024;
         kvc_case_record *nr = realloc(s->records, ncap * sizeof *nr);
         if (!nr)
             return;
         s->records = nr;
-        *cap = ncap;
+        cp->cap = ncap;
     }
-    kvc_record_fill(&s->records[s->num_records++], o, c, r, index, seconds);
+    s->records[s->num_records++] = *rec;
 }
 
-static void report_failure(const kvc_campaign_opts *o, const kvc_case *c,
-                           const kvc_result *r, uint64_t index)
+static void print_failure(const kvc_campaign_opts *o, const case_result *cr)
 {
-    char desc[512], replay[1280];
-    kvc_case_describe(c, desc, sizeof desc);
-    kvc_replay_command(o, index, replay, sizeof replay);
-    fprintf(o->log, "FAIL case %llu [%s] %s: %s\n  case: %s\n  replay: %s\n",
-            (unsigned long long)index, kvc_mode_name(c->spec.mode),
-            kvc_outcome_name(r->outcome), r->message, desc, replay);
+    const kvc_case_record *rec = &cr->rec;
+    if (!cr->generated) {
+        fprintf(o->log, "FAIL case %llu setup: %s\n",
+                (unsigned long long)rec->index, rec->message);
+        return;
+    }
+    fprintf(o->log,
+            "FAIL case %llu [%s] %s: %s\n  case: %s\n  flags: %s\n"
+            "  replay: %s\n",
+            (unsigned long long)rec->index, rec->mode, rec->outcome,
+            rec->message, cr->desc, rec->flags[0] ? rec->flags : "-",
+            rec->replay);
 }
 
 /* The slots of a case's format in run_by_format / failed_by_format. */
-static void format_slot(const kvc_case *c, int *d, int *k)
+static void format_slot(const case_result *cr, int *d, int *k)
 {
-    int dt = (int)c->prob.quant.dtype, kd = (int)c->prob.quant.kind;
-    *d = dt >= 0 && dt < KVC_KV_DTYPE_COUNT ? dt : KVC_KV_DTYPE_COUNT;
-    *k = kd >= 0 && kd < KVC_SCALE_KIND_COUNT ? kd : KVC_SCALE_KIND_COUNT;
+    *d = cr->dtype >= 0 && cr->dtype < KVC_KV_DTYPE_COUNT ? cr->dtype
+                                                          : KVC_KV_DTYPE_COUNT;
+    *k = cr->kind >= 0 && cr->kind < KVC_SCALE_KIND_COUNT
+             ? cr->kind
+             : KVC_SCALE_KIND_COUNT;
 }
 
-static void record(kvc_campaign_stats *s, const kvc_case *c,
-                   const kvc_result *r, uint64_t index)
+static void tally(kvc_campaign_stats *s, const case_result *cr)
 {
-    int d, k;
-    format_slot(c, &d, &k);
+    const kvc_case_record *rec = &cr->rec;
     s->run++;
-    s->run_by_mode[c->spec.mode]++;
-    s->run_by_format[d][k]++;
-    if (r->verdict.seq >= 0 && r->verdict.ratio > s->worst_ratio) {
-        s->worst_ratio = r->verdict.ratio;
-        s->worst_index = index;
+    if (!cr->generated) {
+        /* A generator that cannot build its own draw is a bug too. */
+        if (s->failed++ == 0)
+            s->first_failure = rec->index;
+        s->failed_by_outcome[KVC_FAIL_SETUP]++;
+        return;
     }
-    if (r->outcome == KVC_PASS)
+    int d, k;
+    format_slot(cr, &d, &k);
+    s->run_by_mode[cr->mode]++;
+    s->run_by_format[d][k]++;
+    if (rec->has_verdict && rec->ratio > s->worst_ratio) {
+        s->worst_ratio = rec->ratio;
+        s->worst_index = rec->index;
+    }
+    if (rec->passed)
         return;
     if (s->failed == 0)
-        s->first_failure = index;
+        s->first_failure = rec->index;
     s->failed++;
-    s->failed_by_mode[c->spec.mode]++;
+    s->failed_by_mode[cr->mode]++;
     s->failed_by_format[d][k]++;
-    s->failed_by_outcome[r->outcome]++;
+    s->failed_by_outcome[cr->outcome]++;
 }
 
-/* Whether case idx has a cache format the campaign runs (its spec is
- * drawn once more, cheaply, before anything is built). */
-static int format_selected(const kvc_campaign_opts *o, uint64_t idx)
+/* Fill a case_result from a case and its result. */
+static void result_fill(case_result *cr, const kvc_campaign_opts *o,
+                        const kvc_case *c, const kvc_result *r,
+                        uint64_t index, double seconds)
 {
-    kvc_case_spec sp;
-    if (o->kv_dtypes == 0 ||
-        kvc_spec_draw(o->seed, idx, o->forced_mode, &sp) != 0)
-        return 1; /* a draw that fails is reported by the build below */
-    return (o->kv_dtypes >> sp.kv_dtype & 1u) != 0;
+    kvc_record_fill(&cr->rec, o, c, r, index, seconds);
+    cr->generated = 1;
+    cr->mode = (int)c->spec.mode;
+    cr->dtype = (int)c->prob.quant.dtype;
+    cr->kind = (int)c->prob.quant.kind;
+    cr->outcome = (int)r->outcome;
+    kvc_case_describe(c, cr->desc, sizeof cr->desc);
+}
+
+/* The generator failed: a setup failure of its own. */
+static void generator_failed(case_result *cr, const kvc_campaign_opts *o,
+                             uint64_t index, const char *err)
+{
+    memset(cr, 0, sizeof *cr);
+    cr->generated = 0;
+    cr->outcome = KVC_FAIL_SETUP;
+    cr->rec.index = index;
+    snprintf(cr->rec.message, sizeof cr->rec.message, "generator: %s", err);
+    kvc_replay_command(o, index, cr->rec.replay, sizeof cr->rec.replay);
+}
+
+/* ---- in a worker ------------------------------------------------------ */
+
+static int worker_init(void *ctx, char *err, size_t errlen)
+{
+    campaign *cp = ctx;
+    if (cp->k)
+        return 0;
+    if (kvc_kernel_load(cp->o->kernel_lib, &cp->lib, &cp->lib_handle, err,
+                        errlen) != 0)
+        return -1;
+    cp->k = &cp->lib;
+    return 0;
+}
+
+static void worker_run(void *ctx, uint64_t index, void *result)
+{
+    campaign *cp = ctx;
+    case_result *cr = result;
+    kvc_case c;
+    kvc_result r;
+    char err[256];
+    double t = now_seconds();
+    if (kvc_case_generate(cp->o->seed, index, cp->o->forced_mode, &c, err,
+                          sizeof err) != 0) {
+        generator_failed(cr, cp->o, index, err);
+        return;
+    }
+    kvc_run_case(&c, cp->k, &r);
+    result_fill(cr, cp->o, &c, &r, index, now_seconds() - t);
+    kvc_case_free(&c);
+}
+
+/* ---- in the parent ---------------------------------------------------- */
+
+/* Whether a spec has a cache format the campaign runs. */
+static int format_selected(const kvc_campaign_opts *o, const kvc_case_spec *sp)
+{
+    return o->kv_dtypes == 0 || (o->kv_dtypes >> sp->kv_dtype & 1u) != 0;
+}
+
+static int next_case(void *ctx, uint64_t *job)
+{
+    campaign *cp = ctx;
+    const kvc_campaign_opts *o = cp->o;
+    for (; cp->next_index < o->cases;
+         cp->next_index += (uint64_t)o->shard_count) {
+        kvc_case_spec sp;
+        uint64_t idx = cp->next_index;
+        /* A spec that cannot be drawn is handed out all the same: the
+         * worker reports the generator's failure. */
+        int drawn = kvc_spec_draw(o->seed, idx, o->forced_mode, &sp) == 0;
+        if (drawn && !format_selected(o, &sp)) {
+            cp->s->skipped++;
+            continue;
+        }
+        cp->next_work = drawn ? kvc_spec_work(&sp) : 0;
+        cp->next_index += (uint64_t)o->shard_count;
+        *job = idx;
+        return 1;
+    }
+    return 0;
+}
+
+static double case_deadline(void *ctx, uint64_t job)
+{
+    campaign *cp = ctx;
+    (void)job; /* asked right after next_case handed it out */
+    return kvc_case_deadline(cp->next_work, cp->o->timeout);
+}
+
+/* The verdict of a case whose worker never answered. */
+static kvc_outcome death_outcome(const kvc_job_death *d)
+{
+    switch (d->end) {
+    case KVC_JOB_SIGNAL: return d->note[0] ? KVC_FAIL_BOUNDS : KVC_FAIL_CRASH;
+    case KVC_JOB_EXIT: return KVC_FAIL_EXIT;
+    case KVC_JOB_TIMEOUT: return KVC_FAIL_TIMEOUT;
+    default: return KVC_FAIL_CRASH;
+    }
+}
+
+/* Build the record of a case whose worker died: the case is generated
+ * again here (generators never call a kernel) to describe it. */
+static void death_result(case_result *cr, const campaign *cp, uint64_t index,
+                         const kvc_job_death *d)
+{
+    kvc_case c;
+    kvc_result r;
+    char err[256], how[640];
+    memset(&r, 0, sizeof r);
+    r.verdict.seq = -1;
+    r.outcome = death_outcome(d);
+    kvc_job_death_text(d, how, sizeof how);
+    /* Both parts are bounded; the message keeps what fits. */
+    size_t used = 0;
+    if (d->note[0])
+        used = (size_t)snprintf(r.message, sizeof r.message, "%.300s; ",
+                                d->note);
+    snprintf(r.message + used, sizeof r.message - used, "%.200s", how);
+    if (kvc_case_generate(cp->o->seed, index, cp->o->forced_mode, &c, err,
+                          sizeof err) != 0) {
+        generator_failed(cr, cp->o, index, err);
+        return;
+    }
+    result_fill(cr, cp->o, &c, &r, index, d->seconds);
+    kvc_case_free(&c);
+}
+
+/* A worker's result is data from a process that ran a buggy kernel:
+ * clamp what indexes arrays, terminate every string. */
+static void sanitize(case_result *cr, uint64_t index)
+{
+    kvc_case_record *rec = &cr->rec;
+    if (cr->mode < 0 || cr->mode >= KVC_MODE_COUNT)
+        cr->mode = 0;
+    if (cr->outcome < 0 || cr->outcome >= KVC_OUTCOME_COUNT)
+        cr->outcome = KVC_FAIL_SETUP;
+    rec->index = index;
+    rec->passed = rec->passed && cr->outcome == KVC_PASS;
+    rec->mode = kvc_mode_name((kvc_mode)cr->mode);
+    rec->outcome = kvc_outcome_name((kvc_outcome)cr->outcome);
+    rec->kv_format[sizeof rec->kv_format - 1] = '\0';
+    rec->flags[sizeof rec->flags - 1] = '\0';
+    rec->desc[sizeof rec->desc - 1] = '\0';
+    rec->message[sizeof rec->message - 1] = '\0';
+    rec->replay[sizeof rec->replay - 1] = '\0';
+    rec->repro[sizeof rec->repro - 1] = '\0';
+    cr->desc[sizeof cr->desc - 1] = '\0';
+}
+
+static void commit_case(void *ctx, uint64_t index, const void *result,
+                        const kvc_job_death *death)
+{
+    campaign *cp = ctx;
+    const kvc_campaign_opts *o = cp->o;
+    kvc_campaign_stats *s = cp->s;
+    case_result cr;
+    if (result)
+        memcpy(&cr, result, sizeof cr);
+    else
+        death_result(&cr, cp, index, death);
+    sanitize(&cr, index);
+    uint64_t failed_before = s->failed;
+    tally(s, &cr);
+    if (o->collect_records && cr.generated)
+        keep_record(cp, &cr.rec);
+    if (s->failed > failed_before) {
+        if (failed_before == 0)
+            cp->snapshot_due = 1;
+        if (o->log && s->failed <= (uint64_t)o->max_failures_listed) {
+            if (o->progress)
+                fputc('\n', stderr);
+            print_failure(o, &cr);
+        }
+    }
+}
+
+static void tick(void *ctx)
+{
+    campaign *cp = ctx;
+    const kvc_campaign_opts *o = cp->o;
+    double t = now_seconds() - cp->t0;
+    if (o->progress && t - cp->last_progress > 0.2) {
+        print_progress(o, cp->s, cp->s->planned - cp->s->skipped, t);
+        cp->last_progress = t;
+    }
+    if (o->snapshot && (cp->snapshot_due ||
+                        t - cp->last_snapshot >= o->snapshot_seconds)) {
+        cp->s->seconds = t;
+        o->snapshot(o->snapshot_ctx, cp->s);
+        cp->last_snapshot = t;
+        cp->snapshot_due = 0;
+    }
 }
 
 int kvc_campaign_run(const kvc_campaign_opts *o, const kvc_kernel *k,
                      kvc_campaign_stats *s)
 {
     memset(s, 0, sizeof *s);
-    uint64_t total = shard_total(o);
-    size_t cap = 0;
-    double t0 = now_seconds(), last = 0;
-    for (uint64_t idx = (uint64_t)o->shard_index; idx < o->cases;
-         idx += (uint64_t)o->shard_count) {
-        kvc_case c;
-        kvc_result r;
-        char err[256];
-        if (!format_selected(o, idx)) {
-            s->skipped++;
-            continue;
-        }
-        if (kvc_case_generate(o->seed, idx, o->forced_mode, &c, err,
-                              sizeof err) != 0) {
-            /* A generator that cannot build its own draw is a bug too. */
-            memset(&r, 0, sizeof r);
-            r.verdict.seq = -1;
-            r.outcome = KVC_FAIL_SETUP;
-            snprintf(r.message, sizeof r.message, "generator: %s", err);
-            s->run++;
-            if (s->failed++ == 0)
-                s->first_failure = idx;
-            s->failed_by_outcome[KVC_FAIL_SETUP]++;
-            if (o->log)
-                fprintf(o->log, "FAIL case %llu setup: %s\n",
-                        (unsigned long long)idx, r.message);
-            continue;
-        }
-        double tc = now_seconds();
-        kvc_run_case(&c, k, &r);
-        record(s, &c, &r, idx);
-        if (o->collect_records)
-            keep_record(s, o, &c, &r, idx, now_seconds() - tc, &cap);
-        if (r.outcome != KVC_PASS && o->log &&
-            s->failed <= (uint64_t)o->max_failures_listed) {
-            if (o->progress)
-                fputc('\n', stderr);
-            report_failure(o, &c, &r, idx);
-        }
-        kvc_case_free(&c);
-        double t = now_seconds() - t0;
-        if (o->progress && t - last > 0.2) {
-            print_progress(o, s, total, t);
-            last = t;
-        }
+    s->planned = shard_total(o);
+    campaign cp = {.o = o, .k = k, .s = s,
+                   .next_index = (uint64_t)o->shard_index,
+                   .t0 = now_seconds()};
+    kvc_workers_cfg cfg = {
+        .jobs = o->jobs > 0 ? o->jobs : 1,
+        .in_process = o->in_process,
+        .result_size = sizeof(case_result),
+        .ctx = &cp,
+        .init = worker_init,
+        .run = worker_run,
+        .next = next_case,
+        .deadline = case_deadline,
+        .commit = commit_case,
+        .tick = tick,
+        .fault_text = NULL,
+        .stop = o->stop,
+    };
+    char err[512] = "";
+    int st = kvc_workers_run(&cfg, err, sizeof err);
+    if (cp.lib_handle) /* --in-process loaded it here */
+        kvc_kernel_unload(cp.lib_handle);
+    s->seconds = now_seconds() - cp.t0;
+    s->interrupted = st == KVC_WORKERS_STOPPED;
+    if (st < 0) {
+        s->broken = 1;
+        snprintf(s->error, sizeof s->error, "%s", err);
     }
-    s->seconds = now_seconds() - t0;
     if (o->progress) {
-        print_progress(o, s, total, s->seconds);
+        print_progress(o, s, s->planned - s->skipped, s->seconds);
         fputc('\n', stderr);
     }
+    if (st < 0)
+        return -1;
     return s->failed ? 1 : 0;
-}
-
-/* "  formats: f32 8812, f16 1402, ... (failed: nvfp4/group 3)": the
- * formats that ran, in enum order; the failed part only when one failed. */
-static void print_formats(FILE *f, const kvc_campaign_stats *s)
-{
-    char name[64];
-    int any = 0, failed = 0;
-
-    for (int pass = 0; pass < 2; pass++) {
-        for (int d = 0; d <= KVC_KV_DTYPE_COUNT; d++)
-            for (int k = 0; k <= KVC_SCALE_KIND_COUNT; k++) {
-                uint64_t n = pass ? s->failed_by_format[d][k]
-                                  : s->run_by_format[d][k];
-                if (!n)
-                    continue;
-                kvc_kv_format_label((kvc_kv_dtype)d, (kvc_scale_kind)k, name,
-                                    sizeof name);
-                if (pass == 0)
-                    fprintf(f, "%s%s %llu", any++ ? ", " : "  formats: ",
-                            name, (unsigned long long)n);
-                else
-                    fprintf(f, "%s%s %llu", failed++ ? ", " : " (failed: ",
-                            name, (unsigned long long)n);
-            }
-    }
-    if (failed)
-        fputc(')', f);
-    if (any)
-        fputc('\n', f);
-}
-
-void kvc_campaign_print_summary(FILE *f, const kvc_campaign_opts *o,
-                                const kvc_campaign_stats *s)
-{
-    fprintf(f, "kvcheck run: seed %llu, shard %d/%d, %llu cases (",
-            (unsigned long long)o->seed, o->shard_index, o->shard_count,
-            (unsigned long long)s->run);
-    for (int m = 0; m < KVC_MODE_COUNT; m++)
-        fprintf(f, "%s%s %llu", m ? ", " : "", kvc_mode_name(m),
-                (unsigned long long)s->run_by_mode[m]);
-    fprintf(f, ")\n");
-    if (s->skipped)
-        fprintf(f, "  skipped: %llu cases of other formats (--kv-dtype)\n",
-                (unsigned long long)s->skipped);
-    print_formats(f, s);
-    fprintf(f, "  failed: %llu", (unsigned long long)s->failed);
-    for (int out = KVC_FAIL_NUMERIC; out < KVC_OUTCOME_COUNT; out++)
-        if (s->failed_by_outcome[out])
-            fprintf(f, "  %s %llu", kvc_outcome_name(out),
-                    (unsigned long long)s->failed_by_outcome[out]);
-    fprintf(f, "\n  worst error ratio: %.4g (case %llu; threshold %.1f)\n",
-            s->worst_ratio, (unsigned long long)s->worst_index,
-            KVC_TOL_THRESHOLD);
-    fprintf(f, "  %.1f cases/s, %.2f s\n",
-            s->seconds > 0 ? (double)s->run / s->seconds : 0.0, s->seconds);
-    if (s->failed) {
-        char replay[1280];
-        kvc_replay_command(o, s->first_failure, replay, sizeof replay);
-        fprintf(f, "  first failure: %s\n", replay);
-    }
-    fprintf(f, "%s\n", s->failed ? "FAILED" : "PASSED");
 }

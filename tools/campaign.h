@@ -2,15 +2,25 @@
  * campaign.h — a cross-check campaign: cases (seed, 0..cases-1) of one
  * shard, each generated, run and judged, with a summary and, for each
  * failure, a one-line replay command.
+ *
+ * The cases run in worker processes (tools/workers.h), never in the
+ * calling process: a case whose worker dies by a signal, exits, or runs
+ * past its deadline gets the verdict `crash` (or `bounds`, when the fault
+ * hit a guard page), `exit` or `timeout`, and the campaign goes on with a
+ * fresh worker. Results are committed in case-index order, so any number
+ * of workers gives the same verdicts, log and records.
  */
 #ifndef KVC_CAMPAIGN_H
 #define KVC_CAMPAIGN_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "../reports/report.h"
 #include "runner.h"
+
+struct kvc_campaign_stats;
 
 typedef struct kvc_campaign_opts {
     uint64_t seed;
@@ -22,12 +32,34 @@ typedef struct kvc_campaign_opts {
     int max_failures_listed; /* failures printed in full to `log` */
     FILE *log;           /* failures and the summary; NULL = silent */
     int collect_records; /* 1: keep a kvc_case_record per case in stats */
-    const char *kernel_lib; /* --kernel-lib PATH, for replay commands; NULL */
+    const char *kernel_lib; /* --kernel-lib PATH: each worker loads it (the
+                               kernel argument of kvc_campaign_run is then
+                               NULL); also printed in replay commands */
     unsigned kv_dtypes;  /* bit d set: run cases of cache format d
                             (kvc_kv_dtype); 0 = every format. Cases of
                             other formats are skipped, not redrawn, so each
                             case keeps its (seed, index) replay. */
+    int jobs;            /* worker processes; 0 = 1 */
+    int in_process;      /* 1: run the cases in this process (debugging:
+                            a crashing kernel ends the campaign) */
+    double timeout;      /* seconds per case; 0 = derived from the case's
+                            work (kvc_case_deadline) */
+    const volatile sig_atomic_t *stop; /* set by a signal handler: stop
+                            after the cases already committed */
+    /* Called every snapshot_seconds while the campaign runs (and after the
+     * first failure), with the stats so far: keeps a report current. */
+    void (*snapshot)(void *ctx, const struct kvc_campaign_stats *s);
+    void *snapshot_ctx;
+    double snapshot_seconds;
 } kvc_campaign_opts;
+
+/* A case's deadline without --timeout: a floor that no correct kernel on
+ * any machine comes near, plus time in proportion to the case's work
+ * (kvc_spec_work), stretched under valgrind. */
+#define KVC_CASE_DEADLINE_FLOOR 10.0
+#define KVC_CASE_DEADLINE_PER_WORK 2e-6
+#define KVC_CASE_DEADLINE_VALGRIND 20.0
+double kvc_case_deadline(int64_t work, double timeout);
 
 typedef struct kvc_campaign_stats {
     uint64_t run;
@@ -44,6 +76,11 @@ typedef struct kvc_campaign_stats {
     double worst_ratio;     /* over cases with a numeric verdict */
     uint64_t worst_index;
     uint64_t first_failure; /* index of the first failing case */
+    uint64_t planned;       /* cases of this shard, before --kv-dtype */
+    int interrupted;        /* stopped by opts.stop before the end */
+    int broken;             /* the workers could not run (message in
+                               `error`): nothing more was checked */
+    char error[512];
     double seconds;
     kvc_case_record *records; /* collect_records: one per case run */
     size_t num_records;
@@ -68,10 +105,17 @@ void kvc_record_fill(kvc_case_record *rec, const kvc_campaign_opts *o,
 void kvc_replay_command(const kvc_campaign_opts *o, uint64_t index,
                         char *buf, size_t n);
 
-/* Run the campaign against kernel k. Returns 0 when every case passed, 1
- * otherwise. */
+/* Run the campaign against kernel k (NULL with opts.kernel_lib: each
+ * worker loads that library). Returns 0 when every case passed, 1 when a
+ * case failed, -1 when the campaign could not run (stats.error says why;
+ * stats.broken). An interrupted campaign returns as for the cases done. */
 int kvc_campaign_run(const kvc_campaign_opts *o, const kvc_kernel *k,
                      kvc_campaign_stats *stats);
+
+/* The campaign's one-word verdict: FAILED (a case failed), ERROR (the
+ * workers could not run), INTERRUPTED, NOTHING CHECKED (no case ran) or
+ * PASSED. */
+const char *kvc_campaign_verdict(const kvc_campaign_stats *s);
 
 /* Print the summary block of a finished campaign. */
 void kvc_campaign_print_summary(FILE *f, const kvc_campaign_opts *o,

@@ -1,5 +1,7 @@
 /* cmd_run.c — `kvcheck run`: a campaign, its report, its reproducers. */
 #include <getopt.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,13 +9,17 @@
 #include <unistd.h>
 
 #include "campaign.h"
-#include "reproducer.h"
 #include "cli_parse.h"
 #include "commands.h"
+#include "kernel_probe.h"
+#include "run_report.h"
+#include "run_shrink.h"
+#include "workers.h"
 
 static const char run_usage[] =
     "usage: kvcheck run [--cases N] [--seed S] [--kernel paged|blocked|qeff|all]\n"
-    "                   [--shard i/n] [--max-failures N] [--progress|--no-progress]\n"
+    "                   [--shard i/n] [--jobs N] [--timeout SECONDS] [--in-process]\n"
+    "                   [--max-failures N] [--progress|--no-progress]\n"
     "                   [--report DIR | --no-report] [--shrink] [--kernel-lib PATH]\n"
     "                   [--kv-dtype LIST]\n"
     "\n"
@@ -21,16 +27,27 @@ static const char run_usage[] =
     "kernel's cache write, run the kernel's attention and the oracle, and\n"
     "compare. Prints each failure with a replay command and a summary.\n"
     "\n"
+    "The cases run in worker processes: a case whose worker crashes, exits\n"
+    "or runs past its deadline is a failure of its own (crash, bounds, exit,\n"
+    "timeout) and the campaign goes on.\n"
+    "\n"
     "  --cases N         number of cases before sharding (default 2000)\n"
     "  --seed S          campaign seed (default 1)\n"
     "  --kernel K        paged, blocked, qeff, or all (default all: drawn per case)\n"
-    "  --shard i/n       run only the cases with index %% n == i (default 0/1)\n"
+    "  --shard i/n       run only the cases with index % n == i (default 0/1)\n"
+    "  --jobs N          worker processes in parallel (default: the CPUs\n"
+    "                    available); verdicts and reports do not depend on it\n"
+    "  --timeout SECONDS deadline of every case (default: 10 s plus time in\n"
+    "                    proportion to the case's work; x20 under valgrind)\n"
+    "  --in-process      run the cases in this process, one at a time (for a\n"
+    "                    debugger: a crashing kernel ends the campaign)\n"
     "  --max-failures N  failures printed in full (default 20; all are counted)\n"
     "  --progress        live progress line on stderr (default: on a terminal,\n"
     "                    and off when CI is set)\n"
     "  --no-progress     no progress line\n"
     "  --report DIR      write summary.json, junit.xml, summary.md and index.html\n"
-    "                    to DIR (default reports/out/<UTC time>/)\n"
+    "                    to DIR (default: a new reports/out/<UTC time>/); the\n"
+    "                    report is kept current while the campaign runs\n"
     "  --no-report       write no report\n"
     "  --shrink          shrink the first 5 failures and write each smallest\n"
     "                    failing case to the report folder as\n"
@@ -38,44 +55,35 @@ static const char run_usage[] =
     KVC_KERNEL_LIB_HELP
     KVC_KV_DTYPE_HELP
     "\n"
-    "Exit status: 0 every case passed, 1 a case failed, 2 bad usage.\n";
+    "Exit status: 0 every checked case passed; 1 a case failed; 2 usage\n"
+    "error; 3 I/O or internal error; 4 nothing was checked. Stopped by\n"
+    "SIGINT or SIGTERM: 1 if a case had failed, else 128 + the signal; the\n"
+    "report then says \"interrupted\".\n";
 
 enum { OPT_NO_PROGRESS = 256, OPT_MAX_FAIL, OPT_REPORT, OPT_NO_REPORT,
-       OPT_SHRINK, OPT_KERNEL_LIB, OPT_KV_DTYPE };
+       OPT_SHRINK, OPT_KERNEL_LIB, OPT_KV_DTYPE, OPT_JOBS, OPT_TIMEOUT,
+       OPT_IN_PROCESS };
 
+/* The signal that asked the run to stop (0: none). The one piece of
+ * process state a signal handler may write. */
+static volatile sig_atomic_t stop_signal;
 
-
-#define SHRINK_FIRST_FAILURES 5
-
-/* Shrink the first failures of a finished campaign into dir. */
-static int shrink_failures(const kvc_campaign_opts *o,
-                           const kvc_campaign_stats *st, const char *dir,
-                           const kvc_kernel *k)
+static void on_stop_signal(int signo)
 {
-    int done = 0, rc = 0;
-    for (size_t i = 0; i < st->num_records && done < SHRINK_FIRST_FAILURES;
-         i++) {
-        if (st->records[i].passed)
-            continue;
-        char path[1024], err[512];
-        kvc_repro info;
-        snprintf(path, sizeof path, "%s/repro-case-%llu.json", dir,
-                 (unsigned long long)st->records[i].index);
-        done++;
-        if (kvc_write_reproducer(o->seed, st->records[i].index,
-                                 o->forced_mode, k, path, &info, err,
-                                 sizeof err) == 0) {
-            kvc_print_repro(path, &info);
-        } else {
-            fprintf(stderr, "kvcheck run: shrink case %llu: %s\n",
-                    (unsigned long long)st->records[i].index, err);
-            rc = -1;
-        }
-    }
-    return rc;
+    stop_signal = signo;
 }
 
-#define KVC_VERSION "kvcheck 0.1"
+/* SIGINT and SIGTERM stop the campaign cleanly; a second one kills. */
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
 
 /* The command line as one string, for the report. */
 static void join_args(int argc, char **argv, char *buf, size_t n)
@@ -85,38 +93,55 @@ static void join_args(int argc, char **argv, char *buf, size_t n)
         used += (size_t)snprintf(buf + used, n - used, " %s", argv[i]);
 }
 
-static int write_report(const kvc_campaign_opts *o,
-                        const kvc_campaign_stats *st, const char *dir,
-                        const char *command, const char *started,
-                        const char *kernel_name)
-{
-    kvc_run_report rep = {KVC_VERSION, command, kernel_name,
-                          o->seed, o->shard_index, o->shard_count,
-                          KVC_TOL_THRESHOLD, st->seconds, started,
-                          st->num_records, st->records};
-    char err[512];
-    if (kvc_report_write(&rep, dir, err, sizeof err) != 0) {
-        fprintf(stderr, "kvcheck run: report: %s\n", err);
-        return -1;
-    }
-    printf("report: %s/index.html (also summary.md, summary.json, junit.xml)\n",
-           dir);
-    return 0;
-}
-
 static int default_progress(void)
 {
     const char *ci = getenv("CI");
     return isatty(STDERR_FILENO) && !(ci && *ci);
 }
 
-int kvc_cmd_run(int argc, char **argv)
+static int parse_timeout(const char *s, double *out)
+{
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (!*s || *end || !isfinite(v) || v <= 0 || v > 1e6) {
+        fprintf(stderr, "kvcheck run: --timeout '%s' is not a number of "
+                "seconds in (0, 1e6]\n", s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_jobs(const char *s, int *out)
+{
+    uint64_t u;
+    if (kvc_parse_u64("run", "--jobs", s, &u))
+        return -1;
+    if (u < 1 || u > 1024) {
+        fprintf(stderr, "kvcheck run: --jobs '%s' must be 1..1024\n", s);
+        return -1;
+    }
+    *out = (int)u;
+    return 0;
+}
+
+typedef struct run_args {
+    kvc_campaign_opts o;
+    const char *report_dir;
+    int want_report, want_shrink;
+} run_args;
+
+/* Parse the options; returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, run_args *a)
 {
     static const struct option longopts[] = {
         {"cases", required_argument, 0, 'n'},
         {"seed", required_argument, 0, 's'},
         {"kernel", required_argument, 0, 'k'},
         {"shard", required_argument, 0, 'S'},
+        {"jobs", required_argument, 0, OPT_JOBS},
+        {"timeout", required_argument, 0, OPT_TIMEOUT},
+        {"in-process", no_argument, 0, OPT_IN_PROCESS},
         {"max-failures", required_argument, 0, OPT_MAX_FAIL},
         {"progress", no_argument, 0, 'p'},
         {"no-progress", no_argument, 0, OPT_NO_PROGRESS},
@@ -127,42 +152,43 @@ int kvc_cmd_run(int argc, char **argv)
         {"kv-dtype", required_argument, 0, OPT_KV_DTYPE},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    const char *report_dir = NULL, *kernel_lib = NULL;
-    int want_report = 1, want_shrink = 0;
-    kvc_campaign_opts o = {.seed = 1, .cases = 2000, .forced_mode = -1,
-                           .shard_index = 0, .shard_count = 1,
-                           .progress = default_progress(),
-                           .max_failures_listed = 20, .log = stdout};
+    kvc_campaign_opts *o = &a->o;
     uint64_t u;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'n':
-            if (kvc_parse_u64("run", "--cases", optarg, &o.cases)) return 2;
+            if (kvc_parse_u64("run", "--cases", optarg, &o->cases)) return 2;
             break;
         case 's':
-            if (kvc_parse_u64("run", "--seed", optarg, &o.seed)) return 2;
+            if (kvc_parse_u64("run", "--seed", optarg, &o->seed)) return 2;
             break;
         case 'k':
-            if (kvc_parse_kernel("run", optarg, &o.forced_mode)) return 2;
+            if (kvc_parse_kernel("run", optarg, &o->forced_mode)) return 2;
             break;
         case 'S':
-            if (kvc_parse_shard("run", optarg, &o.shard_index, &o.shard_count))
+            if (kvc_parse_shard("run", optarg, &o->shard_index,
+                                &o->shard_count))
                 return 2;
             break;
+        case OPT_JOBS: if (parse_jobs(optarg, &o->jobs)) return 2; break;
+        case OPT_TIMEOUT:
+            if (parse_timeout(optarg, &o->timeout)) return 2;
+            break;
+        case OPT_IN_PROCESS: o->in_process = 1; break;
         case OPT_MAX_FAIL:
             if (kvc_parse_u64("run", "--max-failures", optarg, &u)) return 2;
-            o.max_failures_listed = u > 1000000 ? 1000000 : (int)u;
+            o->max_failures_listed = u > 1000000 ? 1000000 : (int)u;
             break;
-        case 'p': o.progress = 1; break;
-        case OPT_NO_PROGRESS: o.progress = 0; break;
-        case OPT_REPORT: report_dir = optarg; want_report = 1; break;
-        case OPT_NO_REPORT: want_report = 0; break;
-        case OPT_SHRINK: want_shrink = 1; break;
-        case OPT_KERNEL_LIB: kernel_lib = optarg; break;
+        case 'p': o->progress = 1; break;
+        case OPT_NO_PROGRESS: o->progress = 0; break;
+        case OPT_REPORT: a->report_dir = optarg; a->want_report = 1; break;
+        case OPT_NO_REPORT: a->want_report = 0; break;
+        case OPT_SHRINK: a->want_shrink = 1; break;
+        case OPT_KERNEL_LIB: o->kernel_lib = optarg; break;
         case OPT_KV_DTYPE:
-            if (kvc_parse_kv_dtypes("run", optarg, &o.kv_dtypes)) return 2;
+            if (kvc_parse_kv_dtypes("run", optarg, &o->kv_dtypes)) return 2;
             break;
         case 'h': fputs(run_usage, stdout); return 0;
         default: fputs(run_usage, stderr); return 2;
@@ -173,33 +199,115 @@ int kvc_cmd_run(int argc, char **argv)
                 argv[optind], run_usage);
         return 2;
     }
-    char started[32], default_dir[64], command[1024];
+    return -1;
+}
+
+/* The kernel library loads (probed in a child: its code never runs
+ * here). Returns -1 to go on, else the exit status. */
+static int check_kernel_lib(const char *lib)
+{
+    char err[600];
+    if (!lib)
+        return -1;
+    switch (kvc_kernel_probe(lib, err, sizeof err)) {
+    case KVC_PROBE_OK: return -1;
+    case KVC_PROBE_REFUSED:
+        fprintf(stderr, "kvcheck run: %s\n", err);
+        return 2;
+    default:
+        fprintf(stderr, "kvcheck run: %s\nFAILED\n", err);
+        return 1; /* the kernel under test is broken: never a green gate */
+    }
+}
+
+/* The exit status of a finished (or stopped) campaign. */
+static int run_status(const kvc_campaign_stats *st, int io_failed)
+{
+    if (st->failed)
+        return 1;
+    if (st->broken || io_failed)
+        return 3;
+    if (st->interrupted)
+        return 128 + (stop_signal ? stop_signal : SIGINT);
+    return st->run == 0 ? 4 : 0;
+}
+
+static const char *kernel_name(const kvc_campaign_opts *o)
+{
+    return o->kernel_lib ? o->kernel_lib : kvc_builtin_kernel.name;
+}
+
+/* After the campaign: shrink, final report. Returns the exit status. */
+static int finish(run_args *a, kvc_run_reporter *rr, kvc_campaign_stats *st)
+{
+    const kvc_campaign_opts *o = &a->o;
+    const kvc_kernel *k = o->kernel_lib ? NULL : &kvc_builtin_kernel;
+    char err[600];
+    int io_failed = 0;
+    if (a->want_shrink && st->failed && !st->interrupted) {
+        if (!a->want_report && kvc_run_report_open(rr, NULL, err, sizeof err))
+            fprintf(stderr, "kvcheck run: %s\n", err), io_failed = 1;
+        else
+            kvc_run_shrink_failures(o, k, st, rr->dir);
+    }
+    if (rr->snapshot_failed) {
+        fprintf(stderr, "kvcheck run: report: %s\n", rr->err);
+        io_failed = 1;
+    }
+    int rc = run_status(st, io_failed);
+    if (a->want_report) {
+        if (kvc_run_report_final(rr, st, rc, err, sizeof err) != 0) {
+            fprintf(stderr, "kvcheck run: report: %s\n", err);
+            rc = run_status(st, 1);
+        } else {
+            printf("report: %s/index.html (also summary.md, summary.json, "
+                   "junit.xml)\n", rr->dir);
+        }
+    }
+    return rc;
+}
+
+int kvc_cmd_run(int argc, char **argv)
+{
+    run_args a = {.want_report = 1};
+    a.o = (kvc_campaign_opts){.seed = 1, .cases = 2000, .forced_mode = -1,
+                              .shard_index = 0, .shard_count = 1,
+                              .progress = default_progress(),
+                              .max_failures_listed = 20, .log = stdout,
+                              .jobs = kvc_cpus_available()};
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    if ((rc = check_kernel_lib(a.o.kernel_lib)) >= 0)
+        return rc;
+    char started[32], command[1024], err[600];
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    strftime(default_dir, sizeof default_dir, "reports/out/%Y%m%dT%H%M%SZ", &tm);
     join_args(argc, argv, command, sizeof command);
-    kvc_kernel_choice kc;
-    if (kvc_choose_kernel("run", kernel_lib, &kc) != 0)
-        return 2;
-    o.kernel_lib = kernel_lib;
-    o.collect_records = want_report || want_shrink;
-    const char *dir = report_dir ? report_dir : default_dir;
-    kvc_campaign_stats st;
-    int rc = kvc_campaign_run(&o, kc.k, &st);
-    kvc_campaign_print_summary(stdout, &o, &st);
-    if (want_report &&
-        write_report(&o, &st, dir, command, started, kc.k->name) != 0 &&
-        rc == 0)
-        rc = 1;
-    if (want_shrink && st.failed) {
-        if (!want_report && kvc_make_dirs(dir) != 0)
-            fprintf(stderr, "kvcheck run: cannot create %s\n", dir);
-        else
-            shrink_failures(&o, &st, dir, kc.k);
+    kvc_run_reporter rr = {.o = &a.o, .command = command, .started = started,
+                           .kernel_name = kernel_name(&a.o)};
+    if (a.want_report &&
+        kvc_run_report_open(&rr, a.report_dir, err, sizeof err) != 0) {
+        fprintf(stderr, "kvcheck run: %s\n", err);
+        return 3;
     }
-    kvc_release_kernel(&kc);
+    kvc_campaign_opts *o = &a.o;
+    o->collect_records = a.want_report || a.want_shrink;
+    o->stop = &stop_signal;
+    if (a.want_report) {
+        o->snapshot = kvc_run_report_snapshot;
+        o->snapshot_ctx = &rr;
+        o->snapshot_seconds = 10.0;
+    }
+    catch_stop_signals();
+    kvc_campaign_stats st;
+    if (kvc_campaign_run(o, o->kernel_lib ? NULL : &kvc_builtin_kernel,
+                         &st) < 0)
+        fprintf(stderr, "kvcheck run: %s\n", st.error);
+    kvc_campaign_print_summary(stdout, o, &st);
+    rc = finish(&a, &rr, &st);
     kvc_campaign_stats_free(&st);
     return rc;
 }

@@ -22,6 +22,9 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
+    /* Every line reaches a log as soon as it is printed: a run stopped by a
+     * CI time-out keeps what it found, and stderr never splits a line. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
         fputs(usage, stderr);
         return 2;

@@ -1,0 +1,83 @@
+/* campaign_summary.c — the summary block a campaign prints at its end. */
+#include "campaign.h"
+
+/* "  formats: f32 8812, f16 1402, ... (failed: nvfp4/group 3)": the
+ * formats that ran, in enum order; the failed part only when one failed. */
+static void print_formats(FILE *f, const kvc_campaign_stats *s)
+{
+    char name[64];
+    int any = 0, failed = 0;
+
+    for (int pass = 0; pass < 2; pass++) {
+        for (int d = 0; d <= KVC_KV_DTYPE_COUNT; d++)
+            for (int k = 0; k <= KVC_SCALE_KIND_COUNT; k++) {
+                uint64_t n = pass ? s->failed_by_format[d][k]
+                                  : s->run_by_format[d][k];
+                if (!n)
+                    continue;
+                kvc_kv_format_label((kvc_kv_dtype)d, (kvc_scale_kind)k, name,
+                                    sizeof name);
+                if (pass == 0)
+                    fprintf(f, "%s%s %llu", any++ ? ", " : "  formats: ",
+                            name, (unsigned long long)n);
+                else
+                    fprintf(f, "%s%s %llu", failed++ ? ", " : " (failed: ",
+                            name, (unsigned long long)n);
+            }
+    }
+    if (failed)
+        fputc(')', f);
+    if (any)
+        fputc('\n', f);
+}
+
+void kvc_campaign_print_summary(FILE *f, const kvc_campaign_opts *o,
+                                const kvc_campaign_stats *s)
+{
+    fprintf(f, "kvcheck run: seed %llu, shard %d/%d, %llu cases (",
+            (unsigned long long)o->seed, o->shard_index, o->shard_count,
+            (unsigned long long)s->run);
+    for (int m = 0; m < KVC_MODE_COUNT; m++)
+        fprintf(f, "%s%s %llu", m ? ", " : "", kvc_mode_name(m),
+                (unsigned long long)s->run_by_mode[m]);
+    fprintf(f, ")\n");
+    if (s->skipped)
+        fprintf(f, "  skipped: %llu cases of other formats (--kv-dtype)\n",
+                (unsigned long long)s->skipped);
+    print_formats(f, s);
+    fprintf(f, "  failed: %llu", (unsigned long long)s->failed);
+    for (int out = KVC_FAIL_NUMERIC; out < KVC_OUTCOME_COUNT; out++)
+        if (s->failed_by_outcome[out])
+            fprintf(f, "  %s %llu", kvc_outcome_name(out),
+                    (unsigned long long)s->failed_by_outcome[out]);
+    fprintf(f, "\n  worst error ratio: %.4g (case %llu; threshold %.1f)\n",
+            s->worst_ratio, (unsigned long long)s->worst_index,
+            KVC_TOL_THRESHOLD);
+    fprintf(f, "  %.1f cases/s, %.2f s\n",
+            s->seconds > 0 ? (double)s->run / s->seconds : 0.0, s->seconds);
+    if (s->failed) {
+        char replay[1280];
+        kvc_replay_command(o, s->first_failure, replay, sizeof replay);
+        fprintf(f, "  first failure: %s\n", replay);
+    }
+    if (s->broken)
+        fprintf(f, "  stopped: %s\n", s->error);
+    if (s->interrupted)
+        fprintf(f, "  interrupted after %llu of %llu cases\n",
+                (unsigned long long)(s->run + s->skipped),
+                (unsigned long long)s->planned);
+    fprintf(f, "%s\n", kvc_campaign_verdict(s));
+}
+
+const char *kvc_campaign_verdict(const kvc_campaign_stats *s)
+{
+    if (s->failed)
+        return "FAILED";
+    if (s->broken)
+        return "ERROR";
+    if (s->interrupted)
+        return "INTERRUPTED";
+    if (s->run == 0)
+        return "NOTHING CHECKED";
+    return "PASSED";
+}

@@ -1,0 +1,150 @@
+/* run_shrink.c — shrinking a campaign's first failures in workers. */
+#include "run_shrink.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "kernel_lib.h"
+#include "reproducer.h"
+#include "workers.h"
+
+/* Seconds one shrink may take (KVC_SHRINK_MAX_ATTEMPTS kernel runs). */
+#define SHRINK_DEADLINE 600.0
+
+typedef struct shrink_result {
+    int rc;            /* kvc_write_reproducer's */
+    kvc_repro info;
+    char err[512];
+} shrink_result;
+
+typedef struct shrink_jobs {
+    const kvc_campaign_opts *o;
+    const kvc_kernel *k;
+    kvc_kernel lib;
+    void *lib_handle;
+    kvc_campaign_stats *st;
+    const char *dir;
+    size_t next_record;  /* the next record next() looks at */
+    int handed, written;
+} shrink_jobs;
+
+static int ends_the_worker(const kvc_case_record *rec)
+{
+    return !strcmp(rec->outcome, "crash") || !strcmp(rec->outcome, "timeout") ||
+           !strcmp(rec->outcome, "exit");
+}
+
+static void repro_path(const shrink_jobs *sj, uint64_t index, char *buf,
+                       size_t n)
+{
+    snprintf(buf, n, "%s/repro-case-%llu.json", sj->dir,
+             (unsigned long long)index);
+}
+
+static int init(void *ctx, char *err, size_t errlen)
+{
+    shrink_jobs *sj = ctx;
+    if (sj->k)
+        return 0;
+    if (kvc_kernel_load(sj->o->kernel_lib, &sj->lib, &sj->lib_handle, err,
+                        errlen) != 0)
+        return -1;
+    sj->k = &sj->lib;
+    return 0;
+}
+
+/* job: a record number */
+static void run(void *ctx, uint64_t job, void *result)
+{
+    shrink_jobs *sj = ctx;
+    shrink_result *res = result;
+    char path[1100];
+    uint64_t index = sj->st->records[job].index;
+    repro_path(sj, index, path, sizeof path);
+    res->rc = kvc_write_reproducer(sj->o->seed, index, sj->o->forced_mode,
+                                   sj->k, path, &res->info, res->err,
+                                   sizeof res->err);
+}
+
+static int next(void *ctx, uint64_t *job)
+{
+    shrink_jobs *sj = ctx;
+    for (; sj->next_record < sj->st->num_records &&
+           sj->handed < KVC_RUN_SHRINK_FIRST;
+         sj->next_record++) {
+        const kvc_case_record *rec = &sj->st->records[sj->next_record];
+        if (rec->passed)
+            continue;
+        sj->handed++;
+        if (ends_the_worker(rec)) {
+            printf("not shrunk: case %llu (%s) ends the process that runs "
+                   "it; its replay command reproduces it in the foreground: "
+                   "%s\n", (unsigned long long)rec->index, rec->outcome,
+                   rec->replay);
+            continue;
+        }
+        *job = sj->next_record++;
+        return 1;
+    }
+    return 0;
+}
+
+static double deadline(void *ctx, uint64_t job)
+{
+    (void)ctx;
+    (void)job;
+    return kvc_case_deadline(0, SHRINK_DEADLINE);
+}
+
+static void commit(void *ctx, uint64_t job, const void *result,
+                   const kvc_job_death *death)
+{
+    shrink_jobs *sj = ctx;
+    kvc_case_record *rec = &sj->st->records[job];
+    const shrink_result *res = result;
+    char path[1100];
+    repro_path(sj, rec->index, path, sizeof path);
+    if (death) {
+        char how[640];
+        kvc_job_death_text(death, how, sizeof how);
+        fprintf(stderr, "kvcheck run: shrink case %llu: %s; replay it in the "
+                "foreground: %s\n", (unsigned long long)rec->index, how,
+                rec->replay);
+    } else if (res->rc == 0) {
+        kvc_print_repro(path, &res->info);
+        snprintf(rec->repro, sizeof rec->repro, "repro-case-%llu.json",
+                 (unsigned long long)rec->index);
+        sj->written++;
+    } else if (res->rc == 1) {
+        printf("not shrunk: case %llu passed when run again (flaky?)\n",
+               (unsigned long long)rec->index);
+    } else {
+        fprintf(stderr, "kvcheck run: shrink case %llu: %.*s\n",
+                (unsigned long long)rec->index, (int)sizeof res->err,
+                res->err);
+    }
+}
+
+int kvc_run_shrink_failures(const kvc_campaign_opts *o, const kvc_kernel *k,
+                            kvc_campaign_stats *st, const char *dir)
+{
+    shrink_jobs sj = {.o = o, .k = k, .st = st, .dir = dir};
+    kvc_workers_cfg cfg = {
+        .jobs = o->jobs > 0 ? o->jobs : 1,
+        .in_process = o->in_process,
+        .result_size = sizeof(shrink_result),
+        .ctx = &sj,
+        .init = init,
+        .run = run,
+        .next = next,
+        .deadline = deadline,
+        .commit = commit,
+        .stop = o->stop,
+    };
+    char err[512] = "";
+    if (kvc_workers_run(&cfg, err, sizeof err) < 0)
+        fprintf(stderr, "kvcheck run: shrink: %s\n", err);
+    if (sj.lib_handle)
+        kvc_kernel_unload(sj.lib_handle);
+    return sj.written;
+}

@@ -1,0 +1,22 @@
+/*
+ * run_shrink.h — `kvcheck run --shrink`: the first failures of a finished
+ * campaign shrunk into reproducer files, each in a worker process (the
+ * shrinker runs the kernel under test hundreds of times; it may crash or
+ * hang there too, and the run must survive it).
+ */
+#ifndef KVC_RUN_SHRINK_H
+#define KVC_RUN_SHRINK_H
+
+#include "campaign.h"
+
+#define KVC_RUN_SHRINK_FIRST 5
+
+/* Shrink the first KVC_RUN_SHRINK_FIRST failures in st->records into
+ * dir/repro-case-I.json, printing each; a written file is named in its
+ * record's `repro`. Failures that end a worker (crash, timeout, exit) are
+ * not shrunk: their replay command reproduces them in the foreground.
+ * k: as for kvc_campaign_run. Returns the number of files written. */
+int kvc_run_shrink_failures(const kvc_campaign_opts *o, const kvc_kernel *k,
+                            kvc_campaign_stats *st, const char *dir);
+
+#endif
