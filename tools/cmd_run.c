@@ -75,7 +75,7 @@ static int shrink_failures(const kvc_campaign_opts *o,
     return rc;
 }
 
-#define KVC_VERSION "kvcheck 0.1"
+#include "version.h"
 
 /* The command line as one string, for the report. */
 static void join_args(int argc, char **argv, char *buf, size_t n)
