@@ -413,3 +413,19 @@ Test(cli, regen_from_empty_dir_changes_nothing, .timeout = 120)
 {
     regen_from_changes_nothing("empty", 1);
 }
+
+/* --- 7. the repository stands alone ------------------------------------ */
+
+/* The design document is docs/architecture.md; nothing may point to the
+ * sibling folder the project was started from, which a clone lacks. */
+Test(cli, nothing_points_outside_the_repository)
+{
+    char pattern[32];
+    snprintf(pattern, sizeof pattern, "../%s/", "shared"); /* not a hit here */
+    run_out r;
+    run_argv((char *const[]){"/bin/grep", "-rnF", "--exclude-dir=.git",
+                             "--exclude-dir=build", pattern, ".", NULL},
+             NULL, &r);
+    cr_assert_eq(r.status, 1, "grep found:\n%s%s", r.out, r.err);
+    cr_assert_eq(access("docs/architecture.md", R_OK), 0);
+}

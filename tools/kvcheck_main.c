@@ -41,7 +41,7 @@ static command_fn find_command(const char *name)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fputs(usage, stderr);
+        fprintf(stderr, "kvcheck: name a command\n\n%s", usage);
         return KVC_EXIT_USAGE;
     }
     const char *cmd = argv[1];
