@@ -6,7 +6,7 @@
  * kvcheck (the oracle, the generators, the runner), so it can be lifted out
  * alone.
  *
- * The attention problem (see ../shared/DESIGN.md, "The attention problem"):
+ * The attention problem (see docs/architecture.md, "The attention problem"):
  *   - A batch of S >= 0 sequences. Sequence s has ctx_len tokens already in
  *     the cache and q_len new tokens; new token i sits at absolute position
  *     p = ctx_len + i, and attends over keys j in [0, seq_len) where

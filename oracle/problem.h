@@ -3,7 +3,7 @@
  *
  * This is what the oracle reads and what the generators produce. It knows
  * nothing of block tables or caches: those are the layout under test.
- * Semantics are those of ../shared/DESIGN.md, "The attention problem":
+ * Semantics are those of docs/architecture.md, "The attention problem":
  *   - sequence s has ctx_len[s] cached tokens and q_len[s] new tokens; new
  *     token i of s sits at position ctx_len[s] + i and attends over keys
  *     j in [0, kv_len(s)) with kv_len(s) = ctx_len[s] + q_len[s];

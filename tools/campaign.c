@@ -17,16 +17,6 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-void kvc_replay_command(const kvc_campaign_opts *o, uint64_t index,
-                        char *buf, size_t n)
-{
-    snprintf(buf, n, "kvcheck replay --seed %llu --case %llu --kernel %s%s%s",
-             (unsigned long long)o->seed, (unsigned long long)index,
-             o->forced_mode < 0 ? "all" : kvc_mode_name(o->forced_mode),
-             o->kernel_lib ? " --kernel-lib " : "",
-             o->kernel_lib ? o->kernel_lib : "");
-}
-
 static uint64_t shard_total(const kvc_campaign_opts *o)
 {
     uint64_t n = (uint64_t)o->shard_count, i = (uint64_t)o->shard_index;

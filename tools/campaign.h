@@ -101,7 +101,8 @@ void kvc_record_fill(kvc_case_record *rec, const kvc_campaign_opts *o,
                      double seconds);
 
 /* The replay command of case `index` ("kvcheck replay --seed S --case I
- * --kernel K"). */
+ * --kernel K [--kernel-lib LIB]"), shell-quoted (tools/shell_quote.h); a
+ * note that is no command when it does not fit in n bytes. */
 void kvc_replay_command(const kvc_campaign_opts *o, uint64_t index,
                         char *buf, size_t n);
 

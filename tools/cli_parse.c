@@ -2,24 +2,53 @@
 #include "cli_parse.h"
 
 #include <errno.h>
+#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../generators/case.h"
 
-int kvc_parse_u64(const char *cmd, const char *opt, const char *s,
-                  uint64_t *out)
+/* Digits only: strtoull alone would take " -5" (as 2^64 - 5), "+5" and
+ * "0x10". Returns 0 and the value, or -1 (not a number, or above max). */
+static int strict_u64(const char *s, uint64_t max, uint64_t *out)
 {
+    if (!*s)
+        return -1;
+    for (const char *p = s; *p; p++)
+        if (*p < '0' || *p > '9')
+            return -1;
     char *end = NULL;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (!*s || *end || errno || s[0] == '-') {
-        fprintf(stderr, "kvcheck %s: %s '%s' is not a non-negative integer\n",
-                cmd, opt, s);
+    if (*end || errno || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int kvc_parse_u64(const char *cmd, const char *opt, const char *s,
+                  uint64_t *out)
+{
+    if (strict_u64(s, UINT64_MAX, out) != 0) {
+        fprintf(stderr, "kvcheck %s: %s '%s' is not an integer in 0..%llu\n",
+                cmd, opt, s, (unsigned long long)UINT64_MAX);
         return -1;
     }
-    *out = v;
+    return 0;
+}
+
+int kvc_parse_int(const char *cmd, const char *opt, const char *s, int min,
+                  int max, int *out)
+{
+    uint64_t v;
+    if (min < 0 || strict_u64(s, (uint64_t)max, &v) != 0 || v < (uint64_t)min) {
+        fprintf(stderr, "kvcheck %s: %s '%s' is not an integer in %d..%d\n",
+                cmd, opt, s, min, max);
+        return -1;
+    }
+    *out = (int)v;
     return 0;
 }
 
@@ -89,15 +118,41 @@ void kvc_release_kernel(kvc_kernel_choice *ch)
 
 int kvc_parse_shard(const char *cmd, const char *s, int *index, int *count)
 {
-    int i, n, used = 0;
-    if (sscanf(s, "%d/%d%n", &i, &n, &used) != 2 || s[used] != '\0' ||
-        n < 1 || i < 0 || i >= n) {
+    /* Each half strictly: sscanf("%d") wraps 4294967297 to 1 silently. */
+    char buf[64];
+    const char *slash = strchr(s, '/');
+    uint64_t i, n;
+    size_t ilen = slash ? (size_t)(slash - s) : 0;
+    if (!slash || ilen >= sizeof buf) {
+        i = n = 0;
+    } else {
+        memcpy(buf, s, ilen);
+        buf[ilen] = '\0';
+        if (strict_u64(buf, INT_MAX, &i) != 0 ||
+            strict_u64(slash + 1, INT_MAX, &n) != 0)
+            i = n = 0;
+    }
+    if (n < 1 || i >= n) {
         fprintf(stderr,
-                "kvcheck %s: --shard '%s' must be i/n with 0 <= i < n (e.g. 0/4)\n",
-                cmd, s);
+                "kvcheck %s: --shard '%s' must be i/n with 0 <= i < n <= %d "
+                "(e.g. 0/4)\n", cmd, s, INT_MAX);
         return -1;
     }
-    *index = i;
-    *count = n;
+    *index = (int)i;
+    *count = (int)n;
     return 0;
+}
+
+void kvc_option_error(const char *cmd, char **argv, int c)
+{
+    /* getopt_long was told to be quiet (opterr = 0, ":" optstring) so that
+     * its messages, which would start with "replay:" alone, come from here
+     * with the command's full name. */
+    const char *arg = optind > 0 ? argv[optind - 1] : "?";
+    if (c == ':')
+        fprintf(stderr, "kvcheck %s: option '%s' needs a value\n", cmd, arg);
+    else if (optopt)
+        fprintf(stderr, "kvcheck %s: unknown option '-%c'\n", cmd, optopt);
+    else
+        fprintf(stderr, "kvcheck %s: unknown option '%s'\n", cmd, arg);
 }

@@ -1,6 +1,8 @@
 /*
  * cli_parse.h — strict parsing of command-line values. Each returns 0, or
- * -1 after printing "kvcheck CMD: OPTION 'VALUE' ..." to stderr.
+ * -1 after printing "kvcheck CMD: OPTION 'VALUE' ..." to stderr; the
+ * command then exits 2 (usage). Integers are digits only, range-checked:
+ * a value that would wrap is refused, never taken modulo 2^32.
  */
 #ifndef KVC_CLI_PARSE_H
 #define KVC_CLI_PARSE_H
@@ -11,13 +13,21 @@
 
 int kvc_parse_u64(const char *cmd, const char *opt, const char *s,
                   uint64_t *out);
+/* An integer in min..max (min >= 0). */
+int kvc_parse_int(const char *cmd, const char *opt, const char *s, int min,
+                  int max, int *out);
 /* "paged", "blocked", "qeff" -> the mode; "all" -> -1. */
 int kvc_parse_kernel(const char *cmd, const char *s, int *mode);
 /* "f32,nvfp4" -> a bit per kvc_kv_dtype (1u << d); an unknown name or an
  * empty list is refused. */
 int kvc_parse_kv_dtypes(const char *cmd, const char *s, unsigned *mask);
-/* "i/n" with 0 <= i < n. */
+/* "i/n" with 0 <= i < n <= INT_MAX. */
 int kvc_parse_shard(const char *cmd, const char *s, int *index, int *count);
+
+/* Print getopt_long's complaint c ('?' unknown option, ':' missing value)
+ * as "kvcheck CMD: ...". For loops run with opterr = 0 and an optstring
+ * that starts with ':'. */
+void kvc_option_error(const char *cmd, char **argv, int c);
 
 /* The kernel a command checks: the in-tree libkvattn, or the library of
  * --kernel-lib PATH. */
@@ -34,7 +44,8 @@ void kvc_release_kernel(kvc_kernel_choice *ch);
 #define KVC_KERNEL_LIB_HELP \
     "  --kernel-lib PATH check the kernel in this shared library (it exports\n" \
     "                    the kva_* functions of kernels/kvattn.h) instead of\n" \
-    "                    the in-tree libkvattn\n"
+    "                    the in-tree libkvattn (a name without a slash is\n" \
+    "                    searched in the system's library path: ./NAME)\n"
 
 #define KVC_KV_DTYPE_HELP \
     "  --kv-dtype LIST   only the cases whose KV cache format is in the\n" \

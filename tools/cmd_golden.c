@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "golden_set.h"
 #include "golden_verify.h"
+#include "version.h"
 
 #define DEFAULT_DIR "golden/vectors"
 
@@ -37,8 +38,20 @@ static const char golden_usage[] =
     "        append them to --to (default " DEFAULT_DIR "/" KVC_GOLDEN_REGRESSIONS "),\n"
     "        making a failure a permanent regression vector.\n"
     "\n"
-    "Exit status: 0 success, 1 a test failed or a file could not be\n"
-    "read/written, 2 bad usage.\n";
+    "--version: print the version.\n"
+    "\n"
+    KVC_EXIT_HELP
+    "(regen and add check no case: 0 written, 3 not.)\n";
+
+/* A getopt complaint of subcommand sub, then the usage. */
+static int usage_error(const char *sub, char **argv, int c)
+{
+    char cmd[32];
+    snprintf(cmd, sizeof cmd, "golden %s", sub);
+    kvc_option_error(cmd, argv, c);
+    fputs(golden_usage, stderr);
+    return KVC_EXIT_USAGE;
+}
 
 static void join_path(char *buf, size_t n, const char *dir, const char *name)
 {
@@ -52,7 +65,7 @@ static int file_exists(const char *path)
 }
 
 /* Recompute the expected values of every test of f, in place. */
-static int reexpect(kvc_golden_file *f, const char *name)
+static int reexpect(kvc_golden_file *f, const char *name, const char *who)
 {
     for (int i = 0; i < f->num_tests; i++) {
         kvc_golden_test *t = &f->tests[i];
@@ -60,43 +73,74 @@ static int reexpect(kvc_golden_file *f, const char *name)
         char err[256];
         if (t->result != KVC_EXPECT_INVALID &&
             kvc_golden_expect(t, err, sizeof err) != 0) {
-            fprintf(stderr, "kvcheck golden: %s: test tcId %d: %s\n", name,
-                    t->tc_id, err);
+            fprintf(stderr, "kvcheck golden %s: %s: test tcId %d: %s\n", who,
+                    name, t->tc_id, err);
             return -1;
         }
     }
     return 0;
 }
 
-static int write_file(const kvc_golden_file *f, const char *path)
+static int write_file(const kvc_golden_file *f, const char *path,
+                      const char *who)
 {
     char err[512];
     if (kvc_golden_write(f, path, err, sizeof err) != 0) {
-        fprintf(stderr, "kvcheck golden: %s\n", err);
+        fprintf(stderr, "kvcheck golden %s: %s\n", who, err);
         return -1;
     }
     printf("wrote %s (%d tests)\n", path, f->num_tests);
     return 0;
 }
 
-static int regen_regressions(const char *from, const char *out)
+/* Read the regression tests of dir and recompute their expected values.
+ * required: dir was named by --from, so a missing file is an error (an
+ * empty set would silently drop every regression vector); otherwise a
+ * missing file starts an empty set. Returns 0, or -1 after saying why. */
+static int load_regressions(const char *dir, int required,
+                            kvc_golden_file *f)
 {
-    char src[1024], dst[1024], err[512];
-    join_path(src, sizeof src, from, KVC_GOLDEN_REGRESSIONS);
-    join_path(dst, sizeof dst, out, KVC_GOLDEN_REGRESSIONS);
-    kvc_golden_file f;
+    char src[1024], err[512];
+    join_path(src, sizeof src, dir, KVC_GOLDEN_REGRESSIONS);
     if (!file_exists(src)) {
-        memset(&f, 0, sizeof f);
-        snprintf(f.generator, sizeof f.generator, "kvcheck golden add");
-    } else if (kvc_golden_read(src, &f, err, sizeof err) != 0) {
-        fprintf(stderr, "kvcheck golden regen: %s\n", err);
+        if (required) {
+            fprintf(stderr, "kvcheck golden regen: --from '%s': no %s there "
+                    "(nothing written)\n", dir, KVC_GOLDEN_REGRESSIONS);
+            return -1;
+        }
+        memset(f, 0, sizeof *f);
+        snprintf(f->generator, sizeof f->generator, "kvcheck golden add");
+    } else if (kvc_golden_read(src, f, err, sizeof err) != 0) {
+        fprintf(stderr, "kvcheck golden regen: --from '%s': %s\n", dir, err);
         return -1;
     }
-    snprintf(f.oracle_version, sizeof f.oracle_version, "%s",
+    snprintf(f->oracle_version, sizeof f->oracle_version, "%s",
              KVC_ORACLE_VERSION);
-    int rc = reexpect(&f, src) == 0 && write_file(&f, dst) == 0 ? 0 : -1;
-    kvc_golden_free(&f);
-    return rc;
+    if (reexpect(f, src, "regen") != 0) {
+        kvc_golden_free(f);
+        return -1;
+    }
+    return 0;
+}
+
+/* Write the standard file of every mode into out. */
+static int write_standard(const char *out)
+{
+    for (int m = 0; m < KVC_MODE_COUNT; m++) {
+        kvc_golden_file f;
+        char err[512], path[1024];
+        if (kvc_golden_standard((kvc_mode)m, &f, err, sizeof err) != 0) {
+            fprintf(stderr, "kvcheck golden regen: %s set: %s\n",
+                    kvc_mode_name(m), err);
+            return -1;
+        }
+        join_path(path, sizeof path, out, kvc_golden_file_name((kvc_mode)m));
+        int rc = write_file(&f, path, "regen");
+        kvc_golden_free(&f);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
 }
 
 static int cmd_regen(int argc, char **argv)
@@ -105,42 +149,40 @@ static int cmd_regen(int argc, char **argv)
         {"out", required_argument, 0, 'o'},
         {"from", required_argument, 0, 'f'},
         {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     const char *out = DEFAULT_DIR, *from = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
         case 'f': from = optarg; break;
-        case 'h': fputs(golden_usage, stdout); return 0;
-        default: fputs(golden_usage, stderr); return 2;
+        case 'h': fputs(golden_usage, stdout); return KVC_EXIT_PASS;
+        case 'V': puts(KVC_VERSION); return KVC_EXIT_PASS;
+        default: return usage_error("regen", argv, c);
         }
     }
     if (optind < argc) {
         fprintf(stderr, "kvcheck golden regen: unexpected argument '%s'\n",
                 argv[optind]);
-        return 2;
+        return KVC_EXIT_USAGE;
     }
-    if (kvc_make_dirs(out) != 0) {
+    /* Everything that can fail on input is done before the first write,
+     * so a bad --from leaves the golden set as it was. */
+    kvc_golden_file reg;
+    if (load_regressions(from ? from : out, from != NULL, &reg) != 0)
+        return KVC_EXIT_IO;
+    char dst[1024];
+    join_path(dst, sizeof dst, out, KVC_GOLDEN_REGRESSIONS);
+    int rc = KVC_EXIT_IO;
+    if (kvc_make_dirs(out) != 0)
         fprintf(stderr, "kvcheck golden regen: cannot create '%s'\n", out);
-        return 1;
-    }
-    for (int m = 0; m < KVC_MODE_COUNT; m++) {
-        kvc_golden_file f;
-        char err[512], path[1024];
-        if (kvc_golden_standard((kvc_mode)m, &f, err, sizeof err) != 0) {
-            fprintf(stderr, "kvcheck golden regen: %s set: %s\n",
-                    kvc_mode_name(m), err);
-            return 1;
-        }
-        join_path(path, sizeof path, out, kvc_golden_file_name((kvc_mode)m));
-        int rc = write_file(&f, path);
-        kvc_golden_free(&f);
-        if (rc != 0)
-            return 1;
-    }
-    return regen_regressions(from ? from : out, out) == 0 ? 0 : 1;
+    else if (write_standard(out) == 0 && write_file(&reg, dst, "regen") == 0)
+        rc = KVC_EXIT_PASS;
+    kvc_golden_free(&reg);
+    return rc;
 }
 
 static int verify_paths(char **paths, int n, const kvc_verify_select *sel,
@@ -149,14 +191,16 @@ static int verify_paths(char **paths, int n, const kvc_verify_select *sel,
     kvc_verify_counts counts = {0};
     kvc_golden_verify_paths(paths, n, k, sel, verbose,
                             "kvcheck golden verify", &counts);
-    int bad = counts.failed || counts.unreadable;
+    int rc = kvc_verify_exit_status(&counts);
     printf("golden verify (%s): %d files, %d passed, %d failed, %d skipped "
            "(other modes or formats), %d acceptable tests refused, %d "
            "unreadable files\n",
            k->name, n, counts.passed, counts.failed,
            counts.skipped, counts.refused_acceptable, counts.unreadable);
-    printf("%s\n", bad ? "FAILED" : "PASSED");
-    return bad ? 1 : 0;
+    printf("%s\n", rc == KVC_EXIT_PASS  ? "PASSED"
+                  : rc == KVC_EXIT_NOTHING ? "NOTHING CHECKED: no test selected"
+                                           : "FAILED");
+    return rc;
 }
 
 static int cmd_verify(int argc, char **argv)
@@ -167,29 +211,33 @@ static int cmd_verify(int argc, char **argv)
         {"kernel-lib", required_argument, 0, 'L'},
         {"kv-dtype", required_argument, 0, 'D'},
         {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     kvc_verify_select sel = {-1, 0};
     int verbose = 0, c;
     const char *kernel_lib = NULL;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":hv", longopts, NULL)) != -1) {
         switch (c) {
         case 'k':
-            if (kvc_parse_kernel("golden verify", optarg, &sel.mode)) return 2;
+            if (kvc_parse_kernel("golden verify", optarg, &sel.mode))
+                return KVC_EXIT_USAGE;
             break;
         case 'D':
             if (kvc_parse_kv_dtypes("golden verify", optarg, &sel.kv_dtypes))
-                return 2;
+                return KVC_EXIT_USAGE;
             break;
         case 'v': verbose = 1; break;
         case 'L': kernel_lib = optarg; break;
-        case 'h': fputs(golden_usage, stdout); return 0;
-        default: fputs(golden_usage, stderr); return 2;
+        case 'h': fputs(golden_usage, stdout); return KVC_EXIT_PASS;
+        case 'V': puts(KVC_VERSION); return KVC_EXIT_PASS;
+        default: return usage_error("verify", argv, c);
         }
     }
     kvc_kernel_choice kc;
     if (kvc_choose_kernel("golden verify", kernel_lib, &kc) != 0)
-        return 2;
+        return KVC_EXIT_USAGE;
     int rc;
     if (optind < argc) {
         rc = verify_paths(argv + optind, argc - optind, &sel, verbose, kc.k);
@@ -199,7 +247,7 @@ static int cmd_verify(int argc, char **argv)
             fprintf(stderr, "kvcheck golden verify: no files match %s/*.json "
                             "(run from the source tree, or name the files)\n",
                     DEFAULT_DIR);
-            rc = 1;
+            rc = KVC_EXIT_IO;
         } else {
             rc = verify_paths(g.gl_pathv, (int)g.gl_pathc, &sel, verbose, kc.k);
             globfree(&g);
@@ -209,33 +257,31 @@ static int cmd_verify(int argc, char **argv)
     return rc;
 }
 
-static int cmd_add(int argc, char **argv)
+/* Append the tests of add to dst with fresh tcIds. */
+static int append_tests(kvc_golden_file *dst, kvc_golden_file *add)
 {
-    static const struct option longopts[] = {
-        {"to", required_argument, 0, 't'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-    const char *to = DEFAULT_DIR "/" KVC_GOLDEN_REGRESSIONS;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 't': to = optarg; break;
-        case 'h': fputs(golden_usage, stdout); return 0;
-        default: fputs(golden_usage, stderr); return 2;
+    int next_id = 1;
+    for (int i = 0; i < dst->num_tests; i++)
+        if (dst->tests[i].tc_id >= next_id)
+            next_id = dst->tests[i].tc_id + 1;
+    for (int i = 0; i < add->num_tests; i++) {
+        add->tests[i].tc_id = next_id++;
+        if (kvc_golden_append(dst, &add->tests[i]) != 0) {
+            fprintf(stderr, "kvcheck golden add: out of memory\n");
+            return -1;
         }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, "kvcheck golden add: name exactly one FILE.json\n\n%s",
-                golden_usage);
-        return 2;
-    }
-    const char *src = argv[optind];
+    return 0;
+}
+
+/* `golden add SRC --to TO`: every failure is an I/O or internal error. */
+static int add_file(const char *src, const char *to)
+{
     char err[512];
     kvc_golden_file add, dst;
     if (kvc_golden_read(src, &add, err, sizeof err) != 0) {
         fprintf(stderr, "kvcheck golden add: %s\n", err);
-        return 1;
+        return KVC_EXIT_IO;
     }
     if (!file_exists(to)) {
         memset(&dst, 0, sizeof dst);
@@ -243,39 +289,59 @@ static int cmd_add(int argc, char **argv)
     } else if (kvc_golden_read(to, &dst, err, sizeof err) != 0) {
         fprintf(stderr, "kvcheck golden add: %s\n", err);
         kvc_golden_free(&add);
-        return 1;
+        return KVC_EXIT_IO;
     }
     snprintf(dst.oracle_version, sizeof dst.oracle_version, "%s",
              KVC_ORACLE_VERSION);
-    int rc = reexpect(&add, src) == 0 ? 0 : 1;
-    int next_id = 1;
-    for (int i = 0; i < dst.num_tests; i++)
-        if (dst.tests[i].tc_id >= next_id)
-            next_id = dst.tests[i].tc_id + 1;
-    for (int i = 0; rc == 0 && i < add.num_tests; i++) {
-        add.tests[i].tc_id = next_id++;
-        if (kvc_golden_append(&dst, &add.tests[i]) != 0) {
-            fprintf(stderr, "kvcheck golden add: out of memory\n");
-            rc = 1;
-        }
-    }
-    if (rc == 0)
-        rc = write_file(&dst, to) == 0 ? 0 : 1;
+    int ok = reexpect(&add, src, "add") == 0 && append_tests(&dst, &add) == 0 &&
+             write_file(&dst, to, "add") == 0;
     kvc_golden_free(&add);
     kvc_golden_free(&dst);
-    return rc;
+    return ok ? KVC_EXIT_PASS : KVC_EXIT_IO;
+}
+
+static int cmd_add(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"to", required_argument, 0, 't'},
+        {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
+        {0, 0, 0, 0}};
+    const char *to = DEFAULT_DIR "/" KVC_GOLDEN_REGRESSIONS;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 't': to = optarg; break;
+        case 'h': fputs(golden_usage, stdout); return KVC_EXIT_PASS;
+        case 'V': puts(KVC_VERSION); return KVC_EXIT_PASS;
+        default: return usage_error("add", argv, c);
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "kvcheck golden add: name exactly one FILE.json\n\n%s",
+                golden_usage);
+        return KVC_EXIT_USAGE;
+    }
+    return add_file(argv[optind], to);
 }
 
 int kvc_cmd_golden(int argc, char **argv)
 {
     if (argc < 2) {
-        fputs(golden_usage, stderr);
-        return 2;
+        fprintf(stderr, "kvcheck golden: name a subcommand\n\n%s",
+                golden_usage);
+        return KVC_EXIT_USAGE;
     }
     const char *sub = argv[1];
     if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
         fputs(golden_usage, stdout);
-        return 0;
+        return KVC_EXIT_PASS;
+    }
+    if (!strcmp(sub, "--version")) {
+        puts(KVC_VERSION);
+        return KVC_EXIT_PASS;
     }
     if (!strcmp(sub, "regen"))
         return cmd_regen(argc - 1, argv + 1);
@@ -285,5 +351,5 @@ int kvc_cmd_golden(int argc, char **argv)
         return cmd_add(argc - 1, argv + 1);
     fprintf(stderr, "kvcheck golden: unknown subcommand '%s'\n\n%s", sub,
             golden_usage);
-    return 2;
+    return KVC_EXIT_USAGE;
 }

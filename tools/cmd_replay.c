@@ -7,6 +7,7 @@
 #include "cli_parse.h"
 #include "commands.h"
 #include "golden_verify.h"
+#include "version.h"
 
 static const char replay_usage[] =
     "usage: kvcheck replay --seed S --case I [--kernel paged|blocked|qeff|all]\n"
@@ -19,8 +20,11 @@ static const char replay_usage[] =
     "With files: run every test of each golden-format file (a reproducer\n"
     "written by `kvcheck shrink`, or a golden vector file) and print each.\n"
     KVC_KERNEL_LIB_HELP
+    "  --version         print the version\n"
     "\n"
-    "Exit status: 0 the case passed, 1 it failed, 2 bad usage.\n";
+    KVC_EXIT_HELP
+    "A case is replayed in this process, in the foreground (no worker), so\n"
+    "a debugger or valgrind sees the kernel's call.\n";
 
 static void print_verdict(const kvc_result *r)
 {
@@ -44,11 +48,19 @@ static int kvc_replay_files(char **paths, int n, const kvc_kernel *k)
     kvc_verify_counts counts = {0};
     kvc_golden_verify_paths(paths, n, k, NULL, 1,
                             "kvcheck replay", &counts);
-    printf("replay: %d passed, %d failed\n", counts.passed, counts.failed);
-    return counts.failed || counts.unreadable ? 1 : 0;
+    printf("replay: %d passed, %d failed, %d unreadable files\n",
+           counts.passed, counts.failed, counts.unreadable);
+    return kvc_verify_exit_status(&counts);
 }
 
-int kvc_cmd_replay(int argc, char **argv)
+typedef struct replay_args {
+    uint64_t seed, index;
+    int mode, have_case;
+    const char *kernel_lib;
+} replay_args;
+
+/* Parse argv into *a. Returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, replay_args *a)
 {
     static const struct option longopts[] = {
         {"seed", required_argument, 0, 's'},
@@ -56,65 +68,87 @@ int kvc_cmd_replay(int argc, char **argv)
         {"kernel", required_argument, 0, 'k'},
         {"kernel-lib", required_argument, 0, 'L'},
         {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
-    uint64_t seed = 1, index = 0;
-    int mode = -1, have_case = 0, c;
-    const char *kernel_lib = NULL;
+    int c;
+    *a = (replay_args){.seed = 1, .mode = -1};
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case 's':
-            if (kvc_parse_u64("replay", "--seed", optarg, &seed)) return 2;
+            if (kvc_parse_u64("replay", "--seed", optarg, &a->seed))
+                return KVC_EXIT_USAGE;
             break;
         case 'c':
-            if (kvc_parse_u64("replay", "--case", optarg, &index)) return 2;
-            have_case = 1;
+            if (kvc_parse_u64("replay", "--case", optarg, &a->index))
+                return KVC_EXIT_USAGE;
+            a->have_case = 1;
             break;
         case 'k':
-            if (kvc_parse_kernel("replay", optarg, &mode)) return 2;
+            if (kvc_parse_kernel("replay", optarg, &a->mode))
+                return KVC_EXIT_USAGE;
             break;
-        case 'L': kernel_lib = optarg; break;
-        case 'h': fputs(replay_usage, stdout); return 0;
-        default: fputs(replay_usage, stderr); return 2;
+        case 'L': a->kernel_lib = optarg; break;
+        case 'h': fputs(replay_usage, stdout); return KVC_EXIT_PASS;
+        case 'V': puts(KVC_VERSION); return KVC_EXIT_PASS;
+        default:
+            kvc_option_error("replay", argv, c);
+            fputs(replay_usage, stderr);
+            return KVC_EXIT_USAGE;
         }
     }
-    kvc_kernel_choice kch;
-    if (kvc_choose_kernel("replay", kernel_lib, &kch) != 0)
-        return 2;
-    if (!have_case && optind < argc) {
-        int rc = kvc_replay_files(argv + optind, argc - optind, kch.k);
-        kvc_release_kernel(&kch);
-        return rc;
-    }
-    if (!have_case || optind < argc) {
-        kvc_release_kernel(&kch);
+    if (a->have_case == (optind < argc)) {
         fprintf(stderr, "kvcheck replay: %s\n\n%s",
-                optind < argc ? "unexpected argument" : "--case is required",
+                optind < argc ? "give --case or files, not both"
+                              : "--case (or a file) is required",
                 replay_usage);
-        return 2;
+        return KVC_EXIT_USAGE;
     }
+    return -1;
+}
+
+/* Replay case (seed, index) alone, printing it and its outcome. */
+static int replay_case(const replay_args *a, const kvc_kernel *k)
+{
     kvc_case kc;
     char err[256], desc[512];
-    if (kvc_case_generate(seed, index, mode, &kc, err, sizeof err) != 0) {
-        kvc_release_kernel(&kch);
+    if (kvc_case_generate(a->seed, a->index, a->mode, &kc, err,
+                          sizeof err) != 0) {
         fprintf(stderr, "kvcheck replay: cannot build case %llu: %s\n",
-                (unsigned long long)index, err);
-        return 1;
+                (unsigned long long)a->index, err);
+        return KVC_EXIT_IO;
     }
     kvc_case_describe(&kc, desc, sizeof desc);
-    printf("case %llu (seed %llu): %s\n", (unsigned long long)index,
-           (unsigned long long)seed, desc);
+    printf("case %llu (seed %llu): %s\n", (unsigned long long)a->index,
+           (unsigned long long)a->seed, desc);
     printf("  flags:");
     for (int b = 0; b < KVC_FLAG_ALL_COUNT; b++)
         if (kc.flags & (1ull << b))
             printf(" %s", kvc_flag_name(b));
     printf("\n");
     kvc_result r;
-    kvc_run_case(&kc, kch.k, &r);
+    kvc_run_case(&kc, k, &r);
     printf("  outcome: %s%s%s\n", kvc_outcome_name(r.outcome),
            r.message[0] ? ": " : "", r.message);
     print_verdict(&r);
     kvc_case_free(&kc);
+    return r.outcome == KVC_PASS ? KVC_EXIT_PASS : KVC_EXIT_FAIL;
+}
+
+int kvc_cmd_replay(int argc, char **argv)
+{
+    replay_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    kvc_kernel_choice kch;
+    if (kvc_choose_kernel("replay", a.kernel_lib, &kch) != 0)
+        return KVC_EXIT_USAGE;
+    if (a.have_case)
+        rc = replay_case(&a, kch.k);
+    else
+        rc = kvc_replay_files(argv + optind, argc - optind, kch.k);
     kvc_release_kernel(&kch);
-    return r.outcome == KVC_PASS ? 0 : 1;
+    return rc;
 }

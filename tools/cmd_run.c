@@ -55,10 +55,9 @@ static const char run_usage[] =
     KVC_KERNEL_LIB_HELP
     KVC_KV_DTYPE_HELP
     "\n"
-    "Exit status: 0 every checked case passed; 1 a case failed; 2 usage\n"
-    "error; 3 I/O or internal error; 4 nothing was checked. Stopped by\n"
-    "SIGINT or SIGTERM: 1 if a case had failed, else 128 + the signal; the\n"
-    "report then says \"interrupted\".\n";
+    KVC_EXIT_HELP
+    "Stopped by SIGINT or SIGTERM: 1 if a case had failed, else 128 + the\n"
+    "signal; the report then says \"interrupted\".\n";
 
 enum { OPT_NO_PROGRESS = 256, OPT_MAX_FAIL, OPT_REPORT, OPT_NO_REPORT,
        OPT_SHRINK, OPT_KERNEL_LIB, OPT_KV_DTYPE, OPT_JOBS, OPT_TIMEOUT,
@@ -112,19 +111,6 @@ static int parse_timeout(const char *s, double *out)
     return 0;
 }
 
-static int parse_jobs(const char *s, int *out)
-{
-    uint64_t u;
-    if (kvc_parse_u64("run", "--jobs", s, &u))
-        return -1;
-    if (u < 1 || u > 1024) {
-        fprintf(stderr, "kvcheck run: --jobs '%s' must be 1..1024\n", s);
-        return -1;
-    }
-    *out = (int)u;
-    return 0;
-}
-
 typedef struct run_args {
     kvc_campaign_opts o;
     const char *report_dir;
@@ -153,10 +139,10 @@ static int parse_args(int argc, char **argv, run_args *a)
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     kvc_campaign_opts *o = &a->o;
-    uint64_t u;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case 'n':
             if (kvc_parse_u64("run", "--cases", optarg, &o->cases)) return 2;
@@ -172,14 +158,18 @@ static int parse_args(int argc, char **argv, run_args *a)
                                 &o->shard_count))
                 return 2;
             break;
-        case OPT_JOBS: if (parse_jobs(optarg, &o->jobs)) return 2; break;
+        case OPT_JOBS:
+            if (kvc_parse_int("run", "--jobs", optarg, 1, 1024, &o->jobs))
+                return 2;
+            break;
         case OPT_TIMEOUT:
             if (parse_timeout(optarg, &o->timeout)) return 2;
             break;
         case OPT_IN_PROCESS: o->in_process = 1; break;
         case OPT_MAX_FAIL:
-            if (kvc_parse_u64("run", "--max-failures", optarg, &u)) return 2;
-            o->max_failures_listed = u > 1000000 ? 1000000 : (int)u;
+            if (kvc_parse_int("run", "--max-failures", optarg, 0, 1000000,
+                              &o->max_failures_listed))
+                return 2;
             break;
         case 'p': o->progress = 1; break;
         case OPT_NO_PROGRESS: o->progress = 0; break;
@@ -191,7 +181,10 @@ static int parse_args(int argc, char **argv, run_args *a)
             if (kvc_parse_kv_dtypes("run", optarg, &o->kv_dtypes)) return 2;
             break;
         case 'h': fputs(run_usage, stdout); return 0;
-        default: fputs(run_usage, stderr); return 2;
+        default:
+            kvc_option_error("run", argv, c);
+            fputs(run_usage, stderr);
+            return 2;
         }
     }
     if (optind < argc) {

@@ -7,6 +7,7 @@
 #include "cli_parse.h"
 #include "commands.h"
 #include "reproducer.h"
+#include "version.h"
 
 static const char shrink_usage[] =
     "usage: kvcheck shrink --seed S --case I [--kernel paged|blocked|qeff|all]\n"
@@ -15,14 +16,25 @@ static const char shrink_usage[] =
     "Shrink failing case I of the campaign with seed S (fewer sequences,\n"
     "heads, tokens, blocks, a smaller head_dim) while it still fails the same\n"
     "way, and write the smallest failing case as a golden-format file\n"
-    "(default reports/out/repro-seed-S-case-I.json). Run it with\n"
-    "`kvcheck replay FILE.json`; keep it with `kvcheck golden add FILE.json`.\n"
+    "(default reports/out/repro-seed-S-case-I.json). Prints the command that\n"
+    "replays it (`kvcheck replay FILE.json`, with --kernel-lib when given);\n"
+    "keep it with `kvcheck golden add FILE.json`.\n"
     "\n"
     KVC_KERNEL_LIB_HELP
+    "  --version         print the version\n"
     "\n"
-    "Exit status: 0 written, 1 the case passes or an error, 2 bad usage.\n";
+    KVC_EXIT_HELP
+    "For shrink, 1 means the case failed and its reproducer was written;\n"
+    "0 means it passed and nothing was written.\n";
 
-int kvc_cmd_shrink(int argc, char **argv)
+typedef struct shrink_args {
+    uint64_t seed, index;
+    int mode, have_case;
+    const char *out, *kernel_lib;
+} shrink_args;
+
+/* Parse argv into *a. Returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, shrink_args *a)
 {
     static const struct option longopts[] = {
         {"seed", required_argument, 0, 's'},
@@ -31,62 +43,80 @@ int kvc_cmd_shrink(int argc, char **argv)
         {"out", required_argument, 0, 'o'},
         {"kernel-lib", required_argument, 0, 'L'},
         {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
-    uint64_t seed = 1, index = 0;
-    int mode = -1, have_case = 0, c;
-    const char *out = NULL, *kernel_lib = NULL;
+    int c;
+    *a = (shrink_args){.seed = 1, .mode = -1};
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case 's':
-            if (kvc_parse_u64("shrink", "--seed", optarg, &seed)) return 2;
+            if (kvc_parse_u64("shrink", "--seed", optarg, &a->seed))
+                return KVC_EXIT_USAGE;
             break;
         case 'c':
-            if (kvc_parse_u64("shrink", "--case", optarg, &index)) return 2;
-            have_case = 1;
+            if (kvc_parse_u64("shrink", "--case", optarg, &a->index))
+                return KVC_EXIT_USAGE;
+            a->have_case = 1;
             break;
         case 'k':
-            if (kvc_parse_kernel("shrink", optarg, &mode)) return 2;
+            if (kvc_parse_kernel("shrink", optarg, &a->mode))
+                return KVC_EXIT_USAGE;
             break;
-        case 'o': out = optarg; break;
-        case 'L': kernel_lib = optarg; break;
-        case 'h': fputs(shrink_usage, stdout); return 0;
-        default: fputs(shrink_usage, stderr); return 2;
+        case 'o': a->out = optarg; break;
+        case 'L': a->kernel_lib = optarg; break;
+        case 'h': fputs(shrink_usage, stdout); return KVC_EXIT_PASS;
+        case 'V': puts(KVC_VERSION); return KVC_EXIT_PASS;
+        default:
+            kvc_option_error("shrink", argv, c);
+            fputs(shrink_usage, stderr);
+            return KVC_EXIT_USAGE;
         }
     }
-    if (!have_case || optind < argc) {
+    if (!a->have_case || optind < argc) {
         fprintf(stderr, "kvcheck shrink: %s\n\n%s",
-                have_case ? "unexpected argument" : "--case is required",
+                a->have_case ? "unexpected argument" : "--case is required",
                 shrink_usage);
-        return 2;
+        return KVC_EXIT_USAGE;
     }
+    return -1;
+}
+
+int kvc_cmd_shrink(int argc, char **argv)
+{
+    shrink_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
     char path[1024], err[512];
-    if (out) {
-        snprintf(path, sizeof path, "%s", out);
+    if (a.out) {
+        snprintf(path, sizeof path, "%s", a.out);
     } else {
         snprintf(path, sizeof path, "reports/out/repro-seed-%llu-case-%llu.json",
-                 (unsigned long long)seed, (unsigned long long)index);
+                 (unsigned long long)a.seed, (unsigned long long)a.index);
         if (kvc_make_dirs("reports/out") != 0) {
             fprintf(stderr, "kvcheck shrink: cannot create reports/out\n");
-            return 1;
+            return KVC_EXIT_IO;
         }
     }
     kvc_kernel_choice kc;
-    if (kvc_choose_kernel("shrink", kernel_lib, &kc) != 0)
-        return 2;
+    if (kvc_choose_kernel("shrink", a.kernel_lib, &kc) != 0)
+        return KVC_EXIT_USAGE;
     kvc_repro info;
-    int rc = kvc_write_reproducer(seed, index, mode, kc.k, path, &info, err,
-                                  sizeof err);
+    rc = kvc_write_reproducer(a.seed, a.index, a.mode, kc.k, path, &info, err,
+                              sizeof err);
+    if (rc == 0)
+        kvc_print_repro(path, &info); /* info names the library: print first */
     kvc_release_kernel(&kc);
     if (rc == 1) {
-        fprintf(stderr, "kvcheck shrink: case %llu passes: nothing to shrink\n",
-                (unsigned long long)index);
-        return 1;
+        printf("kvcheck shrink: case %llu passes: nothing to shrink\n",
+               (unsigned long long)a.index);
+        return KVC_EXIT_PASS;
     }
     if (rc != 0) {
         fprintf(stderr, "kvcheck shrink: %s\n", err);
-        return 1;
+        return KVC_EXIT_IO;
     }
-    kvc_print_repro(path, &info);
-    return 0;
+    return KVC_EXIT_FAIL;
 }

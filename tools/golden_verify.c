@@ -244,3 +244,12 @@ void kvc_golden_verify_paths(char **paths, int n, const kvc_kernel *k,
         kvc_golden_free(&f);
     }
 }
+
+int kvc_verify_exit_status(const kvc_verify_counts *counts)
+{
+    if (counts->failed)
+        return 1;
+    if (counts->unreadable)
+        return 3;
+    return counts->passed ? 0 : 4;
+}

@@ -44,6 +44,11 @@ typedef struct kvc_verify_counts {
     int unreadable;              /* files that could not be read */
 } kvc_verify_counts;
 
+/* The exit status of a verification (tools/commands.h): 1 a test failed,
+ * else 3 a file was unreadable, else 4 no test was run (all skipped, or
+ * no tests), else 0. */
+int kvc_verify_exit_status(const kvc_verify_counts *counts);
+
 /* Verify every selected test of a file, printing one line per failure (and
  * per test when verbose) to out. */
 void kvc_golden_verify_file(const kvc_golden_file *f, const char *name,

@@ -28,8 +28,13 @@ int kvc_kernel_load(const char *path, kvc_kernel *k, void **handle,
     memset(k, 0, sizeof *k);
     *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!*handle) {
-        snprintf(err, errlen, "cannot load kernel library %s: %s", path,
-                 dlerror());
+        /* dlopen searches a bare name in the library path, never in the
+         * current directory: the usual surprise of `--kernel-lib lib.so`. */
+        int bare = strchr(path, '/') == NULL;
+        snprintf(err, errlen, "cannot load kernel library %s: %s%s%s%s", path,
+                 dlerror(), bare ? " (did you mean ./" : "", bare ? path : "",
+                 bare ? "? a name without a slash is searched in the "
+                        "system's library path)" : "");
         return -1;
     }
     k->name = path;

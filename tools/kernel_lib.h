@@ -14,7 +14,9 @@
 
 /* Load the library at path (RTLD_NOW | RTLD_LOCAL: its symbols never mix
  * with the in-tree kernel's) and fill *k, named after the path. Returns 0,
- * or -1 with a message naming the library and what is missing. */
+ * or -1 with a message naming the library and what is missing (for a path
+ * without a slash, a hint that dlopen searched the library path, not the
+ * current directory). */
 int kvc_kernel_load(const char *path, kvc_kernel *k, void **handle,
                     char *err, size_t errlen);
 

@@ -3,9 +3,11 @@
 #include <string.h>
 
 #include "commands.h"
+#include "version.h"
 
 static const char usage[] =
     "usage: kvcheck COMMAND [OPTIONS]\n"
+    "       kvcheck --version\n"
     "\n"
     "Cross-checks KV-cache attention kernels (libkvattn) against a\n"
     "double-precision naive oracle.\n"
@@ -18,7 +20,23 @@ static const char usage[] =
     "  help     this text\n"
     "\n"
     "'kvcheck COMMAND --help' describes a command's options.\n"
-    "Exit status: 0 all cases passed, 1 a case failed, 2 bad usage.\n";
+    KVC_EXIT_HELP;
+
+typedef int (*command_fn)(int argc, char **argv);
+
+static command_fn find_command(const char *name)
+{
+    static const struct { const char *name; command_fn fn; } table[] = {
+        {"run", kvc_cmd_run},
+        {"replay", kvc_cmd_replay},
+        {"shrink", kvc_cmd_shrink},
+        {"golden", kvc_cmd_golden},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (!strcmp(name, table[i].name))
+            return table[i].fn;
+    return NULL;
+}
 
 int main(int argc, char **argv)
 {
@@ -26,22 +44,25 @@ int main(int argc, char **argv)
      * CI time-out keeps what it found, and stderr never splits a line. */
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
-        fputs(usage, stderr);
-        return 2;
+        fprintf(stderr, "kvcheck: name a command\n\n%s", usage);
+        return KVC_EXIT_USAGE;
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         fputs(usage, stdout);
-        return 0;
+        return KVC_EXIT_PASS;
     }
-    if (!strcmp(cmd, "run"))
-        return kvc_cmd_run(argc - 1, argv + 1);
-    if (!strcmp(cmd, "replay"))
-        return kvc_cmd_replay(argc - 1, argv + 1);
-    if (!strcmp(cmd, "shrink"))
-        return kvc_cmd_shrink(argc - 1, argv + 1);
-    if (!strcmp(cmd, "golden"))
-        return kvc_cmd_golden(argc - 1, argv + 1);
+    command_fn fn = find_command(cmd);
+    /* `kvcheck --version` and `kvcheck COMMAND --version` answer here, for
+     * every command alike; a command also takes --version among its
+     * options where it parses them itself. */
+    if (!strcmp(cmd, "--version") ||
+        (fn && argc > 2 && !strcmp(argv[2], "--version"))) {
+        puts(KVC_VERSION);
+        return KVC_EXIT_PASS;
+    }
+    if (fn)
+        return fn(argc - 1, argv + 1);
     fprintf(stderr, "kvcheck: unknown command '%s'\n\n%s", cmd, usage);
-    return 2;
+    return KVC_EXIT_USAGE;
 }

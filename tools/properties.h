@@ -1,6 +1,6 @@
 /*
  * properties.h — relations a correct kernel satisfies that need no oracle
- * (DESIGN.md, "Properties beyond the oracle"), checked by the runner on
+ * (docs/architecture.md, "Properties beyond the oracle"), checked by the runner on
  * every valid case the oracle passed.
  *
  * Relabelling: the same logical content stored under other physical block

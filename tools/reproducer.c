@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "../generators/shrink.h"
+#include "campaign.h"
+#include "shell_quote.h"
 
 typedef struct same_failure {
     const kvc_kernel *k;
@@ -45,11 +47,33 @@ static int write_file(const kvc_case_spec *spec, uint64_t value_seed,
     return rc;
 }
 
+/* Where the reproducer came from: the replay command of the original case
+ * when it fits the golden comment, else the same facts as plain words. */
+static void repro_comment(uint64_t seed, uint64_t index, int mode,
+                          const kvc_kernel *k, const kvc_repro *info,
+                          char *buf, size_t n)
+{
+    kvc_campaign_opts o = {.seed = seed, .forced_mode = mode,
+                           .kernel_lib = info->kernel_lib};
+    char replay[sizeof ((kvc_golden_test *)0)->comment];
+    kvc_replay_command(&o, index, replay, sizeof replay);
+    if (replay[0] == '(') /* kvc_replay_command's note: it did not fit */
+        snprintf(buf, n, "shrunk from case %llu of seed %llu (%s failure "
+                 "against %s)", (unsigned long long)index,
+                 (unsigned long long)seed, kvc_outcome_name(info->outcome),
+                 k->name);
+    else if ((size_t)snprintf(buf, n, "shrunk from `%s` (%s failure)", replay,
+                              kvc_outcome_name(info->outcome)) >= n)
+        snprintf(buf, n, "shrunk from case %llu of seed %llu",
+                 (unsigned long long)index, (unsigned long long)seed);
+}
+
 int kvc_write_reproducer(uint64_t seed, uint64_t index, int mode,
                          const kvc_kernel *k, const char *path,
                          kvc_repro *info, char *err, size_t errlen)
 {
     memset(info, 0, sizeof *info);
+    info->kernel_lib = k == &kvc_builtin_kernel ? NULL : k->name;
     kvc_case c;
     if (kvc_case_generate(seed, index, mode, &c, err, errlen) != 0)
         return -1;
@@ -72,12 +96,7 @@ int kvc_write_reproducer(uint64_t seed, uint64_t index, int mode,
     }
     info->attempts = st.attempts;
     char comment[256];
-    snprintf(comment, sizeof comment,
-             "shrunk from `kvcheck replay --seed %llu --case %llu --kernel %s` "
-             "(%s failure against %s)",
-             (unsigned long long)seed, (unsigned long long)index,
-             mode < 0 ? "all" : kvc_mode_name((kvc_mode)mode),
-             kvc_outcome_name(info->outcome), k->name);
+    repro_comment(seed, index, mode, k, info, comment, sizeof comment);
     kvc_case shrunk;
     if (kvc_case_build(&small, value_seed, &shrunk, err, errlen) != 0)
         return -1;
@@ -88,8 +107,15 @@ int kvc_write_reproducer(uint64_t seed, uint64_t index, int mode,
 
 void kvc_print_repro(const char *path, const kvc_repro *info)
 {
-    printf("reproducer: %s\n  from: %s\n  to:   %s (%d attempts%s)\n  run:  "
-           "kvcheck replay %s\n",
-           path, info->before, info->after, info->attempts,
-           info->shrink_status == 1 ? ", budget spent" : "", path);
+    char run[2048] = "kvcheck replay";
+    int rc = kvc_shell_append(run, sizeof run, path);
+    if (info->kernel_lib)
+        rc |= kvc_shell_append_opt(run, sizeof run, "--kernel-lib",
+                                   info->kernel_lib);
+    if (rc != 0) /* never a cut command that replays another kernel */
+        snprintf(run, sizeof run, "(too long to print: kvcheck replay FILE "
+                 "--kernel-lib LIB)");
+    printf("reproducer: %s\n  from: %s\n  to:   %s (%d attempts%s)\n"
+           "  run:  %s\n", path, info->before, info->after, info->attempts,
+           info->shrink_status == 1 ? ", budget spent" : "", run);
 }

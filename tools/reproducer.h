@@ -20,6 +20,10 @@ typedef struct kvc_repro {
     int attempts;
     char before[256];      /* kvc_case_describe of the original */
     char after[256];       /* of the shrunk case */
+    const char *kernel_lib; /* the --kernel-lib the replay needs: the name
+                               of a kernel other than the in-tree one
+                               (kvc_kernel_load names it after its path);
+                               NULL for the in-tree kernel */
 } kvc_repro;
 
 /* Shrink case (seed, index, mode) against kernel k, keeping candidates that
@@ -29,7 +33,8 @@ int kvc_write_reproducer(uint64_t seed, uint64_t index, int mode,
                          const kvc_kernel *k, const char *path,
                          kvc_repro *info, char *err, size_t errlen);
 
-/* Print where a reproducer went, what it was and how to run it. */
+/* Print where a reproducer went, what it was and how to run it: a
+ * shell-quoted `kvcheck replay FILE [--kernel-lib LIB]`. */
 void kvc_print_repro(const char *path, const kvc_repro *info);
 
 #endif /* KVC_REPRODUCER_H */

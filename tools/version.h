@@ -1,7 +1,8 @@
-/* version.h — the version every kvcheck command and report names. */
+/* version.h — the one place kvcheck's version is written: `--version`,
+ * reports and golden files all print this. */
 #ifndef KVC_VERSION_H
 #define KVC_VERSION_H
 
 #define KVC_VERSION "kvcheck 0.2"
 
-#endif
+#endif /* KVC_VERSION_H */
