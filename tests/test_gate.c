@@ -361,3 +361,27 @@ Test(gate, default_report_dirs_are_unique_per_run, .timeout = 120)
     kvc_proc_free(&b);
     remove_dir(dir);
 }
+
+/* golden verify is a gate too: a kernel that crashes, hangs or exits
+ * fails those tests, the others still run, the status is 1. */
+Test(gate, golden_verify_survives_a_misbehaving_kernel, .timeout = 240)
+{
+    const char *how[] = {"KVC_MISBEHAVE=crash", "KVC_MISBEHAVE=hang",
+                         "KVC_MISBEHAVE=exit0"};
+    const char *verdict[] = {"]: crash: ", "]: timeout: ", "]: exit: "};
+    for (int i = 0; i < 3; i++) {
+        const char *envv[] = {how[i], NULL};
+        const char *argv[] = {KVCHECK, "golden", "verify", "--kernel-lib",
+                              MISBEHAVE, "--timeout", "1",
+                              "golden/vectors/paged_attention.json", NULL};
+        kvc_proc p;
+        cr_assert_eq(kvc_proc_run(&p, argv, envv, 200), 0);
+        cr_assert_eq(kvc_proc_exit_code(&p), 1, "%s: %d\n%s\n%s", how[i],
+                     kvc_proc_exit_code(&p), p.out, p.err);
+        cr_assert_not_null(strstr(p.out, verdict[i]), "%s", p.out);
+        cr_assert_not_null(strstr(p.out, " passed, "), "%s", p.out);
+        cr_assert_null(strstr(p.out, " 0 passed, "), "nothing else ran: %s",
+                       p.out);
+        kvc_proc_free(&p);
+    }
+}

@@ -2,6 +2,7 @@
  * committed in case-index order, failures printed as they are found. */
 #include "campaign.h"
 
+#include "death_verdict.h"
 #include "kernel_lib.h"
 #include "workers.h"
 
@@ -302,17 +303,6 @@ static double case_deadline(void *ctx, uint64_t job)
     return kvc_case_deadline(cp->next_work, cp->o->timeout);
 }
 
-/* The verdict of a case whose worker never answered. */
-static kvc_outcome death_outcome(const kvc_job_death *d)
-{
-    switch (d->end) {
-    case KVC_JOB_SIGNAL: return d->note[0] ? KVC_FAIL_BOUNDS : KVC_FAIL_CRASH;
-    case KVC_JOB_EXIT: return KVC_FAIL_EXIT;
-    case KVC_JOB_TIMEOUT: return KVC_FAIL_TIMEOUT;
-    default: return KVC_FAIL_CRASH;
-    }
-}
-
 /* Build the record of a case whose worker died: the case is generated
  * again here (generators never call a kernel) to describe it. */
 static void death_result(case_result *cr, const campaign *cp, uint64_t index,
@@ -320,17 +310,8 @@ static void death_result(case_result *cr, const campaign *cp, uint64_t index,
 {
     kvc_case c;
     kvc_result r;
-    char err[256], how[640];
-    memset(&r, 0, sizeof r);
-    r.verdict.seq = -1;
-    r.outcome = death_outcome(d);
-    kvc_job_death_text(d, how, sizeof how);
-    /* Both parts are bounded; the message keeps what fits. */
-    size_t used = 0;
-    if (d->note[0])
-        used = (size_t)snprintf(r.message, sizeof r.message, "%.300s; ",
-                                d->note);
-    snprintf(r.message + used, sizeof r.message - used, "%.200s", how);
+    char err[256];
+    kvc_death_verdict(d, &r);
     if (kvc_case_generate(cp->o->seed, index, cp->o->forced_mode, &c, err,
                           sizeof err) != 0) {
         generator_failed(cr, cp->o, index, err);

@@ -2,6 +2,7 @@
 #include "cli_parse.h"
 
 #include <errno.h>
+#include <math.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -155,4 +156,18 @@ void kvc_option_error(const char *cmd, char **argv, int c)
         fprintf(stderr, "kvcheck %s: unknown option '-%c'\n", cmd, optopt);
     else
         fprintf(stderr, "kvcheck %s: unknown option '%s'\n", cmd, arg);
+}
+
+int kvc_parse_seconds(const char *cmd, const char *opt, const char *s,
+                      double *out)
+{
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (!*s || *end || !isfinite(v) || v <= 0 || v > 1e6) {
+        fprintf(stderr, "kvcheck %s: %s '%s' is not a number of seconds in "
+                "(0, 1e6]\n", cmd, opt, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
 }

@@ -16,6 +16,9 @@ int kvc_parse_u64(const char *cmd, const char *opt, const char *s,
 /* An integer in min..max (min >= 0). */
 int kvc_parse_int(const char *cmd, const char *opt, const char *s, int min,
                   int max, int *out);
+/* A number of seconds in (0, 1e6]. */
+int kvc_parse_seconds(const char *cmd, const char *opt, const char *s,
+                      double *out);
 /* "paged", "blocked", "qeff" -> the mode; "all" -> -1. */
 int kvc_parse_kernel(const char *cmd, const char *s, int *mode);
 /* "f32,nvfp4" -> a bit per kvc_kv_dtype (1u << d); an unknown name or an

@@ -10,6 +10,8 @@
 #include "commands.h"
 #include "golden_set.h"
 #include "golden_verify.h"
+#include "kernel_probe.h"
+#include "workers.h"
 #include "version.h"
 
 #define DEFAULT_DIR "golden/vectors"
@@ -17,7 +19,8 @@
 static const char golden_usage[] =
     "usage: kvcheck golden regen  [--out DIR] [--from DIR]\n"
     "       kvcheck golden verify [--kernel paged|blocked|qeff|all] [--verbose]\n"
-    "                             [--kernel-lib PATH] [--kv-dtype LIST] [FILE...]\n"
+    "                             [--kernel-lib PATH] [--kv-dtype LIST]\n"
+    "                             [--jobs N] [--timeout SECONDS] [FILE...]\n"
     "       kvcheck golden add    FILE.json [--to FILE]\n"
     "\n"
     "regen   rewrite the golden set from the generators and the oracle:\n"
@@ -33,6 +36,10 @@ static const char golden_usage[] =
     "        (exporting the kva_* functions of kernels/kvattn.h).\n"
     "        --kv-dtype f32,fp8_e4m3,...: only the tests of these KV cache\n"
     "        formats (f32, f16, bf16, fp8_e4m3, fp8_e5m2, int8, nvfp4).\n"
+    "        Tests run in --jobs N worker processes (default: the CPUs\n"
+    "        available): a kernel that crashes, exits or runs past\n"
+    "        --timeout SECONDS (default: from the test's size) fails that\n"
+    "        test with the verdict crash, exit or timeout.\n"
     "add     recompute the expected values of the tests in FILE.json (a\n"
     "        reproducer written by `kvcheck shrink` or `run --shrink`) and\n"
     "        append them to --to (default " DEFAULT_DIR "/" KVC_GOLDEN_REGRESSIONS "),\n"
@@ -186,16 +193,16 @@ static int cmd_regen(int argc, char **argv)
 }
 
 static int verify_paths(char **paths, int n, const kvc_verify_select *sel,
-                        int verbose, const kvc_kernel *k)
+                        int verbose, const kvc_verify_kernel *vk)
 {
     kvc_verify_counts counts = {0};
-    kvc_golden_verify_paths(paths, n, k, sel, verbose,
+    kvc_golden_verify_paths(paths, n, vk, sel, verbose,
                             "kvcheck golden verify", &counts);
     int rc = kvc_verify_exit_status(&counts);
     printf("golden verify (%s): %d files, %d passed, %d failed, %d skipped "
            "(other modes or formats), %d acceptable tests refused, %d "
            "unreadable files\n",
-           k->name, n, counts.passed, counts.failed,
+           vk->k ? vk->k->name : vk->kernel_lib, n, counts.passed, counts.failed,
            counts.skipped, counts.refused_acceptable, counts.unreadable);
     printf("%s\n", rc == KVC_EXIT_PASS  ? "PASSED"
                   : rc == KVC_EXIT_NOTHING ? "NOTHING CHECKED: no test selected"
@@ -210,10 +217,14 @@ static int cmd_verify(int argc, char **argv)
         {"verbose", no_argument, 0, 'v'},
         {"kernel-lib", required_argument, 0, 'L'},
         {"kv-dtype", required_argument, 0, 'D'},
+        {"jobs", required_argument, 0, 'j'},
+        {"timeout", required_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     kvc_verify_select sel = {-1, 0};
+    int jobs = kvc_cpus_available();
+    double timeout = 0;
     int verbose = 0, c;
     const char *kernel_lib = NULL;
     optind = 1;
@@ -230,17 +241,35 @@ static int cmd_verify(int argc, char **argv)
             break;
         case 'v': verbose = 1; break;
         case 'L': kernel_lib = optarg; break;
+        case 'j':
+            if (kvc_parse_int("golden verify", "--jobs", optarg, 1, 1024,
+                              &jobs))
+                return KVC_EXIT_USAGE;
+            break;
+        case 'T':
+            if (kvc_parse_seconds("golden verify", "--timeout", optarg,
+                                  &timeout))
+                return KVC_EXIT_USAGE;
+            break;
         case 'h': fputs(golden_usage, stdout); return KVC_EXIT_PASS;
         case 'V': puts(KVC_VERSION); return KVC_EXIT_PASS;
         default: return usage_error("verify", argv, c);
         }
     }
-    kvc_kernel_choice kc;
-    if (kvc_choose_kernel("golden verify", kernel_lib, &kc) != 0)
-        return KVC_EXIT_USAGE;
+    /* The library is probed in a child and loaded by each worker: its code
+     * never runs in this process. */
+    char err[600];
+    int probe = kernel_lib ? kvc_kernel_probe(kernel_lib, err, sizeof err)
+                           : KVC_PROBE_OK;
+    if (probe != KVC_PROBE_OK) {
+        fprintf(stderr, "kvcheck golden verify: %s\n", err);
+        return probe == KVC_PROBE_REFUSED ? KVC_EXIT_USAGE : KVC_EXIT_FAIL;
+    }
+    kvc_verify_kernel vk = {kernel_lib ? NULL : &kvc_builtin_kernel,
+                            kernel_lib, jobs, timeout};
     int rc;
     if (optind < argc) {
-        rc = verify_paths(argv + optind, argc - optind, &sel, verbose, kc.k);
+        rc = verify_paths(argv + optind, argc - optind, &sel, verbose, &vk);
     } else {
         glob_t g;
         if (glob(DEFAULT_DIR "/*.json", 0, NULL, &g) != 0) {
@@ -249,11 +278,10 @@ static int cmd_verify(int argc, char **argv)
                     DEFAULT_DIR);
             rc = KVC_EXIT_IO;
         } else {
-            rc = verify_paths(g.gl_pathv, (int)g.gl_pathc, &sel, verbose, kc.k);
+            rc = verify_paths(g.gl_pathv, (int)g.gl_pathc, &sel, verbose, &vk);
             globfree(&g);
         }
     }
-    kvc_release_kernel(&kc);
     return rc;
 }
 

@@ -98,19 +98,6 @@ static int default_progress(void)
     return isatty(STDERR_FILENO) && !(ci && *ci);
 }
 
-static int parse_timeout(const char *s, double *out)
-{
-    char *end = NULL;
-    double v = strtod(s, &end);
-    if (!*s || *end || !isfinite(v) || v <= 0 || v > 1e6) {
-        fprintf(stderr, "kvcheck run: --timeout '%s' is not a number of "
-                "seconds in (0, 1e6]\n", s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 typedef struct run_args {
     kvc_campaign_opts o;
     const char *report_dir;
@@ -163,7 +150,8 @@ static int parse_args(int argc, char **argv, run_args *a)
                 return 2;
             break;
         case OPT_TIMEOUT:
-            if (parse_timeout(optarg, &o->timeout)) return 2;
+            if (kvc_parse_seconds("run", "--timeout", optarg, &o->timeout))
+                return 2;
             break;
         case OPT_IN_PROCESS: o->in_process = 1; break;
         case OPT_MAX_FAIL:

@@ -6,6 +6,10 @@
 #include <string.h>
 
 #include "../oracle/kv_store.h"
+#include "campaign.h"
+#include "death_verdict.h"
+#include "kernel_lib.h"
+#include "workers.h"
 
 /* Ratio of one value: err / allowed with the runner's conventions. */
 static double value_ratio(double got, double want, double allowed,
@@ -190,44 +194,146 @@ static int selected(const kvc_verify_select *sel, const kvc_golden_test *t)
            (sel->kv_dtypes >> t->c.prob.quant.dtype & 1u) != 0;
 }
 
-void kvc_golden_verify_file(const kvc_golden_file *f, const char *name,
-                            const kvc_kernel *k, const kvc_verify_select *sel,
-                            int verbose, FILE *out, kvc_verify_counts *counts)
+/* One verification of one file: the workers' context. */
+typedef struct verify_run {
+    const kvc_golden_file *f;
+    const char *name;
+    const kvc_verify_kernel *vk;
+    const kvc_kernel *k;      /* in a worker: the kernel it runs */
+    kvc_kernel lib;
+    void *lib_handle;
+    const kvc_verify_select *sel;
+    int verbose;
+    FILE *out;
+    kvc_verify_counts *counts;
+    int next;                 /* the next test next() looks at */
+} verify_run;
+
+typedef struct verify_result {
+    kvc_outcome o;
+    kvc_result r;
+} verify_result;
+
+static int verify_init(void *ctx, char *err, size_t errlen)
 {
-    for (int i = 0; i < f->num_tests; i++) {
-        const kvc_golden_test *t = &f->tests[i];
-        if (!selected(sel, t)) {
-            counts->skipped++;
-            continue;
-        }
-        kvc_result r;
-        kvc_outcome o = kvc_golden_run_test(t, k, &r);
-        int ok = o == KVC_PASS;
-        if (ok)
-            counts->passed++;
-        else
-            counts->failed++;
-        if (ok && t->result == KVC_EXPECT_ACCEPTABLE && r.refused != KVA_OK)
-            counts->refused_acceptable++;
-        if (ok && !verbose)
-            continue;
-        fprintf(out, "%s %s tcId %d [%s] %s [", ok ? "PASS" : "FAIL", name,
-                t->tc_id, kvc_mode_name(t->c.spec.mode),
-                kvc_expect_name(t->result));
-        flag_list(t->flags, out);
-        fprintf(out, "]");
-        if (r.refused != KVA_OK)
-            fprintf(out, " refused %s", kva_status_name(r.refused));
-        else if (r.verdict.seq >= 0)
-            fprintf(out, " ratio %.3g", r.verdict.ratio);
-        if (!ok)
-            fprintf(out, ": %s: %s\n  comment: %s", kvc_outcome_name(o),
-                    r.message, t->comment);
-        fputc('\n', out);
-    }
+    verify_run *vr = ctx;
+    if (vr->k)
+        return 0;
+    if (kvc_kernel_load(vr->vk->kernel_lib, &vr->lib, &vr->lib_handle, err,
+                        errlen) != 0)
+        return -1;
+    vr->k = &vr->lib;
+    return 0;
 }
 
-void kvc_golden_verify_paths(char **paths, int n, const kvc_kernel *k,
+static void verify_one(void *ctx, uint64_t job, void *result)
+{
+    verify_run *vr = ctx;
+    verify_result *res = result;
+    res->o = kvc_golden_run_test(&vr->f->tests[job], vr->k, &res->r);
+}
+
+static int verify_next(void *ctx, uint64_t *job)
+{
+    verify_run *vr = ctx;
+    for (; vr->next < vr->f->num_tests; vr->next++) {
+        if (!selected(vr->sel, &vr->f->tests[vr->next])) {
+            vr->counts->skipped++;
+            continue;
+        }
+        *job = (uint64_t)vr->next++;
+        return 1;
+    }
+    return 0;
+}
+
+/* Multiply-adds of a test's attention: its deadline grows with them. */
+static double verify_deadline(void *ctx, uint64_t job)
+{
+    const verify_run *vr = ctx;
+    const kvc_problem *p = &vr->f->tests[job].c.prob;
+    int64_t work = 0;
+    for (int s = 0; s < p->num_seqs; s++)
+        work += (int64_t)p->q_len[s] * kvc_kv_len(p, s) *
+                p->cfg.num_q_heads * p->cfg.head_dim;
+    return kvc_case_deadline(work, vr->vk->timeout);
+}
+
+static void print_test(const verify_run *vr, const kvc_golden_test *t,
+                       kvc_outcome o, const kvc_result *r)
+{
+    FILE *out = vr->out;
+    int ok = o == KVC_PASS;
+    fprintf(out, "%s %s tcId %d [%s] %s [", ok ? "PASS" : "FAIL", vr->name,
+            t->tc_id, kvc_mode_name(t->c.spec.mode),
+            kvc_expect_name(t->result));
+    flag_list(t->flags, out);
+    fprintf(out, "]");
+    if (r->refused != KVA_OK)
+        fprintf(out, " refused %s", kva_status_name(r->refused));
+    else if (r->verdict.seq >= 0)
+        fprintf(out, " ratio %.3g", r->verdict.ratio);
+    if (!ok)
+        fprintf(out, ": %s: %s\n  comment: %s", kvc_outcome_name(o),
+                r->message, t->comment);
+    fputc('\n', out);
+}
+
+static void verify_commit(void *ctx, uint64_t job, const void *result,
+                          const kvc_job_death *death)
+{
+    verify_run *vr = ctx;
+    const kvc_golden_test *t = &vr->f->tests[job];
+    verify_result res;
+    if (result) {
+        memcpy(&res, result, sizeof res);
+        res.r.message[sizeof res.r.message - 1] = '\0';
+        if ((int)res.o < 0 || res.o >= KVC_OUTCOME_COUNT)
+            res.o = KVC_FAIL_SETUP; /* a worker's garbage */
+    } else {
+        kvc_death_verdict(death, &res.r);
+        res.o = res.r.outcome;
+    }
+    int ok = res.o == KVC_PASS;
+    if (ok)
+        vr->counts->passed++;
+    else
+        vr->counts->failed++;
+    if (ok && t->result == KVC_EXPECT_ACCEPTABLE && res.r.refused != KVA_OK)
+        vr->counts->refused_acceptable++;
+    if (!ok || vr->verbose)
+        print_test(vr, t, res.o, &res.r);
+}
+
+void kvc_golden_verify_file(const kvc_golden_file *f, const char *name,
+                            const kvc_verify_kernel *vk,
+                            const kvc_verify_select *sel, int verbose,
+                            FILE *out, kvc_verify_counts *counts)
+{
+    verify_run vr = {.f = f, .name = name, .vk = vk, .k = vk->k,
+                     .sel = sel, .verbose = verbose, .out = out,
+                     .counts = counts};
+    kvc_workers_cfg cfg = {
+        .jobs = vk->jobs > 0 ? vk->jobs : 1,
+        .in_process = vk->jobs <= 0,
+        .result_size = sizeof(verify_result),
+        .ctx = &vr,
+        .init = verify_init,
+        .run = verify_one,
+        .next = verify_next,
+        .deadline = verify_deadline,
+        .commit = verify_commit,
+    };
+    char err[512] = "";
+    if (kvc_workers_run(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "kvcheck: %s: %s\n", name, err);
+        counts->unreadable++; /* nothing of this file could be checked */
+    }
+    if (vr.lib_handle)
+        kvc_kernel_unload(vr.lib_handle);
+}
+
+void kvc_golden_verify_paths(char **paths, int n, const kvc_verify_kernel *vk,
                              const kvc_verify_select *sel, int verbose,
                              const char *who,
                              kvc_verify_counts *counts)
@@ -240,7 +346,7 @@ void kvc_golden_verify_paths(char **paths, int n, const kvc_kernel *k,
             counts->unreadable++;
             continue;
         }
-        kvc_golden_verify_file(&f, paths[i], k, sel, verbose, stdout, counts);
+        kvc_golden_verify_file(&f, paths[i], vk, sel, verbose, stdout, counts);
         kvc_golden_free(&f);
     }
 }

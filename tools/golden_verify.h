@@ -49,15 +49,27 @@ typedef struct kvc_verify_counts {
  * no tests), else 0. */
 int kvc_verify_exit_status(const kvc_verify_counts *counts);
 
+/* The kernel a verification runs, and where. `golden verify` is a gate:
+ * its tests run in worker processes (tools/workers.h), so a kernel that
+ * crashes, exits or hangs fails that test and the others still run;
+ * `replay FILE.json` runs them here, in the foreground, for a debugger. */
+typedef struct kvc_verify_kernel {
+    const kvc_kernel *k;    /* the kernel; NULL: each worker loads kernel_lib */
+    const char *kernel_lib;
+    int jobs;               /* >= 1: worker processes; 0: this process */
+    double timeout;         /* seconds per test; 0: from its size */
+} kvc_verify_kernel;
+
 /* Verify every selected test of a file, printing one line per failure (and
- * per test when verbose) to out. */
+ * per test when verbose) to out, in test order. */
 void kvc_golden_verify_file(const kvc_golden_file *f, const char *name,
-                            const kvc_kernel *k, const kvc_verify_select *sel,
-                            int verbose, FILE *out, kvc_verify_counts *counts);
+                            const kvc_verify_kernel *vk,
+                            const kvc_verify_select *sel, int verbose,
+                            FILE *out, kvc_verify_counts *counts);
 
 /* Read and verify each file; a file that cannot be read is reported on
  * stderr (prefixed with `who`) and counted in counts->unreadable. */
-void kvc_golden_verify_paths(char **paths, int n, const kvc_kernel *k,
+void kvc_golden_verify_paths(char **paths, int n, const kvc_verify_kernel *vk,
                              const kvc_verify_select *sel, int verbose,
                              const char *who, kvc_verify_counts *counts);
 
