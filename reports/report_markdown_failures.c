@@ -96,8 +96,10 @@ static void card(FILE *f, const kvc_case_record *c)
     kvr_put_md_text(f, KVR_STR(kvr_mode_name(c)), 0);
     fputs(", ", f);
     kvr_put_md_text(f, KVR_STR(kvr_format_name(c)), 0);
-    fputs(": ", f);
-    kvr_put_md_text(f, KVR_FIELD(c->desc), 0);
+    if (c->desc[0]) {
+        fputs(": ", f);
+        kvr_put_md_text(f, KVR_FIELD(c->desc), 0);
+    }
     fputs("\n\nFlags: ", f);
     kvr_md_flags(f, c, 0);
     fputs("\n\n", f);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "../reports/report.h"
+#include "../reports/report_groups.h"
 #include "../reports/report_stats.h"
 #include "../reports/report_text.h"
 #include "../tools/campaign.h"
@@ -1293,4 +1294,247 @@ Test(reports_campaign, per_format_counters_match_the_records, .timeout = 120)
     cr_assert_eq(failed, st.failed);
     cr_assert_geq(formats_seen, 4);
     kvc_campaign_stats_free(&st);
+}
+
+/* ---- what failed: failures by verdict kind and by flag ---- */
+
+/* A run of 12 cases whose groups are worked out by hand (index = 10 + pos):
+ *
+ *   pos  outcome  verdict ratio  flags
+ *    0   pass     0.1            "mha decode"
+ *    1   numeric  5              "gqa decode"
+ *    2   numeric  50             "gqa,prefill gqa"  (gqa twice: counts once)
+ *    3   numeric  NaN            "mha prefill"
+ *    4   numeric  2              "gqa"
+ *    5   crash    (none)         "prefill window"
+ *    6   crash    (none)         "window"
+ *    7   timeout  (none)         ""
+ *    8   pass     0.2            "window gqa"
+ *    9   bounds   0.5            "mha"
+ *   10   numeric  inf            "decode"
+ *   11   pass     0.3            "prefill"
+ *
+ * kinds, most failures first: numeric 5 (worst NaN, inf, 50), crash 2
+ * (lowest index first: 15, 16), bounds 1, timeout 1 (ties by name).
+ * flags: gqa 3 of 4 (50, 5, 2), prefill 3 of 4 (NaN, 50, then the crash:
+ * a verdict ranks before none), decode 2 of 3 (inf, 5), mha 2 of 3 (NaN,
+ * 0.5), window 2 of 3 (15, 16).
+ */
+#define NTRIAGE 12
+
+typedef struct triage_run {
+    kvc_case_record rec[NTRIAGE];
+    kvc_run_report run;
+} triage_run;
+
+static void make_triage_run(triage_run *tr)
+{
+    static const struct {
+        const char *outcome, *flags;
+        int verdict;
+        double ratio;
+    } t[NTRIAGE] = {
+        {"pass", "mha decode", 1, 0.1},
+        {"numeric", "gqa decode", 1, 5},
+        {"numeric", "gqa,prefill gqa", 1, 50},
+        {"numeric", "mha prefill", 1, NAN},
+        {"numeric", "gqa", 1, 2},
+        {"crash", "prefill window", 0, 0},
+        {"crash", "window", 0, 0},
+        {"timeout", "", 0, 0},
+        {"pass", "window gqa", 1, 0.2},
+        {"bounds", "mha", 1, 0.5},
+        {"numeric", "decode", 1, INFINITY},
+        {"pass", "prefill", 1, 0.3},
+    };
+    size_t i;
+
+    memset(tr, 0, sizeof *tr);
+    for (i = 0; i < NTRIAGE; i++) {
+        kvc_case_record *c = &tr->rec[i];
+        c->index = 10 + i;
+        c->mode = "paged";
+        c->outcome = t[i].outcome;
+        c->passed = !strcmp(t[i].outcome, "pass");
+        c->has_verdict = t[i].verdict;
+        c->ratio = t[i].ratio;
+        c->allowed = 1e-3;
+        c->err = c->ratio * c->allowed;
+        snprintf(c->kv_format, sizeof c->kv_format, "f32");
+        snprintf(c->flags, sizeof c->flags, "%s", t[i].flags);
+        snprintf(c->replay, sizeof c->replay,
+                 "kvcheck replay --seed 9 --case %" PRIu64, c->index);
+        if (!c->passed)
+            snprintf(c->message, sizeof c->message, "case %zu: %s", i,
+                     t[i].outcome);
+    }
+    tr->run.tool_version = "kvcheck 0.1";
+    tr->run.command = "kvcheck run --cases 12 --seed 9";
+    tr->run.kernel_name = "planted";
+    tr->run.seed = 9;
+    tr->run.shard_count = 1;
+    tr->run.threshold = 1.0;
+    tr->run.started_utc = "2024-05-01T12:34:56Z";
+    tr->run.num_records = NTRIAGE;
+    tr->run.records = tr->rec;
+}
+
+typedef struct want_fail {
+    const char *name;
+    size_t run, failed, nworst, worst[KVR_GROUP_WORST];
+} want_fail;
+
+static void check_fail_groups(const kvr_fail_group *g, size_t n,
+                              const want_fail *w, size_t nw, const char *what)
+{
+    size_t i, k;
+
+    cr_assert_eq(n, nw, "%s: %zu groups", what, n);
+    for (i = 0; i < nw; i++) {
+        cr_assert_str_eq(g[i].name, w[i].name, "%s %zu", what, i);
+        cr_assert_eq(g[i].run, w[i].run, "%s run %zu", w[i].name, g[i].run);
+        cr_assert_eq(g[i].failed, w[i].failed, "%s failed %zu", w[i].name,
+                     g[i].failed);
+        cr_assert_eq(g[i].nworst, w[i].nworst, "%s nworst", w[i].name);
+        for (k = 0; k < w[i].nworst; k++)
+            cr_assert_eq(g[i].worst[k], w[i].worst[k], "%s worst[%zu] = %zu",
+                         w[i].name, k, g[i].worst[k]);
+    }
+}
+
+Test(reports, failures_grouped_by_kind_and_flag)
+{
+    static const want_fail kinds[4] = {
+        {"numeric", 5, 5, 3, {3, 10, 2}},
+        {"crash", 2, 2, 2, {5, 6}},
+        {"bounds", 1, 1, 1, {9}},
+        {"timeout", 1, 1, 1, {7}},
+    };
+    static const want_fail flags[5] = {
+        {"gqa", 4, 3, 3, {2, 1, 4}},
+        {"prefill", 4, 3, 3, {3, 2, 5}},
+        {"decode", 3, 2, 2, {10, 1}},
+        {"mha", 3, 2, 2, {3, 9}},
+        {"window", 3, 2, 2, {5, 6}},
+    };
+    triage_run tr;
+    kvr_failures g;
+
+    make_triage_run(&tr);
+    cr_assert_eq(kvr_failures_init(&g, &tr.run), 0);
+    cr_assert_eq(g.failed, 9);
+    check_fail_groups(g.kinds, g.nkinds, kinds, 4, "kinds");
+    check_fail_groups(g.flags, g.nflags, flags, 5, "flags");
+    /* shown once: kinds first, then flags in order */
+    cr_assert(kvr_worst_shown(&g, 2, 0, 0)); /* numeric showed it */
+    cr_assert(!kvr_worst_shown(&g, 1, 0, 1)); /* gqa's second, new */
+    cr_assert(kvr_worst_shown(&g, 1, 2, 1)); /* decode's: gqa showed it */
+    kvr_failures_free(&g);
+
+    /* a passing run has no groups */
+    for (size_t i = 0; i < NTRIAGE; i++)
+        tr.rec[i].passed = 1;
+    cr_assert_eq(kvr_failures_init(&g, &tr.run), 0);
+    cr_assert_eq(g.failed + g.nkinds + g.nflags, 0);
+    kvr_failures_free(&g);
+}
+
+Test(reports, worst_order_keeps_the_worst_few)
+{
+    triage_run tr;
+    kvr_failures g;
+    size_t i;
+
+    /* 12 numeric failures whose ratios rise with the index but for two
+     * ties (the lower index wins) and one without a verdict (last) */
+    make_triage_run(&tr);
+    for (i = 0; i < NTRIAGE; i++) {
+        tr.rec[i].passed = 0;
+        tr.rec[i].outcome = "numeric";
+        tr.rec[i].has_verdict = 1;
+        tr.rec[i].ratio = (double)i;
+        snprintf(tr.rec[i].flags, sizeof tr.rec[i].flags, "x");
+    }
+    tr.rec[11].has_verdict = 0; /* would be the worst by ratio */
+    tr.rec[4].ratio = 10;       /* ties with 10: index 14 first */
+    cr_assert_eq(kvr_failures_init(&g, &tr.run), 0);
+    cr_assert_eq(g.nkinds, 1);
+    cr_assert_eq(g.kinds[0].nworst, 3);
+    cr_assert_eq(g.kinds[0].worst[0], 4);
+    cr_assert_eq(g.kinds[0].worst[1], 10);
+    cr_assert_eq(g.kinds[0].worst[2], 9);
+    cr_assert_eq(g.flags[0].worst[0], 4);
+    cr_assert_lt(kvr_fail_cmp(&tr.run, 0, 11), 0); /* verdict before none */
+    cr_assert_gt(kvr_fail_cmp(&tr.run, 10, 4), 0);
+    cr_assert_eq(kvr_fail_cmp(&tr.run, 3, 3), 0);
+    kvr_failures_free(&g);
+}
+
+/* The text of s from the first occurrence of from to the next until (or
+ * the end), malloc'd; NULL when from is absent. */
+static char *section(const char *s, const char *from, const char *until)
+{
+    const char *a = strstr(s, from), *b;
+
+    if (!a)
+        return NULL;
+    b = strstr(a + strlen(from), until);
+    return strndup(a, b ? (size_t)(b - a) : strlen(a));
+}
+
+Test(reports, html_and_markdown_open_with_what_failed)
+{
+    triage_run tr;
+    char *dir, *html, *md, *s;
+    const char *what, *plots, *c13, *c20, *c12;
+
+    make_triage_run(&tr);
+    dir = write_run(&tr.run);
+    html = read_out(dir, "index.html");
+    cr_assert(strstr(html, "<div class=\"banner failed\">\n<h1>kvcheck: "
+                           "FAILED</h1>"));
+    cr_assert(strstr(html, "<b>9 of 12 cases failed</b> (12 of 12 planned"));
+    cr_assert(strstr(html, "Exit status <b>1</b>: a case failed."));
+    what = strstr(html, "<h2>What failed</h2>");
+    plots = strstr(html, "<svg");
+    cr_assert(what && plots && what < plots && what < strstr(html, "seed"));
+    /* numeric's cards, worst first: NaN (13), inf (20), 50 (12) */
+    s = section(html, "<h3>numeric: 5 failures, the worst 3</h3>", "<h3>");
+    cr_assert_not_null(s);
+    c13 = strstr(s, "id=\"case-13\""), c20 = strstr(s, "id=\"case-20\"");
+    c12 = strstr(s, "id=\"case-12\"");
+    cr_assert(c13 && c20 && c12 && c13 < c20 && c20 < c12, "%s", s);
+    free(s);
+    /* flags: counts, the share failed, each card's flags */
+    cr_assert(strstr(html, "<tr><td>gqa</td><td class=\"num\">3</td><td "
+                           "class=\"num\">4</td><td class=\"num\">75%</td>"));
+    cr_assert(strstr(html, "<tr><td>crash</td><td class=\"num\">2</td>"));
+    cr_assert(strstr(html, "flags: <span class=\"flag\">gqa</span><span "
+                           "class=\"flag\">prefill</span><span class=\"flag\">"
+                           "gqa</span>"));
+    /* gqa's second worst (11) is not a kind's worst: a card of its own */
+    s = section(html, "<h3>The worst of each flag, not shown above</h3>",
+                "<h2>");
+    cr_assert(s && strstr(s, "id=\"case-11\"") && !strstr(s, "id=\"case-12\""));
+    cr_assert(strstr(s, "among the worst of flag: gqa, decode"), "%s", s);
+    free(s);
+    cr_assert_eq(count_of(html, "id=\"case-"), 9); /* each worst once */
+
+    md = read_out(dir, "summary.md");
+    cr_assert(!strncmp(md, "# kvcheck: FAILED (9 of 12 cases failed)\n\n12 "
+                           "of 12 planned cases done. Exit status **1**: a "
+                           "case failed.\n\n## What failed\n\n", 120), "%s",
+              md);
+    cr_assert(strstr(md, "| numeric | 5 | case 13 (ratio nan), case 20 "
+                         "(ratio inf), "
+                         "case 12 (ratio 50) |"), "%s", md);
+    cr_assert(strstr(md, "| gqa | 3 | 4 | 75% | case 12 (ratio 50), case 11 "
+                         "(ratio 5), case 14 (ratio 2) |"));
+    cr_assert(strstr(md, "#### case 13: numeric, ratio nan"));
+    cr_assert(strstr(md, "Flags: `gqa` `prefill` `gqa`"));
+    cr_assert(strstr(md, "## What failed") < strstr(md, "## The run"));
+    cr_assert(strstr(md, "```\nkvcheck replay --seed 9 --case 12\n```"));
+    free(md);
+    free(html);
+    rm_rf(dir);
 }
