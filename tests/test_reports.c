@@ -1538,3 +1538,245 @@ Test(reports, html_and_markdown_open_with_what_failed)
     free(html);
     rm_rf(dir);
 }
+
+Test(reports, html_caps_the_failure_list_and_stays_small, .timeout = 60)
+{
+    const size_t n = 20000;
+    kvc_case_record *rec = calloc(n, sizeof *rec);
+    kvc_run_report run = {0};
+    char *dir, *html, *list, *p;
+    size_t i, len;
+
+    cr_assert_not_null(rec);
+    for (i = 0; i < n; i++) { /* every 4th case fails, as a real campaign */
+        kvc_case_record *c = &rec[i];
+        c->index = i;
+        c->mode = i % 2 ? "paged" : "blocked";
+        c->passed = i % 4 != 0;
+        c->outcome = c->passed ? "pass" : i % 8 ? "numeric" : "cache";
+        c->has_verdict = 1;
+        c->ratio = c->passed ? 0.01 : (double)(i % 997) + 2;
+        c->allowed = 1e-6;
+        c->err = c->ratio * c->allowed;
+        c->num_seqs = 3, c->num_q_heads = 8, c->num_kv_heads = 2;
+        c->head_dim = 64 + 16 * (int)(i % 5);
+        c->block_size = 16 << (i % 3);
+        snprintf(c->kv_format, sizeof c->kv_format, "f32");
+        snprintf(c->flags, sizeof c->flags, "prefill decode gqa "
+                 "seq_on_block_edge odd_head_dim window f%zu", i % 30);
+        snprintf(c->desc, sizeof c->desc, "paged S=3 Hq/Hkv=8/2 D=%d "
+                 "B=%d ctx+q=[231+13,153+23,31+1] causal", c->head_dim,
+                 c->block_size);
+        if (!c->passed)
+            snprintf(c->message, sizeof c->message, "out[seq 2, token 36, "
+                     "head 10, dim 7]: got -0.99 want 0.2 ratio %g", c->ratio);
+        snprintf(c->replay, sizeof c->replay, "kvcheck replay --seed 1 "
+                 "--case %zu --kernel all --kernel-lib build/tests/"
+                 "libkvattn_planted_no_rescale.so", i);
+    }
+    run.kernel_name = "planted";
+    run.shard_count = 1;
+    run.threshold = 1.0;
+    run.num_records = n;
+    run.records = rec;
+    dir = write_run(&run);
+    p = path_in(dir, "out");
+    html = slurp(p, "index.html", &len);
+    free(p);
+    cr_assert_lt(len, 3u << 20, "index.html is %zu bytes", len);
+    list = section(html, "<details>", "</details>");
+    cr_assert_not_null(list);
+    cr_assert_eq(count_of(list, "<tr><td class=\"num\">"), 500);
+    cr_assert(strstr(list, "(the first 500)"));
+    cr_assert(strstr(html, "and 4500 more failures not listed here: "
+                           "summary.json has them all"));
+    /* the banner and the groups come before the plots */
+    cr_assert(strstr(html, "<b>5000 of 20000 cases failed</b>"));
+    cr_assert(strstr(html, "<h2>What failed</h2>") < strstr(html, "<svg"));
+    free(list);
+    free(html);
+    free(rec);
+    rm_rf(dir);
+}
+
+#define HOSTILE "</code><script>alert(1)</script>&\"'"
+
+Test(reports, hostile_text_is_escaped)
+{
+    fixture fx;
+    kvc_case_record *c;
+    char *dir, *html, *md;
+    const char *p;
+
+    make_run(&fx);
+    c = &fx.rec[7]; /* the worst failure: in every section */
+    snprintf(c->message, sizeof c->message, "%s", HOSTILE);
+    snprintf(c->flags, sizeof c->flags, "gqa <b>bold</b>");
+    snprintf(c->replay, sizeof c->replay, "kvcheck replay '%s'", HOSTILE);
+    snprintf(c->desc, sizeof c->desc, "%s", HOSTILE);
+    snprintf(c->repro, sizeof c->repro, "x\"><script>.json");
+    dir = write_report(&fx);
+    html = read_out(dir, "index.html");
+    cr_assert_null(strstr(html, "<script"));
+    cr_assert_null(strstr(html, "<b>bold"));
+    cr_assert(strstr(html, "&lt;/code&gt;&lt;script&gt;alert(1)&lt;/script&gt;"
+                           "&amp;&quot;&#39;"));
+    cr_assert(strstr(html, "<span class=\"flag\">&lt;b&gt;bold&lt;/b&gt;"
+                           "</span>"));
+    cr_assert(strstr(html, "<a href=\"x%22%3E%3Cscript%3E.json\">"));
+    md = read_out(dir, "summary.md");
+    /* raw only as code (a fenced block or a span: shown, never run) */
+    for (p = strstr(md, "<script"); p; p = strstr(p + 1, "<script")) {
+        const char *line = p;
+        while (line > md && line[-1] != '\n')
+            line--;
+        cr_assert(!strncmp(line, "kvcheck replay '", 16) ||
+                      strstr(line, "`kvcheck replay '") < p,
+                  "raw markup outside code: %.80s", line);
+    }
+    cr_assert(strstr(md, "&lt;/code&gt;&lt;script&gt;"));
+    cr_assert(strstr(md, "(x%22%3E%3Cscript%3E.json)"));
+    free(md);
+    free(html);
+    rm_rf(dir);
+}
+
+Test(reports, interrupted_banner_and_state_everywhere)
+{
+    fixture fx;
+    char *dir, *html, *md, *json, *xml;
+    cJSON *root;
+
+    make_run(&fx);
+    fx.run.state = "interrupted";
+    fx.run.cases_planned = 100;
+    dir = write_report(&fx);
+    html = read_out(dir, "index.html");
+    cr_assert(strstr(html, "<div class=\"banner interrupted\">\n<h1>kvcheck: "
+                           "INTERRUPTED</h1>\n<p><b>30 of 100 planned cases "
+                           "done</b>, 8 failed so far"), "%.600s",
+              strstr(html, "<div class=\"banner"));
+    cr_assert(strstr(html, "(so far; not final)"));
+    cr_assert(strstr(html, "<title>kvcheck report: INTERRUPTED</title>"));
+    md = read_out(dir, "summary.md");
+    cr_assert(!strncmp(md, "# kvcheck: INTERRUPTED (30 of 100 planned cases "
+                           "done, 8 failed so far)\n", 65), "%.100s", md);
+    cr_assert(strstr(md, "- **state:** interrupted"));
+    json = read_out(dir, "summary.json");
+    root = cJSON_Parse(json);
+    cr_assert_not_null(root);
+    cr_assert_str_eq(cJSON_GetObjectItem(root, "state")->valuestring,
+                     "interrupted");
+    cr_assert_eq(num(root, "cases_planned"), 100);
+    cr_assert_eq(num(root, "exit_status"), 1);
+    cJSON_Delete(root);
+    xml = read_out(dir, "junit.xml");
+    cr_assert_eq(count_of(xml, "<property name=\"state\" value=\"interrupted\""
+                               "/>"), 3);
+    cr_assert(strstr(xml, "<property name=\"cases_planned\" value=\"100\"/>"));
+    free(xml);
+    free(json);
+    free(md);
+    free(html);
+    rm_rf(dir);
+
+    /* complete: the caller's exit status and its meaning */
+    fx.run.state = "complete";
+    fx.run.exit_status = 3;
+    dir = write_report(&fx);
+    html = read_out(dir, "index.html");
+    cr_assert(strstr(html, "<h1>kvcheck: FAILED</h1>"));
+    cr_assert(strstr(html, "Exit status <b>3</b>: I/O or internal error."));
+    free(html);
+    rm_rf(dir);
+}
+
+/* Whether the text from "from" to the next "until" contains needle. */
+static int section_has(const char *s, const char *from, const char *until,
+                       const char *needle)
+{
+    char *sec = section(s, from, until);
+    int has;
+
+    cr_assert_not_null(sec, "no %s", from);
+    has = strstr(sec, needle) != NULL;
+    free(sec);
+    return has;
+}
+
+Test(reports, repro_links_exactly_when_set)
+{
+    fixture fx;
+    char *dir, *html, *md, *json, from[64];
+    const cJSON *cases, *c;
+    cJSON *root;
+    size_t i, with = 0;
+
+    make_run(&fx);
+    snprintf(fx.rec[7].repro, sizeof fx.rec[7].repro, "repro-case-1049.json");
+    snprintf(fx.rec[3].repro, sizeof fx.rec[3].repro, "repro dir/case:1021.json");
+    dir = write_report(&fx);
+    html = read_out(dir, "index.html");
+    md = read_out(dir, "summary.md");
+    for (i = 0; i < NREC; i++) {
+        int set = fx.rec[i].repro[0] != 0;
+        if (fx.rec[i].passed)
+            continue;
+        with += set;
+        /* its row in the full list, its section in summary.md */
+        snprintf(from, sizeof from, "<tr><td class=\"num\">%" PRIu64 "</td>",
+                 fx.rec[i].index);
+        cr_assert_eq(section_has(html, from, "</tr>", "class=\"repro\""), set,
+                     "case %" PRIu64, fx.rec[i].index);
+        snprintf(from, sizeof from, "### case %" PRIu64 " (",
+                 fx.rec[i].index);
+        cr_assert_eq(section_has(md, from, "###", "Reproducer: ["), set,
+                     "case %" PRIu64, fx.rec[i].index);
+    }
+    cr_assert_eq(with, 2);
+    cr_assert_eq(count_of(html, "class=\"repro\""),
+                 count_of(html, "<a href=\"repro-case-1049.json\">") +
+                     count_of(html, "<a href=\"repro%20dir/case%3A1021.json\">"));
+    cr_assert(strstr(md, "Reproducer: [repro dir/case:1021.json]"
+                         "(repro%20dir/case%3A1021.json)"));
+    json = read_out(dir, "summary.json");
+    root = cJSON_Parse(json);
+    cases = cJSON_GetObjectItem(root, "cases");
+    c = case_by_index(cases, 1049);
+    cr_assert_str_eq(cJSON_GetObjectItem(c, "repro")->valuestring,
+                     "repro-case-1049.json");
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(case_by_index(cases, 1000),
+                                               "repro")));
+    cJSON_Delete(root);
+    free(json);
+    free(md);
+    free(html);
+    rm_rf(dir);
+}
+
+Test(reports, junit_with_flags_validates)
+{
+    fixture fx;
+    char *dir, *xml, *cmd;
+
+    cr_assert_eq(system("command -v xmllint > /dev/null"), 0,
+                 "xmllint missing: run `make deps` (libxml2-utils)");
+    make_run(&fx);
+    fx.run.state = "interrupted";
+    fx.run.cases_planned = 40;
+    snprintf(fx.rec[7].flags, sizeof fx.rec[7].flags, "gqa <odd> & \"flag\"");
+    snprintf(fx.rec[7].repro, sizeof fx.rec[7].repro, "repro-case-1049.json");
+    dir = write_report(&fx);
+    xml = read_out(dir, "junit.xml");
+    cr_assert(strstr(xml, "flags: mha partial_block\nreplay: "));
+    cr_assert(strstr(xml, "flags: gqa &lt;odd&gt; &amp; &quot;flag&quot;\n"
+                          "reproducer: repro-case-1049.json\nreplay: "));
+    cr_assert_eq(count_of(xml, "\nflags: "), count_of(xml, "<failure "));
+    check_xml(xml);
+    cr_assert(asprintf(&cmd, "xmllint --noout --schema tests/junit.xsd "
+                             "'%s/out/junit.xml' 2>/dev/null", dir) > 0);
+    cr_assert_eq(system(cmd), 0, "junit.xml does not validate");
+    free(cmd);
+    free(xml);
+    rm_rf(dir);
+}
