@@ -4,8 +4,8 @@
  * banner, the failures by verdict kind and by flag with the worst of each:
  * report_html_failures.c), then the run, tables of the kernel modes and KV
  * cache formats, a histogram of log10(error ratio) per kernel mode, the
- * coverage grids of the config space, the worst cases by ratio and the
- * full failure list, collapsed and capped. Links go only to anchors in the
+ * coverage grids of the config space, the worst of each flag, the worst
+ * cases by ratio and the full failure list, collapsed and capped. Links go only to anchors in the
  * page and to reproducer files beside it.
  *
  * Histogram axis (shared by all modes so they compare): from the decade of
@@ -367,6 +367,7 @@ static int write_page(FILE *f, const kvc_run_report *r, const kvr_stats *s,
                 "KV format");
     if (histograms(f, r, s) || coverage(f, r, s))
         return -1;
+    kvr_html_flag_worst(f, r, g);
     worst_table(f, r, s);
     kvr_html_failure_list(f, r, s);
     fputs("</body>\n</html>\n", f);

@@ -23,10 +23,15 @@ extern const char kvr_html_failures_css[];
 void kvr_html_banner(FILE *f, const kvc_run_report *r, const kvr_stats *s);
 
 /* "What failed": counts by verdict kind and by flag, and the worst few of
- * each, every one with its message, flags, replay command and reproducer
- * link. Nothing when no case failed. */
+ * each kind, every one with its message, flags, replay command and
+ * reproducer link (a card). Nothing when no case failed. */
 void kvr_html_what_failed(FILE *f, const kvc_run_report *r,
                           const kvr_failures *g);
+
+/* Cards of the worst few of each flag that kvr_html_what_failed did not
+ * show (the flag table links to them). */
+void kvr_html_flag_worst(FILE *f, const kvc_run_report *r,
+                         const kvr_failures *g);
 
 /* Every failure in case order, collapsed, at most KVR_HTML_MAX_FAILURES. */
 void kvr_html_failure_list(FILE *f, const kvc_run_report *r,

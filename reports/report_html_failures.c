@@ -2,8 +2,10 @@
  * report_html_failures.c — what index.html shows first, so the first
  * screen of a failing run says what failed and how to replay it: the
  * status banner, the failures grouped by verdict kind and by flag with the
- * worst few of each as cards (message, flags, replay command, reproducer
- * link), and, further down, the whole failure list collapsed and capped.
+ * worst few of each kind as cards (message, flags, replay command,
+ * reproducer link); further down, after the plots (there are dozens of
+ * flags, their cards would push everything else off the page), the worst
+ * of each flag as cards, and the whole failure list collapsed and capped.
  *
  * A case that is among the worst of several groups gets one card (id
  * "case-<index>"); the count tables link to the cards.
@@ -183,7 +185,7 @@ static void card(FILE *f, const kvc_run_report *r, size_t pos,
 void kvr_html_what_failed(FILE *f, const kvc_run_report *r,
                           const kvr_failures *g)
 {
-    size_t j, k, extra = 0;
+    size_t j, k;
 
     if (g->failed == 0)
         return;
@@ -200,17 +202,29 @@ void kvr_html_what_failed(FILE *f, const kvc_run_report *r,
     }
     if (g->nflags == 0)
         return;
-    fputs("<h2>Failures by flag</h2>\n<p class=\"note\">A failure counts "
-          "under every flag its case has; a flag that many failing cases "
-          "share, and few passing ones, points at the bug.</p>\n", f);
+    fprintf(f, "<h2>Failures by flag</h2>\n<p class=\"note\">A failure "
+               "counts under every flag its case has. %.0f%% of all cases "
+               "failed: a flag whose share is far above that points at the "
+               "bug. The worst of each flag not shown above are further "
+               "down, after the plots.</p>\n",
+            100.0 * (double)g->failed / (double)r->num_records);
     count_table(f, r, g->flags, g->nflags, 1);
+}
+
+void kvr_html_flag_worst(FILE *f, const kvc_run_report *r,
+                         const kvr_failures *g)
+{
+    size_t j, k, extra = 0;
+
     for (j = 0; j < g->nflags; j++)
         for (k = 0; k < g->flags[j].nworst; k++) {
             size_t pos = g->flags[j].worst[k];
             if (kvr_worst_shown(g, pos, j, k))
                 continue;
             if (extra++ == 0)
-                fputs("<h3>The worst of each flag, not shown above</h3>\n", f);
+                fputs("<h2>The worst of each flag</h2>\n<p class=\"note\">"
+                      "Those not shown under their verdict kind at the "
+                      "top.</p>\n", f);
             card(f, r, pos, g, 1);
         }
 }

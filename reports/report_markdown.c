@@ -197,6 +197,7 @@ int kvc_report_write_markdown(const kvc_run_report *r, FILE *f)
             header(f, r, &s);
             group_table(f, r, &s.modes, "Kernel modes", "mode");
             group_table(f, r, &s.formats, "KV cache formats", "KV format");
+            kvr_md_flag_worst(f, r, &g);
             failures(f, r, &s);
             worst(f, r, &s);
             kvr_failures_free(&g);

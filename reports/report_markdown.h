@@ -12,9 +12,13 @@
 #include "report_stats.h"
 
 /* "What failed": counts by verdict kind and by flag, the worst few of
- * each. Nothing when no case failed. */
+ * each kind. Nothing when no case failed. */
 void kvr_md_what_failed(FILE *f, const kvc_run_report *r,
                         const kvr_failures *g);
+
+/* The worst few of each flag that kvr_md_what_failed did not show. */
+void kvr_md_flag_worst(FILE *f, const kvc_run_report *r,
+                       const kvr_failures *g);
 
 /* The record's flags as code spans ("none" without flags). */
 void kvr_md_flags(FILE *f, const kvc_case_record *c, int in_table);

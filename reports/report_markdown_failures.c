@@ -2,8 +2,9 @@
  * report_markdown_failures.c — the part of summary.md that comes first
  * when a run failed: the failures by verdict kind and by flag, with the
  * worst few of each (message, flags, reproducer link, replay command in a
- * code block). Each worst failure is shown once: under its kind, or under
- * "the worst of each flag" when no kind showed it.
+ * code block). Each worst failure is shown once: under its kind at the
+ * top, or under "the worst of each flag" (after the run's tables: dozens
+ * of flags would bury them) when no kind showed it.
  */
 #include <inttypes.h>
 
@@ -111,7 +112,7 @@ static void card(FILE *f, const kvc_case_record *c)
 void kvr_md_what_failed(FILE *f, const kvc_run_report *r,
                         const kvr_failures *g)
 {
-    size_t j, k, extra = 0;
+    size_t j, k;
 
     if (g->failed == 0)
         return;
@@ -127,15 +128,25 @@ void kvr_md_what_failed(FILE *f, const kvc_run_report *r,
     }
     if (g->nflags == 0)
         return;
-    fputs("## Failures by flag\n\nA failure counts under every flag its "
-          "case has.\n\n", f);
+    fprintf(f, "## Failures by flag\n\nA failure counts under every flag "
+               "its case has. %.0f%% of all cases failed: a flag whose share "
+               "is far above that points at the bug.\n\n",
+            100.0 * (double)g->failed / (double)r->num_records);
     count_table(f, r, g->flags, g->nflags, 1);
+}
+
+void kvr_md_flag_worst(FILE *f, const kvc_run_report *r,
+                       const kvr_failures *g)
+{
+    size_t j, k, extra = 0;
+
     for (j = 0; j < g->nflags; j++)
         for (k = 0; k < g->flags[j].nworst; k++) {
             if (kvr_worst_shown(g, g->flags[j].worst[k], j, k))
                 continue;
             if (extra++ == 0)
-                fputs("### The worst of each flag, not shown above\n\n", f);
+                fputs("## The worst of each flag\n\nThose not shown under "
+                      "their verdict kind at the top.\n\n", f);
             card(f, &r->records[g->flags[j].worst[k]]);
         }
 }

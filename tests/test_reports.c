@@ -1513,8 +1513,8 @@ Test(reports, html_and_markdown_open_with_what_failed)
                            "class=\"flag\">prefill</span><span class=\"flag\">"
                            "gqa</span>"));
     /* gqa's second worst (11) is not a kind's worst: a card of its own */
-    s = section(html, "<h3>The worst of each flag, not shown above</h3>",
-                "<h2>");
+    s = section(html, "<h2>The worst of each flag</h2>", "<h2>");
+    cr_assert(strstr(html, "<h2>The worst of each flag</h2>") > plots);
     cr_assert(s && strstr(s, "id=\"case-11\"") && !strstr(s, "id=\"case-12\""));
     cr_assert(strstr(s, "among the worst of flag: gqa, decode"), "%s", s);
     free(s);
@@ -1533,6 +1533,9 @@ Test(reports, html_and_markdown_open_with_what_failed)
     cr_assert(strstr(md, "#### case 13: numeric, ratio nan"));
     cr_assert(strstr(md, "Flags: `gqa` `prefill` `gqa`"));
     cr_assert(strstr(md, "## What failed") < strstr(md, "## The run"));
+    cr_assert(strstr(md, "## KV cache formats") <
+                  strstr(md, "## The worst of each flag"));
+    cr_assert(strstr(md, "#### case 11: numeric"));
     cr_assert(strstr(md, "```\nkvcheck replay --seed 9 --case 12\n```"));
     free(md);
     free(html);
