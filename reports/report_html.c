@@ -359,7 +359,7 @@ static int write_page(FILE *f, const kvc_run_report *r, const kvr_stats *s,
                "</title>\n<style>%s%s</style>\n</head>\n<body>\n",
             kvr_status_word(r, s->failed), css, kvr_html_failures_css);
     kvr_html_banner(f, r, s);
-    kvr_html_what_failed(f, r, g);
+    kvr_html_what_failed(f, r, s, g);
     fputs("<h2>The run</h2>\n", f);
     run_table(f, r, s);
     group_table(f, r, &s->modes, "Kernel modes", "modes", "mode");

@@ -22,11 +22,12 @@ extern const char kvr_html_failures_css[];
  * failures, the exit status and its meaning. */
 void kvr_html_banner(FILE *f, const kvc_run_report *r, const kvr_stats *s);
 
-/* "What failed": counts by verdict kind and by flag, and the worst few of
+/* "What failed": the failing modes and KV formats, counts by verdict kind
+ * and by flag, and the worst few of
  * each kind, every one with its message, flags, replay command and
  * reproducer link (a card). Nothing when no case failed. */
 void kvr_html_what_failed(FILE *f, const kvc_run_report *r,
-                          const kvr_failures *g);
+                          const kvr_stats *s, const kvr_failures *g);
 
 /* Cards of the worst few of each flag that kvr_html_what_failed did not
  * show (the flag table links to them). */

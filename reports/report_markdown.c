@@ -193,7 +193,7 @@ int kvc_report_write_markdown(const kvc_run_report *r, FILE *f)
     if (kvr_stats_init(&s, r) == 0) {
         if (kvr_failures_init(&g, r) == 0) {
             banner(f, r, &s);
-            kvr_md_what_failed(f, r, &g);
+            kvr_md_what_failed(f, r, &s, &g);
             header(f, r, &s);
             group_table(f, r, &s.modes, "Kernel modes", "mode");
             group_table(f, r, &s.formats, "KV cache formats", "KV format");

@@ -11,9 +11,10 @@
 #include "report_groups.h"
 #include "report_stats.h"
 
-/* "What failed": counts by verdict kind and by flag, the worst few of
+/* "What failed": the failing modes and KV formats, counts by verdict kind
+ * and by flag, the worst few of
  * each kind. Nothing when no case failed. */
-void kvr_md_what_failed(FILE *f, const kvc_run_report *r,
+void kvr_md_what_failed(FILE *f, const kvc_run_report *r, const kvr_stats *s,
                         const kvr_failures *g);
 
 /* The worst few of each flag that kvr_md_what_failed did not show. */

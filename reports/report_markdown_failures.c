@@ -109,14 +109,32 @@ static void card(FILE *f, const kvc_case_record *c)
     fputc('\n', f);
 }
 
-void kvr_md_what_failed(FILE *f, const kvc_run_report *r,
+/* "paged 179 of 683, qeff 177 of 665": the groups with failures. */
+static void failing_groups(FILE *f, const kvr_grouping *gr)
+{
+    size_t m, n = 0;
+
+    for (m = 0; m < gr->n; m++)
+        if (gr->groups[m].failed) {
+            fputs(n++ ? ", " : "", f);
+            kvr_put_md_text(f, KVR_STR(gr->groups[m].name), 0);
+            fprintf(f, " %zu of %zu", gr->groups[m].failed,
+                    gr->groups[m].run);
+        }
+}
+
+void kvr_md_what_failed(FILE *f, const kvc_run_report *r, const kvr_stats *s,
                         const kvr_failures *g)
 {
     size_t j, k;
 
     if (g->failed == 0)
         return;
-    fputs("## What failed\n\n", f);
+    fputs("## What failed\n\nFailures by kernel mode: ", f);
+    failing_groups(f, &s->modes);
+    fputs("; by KV cache format: ", f);
+    failing_groups(f, &s->formats);
+    fputs(".\n\n", f);
     count_table(f, r, g->kinds, g->nkinds, 0);
     for (j = 0; j < g->nkinds; j++) {
         fputs("### ", f);
