@@ -148,50 +148,53 @@ static int build(kvr_fail_group **out, size_t *nout, char **arena,
     return 0;
 }
 
-/* The (name, record) pairs: failures' outcomes (kinds) or every record's
- * flags. *n is set; NULL on allocation failure. */
-static tok *pairs(const kvc_run_report *r, int flags, size_t *n)
-{
-    size_t i, cap = 16, k = 0;
-    tok *t = malloc(cap * sizeof *t);
+/* A growing array of pairs. */
+typedef struct toks {
+    tok *t;
+    size_t n, cap;
+} toks;
 
-    for (i = 0; t && i < r->num_records; i++) {
+static int push(toks *v, const char *s, size_t len, size_t pos)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 64;
+        tok *nt = realloc(v->t, cap * sizeof *nt);
+        if (!nt)
+            return -1;
+        v->t = nt, v->cap = cap;
+    }
+    v->t[v->n].s = s, v->t[v->n].len = len, v->t[v->n++].pos = pos;
+    return 0;
+}
+
+/* The (name, record) pairs: each failure's outcome (flags == 0), or each
+ * record's flags. 0, or -1 on allocation failure. */
+static int pairs(toks *v, const kvc_run_report *r, int flags)
+{
+    size_t i;
+
+    for (i = 0; i < r->num_records; i++) {
         const kvc_case_record *c = &r->records[i];
         size_t at = 0, start, len;
 
-        if (!flags && c->passed)
-            continue;
-        for (;;) {
+        if (!flags) {
             const char *name = kvr_outcome_name(c);
-            if (!flags)
-                start = 0, len = strlen(name);
-            else if (kvr_flag_next(c->flags, sizeof c->flags, &at, &start,
-                                   &len))
-                name = c->flags;
-            else
-                break;
-            if (k == cap) {
-                tok *nt = realloc(t, 2 * cap * sizeof *t);
-                if (!nt) {
-                    free(t);
-                    return NULL;
-                }
-                t = nt, cap *= 2;
-            }
-            t[k].s = name + start, t[k].len = len, t[k++].pos = i;
-            if (!flags)
-                break;
+            if (!c->passed && push(v, name, strlen(name), i))
+                return -1;
+            continue;
         }
+        while (kvr_flag_next(c->flags, sizeof c->flags, &at, &start, &len))
+            if (push(v, c->flags + start, len, i))
+                return -1;
     }
-    *n = k;
-    return t;
+    return 0;
 }
 
 int kvr_failures_init(kvr_failures *g, const kvc_run_report *r)
 {
     kvr_fail_group **out[2] = {&g->kinds, &g->flags};
     size_t *nout[2] = {&g->nkinds, &g->nflags};
-    size_t i, n;
+    size_t i;
     int f;
 
     memset(g, 0, sizeof *g);
@@ -200,16 +203,15 @@ int kvr_failures_init(kvr_failures *g, const kvc_run_report *r)
     for (i = 0; i < r->num_records; i++)
         g->failed += !r->records[i].passed;
     for (f = 0; f < 2; f++) {
-        tok *t = pairs(r, f, &n);
-        int rc;
+        toks v = {0};
+        int rc = pairs(&v, r, f);
 
-        if (!t) {
-            kvr_failures_free(g);
-            return -1;
+        if (rc == 0) {
+            if (v.n) /* qsort wants a valid pointer even for 0 */
+                qsort(v.t, v.n, sizeof *v.t, cmp_tok);
+            rc = build(out[f], nout[f], &g->names[f], v.t, v.n, r);
         }
-        qsort(t, n, sizeof *t, cmp_tok);
-        rc = build(out[f], nout[f], &g->names[f], t, n, r);
-        free(t);
+        free(v.t);
         if (rc) {
             kvr_failures_free(g);
             return -1;

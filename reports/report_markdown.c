@@ -30,8 +30,10 @@ static void banner(FILE *f, const kvc_run_report *r, const kvr_stats *s)
     else if (s->failed)
         fprintf(f, "# kvcheck: %s (%zu of %zu cases failed)\n\n", word,
                 s->failed, s->cases);
-    else
+    else if (s->cases)
         fprintf(f, "# kvcheck: %s (%zu cases)\n\n", word, s->cases);
+    else
+        fprintf(f, "# kvcheck: %s (no case checked)\n\n", word);
     if (intr)
         fputs("The run had not finished when this report was written.\n\n",
               f);
