@@ -10,6 +10,15 @@
  * per-mode and per-format numbers (report_stats.h) against values worked
  * out by hand, in the stats and in every report; and the campaign's
  * KV-format label, record and console summary line.
+ *
+ * Suite "reports": what a person triages first. A third run of 12 cases
+ * has its failures grouped by verdict kind and by flag by hand
+ * (report_groups.h): counts, the order of the worst few, and index.html
+ * and summary.md opening with them; the HTML failure list stays capped and
+ * small on 20,000 cases; hostile text is escaped; the interrupted banner
+ * and the state reach every format; reproducer links appear exactly when
+ * a record names a file; junit.xml with flags validates against
+ * tests/junit.xsd.
  */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
@@ -657,6 +666,13 @@ Test(reports_markdown, passing_run_says_passed)
     md = read_out(dir, "summary.md");
     cr_assert(!strncmp(md, "# kvcheck: PASSED (30 cases)", 28), "%.40s", md);
     cr_assert(strstr(md, "## Failures (0)\n\nNone."));
+    cr_assert(strstr(md, "Exit status **0**: every checked case passed."));
+    cr_assert_null(strstr(md, "## What failed"));
+    free(md);
+    md = read_out(dir, "index.html");
+    cr_assert(strstr(md, "<div class=\"banner passed\">\n<h1>kvcheck: "
+                         "PASSED</h1>"));
+    cr_assert_null(strstr(md, "<h2>What failed</h2>"));
     free(md);
     rm_rf(dir);
 }
