@@ -1,9 +1,12 @@
 /*
  * report_html.c — index.html: one self-contained page (inline CSS and SVG,
- * no script, no external resource) with the run's verdict, tables of the
- * kernel modes and KV cache formats, a histogram of log10(error ratio) per
- * kernel mode, the coverage grids of the config space and tables of the
- * worst cases and the failures.
+ * no script, no external resource). It opens with what failed (the status
+ * banner, the failures by verdict kind and by flag with the worst of each:
+ * report_html_failures.c), then the run, tables of the kernel modes and KV
+ * cache formats, a histogram of log10(error ratio) per kernel mode, the
+ * coverage grids of the config space, the worst of each flag, the worst
+ * cases by ratio and the full failure list, collapsed and capped. Links go only to anchors in the
+ * page and to reproducer files beside it.
  *
  * Histogram axis (shared by all modes so they compare): from the decade of
  * the smallest positive ratio (at least 3 decades below the threshold, at
@@ -18,18 +21,18 @@
 
 #include "report.h"
 #include "report_coverage.h"
+#include "report_html.h"
 #include "report_stats.h"
 #include "report_text.h"
 #include "svg_plot.h"
 
 #define KVR_HTML_WORST 20
-#define KVR_HTML_MAX_FAILURES 200
 #define KVR_HIST_MIN_DEC (-15)
 #define KVR_HIST_MAX_DEC 15
 
 static void esc(FILE *f, const char *s, size_t n)
 {
-    kvr_put_xml(f, s, n, KVR_ESC_HTML);
+    kvr_html_esc(f, s, n);
 }
 
 static const char css[] =
@@ -44,7 +47,7 @@ static const char css[] =
     "tr.failed td{background:#fdecea}"
     "td.num{white-space:nowrap}"
     "code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}"
-    "td.replay code{white-space:nowrap}"
+    "td.replay{min-width:300px}"
     ".wide{overflow-x:auto}"
     ".figs{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}"
     "figure{margin:0}figcaption{font-size:12px;color:#555;max-width:560px}"
@@ -63,8 +66,14 @@ static void run_table(FILE *f, const kvc_run_report *r, const kvr_stats *s)
             r->seed, r->shard_index, r->shard_count);
     kvr_fmt_exact(buf, r->threshold);
     fprintf(f, "<tr><th>error-ratio threshold</th><td>%s</td></tr>\n", buf);
-    fprintf(f, "<tr><th>cases</th><td>%zu (%zu failed, %zu with a numeric "
-               "verdict)</td></tr>\n", s->cases, s->failed, s->verdicts);
+    fprintf(f, "<tr><th>cases</th><td>%zu of %llu planned (%zu failed, %zu "
+               "with a numeric verdict)</td></tr>\n", s->cases,
+            kvr_planned(r), s->failed, s->verdicts);
+    fputs("<tr><th>state</th><td>", f);
+    esc(f, KVR_STR(kvr_state_name(r)));
+    fprintf(f, "</td></tr>\n<tr><th>exit status</th><td>%d (%s)</td></tr>\n",
+            kvr_exit_status(r, s->failed),
+            kvr_exit_meaning(kvr_exit_status(r, s->failed)));
     kvr_fmt_seconds(buf, r->seconds);
     fprintf(f, "<tr><th>time</th><td>%s s</td></tr>\n<tr><th>started</th><td>",
             buf);
@@ -298,13 +307,6 @@ static int coverage(FILE *f, const kvc_run_report *r, const kvr_stats *s)
 
 /* ---- case tables ---- */
 
-static void replay_cell(FILE *f, const kvc_case_record *c)
-{
-    fputs("<td class=\"replay\"><code>", f);
-    esc(f, KVR_FIELD(c->replay));
-    fputs("</code></td>", f);
-}
-
 static void worst_table(FILE *f, const kvc_run_report *r, const kvr_stats *s)
 {
     size_t i, n = s->verdicts < KVR_HTML_WORST ? s->verdicts : KVR_HTML_WORST;
@@ -338,84 +340,53 @@ static void worst_table(FILE *f, const kvc_run_report *r, const kvr_stats *s)
                 c->num_kv_heads, c->head_dim, c->block_size, c->num_seqs);
         esc(f, KVR_FIELD(c->desc));
         fputs("</td>", f);
-        replay_cell(f, c);
+        fputs("<td class=\"replay\">", f);
+        kvr_html_replay(f, c);
+        kvr_html_repro(f, c);
+        fputs("</td>", f);
         fputs("</tr>\n", f);
     }
     fputs("</table></div>\n", f);
 }
 
-static void failure_table(FILE *f, const kvc_run_report *r,
-                          const kvr_stats *s)
+/* The page: what failed first, then the run, the plots and grids, the
+ * worst ratios and the full (collapsed, capped) failure list. */
+static int write_page(FILE *f, const kvc_run_report *r, const kvr_stats *s,
+                      const kvr_failures *g)
 {
-    size_t i, shown = 0;
-
-    fprintf(f, "<h2>Failures (%zu)</h2>\n", s->failed);
-    if (s->failed == 0) {
-        fputs("<p>None.</p>\n", f);
-        return;
-    }
-    fputs("<div class=\"wide\"><table class=\"failures\">\n<tr><th>case</th><th>mode</th>"
-          "<th>KV format</th><th>outcome</th><th>ratio</th><th>message</th><th>description</th>"
-          "<th>replay</th></tr>\n", f);
-    for (i = 0; i < r->num_records && shown < KVR_HTML_MAX_FAILURES; i++) {
-        const kvc_case_record *c = &r->records[i];
-        char q[KVR_NUM_LEN] = "\xe2\x80\x93";
-
-        if (c->passed)
-            continue;
-        shown++;
-        if (c->has_verdict)
-            kvr_fmt_short(q, c->ratio);
-        fprintf(f, "<tr><td class=\"num\">%" PRIu64 "</td><td>", c->index);
-        esc(f, KVR_STR(kvr_mode_name(c)));
-        fputs("</td><td>", f);
-        esc(f, KVR_STR(kvr_format_name(c)));
-        fputs("</td><td>", f);
-        esc(f, KVR_STR(kvr_outcome_name(c)));
-        fprintf(f, "</td><td class=\"num\">%s</td><td>", q);
-        esc(f, KVR_FIELD(c->message));
-        fputs("</td><td>", f);
-        esc(f, KVR_FIELD(c->desc));
-        fputs("</td>", f);
-        replay_cell(f, c);
-        fputs("</tr>\n", f);
-    }
-    fputs("</table></div>\n", f);
-    if (s->failed > shown)
-        fprintf(f, "<p class=\"note\">&hellip; and %zu more failures, all "
-                   "listed in summary.json and junit.xml.</p>\n",
-                s->failed - shown);
+    fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
+               "<meta charset=\"utf-8\">\n<title>kvcheck report: %s"
+               "</title>\n<style>%s%s</style>\n</head>\n<body>\n",
+            kvr_status_word(r, s->failed), css, kvr_html_failures_css);
+    kvr_html_banner(f, r, s);
+    kvr_html_what_failed(f, r, s, g);
+    fputs("<h2>The run</h2>\n", f);
+    run_table(f, r, s);
+    group_table(f, r, &s->modes, "Kernel modes", "modes", "mode");
+    group_table(f, r, &s->formats, "KV cache formats", "formats",
+                "KV format");
+    if (histograms(f, r, s) || coverage(f, r, s))
+        return -1;
+    kvr_html_flag_worst(f, r, g);
+    worst_table(f, r, s);
+    kvr_html_failure_list(f, r, s);
+    fputs("</body>\n</html>\n", f);
+    return ferror(f) ? -1 : 0;
 }
 
 int kvc_report_write_html(const kvc_run_report *r, FILE *f)
 {
     kvr_locale loc;
+    kvr_failures g;
     kvr_stats s;
-    int rc = -1, passed;
+    int rc = -1;
 
     if (!r || !f || kvr_c_locale_enter(&loc))
         return -1;
     if (kvr_stats_init(&s, r) == 0) {
-        passed = kvr_run_passed(&s);
-        fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
-                   "<meta charset=\"utf-8\">\n<title>kvcheck report: %s"
-                   "</title>\n<style>%s</style>\n</head>\n<body>\n",
-                passed ? "PASSED" : "FAILED", css);
-        fprintf(f, "<h1>kvcheck: <span class=\"%s\">%s</span></h1>\n",
-                passed ? "passed" : "failed", passed ? "PASSED" : "FAILED");
-        fprintf(f, "<p>%zu of %zu cases failed.</p>\n", s.failed, s.cases);
-        run_table(f, r, &s);
-        group_table(f, r, &s.modes, "Kernel modes", "modes", "mode");
-        group_table(f, r, &s.formats, "KV cache formats", "formats",
-                    "KV format");
-        rc = histograms(f, r, &s);
-        if (rc == 0)
-            rc = coverage(f, r, &s);
-        if (rc == 0) {
-            worst_table(f, r, &s);
-            failure_table(f, r, &s);
-            fputs("</body>\n</html>\n", f);
-            rc = ferror(f) ? -1 : 0;
+        if (kvr_failures_init(&g, r) == 0) {
+            rc = write_page(f, r, &s, &g);
+            kvr_failures_free(&g);
         }
         kvr_stats_free(&s);
     }

@@ -15,22 +15,30 @@
  *   { "format": "kvcheck-summary", "format_version": 1,
  *     "tool_version", "command", "kernel", "seed", "shard": "i/n",
  *     "threshold", "seconds", "started_utc",
+ *     "state": "complete" | "interrupted", "cases_planned", "exit_status",
  *     "counts": { "cases", "failed", "verdicts",
  *                 "modes": { "<mode>": GROUP, ... },
  *                 "formats": { "<kv format>": GROUP, ... },
- *                 "worst_ratio", "worst_index" },   (null when no verdict)
+ *                 "worst_ratio", "worst_index",    (null when no verdict)
+ *                 "failures_by_kind": { "<outcome>": n, ... },
+ *                 "failures_by_flag": { "<flag>": { "cases", "failed" },
+ *                                       ... } },  (most failures first)
  *     "cases": [ { "index", "mode", "kv_format", "outcome", "passed",
  *                  "ratio", "err", "allowed",        (only with a verdict)
  *                  "num_seqs", "num_q_heads", "num_kv_heads", "head_dim",
  *                  "block_size", "total_q_tokens", "max_kv_len",
  *                  "flags": [..], "desc", "message", "replay",
+ *                  "repro",      (the reproducer file, relative to the
+ *                                 report directory; null when none)
  *                  "seconds" }, ... ] }
  * GROUP is { "run", "failed", "verdicts", "worst_ratio", "worst_index",
  * "median_ratio" } (the last three null when the group has no verdict);
  * "kv_format" and the "formats" keys are the KV cache format ("f32",
  * "fp8_e4m3/token", "nvfp4/group", ...; "unknown" when the record has none).
  * Strings are cleaned to valid UTF-8 (invalid bytes become U+FFFD); a NULL
- * header string is null.
+ * header string is null. "exit_status" and "cases_planned" are as
+ * report_groups.h reads them (a caller that left them 0 gets the value
+ * its records imply).
  */
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -39,6 +47,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "report_groups.h"
 #include "report_stats.h"
 #include "report_text.h"
 
@@ -90,24 +99,12 @@ static cJSON *text(const char *s, size_t n)
 static cJSON *flag_array(const char *flags, size_t n)
 {
     cJSON *arr = cJSON_CreateArray();
-    size_t i = 0;
+    size_t at = 0, start, len;
 
     if (!arr)
         return NULL;
-    while (i < n && flags[i]) {
-        size_t start;
-        cJSON *item;
-
-        while (i < n && (flags[i] == ' ' || flags[i] == '\t' ||
-                         flags[i] == '\n' || flags[i] == ','))
-            i++;
-        start = i;
-        while (i < n && flags[i] && flags[i] != ' ' && flags[i] != '\t' &&
-               flags[i] != '\n' && flags[i] != ',')
-            i++;
-        if (i == start)
-            continue;
-        item = text(flags + start, i - start);
+    while (kvr_flag_next(flags, n, &at, &start, &len)) {
+        cJSON *item = text(flags + start, len);
         if (!item || !cJSON_AddItemToArray(arr, item)) {
             cJSON_Delete(item);
             cJSON_Delete(arr);
@@ -145,6 +142,8 @@ static cJSON *case_object(const kvc_case_record *c)
     bad |= add(o, "desc", text(KVR_FIELD(c->desc)));
     bad |= add(o, "message", text(KVR_FIELD(c->message)));
     bad |= add(o, "replay", text(KVR_FIELD(c->replay)));
+    bad |= add(o, "repro", c->repro[0] ? text(KVR_FIELD(c->repro))
+                                       : cJSON_CreateNull());
     bad |= add(o, "seconds", exact_number(c->seconds));
     if (bad) {
         cJSON_Delete(o);
@@ -209,6 +208,65 @@ static cJSON *grouping_object(const kvc_run_report *r, const kvr_grouping *g)
     return o;
 }
 
+/* A flag's { "cases", "failed" }. */
+static cJSON *flag_counts(const kvr_fail_group *g)
+{
+    cJSON *o = cJSON_CreateObject();
+    int bad = 0;
+
+    if (!o)
+        return NULL;
+    bad |= add(o, "cases", cJSON_CreateNumber((double)g->run));
+    bad |= add(o, "failed", cJSON_CreateNumber((double)g->failed));
+    if (bad) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* { "<kind>": failures, ... } or { "<flag>": flag_counts, ... } in the
+ * groups' order (most failures first). */
+static cJSON *failure_groups(const kvr_fail_group *g, size_t n, int flags)
+{
+    cJSON *o = cJSON_CreateObject();
+    size_t i;
+    int bad = !o;
+
+    for (i = 0; i < n && !bad; i++) {
+        char *name = kvr_utf8_clean(KVR_STR(g[i].name));
+        cJSON *v = flags ? flag_counts(&g[i])
+                         : cJSON_CreateNumber((double)g[i].failed);
+
+        if (name)
+            bad |= add(o, name, v);
+        else {
+            cJSON_Delete(v);
+            bad = 1;
+        }
+        free(name);
+    }
+    if (bad) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* counts.failures_by_kind and counts.failures_by_flag. */
+static int add_failure_groups(cJSON *o, const kvc_run_report *r)
+{
+    kvr_failures g;
+    int bad = 0;
+
+    if (kvr_failures_init(&g, r))
+        return -1;
+    bad |= add(o, "failures_by_kind", failure_groups(g.kinds, g.nkinds, 0));
+    bad |= add(o, "failures_by_flag", failure_groups(g.flags, g.nflags, 1));
+    kvr_failures_free(&g);
+    return bad;
+}
+
 static cJSON *counts_object(const kvc_run_report *r, const kvr_stats *s)
 {
     cJSON *o = cJSON_CreateObject();
@@ -229,6 +287,7 @@ static cJSON *counts_object(const kvc_run_report *r, const kvr_stats *s)
         bad |= add(o, "worst_ratio", cJSON_CreateNull());
         bad |= add(o, "worst_index", cJSON_CreateNull());
     }
+    bad |= add_failure_groups(o, r);
     if (bad) {
         cJSON_Delete(o);
         return NULL;
@@ -256,6 +315,10 @@ static cJSON *build_header(const kvc_run_report *r, const kvr_stats *s)
     bad |= add(root, "threshold", exact_number(r->threshold));
     bad |= add(root, "seconds", exact_number(r->seconds));
     bad |= add(root, "started_utc", text(KVR_STR(r->started_utc)));
+    bad |= add(root, "state", text(KVR_STR(kvr_state_name(r))));
+    bad |= add(root, "cases_planned", u64_number(kvr_planned(r)));
+    bad |= add(root, "exit_status",
+               cJSON_CreateNumber(kvr_exit_status(r, s->failed)));
     bad |= add(root, "counts", counts_object(r, s));
     if (bad) {
         cJSON_Delete(root);

@@ -5,12 +5,14 @@
  *   <testsuites name tests failures errors time>
  *     <testsuite name="kvcheck.<mode>" tests failures errors="0" skipped="0"
  *                time timestamp>           one per kernel mode, sorted
- *       <properties> seed, kernel, shard, threshold, command, tool_version
+ *       <properties> seed, kernel, shard, threshold, command, tool_version,
+ *                    state, cases_planned, exit_status
  *       <testcase classname="kvcheck.<mode>" name="case <index> (<format>)"
  *                 time>                    format: the KV cache format
  *                                          ("f32", "nvfp4/group", ...)
  *         <failure message="<outcome>: <message>" type="<outcome>">
- *           desc, error/allowed/ratio, replay command
+ *           desc, error/allowed/ratio, flags, reproducer file (when one
+ *           was written), replay command
  *
  * The schema has no properties on a testcase, so the format goes in the
  * name (a CI page shows it next to the case; a search for "nvfp4/" finds
@@ -24,6 +26,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "report_groups.h"
 #include "report_stats.h"
 #include "report_text.h"
 
@@ -60,7 +63,7 @@ static int timestamp(const char *utc, char out[20])
     return 1;
 }
 
-static void properties(FILE *f, const kvc_run_report *r)
+static void properties(FILE *f, const kvc_run_report *r, size_t failed)
 {
     char buf[KVR_NUM_LEN];
 
@@ -74,6 +77,11 @@ static void properties(FILE *f, const kvc_run_report *r)
     property(f, "threshold", buf);
     property(f, "command", r->command);
     property(f, "tool_version", r->tool_version);
+    property(f, "state", kvr_state_name(r));
+    snprintf(buf, sizeof buf, "%llu", kvr_planned(r));
+    property(f, "cases_planned", buf);
+    snprintf(buf, sizeof buf, "%d", kvr_exit_status(r, failed));
+    property(f, "exit_status", buf);
     fputs("    </properties>\n", f);
 }
 
@@ -99,6 +107,14 @@ static void failure(FILE *f, const kvc_case_record *c)
     } else {
         fputs("no numeric verdict\n", f);
     }
+    fputs("flags: ", f);
+    kvr_put_xml(f, KVR_FIELD(c->flags), KVR_ESC_XML_TEXT);
+    fputc('\n', f);
+    if (c->repro[0]) {
+        fputs("reproducer: ", f);
+        kvr_put_xml(f, KVR_FIELD(c->repro), KVR_ESC_XML_TEXT);
+        fputc('\n', f);
+    }
     fputs("replay: ", f);
     kvr_put_xml(f, KVR_FIELD(c->replay), KVR_ESC_XML_TEXT);
     fputs("</failure>\n", f);
@@ -119,7 +135,7 @@ static void suite(FILE *f, const kvc_run_report *r, const kvr_stats *s,
     if (timestamp(r->started_utc, ts))
         fprintf(f, " timestamp=\"%s\"", ts);
     fputs(">\n", f);
-    properties(f, r);
+    properties(f, r, s->failed);
     for (i = 0; i < r->num_records; i++) {
         const kvc_case_record *c = &r->records[i];
         if (s->modes.of[i] != m)

@@ -1,28 +1,52 @@
 /*
  * report_markdown.c — summary.md, the page a person reads in a CI log or a
- * pull request: PASSED/FAILED title, the run, tables of the kernel modes
- * and of the KV cache formats, the failures (the first KVR_MD_MAX_FAILURES,
- * each with its replay command in a code block) and the worst cases by
- * error ratio.
+ * pull request: PASSED/FAILED/INTERRUPTED title and exit status, what
+ * failed (by verdict kind and by flag, the worst of each:
+ * report_markdown_failures.c), the run, tables of the kernel modes and of
+ * the KV cache formats, the failures (the first KVR_MD_MAX_FAILURES, each
+ * with its flags, reproducer and replay command in a code block) and the
+ * worst cases by error ratio.
  */
 #include <inttypes.h>
 
 #include "report.h"
+#include "report_markdown.h"
 #include "report_stats.h"
 #include "report_text.h"
 
 #define KVR_MD_MAX_FAILURES 50
 #define KVR_MD_WORST 10
 
+/* The title and the exit status: PASSED, FAILED or INTERRUPTED. */
+static void banner(FILE *f, const kvc_run_report *r, const kvr_stats *s)
+{
+    int code = kvr_exit_status(r, s->failed), intr = kvr_interrupted(r);
+    const char *word = kvr_status_word(r, s->failed);
+
+    if (intr)
+        fprintf(f, "# kvcheck: %s (%zu of %llu planned cases done, %zu "
+                   "failed so far)\n\n", word, s->cases, kvr_planned(r),
+                s->failed);
+    else if (s->failed)
+        fprintf(f, "# kvcheck: %s (%zu of %zu cases failed)\n\n", word,
+                s->failed, s->cases);
+    else if (s->cases)
+        fprintf(f, "# kvcheck: %s (%zu cases)\n\n", word, s->cases);
+    else
+        fprintf(f, "# kvcheck: %s (no case checked)\n\n", word);
+    if (intr)
+        fputs("The run had not finished when this report was written.\n\n",
+              f);
+    fprintf(f, "%zu of %llu planned cases done. Exit status **%d**: %s%s."
+               "\n\n", s->cases, kvr_planned(r), code, kvr_exit_meaning(code),
+            intr ? " (so far; not final)" : "");
+}
+
 static void header(FILE *f, const kvc_run_report *r, const kvr_stats *s)
 {
     char thr[KVR_NUM_LEN], secs[KVR_NUM_LEN];
 
-    if (kvr_run_passed(s))
-        fprintf(f, "# kvcheck: PASSED (%zu cases)\n\n", s->cases);
-    else
-        fprintf(f, "# kvcheck: FAILED (%zu of %zu cases failed)\n\n",
-                s->failed, s->cases);
+    fputs("## The run\n\n", f);
     kvr_fmt_exact(thr, r->threshold);
     kvr_fmt_seconds(secs, r->seconds);
     fputs("- **kernel:** ", f);
@@ -33,7 +57,9 @@ static void header(FILE *f, const kvc_run_report *r, const kvr_stats *s)
     fprintf(f, "- **cases:** %zu, **failed:** %zu, **with a numeric "
                "verdict:** %zu, **time:** %s s\n",
             s->cases, s->failed, s->verdicts, secs);
-    fputs("- **started:** ", f);
+    fputs("- **state:** ", f);
+    kvr_put_md_text(f, KVR_STR(kvr_state_name(r)), 0);
+    fputs("\n- **started:** ", f);
     kvr_put_md_text(f, KVR_STR(r->started_utc), 0);
     fputs(", **tool:** ", f);
     kvr_put_md_text(f, KVR_STR(r->tool_version), 0);
@@ -94,6 +120,10 @@ static void one_failure(FILE *f, const kvc_case_record *c)
         kvr_put_md_text(f, KVR_FIELD(c->desc), 0);
         fputs("\n\n", f);
     }
+    fputs("Flags: ", f);
+    kvr_md_flags(f, c, 0);
+    fputs("\n\n", f);
+    kvr_md_repro(f, c);
     if (c->has_verdict) {
         char e[KVR_NUM_LEN], a[KVR_NUM_LEN], q[KVR_NUM_LEN];
         kvr_fmt_short(e, c->err);
@@ -121,8 +151,8 @@ static void failures(FILE *f, const kvc_run_report *r, const kvr_stats *s)
             shown++;
         }
     if (s->failed > shown)
-        fprintf(f, "… and %zu more failures, all listed in summary.json and "
-                   "junit.xml.\n\n", s->failed - shown);
+        fprintf(f, "… and %zu more failures: summary.json has them all (so "
+                   "does junit.xml).\n\n", s->failed - shown);
 }
 
 static void worst(FILE *f, const kvc_run_report *r, const kvr_stats *s)
@@ -156,19 +186,26 @@ static void worst(FILE *f, const kvc_run_report *r, const kvr_stats *s)
 int kvc_report_write_markdown(const kvc_run_report *r, FILE *f)
 {
     kvr_locale loc;
+    kvr_failures g;
     kvr_stats s;
     int rc = -1;
 
     if (!r || !f || kvr_c_locale_enter(&loc))
         return -1;
     if (kvr_stats_init(&s, r) == 0) {
-        header(f, r, &s);
-        group_table(f, r, &s.modes, "Kernel modes", "mode");
-        group_table(f, r, &s.formats, "KV cache formats", "KV format");
-        failures(f, r, &s);
-        worst(f, r, &s);
+        if (kvr_failures_init(&g, r) == 0) {
+            banner(f, r, &s);
+            kvr_md_what_failed(f, r, &s, &g);
+            header(f, r, &s);
+            group_table(f, r, &s.modes, "Kernel modes", "mode");
+            group_table(f, r, &s.formats, "KV cache formats", "KV format");
+            kvr_md_flag_worst(f, r, &g);
+            failures(f, r, &s);
+            worst(f, r, &s);
+            kvr_failures_free(&g);
+            rc = ferror(f) ? -1 : 0;
+        }
         kvr_stats_free(&s);
-        rc = ferror(f) ? -1 : 0;
     }
     kvr_c_locale_leave(&loc);
     return rc;

@@ -301,3 +301,18 @@ void kvr_c_locale_leave(kvr_locale *l)
     uselocale(l->saved);
     freelocale(l->c);
 }
+
+void kvr_put_url_path(FILE *f, const char *s, size_t n)
+{
+    static const char keep[] = "-._~/";
+    size_t i;
+
+    for (i = 0; s && i < n && s[i]; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+            (ch >= '0' && ch <= '9') || strchr(keep, ch))
+            fputc(ch, f);
+        else
+            fprintf(f, "%%%02X", ch);
+    }
+}

@@ -51,6 +51,11 @@ void kvr_put_md_code_span(FILE *f, const char *s, size_t n, int in_table);
 /* A fenced Markdown code block (its own lines, ending with a newline). */
 void kvr_put_md_code_block(FILE *f, const char *s, size_t n);
 
+/* A relative path as a URL: every byte but letters, digits and -._~/ is
+ * percent-encoded, so the result is safe in an HTML attribute and in a
+ * Markdown link, and a ':' cannot make it a scheme (javascript:...). */
+void kvr_put_url_path(FILE *f, const char *s, size_t n);
+
 /* A malloc'd copy of s cleaned to valid UTF-8 (invalid bytes become
  * U+FFFD; controls are kept, JSON escapes them). NULL on allocation
  * failure. */

@@ -10,6 +10,15 @@
  * per-mode and per-format numbers (report_stats.h) against values worked
  * out by hand, in the stats and in every report; and the campaign's
  * KV-format label, record and console summary line.
+ *
+ * Suite "reports": what a person triages first. A third run of 12 cases
+ * has its failures grouped by verdict kind and by flag by hand
+ * (report_groups.h): counts, the order of the worst few, and index.html
+ * and summary.md opening with them; the HTML failure list stays capped and
+ * small on 20,000 cases; hostile text is escaped; the interrupted banner
+ * and the state reach every format; reproducer links appear exactly when
+ * a record names a file; junit.xml with flags validates against
+ * tests/junit.xsd.
  */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
@@ -26,6 +35,7 @@
 #include <unistd.h>
 
 #include "../reports/report.h"
+#include "../reports/report_groups.h"
 #include "../reports/report_stats.h"
 #include "../reports/report_text.h"
 #include "../tools/campaign.h"
@@ -656,6 +666,13 @@ Test(reports_markdown, passing_run_says_passed)
     md = read_out(dir, "summary.md");
     cr_assert(!strncmp(md, "# kvcheck: PASSED (30 cases)", 28), "%.40s", md);
     cr_assert(strstr(md, "## Failures (0)\n\nNone."));
+    cr_assert(strstr(md, "Exit status **0**: every checked case passed."));
+    cr_assert_null(strstr(md, "## What failed"));
+    free(md);
+    md = read_out(dir, "index.html");
+    cr_assert(strstr(md, "<div class=\"banner passed\">\n<h1>kvcheck: "
+                         "PASSED</h1>"));
+    cr_assert_null(strstr(md, "<h2>What failed</h2>"));
     free(md);
     rm_rf(dir);
 }
@@ -683,7 +700,8 @@ Test(reports_html, plots_and_escaping)
     cr_assert_null(strstr(html, "<script"));
     cr_assert_null(strstr(html, "http://www.w3.org/1999")); /* no XHTML ns */
     cr_assert_null(strstr(html, "src="));
-    cr_assert_null(strstr(html, "href="));
+    /* links only to anchors in the page (no repro files in this run) */
+    cr_assert_eq(count_of(html, "href="), count_of(html, "href=\"#case-"));
     free(html);
     rm_rf(dir);
 }
@@ -1292,4 +1310,501 @@ Test(reports_campaign, per_format_counters_match_the_records, .timeout = 120)
     cr_assert_eq(failed, st.failed);
     cr_assert_geq(formats_seen, 4);
     kvc_campaign_stats_free(&st);
+}
+
+/* ---- what failed: failures by verdict kind and by flag ---- */
+
+/* A run of 12 cases whose groups are worked out by hand (index = 10 + pos):
+ *
+ *   pos  outcome  verdict ratio  flags
+ *    0   pass     0.1            "mha decode"
+ *    1   numeric  5              "gqa decode"
+ *    2   numeric  50             "gqa,prefill gqa"  (gqa twice: counts once)
+ *    3   numeric  NaN            "mha prefill"
+ *    4   numeric  2              "gqa"
+ *    5   crash    (none)         "prefill window"
+ *    6   crash    (none)         "window"
+ *    7   timeout  (none)         ""
+ *    8   pass     0.2            "window gqa"
+ *    9   bounds   0.5            "mha"
+ *   10   numeric  inf            "decode"
+ *   11   pass     0.3            "prefill"
+ *
+ * kinds, most failures first: numeric 5 (worst NaN, inf, 50), crash 2
+ * (lowest index first: 15, 16), bounds 1, timeout 1 (ties by name).
+ * flags: gqa 3 of 4 (50, 5, 2), prefill 3 of 4 (NaN, 50, then the crash:
+ * a verdict ranks before none), decode 2 of 3 (inf, 5), mha 2 of 3 (NaN,
+ * 0.5), window 2 of 3 (15, 16).
+ */
+#define NTRIAGE 12
+
+typedef struct triage_run {
+    kvc_case_record rec[NTRIAGE];
+    kvc_run_report run;
+} triage_run;
+
+static void make_triage_run(triage_run *tr)
+{
+    static const struct {
+        const char *outcome, *flags;
+        int verdict;
+        double ratio;
+    } t[NTRIAGE] = {
+        {"pass", "mha decode", 1, 0.1},
+        {"numeric", "gqa decode", 1, 5},
+        {"numeric", "gqa,prefill gqa", 1, 50},
+        {"numeric", "mha prefill", 1, NAN},
+        {"numeric", "gqa", 1, 2},
+        {"crash", "prefill window", 0, 0},
+        {"crash", "window", 0, 0},
+        {"timeout", "", 0, 0},
+        {"pass", "window gqa", 1, 0.2},
+        {"bounds", "mha", 1, 0.5},
+        {"numeric", "decode", 1, INFINITY},
+        {"pass", "prefill", 1, 0.3},
+    };
+    size_t i;
+
+    memset(tr, 0, sizeof *tr);
+    for (i = 0; i < NTRIAGE; i++) {
+        kvc_case_record *c = &tr->rec[i];
+        c->index = 10 + i;
+        c->mode = "paged";
+        c->outcome = t[i].outcome;
+        c->passed = !strcmp(t[i].outcome, "pass");
+        c->has_verdict = t[i].verdict;
+        c->ratio = t[i].ratio;
+        c->allowed = 1e-3;
+        c->err = c->ratio * c->allowed;
+        snprintf(c->kv_format, sizeof c->kv_format, "f32");
+        snprintf(c->flags, sizeof c->flags, "%s", t[i].flags);
+        snprintf(c->replay, sizeof c->replay,
+                 "kvcheck replay --seed 9 --case %" PRIu64, c->index);
+        if (!c->passed)
+            snprintf(c->message, sizeof c->message, "case %zu: %s", i,
+                     t[i].outcome);
+    }
+    tr->run.tool_version = "kvcheck 0.1";
+    tr->run.command = "kvcheck run --cases 12 --seed 9";
+    tr->run.kernel_name = "planted";
+    tr->run.seed = 9;
+    tr->run.shard_count = 1;
+    tr->run.threshold = 1.0;
+    tr->run.started_utc = "2024-05-01T12:34:56Z";
+    tr->run.num_records = NTRIAGE;
+    tr->run.records = tr->rec;
+}
+
+typedef struct want_fail {
+    const char *name;
+    size_t run, failed, nworst, worst[KVR_GROUP_WORST];
+} want_fail;
+
+static void check_fail_groups(const kvr_fail_group *g, size_t n,
+                              const want_fail *w, size_t nw, const char *what)
+{
+    size_t i, k;
+
+    cr_assert_eq(n, nw, "%s: %zu groups", what, n);
+    for (i = 0; i < nw; i++) {
+        cr_assert_str_eq(g[i].name, w[i].name, "%s %zu", what, i);
+        cr_assert_eq(g[i].run, w[i].run, "%s run %zu", w[i].name, g[i].run);
+        cr_assert_eq(g[i].failed, w[i].failed, "%s failed %zu", w[i].name,
+                     g[i].failed);
+        cr_assert_eq(g[i].nworst, w[i].nworst, "%s nworst", w[i].name);
+        for (k = 0; k < w[i].nworst; k++)
+            cr_assert_eq(g[i].worst[k], w[i].worst[k], "%s worst[%zu] = %zu",
+                         w[i].name, k, g[i].worst[k]);
+    }
+}
+
+Test(reports, failures_grouped_by_kind_and_flag)
+{
+    static const want_fail kinds[4] = {
+        {"numeric", 5, 5, 3, {3, 10, 2}},
+        {"crash", 2, 2, 2, {5, 6}},
+        {"bounds", 1, 1, 1, {9}},
+        {"timeout", 1, 1, 1, {7}},
+    };
+    static const want_fail flags[5] = {
+        {"gqa", 4, 3, 3, {2, 1, 4}},
+        {"prefill", 4, 3, 3, {3, 2, 5}},
+        {"decode", 3, 2, 2, {10, 1}},
+        {"mha", 3, 2, 2, {3, 9}},
+        {"window", 3, 2, 2, {5, 6}},
+    };
+    triage_run tr;
+    kvr_failures g;
+
+    make_triage_run(&tr);
+    cr_assert_eq(kvr_failures_init(&g, &tr.run), 0);
+    cr_assert_eq(g.failed, 9);
+    check_fail_groups(g.kinds, g.nkinds, kinds, 4, "kinds");
+    check_fail_groups(g.flags, g.nflags, flags, 5, "flags");
+    /* shown once: kinds first, then flags in order */
+    cr_assert(kvr_worst_shown(&g, 2, 0, 0)); /* numeric showed it */
+    cr_assert(!kvr_worst_shown(&g, 1, 0, 1)); /* gqa's second, new */
+    cr_assert(kvr_worst_shown(&g, 1, 2, 1)); /* decode's: gqa showed it */
+    kvr_failures_free(&g);
+
+    /* a passing run has no groups */
+    for (size_t i = 0; i < NTRIAGE; i++)
+        tr.rec[i].passed = 1;
+    cr_assert_eq(kvr_failures_init(&g, &tr.run), 0);
+    cr_assert_eq(g.failed + g.nkinds + g.nflags, 0);
+    kvr_failures_free(&g);
+}
+
+Test(reports, worst_order_keeps_the_worst_few)
+{
+    triage_run tr;
+    kvr_failures g;
+    size_t i;
+
+    /* 12 numeric failures whose ratios rise with the index but for two
+     * ties (the lower index wins) and one without a verdict (last) */
+    make_triage_run(&tr);
+    for (i = 0; i < NTRIAGE; i++) {
+        tr.rec[i].passed = 0;
+        tr.rec[i].outcome = "numeric";
+        tr.rec[i].has_verdict = 1;
+        tr.rec[i].ratio = (double)i;
+        snprintf(tr.rec[i].flags, sizeof tr.rec[i].flags, "x");
+    }
+    tr.rec[11].has_verdict = 0; /* would be the worst by ratio */
+    tr.rec[4].ratio = 10;       /* ties with 10: index 14 first */
+    cr_assert_eq(kvr_failures_init(&g, &tr.run), 0);
+    cr_assert_eq(g.nkinds, 1);
+    cr_assert_eq(g.kinds[0].nworst, 3);
+    cr_assert_eq(g.kinds[0].worst[0], 4);
+    cr_assert_eq(g.kinds[0].worst[1], 10);
+    cr_assert_eq(g.kinds[0].worst[2], 9);
+    cr_assert_eq(g.flags[0].worst[0], 4);
+    cr_assert_lt(kvr_fail_cmp(&tr.run, 0, 11), 0); /* verdict before none */
+    cr_assert_gt(kvr_fail_cmp(&tr.run, 10, 4), 0);
+    cr_assert_eq(kvr_fail_cmp(&tr.run, 3, 3), 0);
+    kvr_failures_free(&g);
+}
+
+static int starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* The text of s from the first occurrence of from to the next until (or
+ * the end), malloc'd; NULL when from is absent. */
+static char *section(const char *s, const char *from, const char *until)
+{
+    const char *a = strstr(s, from), *b;
+
+    if (!a)
+        return NULL;
+    b = strstr(a + strlen(from), until);
+    return strndup(a, b ? (size_t)(b - a) : strlen(a));
+}
+
+Test(reports, html_and_markdown_open_with_what_failed)
+{
+    triage_run tr;
+    char *dir, *html, *md, *s;
+    const char *what, *plots, *c13, *c20, *c12;
+
+    make_triage_run(&tr);
+    dir = write_run(&tr.run);
+    html = read_out(dir, "index.html");
+    cr_assert(strstr(html, "<div class=\"banner failed\">\n<h1>kvcheck: "
+                           "FAILED</h1>"));
+    cr_assert(strstr(html, "<b>9 of 12 cases failed</b> (12 of 12 planned"));
+    cr_assert(strstr(html, "Exit status <b>1</b>: a case failed."));
+    cr_assert(strstr(html, "<h2>What failed</h2>\n<p>Failures by kernel mode: "
+                           "paged 9 of 12; by KV cache format: f32 9 of "
+                           "12.</p>"));
+    what = strstr(html, "<h2>What failed</h2>");
+    plots = strstr(html, "<svg");
+    cr_assert(what && plots && what < plots && what < strstr(html, "seed"));
+    /* numeric's cards, worst first: NaN (13), inf (20), 50 (12) */
+    s = section(html, "<h3>numeric: 5 failures, the worst 3</h3>", "<h3>");
+    cr_assert_not_null(s);
+    c13 = strstr(s, "id=\"case-13\""), c20 = strstr(s, "id=\"case-20\"");
+    c12 = strstr(s, "id=\"case-12\"");
+    cr_assert(c13 && c20 && c12 && c13 < c20 && c20 < c12, "%s", s);
+    free(s);
+    /* flags: counts, the share failed, each card's flags */
+    cr_assert(strstr(html, "<tr><td>gqa</td><td class=\"num\">3</td><td "
+                           "class=\"num\">4</td><td class=\"num\">75%</td>"));
+    cr_assert(strstr(html, "<tr><td>crash</td><td class=\"num\">2</td>"));
+    cr_assert(strstr(html, "flags: <span class=\"flag\">gqa</span><span "
+                           "class=\"flag\">prefill</span><span class=\"flag\">"
+                           "gqa</span>"));
+    /* gqa's second worst (11) is not a kind's worst: a card of its own */
+    s = section(html, "<h2>The worst of each flag</h2>", "<h2>");
+    cr_assert(strstr(html, "<h2>The worst of each flag</h2>") > plots);
+    cr_assert(s && strstr(s, "id=\"case-11\"") && !strstr(s, "id=\"case-12\""));
+    cr_assert(strstr(s, "among the worst of flag: gqa, decode"), "%s", s);
+    free(s);
+    cr_assert_eq(count_of(html, "id=\"case-"), 9); /* each worst once */
+
+    md = read_out(dir, "summary.md");
+    cr_assert(starts_with(md, "# kvcheck: FAILED (9 of 12 cases failed)\n\n12 "
+                              "of 12 planned cases done. Exit status **1**: a "
+                              "case failed.\n\n## What failed\n\nFailures by "
+                              "kernel mode: paged 9 of 12; by KV cache format: "
+                              "f32 9 of 12.\n\n"), "%s", md);
+    cr_assert(strstr(md, "| numeric | 5 | case 13 (ratio nan), case 20 "
+                         "(ratio inf), "
+                         "case 12 (ratio 50) |"), "%s", md);
+    cr_assert(strstr(md, "| gqa | 3 | 4 | 75% | case 12 (ratio 50), case 11 "
+                         "(ratio 5), case 14 (ratio 2) |"));
+    cr_assert(strstr(md, "#### case 13: numeric, ratio nan"));
+    cr_assert(strstr(md, "Flags: `gqa` `prefill` `gqa`"));
+    cr_assert(strstr(md, "## What failed") < strstr(md, "## The run"));
+    cr_assert(strstr(md, "## KV cache formats") <
+                  strstr(md, "## The worst of each flag"));
+    cr_assert(strstr(md, "#### case 11: numeric"));
+    cr_assert(strstr(md, "```\nkvcheck replay --seed 9 --case 12\n```"));
+    free(md);
+    free(html);
+    rm_rf(dir);
+}
+
+Test(reports, html_caps_the_failure_list_and_stays_small, .timeout = 60)
+{
+    const size_t n = 20000;
+    kvc_case_record *rec = calloc(n, sizeof *rec);
+    kvc_run_report run = {0};
+    char *dir, *html, *list, *p;
+    size_t i, len;
+
+    cr_assert_not_null(rec);
+    for (i = 0; i < n; i++) { /* every 4th case fails, as a real campaign */
+        kvc_case_record *c = &rec[i];
+        c->index = i;
+        c->mode = i % 2 ? "paged" : "blocked";
+        c->passed = i % 4 != 0;
+        c->outcome = c->passed ? "pass" : i % 8 ? "numeric" : "cache";
+        c->has_verdict = 1;
+        c->ratio = c->passed ? 0.01 : (double)(i % 997) + 2;
+        c->allowed = 1e-6;
+        c->err = c->ratio * c->allowed;
+        c->num_seqs = 3, c->num_q_heads = 8, c->num_kv_heads = 2;
+        c->head_dim = 64 + 16 * (int)(i % 5);
+        c->block_size = 16 << (i % 3);
+        snprintf(c->kv_format, sizeof c->kv_format, "f32");
+        snprintf(c->flags, sizeof c->flags, "prefill decode gqa "
+                 "seq_on_block_edge odd_head_dim window f%zu", i % 30);
+        snprintf(c->desc, sizeof c->desc, "paged S=3 Hq/Hkv=8/2 D=%d "
+                 "B=%d ctx+q=[231+13,153+23,31+1] causal", c->head_dim,
+                 c->block_size);
+        if (!c->passed)
+            snprintf(c->message, sizeof c->message, "out[seq 2, token 36, "
+                     "head 10, dim 7]: got -0.99 want 0.2 ratio %g", c->ratio);
+        snprintf(c->replay, sizeof c->replay, "kvcheck replay --seed 1 "
+                 "--case %zu --kernel all --kernel-lib build/tests/"
+                 "libkvattn_planted_no_rescale.so", i);
+    }
+    run.kernel_name = "planted";
+    run.shard_count = 1;
+    run.threshold = 1.0;
+    run.num_records = n;
+    run.records = rec;
+    dir = write_run(&run);
+    p = path_in(dir, "out");
+    html = slurp(p, "index.html", &len);
+    free(p);
+    cr_assert_lt(len, 3u << 20, "index.html is %zu bytes", len);
+    list = section(html, "<details>", "</details>");
+    cr_assert_not_null(list);
+    cr_assert_eq(count_of(list, "<tr><td class=\"num\">"), 500);
+    cr_assert(strstr(list, "(the first 500)"));
+    cr_assert(strstr(html, "and 4500 more failures not listed here: "
+                           "summary.json has them all"));
+    /* the banner and the groups come before the plots */
+    cr_assert(strstr(html, "<b>5000 of 20000 cases failed</b>"));
+    cr_assert(strstr(html, "<h2>What failed</h2>") < strstr(html, "<svg"));
+    free(list);
+    free(html);
+    free(rec);
+    rm_rf(dir);
+}
+
+#define HOSTILE "</code><script>alert(1)</script>&\"'"
+
+Test(reports, hostile_text_is_escaped)
+{
+    fixture fx;
+    kvc_case_record *c;
+    char *dir, *html, *md;
+    const char *p;
+
+    make_run(&fx);
+    c = &fx.rec[7]; /* the worst failure: in every section */
+    snprintf(c->message, sizeof c->message, "%s", HOSTILE);
+    snprintf(c->flags, sizeof c->flags, "gqa <b>bold</b>");
+    snprintf(c->replay, sizeof c->replay, "kvcheck replay '%s'", HOSTILE);
+    snprintf(c->desc, sizeof c->desc, "%s", HOSTILE);
+    snprintf(c->repro, sizeof c->repro, "x\"><script>.json");
+    dir = write_report(&fx);
+    html = read_out(dir, "index.html");
+    cr_assert_null(strstr(html, "<script"));
+    cr_assert_null(strstr(html, "<b>bold"));
+    cr_assert(strstr(html, "&lt;/code&gt;&lt;script&gt;alert(1)&lt;/script&gt;"
+                           "&amp;&quot;&#39;"));
+    cr_assert(strstr(html, "<span class=\"flag\">&lt;b&gt;bold&lt;/b&gt;"
+                           "</span>"));
+    cr_assert(strstr(html, "<a href=\"x%22%3E%3Cscript%3E.json\">"));
+    md = read_out(dir, "summary.md");
+    /* raw only as code (a fenced block or a span: shown, never run) */
+    for (p = strstr(md, "<script"); p; p = strstr(p + 1, "<script")) {
+        const char *line = p;
+        while (line > md && line[-1] != '\n')
+            line--;
+        cr_assert(!strncmp(line, "kvcheck replay '", 16) ||
+                      strstr(line, "`kvcheck replay '") < p,
+                  "raw markup outside code: %.80s", line);
+    }
+    cr_assert(strstr(md, "&lt;/code&gt;&lt;script&gt;"));
+    cr_assert(strstr(md, "(x%22%3E%3Cscript%3E.json)"));
+    free(md);
+    free(html);
+    rm_rf(dir);
+}
+
+Test(reports, interrupted_banner_and_state_everywhere)
+{
+    fixture fx;
+    char *dir, *html, *md, *json, *xml;
+    cJSON *root;
+
+    make_run(&fx);
+    fx.run.state = "interrupted";
+    fx.run.cases_planned = 100;
+    dir = write_report(&fx);
+    html = read_out(dir, "index.html");
+    cr_assert(strstr(html, "<div class=\"banner interrupted\">\n<h1>kvcheck: "
+                           "INTERRUPTED</h1>\n<p><b>30 of 100 planned cases "
+                           "done</b>, 8 failed so far"), "%.600s",
+              strstr(html, "<div class=\"banner"));
+    cr_assert(strstr(html, "(so far; not final)"));
+    cr_assert(strstr(html, "<title>kvcheck report: INTERRUPTED</title>"));
+    md = read_out(dir, "summary.md");
+    cr_assert(starts_with(md, "# kvcheck: INTERRUPTED (30 of 100 planned "
+                              "cases done, 8 failed so far)\n"), "%.100s", md);
+    cr_assert(strstr(md, "- **state:** interrupted"));
+    json = read_out(dir, "summary.json");
+    root = cJSON_Parse(json);
+    cr_assert_not_null(root);
+    cr_assert_str_eq(cJSON_GetObjectItem(root, "state")->valuestring,
+                     "interrupted");
+    cr_assert_eq(num(root, "cases_planned"), 100);
+    cr_assert_eq(num(root, "exit_status"), 1);
+    cJSON_Delete(root);
+    xml = read_out(dir, "junit.xml");
+    cr_assert_eq(count_of(xml, "<property name=\"state\" value=\"interrupted\""
+                               "/>"), 3);
+    cr_assert(strstr(xml, "<property name=\"cases_planned\" value=\"100\"/>"));
+    free(xml);
+    free(json);
+    free(md);
+    free(html);
+    rm_rf(dir);
+
+    /* complete: the caller's exit status and its meaning */
+    fx.run.state = "complete";
+    fx.run.exit_status = 3;
+    dir = write_report(&fx);
+    html = read_out(dir, "index.html");
+    cr_assert(strstr(html, "<h1>kvcheck: FAILED</h1>"));
+    cr_assert(strstr(html, "Exit status <b>3</b>: I/O or internal error."));
+    free(html);
+    rm_rf(dir);
+}
+
+/* Whether the text from "from" to the next "until" contains needle. */
+static int section_has(const char *s, const char *from, const char *until,
+                       const char *needle)
+{
+    char *sec = section(s, from, until);
+    int has;
+
+    cr_assert_not_null(sec, "no %s", from);
+    has = strstr(sec, needle) != NULL;
+    free(sec);
+    return has;
+}
+
+Test(reports, repro_links_exactly_when_set)
+{
+    fixture fx;
+    char *dir, *html, *md, *json, from[64];
+    const cJSON *cases, *c;
+    cJSON *root;
+    size_t i, with = 0;
+
+    make_run(&fx);
+    snprintf(fx.rec[7].repro, sizeof fx.rec[7].repro, "repro-case-1049.json");
+    snprintf(fx.rec[3].repro, sizeof fx.rec[3].repro, "repro dir/case:1021.json");
+    dir = write_report(&fx);
+    html = read_out(dir, "index.html");
+    md = read_out(dir, "summary.md");
+    for (i = 0; i < NREC; i++) {
+        int set = fx.rec[i].repro[0] != 0;
+        if (fx.rec[i].passed)
+            continue;
+        with += set;
+        /* its row in the full list, its section in summary.md */
+        snprintf(from, sizeof from, "<tr><td class=\"num\">%" PRIu64 "</td>",
+                 fx.rec[i].index);
+        cr_assert_eq(section_has(html, from, "</tr>", "class=\"repro\""), set,
+                     "case %" PRIu64, fx.rec[i].index);
+        snprintf(from, sizeof from, "### case %" PRIu64 " (",
+                 fx.rec[i].index);
+        cr_assert_eq(section_has(md, from, "###", "Reproducer: ["), set,
+                     "case %" PRIu64, fx.rec[i].index);
+    }
+    cr_assert_eq(with, 2);
+    cr_assert_eq(count_of(html, "class=\"repro\""),
+                 count_of(html, "<a href=\"repro-case-1049.json\">") +
+                     count_of(html, "<a href=\"repro%20dir/case%3A1021.json\">"));
+    cr_assert(strstr(md, "Reproducer: [repro dir/case:1021.json]"
+                         "(repro%20dir/case%3A1021.json)"));
+    json = read_out(dir, "summary.json");
+    root = cJSON_Parse(json);
+    cases = cJSON_GetObjectItem(root, "cases");
+    c = case_by_index(cases, 1049);
+    cr_assert_str_eq(cJSON_GetObjectItem(c, "repro")->valuestring,
+                     "repro-case-1049.json");
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(case_by_index(cases, 1000),
+                                               "repro")));
+    cJSON_Delete(root);
+    free(json);
+    free(md);
+    free(html);
+    rm_rf(dir);
+}
+
+Test(reports, junit_with_flags_validates)
+{
+    fixture fx;
+    char *dir, *xml, *cmd;
+
+    cr_assert_eq(system("command -v xmllint > /dev/null"), 0,
+                 "xmllint missing: run `make deps` (libxml2-utils)");
+    make_run(&fx);
+    fx.run.state = "interrupted";
+    fx.run.cases_planned = 40;
+    snprintf(fx.rec[7].flags, sizeof fx.rec[7].flags, "gqa <odd> & \"flag\"");
+    snprintf(fx.rec[7].repro, sizeof fx.rec[7].repro, "repro-case-1049.json");
+    dir = write_report(&fx);
+    xml = read_out(dir, "junit.xml");
+    cr_assert(strstr(xml, "flags: mha partial_block\nreplay: "));
+    cr_assert(strstr(xml, "flags: gqa &lt;odd&gt; &amp; &quot;flag&quot;\n"
+                          "reproducer: repro-case-1049.json\nreplay: "));
+    cr_assert_eq(count_of(xml, "\nflags: "), count_of(xml, "<failure "));
+    check_xml(xml);
+    cr_assert(asprintf(&cmd, "xmllint --noout --schema tests/junit.xsd "
+                             "'%s/out/junit.xml' 2>/dev/null", dir) > 0);
+    cr_assert_eq(system(cmd), 0, "junit.xml does not validate");
+    free(cmd);
+    free(xml);
+    rm_rf(dir);
 }
