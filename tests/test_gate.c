@@ -103,6 +103,9 @@ static void expect_verdict(const char *how, const char *verdict,
     snprintf(path, sizeof path, "%s/summary.json", dir);
     cJSON *summary = read_json(path);
     cr_assert_gt(records_with(summary, verdict, 40), 0, "%s", how);
+    cr_assert_str_eq(cJSON_GetObjectItem(summary, "state")->valuestring,
+                     "complete");
+    cr_assert_eq(cJSON_GetObjectItem(summary, "exit_status")->valueint, 1);
     cJSON_Delete(summary);
     kvc_proc_free(&p);
     remove_dir(dir);
@@ -265,6 +268,10 @@ Test(gate, sigterm_leaves_a_valid_partial_report, .timeout = 120)
     cJSON *summary = read_json(path);
     int n = cJSON_GetArraySize(cJSON_GetObjectItem(summary, "cases"));
     cr_assert(n > 0 && n < 1000000, "%d cases in the report", n);
+    cr_assert_str_eq(cJSON_GetObjectItem(summary, "state")->valuestring,
+                     "interrupted");
+    cr_assert_eq(cJSON_GetObjectItem(summary, "cases_planned")->valuedouble,
+                 1000000.0);
     cJSON_Delete(summary);
     kvc_proc_free(&p);
     remove_dir(dir);
@@ -294,6 +301,9 @@ Test(gate, sigkill_keeps_the_log_and_a_report, .timeout = 120)
     snprintf(path, sizeof path, "%s/summary.json", dir);
     cJSON *summary = read_json(path);
     cr_assert_gt(cJSON_GetArraySize(cJSON_GetObjectItem(summary, "cases")), 0);
+    /* the run was killed: its last snapshot says it had not finished */
+    cr_assert_str_eq(cJSON_GetObjectItem(summary, "state")->valuestring,
+                     "interrupted");
     cJSON_Delete(summary);
     kvc_proc_free(&p);
     remove_dir(dir);

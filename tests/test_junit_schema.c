@@ -41,7 +41,8 @@ Test(junit_schema, campaign_report_with_failures_validates, .timeout = 120)
     cr_assert_not_null(mkdtemp(dir));
     kvc_run_report rep = {"kvcheck test", "kvcheck run <&\"'>", "planted",
                           o.seed, 0, 1, KVC_TOL_THRESHOLD, st.seconds,
-                          "2026-01-01T00:00:00Z", st.num_records, st.records};
+                          "2026-01-01T00:00:00Z", st.num_records, st.records,
+                          "complete", st.planned, 1};
     char err[512];
     cr_assert_eq(kvc_report_write(&rep, dir, err, sizeof err), 0, "%s", err);
     validate_dir(dir);
