@@ -70,14 +70,11 @@ all: $(LIBKVATTN) $(LIBKVATTN_SO) $(KVCHECK) $(TESTS) $(PLANTED_SO) $(MISBEHAVE_
 deps:
 	@sh tools/install-deps.sh
 
+# Every gate runs and is timed; a line per gate at the end, then
+# Criterion's closing line (tools/run-gates.sh).
 test: deps
 	@$(MAKE) --no-print-directory all bitexact
-	@$(MAKE) --no-print-directory golden-check
-	@$(MAKE) --no-print-directory check-valgrind
-	@$(MAKE) --no-print-directory check-asan
-	sh fuzz/ci-replay.sh
-	FUZZ_PROVE_LIMIT=120 sh fuzz/prove-planted.sh
-	$(TESTS) --jobs 2
+	@MAKE="$(MAKE)" TESTS="$(TESTS)" sh tools/run-gates.sh
 
 bitexact: $(BITEXACT_BINS)
 
@@ -102,9 +99,12 @@ campaign: deps
 	@$(MAKE) --no-print-directory $(KVCHECK)
 	$(KVCHECK) run --cases $(CAMPAIGN_CASES) --seed $(CAMPAIGN_SEED) --kernel all
 
-check-valgrind: $(KVCHECK)
+# 200 cases of every kernel, then the misbehaving kernel library: under
+# valgrind too, every misbehaviour is its own verdict and exit 1.
+check-valgrind: $(KVCHECK) $(MISBEHAVE_SO)
 	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	  $(KVCHECK) run --cases 200 --kernel all --no-report
+	sh tests/gate-valgrind.sh $(KVCHECK) $(MISBEHAVE_SO)
 
 # The whole tree under AddressSanitizer + UBSan: a campaign and the tests.
 # (LSan ignores one leak inside libcriterion's own runner: tests/lsan.supp.)

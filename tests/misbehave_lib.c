@@ -16,6 +16,7 @@
  *   out_before  write the float before out
  *   write_q   change the first element of its input q
  *   write_table change the first entry of its input block table
+ *   uninit    branch on an uninitialised value (only valgrind sees it)
  * Unset or anything else: behave. KVC_MISBEHAVE_AT_LOAD (below) does the
  * same in a constructor.
  */
@@ -34,6 +35,17 @@ kva_status kva_real_paged_attention(const kva_attn_params *params,
 static int is(const char *how, const char *name)
 {
     return how && strcmp(how, name) == 0;
+}
+
+/* A branch on a value never written: harmless here, an error to valgrind. */
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized" /* the point */
+static void uninit_branch(void)
+{
+    static volatile int taken;
+    float *junk = malloc(4 * sizeof *junk);
+    if (junk && junk[1] > 0.0f)
+        taken = taken + 1;
+    free(junk);
 }
 
 /* Misbehave as told; returns normally for the write-type misbehaviours. */
@@ -61,6 +73,8 @@ static void misbehave(const char *how, const kva_attn_params *p,
         out[-1] = 0.0f;
     else if (is(how, "write_q") && num_tokens > 0)
         ((float *)(uintptr_t)q)[0] += 1.0f;
+    else if (is(how, "uninit"))
+        uninit_branch();
     else if (is(how, "write_table") && b->block_table)
         ((int *)(uintptr_t)b->block_table)[0] ^= 0x40000000;
 }

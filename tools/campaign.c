@@ -416,6 +416,7 @@ int kvc_campaign_run(const kvc_campaign_opts *o, const kvc_kernel *k,
         kvc_kernel_unload(cp.lib_handle);
     s->seconds = now_seconds() - cp.t0;
     s->interrupted = st == KVC_WORKERS_STOPPED;
+    s->worker_exit_status = cfg.idle_exit_status;
     if (st < 0) {
         s->broken = 1;
         snprintf(s->error, sizeof s->error, "%s", err);

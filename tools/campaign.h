@@ -81,6 +81,9 @@ typedef struct kvc_campaign_stats {
     int broken;             /* the workers could not run (message in
                                `error`): nothing more was checked */
     char error[512];
+    int worker_exit_status; /* a worker ended between cases with this
+                               non-zero status (valgrind's error exit code
+                               for errors at exit, such as leaks); 0 none */
     double seconds;
     kvc_case_record *records; /* collect_records: one per case run */
     size_t num_records;

@@ -201,7 +201,8 @@ static int check_kernel_lib(const char *lib)
     }
 }
 
-/* The exit status of a finished (or stopped) campaign. */
+/* The exit status of a finished (or stopped) campaign. io_failed: a report
+ * could not be written, or a worker ended badly between cases. */
 static int run_status(const kvc_campaign_stats *st, int io_failed)
 {
     if (st->failed)
@@ -230,6 +231,13 @@ static int finish(run_args *a, kvc_run_reporter *rr, kvc_campaign_stats *st)
             fprintf(stderr, "kvcheck run: %s\n", err), io_failed = 1;
         else
             kvc_run_shrink_failures(o, k, st, rr->dir);
+    }
+    if (st->worker_exit_status) {
+        fprintf(stderr, "kvcheck run: a worker process exited with status %d "
+                "after its last case (under valgrind --error-exitcode: errors "
+                "at exit, such as leaks; see above)\n",
+                st->worker_exit_status);
+        io_failed = 1;
     }
     if (rr->snapshot_failed) {
         fprintf(stderr, "kvcheck run: report: %s\n", rr->err);

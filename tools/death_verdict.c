@@ -10,6 +10,7 @@ static kvc_outcome death_outcome(const kvc_job_death *d)
     case KVC_JOB_SIGNAL: return d->note[0] ? KVC_FAIL_BOUNDS : KVC_FAIL_CRASH;
     case KVC_JOB_EXIT: return KVC_FAIL_EXIT;
     case KVC_JOB_TIMEOUT: return KVC_FAIL_TIMEOUT;
+    case KVC_JOB_MEMCHECK: return KVC_FAIL_MEMORY;
     default: return KVC_FAIL_CRASH;
     }
 }

@@ -328,6 +328,11 @@ void kvc_golden_verify_file(const kvc_golden_file *f, const char *name,
     if (kvc_workers_run(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "kvcheck: %s: %s\n", name, err);
         counts->unreadable++; /* nothing of this file could be checked */
+    } else if (cfg.idle_exit_status) {
+        fprintf(stderr, "kvcheck: %s: a worker process exited with status %d "
+                "after its last test (valgrind errors at exit?)\n", name,
+                cfg.idle_exit_status);
+        counts->unreadable++;
     }
     if (vr.lib_handle)
         kvc_kernel_unload(vr.lib_handle);

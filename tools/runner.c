@@ -59,6 +59,7 @@ const char *kvc_outcome_name(kvc_outcome o)
     case KVC_FAIL_CRASH: return "crash";
     case KVC_FAIL_TIMEOUT: return "timeout";
     case KVC_FAIL_EXIT: return "exit";
+    case KVC_FAIL_MEMORY: return "memory";
     case KVC_FAIL_SETUP: return "setup";
     case KVC_OUTCOME_COUNT: break;
     }

@@ -52,6 +52,7 @@ typedef enum kvc_outcome {
     KVC_FAIL_CRASH,     /* the worker running the case died by a signal */
     KVC_FAIL_TIMEOUT,   /* the case ran past its deadline */
     KVC_FAIL_EXIT,      /* the worker exited (any status) during the case */
+    KVC_FAIL_MEMORY,    /* valgrind reported errors while the case ran */
     KVC_FAIL_SETUP,     /* the case itself could not be built or checked */
     KVC_OUTCOME_COUNT
 } kvc_outcome;

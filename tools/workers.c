@@ -14,11 +14,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define HAVE_VALGRIND_H 1
+#endif
+#endif
+
 /* ---- the pipe protocol -------------------------------------------------
  * parent -> worker: a job number (8 bytes); end of file = no more jobs.
  * worker -> parent: messages, each a header and `len` payload bytes. */
 #define MSG_MAGIC 0x6B76636Bu /* "kvck" */
-enum { MSG_READY = 1, MSG_INIT_FAILED, MSG_NOTE, MSG_RESULT };
+enum { MSG_READY = 1, MSG_INIT_FAILED, MSG_NOTE, MSG_RESULT, MSG_MEMCHECK };
 
 typedef struct msg_header {
     uint32_t magic, type;
@@ -114,6 +121,11 @@ void kvc_job_death_text(const kvc_job_death *d, char *buf, size_t n)
                  "--timeout changes it): the worker was killed",
                  d->deadline);
         break;
+    case KVC_JOB_MEMCHECK:
+        snprintf(buf, n, "valgrind reported %d error%s while this case ran "
+                 "(its messages are above, on stderr)", d->errors,
+                 d->errors == 1 ? "" : "s");
+        break;
     case KVC_JOB_PROTOCOL:
         snprintf(buf, n, "the worker broke the result protocol (the kernel "
                  "wrote into or closed its pipe?)");
@@ -134,8 +146,22 @@ int kvc_cpus_available(void)
 
 int kvc_under_valgrind(void)
 {
+#ifdef HAVE_VALGRIND_H
+    if (RUNNING_ON_VALGRIND)
+        return 1;
+#endif
     const char *p = getenv("LD_PRELOAD");
     return p && strstr(p, "vgpreload") != NULL;
+}
+
+/* Errors valgrind has counted in this process so far (0 without it). */
+static int valgrind_errors(void)
+{
+#ifdef HAVE_VALGRIND_H
+    return (int)VALGRIND_COUNT_ERRORS;
+#else
+    return 0;
+#endif
 }
 
 /* ---- the worker process -------------------------------------------------
@@ -200,6 +226,7 @@ static _Noreturn void worker_main(const kvc_workers_cfg *cfg, pid_t parent,
     void *result = malloc(cfg->result_size ? cfg->result_size : 1);
     if (!result || send_msg(out_fd, MSG_READY, 0, NULL, 0) != 0)
         _exit(0);
+    int errors = valgrind_errors();
     for (;;) {
         uint64_t job;
         if (read_all(in_fd, &job, sizeof job) != 1)
@@ -209,6 +236,12 @@ static _Noreturn void worker_main(const kvc_workers_cfg *cfg, pid_t parent,
         cfg->run(cfg->ctx, job, result);
         fflush(stdout);
         fflush(stderr);
+        /* valgrind's errors belong to the job that made them */
+        int now = valgrind_errors(), added = now - errors;
+        errors = now;
+        if (added > 0 &&
+            send_msg(out_fd, MSG_MEMCHECK, job, &added, sizeof added) != 0)
+            _exit(0);
         if (send_msg(out_fd, MSG_RESULT, job, result, cfg->result_size) != 0)
             _exit(0);
     }
@@ -225,6 +258,7 @@ typedef struct worker {
     unsigned char *buf;    /* the message being received */
     size_t have, cap;
     char note[NOTE_MAX];
+    int memcheck_errors;   /* valgrind errors the job in flight made */
 } worker;
 
 typedef struct slot {
@@ -243,6 +277,7 @@ typedef struct server {
     int exhausted;         /* next() said no more */
     int start_failures;    /* workers dead before READY, in a row */
     int status;            /* KVC_WORKERS_* to return */
+    int idle_exit_status;  /* kvc_workers_cfg.idle_exit_status */
     char *err;
     size_t errlen;
 } server;
@@ -352,6 +387,13 @@ static void set_broken(server *sv, const char *fmt, const char *what)
     }
 }
 
+/* A worker ended between jobs with a non-zero status. */
+static void note_idle_exit(server *sv, int status)
+{
+    if (sv->idle_exit_status == 0)
+        sv->idle_exit_status = status;
+}
+
 /* The worker's pipe closed or broke the protocol: reap it and give its
  * job (if any) a death verdict. `protocol`: it sent garbage. */
 static void worker_ended(server *sv, worker *w, int protocol)
@@ -377,6 +419,8 @@ static void worker_ended(server *sv, worker *w, int protocol)
     }
     if (w->busy) {
         job_died(sv, w, &d);
+    } else if (w->ready && d.end == KVC_JOB_EXIT && d.status != 0) {
+        note_idle_exit(sv, d.status);
     } else if (!w->ready && ++sv->start_failures >= START_FAILURES_MAX) {
         char text[NOTE_MAX + 64];
         kvc_job_death_text(&d, text, sizeof text);
@@ -408,9 +452,22 @@ static int on_message(server *sv, worker *w, const msg_header *h,
             snprintf(w->note, sizeof w->note, "%.*s", (int)h->len,
                      (const char *)payload);
         return 0;
+    case MSG_MEMCHECK:
+        if (!w->busy || h->job != w->job || h->len != sizeof(int))
+            return -1;
+        memcpy(&w->memcheck_errors, payload, sizeof(int));
+        return 0;
     case MSG_RESULT: {
         if (!w->busy || h->job != w->job || h->len != sv->cfg->result_size)
             return -1;
+        if (w->memcheck_errors > 0) {
+            kvc_job_death d;
+            memset(&d, 0, sizeof d);
+            d.end = KVC_JOB_MEMCHECK;
+            d.errors = w->memcheck_errors;
+            job_died(sv, w, &d);
+            return 0;
+        }
         slot *s = slot_of(sv, w->seq);
         memcpy(s->result, payload, h->len);
         memset(&s->death, 0, sizeof s->death);
@@ -511,6 +568,7 @@ static void dispatch(server *sv)
         w->since = now_seconds();
         w->deadline = cfg->deadline ? cfg->deadline(cfg->ctx, job) : 60.0;
         w->note[0] = '\0';
+        w->memcheck_errors = 0;
         slot_of(sv, w->seq)->done = 0;
         /* A dead worker is noticed by its pipe's end of file; its job then
          * gets its verdict. */
@@ -581,7 +639,9 @@ static void stop_all(server *sv)
         } else {
             close_fd(&w->to); /* end of jobs: it leaves by itself */
             int lingered;
-            reap(w->pid, &lingered);
+            st = reap(w->pid, &lingered);
+            if (!lingered && WIFEXITED(st) && WEXITSTATUS(st) != 0)
+                note_idle_exit(sv, WEXITSTATUS(st));
         }
         forget(w);
     }
@@ -660,8 +720,9 @@ static void respawn(server *sv)
                        strerror(errno));
 }
 
-int kvc_workers_run(const kvc_workers_cfg *cfg, char *err, size_t errlen)
+int kvc_workers_run(kvc_workers_cfg *cfg, char *err, size_t errlen)
 {
+    cfg->idle_exit_status = 0;
     if (cfg->in_process)
         return run_in_process(cfg, err, errlen);
     server sv;
@@ -693,6 +754,7 @@ int kvc_workers_run(const kvc_workers_cfg *cfg, char *err, size_t errlen)
         sv.status = KVC_WORKERS_STOPPED;
     stop_all(&sv);
     sigaction(SIGPIPE, &old_pipe, NULL);
+    cfg->idle_exit_status = sv.idle_exit_status;
     int status = sv.status;
     server_free(&sv);
     return status;

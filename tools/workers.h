@@ -37,12 +37,15 @@ typedef enum kvc_job_end {
     KVC_JOB_EXIT,      /* the worker exited with `status` */
     KVC_JOB_TIMEOUT,   /* past the deadline: the worker was killed */
     KVC_JOB_PROTOCOL,  /* the worker sent bytes that are no message */
+    KVC_JOB_MEMCHECK,  /* it finished, but valgrind counted `errors` new
+                          errors while it ran (its messages are on stderr) */
 } kvc_job_end;
 
 typedef struct kvc_job_death {
     kvc_job_end end;
     int signo;          /* KVC_JOB_SIGNAL */
     int status;         /* KVC_JOB_EXIT */
+    int errors;         /* KVC_JOB_MEMCHECK */
     double seconds;     /* how long the job had run */
     double deadline;    /* its deadline, seconds */
     char note[512];     /* what the worker said before it died ("" none) */
@@ -92,6 +95,11 @@ typedef struct kvc_workers_cfg {
     /* Set (by a signal handler) to stop: no more jobs are handed out, the
      * workers are killed, jobs in flight are not committed. May be NULL. */
     const volatile sig_atomic_t *stop;
+
+    /* Out: the first non-zero status of a worker that exited between jobs
+     * (under valgrind --error-exitcode: errors found at exit, such as
+     * leaks, that no job can be blamed for); 0 if none. */
+    int idle_exit_status;
 } kvc_workers_cfg;
 
 /* Status of kvc_workers_run. */
@@ -105,7 +113,7 @@ enum {
 };
 
 /* Run every job `next` hands out. Returns one of the statuses above. */
-int kvc_workers_run(const kvc_workers_cfg *cfg, char *err, size_t errlen);
+int kvc_workers_run(kvc_workers_cfg *cfg, char *err, size_t errlen);
 
 /* The number of CPUs this process may run on (>= 1). */
 int kvc_cpus_available(void);
