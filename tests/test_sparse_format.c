@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "../golden/golden_internal.h"
 #include "sparse_fixture.h"
@@ -139,5 +140,51 @@ Test(sparse_format, schema_json_describes_sparse_pools, .timeout = 60)
     }
     free(text);
     free(bad);
+    sparse_rm_dir(dir);
+}
+
+/* The Python block of FORMAT.md ("golden-rebase") rebases a sparse pool's
+ * used blocks and finds every new token where the rebased table says. */
+Test(sparse_format, format_md_rebase_snippet_runs, .timeout = 60)
+{
+    if (system("python3 -c 'import json' > /dev/null 2>&1") != 0)
+        cr_skip_test("python3 is not installed");
+    FILE *md = fopen("golden/FORMAT.md", "r");
+    cr_assert_not_null(md);
+    static char doc[1 << 17];
+    size_t n = fread(doc, 1, sizeof doc - 1, md);
+    fclose(md);
+    doc[n] = '\0';
+    const char *open = "```python golden-rebase\n";
+    char *a = strstr(doc, open);
+    cr_assert_not_null(a, "no golden-rebase block in golden/FORMAT.md");
+    a += strlen(open);
+    char *b = strstr(a, "```\n");
+    cr_assert_not_null(b);
+    *b = '\0';
+
+    char *dir = sparse_tmp_dir();
+    char script[600], file[600], cmd[1400], out[1024];
+    snprintf(script, sizeof script, "%s/rebase.py", dir);
+    snprintf(file, sizeof file, "%s/sparse.json", dir);
+    FILE *fp = fopen(script, "w");
+    cr_assert_not_null(fp);
+    fputs(a, fp);
+    fclose(fp);
+    char *text = named_text("paged.large_offsets");
+    fp = fopen(file, "w");
+    cr_assert_not_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+    free(text);
+    snprintf(cmd, sizeof cmd, "python3 '%s' '%s' 2>&1", script, file);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t got = fread(out, 1, sizeof out - 1, p);
+    out[got] = '\0';
+    int st = pclose(p);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "rebase.py: %s", out);
+    cr_assert(strstr(out, "tcId 1: ") != NULL, "%s", out);
+    cr_assert(strstr(out, "rebased to") != NULL, "%s", out);
     sparse_rm_dir(dir);
 }
