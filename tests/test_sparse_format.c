@@ -92,7 +92,7 @@ Test(sparse_format, refuses_too_many_used_blocks)
 }
 
 /* Files without a sparse pool stay version 2 (and say nothing of sparse
- * pools); the committed version 2 files read as before. */
+ * pools); the committed standard files are version 2 and read as before. */
 Test(sparse_format, version_2_files_still_read, .timeout = 60)
 {
     char *text = named_text("paged.decode");
@@ -100,8 +100,17 @@ Test(sparse_format, version_2_files_still_read, .timeout = 60)
     cr_assert(strstr(text, "sparse") == NULL);
     free(text);
     static const char *const committed[] = {
-        "golden/vectors/regressions.json", "golden/vectors/qeff_paged_attention.json"};
+        "golden/vectors/blocked_attention.json",
+        "golden/vectors/qeff_paged_attention.json"};
     for (int i = 0; i < 2; i++) {
+        FILE *fp = fopen(committed[i], "r");
+        cr_assert_not_null(fp, "%s", committed[i]);
+        char head[128];
+        size_t n = fread(head, 1, sizeof head - 1, fp);
+        fclose(fp);
+        head[n] = '\0';
+        cr_assert(strstr(head, "\"schemaVersion\": 2,") != NULL, "%s",
+                  committed[i]);
         kvc_golden_file f;
         char err[512];
         cr_assert_eq(kvc_golden_read(committed[i], &f, err, sizeof err), 0,
