@@ -94,6 +94,7 @@ Test(sparse_repro, shrinks_writes_and_replays, .timeout = 120)
     kvc_repro info;
     char *path = write_offset_repro(dir, "repro.json", &info);
     cr_assert_lt(info.attempts, 500, "%d attempts", info.attempts);
+    cr_assert(strstr(info.after, "large_offsets") != NULL, "%s", info.after);
 
     struct stat st;
     cr_assert_eq(stat(path, &st), 0);
