@@ -26,7 +26,10 @@
  *   - head_dim -> 1, halve, ... (a scale equal to 1/sqrtf(old D) becomes
  *     1/sqrtf(new D); any other scale is kept);
  *   - PAGED/QEFF: block_size -> 1, halve; extra_blocks -> 0; stride_pad
- *     -> 0; large_offsets -> 0; table -> PERMUTED; hnd -> 0 (NHD);
+ *     -> 0; large_offsets -> 0 (a failure that needs the large offsets,
+ *     such as 32-bit offset arithmetic, passes without them: the predicate
+ *     refuses the candidate and the reproducer keeps its sparse pool);
+ *     table -> PERMUTED; hnd -> 0 (NHD);
  *   - mask -> NONE; leak_sensitive -> 0; window off; softcap off;
  *   - BLOCKED: cache_len down to the largest kv_len; num_kv_blocks -> 1,
  *     smaller (clamped to cache_len when cache_len shrinks);

@@ -24,8 +24,13 @@
 
 #define KVC_GOLDEN_SCHEMA "kvcheck-attention-golden"
 /* 2: the KV cache format (kvDtype, kvScale, static scales, scale-pool
- * strides, the oracle's codes in expected). */
-#define KVC_GOLDEN_SCHEMA_VERSION 2
+ * strides, the oracle's codes in expected).
+ * 3: sparse pools (layout.sparse: block ids above a huge unused stretch,
+ * large_offsets). A writer writes 3 only for a file that holds a sparse
+ * pool, so every other file stays version 2 byte for byte and readers of
+ * version 2 keep reading it; this reader takes both. */
+#define KVC_GOLDEN_SCHEMA_VERSION 3
+#define KVC_GOLDEN_SCHEMA_VERSION_DENSE 2
 /* Bump when the oracle's arithmetic changes (expected values would move). */
 #define KVC_ORACLE_VERSION "kvcheck-oracle-1"
 

@@ -219,8 +219,9 @@ static const kvcg_note flag_notes[KVC_FLAG_ALL_COUNT] = {
     [KVC_FLAG_LARGE_OFFSETS] = {B_LAYOUT,
         "Block ids sit above a huge unused stretch of the pool, so element "
         "offsets exceed 2^32: a kernel that computes id * stride in 32 bits "
-        "reads the wrong block. (Not in the committed files: the pool spans "
-        "tens of GiB, mapped sparsely by kvcheck's runner.)"},
+        "reads the wrong block. The pool spans tens of GiB: it is sparse "
+        "(layout.sparse), mapped without reserving memory, and only the "
+        "blocks the layout names hold anything."},
     [KVC_FLAG_KV_F16] = {B_QUANT,
         "The K/V cache stores IEEE binary16 codes (kvDtype f16): the cache "
         "write rounds fp32 to nearest even, with gradual underflow and "

@@ -23,7 +23,30 @@
 #define KVCG_GOLDEN_MAX_ELEMS ((int64_t)1 << 24) /* per tensor, mask, pool,
                                                    output, QEff rows */
 #define KVCG_GOLDEN_MAX_INT ((int64_t)1 << 53) /* |JSON integer| bound */
+#define KVCG_GOLDEN_MAX_BLOCKS INT32_MAX /* numBlocks: block ids are int32 */
+/* A sparse pool (FORMAT.md, "Sparse pools"): its virtual size, K or V or
+ * one scale pool, is mapped without reserving memory, so it may pass the
+ * dense limit, up to this many bytes; the units its blocks really hold stay
+ * within KVCG_GOLDEN_MAX_ELEMS. */
+#define KVCG_GOLDEN_MAX_SPARSE_BYTES ((int64_t)1 << 40)
 #define KVCG_GOLDEN_MAX_TEXT ((size_t)1 << 30) /* bytes of a file */
+
+/* Bytes of one storage unit of a cache format (4, 2 or 1; nvfp4: 1 byte of
+ * two codes) and of one unit of a scale pool (TOKEN 4, GROUP 1, else 0). */
+int kvcg_unit_bytes(kvc_kv_dtype d);
+int kvcg_scale_unit_bytes(kvc_scale_kind k);
+
+/* A pool is sparse when K/V or a scale pool has more units than a reader
+ * allocates densely (KVCG_GOLDEN_MAX_ELEMS): the writer then marks it
+ * "sparse" (schemaVersion 3), and the reader requires exactly that. */
+int kvcg_layout_sparse(const kvc_layout *L);
+
+/* The distinct blocks of 0..num_blocks-1 that the block table (max(S, 1)
+ * rows) or a slot of slot_mapping (num_tokens entries) names: the only
+ * blocks of a sparse pool that hold anything. Returns the count, or -1
+ * when out of memory. */
+int64_t kvcg_touched_blocks(const kvc_layout *L, int num_seqs,
+                            int64_t num_tokens);
 
 /* "PagedAttention", "BlockedAttention", "QEffPagedAttention"; NULL for an
  * unknown mode. */

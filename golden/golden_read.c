@@ -46,6 +46,7 @@ typedef struct rd {
     int group;  /* index in testGroups */
     int index;  /* index in the group's tests */
     int tc_id;  /* 0 while unknown */
+    int version; /* schemaVersion of the file */
 } rd;
 
 /* Prefix + optional field + message, once. Always returns -1. */
@@ -888,6 +889,82 @@ static int read_codes(rd *r, kvc_golden_test *t, kvc_kv_dtype kdt,
     return 0;
 }
 
+/* layout.sparse: absent (a dense pool) or true, in a version 3 file, for
+ * a paged pool (a BlockedAttention cache is one contiguous tensor). */
+static int get_sparse(rd *r, const cJSON *lay, const gcfg *g, int *sparse)
+{
+    const cJSON *x = member(lay, "sparse");
+    *sparse = 0;
+    if (!x)
+        return 0;
+    if (!cJSON_IsTrue(x))
+        return rfail(r, "layout.sparse", "expected true (a dense pool has no "
+                     "\"sparse\" key), found %s",
+                     cJSON_IsFalse(x) ? "false" : type_of(x));
+    if (r->version < KVC_GOLDEN_SCHEMA_VERSION)
+        return rfail(r, "layout.sparse", "a sparse pool needs schemaVersion "
+                     "%d, the file is version %d", KVC_GOLDEN_SCHEMA_VERSION,
+                     r->version);
+    if (g->mode == KVC_MODE_BLOCKED)
+        return rfail(r, "layout.sparse", "a BlockedAttention cache is "
+                     "contiguous, never sparse");
+    *sparse = 1;
+    return 0;
+}
+
+/* The extent of the pools (FORMAT.md, "Sparse pools"). A dense pool is
+ * allocated whole, so it stays within the limit of allocated units; a
+ * larger one must be marked sparse (and one within it must not be: one
+ * encoding per content), and then only its virtual size is bounded here,
+ * in bytes, as a runner maps it. What it really holds is bounded once the
+ * table is read (check_sparse_touched). */
+static int check_pool_extent(rd *r, int sparse, const gcfg *g, int64_t pool,
+                             int64_t scale_units)
+{
+    const int64_t lim = KVCG_GOLDEN_MAX_ELEMS;
+    const int over = pool > lim || scale_units > lim;
+    const char *field = pool > lim || !over ? "layout.poolElems"
+                                            : "layout.scalePoolUnits";
+    if (!sparse && over)
+        return rfail(r, field, "%lld units exceed the limit of %lld for a "
+                     "dense pool (a larger pool must be marked \"sparse\": "
+                     "true, schemaVersion %d)",
+                     (long long)(pool > lim ? pool : scale_units),
+                     (long long)lim, KVC_GOLDEN_SCHEMA_VERSION);
+    if (sparse && !over)
+        return rfail(r, "layout.sparse", "poolElems %lld and scalePoolUnits "
+                     "%lld are within the dense limit of %lld: such a pool is "
+                     "not marked sparse", (long long)pool,
+                     (long long)scale_units, (long long)lim);
+    const int64_t ub[2] = {kvcg_unit_bytes(g->kv_dtype),
+                           kvcg_scale_unit_bytes(g->kv_kind)};
+    const int64_t units[2] = {pool, scale_units};
+    for (int k = 0; sparse && k < 2; k++)
+        if (!mul_le(units[k], ub[k], KVCG_GOLDEN_MAX_SPARSE_BYTES))
+            return rfail(r, k ? "layout.scalePoolUnits" : "layout.poolElems",
+                         "a sparse pool of %lld units x %lld bytes exceeds "
+                         "the limit of %lld bytes (2^40) a reader maps",
+                         (long long)units[k], (long long)ub[k],
+                         (long long)KVCG_GOLDEN_MAX_SPARSE_BYTES);
+    return 0;
+}
+
+/* The blocks a sparse pool's table and slots name are all it holds: they
+ * must fit the limit of allocated units, as a dense pool does. */
+static int check_sparse_touched(rd *r, const kvc_layout *L, int S,
+                                int64_t tokens)
+{
+    int64_t n = kvcg_touched_blocks(L, S, tokens);
+    if (n < 0)
+        return rfail(r, "layout.blockTable", "out of memory");
+    if (!mul_le(n, L->stride_block, KVCG_GOLDEN_MAX_ELEMS) ||
+        !mul_le(n, L->scale_stride_block, KVCG_GOLDEN_MAX_ELEMS))
+        return rfail(r, "layout.blockTable", "the %lld blocks a sparse pool "
+                     "uses hold more than %lld units", (long long)n,
+                     (long long)KVCG_GOLDEN_MAX_ELEMS);
+    return 0;
+}
+
 static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
                       uint64_t *flags_used)
 {
@@ -896,7 +973,7 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
         "qLen", "padTokens", "q", "k", "v", "mask", "kScale", "vScale",
         "kHeadScale", "vHeadScale", "layout", "qeff", "expected"};
     static const char *const layout_keys[] = {
-        "numBlocks", "strideBlock", "strideSlot", "strideHead", "poolElems",
+        "sparse", "numBlocks", "strideBlock", "strideSlot", "strideHead", "poolElems",
         "scaleStrideBlock", "scaleStrideSlot", "scaleStrideHead",
         "scalePoolUnits", "maxBlocksPerSeq", "blockTable", "slotMapping",
         "poisonSeed"};
@@ -1060,16 +1137,19 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
     /* layout scalars */
     const char *P = "layout.";
     const cJSON *lay = need(r, x, "", "layout", cJSON_IsObject, "an object");
-    if (!lay || check_keys(r, lay, P, layout_keys, 13))
+    int sparse = 0;
+    if (!lay || check_keys(r, lay, P, layout_keys, 14) ||
+        get_sparse(r, lay, g, &sparse))
         return -1;
     int64_t nb = 0, sb_ = 0, ss = 0, sh = 0, pool = 0;
     int M = 0;
     int64_t B = g->block_size;
-    if (get_int(r, lay, P, "numBlocks", 1, KVCG_GOLDEN_MAX_ELEMS, &nb) ||
+    /* poolElems and scalePoolUnits: bounded by check_pool_extent */
+    if (get_int(r, lay, P, "numBlocks", 1, KVCG_GOLDEN_MAX_BLOCKS, &nb) ||
         get_int(r, lay, P, "strideBlock", 0, KVCG_GOLDEN_MAX_INT, &sb_) ||
         get_int(r, lay, P, "strideSlot", 0, KVCG_GOLDEN_MAX_INT, &ss) ||
         get_int(r, lay, P, "strideHead", 0, KVCG_GOLDEN_MAX_INT, &sh) ||
-        get_int(r, lay, P, "poolElems", 0, KVCG_GOLDEN_MAX_ELEMS, &pool) ||
+        get_int(r, lay, P, "poolElems", 0, KVCG_GOLDEN_MAX_INT, &pool) ||
         get_int32(r, lay, P, "maxBlocksPerSeq", 1, KVCG_GOLDEN_MAX_TABLE_COLS, &M))
         return -1;
     /* the geometry the config describes (FORMAT.md, "layout"), in storage
@@ -1128,8 +1208,7 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
                          "and \"group\" tests have scale pools (kvScale is \"%s\")",
                          kvc_scale_kind_name(kind));
         if (has_pools &&
-            get_int(r, lay, P, pool_keys[k], 0,
-                    k == 3 ? KVCG_GOLDEN_MAX_ELEMS : KVCG_GOLDEN_MAX_INT, &sgeo[k]))
+            get_int(r, lay, P, pool_keys[k], 0, KVCG_GOLDEN_MAX_INT, &sgeo[k]))
             return -1;
     }
     if (has_pools) {
@@ -1157,6 +1236,8 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
                          "scaleStrideBlock %lld", (long long)sgeo[3],
                          (long long)nb, (long long)sgeo[0]);
     }
+    if (check_pool_extent(r, sparse, g, pool, sgeo[3]) != 0)
+        return -1;
     if (g->mode == KVC_MODE_QEFF) {
         if (!need(r, x, "", "qeff", cJSON_IsObject, "an object"))
             return -1;
@@ -1275,6 +1356,8 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
                      "expected a decimal uint64 without leading zeros, found \"%s\"",
                      shown(seed, tmp, sizeof tmp));
     L->poison_seed = sv;
+    if (sparse && check_sparse_touched(r, L, S, tokens) != 0)
+        return -1;
 
     /* QEfficient inputs */
     if (g->mode == KVC_MODE_QEFF) {
@@ -1360,6 +1443,7 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
                 sp->qeff_left_pad = 1;
     }
     derive_spec_kinds(t);
+    sp->large_offsets = sparse;
     c->flags = t->flags;
 
     /* the problem as the oracle and the runner check it */
@@ -1443,10 +1527,12 @@ static int parse_root(rd *r, const cJSON *root, kvc_golden_file *f)
     int64_t version = 0, declared = 0;
     if (get_int(r, root, "", "schemaVersion", 0, INT_MAX, &version) != 0)
         return -1;
-    if (version != KVC_GOLDEN_SCHEMA_VERSION)
+    if (version < KVC_GOLDEN_SCHEMA_VERSION_DENSE ||
+        version > KVC_GOLDEN_SCHEMA_VERSION)
         return rfail(r, "schemaVersion", "version %lld is not supported (this "
-                     "reader knows %d)", (long long)version,
-                     KVC_GOLDEN_SCHEMA_VERSION);
+                     "reader knows %d and %d)", (long long)version,
+                     KVC_GOLDEN_SCHEMA_VERSION_DENSE, KVC_GOLDEN_SCHEMA_VERSION);
+    r->version = (int)version;
     const char *gen = get_string(r, root, "", "generator", sizeof f->generator - 1);
     const char *ov = gen ? get_string(r, root, "", "oracleVersion",
                                       sizeof f->oracle_version - 1) : NULL;
@@ -1574,7 +1660,7 @@ static int parse_root(rd *r, const cJSON *root, kvc_golden_file *f)
 int kvc_golden_parse(const char *text, size_t len, const char *name,
                      kvc_golden_file *f, char *err, size_t errlen)
 {
-    rd r = {name ? name : "<input>", err, errlen, 0, 0, 0, 0, 0};
+    rd r = {name ? name : "<input>", err, errlen, 0, 0, 0, 0, 0, 0};
     if (err && errlen)
         err[0] = '\0';
     if (!f) {

@@ -466,6 +466,10 @@ static void print_test(sb *s, const kvc_golden_test *t)
     }
     sb_key(s, 5, "layout");
     sb_puts(s, "{\n");
+    if (kvcg_layout_sparse(L)) { /* FORMAT.md, "Sparse pools" */
+        sb_key(s, 6, "sparse");
+        sb_puts(s, "true,\n");
+    }
     sb_key(s, 6, "numBlocks");
     sb_printf(s, "%lld,\n", (long long)L->num_blocks);
     sb_key(s, 6, "strideBlock");
@@ -615,6 +619,24 @@ static const char *const header_lines[] = {
     "untouched.",
 };
 
+/* Only in files that hold a sparse pool (schemaVersion 3), so that every
+ * other file keeps its bytes. */
+static const char sparse_header_line[] =
+    "layout.sparse marks a sparse pool: its block ids sit above a huge unused "
+    "stretch, so offsets pass 2^32 and poolElems spans GiB. Map it without "
+    "reserving memory (mmap MAP_NORESERVE; at most 2^40 bytes) and touch only "
+    "the blocks that blockTable and slotMapping name, or rebase those blocks "
+    "to 0..n-1 where that is impossible (FORMAT.md, \"Sparse pools\").";
+
+/* The lowest version that expresses f: 3 only with a sparse pool. */
+static int file_version(const kvc_golden_file *f)
+{
+    for (int i = 0; i < f->num_tests; i++)
+        if (kvcg_layout_sparse(&f->tests[i].c.layout))
+            return KVC_GOLDEN_SCHEMA_VERSION;
+    return KVC_GOLDEN_SCHEMA_VERSION_DENSE;
+}
+
 static const char encoding_text[] =
     "Arrays of numbers are objects {dtype, shape, data}: data is the RFC 4648 "
     "base64 (standard alphabet, '=' padding) of the elements in row-major "
@@ -699,7 +721,8 @@ static char *to_json_named(const kvc_golden_file *f, const char *name,
     sb_key(&s, 1, "schema");
     sb_printf(&s, "\"%s\",\n", KVC_GOLDEN_SCHEMA);
     sb_key(&s, 1, "schemaVersion");
-    sb_printf(&s, "%d,\n", KVC_GOLDEN_SCHEMA_VERSION);
+    const int version = file_version(f);
+    sb_printf(&s, "%d,\n", version);
     sb_key(&s, 1, "generator");
     sb_json_string(&s, f->generator, gl);
     sb_puts(&s, ",\n");
@@ -714,7 +737,13 @@ static char *to_json_named(const kvc_golden_file *f, const char *name,
     for (size_t i = 0; i < nh; i++) {
         sb_indent(&s, 2);
         sb_json_string(&s, header_lines[i], strlen(header_lines[i]));
-        sb_puts(&s, i + 1 < nh ? ",\n" : "\n");
+        sb_puts(&s, i + 1 < nh || version > KVC_GOLDEN_SCHEMA_VERSION_DENSE
+                        ? ",\n" : "\n");
+    }
+    if (version > KVC_GOLDEN_SCHEMA_VERSION_DENSE) {
+        sb_indent(&s, 2);
+        sb_json_string(&s, sparse_header_line, strlen(sparse_header_line));
+        sb_puts(&s, "\n");
     }
     sb_indent(&s, 1);
     sb_puts(&s, "],\n");

@@ -879,7 +879,7 @@ static const mutation mutations[] = {
     {"", "[]", "top level", NULL},
     {"schema", "\"wycheproof\"", "top level", "'schema'"},
     {"schemaVersion", "1", "'schemaVersion'", "not supported"},
-    {"schemaVersion", "3", "'schemaVersion'", "not supported"},
+    {"schemaVersion", "4", "'schemaVersion'", "not supported"},
     {"schemaVersion", NULL, "'schemaVersion'", "missing"},
     {"generator", "7", "'generator'", "a string"},
     {"numberOfTests", "3", "'numberOfTests'", NULL},

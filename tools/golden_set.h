@@ -5,8 +5,10 @@
  * x scale strategy still missing from the file the first small random case
  * that has it, and invalid/acceptable mutations of valid cases (bad_kv_format
  * among them: a zero, NaN or negative static scale, nvfp4 with head_dim 24). A pure function of the code: regenerating it is
- * byte-identical. Large-offset cases are left out: their pools span tens of
- * GiB (sparse), more than a golden reader should be asked to map.
+ * byte-identical. Large-offset cases are left out: their pools are sparse
+ * (schemaVersion 3, golden/FORMAT.md "Sparse pools"), and the standard files
+ * stay version 2 so that every version 2 reader keeps reading them; sparse
+ * pools reach golden files through reproducers and `golden add`.
  */
 #ifndef KVC_GOLDEN_SET_H
 #define KVC_GOLDEN_SET_H

@@ -20,6 +20,17 @@ static int fails_alike(const kvc_case *c, void *ctx)
     return kvc_run_case(c, sf->k, &r) == sf->want;
 }
 
+/* kvc_case_describe, naming large offsets too: a failure that needs them
+ * (32-bit offset arithmetic) is told apart by it, and the shrinker keeps
+ * them exactly when the failure does. */
+static void describe(const kvc_case *c, char *buf, size_t n)
+{
+    kvc_case_describe(c, buf, n);
+    size_t len = strlen(buf);
+    if (c->spec.large_offsets && len < n)
+        snprintf(buf + len, n - len, " large_offsets (sparse pool)");
+}
+
 /* The one-test file of a shrunk spec. */
 static int write_file(const kvc_case_spec *spec, uint64_t value_seed,
                       const char *comment, const char *path, char *err,
@@ -79,7 +90,7 @@ int kvc_write_reproducer(uint64_t seed, uint64_t index, int mode,
         return -1;
     kvc_result r;
     info->outcome = kvc_run_case(&c, k, &r);
-    kvc_case_describe(&c, info->before, sizeof info->before);
+    describe(&c, info->before, sizeof info->before);
     kvc_case_spec start = c.spec;
     uint64_t value_seed = c.value_seed;
     kvc_case_free(&c);
@@ -100,7 +111,7 @@ int kvc_write_reproducer(uint64_t seed, uint64_t index, int mode,
     kvc_case shrunk;
     if (kvc_case_build(&small, value_seed, &shrunk, err, errlen) != 0)
         return -1;
-    kvc_case_describe(&shrunk, info->after, sizeof info->after);
+    describe(&shrunk, info->after, sizeof info->after);
     kvc_case_free(&shrunk);
     return write_file(&small, value_seed, comment, path, err, errlen);
 }
