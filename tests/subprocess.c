@@ -45,8 +45,8 @@ static int temp_file(char *path, size_t n, const char *what)
     return fd;
 }
 
-int kvc_proc_start(kvc_proc *p, const char *const *argv,
-                   const char *const *env)
+static int start(kvc_proc *p, const char *const *argv,
+                 const char *const *env, int merged)
 {
     memset(p, 0, sizeof *p);
     int out = temp_file(p->out_path, sizeof p->out_path, "out");
@@ -59,7 +59,7 @@ int kvc_proc_start(kvc_proc *p, const char *const *argv,
         return -1;
     if (p->pid == 0) {
         dup2(out, STDOUT_FILENO);
-        dup2(err, STDERR_FILENO);
+        dup2(merged ? out : err, STDERR_FILENO);
         int nul = open("/dev/null", O_RDONLY);
         if (nul >= 0)
             dup2(nul, STDIN_FILENO);
@@ -71,6 +71,18 @@ int kvc_proc_start(kvc_proc *p, const char *const *argv,
     close(out);
     close(err);
     return 0;
+}
+
+int kvc_proc_start(kvc_proc *p, const char *const *argv,
+                   const char *const *env)
+{
+    return start(p, argv, env, 0);
+}
+
+int kvc_proc_start_merged(kvc_proc *p, const char *const *argv,
+                          const char *const *env)
+{
+    return start(p, argv, env, 1);
 }
 
 int kvc_proc_wait(kvc_proc *p, double timeout_s)

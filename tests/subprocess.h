@@ -22,6 +22,11 @@ typedef struct kvc_proc {
 int kvc_proc_start(kvc_proc *p, const char *const *argv,
                    const char *const *env);
 
+/* The same with stderr sent to the same file as stdout (as a terminal or a
+ * CI log shows them): p->out gets both, p->err is empty. */
+int kvc_proc_start_merged(kvc_proc *p, const char *const *argv,
+                          const char *const *env);
+
 /* Wait up to timeout_s seconds (then SIGKILL), read the output. */
 int kvc_proc_wait(kvc_proc *p, double timeout_s);
 

@@ -94,6 +94,9 @@ static void expect_verdict(const char *how, const char *verdict,
     cr_assert_not_null(strstr(p.out, line), "%s: no '%s' in\n%s", how, line,
                        p.out);
     cr_assert_not_null(strstr(strstr(p.out, line), detail), "%s", p.out);
+    /* the console names the case's flags too */
+    cr_assert_not_null(strstr(strstr(p.out, line), "\n  flags: "), "%s",
+                       p.out);
     const char *replay = strstr(strstr(p.out, line), "replay: kvcheck replay");
     cr_assert_not_null(replay, "%s", p.out);
     cr_assert_not_null(strstr(replay, "--kernel-lib"), "%s", replay);
@@ -394,4 +397,77 @@ Test(gate, golden_verify_survives_a_misbehaving_kernel, .timeout = 240)
                        p.out);
         kvc_proc_free(&p);
     }
+}
+
+/* stdout and stderr in one log (a terminal, a CI job): the progress line
+ * and the messages on stderr never split a failure's lines. */
+Test(gate, stderr_never_splits_a_stdout_line, .timeout = 120)
+{
+    const char *envv[] = {"KVC_MISBEHAVE=crash", NULL};
+    const char *argv[] = {KVCHECK, "run", "--cases", "400", "--kernel-lib",
+                          MISBEHAVE, "--no-report", "--progress",
+                          "--max-failures", "1000", NULL};
+    kvc_proc p;
+    cr_assert_eq(kvc_proc_start_merged(&p, argv, envv), 0);
+    cr_assert_eq(kvc_proc_wait(&p, 100), 0);
+    cr_assert_eq(kvc_proc_exit_code(&p), 1);
+    int fails = 0;
+    for (char *line = p.out; line && *line;) {
+        char *end = strchr(line, '\n');
+        if (end)
+            *end = '\0';
+        /* a failure's lines start where a line starts, and each is whole */
+        char *f = strstr(line, "FAIL case ");
+        if (f) {
+            fails++;
+            cr_assert_eq(f, line, "spliced: %s", line);
+            cr_assert_not_null(strstr(line, ": the worker was killed by "
+                                            "SIGSEGV"), "cut: %s", line);
+        }
+        cr_assert(strncmp(line, "  replay: ", 10) != 0 ||
+                      strstr(line, "libkvattn_misbehave.so") != NULL,
+                  "cut: %s", line);
+        line = end ? end + 1 : NULL;
+    }
+    cr_assert_gt(fails, 10);
+    kvc_proc_free(&p);
+}
+
+/* Every help text says what it prints, with no printf escapes left in. */
+Test(gate, run_help_is_plain_text, .timeout = 30)
+{
+    const char *argv[] = {KVCHECK, "run", "--help", NULL};
+    kvc_proc p;
+    cr_assert_eq(kvc_proc_run(&p, argv, NULL, 20), 0);
+    cr_assert_eq(kvc_proc_exit_code(&p), 0);
+    cr_assert_null(strstr(p.out, "%%"), "%s", p.out);
+    cr_assert_not_null(strstr(p.out, "index % n == i"), "%s", p.out);
+    cr_assert_not_null(strstr(p.out, "--jobs N"), "%s", p.out);
+    cr_assert_not_null(strstr(p.out, "4 nothing was checked"), "%s", p.out);
+    kvc_proc_free(&p);
+}
+
+/* run --shrink: each reproducer's printed replay command names the
+ * kernel library, so following it fails again; the report links it. */
+Test(gate, run_shrink_reproducers_carry_the_kernel_lib, .timeout = 300)
+{
+    char dir[64], path[128];
+    temp_dir(dir, sizeof dir);
+    const char *argv[] = {KVCHECK, "run", "--cases", "60", "--kernel",
+                          "paged", "--kernel-lib",
+                          KVC_BUILD_DIR "/tests/libkvattn_planted_no_rescale.so",
+                          "--report", dir, "--shrink", "--no-progress", NULL};
+    kvc_proc p;
+    cr_assert_eq(kvc_proc_run(&p, argv, NULL, 280), 0);
+    cr_assert_eq(kvc_proc_exit_code(&p), 1, "%s", p.err);
+    const char *run = strstr(p.out, "  run:  kvcheck replay ");
+    cr_assert_not_null(run, "%s", p.out);
+    cr_assert_not_null(strstr(run, "--kernel-lib "), "%s", run);
+    snprintf(path, sizeof path, "%s/index.html", dir);
+    char *html = kvc_read_file(path);
+    cr_assert_not_null(html);
+    cr_assert_not_null(strstr(html, "href=\"repro-case-"), "no repro link");
+    free(html);
+    kvc_proc_free(&p);
+    remove_dir(dir);
 }
