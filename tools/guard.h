@@ -21,6 +21,11 @@
  *     the leading guard page (traps).
  *   - A zero-byte buffer has no data page: its pointer is non-NULL, valid to
  *     pass, and points at its trailing guard page.
+ *   - The leading guard may span more than one page: released mappings are
+ *     kept idle (process-wide, at most 64 MiB) and reused for a buffer of
+ *     up to their size, with the data pages it does not need made guard.
+ *     A case runs the kernel three times with a few dozen small buffers
+ *     each; fresh mappings cost more than everything else the guard does.
  *
  * Roles: an OUTPUT buffer may be written by the kernel (only its sentinels
  * are checked). An INPUT buffer is snapshotted when it becomes an input
@@ -68,7 +73,7 @@ typedef enum kvc_guard_violation {
 typedef struct kvc_guard_buf {
     char name[KVC_GUARD_NAME_MAX];
     kvc_guard_role role;
-    unsigned char *map;   /* the mapping: leading guard page first */
+    unsigned char *map;   /* the mapping: leading guard first */
     size_t map_bytes;
     unsigned char *data;  /* the buffer, flush against the trailing guard */
     size_t bytes;

@@ -4,6 +4,13 @@
  * the whole pool against the runner's own model of that write, run the
  * kernel's attention, check padding rows and the cache are untouched, and
  * judge out/lse against the oracle.
+ *
+ * Every buffer a kernel call gets (arrays, pools, the parameter structs
+ * passed by pointer) is guarded (guard.h): a touched guard page traps, and
+ * after every call a touched sentinel is the verdict "bounds", a changed
+ * input "input-written", prefixed by the call. The pools are outputs to
+ * the guard; that attention leaves them as written is the cache check's
+ * ("attention modified the cache", with block, slot, head and dim).
  */
 #include "runner.h"
 
@@ -211,38 +218,37 @@ static int64_t first_non_sentinel(const float *x, int64_t from, int64_t to)
 
 /* The cache description a kernel gets: the pool's buffers, the layout's
  * strides, the problem's format and static scales. */
-static kva_paged_cache kernel_cache(const kvc_case *c, const kvc_pool *pool)
+static void kernel_cache(const kvc_case *c, const kvc_pool *pool,
+                         kva_paged_cache *out)
 {
     const kvc_layout *l = &c->layout;
     const kvc_problem *p = &c->prob;
     const kvc_kv_quant *q = &p->quant;
-    kva_paged_cache kc;
-    memset(&kc, 0, sizeof kc);
-    kc.k = pool->k.data;
-    kc.v = pool->v.data;
-    kc.pool_elems = l->pool_elems;
-    kc.num_blocks = l->num_blocks;
-    kc.block_size = l->block_size;
-    kc.num_kv_heads = p->cfg.num_kv_heads;
-    kc.head_dim = p->cfg.head_dim;
-    kc.stride_block = l->stride_block;
-    kc.stride_slot = l->stride_slot;
-    kc.stride_head = l->stride_head;
+    memset(out, 0, sizeof *out); /* padding too: the guard compares it */
+    out->k = pool->k.data;
+    out->v = pool->v.data;
+    out->pool_elems = l->pool_elems;
+    out->num_blocks = l->num_blocks;
+    out->block_size = l->block_size;
+    out->num_kv_heads = p->cfg.num_kv_heads;
+    out->head_dim = p->cfg.head_dim;
+    out->stride_block = l->stride_block;
+    out->stride_slot = l->stride_slot;
+    out->stride_head = l->stride_head;
     /* kvc_kv_dtype and kva_dtype, kvc_scale_kind and kva_scale_kind list
      * the same formats in the same order (asserted at the top of the file) */
-    kc.dtype = (kva_dtype)q->dtype;
-    kc.scales.kind = (kva_scale_kind)q->kind;
-    kc.scales.k_tensor = q->k_scale;
-    kc.scales.v_tensor = q->v_scale;
-    kc.scales.k_head = q->k_head_scale;
-    kc.scales.v_head = q->v_head_scale;
-    kc.scales.k_pool = pool->ks.data;
-    kc.scales.v_pool = pool->vs.data;
-    kc.scales.pool_units = l->scale_pool_units;
-    kc.scales.stride_block = l->scale_stride_block;
-    kc.scales.stride_slot = l->scale_stride_slot;
-    kc.scales.stride_head = l->scale_stride_head;
-    return kc;
+    out->dtype = (kva_dtype)q->dtype;
+    out->scales.kind = (kva_scale_kind)q->kind;
+    out->scales.k_tensor = q->k_scale;
+    out->scales.v_tensor = q->v_scale;
+    out->scales.k_head = q->k_head_scale;
+    out->scales.v_head = q->v_head_scale;
+    out->scales.k_pool = pool->ks.data;
+    out->scales.v_pool = pool->vs.data;
+    out->scales.pool_units = l->scale_pool_units;
+    out->scales.stride_block = l->scale_stride_block;
+    out->scales.stride_slot = l->scale_stride_slot;
+    out->scales.stride_head = l->scale_stride_head;
 }
 
 /* Whether the problem's only fault is its cache format (a static scale not
@@ -291,7 +297,8 @@ static int init_pool(step *st)
 static int init_cache(step *st)
 {
     const kvc_problem *p = &st->c->prob;
-    kva_paged_cache kc = kernel_cache(st->c, &st->pool);
+    kva_paged_cache kc;
+    kernel_cache(st->c, &st->pool, &kc);
     if (kc.scales.kind == KVA_SCALE_HEAD) {
         int H = p->cfg.num_kv_heads;
         kc.scales.k_head = input(st, "K head scales", p->quant.k_head_scale, H,
@@ -330,10 +337,15 @@ static int init_inputs(step *st)
     const kvc_problem *p = &c->prob;
     const kvc_config *cfg = &p->cfg;
     int S = p->num_seqs;
-    kva_attn_params params = {cfg->num_q_heads, cfg->num_kv_heads,
-                              cfg->head_dim,    cfg->scale,
-                              cfg->softcap,     cfg->causal,
-                              cfg->window_left};
+    kva_attn_params params;
+    memset(&params, 0, sizeof params); /* defined padding, as in run_paged */
+    params.num_q_heads = cfg->num_q_heads;
+    params.num_kv_heads = cfg->num_kv_heads;
+    params.head_dim = cfg->head_dim;
+    params.scale = cfg->scale;
+    params.softcap = cfg->softcap;
+    params.causal = cfg->causal;
+    params.window_left = cfg->window_left;
     st->params = (kva_attn_params *)input(st, "attention params", &params, 1,
                                           sizeof params);
     int *lens = scratch(st, "seq_lens", S, sizeof *lens);
@@ -476,8 +488,16 @@ static kvc_outcome run_paged(step *st, const float *q, const int64_t *qsl,
                              const int *seq_lens)
 {
     const kvc_case *c = st->c;
-    kva_paged_batch b = {c->prob.num_seqs, qsl, seq_lens, st->block_table,
-                         c->layout.max_blocks_per_seq, st->masks};
+    /* zeroed first, fields then set: the guard compares padding bytes too,
+     * so they must be defined (valgrind) */
+    kva_paged_batch b;
+    memset(&b, 0, sizeof b);
+    b.num_seqs = c->prob.num_seqs;
+    b.query_start_loc = qsl;
+    b.seq_lens = seq_lens;
+    b.block_table = st->block_table;
+    b.max_blocks_per_seq = c->layout.max_blocks_per_seq;
+    b.masks = st->masks;
     const kva_paged_batch *gb = input(st, "paged batch", &b, 1, sizeof b);
     if (!gb)
         return fail(st->r, KVC_FAIL_SETUP, "out of memory");
@@ -494,10 +514,16 @@ static kvc_outcome run_blocked(step *st)
 {
     const kvc_case *c = st->c;
     const kvc_problem *p = &c->prob;
-    kva_blocked_cache bc = {st->pool.k.data,      st->pool.v.data,
-                            p->num_seqs,          p->cfg.num_kv_heads,
-                            c->layout.block_size, p->cfg.head_dim,
-                            st->cache->dtype,     st->cache->scales};
+    kva_blocked_cache bc;
+    memset(&bc, 0, sizeof bc); /* defined padding, as in run_paged */
+    bc.k = st->pool.k.data;
+    bc.v = st->pool.v.data;
+    bc.num_seqs = p->num_seqs;
+    bc.num_kv_heads = p->cfg.num_kv_heads;
+    bc.cache_len = c->layout.block_size;
+    bc.head_dim = p->cfg.head_dim;
+    bc.dtype = st->cache->dtype;
+    memcpy(&bc.scales, &st->cache->scales, sizeof bc.scales);
     const kva_blocked_cache *gbc = input(st, "blocked cache", &bc, 1, sizeof bc);
     if (!gbc)
         return fail(st->r, KVC_FAIL_SETUP, "out of memory");
@@ -591,16 +617,17 @@ static kvc_outcome convert_qeff(step *st, kva_general_inputs *g)
 {
     const kvc_case *c = st->c;
     int S = c->prob.num_seqs;
-    kva_qeff_inputs in = {
-        S,
-        c->qeff.max_q,
-        input(st, "position_ids", c->qeff.position_ids,
-              (int64_t)S * c->qeff.max_q, sizeof(int)),
-        input(st, "slot_id", c->qeff.slot_id, S, sizeof(int)),
-        st->block_table,
-        c->layout.max_blocks_per_seq,
-        c->layout.block_size,
-        c->layout.num_blocks};
+    kva_qeff_inputs in;
+    memset(&in, 0, sizeof in); /* defined padding, as in run_paged */
+    in.num_seqs = S;
+    in.max_q = c->qeff.max_q;
+    in.position_ids = input(st, "position_ids", c->qeff.position_ids,
+                            (int64_t)S * c->qeff.max_q, sizeof(int));
+    in.slot_id = input(st, "slot_id", c->qeff.slot_id, S, sizeof(int));
+    in.block_table = st->block_table;
+    in.num_kv_blocks = c->layout.max_blocks_per_seq;
+    in.block_size = c->layout.block_size;
+    in.num_blocks = c->layout.num_blocks;
     const kva_qeff_inputs *gin = input(st, "QEfficient inputs", &in, 1,
                                        sizeof in);
     kva_general_inputs *gout = scratch(st, "general inputs", 1, sizeof *gout);
