@@ -272,9 +272,18 @@ static kva_status planted_paged(const kva_attn_params *p,
     return s;
 }
 
+/* The QEfficient conversion, then a write into its position_ids. */
+static kva_status planted_qeff(const kva_qeff_inputs *in,
+                               kva_general_inputs *g, kva_error *e)
+{
+    kva_status s = kva_qeff_to_general(in, g, e);
+    ((int *)in->position_ids)[in->num_seqs * in->max_q - 1] = 12345;
+    return s;
+}
+
 static const kvc_kernel planted = {
     "planted-guard", kva_cache_write, planted_paged, kva_blocked_attention,
-    kva_qeff_to_general};
+    planted_qeff};
 
 /* A small valid paged case with a token, a table entry, and out and lse
  * whose sizes are not whole pages (so a sentinel slack sits before them). */
@@ -373,6 +382,30 @@ Test(guard, runner_names_the_ends_of_out_and_lse)
                                 "(guard page)");
     cr_assert_str_eq(named_lse, "bounds: access 0 bytes past the end of lse "
                                 "(guard page)");
+}
+
+Test(guard, runner_finds_the_conversion_writing_position_ids)
+{
+    char err[256];
+    kvc_case c;
+    uint64_t i = 0;
+    for (;; i++) {
+        cr_assert_lt(i, 200, "no QEfficient case with a sequence");
+        cr_assert_eq(kvc_case_generate(5, i, KVC_MODE_QEFF, &c, err, sizeof err),
+                     0, "%s", err);
+        if (c.prob.num_seqs >= 1 && c.qeff.max_q >= 1 && !c.spec.large_offsets)
+            break;
+        kvc_case_free(&c);
+    }
+    kvc_result r;
+    kvc_outcome o = kvc_run_case(&c, &planted, &r);
+    int last = c.prob.num_seqs * c.qeff.max_q - 1;
+    kvc_case_free(&c);
+    cr_assert_eq(o, KVC_FAIL_INPUT, "%s", r.message);
+    char want[160];
+    snprintf(want, sizeof want, "QEfficient conversion: kernel wrote into its "
+             "input position_ids: byte %d (element %d) changed", 4 * last, last);
+    cr_assert_str_eq(r.message, want);
 }
 
 /* Nothing special installed: the write one past the end of out kills the
