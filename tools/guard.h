@@ -139,8 +139,10 @@ int kvc_guard_fault_text(const void *addr, char *buf, size_t n);
 /* Install a SIGSEGV/SIGBUS handler on an alternate stack that writes
  * kvc_guard_fault_text's line and a newline to stderr (fd 2) when the
  * address is in a guard page, then re-raises the signal with the default
- * action (the process still dies by it). For in-process runs and replay;
- * a worker process may call kvc_guard_fault_text from its own handler. */
+ * action (the process still dies by it). A fault elsewhere goes to the
+ * handler installed before (AddressSanitizer's, say), or kills by the
+ * signal. For in-process runs and replay (kvcheck's main installs it); a
+ * worker process may call kvc_guard_fault_text from its own handler. */
 void kvc_guard_install_fault_reporter(void);
 
 #endif /* KVC_GUARD_H */

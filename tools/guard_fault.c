@@ -1,6 +1,7 @@
 /*
  * guard_fault.c — the in-process fault reporter (guard.h): a SIGSEGV/SIGBUS
- * handler that names the guard page a kernel hit, then dies by the signal.
+ * handler that names the guard page a kernel hit, then dies by the signal;
+ * other faults go to the handler installed before it, if any.
  */
 #include <signal.h>
 #include <string.h>
@@ -8,11 +9,30 @@
 
 #include "guard.h"
 
-/* ---- the in-process reporter ---- */
+/* The handlers found at install time (AddressSanitizer's, say): a fault
+ * outside every guard page is theirs. Written at install, before the
+ * handler is. */
+static struct sigaction prev_segv, prev_bus;
+
+/* Hand a fault that is not a guard's to the previous handler; 0 when there
+ * is none to call. */
+static int chain(int sig, siginfo_t *si, void *uc)
+{
+    const struct sigaction *p = sig == SIGSEGV ? &prev_segv : &prev_bus;
+    if (p->sa_flags & SA_SIGINFO) {
+        if (!p->sa_sigaction)
+            return 0;
+        p->sa_sigaction(sig, si, uc);
+        return 1;
+    }
+    if (p->sa_handler == SIG_DFL || p->sa_handler == SIG_IGN)
+        return 0;
+    p->sa_handler(sig);
+    return 1;
+}
 
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
-    (void)uc;
     char line[192];
     if (kvc_guard_fault_text(si->si_addr, line, sizeof line - 1)) {
         size_t n = 0;
@@ -21,6 +41,8 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
         line[n++] = '\n';
         ssize_t w = write(2, line, n);
         (void)w;
+    } else if (chain(sig, si, uc)) {
+        return;
     }
     /* Die by the same signal: default action, raised now, delivered when
      * the handler returns (a hardware fault would also simply recur). */
@@ -52,6 +74,11 @@ void kvc_guard_install_fault_reporter(void)
     sa.sa_sigaction = on_fault;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
+    struct sigaction old;
+    if (sigaction(SIGSEGV, NULL, &old) == 0 && old.sa_sigaction != on_fault)
+        prev_segv = old;
+    if (sigaction(SIGBUS, NULL, &old) == 0 && old.sa_sigaction != on_fault)
+        prev_bus = old;
     sigaction(SIGSEGV, &sa, NULL);
     sigaction(SIGBUS, &sa, NULL);
 }
