@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -448,4 +449,30 @@ Test(guard, fault_reporter_names_the_buffer_and_dies_by_the_signal)
               "status %d", status);
     cr_assert_str_eq(buf, "bounds: access 4 bytes past the end of "
                           "slot_mapping (guard page)\n");
+}
+
+static void exit_42(int sig)
+{
+    (void)sig;
+    _exit(42);
+}
+
+/* A fault outside every guard page is the business of the handler that
+ * was there before the reporter (AddressSanitizer's, say). */
+Test(guard, fault_reporter_hands_other_faults_to_the_previous_handler)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        signal(SIGSEGV, exit_42);
+        kvc_guard_install_fault_reporter();
+        volatile char *hole = mmap(NULL, 4096, PROT_NONE,
+                                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        hole[1] = 1;
+        _exit(0);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 42, "status %d",
+              status);
 }

@@ -44,9 +44,10 @@
  * kvc_guard_free it. Functions never abort; allocations return NULL (or -1)
  * when memory or mappings run out.
  *
- * Faults: a process-wide registry of live guard pages (guard.c) lets a
- * SIGSEGV/SIGBUS handler name the buffer whose guard page was hit
- * (kvc_guard_fault_text, async-signal-safe).
+ * Faults: a process-wide registry of live guard pages (guard_registry.c,
+ * which also keeps the idle mappings) lets a SIGSEGV/SIGBUS handler name
+ * the buffer whose guard page was hit (kvc_guard_fault_text,
+ * async-signal-safe).
  */
 #ifndef KVC_GUARD_H
 #define KVC_GUARD_H
