@@ -26,4 +26,8 @@ check exit0 exit
 check _exit0 exit
 check hang timeout
 check uninit memory
+check out_end bounds
+check lse_end bounds
+check out_before bounds
+check write_q input-written
 exit $fail

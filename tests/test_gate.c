@@ -139,6 +139,32 @@ Test(gate, kernel_calling__exit_0_is_an_exit_verdict, .timeout = 240)
     expect_verdict("_exit0", "exit", "status 0");
 }
 
+Test(gate, write_one_past_the_end_of_out_is_a_bounds_verdict, .timeout = 240)
+{
+    expect_verdict("out_end", "bounds", "0 bytes past the end of out");
+}
+
+Test(gate, write_one_past_the_end_of_lse_is_a_bounds_verdict, .timeout = 240)
+{
+    expect_verdict("lse_end", "bounds", "0 bytes past the end of lse");
+}
+
+Test(gate, write_before_out_is_a_bounds_verdict, .timeout = 240)
+{
+    expect_verdict("out_before", "bounds", "before the start of out");
+}
+
+Test(gate, write_into_q_is_an_input_written_verdict, .timeout = 240)
+{
+    expect_verdict("write_q", "input-written", "its input q");
+}
+
+Test(gate, write_into_the_block_table_is_an_input_written_verdict,
+     .timeout = 240)
+{
+    expect_verdict("write_table", "input-written", "its input block_table");
+}
+
 /* replay runs the case in the foreground: a debugger or valgrind sees the
  * crash itself. */
 Test(gate, replay_of_a_crash_crashes_in_the_foreground, .timeout = 120)
@@ -151,6 +177,22 @@ Test(gate, replay_of_a_crash_crashes_in_the_foreground, .timeout = 120)
     cr_assert_eq(kvc_proc_run(&p, argv, envv, 100), 0);
     cr_assert_eq(kvc_proc_signal(&p), SIGSEGV, "status %d\n%s\n%s", p.status,
                  p.out, p.err);
+    kvc_proc_free(&p);
+}
+
+/* ... and a guard page hit in the foreground names the buffer first. */
+Test(gate, replay_of_a_bounds_fault_names_the_buffer, .timeout = 120)
+{
+    const char *envv[] = {"KVC_MISBEHAVE=lse_end", NULL};
+    const char *argv[] = {KVCHECK, "replay", "--seed", "1", "--case", "2",
+                          "--kernel", "paged", "--kernel-lib", MISBEHAVE,
+                          NULL};
+    kvc_proc p;
+    cr_assert_eq(kvc_proc_run(&p, argv, envv, 100), 0);
+    cr_assert_eq(kvc_proc_signal(&p), SIGSEGV, "status %d", p.status);
+    cr_assert_not_null(strstr(p.err, "kvcheck: bounds: kernel accessed 0 "
+                                     "bytes past the end of lse"),
+                       "%s", p.err);
     kvc_proc_free(&p);
 }
 

@@ -4,6 +4,7 @@
 
 #include "death_verdict.h"
 #include "kernel_lib.h"
+#include "guard.h"
 #include "workers.h"
 
 #include <math.h>
@@ -407,7 +408,7 @@ int kvc_campaign_run(const kvc_campaign_opts *o, const kvc_kernel *k,
         .deadline = case_deadline,
         .commit = commit_case,
         .tick = tick,
-        .fault_text = NULL,
+        .fault_text = kvc_guard_fault_text,
         .stop = o->stop,
     };
     char err[512] = "";

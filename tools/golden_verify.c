@@ -9,6 +9,7 @@
 #include "campaign.h"
 #include "death_verdict.h"
 #include "kernel_lib.h"
+#include "guard.h"
 #include "workers.h"
 
 /* Ratio of one value: err / allowed with the runner's conventions. */
@@ -322,6 +323,7 @@ void kvc_golden_verify_file(const kvc_golden_file *f, const char *name,
         .run = verify_one,
         .next = verify_next,
         .deadline = verify_deadline,
+        .fault_text = kvc_guard_fault_text,
         .commit = verify_commit,
     };
     char err[512] = "";

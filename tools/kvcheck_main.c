@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "guard.h"
 #include "version.h"
 
 static const char usage[] =
@@ -47,6 +48,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "kvcheck: name a command\n\n%s", usage);
         return KVC_EXIT_USAGE;
     }
+    /* A kernel that runs into a guard page kills the command by SIGSEGV
+     * (tools/guard.h); first say which buffer it ran off. */
+    kvc_guard_install_fault_reporter();
     const char *cmd = argv[1];
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         fputs(usage, stdout);

@@ -93,7 +93,9 @@ static unsigned char *map_bytes(int64_t bytes, int sparse)
 static void buf_free(kvc_pool_buf *b)
 {
     int64_t bytes = b->units * b->unit_bytes;
-    if (b->data && b->sparse)
+    if (b->data && b->guarded)
+        b->data = NULL; /* the guard set unmaps it */
+    else if (b->data && b->sparse)
         munmap(b->data, (size_t)(bytes > 0 ? bytes : 1));
     else
         free(b->data);
@@ -145,11 +147,30 @@ static int64_t block_runs(const kvc_layout *l, int num_seqs, int64_t **runs)
     return k;
 }
 
+/* The buffer's memory: plain, or a guarded output of g named `name`. */
+static int buf_map(kvc_pool_buf *b, kvc_guard_set *g, const char *name)
+{
+    int64_t bytes = b->units * b->unit_bytes;
+    if (!g) {
+        b->data = map_bytes(bytes, b->sparse);
+        return b->data ? 0 : -1;
+    }
+    b->data = kvc_guard_alloc(g, name, KVC_GUARD_ROLE_OUTPUT, (size_t)bytes,
+                              (size_t)b->unit_bytes);
+    if (!b->data)
+        return -1;
+    b->guarded = 1;
+    return b->sparse ? kvc_guard_set_ranges(g, b->data, b->ranges,
+                                            b->num_ranges,
+                                            (size_t)b->unit_bytes)
+                     : 0;
+}
+
 /* A buffer of `units` units of `unit_bytes`, checked over the block runs
- * (sparse) or whole (dense). */
+ * (sparse) or whole (dense); guarded in g when g is not NULL. */
 static int buf_alloc(kvc_pool_buf *b, int64_t units, int unit_bytes,
                      int64_t stride_block, const int64_t *runs,
-                     int64_t num_runs)
+                     int64_t num_runs, kvc_guard_set *g, const char *name)
 {
     memset(b, 0, sizeof *b);
     b->units = units;
@@ -169,11 +190,16 @@ static int buf_alloc(kvc_pool_buf *b, int64_t units, int unit_bytes,
         b->ranges[0] = 0;
         b->ranges[1] = units;
     }
-    b->data = map_bytes(units * unit_bytes, b->sparse);
-    return b->data ? 0 : -1;
+    return buf_map(b, g, name);
 }
 
 int kvc_pool_alloc_poisoned(kvc_pool *pool, const kvc_case *c)
+{
+    return kvc_pool_alloc_guarded(pool, c, NULL);
+}
+
+int kvc_pool_alloc_guarded(kvc_pool *pool, const kvc_case *c,
+                           kvc_guard_set *g)
 {
     const kvc_layout *l = &c->layout;
     const kvc_kv_quant *q = &c->prob.quant;
@@ -187,14 +213,16 @@ int kvc_pool_alloc_poisoned(kvc_pool *pool, const kvc_case *c)
     const int ub = kvc_unit_bytes(q->dtype);
     const int sb = q->kind == KVC_SCALE_TOKEN ? 4 : 1;
     int rc = buf_alloc(&pool->k, l->pool_elems, ub, l->stride_block, runs,
-                       num_runs) |
+                       num_runs, g, "K pool") |
              buf_alloc(&pool->v, l->pool_elems, ub, l->stride_block, runs,
-                       num_runs);
+                       num_runs, g, "V pool");
     if (l->scale_pool_units > 0)
         rc |= buf_alloc(&pool->ks, l->scale_pool_units, sb,
-                        l->scale_stride_block, runs, num_runs) |
+                        l->scale_stride_block, runs, num_runs, g,
+                        "K scale pool") |
               buf_alloc(&pool->vs, l->scale_pool_units, sb,
-                        l->scale_stride_block, runs, num_runs);
+                        l->scale_stride_block, runs, num_runs, g,
+                        "V scale pool");
     free(runs);
     if (rc != 0) {
         kvc_pool_free(pool);
@@ -233,6 +261,7 @@ static int buf_copy(kvc_pool_buf *dst, const kvc_pool_buf *src)
     if (!src->data)
         return 0;
     *dst = *src;
+    dst->guarded = 0; /* copies are the runner's own, never the kernel's */
     dst->ranges = malloc((size_t)(2 * src->num_ranges + 2) * sizeof *dst->ranges);
     dst->data = map_bytes(src->units * src->unit_bytes, src->sparse);
     if (!dst->ranges || !dst->data) {

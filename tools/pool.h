@@ -18,6 +18,7 @@
 
 #include "../generators/case.h"
 #include "../oracle/kv_store.h"
+#include "guard.h"
 
 /* A buffer larger than this is sparse (large-offset cases, whose block ids
  * sit above a huge unused stretch): mapped with MAP_NORESERVE so only
@@ -31,6 +32,7 @@ typedef struct kvc_pool_buf {
     int64_t units;      /* storage units */
     int unit_bytes;     /* bytes per unit */
     int sparse;         /* mmap'ed; only `ranges` are poisoned/compared */
+    int guarded;        /* data belongs to a guard set (freed with it) */
     int64_t num_ranges;
     int64_t *ranges;    /* [num_ranges][2]: first unit, unit count */
 } kvc_pool_buf;
@@ -52,6 +54,14 @@ int kvc_unit_bytes(kvc_kv_dtype d);
  * scale pools NaN or huge scales. A read of anything but a written slot
  * shows in the output. Returns 0 or -1. */
 int kvc_pool_alloc_poisoned(kvc_pool *pool, const kvc_case *c);
+
+/* The same, for the pool a kernel is handed: every buffer is a guarded
+ * OUTPUT of g ("K pool", "V pool", "K scale pool", "V scale pool"; sparse
+ * ones limited to their ranges), unmapped by kvc_guard_free(g), not by
+ * kvc_pool_free (which must still be called for the rest). Copies of it
+ * (kvc_pool_copy) are plain. Returns 0 or -1. */
+int kvc_pool_alloc_guarded(kvc_pool *pool, const kvc_case *c,
+                           kvc_guard_set *g);
 
 void kvc_pool_free(kvc_pool *pool);
 

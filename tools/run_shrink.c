@@ -6,6 +6,7 @@
 
 #include "kernel_lib.h"
 #include "reproducer.h"
+#include "guard.h"
 #include "workers.h"
 
 /* Seconds one shrink may take (KVC_SHRINK_MAX_ATTEMPTS kernel runs). */
@@ -138,6 +139,7 @@ int kvc_run_shrink_failures(const kvc_campaign_opts *o, const kvc_kernel *k,
         .run = run,
         .next = next,
         .deadline = deadline,
+        .fault_text = kvc_guard_fault_text,
         .commit = commit,
         .stop = o->stop,
     };

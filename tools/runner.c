@@ -4,6 +4,13 @@
  * the whole pool against the runner's own model of that write, run the
  * kernel's attention, check padding rows and the cache are untouched, and
  * judge out/lse against the oracle.
+ *
+ * Every buffer a kernel call gets (arrays, pools, the parameter structs
+ * passed by pointer) is guarded (guard.h): a touched guard page traps, and
+ * after every call a touched sentinel is the verdict "bounds", a changed
+ * input "input-written", prefixed by the call. The pools are outputs to
+ * the guard; that attention leaves them as written is the cache check's
+ * ("attention modified the cache", with block, slot, head and dim).
  */
 #include "runner.h"
 
@@ -13,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guard.h"
 #include "pool.h"
 #include "properties.h"
 
@@ -65,15 +73,17 @@ const char *kvc_outcome_name(kvc_outcome o)
     }
     return "unknown";
 }
-
-/* Everything one run holds; released by step_free. */
+/* Everything one run holds; released by step_free. Every buffer a kernel
+ * call gets lives in `guard` (guard.h): between guard pages, behind
+ * checked sentinels, inputs snapshotted and checked after each call. */
 typedef struct step {
     const kvc_case *c;
     const kvc_kernel *k;
     const kvc_run_opts *opts;
     kvc_result *r;
     int stopped;         /* a kernel call refused, as the case allowed */
-    kvc_pool pool;       /* the kernel's cache */
+    kvc_guard_set guard; /* the kernel's buffers */
+    kvc_pool pool;       /* the kernel's cache (guarded) */
     kvc_pool before;     /* the pool before the cache write */
     kvc_pool want;       /* the runner's model of it after the write */
     kvc_kv_store store;  /* the oracle's codes and scales of every K/V row */
@@ -81,12 +91,17 @@ typedef struct step {
                             refuses (bad_kv_format): the pool is poison
                             only, and every kernel call must refuse */
     char format_err[256]; /* why the oracle refuses it */
-    kva_attn_params params;
-    kva_paged_cache cache;
-    const uint8_t **masks; /* [S] or NULL */
-    int *seq_lens;       /* [S] kv lengths */
+    /* guarded inputs */
+    kva_attn_params *params;
+    kva_paged_cache *cache;
+    const float *q;        /* [num_tokens][Hq][D]; NULL for QEfficient */
+    const int64_t *qsl;    /* [S+1] query_start_loc */
+    const int *seq_lens;   /* [S] kv lengths */
+    const int *block_table; /* [S][max_blocks_per_seq] */
+    const int64_t *slots;  /* [num_tokens] slot mapping */
+    const uint8_t *const *masks; /* [S] into one guarded mask, or NULL */
     int64_t rows;        /* output rows the kernel gets */
-    float *out, *lse;    /* [rows][Hq][D], [rows][Hq] */
+    float *out, *lse;    /* guarded outputs [rows][Hq][D], [rows][Hq] */
 } step;
 
 /* Bit pattern left in output rows the kernel must not write. */
@@ -122,6 +137,38 @@ static kvc_outcome setup_failed(kvc_result *r)
     return fail(r, KVC_FAIL_SETUP, "%s", why);
 }
 
+/* After every kernel call (`what`, e.g. "paged attention"), whatever it
+ * returned: no sentinel touched, every input as it was handed over. */
+static kvc_outcome guard_check(step *st, const char *what)
+{
+    char msg[400];
+    kvc_guard_violation v = kvc_guard_check(&st->guard, msg, sizeof msg);
+    if (v == KVC_GUARD_OK)
+        return KVC_PASS;
+    return fail(st->r, v == KVC_GUARD_BOUNDS ? KVC_FAIL_BOUNDS : KVC_FAIL_INPUT,
+                "%s: %s", what, msg);
+}
+
+/* A guarded input copy of n elements of elem bytes (NULL: out of memory). */
+static const void *input(step *st, const char *name, const void *src,
+                         int64_t n, size_t elem)
+{
+    return kvc_guard_input(&st->guard, name, src, (size_t)n * elem, elem);
+}
+
+/* A guarded buffer the runner fills (then seals as an input) or the kernel
+ * writes. */
+static void *scratch(step *st, const char *name, int64_t n, size_t elem)
+{
+    return kvc_guard_alloc(&st->guard, name, KVC_GUARD_ROLE_OUTPUT,
+                           (size_t)n * elem, elem);
+}
+
+static int seal(step *st, const void *data)
+{
+    return kvc_guard_set_role(&st->guard, data, KVC_GUARD_ROLE_INPUT);
+}
+
 static kvc_outcome kernel_refused(step *st, const char *what,
                                   kva_status status, const kva_error *e,
                                   const kvc_pool *untouched)
@@ -151,10 +198,7 @@ static void step_free(step *st)
     kvc_pool_free(&st->before);
     kvc_pool_free(&st->want);
     kvc_kv_store_free(&st->store);
-    free(st->masks);
-    free(st->seq_lens);
-    free(st->out);
-    free(st->lse);
+    kvc_guard_free(&st->guard); /* after the pool: it owns the pool's data */
 }
 
 static void fill_sentinel(float *x, int64_t n)
@@ -175,38 +219,37 @@ static int64_t first_non_sentinel(const float *x, int64_t from, int64_t to)
 
 /* The cache description a kernel gets: the pool's buffers, the layout's
  * strides, the problem's format and static scales. */
-static kva_paged_cache kernel_cache(const kvc_case *c, const kvc_pool *pool)
+static void kernel_cache(const kvc_case *c, const kvc_pool *pool,
+                         kva_paged_cache *out)
 {
     const kvc_layout *l = &c->layout;
     const kvc_problem *p = &c->prob;
     const kvc_kv_quant *q = &p->quant;
-    kva_paged_cache kc;
-    memset(&kc, 0, sizeof kc);
-    kc.k = pool->k.data;
-    kc.v = pool->v.data;
-    kc.pool_elems = l->pool_elems;
-    kc.num_blocks = l->num_blocks;
-    kc.block_size = l->block_size;
-    kc.num_kv_heads = p->cfg.num_kv_heads;
-    kc.head_dim = p->cfg.head_dim;
-    kc.stride_block = l->stride_block;
-    kc.stride_slot = l->stride_slot;
-    kc.stride_head = l->stride_head;
+    memset(out, 0, sizeof *out); /* padding too: the guard compares it */
+    out->k = pool->k.data;
+    out->v = pool->v.data;
+    out->pool_elems = l->pool_elems;
+    out->num_blocks = l->num_blocks;
+    out->block_size = l->block_size;
+    out->num_kv_heads = p->cfg.num_kv_heads;
+    out->head_dim = p->cfg.head_dim;
+    out->stride_block = l->stride_block;
+    out->stride_slot = l->stride_slot;
+    out->stride_head = l->stride_head;
     /* kvc_kv_dtype and kva_dtype, kvc_scale_kind and kva_scale_kind list
      * the same formats in the same order (asserted at the top of the file) */
-    kc.dtype = (kva_dtype)q->dtype;
-    kc.scales.kind = (kva_scale_kind)q->kind;
-    kc.scales.k_tensor = q->k_scale;
-    kc.scales.v_tensor = q->v_scale;
-    kc.scales.k_head = q->k_head_scale;
-    kc.scales.v_head = q->v_head_scale;
-    kc.scales.k_pool = pool->ks.data;
-    kc.scales.v_pool = pool->vs.data;
-    kc.scales.pool_units = l->scale_pool_units;
-    kc.scales.stride_block = l->scale_stride_block;
-    kc.scales.stride_slot = l->scale_stride_slot;
-    kc.scales.stride_head = l->scale_stride_head;
-    return kc;
+    out->dtype = (kva_dtype)q->dtype;
+    out->scales.kind = (kva_scale_kind)q->kind;
+    out->scales.k_tensor = q->k_scale;
+    out->scales.v_tensor = q->v_scale;
+    out->scales.k_head = q->k_head_scale;
+    out->scales.v_head = q->v_head_scale;
+    out->scales.k_pool = pool->ks.data;
+    out->scales.v_pool = pool->vs.data;
+    out->scales.pool_units = l->scale_pool_units;
+    out->scales.stride_block = l->scale_stride_block;
+    out->scales.stride_slot = l->scale_stride_slot;
+    out->scales.stride_head = l->scale_stride_head;
 }
 
 /* Whether the problem's only fault is its cache format (a static scale not
@@ -220,31 +263,25 @@ static int format_only_fault(const kvc_problem *p)
            kvc_problem_check(&plain, NULL, 0) == 0;
 }
 
-/* Build the pool, the expected pool, kernel parameters and output buffers.
- * `rows` is how many output rows the kernel will be given. An invalid case
+/* The oracle's store, the guarded pool with the context stored, the
+ * runner's copies (before the write; its model after). An invalid case
  * whose only fault is its cache format gets a poisoned pool with nothing
  * stored (no codes exist for it): the kernel must refuse before reading. */
-static int step_init(step *st, const kvc_case *c, const kvc_kernel *k,
-                     const kvc_run_opts *opts, kvc_result *r, int64_t rows)
+static int init_pool(step *st)
 {
-    const kvc_problem *p = &c->prob;
-    const kvc_config *cfg = &p->cfg;
-    memset(st, 0, sizeof *st);
-    st->c = c;
-    st->k = k;
-    st->opts = opts;
-    st->r = r;
-    st->rows = rows;
+    const kvc_case *c = st->c;
     char err[256];
-    if (kvc_kv_store_compute(p, &st->store, err, sizeof err) != 0) {
-        if (opts->expect != KVC_EXPECT_INVALID || !format_only_fault(p)) {
-            snprintf(r->message, sizeof r->message, "oracle store: %s", err);
+    if (kvc_kv_store_compute(&c->prob, &st->store, err, sizeof err) != 0) {
+        if (st->opts->expect != KVC_EXPECT_INVALID ||
+            !format_only_fault(&c->prob)) {
+            snprintf(st->r->message, sizeof st->r->message,
+                     "oracle store: %s", err);
             return -1;
         }
         st->no_model = 1;
         snprintf(st->format_err, sizeof st->format_err, "%s", err);
     }
-    if (kvc_pool_alloc_poisoned(&st->pool, c) != 0)
+    if (kvc_pool_alloc_guarded(&st->pool, c, &st->guard) != 0)
         return -1;
     if (!st->no_model)
         kvc_pool_store_context(&st->pool, c, &st->store);
@@ -253,28 +290,107 @@ static int step_init(step *st, const kvc_case *c, const kvc_kernel *k,
         return -1;
     if (!st->no_model)
         kvc_pool_store_new_tokens(&st->want, c, &st->store);
+    return 0;
+}
 
-    st->params = (kva_attn_params){cfg->num_q_heads, cfg->num_kv_heads,
-                                   cfg->head_dim,    cfg->scale,
-                                   cfg->softcap,     cfg->causal,
-                                   cfg->window_left};
-    st->cache = kernel_cache(c, &st->pool);
+/* The cache description, with HEAD scales in guarded copies (fields a kind
+ * does not use are never read: kvattn.h). */
+static int init_cache(step *st)
+{
+    const kvc_problem *p = &st->c->prob;
+    kva_paged_cache kc;
+    kernel_cache(st->c, &st->pool, &kc);
+    if (kc.scales.kind == KVA_SCALE_HEAD) {
+        int H = p->cfg.num_kv_heads;
+        kc.scales.k_head = input(st, "K head scales", p->quant.k_head_scale, H,
+                                 sizeof(float));
+        kc.scales.v_head = input(st, "V head scales", p->quant.v_head_scale, H,
+                                 sizeof(float));
+        if (!kc.scales.k_head || !kc.scales.v_head)
+            return -1;
+    }
+    st->cache = (kva_paged_cache *)input(st, "paged cache", &kc, 1, sizeof kc);
+    return st->cache ? 0 : -1;
+}
+
+/* The per-sequence masks: one guarded copy of the concatenated bytes and a
+ * guarded array of S pointers into it. */
+static int init_masks(step *st)
+{
+    const kvc_problem *p = &st->c->prob;
     int S = p->num_seqs;
-    st->seq_lens = calloc((size_t)S + 1, sizeof *st->seq_lens);
-    if (!st->seq_lens)
+    if (!p->has_mask)
+        return 0;
+    const uint8_t *bytes = input(st, "mask", p->mask, p->mask_start[S], 1);
+    const uint8_t **ptrs = scratch(st, "masks", S, sizeof *ptrs);
+    if (!bytes || !ptrs)
         return -1;
     for (int s = 0; s < S; s++)
-        st->seq_lens[s] = kvc_kv_len(p, s);
-    if (p->has_mask) {
-        st->masks = calloc((size_t)S + 1, sizeof *st->masks);
-        if (!st->masks)
+        ptrs[s] = bytes + p->mask_start[s];
+    st->masks = ptrs;
+    return seal(st, ptrs);
+}
+
+/* Guarded copies of the inputs every mode shares. */
+static int init_inputs(step *st)
+{
+    const kvc_case *c = st->c;
+    const kvc_problem *p = &c->prob;
+    const kvc_config *cfg = &p->cfg;
+    int S = p->num_seqs;
+    kva_attn_params params;
+    memset(&params, 0, sizeof params); /* defined padding, as in run_paged */
+    params.num_q_heads = cfg->num_q_heads;
+    params.num_kv_heads = cfg->num_kv_heads;
+    params.head_dim = cfg->head_dim;
+    params.scale = cfg->scale;
+    params.softcap = cfg->softcap;
+    params.causal = cfg->causal;
+    params.window_left = cfg->window_left;
+    st->params = (kva_attn_params *)input(st, "attention params", &params, 1,
+                                          sizeof params);
+    int *lens = scratch(st, "seq_lens", S, sizeof *lens);
+    if (!st->params || !lens)
+        return -1;
+    for (int s = 0; s < S; s++)
+        lens[s] = kvc_kv_len(p, s);
+    st->seq_lens = lens;
+    st->qsl = input(st, "query_start_loc", p->q_start, S + 1, sizeof(int64_t));
+    st->block_table = input(st, "block_table", c->layout.block_table,
+                            (int64_t)S * c->layout.max_blocks_per_seq,
+                            sizeof(int));
+    if (c->spec.mode != KVC_MODE_QEFF) {
+        st->q = input(st, "q", p->q,
+                      p->num_tokens * cfg->num_q_heads * cfg->head_dim,
+                      sizeof(float));
+        st->slots = input(st, "slot_mapping", c->layout.slot_mapping,
+                          p->num_tokens, sizeof(int64_t));
+        if (!st->q || !st->slots)
             return -1;
-        for (int s = 0; s < S; s++)
-            st->masks[s] = p->mask + p->mask_start[s];
     }
+    if (seal(st, lens) != 0 || !st->qsl || !st->block_table ||
+        init_cache(st) != 0)
+        return -1;
+    return init_masks(st);
+}
+
+/* Build the pool, the expected pool, kernel parameters and output buffers.
+ * `rows` is how many output rows the kernel will be given. */
+static int step_init(step *st, const kvc_case *c, const kvc_kernel *k,
+                     const kvc_run_opts *opts, kvc_result *r, int64_t rows)
+{
+    const kvc_config *cfg = &c->prob.cfg;
+    memset(st, 0, sizeof *st);
+    st->c = c;
+    st->k = k;
+    st->opts = opts;
+    st->r = r;
+    st->rows = rows;
+    if (init_pool(st) != 0 || init_inputs(st) != 0)
+        return -1;
     int64_t per_row = (int64_t)cfg->num_q_heads * cfg->head_dim;
-    st->out = malloc((size_t)(rows * per_row + 1) * sizeof(float));
-    st->lse = malloc((size_t)(rows * cfg->num_q_heads + 1) * sizeof(float));
+    st->out = scratch(st, "out", rows * per_row, sizeof(float));
+    st->lse = scratch(st, "lse", rows * cfg->num_q_heads, sizeof(float));
     if (!st->out || !st->lse)
         return -1;
     fill_sentinel(st->out, rows * per_row);
@@ -296,7 +412,7 @@ static kvc_outcome check_pool(step *st, const kvc_pool *want,
  * them. */
 static kvc_outcome check_padding(step *st, int64_t first)
 {
-    int Hq = st->params.num_q_heads, D = st->params.head_dim;
+    int Hq = st->params->num_q_heads, D = st->params->head_dim;
     int64_t bad = first_non_sentinel(st->out, first * Hq * D, st->rows * Hq * D);
     int64_t bad_lse = first_non_sentinel(st->lse, first * Hq, st->rows * Hq);
     if (bad >= 0)
@@ -311,37 +427,43 @@ static kvc_outcome check_padding(step *st, int64_t first)
     return KVC_PASS;
 }
 
+/* The new tokens' K or V as the cache write gets them: a guarded input of
+ * n_tokens rows; rows past the problem's tokens (QEfficient padding rows)
+ * are NaN. */
+static const float *new_rows(step *st, const char *name, const float *src,
+                             int64_t n_tokens)
+{
+    const kvc_problem *p = &st->c->prob;
+    int64_t row = (int64_t)p->cfg.num_kv_heads * p->cfg.head_dim;
+    int64_t have = p->num_tokens < n_tokens ? p->num_tokens : n_tokens;
+    float *x = scratch(st, name, n_tokens * row, sizeof(float));
+    if (!x)
+        return NULL;
+    memcpy(x, src, (size_t)(have * row) * sizeof(float));
+    for (int64_t i = have * row; i < n_tokens * row; i++)
+        x[i] = NAN;
+    return seal(st, x) == 0 ? x : NULL;
+}
+
 /* Write the new tokens through the kernel and check the pool. */
 static kvc_outcome write_new_tokens(step *st, const int64_t *slot_mapping,
                                     int64_t n_tokens)
 {
-    float *nk, *nv;
-    const kvc_problem *p = &st->c->prob;
-    if (kvc_new_token_kv(st->c, &nk, &nv) != 0)
+    float *mk, *mv;
+    if (kvc_new_token_kv(st->c, &mk, &mv) != 0)
         return fail(st->r, KVC_FAIL_SETUP, "out of memory");
-    /* The kernel may be given more rows than the problem has tokens (QEff
-     * padding rows); widen with NaN rows. */
-    int64_t row = (int64_t)p->cfg.num_kv_heads * p->cfg.head_dim;
-    if (n_tokens > p->num_tokens) {
-        size_t bytes = (size_t)(n_tokens * row) * sizeof(float);
-        float *wk = realloc(nk, bytes), *wv = NULL;
-        if (wk)
-            nk = wk;
-        wv = wk ? realloc(nv, bytes) : NULL;
-        if (!wk || !wv) {
-            free(nk);
-            free(nv);
-            return fail(st->r, KVC_FAIL_SETUP, "out of memory");
-        }
-        nv = wv;
-        for (int64_t i = p->num_tokens * row; i < n_tokens * row; i++)
-            nk[i] = nv[i] = NAN;
-    }
+    const float *nk = new_rows(st, "new K", mk, n_tokens);
+    const float *nv = nk ? new_rows(st, "new V", mv, n_tokens) : NULL;
+    free(mk);
+    free(mv);
+    if (!nk || !nv)
+        return fail(st->r, KVC_FAIL_SETUP, "out of memory");
     kva_error e = {0};
-    kva_status s = st->k->cache_write(&st->cache, nk, nv, slot_mapping,
+    kva_status s = st->k->cache_write(st->cache, nk, nv, slot_mapping,
                                       n_tokens, &e);
-    free(nk);
-    free(nv);
+    kvc_outcome o = guard_check(st, "cache write");
+    if (o != KVC_PASS)
+        return o;
     if (s != KVA_OK)
         return kernel_refused(st, "cache write", s, &e, &st->before);
     if (st->no_model)
@@ -367,32 +489,53 @@ static kvc_outcome run_paged(step *st, const float *q, const int64_t *qsl,
                              const int *seq_lens)
 {
     const kvc_case *c = st->c;
-    kva_paged_batch b = {c->prob.num_seqs, qsl, seq_lens,
-                         c->layout.block_table, c->layout.max_blocks_per_seq,
-                         st->masks};
+    /* zeroed first, fields then set: the guard compares padding bytes too,
+     * so they must be defined (valgrind) */
+    kva_paged_batch b;
+    memset(&b, 0, sizeof b);
+    b.num_seqs = c->prob.num_seqs;
+    b.query_start_loc = qsl;
+    b.seq_lens = seq_lens;
+    b.block_table = st->block_table;
+    b.max_blocks_per_seq = c->layout.max_blocks_per_seq;
+    b.masks = st->masks;
+    const kva_paged_batch *gb = input(st, "paged batch", &b, 1, sizeof b);
+    if (!gb)
+        return fail(st->r, KVC_FAIL_SETUP, "out of memory");
     kva_error e = {0};
-    kva_status s = st->k->paged_attention(&st->params, &st->cache, &b, q,
+    kva_status s = st->k->paged_attention(st->params, st->cache, gb, q,
                                           st->rows, st->out, st->lse, &e);
-    if (s != KVA_OK)
-        return refused_attention(st, "paged attention", s, &e);
-    return KVC_PASS;
+    kvc_outcome o = guard_check(st, "paged attention");
+    if (o == KVC_PASS && s != KVA_OK)
+        o = refused_attention(st, "paged attention", s, &e);
+    return o;
 }
 
 static kvc_outcome run_blocked(step *st)
 {
     const kvc_case *c = st->c;
     const kvc_problem *p = &c->prob;
-    kva_blocked_cache bc = {st->pool.k.data,     st->pool.v.data,
-                            p->num_seqs,         p->cfg.num_kv_heads,
-                            c->layout.block_size, p->cfg.head_dim,
-                            st->cache.dtype,     st->cache.scales};
+    kva_blocked_cache bc;
+    memset(&bc, 0, sizeof bc); /* defined padding, as in run_paged */
+    bc.k = st->pool.k.data;
+    bc.v = st->pool.v.data;
+    bc.num_seqs = p->num_seqs;
+    bc.num_kv_heads = p->cfg.num_kv_heads;
+    bc.cache_len = c->layout.block_size;
+    bc.head_dim = p->cfg.head_dim;
+    bc.dtype = st->cache->dtype;
+    memcpy(&bc.scales, &st->cache->scales, sizeof bc.scales);
+    const kva_blocked_cache *gbc = input(st, "blocked cache", &bc, 1, sizeof bc);
+    if (!gbc)
+        return fail(st->r, KVC_FAIL_SETUP, "out of memory");
     kva_error e = {0};
     kva_status s = st->k->blocked_attention(
-        &st->params, &bc, c->spec.num_kv_blocks, p->num_seqs, p->q_start,
-        st->seq_lens, st->masks, p->q, st->rows, st->out, st->lse, &e);
-    if (s != KVA_OK)
-        return refused_attention(st, "blocked attention", s, &e);
-    return KVC_PASS;
+        st->params, gbc, c->spec.num_kv_blocks, p->num_seqs, st->qsl,
+        st->seq_lens, st->masks, st->q, st->rows, st->out, st->lse, &e);
+    kvc_outcome o = guard_check(st, "blocked attention");
+    if (o == KVC_PASS && s != KVA_OK)
+        o = refused_attention(st, "blocked attention", s, &e);
+    return o;
 }
 
 /* The general form the QEfficient conversion must produce, checked field by
@@ -444,75 +587,105 @@ static int all_bytes(const void *p, size_t n, unsigned char b)
 static int general_untouched(const kva_general_inputs *g, int S, int64_t rows)
 {
     return all_bytes(g->query_start_loc, ((size_t)S + 1) * sizeof(int64_t), 0xA5) &&
-           all_bytes(g->seq_lens, ((size_t)S + 1) * sizeof(int), 0xA5) &&
-           all_bytes(g->slot_mapping, ((size_t)rows + 1) * sizeof(int64_t), 0xA5) &&
-           all_bytes(g->src_row, ((size_t)rows + 1) * sizeof(int64_t), 0xA5);
+           all_bytes(g->seq_lens, (size_t)S * sizeof(int), 0xA5) &&
+           all_bytes(g->slot_mapping, (size_t)rows * sizeof(int64_t), 0xA5) &&
+           all_bytes(g->src_row, (size_t)rows * sizeof(int64_t), 0xA5);
+}
+
+/* The conversion's outputs, guarded and filled with 0xA5 (a refusal must
+ * leave them so); g holds the runner's own pointers to them. */
+static int general_outputs(step *st, kva_general_inputs *g)
+{
+    int S = st->c->prob.num_seqs;
+    int64_t rows = st->rows;
+    memset(g, 0, sizeof *g);
+    g->query_start_loc = scratch(st, "query_start_loc", S + 1, sizeof(int64_t));
+    g->seq_lens = scratch(st, "seq_lens", S, sizeof(int));
+    g->slot_mapping = scratch(st, "slot_mapping", rows, sizeof(int64_t));
+    g->src_row = scratch(st, "src_row", rows, sizeof(int64_t));
+    if (!g->query_start_loc || !g->seq_lens || !g->slot_mapping || !g->src_row)
+        return -1;
+    memset(g->query_start_loc, 0xA5, ((size_t)S + 1) * sizeof(int64_t));
+    memset(g->seq_lens, 0xA5, (size_t)S * sizeof(int));
+    memset(g->slot_mapping, 0xA5, (size_t)rows * sizeof(int64_t));
+    memset(g->src_row, 0xA5, (size_t)rows * sizeof(int64_t));
+    return 0;
+}
+
+/* Convert the QEfficient inputs into g (the runner's pointers; num_tokens
+ * from the kernel). */
+static kvc_outcome convert_qeff(step *st, kva_general_inputs *g)
+{
+    const kvc_case *c = st->c;
+    int S = c->prob.num_seqs;
+    kva_qeff_inputs in;
+    memset(&in, 0, sizeof in); /* defined padding, as in run_paged */
+    in.num_seqs = S;
+    in.max_q = c->qeff.max_q;
+    in.position_ids = input(st, "position_ids", c->qeff.position_ids,
+                            (int64_t)S * c->qeff.max_q, sizeof(int));
+    in.slot_id = input(st, "slot_id", c->qeff.slot_id, S, sizeof(int));
+    in.block_table = st->block_table;
+    in.num_kv_blocks = c->layout.max_blocks_per_seq;
+    in.block_size = c->layout.block_size;
+    in.num_blocks = c->layout.num_blocks;
+    const kva_qeff_inputs *gin = input(st, "QEfficient inputs", &in, 1,
+                                       sizeof in);
+    kva_general_inputs *gout = scratch(st, "general inputs", 1, sizeof *gout);
+    if (!in.position_ids || !in.slot_id || !gin || !gout ||
+        general_outputs(st, g) != 0)
+        return fail(st->r, KVC_FAIL_SETUP, "out of memory");
+    *gout = *g;
+    kva_error e = {0};
+    kva_status s = st->k->qeff_to_general(gin, gout, &e);
+    kvc_outcome o = guard_check(st, "QEfficient conversion");
+    if (o != KVC_PASS)
+        return o;
+    g->num_tokens = gout->num_tokens;
+    if (s != KVA_OK) {
+        o = kernel_refused(st, "QEfficient conversion", s, &e, &st->before);
+        if (o == KVC_PASS && !general_untouched(g, S, st->rows))
+            o = fail(st->r, KVC_FAIL_REFUSAL,
+                     "QEfficient conversion refused (%s) but wrote its outputs",
+                     kva_status_name(s));
+        return o;
+    }
+    /* its outputs are what the next calls are given: inputs from now on */
+    if (seal(st, g->query_start_loc) || seal(st, g->seq_lens) ||
+        seal(st, g->slot_mapping) || seal(st, g->src_row))
+        return fail(st->r, KVC_FAIL_SETUP, "out of memory");
+    return KVC_PASS;
 }
 
 /* QEfficient: convert, check the general form, then write and attend with
  * it over all S*max_q rows (the trailing ones are padding). */
 static kvc_outcome run_qeff(step *st)
 {
-    const kvc_case *c = st->c;
-    const kvc_problem *p = &c->prob;
-    int S = p->num_seqs;
-    int64_t rows = st->rows;
-    kva_qeff_inputs in = {S,
-                          c->qeff.max_q,
-                          c->qeff.position_ids,
-                          c->qeff.slot_id,
-                          c->layout.block_table,
-                          c->layout.max_blocks_per_seq,
-                          c->layout.block_size,
-                          c->layout.num_blocks};
-    kva_general_inputs g = {0};
-    g.query_start_loc = calloc((size_t)S + 1, sizeof(int64_t));
-    g.seq_lens = calloc((size_t)S + 1, sizeof(int));
-    g.slot_mapping = calloc((size_t)rows + 1, sizeof(int64_t));
-    g.src_row = calloc((size_t)rows + 1, sizeof(int64_t));
-    int64_t per_row = (int64_t)p->cfg.num_q_heads * p->cfg.head_dim;
-    float *q = malloc((size_t)(rows * per_row + 1) * sizeof(float));
-    kvc_outcome o = KVC_PASS;
-    if (!g.query_start_loc || !g.seq_lens || !g.slot_mapping || !g.src_row ||
-        !q) {
-        o = fail(st->r, KVC_FAIL_SETUP, "out of memory");
-        goto done;
-    }
-    memset(g.query_start_loc, 0xA5, ((size_t)S + 1) * sizeof(int64_t));
-    memset(g.seq_lens, 0xA5, ((size_t)S + 1) * sizeof(int));
-    memset(g.slot_mapping, 0xA5, ((size_t)rows + 1) * sizeof(int64_t));
-    memset(g.src_row, 0xA5, ((size_t)rows + 1) * sizeof(int64_t));
-    kva_error e = {0};
-    kva_status s = st->k->qeff_to_general(&in, &g, &e);
-    if (s != KVA_OK) {
-        o = kernel_refused(st, "QEfficient conversion", s, &e, &st->before);
-        if (o == KVC_PASS && !general_untouched(&g, S, rows))
-            o = fail(st->r, KVC_FAIL_REFUSAL,
-                     "QEfficient conversion refused (%s) but wrote its outputs",
-                     kva_status_name(s));
-        goto done;
-    }
+    const kvc_problem *p = &st->c->prob;
+    kva_general_inputs g;
+    kvc_outcome o = convert_qeff(st, &g);
+    if (o != KVC_PASS || st->stopped)
+        return o;
     /* The exact general form is known only for inputs that follow the
      * convention; an invalid case may legitimately convert and be refused
      * later by attention. */
     if (st->opts->expect == KVC_EXPECT_VALID &&
-        (o = check_conversion(st, &g, rows)) != KVC_PASS)
-        goto done;
-    if ((o = write_new_tokens(st, g.slot_mapping, rows)) != KVC_PASS ||
+        (o = check_conversion(st, &g, st->rows)) != KVC_PASS)
+        return o;
+    if ((o = write_new_tokens(st, g.slot_mapping, st->rows)) != KVC_PASS ||
         st->stopped)
-        goto done;
-    int64_t n = p->q_start[S];
+        return o;
+    int64_t per_row = (int64_t)p->cfg.num_q_heads * p->cfg.head_dim;
+    int64_t n = p->q_start[p->num_seqs];
+    float *q = scratch(st, "q", st->rows * per_row, sizeof(float));
+    if (!q)
+        return fail(st->r, KVC_FAIL_SETUP, "out of memory");
     memcpy(q, p->q, (size_t)(n * per_row) * sizeof(float));
-    for (int64_t i = n * per_row; i < rows * per_row; i++)
+    for (int64_t i = n * per_row; i < st->rows * per_row; i++)
         q[i] = NAN;
-    o = run_paged(st, q, g.query_start_loc, g.seq_lens);
-done:
-    free(g.query_start_loc);
-    free(g.seq_lens);
-    free(g.slot_mapping);
-    free(g.src_row);
-    free(q);
-    return o;
+    if (seal(st, q) != 0)
+        return fail(st->r, KVC_FAIL_SETUP, "out of memory");
+    return run_paged(st, q, g.query_start_loc, g.seq_lens);
 }
 
 static kvc_outcome judge(step *st)
@@ -551,12 +724,12 @@ static kvc_outcome run_mode(step *st)
     kvc_outcome o;
     switch (c->spec.mode) {
     case KVC_MODE_PAGED:
-        o = write_new_tokens(st, c->layout.slot_mapping, p->num_tokens);
+        o = write_new_tokens(st, st->slots, p->num_tokens);
         if (o == KVC_PASS && !st->stopped)
-            o = run_paged(st, p->q, p->q_start, st->seq_lens);
+            o = run_paged(st, st->q, st->qsl, st->seq_lens);
         return o;
     case KVC_MODE_BLOCKED:
-        o = write_new_tokens(st, c->layout.slot_mapping, p->num_tokens);
+        o = write_new_tokens(st, st->slots, p->num_tokens);
         if (o == KVC_PASS && !st->stopped)
             o = run_blocked(st);
         return o;
@@ -599,6 +772,15 @@ kvc_outcome kvc_run_case_opts(const kvc_case *c, const kvc_kernel *k,
     return o;
 }
 
+/* A malloc'd copy of n floats (the caller's, outliving the guard set). */
+static float *plain_copy(const float *x, int64_t n)
+{
+    float *y = malloc((size_t)(n > 0 ? n : 1) * sizeof *y);
+    if (y)
+        memcpy(y, x, (size_t)n * sizeof *y);
+    return y;
+}
+
 kvc_outcome kvc_run_outputs(const kvc_case *c, const kvc_kernel *k,
                             float **out, float **lse, int64_t *rows,
                             kvc_result *r)
@@ -613,9 +795,15 @@ kvc_outcome kvc_run_outputs(const kvc_case *c, const kvc_kernel *k,
                         ? run_mode(&st)
                         : setup_failed(r);
     if (o == KVC_PASS) {
-        *out = st.out;
-        *lse = st.lse;
-        st.out = st.lse = NULL; /* handed over */
+        int Hq = c->prob.cfg.num_q_heads;
+        *out = plain_copy(st.out, *rows * Hq * c->prob.cfg.head_dim);
+        *lse = plain_copy(st.lse, *rows * Hq);
+        if (!*out || !*lse) {
+            free(*out);
+            free(*lse);
+            *out = *lse = NULL;
+            o = fail(r, KVC_FAIL_SETUP, "out of memory");
+        }
     }
     step_free(&st);
     r->outcome = o;

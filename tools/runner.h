@@ -81,7 +81,10 @@ typedef struct kvc_run_opts {
 } kvc_run_opts;
 
 /* Run one valid case against a kernel, judged by the oracle. Returns
- * r->outcome. Never aborts. */
+ * r->outcome. Never aborts; but every buffer the kernel gets sits between
+ * guard pages (tools/guard.h), so a kernel that reads or writes past one
+ * dies by SIGSEGV (run it in a worker process; kvc_guard_fault_text names
+ * the buffer). */
 kvc_outcome kvc_run_case(const kvc_case *c, const kvc_kernel *k,
                          kvc_result *r);
 
