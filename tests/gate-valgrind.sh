@@ -10,7 +10,7 @@ fail=0
 check() { # misbehaviour verdict
     out=$(KVC_MISBEHAVE=$1 valgrind -q --error-exitcode=99 "$KVCHECK" run \
           --cases 3 --kernel paged --kernel-lib "$LIB" --no-report \
-          --no-progress --jobs 2 --timeout 30 2>/dev/null)
+          --no-progress --jobs 2 --timeout 10 2>/dev/null)
     rc=$?
     if [ "$rc" -eq 1 ] && printf '%s\n' "$out" | grep -q "^FAIL case 2 \[paged\] $2:"; then
         echo "valgrind gate: $1 -> $2 (exit 1)"

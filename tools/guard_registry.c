@@ -123,16 +123,20 @@ static int reuse_idle(size_t need, size_t pg)
 }
 
 /* A new mapping: guard page, `need` data pages, guard page. MAP_NORESERVE:
- * a sparse pool of many GiB costs only the pages a case touches. */
+ * a sparse pool of many GiB costs only the pages a case touches. It is
+ * mapped readable and writable whole, and only the two guard pages are
+ * protected: valgrind's memcheck updates its shadow for every page an
+ * mprotect covers, and a sparse pool's tens of GiB exhaust it. */
 static unsigned char *new_mapping(size_t need, size_t pg, size_t *map_bytes)
 {
     *map_bytes = (need + 2) * pg;
-    void *m = mmap(NULL, *map_bytes, PROT_NONE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    unsigned char *m = mmap(NULL, *map_bytes, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+                            0);
     if (m == MAP_FAILED)
         return NULL;
-    if (need > 0 && mprotect((unsigned char *)m + pg, need * pg,
-                             PROT_READ | PROT_WRITE) != 0) {
+    if (mprotect(m, pg, PROT_NONE) != 0 ||
+        mprotect(m + *map_bytes - pg, pg, PROT_NONE) != 0) {
         munmap(m, *map_bytes);
         return NULL;
     }

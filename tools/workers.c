@@ -229,8 +229,10 @@ static _Noreturn void worker_main(const kvc_workers_cfg *cfg, pid_t parent,
     int errors = valgrind_errors();
     for (;;) {
         uint64_t job;
-        if (read_all(in_fd, &job, sizeof job) != 1)
+        if (read_all(in_fd, &job, sizeof job) != 1) {
+            free(result); /* valgrind's leak check runs at _exit too */
             _exit(0); /* no more jobs */
+        }
         worker_job = job;
         memset(result, 0, cfg->result_size);
         cfg->run(cfg->ctx, job, result);
@@ -239,11 +241,12 @@ static _Noreturn void worker_main(const kvc_workers_cfg *cfg, pid_t parent,
         /* valgrind's errors belong to the job that made them */
         int now = valgrind_errors(), added = now - errors;
         errors = now;
-        if (added > 0 &&
-            send_msg(out_fd, MSG_MEMCHECK, job, &added, sizeof added) != 0)
-            _exit(0);
-        if (send_msg(out_fd, MSG_RESULT, job, result, cfg->result_size) != 0)
-            _exit(0);
+        if ((added > 0 && send_msg(out_fd, MSG_MEMCHECK, job, &added,
+                                   sizeof added) != 0) ||
+            send_msg(out_fd, MSG_RESULT, job, result, cfg->result_size) != 0) {
+            free(result);
+            _exit(0); /* the parent is gone */
+        }
     }
 }
 
