@@ -119,6 +119,60 @@ static void check_blocked(const kvc_case *c)
         cr_assert_eq(L->slot_mapping[t], -1);
 }
 
+/* Block id -> the (sequence, logical block) that first uses it: linear
+ * probing over a power-of-two table sized for the table's entries. */
+typedef struct owner_map {
+    int64_t cap;
+    int *id, *sb; /* id -1: empty; sb: [cap][2] */
+} owner_map;
+
+static void owner_map_init(owner_map *m, int64_t entries)
+{
+    m->cap = 16;
+    while (m->cap < 2 * entries)
+        m->cap *= 2;
+    m->id = malloc((size_t)m->cap * sizeof *m->id);
+    m->sb = malloc((size_t)m->cap * 2 * sizeof *m->sb);
+    cr_assert(m->id && m->sb);
+    for (int64_t i = 0; i < m->cap; i++)
+        m->id[i] = -1;
+}
+
+static int64_t owner_map_slot(const owner_map *m, int id)
+{
+    int64_t i = (int64_t)(((uint64_t)(uint32_t)id * 0x9E3779B97F4A7C15ULL) &
+                          (uint64_t)(m->cap - 1));
+    while (m->id[i] != -1 && m->id[i] != id)
+        i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+static int *owner_map_get(const owner_map *m, int id)
+{
+    int64_t i = owner_map_slot(m, id);
+    return m->id[i] == id ? &m->sb[2 * i] : NULL;
+}
+
+static void owner_map_put(owner_map *m, int id, int s, int b)
+{
+    int64_t i = owner_map_slot(m, id);
+    m->id[i] = id;
+    m->sb[2 * i] = s;
+    m->sb[2 * i + 1] = b;
+}
+
+static void owner_map_free(owner_map *m)
+{
+    free(m->id);
+    free(m->sb);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 static void check_paged(const kvc_case *c)
 {
     const kvc_problem *p = &c->prob;
@@ -143,13 +197,11 @@ static void check_paged(const kvc_case *c)
     cr_assert_eq(L->pool_elems, NB * L->stride_block);
     cr_assert_geq(M, 1);
 
-    /* owner of each physical block among the needed entries */
-    int *owner_s = malloc((size_t)NB * sizeof *owner_s);
-    int *owner_b = malloc((size_t)NB * sizeof *owner_b);
-    uint8_t *slot_used = calloc((size_t)(NB * B), 1);
-    cr_assert(owner_s && owner_b && slot_used);
-    for (int64_t b = 0; b < NB; b++)
-        owner_s[b] = -1;
+    /* owner of each physical block among the needed entries: a map over
+     * the ids the table uses, never an array over the pool (a large-offset
+     * pool has billions of blocks) */
+    owner_map own;
+    owner_map_init(&own, (int64_t)(S > 0 ? S : 1) * M);
     int64_t distinct = 0;
     for (int s = 0; s < S; s++) {
         int kv = kvc_kv_len(p, s), ctx = p->ctx_len[s];
@@ -162,16 +214,16 @@ static void check_paged(const kvc_case *c)
                 continue; /* freed: left the window */
             cr_assert(id >= 0 && id < NB, "seq %d block %lld: id %d of %lld", s,
                       (long long)b, id, (long long)NB);
-            if (owner_s[id] < 0) {
-                owner_s[id] = s;
-                owner_b[id] = (int)b;
+            int *owner = owner_map_get(&own, id);
+            if (!owner) {
+                owner_map_put(&own, id, s, (int)b);
                 distinct++;
                 continue;
             }
             /* a shared block: same logical block, wholly below both ctx */
-            int s0 = owner_s[id];
+            int s0 = owner[0];
             cr_assert_neq(s0, s, "seq %d maps two blocks to %d", s, id);
-            cr_assert_eq(owner_b[id], b, "block %d shared at different offsets", id);
+            cr_assert_eq(owner[1], b, "block %d shared at different offsets", id);
             cr_assert_leq((b + 1) * B, ctx, "shared block %d not below ctx of seq %d", id, s);
             cr_assert_leq((b + 1) * B, p->ctx_len[s0]);
             const int64_t hd = (int64_t)Hkv * p->cfg.head_dim;
@@ -187,10 +239,13 @@ static void check_paged(const kvc_case *c)
     for (int s = 0; s < S; s++)
         for (int64_t b = ceil_div(kvc_kv_len(p, s), B); b < M; b++) {
             int id = L->block_table[(int64_t)s * M + b];
-            cr_assert(id == -1 || id >= NB || (id >= 0 && owner_s[id] < 0),
+            cr_assert(id == -1 || id >= NB || (id >= 0 && !owner_map_get(&own, id)),
                       "seq %d unused entry %lld = %d is a used block", s, (long long)b, id);
         }
-    /* slot mapping */
+    /* slot mapping: each new token's slot, in range, none written twice */
+    int64_t n_new = p->q_start[S], k = 0;
+    int64_t *slots = malloc((size_t)(n_new + 1) * sizeof *slots);
+    cr_assert_not_null(slots);
     for (int s = 0; s < S; s++)
         for (int i = 0; i < p->q_len[s]; i++) {
             int64_t pos = (int64_t)p->ctx_len[s] + i;
@@ -198,15 +253,19 @@ static void check_paged(const kvc_case *c)
             int64_t slot = L->slot_mapping[p->q_start[s] + i];
             cr_assert_eq(slot, (int64_t)id * B + pos % B);
             cr_assert(slot >= 0 && slot < NB * B, "slot %lld out of range", (long long)slot);
-            cr_assert(!slot_used[slot], "slot %lld written twice", (long long)slot);
-            slot_used[slot] = 1;
-            cr_assert_eq(owner_s[id], s, "a new token writes block %d of another sequence", id);
+            const int *owner = owner_map_get(&own, id);
+            cr_assert(owner && owner[0] == s,
+                      "a new token writes block %d of another sequence", id);
+            slots[k++] = slot;
         }
+    qsort(slots, (size_t)k, sizeof *slots, cmp_i64);
+    for (int64_t i = 1; i < k; i++)
+        cr_assert_neq(slots[i], slots[i - 1], "slot %lld written twice",
+                      (long long)slots[i]);
     for (int64_t t = p->q_start[S]; t < p->num_tokens; t++)
         cr_assert_eq(L->slot_mapping[t], -1);
-    free(owner_s);
-    free(owner_b);
-    free(slot_used);
+    free(slots);
+    owner_map_free(&own);
 }
 
 static void check_qeff(const kvc_case *c)

@@ -170,12 +170,13 @@ static int buf_map(kvc_pool_buf *b, kvc_guard_set *g, const char *name)
  * (sparse) or whole (dense); guarded in g when g is not NULL. */
 static int buf_alloc(kvc_pool_buf *b, int64_t units, int unit_bytes,
                      int64_t stride_block, const int64_t *runs,
-                     int64_t num_runs, kvc_guard_set *g, const char *name)
+                     int64_t num_runs, int sparse, kvc_guard_set *g,
+                     const char *name)
 {
     memset(b, 0, sizeof *b);
     b->units = units;
     b->unit_bytes = unit_bytes;
-    b->sparse = units * unit_bytes > KVC_POOL_SPARSE_BYTES;
+    b->sparse = sparse;
     int64_t nr = b->sparse ? num_runs : 1;
     b->ranges = malloc((size_t)(2 * nr + 2) * sizeof *b->ranges);
     if (!b->ranges)
@@ -212,16 +213,20 @@ int kvc_pool_alloc_guarded(kvc_pool *pool, const kvc_case *c,
         return -1;
     const int ub = kvc_unit_bytes(q->dtype);
     const int sb = q->kind == KVC_SCALE_TOKEN ? 4 : 1;
+    /* The scale pools are addressed by the same block ids: sparse with the
+     * codes, whatever their own size (a dense token-scale pool of a
+     * large-offset case is hundreds of MB, poisoned and copied whole). */
+    const int sparse = l->pool_elems * ub > KVC_POOL_SPARSE_BYTES;
     int rc = buf_alloc(&pool->k, l->pool_elems, ub, l->stride_block, runs,
-                       num_runs, g, "K pool") |
+                       num_runs, sparse, g, "K pool") |
              buf_alloc(&pool->v, l->pool_elems, ub, l->stride_block, runs,
-                       num_runs, g, "V pool");
+                       num_runs, sparse, g, "V pool");
     if (l->scale_pool_units > 0)
         rc |= buf_alloc(&pool->ks, l->scale_pool_units, sb,
-                        l->scale_stride_block, runs, num_runs, g,
+                        l->scale_stride_block, runs, num_runs, sparse, g,
                         "K scale pool") |
               buf_alloc(&pool->vs, l->scale_pool_units, sb,
-                        l->scale_stride_block, runs, num_runs, g,
+                        l->scale_stride_block, runs, num_runs, sparse, g,
                         "V scale pool");
     free(runs);
     if (rc != 0) {
