@@ -126,6 +126,7 @@ typedef struct campaign {
     uint64_t next_index;  /* the next index next() considers */
     int64_t next_work;    /* work of the case next() handed out last */
     double t0, last_progress, last_snapshot;
+    double snapshot_gap;  /* seconds until the next snapshot is due */
     int snapshot_due;
 } campaign;
 
@@ -381,11 +382,17 @@ static void tick(void *ctx)
         cp->last_progress = t;
     }
     if (o->snapshot && (cp->snapshot_due ||
-                        t - cp->last_snapshot >= o->snapshot_seconds)) {
+                        t - cp->last_snapshot >= cp->snapshot_gap)) {
         cp->s->seconds = t;
         o->snapshot(o->snapshot_ctx, cp->s);
-        cp->last_snapshot = t;
+        cp->last_snapshot = now_seconds() - cp->t0;
         cp->snapshot_due = 0;
+        /* A report of many cases takes a while to write, on a core the
+         * workers need: snapshots take at most a tenth of the time. */
+        double cost = cp->last_snapshot - t;
+        cp->snapshot_gap = o->snapshot_seconds > 10 * cost
+                               ? o->snapshot_seconds
+                               : 10 * cost;
     }
 }
 
@@ -396,6 +403,7 @@ int kvc_campaign_run(const kvc_campaign_opts *o, const kvc_kernel *k,
     s->planned = shard_total(o);
     campaign cp = {.o = o, .k = k, .s = s,
                    .next_index = (uint64_t)o->shard_index,
+                   .snapshot_gap = o->snapshot_seconds,
                    .t0 = now_seconds()};
     kvc_workers_cfg cfg = {
         .jobs = o->jobs > 0 ? o->jobs : 1,
