@@ -22,6 +22,7 @@
 
 #include "guard.h"
 #include "pool.h"
+#include "runner_step.h"
 #include "properties.h"
 
 /* The oracle's format enums and the kernel API's are separate (the two
@@ -73,41 +74,11 @@ const char *kvc_outcome_name(kvc_outcome o)
     }
     return "unknown";
 }
-/* Everything one run holds; released by step_free. Every buffer a kernel
- * call gets lives in `guard` (guard.h): between guard pages, behind
- * checked sentinels, inputs snapshotted and checked after each call. */
-typedef struct step {
-    const kvc_case *c;
-    const kvc_kernel *k;
-    const kvc_run_opts *opts;
-    kvc_result *r;
-    int stopped;         /* a kernel call refused, as the case allowed */
-    kvc_guard_set guard; /* the kernel's buffers */
-    kvc_pool pool;       /* the kernel's cache (guarded) */
-    kvc_pool before;     /* the pool before the cache write */
-    kvc_pool want;       /* the runner's model of it after the write */
-    kvc_kv_store store;  /* the oracle's codes and scales of every K/V row */
-    int no_model;        /* an invalid case whose cache format the oracle
-                            refuses (bad_kv_format): the pool is poison
-                            only, and every kernel call must refuse */
-    char format_err[256]; /* why the oracle refuses it */
-    /* guarded inputs */
-    kva_attn_params *params;
-    kva_paged_cache *cache;
-    const float *q;        /* [num_tokens][Hq][D]; NULL for QEfficient */
-    const int64_t *qsl;    /* [S+1] query_start_loc */
-    const int *seq_lens;   /* [S] kv lengths */
-    const int *block_table; /* [S][max_blocks_per_seq] */
-    const int64_t *slots;  /* [num_tokens] slot mapping */
-    const uint8_t *const *masks; /* [S] into one guarded mask, or NULL */
-    int64_t rows;        /* output rows the kernel gets */
-    float *out, *lse;    /* guarded outputs [rows][Hq][D], [rows][Hq] */
-} step;
 
 /* Bit pattern left in output rows the kernel must not write. */
 #define SENTINEL_BITS 0x7FA5A5A5u
 
-static kvc_outcome fail(kvc_result *r, kvc_outcome o, const char *fmt, ...)
+kvc_outcome step_fail(kvc_result *r, kvc_outcome o, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -117,16 +88,6 @@ static kvc_outcome fail(kvc_result *r, kvc_outcome o, const char *fmt, ...)
     return o;
 }
 
-/* A kernel call returned an error. For a valid case that is a failure.
- * For an invalid or acceptable one it is the expected answer, provided the
- * call left the pool as `untouched` and gave a message; the run stops. */
-static kvc_outcome kernel_refused(struct step *st, const char *what,
-                                  kva_status status, const kva_error *e,
-                                  const kvc_pool *untouched);
-
-static kvc_outcome check_pool(step *st, const kvc_pool *want,
-                              const char *when);
-
 /* step_init failed: its message (the oracle refusing the format), or out of
  * memory. */
 static kvc_outcome setup_failed(kvc_result *r)
@@ -134,54 +95,54 @@ static kvc_outcome setup_failed(kvc_result *r)
     char why[sizeof r->message];
     snprintf(why, sizeof why, "%s",
              r->message[0] ? r->message : "out of memory");
-    return fail(r, KVC_FAIL_SETUP, "%s", why);
+    return step_fail(r, KVC_FAIL_SETUP, "%s", why);
 }
 
 /* After every kernel call (`what`, e.g. "paged attention"), whatever it
  * returned: no sentinel touched, every input as it was handed over. */
-static kvc_outcome guard_check(step *st, const char *what)
+kvc_outcome step_guard_check(step *st, const char *what)
 {
     char msg[400];
     kvc_guard_violation v = kvc_guard_check(&st->guard, msg, sizeof msg);
     if (v == KVC_GUARD_OK)
         return KVC_PASS;
-    return fail(st->r, v == KVC_GUARD_BOUNDS ? KVC_FAIL_BOUNDS : KVC_FAIL_INPUT,
-                "%s: %s", what, msg);
+    return step_fail(st->r, v == KVC_GUARD_BOUNDS ? KVC_FAIL_BOUNDS : KVC_FAIL_INPUT,
+                     "%s: %s", what, msg);
 }
 
 /* A guarded input copy of n elements of elem bytes (NULL: out of memory). */
-static const void *input(step *st, const char *name, const void *src,
-                         int64_t n, size_t elem)
+const void *step_input(step *st, const char *name, const void *src,
+                       int64_t n, size_t elem)
 {
     return kvc_guard_input(&st->guard, name, src, (size_t)n * elem, elem);
 }
 
 /* A guarded buffer the runner fills (then seals as an input) or the kernel
  * writes. */
-static void *scratch(step *st, const char *name, int64_t n, size_t elem)
+void *step_scratch(step *st, const char *name, int64_t n, size_t elem)
 {
     return kvc_guard_alloc(&st->guard, name, KVC_GUARD_ROLE_OUTPUT,
                            (size_t)n * elem, elem);
 }
 
-static int seal(step *st, const void *data)
+int step_seal(step *st, const void *data)
 {
     return kvc_guard_set_role(&st->guard, data, KVC_GUARD_ROLE_INPUT);
 }
 
-static kvc_outcome kernel_refused(step *st, const char *what,
-                                  kva_status status, const kva_error *e,
-                                  const kvc_pool *untouched)
+kvc_outcome step_refused(step *st, const char *what,
+                         kva_status status, const kva_error *e,
+                         const kvc_pool *untouched)
 {
     kvc_result *r = st->r;
     if (st->opts->expect == KVC_EXPECT_VALID)
-        return fail(r, KVC_FAIL_KERNEL, "%s refused a valid input: %s: %s",
-                    what, kva_status_name(status), e->msg);
+        return step_fail(r, KVC_FAIL_KERNEL, "%s refused a valid input: %s: %s",
+                         what, kva_status_name(status), e->msg);
     r->refused = status;
     if (e->msg[0] == '\0')
-        return fail(r, KVC_FAIL_REFUSAL, "%s refused (%s) without a message",
-                    what, kva_status_name(status));
-    kvc_outcome o = check_pool(st, untouched, "a refused call changed the cache");
+        return step_fail(r, KVC_FAIL_REFUSAL, "%s refused (%s) without a message",
+                         what, kva_status_name(status));
+    kvc_outcome o = step_check_pool(st, untouched, "a refused call changed the cache");
     if (o != KVC_PASS) {
         r->outcome = KVC_FAIL_REFUSAL;
         return KVC_FAIL_REFUSAL;
@@ -302,14 +263,14 @@ static int init_cache(step *st)
     kernel_cache(st->c, &st->pool, &kc);
     if (kc.scales.kind == KVA_SCALE_HEAD) {
         int H = p->cfg.num_kv_heads;
-        kc.scales.k_head = input(st, "K head scales", p->quant.k_head_scale, H,
-                                 sizeof(float));
-        kc.scales.v_head = input(st, "V head scales", p->quant.v_head_scale, H,
-                                 sizeof(float));
+        kc.scales.k_head = step_input(st, "K head scales", p->quant.k_head_scale, H,
+                                      sizeof(float));
+        kc.scales.v_head = step_input(st, "V head scales", p->quant.v_head_scale, H,
+                                      sizeof(float));
         if (!kc.scales.k_head || !kc.scales.v_head)
             return -1;
     }
-    st->cache = (kva_paged_cache *)input(st, "paged cache", &kc, 1, sizeof kc);
+    st->cache = (kva_paged_cache *)step_input(st, "paged cache", &kc, 1, sizeof kc);
     return st->cache ? 0 : -1;
 }
 
@@ -321,14 +282,14 @@ static int init_masks(step *st)
     int S = p->num_seqs;
     if (!p->has_mask)
         return 0;
-    const uint8_t *bytes = input(st, "mask", p->mask, p->mask_start[S], 1);
-    const uint8_t **ptrs = scratch(st, "masks", S, sizeof *ptrs);
+    const uint8_t *bytes = step_input(st, "mask", p->mask, p->mask_start[S], 1);
+    const uint8_t **ptrs = step_scratch(st, "masks", S, sizeof *ptrs);
     if (!bytes || !ptrs)
         return -1;
     for (int s = 0; s < S; s++)
         ptrs[s] = bytes + p->mask_start[s];
     st->masks = ptrs;
-    return seal(st, ptrs);
+    return step_seal(st, ptrs);
 }
 
 /* Guarded copies of the inputs every mode shares. */
@@ -347,28 +308,28 @@ static int init_inputs(step *st)
     params.softcap = cfg->softcap;
     params.causal = cfg->causal;
     params.window_left = cfg->window_left;
-    st->params = (kva_attn_params *)input(st, "attention params", &params, 1,
-                                          sizeof params);
-    int *lens = scratch(st, "seq_lens", S, sizeof *lens);
+    st->params = (kva_attn_params *)step_input(st, "attention params", &params, 1,
+                                               sizeof params);
+    int *lens = step_scratch(st, "seq_lens", S, sizeof *lens);
     if (!st->params || !lens)
         return -1;
     for (int s = 0; s < S; s++)
         lens[s] = kvc_kv_len(p, s);
     st->seq_lens = lens;
-    st->qsl = input(st, "query_start_loc", p->q_start, S + 1, sizeof(int64_t));
-    st->block_table = input(st, "block_table", c->layout.block_table,
-                            (int64_t)S * c->layout.max_blocks_per_seq,
-                            sizeof(int));
+    st->qsl = step_input(st, "query_start_loc", p->q_start, S + 1, sizeof(int64_t));
+    st->block_table = step_input(st, "block_table", c->layout.block_table,
+                                 (int64_t)S * c->layout.max_blocks_per_seq,
+                                 sizeof(int));
     if (c->spec.mode != KVC_MODE_QEFF) {
-        st->q = input(st, "q", p->q,
-                      p->num_tokens * cfg->num_q_heads * cfg->head_dim,
-                      sizeof(float));
-        st->slots = input(st, "slot_mapping", c->layout.slot_mapping,
-                          p->num_tokens, sizeof(int64_t));
+        st->q = step_input(st, "q", p->q,
+                           p->num_tokens * cfg->num_q_heads * cfg->head_dim,
+                           sizeof(float));
+        st->slots = step_input(st, "slot_mapping", c->layout.slot_mapping,
+                               p->num_tokens, sizeof(int64_t));
         if (!st->q || !st->slots)
             return -1;
     }
-    if (seal(st, lens) != 0 || !st->qsl || !st->block_table ||
+    if (step_seal(st, lens) != 0 || !st->qsl || !st->block_table ||
         init_cache(st) != 0)
         return -1;
     return init_masks(st);
@@ -389,8 +350,8 @@ static int step_init(step *st, const kvc_case *c, const kvc_kernel *k,
     if (init_pool(st) != 0 || init_inputs(st) != 0)
         return -1;
     int64_t per_row = (int64_t)cfg->num_q_heads * cfg->head_dim;
-    st->out = scratch(st, "out", rows * per_row, sizeof(float));
-    st->lse = scratch(st, "lse", rows * cfg->num_q_heads, sizeof(float));
+    st->out = step_scratch(st, "out", rows * per_row, sizeof(float));
+    st->lse = step_scratch(st, "lse", rows * cfg->num_q_heads, sizeof(float));
     if (!st->out || !st->lse)
         return -1;
     fill_sentinel(st->out, rows * per_row);
@@ -399,12 +360,12 @@ static int step_init(step *st, const kvc_case *c, const kvc_kernel *k,
 }
 
 /* The pool must be exactly `want`. */
-static kvc_outcome check_pool(step *st, const kvc_pool *want,
-                              const char *when)
+kvc_outcome step_check_pool(step *st, const kvc_pool *want,
+                            const char *when)
 {
     char msg[384];
     if (kvc_pool_diff(want, &st->pool, st->c, msg, sizeof msg))
-        return fail(st->r, KVC_FAIL_CACHE, "%s: %s", when, msg);
+        return step_fail(st->r, KVC_FAIL_CACHE, "%s: %s", when, msg);
     return KVC_PASS;
 }
 
@@ -416,14 +377,14 @@ static kvc_outcome check_padding(step *st, int64_t first)
     int64_t bad = first_non_sentinel(st->out, first * Hq * D, st->rows * Hq * D);
     int64_t bad_lse = first_non_sentinel(st->lse, first * Hq, st->rows * Hq);
     if (bad >= 0)
-        return fail(st->r, KVC_FAIL_PADDING,
+        return step_fail(st->r, KVC_FAIL_PADDING,
                     "padding token %lld: out row written (head %lld dim %lld)",
-                    (long long)(bad / ((int64_t)Hq * D)),
-                    (long long)(bad / D % Hq), (long long)(bad % D));
+                         (long long)(bad / ((int64_t)Hq * D)),
+                         (long long)(bad / D % Hq), (long long)(bad % D));
     if (bad_lse >= 0)
-        return fail(st->r, KVC_FAIL_PADDING,
-                    "padding token %lld: lse written (head %lld)",
-                    (long long)(bad_lse / Hq), (long long)(bad_lse % Hq));
+        return step_fail(st->r, KVC_FAIL_PADDING,
+                         "padding token %lld: lse written (head %lld)",
+                         (long long)(bad_lse / Hq), (long long)(bad_lse % Hq));
     return KVC_PASS;
 }
 
@@ -436,57 +397,57 @@ static const float *new_rows(step *st, const char *name, const float *src,
     const kvc_problem *p = &st->c->prob;
     int64_t row = (int64_t)p->cfg.num_kv_heads * p->cfg.head_dim;
     int64_t have = p->num_tokens < n_tokens ? p->num_tokens : n_tokens;
-    float *x = scratch(st, name, n_tokens * row, sizeof(float));
+    float *x = step_scratch(st, name, n_tokens * row, sizeof(float));
     if (!x)
         return NULL;
     memcpy(x, src, (size_t)(have * row) * sizeof(float));
     for (int64_t i = have * row; i < n_tokens * row; i++)
         x[i] = NAN;
-    return seal(st, x) == 0 ? x : NULL;
+    return step_seal(st, x) == 0 ? x : NULL;
 }
 
 /* Write the new tokens through the kernel and check the pool. */
-static kvc_outcome write_new_tokens(step *st, const int64_t *slot_mapping,
-                                    int64_t n_tokens)
+kvc_outcome step_write_new_tokens(step *st, const int64_t *slot_mapping,
+                                  int64_t n_tokens)
 {
     float *mk, *mv;
     if (kvc_new_token_kv(st->c, &mk, &mv) != 0)
-        return fail(st->r, KVC_FAIL_SETUP, "out of memory");
+        return step_fail(st->r, KVC_FAIL_SETUP, "out of memory");
     const float *nk = new_rows(st, "new K", mk, n_tokens);
     const float *nv = nk ? new_rows(st, "new V", mv, n_tokens) : NULL;
     free(mk);
     free(mv);
     if (!nk || !nv)
-        return fail(st->r, KVC_FAIL_SETUP, "out of memory");
+        return step_fail(st->r, KVC_FAIL_SETUP, "out of memory");
     kva_error e = {0};
     kva_status s = st->k->cache_write(st->cache, nk, nv, slot_mapping,
                                       n_tokens, &e);
-    kvc_outcome o = guard_check(st, "cache write");
+    kvc_outcome o = step_guard_check(st, "cache write");
     if (o != KVC_PASS)
         return o;
     if (s != KVA_OK)
-        return kernel_refused(st, "cache write", s, &e, &st->before);
+        return step_refused(st, "cache write", s, &e, &st->before);
     if (st->no_model)
-        return fail(st->r, KVC_FAIL_ACCEPTED,
+        return step_fail(st->r, KVC_FAIL_ACCEPTED,
                     "the cache write accepted a cache format it must refuse "
-                    "(%s)", st->format_err);
-    return check_pool(st, &st->want, "after the cache write");
+                         "(%s)", st->format_err);
+    return step_check_pool(st, &st->want, "after the cache write");
 }
 
 /* A refused attention call must also leave every output row as it was. */
 static kvc_outcome refused_attention(step *st, const char *what,
                                      kva_status s, const kva_error *e)
 {
-    kvc_outcome o = kernel_refused(st, what, s, e, &st->want);
+    kvc_outcome o = step_refused(st, what, s, e, &st->want);
     if (o == KVC_PASS && st->stopped && check_padding(st, 0) != KVC_PASS)
-        return fail(st->r, KVC_FAIL_REFUSAL,
-                    "%s refused (%s) but wrote output rows", what,
-                    kva_status_name(s));
+        return step_fail(st->r, KVC_FAIL_REFUSAL,
+                         "%s refused (%s) but wrote output rows", what,
+                         kva_status_name(s));
     return o;
 }
 
-static kvc_outcome run_paged(step *st, const float *q, const int64_t *qsl,
-                             const int *seq_lens)
+kvc_outcome step_run_paged(step *st, const float *q, const int64_t *qsl,
+                           const int *seq_lens)
 {
     const kvc_case *c = st->c;
     /* zeroed first, fields then set: the guard compares padding bytes too,
@@ -499,13 +460,13 @@ static kvc_outcome run_paged(step *st, const float *q, const int64_t *qsl,
     b.block_table = st->block_table;
     b.max_blocks_per_seq = c->layout.max_blocks_per_seq;
     b.masks = st->masks;
-    const kva_paged_batch *gb = input(st, "paged batch", &b, 1, sizeof b);
+    const kva_paged_batch *gb = step_input(st, "paged batch", &b, 1, sizeof b);
     if (!gb)
-        return fail(st->r, KVC_FAIL_SETUP, "out of memory");
+        return step_fail(st->r, KVC_FAIL_SETUP, "out of memory");
     kva_error e = {0};
     kva_status s = st->k->paged_attention(st->params, st->cache, gb, q,
                                           st->rows, st->out, st->lse, &e);
-    kvc_outcome o = guard_check(st, "paged attention");
+    kvc_outcome o = step_guard_check(st, "paged attention");
     if (o == KVC_PASS && s != KVA_OK)
         o = refused_attention(st, "paged attention", s, &e);
     return o;
@@ -525,167 +486,17 @@ static kvc_outcome run_blocked(step *st)
     bc.head_dim = p->cfg.head_dim;
     bc.dtype = st->cache->dtype;
     memcpy(&bc.scales, &st->cache->scales, sizeof bc.scales);
-    const kva_blocked_cache *gbc = input(st, "blocked cache", &bc, 1, sizeof bc);
+    const kva_blocked_cache *gbc = step_input(st, "blocked cache", &bc, 1, sizeof bc);
     if (!gbc)
-        return fail(st->r, KVC_FAIL_SETUP, "out of memory");
+        return step_fail(st->r, KVC_FAIL_SETUP, "out of memory");
     kva_error e = {0};
     kva_status s = st->k->blocked_attention(
         st->params, gbc, c->spec.num_kv_blocks, p->num_seqs, st->qsl,
         st->seq_lens, st->masks, st->q, st->rows, st->out, st->lse, &e);
-    kvc_outcome o = guard_check(st, "blocked attention");
+    kvc_outcome o = step_guard_check(st, "blocked attention");
     if (o == KVC_PASS && s != KVA_OK)
         o = refused_attention(st, "blocked attention", s, &e);
     return o;
-}
-
-/* The general form the QEfficient conversion must produce, checked field by
- * field against the generator's own layout. */
-static kvc_outcome check_conversion(step *st, const kva_general_inputs *g,
-                                    int64_t rows)
-{
-    const kvc_case *c = st->c;
-    const kvc_problem *p = &c->prob;
-    int64_t n = p->q_start[p->num_seqs];
-    if (g->num_tokens != n)
-        return fail(st->r, KVC_FAIL_CONVERSION, "num_tokens %lld, want %lld",
-                    (long long)g->num_tokens, (long long)n);
-    for (int s = 0; s <= p->num_seqs; s++)
-        if (g->query_start_loc[s] != p->q_start[s])
-            return fail(st->r, KVC_FAIL_CONVERSION,
-                        "query_start_loc[%d] = %lld, want %lld", s,
-                        (long long)g->query_start_loc[s],
-                        (long long)p->q_start[s]);
-    for (int s = 0; s < p->num_seqs; s++) {
-        int want = p->q_len[s] > 0 ? kvc_kv_len(p, s) : 0;
-        if (g->seq_lens[s] != want)
-            return fail(st->r, KVC_FAIL_CONVERSION,
-                        "sequence %d: seq_len %d, want %d", s, g->seq_lens[s],
-                        want);
-    }
-    for (int64_t t = 0; t < rows; t++) {
-        int64_t want_slot = t < n ? c->layout.slot_mapping[t] : -1;
-        int64_t want_row = t < n ? c->qeff.row_of_token[t] : -1;
-        if (g->slot_mapping[t] != want_slot || g->src_row[t] != want_row)
-            return fail(st->r, KVC_FAIL_CONVERSION,
-                        "token %lld: slot %lld row %lld, want slot %lld row %lld",
-                        (long long)t, (long long)g->slot_mapping[t],
-                        (long long)g->src_row[t], (long long)want_slot,
-                        (long long)want_row);
-    }
-    return KVC_PASS;
-}
-
-static int all_bytes(const void *p, size_t n, unsigned char b)
-{
-    const unsigned char *x = p;
-    for (size_t i = 0; i < n; i++)
-        if (x[i] != b)
-            return 0;
-    return 1;
-}
-
-static int general_untouched(const kva_general_inputs *g, int S, int64_t rows)
-{
-    return all_bytes(g->query_start_loc, ((size_t)S + 1) * sizeof(int64_t), 0xA5) &&
-           all_bytes(g->seq_lens, (size_t)S * sizeof(int), 0xA5) &&
-           all_bytes(g->slot_mapping, (size_t)rows * sizeof(int64_t), 0xA5) &&
-           all_bytes(g->src_row, (size_t)rows * sizeof(int64_t), 0xA5);
-}
-
-/* The conversion's outputs, guarded and filled with 0xA5 (a refusal must
- * leave them so); g holds the runner's own pointers to them. */
-static int general_outputs(step *st, kva_general_inputs *g)
-{
-    int S = st->c->prob.num_seqs;
-    int64_t rows = st->rows;
-    memset(g, 0, sizeof *g);
-    g->query_start_loc = scratch(st, "query_start_loc", S + 1, sizeof(int64_t));
-    g->seq_lens = scratch(st, "seq_lens", S, sizeof(int));
-    g->slot_mapping = scratch(st, "slot_mapping", rows, sizeof(int64_t));
-    g->src_row = scratch(st, "src_row", rows, sizeof(int64_t));
-    if (!g->query_start_loc || !g->seq_lens || !g->slot_mapping || !g->src_row)
-        return -1;
-    memset(g->query_start_loc, 0xA5, ((size_t)S + 1) * sizeof(int64_t));
-    memset(g->seq_lens, 0xA5, (size_t)S * sizeof(int));
-    memset(g->slot_mapping, 0xA5, (size_t)rows * sizeof(int64_t));
-    memset(g->src_row, 0xA5, (size_t)rows * sizeof(int64_t));
-    return 0;
-}
-
-/* Convert the QEfficient inputs into g (the runner's pointers; num_tokens
- * from the kernel). */
-static kvc_outcome convert_qeff(step *st, kva_general_inputs *g)
-{
-    const kvc_case *c = st->c;
-    int S = c->prob.num_seqs;
-    kva_qeff_inputs in;
-    memset(&in, 0, sizeof in); /* defined padding, as in run_paged */
-    in.num_seqs = S;
-    in.max_q = c->qeff.max_q;
-    in.position_ids = input(st, "position_ids", c->qeff.position_ids,
-                            (int64_t)S * c->qeff.max_q, sizeof(int));
-    in.slot_id = input(st, "slot_id", c->qeff.slot_id, S, sizeof(int));
-    in.block_table = st->block_table;
-    in.num_kv_blocks = c->layout.max_blocks_per_seq;
-    in.block_size = c->layout.block_size;
-    in.num_blocks = c->layout.num_blocks;
-    const kva_qeff_inputs *gin = input(st, "QEfficient inputs", &in, 1,
-                                       sizeof in);
-    kva_general_inputs *gout = scratch(st, "general inputs", 1, sizeof *gout);
-    if (!in.position_ids || !in.slot_id || !gin || !gout ||
-        general_outputs(st, g) != 0)
-        return fail(st->r, KVC_FAIL_SETUP, "out of memory");
-    *gout = *g;
-    kva_error e = {0};
-    kva_status s = st->k->qeff_to_general(gin, gout, &e);
-    kvc_outcome o = guard_check(st, "QEfficient conversion");
-    if (o != KVC_PASS)
-        return o;
-    g->num_tokens = gout->num_tokens;
-    if (s != KVA_OK) {
-        o = kernel_refused(st, "QEfficient conversion", s, &e, &st->before);
-        if (o == KVC_PASS && !general_untouched(g, S, st->rows))
-            o = fail(st->r, KVC_FAIL_REFUSAL,
-                     "QEfficient conversion refused (%s) but wrote its outputs",
-                     kva_status_name(s));
-        return o;
-    }
-    /* its outputs are what the next calls are given: inputs from now on */
-    if (seal(st, g->query_start_loc) || seal(st, g->seq_lens) ||
-        seal(st, g->slot_mapping) || seal(st, g->src_row))
-        return fail(st->r, KVC_FAIL_SETUP, "out of memory");
-    return KVC_PASS;
-}
-
-/* QEfficient: convert, check the general form, then write and attend with
- * it over all S*max_q rows (the trailing ones are padding). */
-static kvc_outcome run_qeff(step *st)
-{
-    const kvc_problem *p = &st->c->prob;
-    kva_general_inputs g;
-    kvc_outcome o = convert_qeff(st, &g);
-    if (o != KVC_PASS || st->stopped)
-        return o;
-    /* The exact general form is known only for inputs that follow the
-     * convention; an invalid case may legitimately convert and be refused
-     * later by attention. */
-    if (st->opts->expect == KVC_EXPECT_VALID &&
-        (o = check_conversion(st, &g, st->rows)) != KVC_PASS)
-        return o;
-    if ((o = write_new_tokens(st, g.slot_mapping, st->rows)) != KVC_PASS ||
-        st->stopped)
-        return o;
-    int64_t per_row = (int64_t)p->cfg.num_q_heads * p->cfg.head_dim;
-    int64_t n = p->q_start[p->num_seqs];
-    float *q = scratch(st, "q", st->rows * per_row, sizeof(float));
-    if (!q)
-        return fail(st->r, KVC_FAIL_SETUP, "out of memory");
-    memcpy(q, p->q, (size_t)(n * per_row) * sizeof(float));
-    for (int64_t i = n * per_row; i < st->rows * per_row; i++)
-        q[i] = NAN;
-    if (seal(st, q) != 0)
-        return fail(st->r, KVC_FAIL_SETUP, "out of memory");
-    return run_paged(st, q, g.query_start_loc, g.seq_lens);
 }
 
 static kvc_outcome judge(step *st)
@@ -693,19 +504,19 @@ static kvc_outcome judge(step *st)
     if (st->opts->judge) {
         if (!st->opts->judge(st->c, st->out, st->lse, &st->r->verdict,
                              st->opts->judge_ctx))
-            return fail(st->r, KVC_FAIL_NUMERIC, "%s", st->r->verdict.detail);
+            return step_fail(st->r, KVC_FAIL_NUMERIC, "%s", st->r->verdict.detail);
         return KVC_PASS;
     }
     kvc_reference ref;
     char err[256];
     if (kvc_reference_compute_stored(&st->c->prob, &st->store, &ref, err,
                                      sizeof err) != 0)
-        return fail(st->r, KVC_FAIL_SETUP, "oracle: %s", err);
+        return step_fail(st->r, KVC_FAIL_SETUP, "oracle: %s", err);
     int pass = kvc_compare(&st->c->prob, &ref, st->out, st->lse,
                            &st->r->verdict);
     kvc_reference_free(&ref);
     if (!pass)
-        return fail(st->r, KVC_FAIL_NUMERIC, "%s", st->r->verdict.detail);
+        return step_fail(st->r, KVC_FAIL_NUMERIC, "%s", st->r->verdict.detail);
     return KVC_PASS;
 }
 
@@ -724,20 +535,20 @@ static kvc_outcome run_mode(step *st)
     kvc_outcome o;
     switch (c->spec.mode) {
     case KVC_MODE_PAGED:
-        o = write_new_tokens(st, st->slots, p->num_tokens);
+        o = step_write_new_tokens(st, st->slots, p->num_tokens);
         if (o == KVC_PASS && !st->stopped)
-            o = run_paged(st, st->q, st->qsl, st->seq_lens);
+            o = step_run_paged(st, st->q, st->qsl, st->seq_lens);
         return o;
     case KVC_MODE_BLOCKED:
-        o = write_new_tokens(st, st->slots, p->num_tokens);
+        o = step_write_new_tokens(st, st->slots, p->num_tokens);
         if (o == KVC_PASS && !st->stopped)
             o = run_blocked(st);
         return o;
     case KVC_MODE_QEFF:
-        return run_qeff(st);
+        return step_run_qeff(st);
     default:
-        return fail(st->r, KVC_FAIL_SETUP, "unknown mode %d",
-                    (int)c->spec.mode);
+        return step_fail(st->r, KVC_FAIL_SETUP, "unknown mode %d",
+                         (int)c->spec.mode);
     }
 }
 
@@ -749,16 +560,16 @@ kvc_outcome kvc_run_case_opts(const kvc_case *c, const kvc_kernel *k,
     char err[256];
     if (kvc_problem_check(&c->prob, err, sizeof err) != 0 &&
         !(opts->expect == KVC_EXPECT_INVALID && format_only_fault(&c->prob)))
-        return fail(r, KVC_FAIL_SETUP, "invalid problem: %s", err);
+        return step_fail(r, KVC_FAIL_SETUP, "invalid problem: %s", err);
     step st;
     kvc_outcome o = step_init(&st, c, k, opts, r, kernel_rows(c)) == 0
                         ? run_mode(&st)
                         : setup_failed(r);
     if (o == KVC_PASS && !st.stopped) {
         if (opts->expect == KVC_EXPECT_INVALID)
-            o = fail(r, KVC_FAIL_ACCEPTED,
-                     "every kernel call accepted an input it must refuse");
-        else if ((o = check_pool(&st, &st.want,
+            o = step_fail(r, KVC_FAIL_ACCEPTED,
+                          "every kernel call accepted an input it must refuse");
+        else if ((o = step_check_pool(&st, &st.want,
                                  "attention modified the cache")) == KVC_PASS &&
                  (o = check_padding(&st, c->prob.q_start[c->prob.num_seqs])) ==
                      KVC_PASS)
@@ -802,7 +613,7 @@ kvc_outcome kvc_run_outputs(const kvc_case *c, const kvc_kernel *k,
             free(*out);
             free(*lse);
             *out = *lse = NULL;
-            o = fail(r, KVC_FAIL_SETUP, "out of memory");
+            o = step_fail(r, KVC_FAIL_SETUP, "out of memory");
         }
     }
     step_free(&st);
