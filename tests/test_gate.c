@@ -516,3 +516,22 @@ Test(gate, run_shrink_reproducers_carry_the_kernel_lib, .timeout = 300)
     kvc_proc_free(&p);
     remove_dir(dir);
 }
+
+/* kvcheck shrink runs the kernel in a worker too: a case that crashes is
+ * reported with its replay command, not the end of the command. */
+Test(gate, shrink_of_a_crashing_case_reports_it, .timeout = 120)
+{
+    const char *envv[] = {"KVC_MISBEHAVE=crash", NULL};
+    const char *argv[] = {KVCHECK, "shrink", "--seed", "1", "--case", "2",
+                          "--kernel", "paged", "--kernel-lib", MISBEHAVE,
+                          "--out", "/tmp/kvcheck-gate-shrink.json", NULL};
+    kvc_proc p;
+    cr_assert_eq(kvc_proc_run(&p, argv, envv, 100), 0);
+    cr_assert_eq(kvc_proc_exit_code(&p), 1, "%d\n%s", p.status, p.err);
+    cr_assert_not_null(strstr(p.err, "SIGSEGV"), "%s", p.err);
+    cr_assert_not_null(strstr(p.err, "kvcheck replay --seed 1 --case 2"),
+                       "%s", p.err);
+    cr_assert_neq(access("/tmp/kvcheck-gate-shrink.json", F_OK), 0,
+                  "a reproducer was written");
+    kvc_proc_free(&p);
+}

@@ -6,7 +6,9 @@
 
 #include "cli_parse.h"
 #include "commands.h"
+#include "kernel_probe.h"
 #include "reproducer.h"
+#include "run_shrink.h"
 #include "version.h"
 
 static const char shrink_usage[] =
@@ -100,15 +102,32 @@ int kvc_cmd_shrink(int argc, char **argv)
             return KVC_EXIT_IO;
         }
     }
-    kvc_kernel_choice kc;
-    if (kvc_choose_kernel("shrink", a.kernel_lib, &kc) != 0)
-        return KVC_EXIT_USAGE;
+    /* The shrinker runs the kernel hundreds of times: in a worker, like a
+     * campaign, so a kernel that crashes, exits or hangs on the way is
+     * reported, not the end of this command. */
+    if (a.kernel_lib) {
+        int probe = kvc_kernel_probe(a.kernel_lib, err, sizeof err);
+        if (probe != KVC_PROBE_OK) {
+            fprintf(stderr, "kvcheck shrink: %s\n", err);
+            return probe == KVC_PROBE_REFUSED ? KVC_EXIT_USAGE : KVC_EXIT_FAIL;
+        }
+    }
     kvc_repro info;
-    rc = kvc_write_reproducer(a.seed, a.index, a.mode, kc.k, path, &info, err,
-                              sizeof err);
+    rc = kvc_shrink_isolated(a.seed, a.index, a.mode, a.kernel_lib,
+                             a.kernel_lib ? NULL : &kvc_builtin_kernel, path,
+                             &info, err, sizeof err);
     if (rc == 0)
         kvc_print_repro(path, &info); /* info names the library: print first */
-    kvc_release_kernel(&kc);
+    if (rc == -2) {
+        kvc_campaign_opts o = {.seed = a.seed, .forced_mode = a.mode,
+                               .kernel_lib = a.kernel_lib};
+        char replay[1280];
+        kvc_replay_command(&o, a.index, replay, sizeof replay);
+        fprintf(stderr, "kvcheck shrink: case %llu: %s; not shrunk: replay it "
+                "in the foreground: %s\n", (unsigned long long)a.index, err,
+                replay);
+        return KVC_EXIT_FAIL;
+    }
     if (rc == 1) {
         printf("kvcheck shrink: case %llu passes: nothing to shrink\n",
                (unsigned long long)a.index);

@@ -150,3 +150,91 @@ int kvc_run_shrink_failures(const kvc_campaign_opts *o, const kvc_kernel *k,
         kvc_kernel_unload(sj.lib_handle);
     return sj.written;
 }
+
+/* ---- one case, for `kvcheck shrink` ---------------------------------- */
+
+typedef struct one_shrink {
+    kvc_campaign_opts o;  /* seed, mode, kernel_lib */
+    const kvc_kernel *k;
+    kvc_kernel lib;
+    void *lib_handle;
+    uint64_t index;
+    const char *path;
+    int handed;
+    shrink_result res;
+    kvc_job_death death;
+    int died;
+} one_shrink;
+
+static int one_init(void *ctx, char *err, size_t errlen)
+{
+    one_shrink *os = ctx;
+    if (os->k)
+        return 0;
+    if (kvc_kernel_load(os->o.kernel_lib, &os->lib, &os->lib_handle, err,
+                        errlen) != 0)
+        return -1;
+    os->k = &os->lib;
+    return 0;
+}
+
+static void one_run(void *ctx, uint64_t job, void *result)
+{
+    one_shrink *os = ctx;
+    shrink_result *res = result;
+    (void)job;
+    res->rc = kvc_write_reproducer(os->o.seed, os->index, os->o.forced_mode,
+                                   os->k, os->path, &res->info, res->err,
+                                   sizeof res->err);
+}
+
+static int one_next(void *ctx, uint64_t *job)
+{
+    one_shrink *os = ctx;
+    *job = 0;
+    return os->handed++ == 0;
+}
+
+static void one_commit(void *ctx, uint64_t job, const void *result,
+                       const kvc_job_death *death)
+{
+    one_shrink *os = ctx;
+    (void)job;
+    if (result)
+        memcpy(&os->res, result, sizeof os->res);
+    else
+        os->death = *death, os->died = 1;
+}
+
+int kvc_shrink_isolated(uint64_t seed, uint64_t index, int mode,
+                        const char *kernel_lib, const kvc_kernel *k,
+                        const char *path, kvc_repro *info, char *err,
+                        size_t errlen)
+{
+    one_shrink os = {.o = {.seed = seed, .forced_mode = mode,
+                           .kernel_lib = kernel_lib},
+                     .k = k, .index = index, .path = path};
+    kvc_workers_cfg cfg = {
+        .jobs = 1,
+        .result_size = sizeof(shrink_result),
+        .ctx = &os,
+        .init = one_init,
+        .run = one_run,
+        .next = one_next,
+        .deadline = deadline,
+        .fault_text = kvc_guard_fault_text,
+        .commit = one_commit,
+    };
+    if (kvc_workers_run(&cfg, err, errlen) < 0)
+        return -1;
+    if (os.died) {
+        char how[640];
+        kvc_job_death_text(&os.death, how, sizeof how);
+        snprintf(err, errlen, "%s%s%s", os.death.note, os.death.note[0] ? "; " : "",
+                 how);
+        return -2;
+    }
+    *info = os.res.info;
+    snprintf(err, errlen, "%.*s", (int)sizeof os.res.err, os.res.err);
+    return os.res.rc;
+}

@@ -8,6 +8,7 @@
 #define KVC_RUN_SHRINK_H
 
 #include "campaign.h"
+#include "reproducer.h"
 
 #define KVC_RUN_SHRINK_FIRST 5
 
@@ -18,5 +19,15 @@
  * k: as for kvc_campaign_run. Returns the number of files written. */
 int kvc_run_shrink_failures(const kvc_campaign_opts *o, const kvc_kernel *k,
                             kvc_campaign_stats *st, const char *dir);
+
+/* `kvcheck shrink`: shrink case (seed, index, mode) into path in a worker
+ * process (kernel k, or NULL: the worker loads kernel_lib). Returns what
+ * kvc_write_reproducer returns (0 written, 1 the case passes, -1 error), or
+ * -2 when the worker died (err says how: the kernel crashes, exits or
+ * hangs on the case; replay runs it in the foreground). */
+int kvc_shrink_isolated(uint64_t seed, uint64_t index, int mode,
+                        const char *kernel_lib, const kvc_kernel *k,
+                        const char *path, kvc_repro *info, char *err,
+                        size_t errlen);
 
 #endif
