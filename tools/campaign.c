@@ -118,9 +118,7 @@ typedef struct case_result {
  * fork, where `k` is the kernel the worker runs). */
 typedef struct campaign {
     const kvc_campaign_opts *o;
-    const kvc_kernel *k;
-    kvc_kernel lib;       /* a worker's table of opts.kernel_lib */
-    void *lib_handle;
+    kvc_worker_kernel wk; /* the kernel a worker runs */
     kvc_campaign_stats *s;
     size_t cap;           /* of s->records */
     uint64_t next_index;  /* the next index next() considers */
@@ -240,13 +238,7 @@ static void generator_failed(case_result *cr, const kvc_campaign_opts *o,
 static int worker_init(void *ctx, char *err, size_t errlen)
 {
     campaign *cp = ctx;
-    if (cp->k)
-        return 0;
-    if (kvc_kernel_load(cp->o->kernel_lib, &cp->lib, &cp->lib_handle, err,
-                        errlen) != 0)
-        return -1;
-    cp->k = &cp->lib;
-    return 0;
+    return kvc_worker_kernel_load(&cp->wk, err, errlen);
 }
 
 static void worker_run(void *ctx, uint64_t index, void *result)
@@ -262,7 +254,7 @@ static void worker_run(void *ctx, uint64_t index, void *result)
         generator_failed(cr, cp->o, index, err);
         return;
     }
-    kvc_run_case(&c, cp->k, &r);
+    kvc_run_case(&c, cp->wk.k, &r);
     result_fill(cr, cp->o, &c, &r, index, now_seconds() - t);
     kvc_case_free(&c);
 }
@@ -401,7 +393,7 @@ int kvc_campaign_run(const kvc_campaign_opts *o, const kvc_kernel *k,
 {
     memset(s, 0, sizeof *s);
     s->planned = shard_total(o);
-    campaign cp = {.o = o, .k = k, .s = s,
+    campaign cp = {.o = o, .wk = {.k = k, .path = o->kernel_lib}, .s = s,
                    .next_index = (uint64_t)o->shard_index,
                    .snapshot_gap = o->snapshot_seconds,
                    .t0 = now_seconds()};
@@ -421,8 +413,7 @@ int kvc_campaign_run(const kvc_campaign_opts *o, const kvc_kernel *k,
     };
     char err[512] = "";
     int st = kvc_workers_run(&cfg, err, sizeof err);
-    if (cp.lib_handle) /* --in-process loaded it here */
-        kvc_kernel_unload(cp.lib_handle);
+    kvc_worker_kernel_release(&cp.wk); /* --in-process loaded it here */
     s->seconds = now_seconds() - cp.t0;
     s->interrupted = st == KVC_WORKERS_STOPPED;
     s->worker_exit_status = cfg.idle_exit_status;

@@ -200,9 +200,7 @@ typedef struct verify_run {
     const kvc_golden_file *f;
     const char *name;
     const kvc_verify_kernel *vk;
-    const kvc_kernel *k;      /* in a worker: the kernel it runs */
-    kvc_kernel lib;
-    void *lib_handle;
+    kvc_worker_kernel wk;     /* the kernel a worker runs */
     const kvc_verify_select *sel;
     int verbose;
     FILE *out;
@@ -218,20 +216,14 @@ typedef struct verify_result {
 static int verify_init(void *ctx, char *err, size_t errlen)
 {
     verify_run *vr = ctx;
-    if (vr->k)
-        return 0;
-    if (kvc_kernel_load(vr->vk->kernel_lib, &vr->lib, &vr->lib_handle, err,
-                        errlen) != 0)
-        return -1;
-    vr->k = &vr->lib;
-    return 0;
+    return kvc_worker_kernel_load(&vr->wk, err, errlen);
 }
 
 static void verify_one(void *ctx, uint64_t job, void *result)
 {
     verify_run *vr = ctx;
     verify_result *res = result;
-    res->o = kvc_golden_run_test(&vr->f->tests[job], vr->k, &res->r);
+    res->o = kvc_golden_run_test(&vr->f->tests[job], vr->wk.k, &res->r);
 }
 
 static int verify_next(void *ctx, uint64_t *job)
@@ -311,7 +303,8 @@ void kvc_golden_verify_file(const kvc_golden_file *f, const char *name,
                             const kvc_verify_select *sel, int verbose,
                             FILE *out, kvc_verify_counts *counts)
 {
-    verify_run vr = {.f = f, .name = name, .vk = vk, .k = vk->k,
+    verify_run vr = {.f = f, .name = name, .vk = vk,
+                     .wk = {.k = vk->k, .path = vk->kernel_lib},
                      .sel = sel, .verbose = verbose, .out = out,
                      .counts = counts};
     kvc_workers_cfg cfg = {
@@ -336,8 +329,7 @@ void kvc_golden_verify_file(const kvc_golden_file *f, const char *name,
                 cfg.idle_exit_status);
         counts->unreadable++;
     }
-    if (vr.lib_handle)
-        kvc_kernel_unload(vr.lib_handle);
+    kvc_worker_kernel_release(&vr.wk);
 }
 
 void kvc_golden_verify_paths(char **paths, int n, const kvc_verify_kernel *vk,

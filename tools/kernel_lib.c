@@ -58,3 +58,19 @@ void kvc_kernel_unload(void *handle)
     if (handle)
         dlclose(handle);
 }
+
+int kvc_worker_kernel_load(kvc_worker_kernel *wk, char *err, size_t errlen)
+{
+    if (wk->k)
+        return 0;
+    if (kvc_kernel_load(wk->path, &wk->table, &wk->handle, err, errlen) != 0)
+        return -1;
+    wk->k = &wk->table;
+    return 0;
+}
+
+void kvc_worker_kernel_release(kvc_worker_kernel *wk)
+{
+    kvc_kernel_unload(wk->handle);
+    wk->handle = NULL;
+}

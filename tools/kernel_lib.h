@@ -23,4 +23,21 @@ int kvc_kernel_load(const char *path, kvc_kernel *k, void **handle,
 /* Close a library loaded by kvc_kernel_load (NULL is fine). */
 void kvc_kernel_unload(void *handle);
 
+/* The kernel a worker process runs (tools/workers.h): a given table (the
+ * in-tree kernel, or a test's planted one, inherited through fork), or the
+ * library at `path`, loaded by the worker itself so that its code never
+ * runs in the process that drives the run. */
+typedef struct kvc_worker_kernel {
+    const kvc_kernel *k;  /* what to run; set by _load when path is used */
+    const char *path;     /* --kernel-lib PATH, or NULL */
+    kvc_kernel table;
+    void *handle;
+} kvc_worker_kernel;
+
+/* A worker's init: load `path` unless k is already set. 0 or -1 (err). */
+int kvc_worker_kernel_load(kvc_worker_kernel *wk, char *err, size_t errlen);
+
+/* Close what _load opened (in-process runs load it in the caller). */
+void kvc_worker_kernel_release(kvc_worker_kernel *wk);
+
 #endif /* KVC_KERNEL_LIB_H */

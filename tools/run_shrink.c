@@ -20,9 +20,7 @@ typedef struct shrink_result {
 
 typedef struct shrink_jobs {
     const kvc_campaign_opts *o;
-    const kvc_kernel *k;
-    kvc_kernel lib;
-    void *lib_handle;
+    kvc_worker_kernel wk;
     kvc_campaign_stats *st;
     const char *dir;
     size_t next_record;  /* the next record next() looks at */
@@ -45,13 +43,7 @@ static void repro_path(const shrink_jobs *sj, uint64_t index, char *buf,
 static int init(void *ctx, char *err, size_t errlen)
 {
     shrink_jobs *sj = ctx;
-    if (sj->k)
-        return 0;
-    if (kvc_kernel_load(sj->o->kernel_lib, &sj->lib, &sj->lib_handle, err,
-                        errlen) != 0)
-        return -1;
-    sj->k = &sj->lib;
-    return 0;
+    return kvc_worker_kernel_load(&sj->wk, err, errlen);
 }
 
 /* job: a record number */
@@ -63,7 +55,7 @@ static void run(void *ctx, uint64_t job, void *result)
     uint64_t index = sj->st->records[job].index;
     repro_path(sj, index, path, sizeof path);
     res->rc = kvc_write_reproducer(sj->o->seed, index, sj->o->forced_mode,
-                                   sj->k, path, &res->info, res->err,
+                                   sj->wk.k, path, &res->info, res->err,
                                    sizeof res->err);
 }
 
@@ -129,7 +121,8 @@ static void commit(void *ctx, uint64_t job, const void *result,
 int kvc_run_shrink_failures(const kvc_campaign_opts *o, const kvc_kernel *k,
                             kvc_campaign_stats *st, const char *dir)
 {
-    shrink_jobs sj = {.o = o, .k = k, .st = st, .dir = dir};
+    shrink_jobs sj = {.o = o, .wk = {.k = k, .path = o->kernel_lib},
+                      .st = st, .dir = dir};
     kvc_workers_cfg cfg = {
         .jobs = o->jobs > 0 ? o->jobs : 1,
         .in_process = o->in_process,
@@ -146,18 +139,15 @@ int kvc_run_shrink_failures(const kvc_campaign_opts *o, const kvc_kernel *k,
     char err[512] = "";
     if (kvc_workers_run(&cfg, err, sizeof err) < 0)
         fprintf(stderr, "kvcheck run: shrink: %s\n", err);
-    if (sj.lib_handle)
-        kvc_kernel_unload(sj.lib_handle);
+    kvc_worker_kernel_release(&sj.wk);
     return sj.written;
 }
 
 /* ---- one case, for `kvcheck shrink` ---------------------------------- */
 
 typedef struct one_shrink {
-    kvc_campaign_opts o;  /* seed, mode, kernel_lib */
-    const kvc_kernel *k;
-    kvc_kernel lib;
-    void *lib_handle;
+    kvc_campaign_opts o;  /* seed, mode */
+    kvc_worker_kernel wk;
     uint64_t index;
     const char *path;
     int handed;
@@ -169,13 +159,7 @@ typedef struct one_shrink {
 static int one_init(void *ctx, char *err, size_t errlen)
 {
     one_shrink *os = ctx;
-    if (os->k)
-        return 0;
-    if (kvc_kernel_load(os->o.kernel_lib, &os->lib, &os->lib_handle, err,
-                        errlen) != 0)
-        return -1;
-    os->k = &os->lib;
-    return 0;
+    return kvc_worker_kernel_load(&os->wk, err, errlen);
 }
 
 static void one_run(void *ctx, uint64_t job, void *result)
@@ -184,7 +168,7 @@ static void one_run(void *ctx, uint64_t job, void *result)
     shrink_result *res = result;
     (void)job;
     res->rc = kvc_write_reproducer(os->o.seed, os->index, os->o.forced_mode,
-                                   os->k, os->path, &res->info, res->err,
+                                   os->wk.k, os->path, &res->info, res->err,
                                    sizeof res->err);
 }
 
@@ -211,9 +195,9 @@ int kvc_shrink_isolated(uint64_t seed, uint64_t index, int mode,
                         const char *path, kvc_repro *info, char *err,
                         size_t errlen)
 {
-    one_shrink os = {.o = {.seed = seed, .forced_mode = mode,
-                           .kernel_lib = kernel_lib},
-                     .k = k, .index = index, .path = path};
+    one_shrink os = {.o = {.seed = seed, .forced_mode = mode},
+                     .wk = {.k = k, .path = kernel_lib},
+                     .index = index, .path = path};
     kvc_workers_cfg cfg = {
         .jobs = 1,
         .result_size = sizeof(shrink_result),
