@@ -342,3 +342,47 @@ Test(profile, error_grows_fp32_half_p_half_acc)
         kvc_problem_free(&p);
     }
 }
+
+/* A store given by the caller and one computed inside give the same
+ * profile results, bit for bit, on generated cases with reduced-precision
+ * caches; and a store of another format is refused. */
+Test(profile, given_store_equals_computed_store)
+{
+    int tried = 0;
+    for (uint64_t i = 0; i < 40 && tried < 4; i++) {
+        kvc_case c;
+        char err[256] = "";
+        cr_assert_eq(kvc_case_generate(23, i, -1, &c, err, sizeof err), 0,
+                     "%s", err);
+        if (c.prob.quant.dtype == KVC_KV_F32) {
+            kvc_case_free(&c);
+            continue;
+        }
+        tried++;
+        kvc_kv_store st;
+        cr_assert_eq(kvc_kv_store_compute(&c.prob, &st, err, sizeof err), 0,
+                     "%s", err);
+        for (int k = 1; k < KVC_PROFILE_COUNT; k++) {
+            kvc_reference a, b;
+            cr_assert_eq(kvc_reference_compute_profile(&c.prob, &st,
+                             all_profiles[k], &a, err, sizeof err), 0, "%s", err);
+            compute(&c.prob, all_profiles[k], &b);
+            size_t nrow = (size_t)(a.rows * a.num_q_heads);
+            size_t nel = nrow * (size_t)a.head_dim;
+            cr_assert_eq(memcmp(a.out32, b.out32, nel * sizeof(float)), 0);
+            cr_assert_eq(memcmp(a.lse32, b.lse32, nrow * sizeof(float)), 0);
+            kvc_reference_free(&a);
+            kvc_reference_free(&b);
+        }
+        kvc_kv_dtype keep = st.dtype;
+        st.dtype = keep == KVC_KV_F16 ? KVC_KV_BF16 : KVC_KV_F16;
+        kvc_reference r;
+        cr_assert_eq(kvc_reference_compute_profile(&c.prob, &st,
+                         KVC_PROFILE_HALF_P, &r, err, sizeof err), -1);
+        cr_assert_null(r.out);
+        st.dtype = keep;
+        kvc_kv_store_free(&st);
+        kvc_case_free(&c);
+    }
+    cr_assert_gt(tried, 0, "no reduced-precision case among the first 40");
+}
