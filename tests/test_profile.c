@@ -172,7 +172,7 @@ Test(profile, half_acc_overflows_to_inf)
  *   f16 (11 significant bits): 1/3 = 1.0101010101|0101... * 2^-2, the rest
  *   0101... < half: round down to 1365/4096 = 0.333251953125.
  *   out = (1365/4096) / (4/3) = 4095/16384.
- * w1 sits ~1e-4 (bf16) / ~4e-5 (f16) from the nearest rounding midpoint, so
+ * w1 sits ~3e-4 (bf16) / ~4e-5 (f16) from the nearest rounding midpoint, so
  * the few-ulp uncertainty of expf cannot change these roundings.
  */
 static void third_case(kvc_problem *p, kvc_kv_dtype cache)
