@@ -105,23 +105,6 @@ static float score(const prow *r, const float *qh, int c)
     return x;
 }
 
-/* x[c] = expf(x[c] - max) in fp32, returns their fp32 sum l; *lse = m +
- * logf(l). n >= 1, so l >= 1. */
-static float softmax(float *x, int n, float *lse)
-{
-    float m = x[0];
-    for (int c = 1; c < n; c++)
-        if (x[c] > m)
-            m = x[c];
-    float l = 0.0f;
-    for (int c = 0; c < n; c++) {
-        x[c] = expf(x[c] - m);
-        l += x[c];
-    }
-    *lse = m + logf(l);
-    return l;
-}
-
 /* Element d of P.V / l. half-p: p and v rounded to T, fp32 accumulation.
  * half-acc: acc = f16(acc + p * v) after every key (ggml_vec_mad_f16). */
 static float weigh(const prow *r, const float *w, float l, int d)
@@ -147,7 +130,7 @@ static void row_profile(const prow *r, pscratch *sc, float *out, float *lse)
         sc->qh[d] = round16(r->half, r->q[d]);
     for (int c = 0; c < r->n; c++)
         sc->x[c] = score(r, sc->qh, c);
-    float l = softmax(sc->x, r->n, lse);
+    float l = kvc_softmax32(sc->x, r->n, lse);
     for (int d = 0; d < r->dim; d++)
         out[d] = weigh(r, sc->x, l, d);
 }
@@ -155,15 +138,6 @@ static void row_profile(const prow *r, pscratch *sc, float *out, float *lse)
 /* ------------------------------------------------------------------------ */
 /* All rows                                                                 */
 /* ------------------------------------------------------------------------ */
-
-static int gather(const kvc_problem *p, int s, int i, int *idx)
-{
-    int cnt = 0;
-    for (int j = 0; j < kvc_kv_len(p, s); j++)
-        if (kvc_visible(p, s, i, j))
-            idx[cnt++] = j;
-    return cnt;
-}
 
 /* Rows with no visible key keep reference.c's out32 = 0, lse32 = -inf. */
 static void profile_all(const kvc_problem *p, const float *k, const float *v,
@@ -174,7 +148,7 @@ static void profile_all(const kvc_problem *p, const float *k, const float *v,
     int group = c->num_q_heads / c->num_kv_heads;
     for (int s = 0; s < p->num_seqs; s++)
         for (int i = 0; i < p->q_len[s]; i++) {
-            r->n = gather(p, s, i, sc->idx);
+            r->n = kvc_gather_visible(p, s, i, sc->idx);
             if (r->n == 0)
                 continue;
             for (int h = 0; h < c->num_q_heads; h++) {
@@ -189,21 +163,12 @@ static void profile_all(const kvc_problem *p, const float *k, const float *v,
         }
 }
 
-static int longest(const kvc_problem *p)
-{
-    int m = 0;
-    for (int s = 0; s < p->num_seqs; s++)
-        if (p->q_len[s] > 0 && kvc_kv_len(p, s) > m)
-            m = kvc_kv_len(p, s);
-    return m;
-}
-
 /* Scratch for the rows, then the rows; -1 when out of memory. */
 static int run_profile(const kvc_problem *p, const float *k, const float *v,
                        kvc_profile prof, kvc_reference *ref)
 {
     const kvc_config *c = &p->cfg;
-    size_t kv = (size_t)longest(p) + 1, dim = (size_t)c->head_dim;
+    size_t kv = (size_t)kvc_longest_kv_len(p) + 1, dim = (size_t)c->head_dim;
     pscratch sc = {calloc(kv, sizeof(int)), calloc(kv, sizeof(float)),
                    calloc(dim, sizeof(float))};
     int rc = -1;

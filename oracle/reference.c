@@ -168,7 +168,7 @@ static int alloc_reference(kvc_reference *ref, int64_t rows, int hq, int dim)
 }
 
 /* The longest kv_len among sequences that have query rows. */
-static int longest_kv_len(const kvc_problem *p)
+int kvc_longest_kv_len(const kvc_problem *p)
 {
     int longest = 0;
     for (int s = 0; s < p->num_seqs; s++)
@@ -288,7 +288,7 @@ static float score32(const float *q, const float *k, int dim, float scale,
     return x;
 }
 
-static float softmax32(float *x, int n, float *lse)
+float kvc_softmax32(float *x, int n, float *lse)
 {
     float m = x[0];
     for (int c = 1; c < n; c++)
@@ -321,7 +321,7 @@ static void row_float(const row_view *r, float scale, float cap, float *x,
 {
     for (int c = 0; c < r->n; c++)
         x[c] = score32(r->q, key_of(r, c), r->dim, scale, cap);
-    float l = softmax32(x, r->n, lse);
+    float l = kvc_softmax32(x, r->n, lse);
     weigh_values32(r, x, l, out);
 }
 
@@ -366,7 +366,7 @@ static double value_scale(const row_view *r)
 /* ------------------------------------------------------------------------ */
 
 /* Visible positions of new token i of sequence s, ascending; returns n. */
-static int gather_visible(const kvc_problem *p, int s, int i, int *idx)
+int kvc_gather_visible(const kvc_problem *p, int s, int i, int *idx)
 {
     int n = 0;
     int kv_len = kvc_kv_len(p, s);
@@ -434,7 +434,7 @@ static void compute_all(const kvc_problem *p, const kv_values *kv,
     r.idx = sc->idx;
     for (int s = 0; s < p->num_seqs; s++)
         for (int i = 0; i < p->q_len[s]; i++) {
-            r.n = gather_visible(p, s, i, sc->idx);
+            r.n = kvc_gather_visible(p, s, i, sc->idx);
             for (int h = 0; h < c->num_q_heads; h++)
                 compute_row(p, kv, s, i, h, &r, sc, ref);
         }
@@ -486,8 +486,8 @@ int kvc_reference_compute_stored(const kvc_problem *p,
     int64_t rows = p->num_seqs > 0 ? p->q_start[p->num_seqs] : 0;
     row_scratch sc;
     memset(&sc, 0, sizeof sc);
-    if (alloc_scratch(&sc, longest_kv_len(p)) != 0)
-        REF_FAIL("out of memory (scratch for kv_len %d)", longest_kv_len(p));
+    if (alloc_scratch(&sc, kvc_longest_kv_len(p)) != 0)
+        REF_FAIL("out of memory (scratch for kv_len %d)", kvc_longest_kv_len(p));
     if (alloc_reference(ref, rows, c->num_q_heads, c->head_dim) != 0) {
         free_scratch(&sc);
         REF_FAIL("out of memory (%lld rows x %d heads x %d dims)",

@@ -73,4 +73,14 @@ void kvc_reference_free(kvc_reference *ref);
 /* Visibility of key j to new token i of sequence s (the definition). */
 int kvc_visible(const kvc_problem *p, int s, int i, int j);
 
+/* Pieces of the naive algorithm the arithmetic profiles (profile.h) run
+ * too, kept in one place: the visible positions of new token i of sequence
+ * s, ascending (returns their count); the longest kv_len among sequences
+ * with query rows; and the fp32 softmax of the naive fp32 baseline (x[c]
+ * replaced by expf(x[c] - max), returns their sum l, *lse = max + logf(l);
+ * n >= 1). */
+int kvc_gather_visible(const kvc_problem *p, int s, int i, int *idx);
+int kvc_longest_kv_len(const kvc_problem *p);
+float kvc_softmax32(float *x, int n, float *lse);
+
 #endif /* KVC_REFERENCE_H */
