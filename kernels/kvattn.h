@@ -59,11 +59,15 @@ typedef enum kva_status {
     KVA_ERR_SLOT,       /* slot out of range or written twice in one call */
     KVA_ERR_CONVENTION, /* QEfficient input that breaks its write convention */
     KVA_ERR_NOMEM,      /* a temporary allocation failed */
-    KVA_ERR_FORMAT      /* unknown dtype or scale kind, a kind the dtype does
+    KVA_ERR_FORMAT,     /* unknown dtype or scale kind, a kind the dtype does
                            not take, a static scale not finite and > 0, NVFP4
                            head_dim not a multiple of 16 (a NULL scale array
                            or pool is KVA_ERR_NULL; bad scale-pool strides or
                            pool_units are KVA_ERR_SHAPE, as for k/v) */
+    KVA_ERR_UNSUPPORTED /* ABI v2: valid input outside what the library
+                           claims in kva_capabilities (a mode, format,
+                           layout, size or feature it does not implement).
+                           Never an answer to input it claims. */
 } kva_status;
 
 /* Filled on failure; msg is NUL-terminated and names what is wrong. */
@@ -84,6 +88,11 @@ typedef struct kva_attn_params {
     float softcap;    /* 0 = off; > 0 = soft-cap c; finite */
     int causal;       /* 1 = causal (j <= p), 0 = bidirectional */
     int window_left;  /* -1 = no window; >= 0 = keys j >= p - window_left */
+    /* ABI v2 (a v1 library never reads it; callers always pass the whole
+     * struct): worker threads the call may use, 0 = the library's default.
+     * A library whose capabilities set takes_threads must give bitwise
+     * identical results for equal counts. */
+    int num_threads;
 } kva_attn_params;
 
 /*
@@ -347,6 +356,140 @@ KVA_API kva_status kva_observer_update(kva_observer *o, const float *x,
  * negative, NaN or infinite (KVA_ERR_PARAM); *scale is then untouched. */
 KVA_API kva_status kva_scale_from_amax(kva_dtype dtype, float amax,
                                        float *scale, kva_error *err);
+
+
+/* ------------------------------------------------------------------------ */
+/* ABI v2: the version and the capabilities of a library                    */
+/* ------------------------------------------------------------------------ */
+/*
+ * A kernel library says what it implements, so that a checker draws cases
+ * only inside that claim and reports the rest as not covered. Both entry
+ * points are optional: a library without kva_abi_version is ABI 1 and one
+ * without kva_capabilities claims everything (kva_caps_everything below:
+ * every mode, format, layout, size and feature; it validates its input;
+ * natural-log lse; fp32 output and arithmetic; no thread count).
+ *
+ * Entry points the claim does not need may be absent from the library:
+ *   kva_paged_attention    unless modes has KVA_MODE_PAGED or KVA_MODE_QEFF
+ *   kva_blocked_attention  unless modes has KVA_MODE_BLOCKED
+ *   kva_qeff_to_general    unless modes has KVA_MODE_QEFF
+ *   kva_cache_write        unless features has KVA_FEATURE_CACHE_WRITE (the
+ *                          caller then writes the new tokens' codes itself)
+ * For valid input outside the claim an entry point returns
+ * KVA_ERR_UNSUPPORTED, untouched outputs as for any refusal; for input
+ * inside it, KVA_ERR_UNSUPPORTED is a failure.
+ */
+#define KVA_ABI_VERSION 2
+
+/* KVA_ABI_VERSION of the header the library was built with. */
+KVA_API int kva_abi_version(void);
+
+enum kva_mode_bits {
+    KVA_MODE_PAGED = 1u << 0,   /* kva_paged_attention */
+    KVA_MODE_BLOCKED = 1u << 1, /* kva_blocked_attention */
+    KVA_MODE_QEFF = 1u << 2,    /* kva_qeff_to_general, then paged */
+    KVA_MODE_ALL = (1u << 3) - 1
+};
+
+/* Paged (and QEfficient) cache layouts; the blocked cache has one. */
+enum kva_layout_bits {
+    KVA_LAYOUT_NHD = 1u << 0,    /* [blocks][B][Hkv][R] */
+    KVA_LAYOUT_HND = 1u << 1,    /* [blocks][Hkv][B][R] */
+    KVA_LAYOUT_PADDED = 1u << 2, /* either, with strides beyond the rows */
+    KVA_LAYOUT_ALL = (1u << 3) - 1
+};
+
+enum kva_feature_bits {
+    KVA_FEATURE_CAUSAL = 1u << 0,
+    KVA_FEATURE_BIDIRECTIONAL = 1u << 1,
+    KVA_FEATURE_WINDOW = 1u << 2,         /* window_left >= 0 */
+    KVA_FEATURE_SOFTCAP = 1u << 3,        /* softcap > 0 */
+    KVA_FEATURE_CUSTOM_MASK = 1u << 4,    /* masks != NULL */
+    KVA_FEATURE_PADDING_TOKENS = 1u << 5, /* num_tokens > query_start_loc[S] */
+    KVA_FEATURE_CACHE_WRITE = 1u << 6,    /* in place: kva_cache_write
+                                             encodes new tokens into the
+                                             caller's cache */
+    KVA_FEATURE_LARGE_OFFSETS = 1u << 7,  /* cache offsets beyond 2^31 units */
+    KVA_FEATURE_ALL = (1u << 8) - 1
+};
+
+/* What lse a library writes. */
+typedef enum kva_lse_kind {
+    KVA_LSE_NONE = 0,   /* none: lse is never written (pass NULL) */
+    KVA_LSE_NATURAL,    /* log sum exp, natural log (the contract above) */
+    KVA_LSE_BASE2       /* log2 sum 2^(x log2 e) = natural lse / ln 2, as
+                           FlashInfer returns it by default */
+} kva_lse_kind;
+
+/* The arithmetic a library computes in (oracle/tolerance.md derives the
+ * allowance of each). */
+typedef enum kva_profile {
+    KVA_PROFILE_FP32 = 0, /* fp32 products, sums and softmax */
+    KVA_PROFILE_HALF_P,   /* GPU FlashAttention: Q, K, V in a 16-bit type,
+                             scores and softmax in fp32, P rounded to the
+                             16-bit type before P.V, fp32 accumulation */
+    KVA_PROFILE_HALF_ACC  /* llama.cpp's CPU kernel: Q rounded to f16 for
+                             the dot product, P.V accumulated in f16 */
+} kva_profile;
+
+/* A set of sizes: count > 0 lists them in values[]; count == 0 is the
+ * range [min, max] (max 0 = no upper limit). */
+#define KVA_SET_MAX 16
+typedef struct kva_int_set {
+    int count;
+    int min, max;
+    int values[KVA_SET_MAX];
+} kva_int_set;
+
+typedef struct kva_caps {
+    uint32_t modes;      /* kva_mode_bits */
+    /* formats[dtype] bit k: the cache format (dtype, scale kind k) is
+     * implemented, e.g. formats[KVA_DTYPE_F16] = 1u << KVA_SCALE_NONE */
+    uint32_t formats[8];
+    uint32_t layouts;    /* kva_layout_bits */
+    uint32_t features;   /* kva_feature_bits */
+    kva_int_set head_dims;
+    kva_int_set block_sizes; /* paged and QEfficient block sizes */
+    int64_t max_seq_len; /* keys of one sequence; 0 = no limit */
+    int64_t max_q_len;   /* new tokens of one sequence; 0 = no limit */
+    int validates;       /* 1: refuses invalid input as this header says
+                            (GPU kernels often do not: 0) */
+    kva_lse_kind lse;
+    kva_dtype out_dtype; /* F32; or F16 / BF16: out is then
+                            [num_tokens][Hq][D] uint16 codes (host byte
+                            order) at the address passed as `out` */
+    kva_profile profile;
+    int takes_threads;   /* 1: honours kva_attn_params.num_threads */
+} kva_caps;
+
+/* Fill *caps with what the library implements. The caller zeroes it
+ * first; the library may start from kva_caps_everything. */
+KVA_API void kva_capabilities(kva_caps *caps);
+
+/* Everything an ABI 1 library claims: every mode, format, layout, size and
+ * feature; validates; natural-log lse; fp32 output and arithmetic. */
+static inline void kva_caps_everything(kva_caps *c)
+{
+    kva_caps all = {0};
+    all.modes = KVA_MODE_ALL;
+    all.formats[KVA_DTYPE_F32] = 1u << KVA_SCALE_NONE;
+    all.formats[KVA_DTYPE_F16] = 1u << KVA_SCALE_NONE;
+    all.formats[KVA_DTYPE_BF16] = 1u << KVA_SCALE_NONE;
+    all.formats[KVA_DTYPE_FP8_E4M3] = all.formats[KVA_DTYPE_FP8_E5M2] =
+        all.formats[KVA_DTYPE_INT8] = (1u << KVA_SCALE_TENSOR) |
+                                      (1u << KVA_SCALE_HEAD) |
+                                      (1u << KVA_SCALE_TOKEN);
+    all.formats[KVA_DTYPE_NVFP4] = 1u << KVA_SCALE_GROUP;
+    all.layouts = KVA_LAYOUT_ALL;
+    all.features = KVA_FEATURE_ALL;
+    all.head_dims.min = 1;
+    all.block_sizes.min = 1;
+    all.validates = 1;
+    all.lse = KVA_LSE_NATURAL;
+    all.out_dtype = KVA_DTYPE_F32;
+    all.profile = KVA_PROFILE_FP32;
+    *c = all;
+}
 
 #ifdef __cplusplus
 }

@@ -52,7 +52,7 @@ typedef struct paged_fix {
 static void paged_setup(paged_fix *f)
 {
     memset(f, 0, sizeof *f);
-    f->p = (kva_attn_params){PHQ, PHKV, PD, 0.5f, 0.0f, 1, -1};
+    f->p = (kva_attn_params){PHQ, PHKV, PD, 0.5f, 0.0f, 1, -1, 0};
     for (int i = 0; i < PPOOL; i++) {
         f->kpool[i] = (float)((i * 7) % 11) / 11.0f - 0.5f;
         f->vpool[i] = (float)((i * 5) % 13) / 13.0f;
@@ -133,7 +133,7 @@ typedef struct blocked_fix {
 static void blocked_setup(blocked_fix *f)
 {
     memset(f, 0, sizeof *f);
-    f->p = (kva_attn_params){BHQ, BHKV, BD, 0.5f, 0.0f, 1, -1};
+    f->p = (kva_attn_params){BHQ, BHKV, BD, 0.5f, 0.0f, 1, -1, 0};
     for (int i = 0; i < BCACHE; i++) {
         f->k[i] = (float)((i * 7) % 11) / 11.0f - 0.5f;
         f->v[i] = (float)((i * 5) % 13) / 13.0f;
@@ -1231,7 +1231,7 @@ typedef struct tiny {
 static void tiny_setup(tiny *t, int D, int B, int seq_len, int q_len)
 {
     memset(t, 0, sizeof *t);
-    t->p = (kva_attn_params){1, 1, D, 0.5f, 0.0f, 1, -1};
+    t->p = (kva_attn_params){1, 1, D, 0.5f, 0.0f, 1, -1, 0};
     t->c = (kva_paged_cache){t->k, t->v, 64, 64 / (B * D), B, 1, D,
                              (int64_t)B * D, D, D, KVA_DTYPE_F32, {0}};
     t->qsl[1] = q_len;
@@ -1363,7 +1363,7 @@ Test(kernel_sanity, blocked_equal_scores_give_the_mean_across_tiles)
      * sees all 5 keys; equal scores give the mean of v = 0..4, i.e. 2. */
     float k[5] = {1, 1, 1, 1, 1}, v[5] = {0, 1, 2, 3, 4};
     kva_blocked_cache c = {k, v, 1, 1, 5, 1, KVA_DTYPE_F32, {0}};
-    kva_attn_params p = {1, 1, 1, 1.0f, 0.0f, 0, -1};
+    kva_attn_params p = {1, 1, 1, 1.0f, 0.0f, 0, -1, 0};
     int64_t qsl[2] = {0, 1};
     int seq_len = 5;
     const float q[1] = {0.5f};
@@ -1381,7 +1381,7 @@ Test(kernel_sanity, blocked_reads_nothing_past_seq_len)
     /* seq_len 2 of CL 4: positions 2, 3 hold NaN and must not be read. */
     float k[4] = {1, 1, NAN, NAN}, v[4] = {1, 3, NAN, NAN};
     kva_blocked_cache c = {k, v, 1, 1, 4, 1, KVA_DTYPE_F32, {0}};
-    kva_attn_params p = {1, 1, 1, 1.0f, 0.0f, 1, -1};
+    kva_attn_params p = {1, 1, 1, 1.0f, 0.0f, 1, -1, 0};
     int64_t qsl[2] = {0, 1};
     int seq_len = 2;
     const float q[1] = {1.0f};

@@ -100,7 +100,7 @@ Test(regression, unused_scale_pool_fields_are_never_arithmetic)
                          D, KVA_DTYPE_INT8, {0}};
     c.scales.kind = KVA_SCALE_HEAD;
     c.scales.k_head = c.scales.v_head = head_scale;
-    const kva_attn_params p = {H, H, D, 0.5f, 0.0f, 1, -1};
+    const kva_attn_params p = {H, H, D, 0.5f, 0.0f, 1, -1, 0};
     const int64_t qsl[2] = {0, 1};
     const int lens[1] = {T};
     const int table[2] = {1, 0};
