@@ -268,12 +268,22 @@ typedef struct kvc_case {
 /* The per-case RNG seed: splitmix64 of (seed, index). */
 uint64_t kvc_case_seed(uint64_t seed, uint64_t index);
 
+/* The seed of redraw `attempt` of case (seed, index): attempt 0 is
+ * kvc_case_seed(seed, index) itself, so a kernel that claims everything
+ * (tools/claim.h) gets exactly the cases it always got. */
+uint64_t kvc_attempt_seed(uint64_t seed, uint64_t index, int attempt);
+
 /* Draw a spec for case (seed, index). forced_mode < 0 draws the mode too;
  * otherwise the mode is drawn and then replaced, so the rest of the draw
  * only depends on the mode. Returns 0, or -1 when forced_mode >=
  * KVC_MODE_COUNT or out of memory. */
 int kvc_spec_draw(uint64_t seed, uint64_t index, int forced_mode,
                   kvc_case_spec *spec);
+
+/* The same from a case seed (kvc_spec_draw uses kvc_case_seed(seed,
+ * index)); the redraws of tools/claim.h use kvc_attempt_seed. */
+int kvc_spec_draw_seeded(uint64_t case_seed, int forced_mode,
+                         kvc_case_spec *spec);
 
 /* The work of a spec (see KVC_CASE_WORK_CAP). */
 int64_t kvc_spec_work(const kvc_case_spec *spec);

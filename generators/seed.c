@@ -19,6 +19,12 @@ uint64_t kvc_case_seed(uint64_t seed, uint64_t index)
     return kvcg_splitmix64(kvcg_splitmix64(seed) ^ index);
 }
 
+uint64_t kvc_attempt_seed(uint64_t seed, uint64_t index, int attempt)
+{
+    uint64_t cs = kvc_case_seed(seed, index);
+    return attempt <= 0 ? cs : kvcg_splitmix64(cs ^ kvcg_splitmix64((uint64_t)attempt));
+}
+
 gsl_rng *kvcg_rng_new(uint64_t seed)
 {
     /* Process-global but idempotent: GSL's default handler aborts. */

@@ -279,17 +279,23 @@ static int draw_format(uint64_t case_seed, kvc_case_spec *sp)
 int kvc_spec_draw(uint64_t seed, uint64_t index, int forced_mode,
                   kvc_case_spec *spec)
 {
+    return kvc_spec_draw_seeded(kvc_case_seed(seed, index), forced_mode, spec);
+}
+
+int kvc_spec_draw_seeded(uint64_t case_seed, int forced_mode,
+                         kvc_case_spec *spec)
+{
     if (!spec)
         return -1;
     memset(spec, 0, sizeof *spec);
     if (forced_mode >= KVC_MODE_COUNT)
         return -1;
-    gsl_rng *r = kvcg_rng_new(kvc_case_seed(seed, index));
+    gsl_rng *r = kvcg_rng_new(case_seed);
     if (!r)
         return -1;
     kvc_case_spec sp;
     memset(&sp, 0, sizeof sp);
-    if (draw_format(kvc_case_seed(seed, index), &sp) != 0) {
+    if (draw_format(case_seed, &sp) != 0) {
         gsl_rng_free(r);
         return -1;
     }

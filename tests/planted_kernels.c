@@ -105,11 +105,11 @@ static kva_status no_rescale_paged(const kva_attn_params *p,
 }
 
 const kvc_kernel kvc_planted_no_rescale = {
-    "planted-no-rescale",
-    kva_cache_write,
-    no_rescale_paged,
-    kva_blocked_attention,
-    kva_qeff_to_general,
+    .name = "planted-no-rescale",
+    .cache_write = kva_cache_write,
+    .paged_attention = no_rescale_paged,
+    .blocked_attention = kva_blocked_attention,
+    .qeff_to_general = kva_qeff_to_general,
 };
 
 /* The whole cache seen as one KV head: the real kernel, told Hkv = 1 in both
@@ -129,11 +129,11 @@ static kva_status kv_head0_paged(const kva_attn_params *p,
 }
 
 const kvc_kernel kvc_planted_kv_head0 = {
-    "planted-kv-head0",
-    kva_cache_write,
-    kv_head0_paged,
-    kva_blocked_attention,
-    kva_qeff_to_general,
+    .name = "planted-kv-head0",
+    .cache_write = kva_cache_write,
+    .paged_attention = kv_head0_paged,
+    .blocked_attention = kva_blocked_attention,
+    .qeff_to_general = kva_qeff_to_general,
 };
 
 /* 32-bit block offsets: the real kernel, given the block each table entry
@@ -164,11 +164,11 @@ static kva_status offset32_paged(const kva_attn_params *p,
 }
 
 const kvc_kernel kvc_planted_offset32 = {
-    "planted-offset32",
-    kva_cache_write,
-    offset32_paged,
-    kva_blocked_attention,
-    kva_qeff_to_general,
+    .name = "planted-offset32",
+    .cache_write = kva_cache_write,
+    .paged_attention = offset32_paged,
+    .blocked_attention = kva_blocked_attention,
+    .qeff_to_general = kva_qeff_to_general,
 };
 
 /* Output that depends on where a block lives: the real kernel, then the
@@ -189,11 +189,11 @@ static kva_status block_id_paged(const kva_attn_params *p,
 }
 
 const kvc_kernel kvc_planted_block_id_dependent = {
-    "planted-block-id-dependent",
-    kva_cache_write,
-    block_id_paged,
-    kva_blocked_attention,
-    kva_qeff_to_general,
+    .name = "planted-block-id-dependent",
+    .cache_write = kva_cache_write,
+    .paged_attention = block_id_paged,
+    .blocked_attention = kva_blocked_attention,
+    .qeff_to_general = kva_qeff_to_general,
 };
 
 /* Output that depends on the batch: the real kernel, then the first output
@@ -212,9 +212,9 @@ static kva_status batch_dependent_paged(const kva_attn_params *p,
 }
 
 const kvc_kernel kvc_planted_batch_dependent = {
-    "planted-batch-dependent",
-    kva_cache_write,
-    batch_dependent_paged,
-    kva_blocked_attention,
-    kva_qeff_to_general,
+    .name = "planted-batch-dependent",
+    .cache_write = kva_cache_write,
+    .paged_attention = batch_dependent_paged,
+    .blocked_attention = kva_blocked_attention,
+    .qeff_to_general = kva_qeff_to_general,
 };

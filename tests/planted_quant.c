@@ -237,11 +237,11 @@ static kva_status forget_scale_blocked(const kva_attn_params *p,
 }
 
 const kvc_kernel kvc_planted_forget_scale = {
-    "planted-forget-scale",
-    kva_cache_write,
-    forget_scale_paged,
-    forget_scale_blocked,
-    kva_qeff_to_general,
+    .name = "planted-forget-scale",
+    .cache_write = kva_cache_write,
+    .paged_attention = forget_scale_paged,
+    .blocked_attention = forget_scale_blocked,
+    .qeff_to_general = kva_qeff_to_general,
 };
 
 /* ---- truncate instead of rounding to nearest even --------------------- */
@@ -415,9 +415,9 @@ static kva_status truncate_write(const kva_paged_cache *c, const float *k,
 }
 
 const kvc_kernel kvc_planted_truncate = {
-    "planted-truncate",
-    truncate_write,
-    kva_paged_attention,
-    kva_blocked_attention,
-    kva_qeff_to_general,
+    .name = "planted-truncate",
+    .cache_write = truncate_write,
+    .paged_attention = kva_paged_attention,
+    .blocked_attention = kva_blocked_attention,
+    .qeff_to_general = kva_qeff_to_general,
 };

@@ -2,6 +2,7 @@
  * committed in case-index order, failures printed as they are found. */
 #include "campaign.h"
 
+#include "claim.h"
 #include "death_verdict.h"
 #include "kernel_lib.h"
 #include "guard.h"
@@ -111,6 +112,7 @@ typedef struct case_result {
     kvc_case_record rec;  /* mode and outcome are re-pointed by the parent */
     int generated;        /* 0: the generator could not build the case */
     int mode, dtype, kind, outcome;
+    uint64_t uses;        /* coverage items of the case (claim.h) */
     char desc[512];
 } case_result;
 
@@ -193,6 +195,8 @@ static void tally(kvc_campaign_stats *s, const case_result *cr)
     format_slot(cr, &d, &k);
     s->run_by_mode[cr->mode]++;
     s->run_by_format[d][k]++;
+    for (int i = 0; i < KVC_COV_COUNT; i++)
+        s->cov_run[i] += cr->uses >> i & 1u;
     if (rec->has_verdict && rec->ratio > s->worst_ratio) {
         s->worst_ratio = rec->ratio;
         s->worst_index = rec->index;
@@ -218,6 +222,9 @@ static void result_fill(case_result *cr, const kvc_campaign_opts *o,
     cr->dtype = (int)c->prob.quant.dtype;
     cr->kind = (int)c->prob.quant.kind;
     cr->outcome = (int)r->outcome;
+    kvc_case_facts f;
+    kvc_facts_of_case(c, &f);
+    cr->uses = kvc_claim_uses(&f);
     kvc_case_describe(c, cr->desc, sizeof cr->desc);
 }
 
@@ -249,8 +256,8 @@ static void worker_run(void *ctx, uint64_t index, void *result)
     kvc_result r;
     char err[256];
     double t = now_seconds();
-    if (kvc_case_generate(cp->o->seed, index, cp->o->forced_mode, &c, err,
-                          sizeof err) != 0) {
+    if (kvc_claimed_generate(cp->o->claim, cp->o->seed, index,
+                             cp->o->forced_mode, &c, err, sizeof err) != 0) {
         generator_failed(cr, cp->o, index, err);
         return;
     }
@@ -276,8 +283,16 @@ static int next_case(void *ctx, uint64_t *job)
         kvc_case_spec sp;
         uint64_t idx = cp->next_index;
         /* A spec that cannot be drawn is handed out all the same: the
-         * worker reports the generator's failure. */
-        int drawn = kvc_spec_draw(o->seed, idx, o->forced_mode, &sp) == 0;
+         * worker reports the generator's failure. Draws outside the
+         * kernel's claim are redrawn (claim.h), and counted. */
+        int attempt;
+        int rc = kvc_claimed_spec(o->claim, o->seed, idx, o->forced_mode, &sp,
+                                  &attempt, cp->s->cov_outside);
+        if (rc > 0) {
+            cp->s->not_covered++;
+            continue;
+        }
+        int drawn = rc == 0;
         if (drawn && !format_selected(o, &sp)) {
             cp->s->skipped++;
             continue;
@@ -306,8 +321,8 @@ static void death_result(case_result *cr, const campaign *cp, uint64_t index,
     kvc_result r;
     char err[256];
     kvc_death_verdict(d, &r);
-    if (kvc_case_generate(cp->o->seed, index, cp->o->forced_mode, &c, err,
-                          sizeof err) != 0) {
+    if (kvc_claimed_generate(cp->o->claim, cp->o->seed, index,
+                             cp->o->forced_mode, &c, err, sizeof err) != 0) {
         generator_failed(cr, cp->o, index, err);
         return;
     }
@@ -370,7 +385,8 @@ static void tick(void *ctx)
     const kvc_campaign_opts *o = cp->o;
     double t = now_seconds() - cp->t0;
     if (o->progress && t - cp->last_progress > 0.2) {
-        print_progress(o, cp->s, cp->s->planned - cp->s->skipped, t);
+        print_progress(o, cp->s,
+                       cp->s->planned - cp->s->skipped - cp->s->not_covered, t);
         cp->last_progress = t;
     }
     if (o->snapshot && (cp->snapshot_due ||
@@ -393,7 +409,10 @@ int kvc_campaign_run(const kvc_campaign_opts *o, const kvc_kernel *k,
 {
     memset(s, 0, sizeof *s);
     s->planned = shard_total(o);
-    campaign cp = {.o = o, .wk = {.k = k, .path = o->kernel_lib}, .s = s,
+    campaign cp = {.o = o,
+                   .wk = {.k = k, .path = o->kernel_lib, .claim = o->claim,
+                          .threads = o->kernel_threads},
+                   .s = s,
                    .next_index = (uint64_t)o->shard_index,
                    .snapshot_gap = o->snapshot_seconds,
                    .t0 = now_seconds()};
@@ -422,7 +441,8 @@ int kvc_campaign_run(const kvc_campaign_opts *o, const kvc_kernel *k,
         snprintf(s->error, sizeof s->error, "%s", err);
     }
     if (o->progress) {
-        print_progress(o, s, s->planned - s->skipped, s->seconds);
+        print_progress(o, s, s->planned - s->skipped - s->not_covered,
+                       s->seconds);
         fputc('\n', stderr);
     }
     if (st < 0)

@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "../reports/report.h"
+#include "claim.h"
 #include "runner.h"
 
 struct kvc_campaign_stats;
@@ -39,6 +40,12 @@ typedef struct kvc_campaign_opts {
                             (kvc_kv_dtype); 0 = every format. Cases of
                             other formats are skipped, not redrawn, so each
                             case keeps its (seed, index) replay. */
+    const kva_caps *claim; /* draw only inside this claim (claim.h) and run
+                            the kernel with it (its profile, lse, output
+                            type...); NULL = everything */
+    const char *profile; /* --profile NAME given (the claim's profile is
+                            already NAME; replay commands carry it); NULL */
+    int kernel_threads;  /* --kernel-threads N (0 = 1) */
     int jobs;            /* worker processes; 0 = 1 */
     int in_process;      /* 1: run the cases in this process (debugging:
                             a crashing kernel ends the campaign) */
@@ -77,6 +84,10 @@ typedef struct kvc_campaign_stats {
     uint64_t worst_index;
     uint64_t first_failure; /* index of the first failing case */
     uint64_t planned;       /* cases of this shard, before --kv-dtype */
+    uint64_t not_covered;   /* indices with no draw inside the claim */
+    uint64_t cov_run[KVC_COV_COUNT];     /* cases run that use item i */
+    uint64_t cov_outside[KVC_COV_COUNT]; /* draws outside the claim that
+                                            needed item i (claim.h) */
     int interrupted;        /* stopped by opts.stop before the end */
     int broken;             /* the workers could not run (message in
                                `error`): nothing more was checked */

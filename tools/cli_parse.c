@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "../generators/case.h"
+#include "../oracle/profile.h"
+#include "kernel_probe.h"
 
 /* Digits only: strtoull alone would take " -5" (as 2^64 - 5), "+5" and
  * "0x10". Returns 0 and the value, or -1 (not a number, or above max). */
@@ -96,18 +98,65 @@ int kvc_parse_kv_dtypes(const char *cmd, const char *s, unsigned *mask)
     return 0;
 }
 
-int kvc_choose_kernel(const char *cmd, const char *lib, kvc_kernel_choice *ch)
+/* The claim a command runs the kernel with: its own, --profile applied. */
+static void apply_overrides(kva_caps *caps, int profile_override)
+{
+    if (profile_override >= 0)
+        caps->profile = (kva_profile)profile_override;
+}
+
+int kvc_choose_kernel(const char *cmd, const char *lib, int profile_override,
+                      int threads, kvc_kernel_choice *ch)
 {
     ch->handle = NULL;
-    ch->k = &kvc_builtin_kernel;
-    if (!lib)
-        return 0;
-    char err[512];
-    if (kvc_kernel_load(lib, &ch->table, &ch->handle, err, sizeof err) != 0) {
-        fprintf(stderr, "kvcheck %s: %s\n", cmd, err);
+    ch->table = kvc_builtin_kernel;
+    if (lib) {
+        char err[512];
+        if (kvc_kernel_load(lib, &ch->table, &ch->handle, err, sizeof err) != 0) {
+            fprintf(stderr, "kvcheck %s: %s\n", cmd, err);
+            return -1;
+        }
+    } else {
+        kva_capabilities(&ch->table.caps);
+    }
+    ch->table.caps_set = 1;
+    apply_overrides(&ch->table.caps, profile_override);
+    ch->table.threads = threads;
+    ch->k = &ch->table;
+    return 0;
+}
+
+int kvc_resolve_claim(const char *cmd, const char *lib, int profile_override,
+                      kva_caps *claim)
+{
+    char err[600];
+    if (!lib) {
+        memset(claim, 0, sizeof *claim);
+        kva_capabilities(claim); /* the in-tree kernel's own claim */
+    } else {
+        switch (kvc_kernel_probe(lib, claim, err, sizeof err)) {
+        case KVC_PROBE_OK: break;
+        case KVC_PROBE_REFUSED:
+            fprintf(stderr, "kvcheck %s: %s\n", cmd, err);
+            return 2;
+        default:
+            fprintf(stderr, "kvcheck %s: %s\nFAILED\n", cmd, err);
+            return 1; /* the kernel under test is broken: never green */
+        }
+    }
+    apply_overrides(claim, profile_override);
+    return -1;
+}
+
+int kvc_parse_profile(const char *cmd, const char *s, int *profile)
+{
+    kvc_profile p;
+    if (kvc_profile_parse(s, &p) != 0) {
+        fprintf(stderr, "kvcheck %s: --profile '%s' is not a profile (fp32, "
+                "half-p, half-acc)\n", cmd, s);
         return -1;
     }
-    ch->k = &ch->table;
+    *profile = (int)p;
     return 0;
 }
 

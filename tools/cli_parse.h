@@ -40,8 +40,22 @@ typedef struct kvc_kernel_choice {
     const kvc_kernel *k;  /* what to run */
 } kvc_kernel_choice;
 
-/* lib == NULL: the in-tree kernel. Returns 0, or -1 after printing why. */
-int kvc_choose_kernel(const char *cmd, const char *lib, kvc_kernel_choice *ch);
+/* lib == NULL: the in-tree kernel. Loads it here (replay runs the kernel
+ * in the foreground), with its claim and --profile (profile_override >= 0)
+ * and --kernel-threads applied. Returns 0, or -1 after printing why. */
+int kvc_choose_kernel(const char *cmd, const char *lib, int profile_override,
+                      int threads, kvc_kernel_choice *ch);
+
+/* The claim of the kernel a campaign or verification checks, without
+ * running its code here: the in-tree kernel's, or the library's as a probe
+ * child read it (kernel_probe.h); --profile applied. Returns -1 to go on,
+ * else the exit status (after printing why: 2 the library is refused, 1
+ * loading it crashed). */
+int kvc_resolve_claim(const char *cmd, const char *lib, int profile_override,
+                      kva_caps *claim);
+
+/* "fp32", "half-p", "half-acc" -> the profile (oracle/profile.h). */
+int kvc_parse_profile(const char *cmd, const char *s, int *profile);
 void kvc_release_kernel(kvc_kernel_choice *ch);
 
 #define KVC_KERNEL_LIB_HELP \
@@ -49,6 +63,15 @@ void kvc_release_kernel(kvc_kernel_choice *ch);
     "                    the kva_* functions of kernels/kvattn.h) instead of\n" \
     "                    the in-tree libkvattn (a name without a slash is\n" \
     "                    searched in the system's library path: ./NAME)\n"
+
+#define KVC_ARITH_HELP \
+    "  --profile P       judge the kernel's arithmetic as P: fp32, half-p\n" \
+    "                    (P rounded to 16 bits before P.V) or half-acc (f16\n" \
+    "                    P.V accumulation) (default: what the library\n" \
+    "                    declares in kva_capabilities, else fp32)\n" \
+    "  --kernel-threads N  run a kernel that takes a thread count with N\n" \
+    "                    threads (default 1); outputs must be bitwise equal\n" \
+    "                    between two runs with the same count\n"
 
 #define KVC_KV_DTYPE_HELP \
     "  --kv-dtype LIST   only the cases whose KV cache format is in the\n" \

@@ -20,7 +20,8 @@ static const char golden_usage[] =
     "usage: kvcheck golden regen  [--out DIR] [--from DIR]\n"
     "       kvcheck golden verify [--kernel paged|blocked|qeff|all] [--verbose]\n"
     "                             [--kernel-lib PATH] [--kv-dtype LIST]\n"
-    "                             [--jobs N] [--timeout SECONDS] [FILE...]\n"
+    "                             [--jobs N] [--timeout SECONDS] [--profile P]\n"
+    "                             [--kernel-threads N] [FILE...]\n"
     "       kvcheck golden add    FILE.json [--to FILE]\n"
     "\n"
     "regen   rewrite the golden set from the generators and the oracle:\n"
@@ -33,7 +34,12 @@ static const char golden_usage[] =
     "        " DEFAULT_DIR "/*.json) and judge it by their expected values;\n"
     "        prints failures (every test with --verbose) and a summary.\n"
     "        --kernel-lib PATH: check the kernel in this shared library\n"
-    "        (exporting the kva_* functions of kernels/kvattn.h).\n"
+    "        (exporting the kva_* functions of kernels/kvattn.h). Tests\n"
+    "        outside its claim (kva_capabilities: modes, formats, sizes,\n"
+    "        features; invalid tests when it does not validate) are not\n"
+    "        covered: counted, not run. --profile P overrides the declared\n"
+    "        arithmetic (fp32, half-p, half-acc: judged by the oracle in\n"
+    "        that profile); --kernel-threads N (default 1).\n"
     "        --kv-dtype f32,fp8_e4m3,...: only the tests of these KV cache\n"
     "        formats (f32, f16, bf16, fp8_e4m3, fp8_e5m2, int8, nvfp4).\n"
     "        Tests run in --jobs N worker processes (default: the CPUs\n"
@@ -200,10 +206,11 @@ static int verify_paths(char **paths, int n, const kvc_verify_select *sel,
                             "kvcheck golden verify", &counts);
     int rc = kvc_verify_exit_status(&counts);
     printf("golden verify (%s): %d files, %d passed, %d failed, %d skipped "
-           "(other modes or formats), %d acceptable tests refused, %d "
-           "unreadable files\n",
+           "(other modes or formats), %d not covered (outside the kernel's "
+           "claim), %d acceptable tests refused, %d unreadable files\n",
            vk->k ? vk->k->name : vk->kernel_lib, n, counts.passed, counts.failed,
-           counts.skipped, counts.refused_acceptable, counts.unreadable);
+           counts.skipped, counts.outside_claim, counts.refused_acceptable,
+           counts.unreadable);
     printf("%s\n", rc == KVC_EXIT_PASS  ? "PASSED"
                   : rc == KVC_EXIT_NOTHING ? "NOTHING CHECKED: no test selected"
                                            : "FAILED");
@@ -219,10 +226,13 @@ static int cmd_verify(int argc, char **argv)
         {"kv-dtype", required_argument, 0, 'D'},
         {"jobs", required_argument, 0, 'j'},
         {"timeout", required_argument, 0, 'T'},
+        {"profile", required_argument, 0, 'P'},
+        {"kernel-threads", required_argument, 0, 'N'},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     kvc_verify_select sel = {-1, 0};
+    int profile = -1, threads = 0;
     int jobs = kvc_cpus_available();
     double timeout = 0;
     int verbose = 0, c;
@@ -251,6 +261,15 @@ static int cmd_verify(int argc, char **argv)
                                   &timeout))
                 return KVC_EXIT_USAGE;
             break;
+        case 'P':
+            if (kvc_parse_profile("golden verify", optarg, &profile))
+                return KVC_EXIT_USAGE;
+            break;
+        case 'N':
+            if (kvc_parse_int("golden verify", "--kernel-threads", optarg, 1,
+                              1024, &threads))
+                return KVC_EXIT_USAGE;
+            break;
         case 'h': fputs(golden_usage, stdout); return KVC_EXIT_PASS;
         case 'V': puts(KVC_VERSION); return KVC_EXIT_PASS;
         default: return usage_error("verify", argv, c);
@@ -258,16 +277,12 @@ static int cmd_verify(int argc, char **argv)
     }
     /* The library is probed in a child and loaded by each worker: its code
      * never runs in this process. */
-    char err[600];
-    int probe = kernel_lib ? kvc_kernel_probe(kernel_lib, err, sizeof err)
-                           : KVC_PROBE_OK;
-    if (probe != KVC_PROBE_OK) {
-        fprintf(stderr, "kvcheck golden verify: %s\n", err);
-        return probe == KVC_PROBE_REFUSED ? KVC_EXIT_USAGE : KVC_EXIT_FAIL;
-    }
+    kva_caps claim;
+    int rc = kvc_resolve_claim("golden verify", kernel_lib, profile, &claim);
+    if (rc >= 0)
+        return rc;
     kvc_verify_kernel vk = {kernel_lib ? NULL : &kvc_builtin_kernel,
-                            kernel_lib, jobs, timeout};
-    int rc;
+                            kernel_lib, jobs, timeout, &claim, threads};
     if (optind < argc) {
         rc = verify_paths(argv + optind, argc - optind, &sel, verbose, &vk);
     } else {

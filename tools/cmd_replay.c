@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "claim.h"
 #include "cli_parse.h"
 #include "commands.h"
 #include "golden_verify.h"
@@ -12,14 +13,16 @@
 static const char replay_usage[] =
     "usage: kvcheck replay --seed S --case I [--kernel paged|blocked|qeff|all]\n"
     "       kvcheck replay FILE.json...\n"
-    "       (either form: [--kernel-lib PATH])\n"
+    "       (either form: [--kernel-lib PATH] [--profile P] [--kernel-threads N])\n"
     "\n"
     "Run case I of the campaign with seed S alone and print the case, the\n"
     "outcome and the worst error with its location. --kernel must be what\n"
-    "the campaign used (default all).\n"
+    "the campaign used (default all); the case is drawn inside the kernel's\n"
+    "claim, as the campaign drew it.\n"
     "With files: run every test of each golden-format file (a reproducer\n"
     "written by `kvcheck shrink`, or a golden vector file) and print each.\n"
     KVC_KERNEL_LIB_HELP
+    KVC_ARITH_HELP
     "  --version         print the version\n"
     "\n"
     KVC_EXIT_HELP
@@ -47,7 +50,7 @@ static int kvc_replay_files(char **paths, int n, const kvc_kernel *k)
 {
     kvc_verify_counts counts = {0};
     /* In this process, in the foreground: a debugger sees the kernel. */
-    kvc_verify_kernel vk = {k, NULL, 0, 0};
+    kvc_verify_kernel vk = {k, NULL, 0, 0, &k->caps, k->threads};
     kvc_golden_verify_paths(paths, n, &vk, NULL, 1, "kvcheck replay",
                             &counts);
     printf("replay: %d passed, %d failed, %d unreadable files\n",
@@ -59,6 +62,7 @@ typedef struct replay_args {
     uint64_t seed, index;
     int mode, have_case;
     const char *kernel_lib;
+    int profile, threads; /* --profile (-1: none), --kernel-threads */
 } replay_args;
 
 /* Parse argv into *a. Returns -1 to go on, else the exit status. */
@@ -69,11 +73,13 @@ static int parse_args(int argc, char **argv, replay_args *a)
         {"case", required_argument, 0, 'c'},
         {"kernel", required_argument, 0, 'k'},
         {"kernel-lib", required_argument, 0, 'L'},
+        {"profile", required_argument, 0, 'P'},
+        {"kernel-threads", required_argument, 0, 'N'},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     int c;
-    *a = (replay_args){.seed = 1, .mode = -1};
+    *a = (replay_args){.seed = 1, .mode = -1, .profile = -1};
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -92,6 +98,15 @@ static int parse_args(int argc, char **argv, replay_args *a)
                 return KVC_EXIT_USAGE;
             break;
         case 'L': a->kernel_lib = optarg; break;
+        case 'P':
+            if (kvc_parse_profile("replay", optarg, &a->profile))
+                return KVC_EXIT_USAGE;
+            break;
+        case 'N':
+            if (kvc_parse_int("replay", "--kernel-threads", optarg, 1, 1024,
+                              &a->threads))
+                return KVC_EXIT_USAGE;
+            break;
         case 'h': fputs(replay_usage, stdout); return KVC_EXIT_PASS;
         case 'V': puts(KVC_VERSION); return KVC_EXIT_PASS;
         default:
@@ -115,8 +130,8 @@ static int replay_case(const replay_args *a, const kvc_kernel *k)
 {
     kvc_case kc;
     char err[256], desc[512];
-    if (kvc_case_generate(a->seed, a->index, a->mode, &kc, err,
-                          sizeof err) != 0) {
+    if (kvc_claimed_generate(&k->caps, a->seed, a->index, a->mode, &kc, err,
+                             sizeof err) != 0) {
         fprintf(stderr, "kvcheck replay: cannot build case %llu: %s\n",
                 (unsigned long long)a->index, err);
         return KVC_EXIT_IO;
@@ -145,7 +160,8 @@ int kvc_cmd_replay(int argc, char **argv)
     if (rc >= 0)
         return rc;
     kvc_kernel_choice kch;
-    if (kvc_choose_kernel("replay", a.kernel_lib, &kch) != 0)
+    if (kvc_choose_kernel("replay", a.kernel_lib, a.profile, a.threads,
+                          &kch) != 0)
         return KVC_EXIT_USAGE;
     if (a.have_case)
         rc = replay_case(&a, kch.k);

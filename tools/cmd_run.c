@@ -21,11 +21,15 @@ static const char run_usage[] =
     "                   [--shard i/n] [--jobs N] [--timeout SECONDS] [--in-process]\n"
     "                   [--max-failures N] [--progress|--no-progress]\n"
     "                   [--report DIR | --no-report] [--shrink] [--kernel-lib PATH]\n"
-    "                   [--kv-dtype LIST]\n"
+    "                   [--kv-dtype LIST] [--profile P] [--kernel-threads N]\n"
     "\n"
     "Generate cases (seed, 0..N-1), write their new tokens through the\n"
     "kernel's cache write, run the kernel's attention and the oracle, and\n"
     "compare. Prints each failure with a replay command and a summary.\n"
+    "\n"
+    "Only cases inside the kernel's claim are drawn (kva_capabilities of an\n"
+    "ABI 2 library: modes, formats, layouts, sizes, features); the report's\n"
+    "coverage table lists what it does not claim as not covered.\n"
     "\n"
     "The cases run in worker processes: a case whose worker crashes, exits\n"
     "or runs past its deadline is a failure of its own (crash, bounds, exit,\n"
@@ -53,6 +57,7 @@ static const char run_usage[] =
     "                    failing case to the report folder as\n"
     "                    repro-case-I.json (kvcheck replay FILE.json runs it)\n"
     KVC_KERNEL_LIB_HELP
+    KVC_ARITH_HELP
     KVC_KV_DTYPE_HELP
     "\n"
     KVC_EXIT_HELP
@@ -61,7 +66,7 @@ static const char run_usage[] =
 
 enum { OPT_NO_PROGRESS = 256, OPT_MAX_FAIL, OPT_REPORT, OPT_NO_REPORT,
        OPT_SHRINK, OPT_KERNEL_LIB, OPT_KV_DTYPE, OPT_JOBS, OPT_TIMEOUT,
-       OPT_IN_PROCESS };
+       OPT_IN_PROCESS, OPT_PROFILE, OPT_KERNEL_THREADS };
 
 /* The signal that asked the run to stop (0: none). The one piece of
  * process state a signal handler may write. */
@@ -100,6 +105,8 @@ static int default_progress(void)
 
 typedef struct run_args {
     kvc_campaign_opts o;
+    kva_caps claim;
+    int profile; /* --profile, or -1 */
     const char *report_dir;
     int want_report, want_shrink;
 } run_args;
@@ -123,6 +130,8 @@ static int parse_args(int argc, char **argv, run_args *a)
         {"shrink", no_argument, 0, OPT_SHRINK},
         {"kernel-lib", required_argument, 0, OPT_KERNEL_LIB},
         {"kv-dtype", required_argument, 0, OPT_KV_DTYPE},
+        {"profile", required_argument, 0, OPT_PROFILE},
+        {"kernel-threads", required_argument, 0, OPT_KERNEL_THREADS},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     kvc_campaign_opts *o = &a->o;
@@ -168,6 +177,16 @@ static int parse_args(int argc, char **argv, run_args *a)
         case OPT_KV_DTYPE:
             if (kvc_parse_kv_dtypes("run", optarg, &o->kv_dtypes)) return 2;
             break;
+        case OPT_PROFILE:
+            if (kvc_parse_profile("run", optarg, &a->profile))
+                return 2;
+            o->profile = optarg;
+            break;
+        case OPT_KERNEL_THREADS:
+            if (kvc_parse_int("run", "--kernel-threads", optarg, 1, 1024,
+                              &o->kernel_threads))
+                return 2;
+            break;
         case 'h': fputs(run_usage, stdout); return 0;
         default:
             kvc_option_error("run", argv, c);
@@ -181,24 +200,6 @@ static int parse_args(int argc, char **argv, run_args *a)
         return 2;
     }
     return -1;
-}
-
-/* The kernel library loads (probed in a child: its code never runs
- * here). Returns -1 to go on, else the exit status. */
-static int check_kernel_lib(const char *lib)
-{
-    char err[600];
-    if (!lib)
-        return -1;
-    switch (kvc_kernel_probe(lib, err, sizeof err)) {
-    case KVC_PROBE_OK: return -1;
-    case KVC_PROBE_REFUSED:
-        fprintf(stderr, "kvcheck run: %s\n", err);
-        return 2;
-    default:
-        fprintf(stderr, "kvcheck run: %s\nFAILED\n", err);
-        return 1; /* the kernel under test is broken: never a green gate */
-    }
 }
 
 /* The exit status of a finished (or stopped) campaign. io_failed: a report
@@ -264,11 +265,14 @@ int kvc_cmd_run(int argc, char **argv)
                               .progress = default_progress(),
                               .max_failures_listed = 20, .log = stdout,
                               .jobs = kvc_cpus_available()};
+    a.profile = -1;
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0)
         return rc;
-    if ((rc = check_kernel_lib(a.o.kernel_lib)) >= 0)
+    if ((rc = kvc_resolve_claim("run", a.o.kernel_lib, a.profile,
+                                &a.claim)) >= 0)
         return rc;
+    a.o.claim = &a.claim;
     char started[32], command[1024], err[600];
     time_t now = time(NULL);
     struct tm tm;

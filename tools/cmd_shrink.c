@@ -13,7 +13,8 @@
 
 static const char shrink_usage[] =
     "usage: kvcheck shrink --seed S --case I [--kernel paged|blocked|qeff|all]\n"
-    "                      [--out FILE.json] [--kernel-lib PATH]\n"
+    "                      [--out FILE.json] [--kernel-lib PATH] [--profile P]\n"
+    "                      [--kernel-threads N]\n"
     "\n"
     "Shrink failing case I of the campaign with seed S (fewer sequences,\n"
     "heads, tokens, blocks, a smaller head_dim) while it still fails the same\n"
@@ -23,6 +24,7 @@ static const char shrink_usage[] =
     "keep it with `kvcheck golden add FILE.json`.\n"
     "\n"
     KVC_KERNEL_LIB_HELP
+    KVC_ARITH_HELP
     "  --version         print the version\n"
     "\n"
     KVC_EXIT_HELP
@@ -32,7 +34,8 @@ static const char shrink_usage[] =
 typedef struct shrink_args {
     uint64_t seed, index;
     int mode, have_case;
-    const char *out, *kernel_lib;
+    const char *out, *kernel_lib, *profile_name;
+    int profile, threads;
 } shrink_args;
 
 /* Parse argv into *a. Returns -1 to go on, else the exit status. */
@@ -44,11 +47,13 @@ static int parse_args(int argc, char **argv, shrink_args *a)
         {"kernel", required_argument, 0, 'k'},
         {"out", required_argument, 0, 'o'},
         {"kernel-lib", required_argument, 0, 'L'},
+        {"profile", required_argument, 0, 'P'},
+        {"kernel-threads", required_argument, 0, 'N'},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     int c;
-    *a = (shrink_args){.seed = 1, .mode = -1};
+    *a = (shrink_args){.seed = 1, .mode = -1, .profile = -1};
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -68,6 +73,16 @@ static int parse_args(int argc, char **argv, shrink_args *a)
             break;
         case 'o': a->out = optarg; break;
         case 'L': a->kernel_lib = optarg; break;
+        case 'P':
+            if (kvc_parse_profile("shrink", optarg, &a->profile))
+                return KVC_EXIT_USAGE;
+            a->profile_name = optarg;
+            break;
+        case 'N':
+            if (kvc_parse_int("shrink", "--kernel-threads", optarg, 1, 1024,
+                              &a->threads))
+                return KVC_EXIT_USAGE;
+            break;
         case 'h': fputs(shrink_usage, stdout); return KVC_EXIT_PASS;
         case 'V': puts(KVC_VERSION); return KVC_EXIT_PASS;
         default:
@@ -105,22 +120,22 @@ int kvc_cmd_shrink(int argc, char **argv)
     /* The shrinker runs the kernel hundreds of times: in a worker, like a
      * campaign, so a kernel that crashes, exits or hangs on the way is
      * reported, not the end of this command. */
-    if (a.kernel_lib) {
-        int probe = kvc_kernel_probe(a.kernel_lib, err, sizeof err);
-        if (probe != KVC_PROBE_OK) {
-            fprintf(stderr, "kvcheck shrink: %s\n", err);
-            return probe == KVC_PROBE_REFUSED ? KVC_EXIT_USAGE : KVC_EXIT_FAIL;
-        }
-    }
+    kva_caps claim;
+    if ((rc = kvc_resolve_claim("shrink", a.kernel_lib, a.profile, &claim)) >= 0)
+        return rc;
+    kvc_campaign_opts o = {.seed = a.seed, .forced_mode = a.mode,
+                           .kernel_lib = a.kernel_lib, .claim = &claim,
+                           .profile = a.profile_name,
+                           .kernel_threads = a.threads};
     kvc_repro info;
-    rc = kvc_shrink_isolated(a.seed, a.index, a.mode, a.kernel_lib,
+    rc = kvc_shrink_isolated(&o, a.index,
                              a.kernel_lib ? NULL : &kvc_builtin_kernel, path,
                              &info, err, sizeof err);
-    if (rc == 0)
+    if (rc == 0) {
+        info.profile = a.profile_name;
         kvc_print_repro(path, &info); /* info names the library: print first */
+    }
     if (rc == -2) {
-        kvc_campaign_opts o = {.seed = a.seed, .forced_mode = a.mode,
-                               .kernel_lib = a.kernel_lib};
         char replay[1280];
         kvc_replay_command(&o, a.index, replay, sizeof replay);
         fprintf(stderr, "kvcheck shrink: case %llu: %s; not shrunk: replay it "

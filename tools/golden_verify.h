@@ -27,7 +27,9 @@ int kvc_golden_check_codes(const kvc_golden_test *t, char *msg, size_t n);
 
 /* Run one golden test against a kernel with its expectation (a test whose
  * stored codes disagree with the oracle fails as KVC_FAIL_SETUP, "corrupt
- * vector", without running the kernel). */
+ * vector", without running the kernel). A kernel whose claim declares
+ * another arithmetic than fp32, or 16-bit outputs, is judged by the oracle
+ * in its profile instead of the file's fp32 allowances. */
 kvc_outcome kvc_golden_run_test(const kvc_golden_test *t, const kvc_kernel *k,
                                 kvc_result *r);
 
@@ -40,6 +42,8 @@ typedef struct kvc_verify_select {
 
 typedef struct kvc_verify_counts {
     int passed, failed, skipped; /* skipped: mode or format not selected */
+    int outside_claim;           /* not claimed by the kernel (claim.h):
+                                    not covered */
     int refused_acceptable;      /* acceptable tests the kernel refused */
     int unreadable;              /* files that could not be read */
 } kvc_verify_counts;
@@ -58,6 +62,9 @@ typedef struct kvc_verify_kernel {
     const char *kernel_lib;
     int jobs;               /* >= 1: worker processes; 0: this process */
     double timeout;         /* seconds per test; 0: from its size */
+    const kva_caps *claim;  /* tests outside it are skipped (counted as
+                               outside_claim); NULL: everything */
+    int threads;            /* --kernel-threads (0 = 1) */
 } kvc_verify_kernel;
 
 /* Verify every selected test of a file, printing one line per failure (and

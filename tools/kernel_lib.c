@@ -1,6 +1,8 @@
 /* kernel_lib.c — load a kernel library through the kvattn.h C ABI. */
 #include "kernel_lib.h"
 
+#include "claim.h"
+
 #include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,11 +16,88 @@ static int bind(void *h, const char *name, void *fnp, size_t size,
     void *sym = dlsym(h, name);
     const char *e = dlerror();
     if (e || !sym) {
-        snprintf(err, errlen, "%s: does not export %s (%s)", path, name,
-                 e ? e : "null symbol");
+        snprintf(err, errlen, "%s: does not export %s, which its claim "
+                 "needs (%s)", path, name, e ? e : "null symbol");
         return -1;
     }
     memcpy(fnp, &sym, size);
+    return 0;
+}
+
+/* An optional symbol: NULL when absent. */
+static void *optional(void *h, const char *name)
+{
+    dlerror();
+    void *sym = dlsym(h, name);
+    return dlerror() ? NULL : sym;
+}
+
+/* The library's claim: kva_capabilities when it exports it, checked as
+ * untrusted data; everything (an ABI 1 library) otherwise. */
+static int read_caps(void *h, const char *path, kvc_kernel *k, char *err,
+                     size_t errlen)
+{
+    void *ver = optional(h, "kva_abi_version");
+    void *cap = optional(h, "kva_capabilities");
+    k->caps_set = 1;
+    if (!cap) {
+        kva_caps_everything(&k->caps);
+        return 0;
+    }
+    int (*version)(void) = NULL;
+    void (*capabilities)(kva_caps *) = NULL;
+    memcpy(&capabilities, &cap, sizeof capabilities);
+    if (ver) {
+        memcpy(&version, &ver, sizeof version);
+        int v = version();
+        if (v < 2) {
+            snprintf(err, errlen, "%s: exports kva_capabilities but "
+                     "kva_abi_version() says %d (capabilities are ABI 2)",
+                     path, v);
+            return -1;
+        }
+    }
+    memset(&k->caps, 0, sizeof k->caps);
+    capabilities(&k->caps);
+    char why[320];
+    if (kvc_caps_check(&k->caps, why, sizeof why) != 0) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* Bind the entry points the claim needs; the others are bound when
+ * present (a claim-everything library must have all four). */
+static int bind_entry_points(void *h, const char *path, kvc_kernel *k,
+                             char *err, size_t errlen)
+{
+    const kva_caps *c = &k->caps;
+    struct {
+        const char *name;
+        void *fnp;
+        size_t size;
+        int needed;
+    } eps[] = {
+        {"kva_cache_write", &k->cache_write, sizeof k->cache_write,
+         (c->features & KVA_FEATURE_CACHE_WRITE) != 0},
+        {"kva_paged_attention", &k->paged_attention, sizeof k->paged_attention,
+         (c->modes & (KVA_MODE_PAGED | KVA_MODE_QEFF)) != 0},
+        {"kva_blocked_attention", &k->blocked_attention,
+         sizeof k->blocked_attention, (c->modes & KVA_MODE_BLOCKED) != 0},
+        {"kva_qeff_to_general", &k->qeff_to_general, sizeof k->qeff_to_general,
+         (c->modes & KVA_MODE_QEFF) != 0},
+    };
+    for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
+        if (eps[i].needed) {
+            if (bind(h, eps[i].name, eps[i].fnp, eps[i].size, path, err,
+                     errlen) != 0)
+                return -1;
+            continue;
+        }
+        void *sym = optional(h, eps[i].name);
+        memcpy(eps[i].fnp, &sym, eps[i].size);
+    }
     return 0;
 }
 
@@ -38,14 +117,8 @@ int kvc_kernel_load(const char *path, kvc_kernel *k, void **handle,
         return -1;
     }
     k->name = path;
-    if (bind(*handle, "kva_cache_write", &k->cache_write,
-             sizeof k->cache_write, path, err, errlen) ||
-        bind(*handle, "kva_paged_attention", &k->paged_attention,
-             sizeof k->paged_attention, path, err, errlen) ||
-        bind(*handle, "kva_blocked_attention", &k->blocked_attention,
-             sizeof k->blocked_attention, path, err, errlen) ||
-        bind(*handle, "kva_qeff_to_general", &k->qeff_to_general,
-             sizeof k->qeff_to_general, path, err, errlen)) {
+    if (read_caps(*handle, path, k, err, errlen) != 0 ||
+        bind_entry_points(*handle, path, k, err, errlen) != 0) {
         dlclose(*handle);
         *handle = NULL;
         return -1;
@@ -61,11 +134,17 @@ void kvc_kernel_unload(void *handle)
 
 int kvc_worker_kernel_load(kvc_worker_kernel *wk, char *err, size_t errlen)
 {
-    if (wk->k)
-        return 0;
-    if (kvc_kernel_load(wk->path, &wk->table, &wk->handle, err, errlen) != 0)
+    if (wk->k && wk->k != &wk->table)
+        wk->table = *wk->k; /* a given table, run with the claim below */
+    else if (!wk->k &&
+             kvc_kernel_load(wk->path, &wk->table, &wk->handle, err, errlen) != 0)
         return -1;
     wk->k = &wk->table;
+    if (wk->claim) {
+        wk->table.caps = *wk->claim;
+        wk->table.caps_set = 1;
+    }
+    wk->table.threads = wk->threads;
     return 0;
 }
 

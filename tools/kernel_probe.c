@@ -26,10 +26,13 @@ static _Noreturn void probe_child(const char *path, int fd)
         ssize_t w = write(fd, err, strnlen(err, sizeof err));
         _exit(w < 0 ? 2 : 1);
     }
-    /* A constructor may itself exit(0): success is this word, not the
-     * status alone. */
-    ssize_t w = write(fd, PROBE_OK, sizeof PROBE_OK - 1);
-    _exit(w < 0 ? 2 : 0);
+    /* A constructor may itself exit(0): success is this word (and the
+     * claim the library made), not the status alone. */
+    char rec[sizeof PROBE_OK + sizeof(kva_caps)];
+    memcpy(rec, PROBE_OK, sizeof PROBE_OK);
+    memcpy(rec + sizeof PROBE_OK, &k.caps, sizeof k.caps);
+    ssize_t w = write(fd, rec, sizeof rec);
+    _exit(w != (ssize_t)sizeof rec ? 2 : 0);
 }
 
 /* Wait for pid up to PROBE_DEADLINE seconds; kill it after. */
@@ -49,7 +52,23 @@ static int wait_deadline(pid_t pid, int *status)
     return -1;
 }
 
-int kvc_kernel_probe(const char *path, char *err, size_t errlen)
+/* Everything the child wrote, up to n bytes; returns the count. */
+static size_t read_all(int fd, char *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    return got;
+}
+
+int kvc_kernel_probe(const char *path, kva_caps *caps, char *err,
+                     size_t errlen)
 {
     int fds[2];
     if (pipe(fds) != 0) {
@@ -71,19 +90,23 @@ int kvc_kernel_probe(const char *path, char *err, size_t errlen)
     close(fds[1]);
     int status = 0;
     int finished = wait_deadline(pid, &status) == 0;
-    char msg[512];
-    ssize_t n = read(fds[0], msg, sizeof msg - 1);
+    char msg[sizeof PROBE_OK + sizeof(kva_caps) + 512];
+    size_t n = read_all(fds[0], msg, sizeof msg - 1);
     close(fds[0]);
-    msg[n > 0 ? n : 0] = '\0';
+    msg[n] = '\0';
     if (!finished) {
         snprintf(err, errlen, "loading %s did not finish within %d s (does "
                  "a constructor hang?)", path, PROBE_DEADLINE);
         return KVC_PROBE_CRASHED;
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-        strcmp(msg, PROBE_OK) == 0)
+        n == sizeof PROBE_OK + sizeof(kva_caps) &&
+        memcmp(msg, PROBE_OK, sizeof PROBE_OK) == 0) {
+        if (caps)
+            memcpy(caps, msg + sizeof PROBE_OK, sizeof *caps);
         return KVC_PROBE_OK;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 1 && msg[0]) {
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 1 && n > 0) {
         snprintf(err, errlen, "%s", msg);
         return KVC_PROBE_REFUSED;
     }

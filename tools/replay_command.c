@@ -22,6 +22,12 @@ void kvc_replay_command(const kvc_campaign_opts *o, uint64_t index,
                                                   : kvc_mode_name(o->forced_mode));
     if (o->kernel_lib)
         rc |= kvc_shell_append_opt(buf, n, "--kernel-lib", o->kernel_lib);
+    if (o->profile)
+        rc |= kvc_shell_append_opt(buf, n, "--profile", o->profile);
+    if (o->kernel_threads > 1) {
+        snprintf(num, sizeof num, "%d", o->kernel_threads);
+        rc |= kvc_shell_append_opt(buf, n, "--kernel-threads", num);
+    }
     if (rc != 0) /* a cut command would replay another kernel: say so */
         snprintf(buf, n, "(replay command longer than %zu bytes: case %llu, "
                  "seed %llu, with --kernel-lib)", n, (unsigned long long)index,

@@ -6,16 +6,24 @@
 
 #include "../generators/shrink.h"
 #include "campaign.h"
+#include "claim.h"
 #include "shell_quote.h"
 
 typedef struct same_failure {
     const kvc_kernel *k;
+    kva_caps claim;
     kvc_outcome want;
 } same_failure;
 
+/* A smaller candidate outside the kernel's claim (a head_dim it does not
+ * take, ...) reproduces nothing: the kernel need not run it. */
 static int fails_alike(const kvc_case *c, void *ctx)
 {
     const same_failure *sf = ctx;
+    kvc_case_facts f;
+    kvc_facts_of_case(c, &f);
+    if (kvc_claim_missing(&sf->claim, &f) != 0)
+        return 0;
     kvc_result r;
     return kvc_run_case(c, sf->k, &r) == sf->want;
 }
@@ -65,7 +73,9 @@ static void repro_comment(uint64_t seed, uint64_t index, int mode,
                           char *buf, size_t n)
 {
     kvc_campaign_opts o = {.seed = seed, .forced_mode = mode,
-                           .kernel_lib = info->kernel_lib};
+                           .kernel_lib = info->kernel_lib,
+                           .profile = info->profile,
+                           .kernel_threads = info->threads};
     char replay[sizeof ((kvc_golden_test *)0)->comment];
     kvc_replay_command(&o, index, replay, sizeof replay);
     if (replay[0] == '(') /* kvc_replay_command's note: it did not fit */
@@ -84,9 +94,15 @@ int kvc_write_reproducer(uint64_t seed, uint64_t index, int mode,
                          kvc_repro *info, char *err, size_t errlen)
 {
     memset(info, 0, sizeof *info);
-    info->kernel_lib = k == &kvc_builtin_kernel ? NULL : k->name;
+    info->kernel_lib = k == &kvc_builtin_kernel ||
+                               strcmp(k->name, kvc_builtin_kernel.name) == 0
+                           ? NULL
+                           : k->name;
+    info->threads = k->threads;
+    same_failure sf = {.k = k};
+    kvc_kernel_caps(k, &sf.claim);
     kvc_case c;
-    if (kvc_case_generate(seed, index, mode, &c, err, errlen) != 0)
+    if (kvc_claimed_generate(&sf.claim, seed, index, mode, &c, err, errlen) != 0)
         return -1;
     kvc_result r;
     info->outcome = kvc_run_case(&c, k, &r);
@@ -96,7 +112,7 @@ int kvc_write_reproducer(uint64_t seed, uint64_t index, int mode,
     kvc_case_free(&c);
     if (info->outcome == KVC_PASS)
         return 1;
-    same_failure sf = {k, info->outcome};
+    sf.want = info->outcome;
     kvc_case_spec small;
     kvc_shrink_stats st;
     info->shrink_status = kvc_shrink(&start, value_seed, fails_alike, &sf,
@@ -123,6 +139,13 @@ void kvc_print_repro(const char *path, const kvc_repro *info)
     if (info->kernel_lib)
         rc |= kvc_shell_append_opt(run, sizeof run, "--kernel-lib",
                                    info->kernel_lib);
+    if (info->profile)
+        rc |= kvc_shell_append_opt(run, sizeof run, "--profile", info->profile);
+    if (info->threads > 1) {
+        char num[16];
+        snprintf(num, sizeof num, "%d", info->threads);
+        rc |= kvc_shell_append_opt(run, sizeof run, "--kernel-threads", num);
+    }
     if (rc != 0) /* never a cut command that replays another kernel */
         snprintf(run, sizeof run, "(too long to print: kvcheck replay FILE "
                  "--kernel-lib LIB)");

@@ -24,10 +24,15 @@ typedef struct kvc_repro {
                                of a kernel other than the in-tree one
                                (kvc_kernel_load names it after its path);
                                NULL for the in-tree kernel */
+    const char *profile;   /* --profile to replay with: NULL from
+                              kvc_write_reproducer; a caller that had one
+                              sets it before kvc_print_repro */
+    int threads;           /* --kernel-threads (the kernel's count) */
 } kvc_repro;
 
 /* Shrink case (seed, index, mode) against kernel k, keeping candidates that
- * fail with the same outcome kind, and write the result to path. Returns 0
+ * fail with the same outcome kind inside k's claim (the case itself is
+ * drawn inside it, as the campaign drew it), and write the result to path. Returns 0
  * (written), 1 (the case passes: nothing written) or -1 with a message. */
 int kvc_write_reproducer(uint64_t seed, uint64_t index, int mode,
                          const kvc_kernel *k, const char *path,

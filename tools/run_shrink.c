@@ -104,7 +104,9 @@ static void commit(void *ctx, uint64_t job, const void *result,
                 "foreground: %s\n", (unsigned long long)rec->index, how,
                 rec->replay);
     } else if (res->rc == 0) {
-        kvc_print_repro(path, &res->info);
+        kvc_repro info = res->info;
+        info.profile = sj->o->profile;
+        kvc_print_repro(path, &info);
         snprintf(rec->repro, sizeof rec->repro, "repro-case-%llu.json",
                  (unsigned long long)rec->index);
         sj->written++;
@@ -121,7 +123,9 @@ static void commit(void *ctx, uint64_t job, const void *result,
 int kvc_run_shrink_failures(const kvc_campaign_opts *o, const kvc_kernel *k,
                             kvc_campaign_stats *st, const char *dir)
 {
-    shrink_jobs sj = {.o = o, .wk = {.k = k, .path = o->kernel_lib},
+    shrink_jobs sj = {.o = o,
+                      .wk = {.k = k, .path = o->kernel_lib, .claim = o->claim,
+                             .threads = o->kernel_threads},
                       .st = st, .dir = dir};
     kvc_workers_cfg cfg = {
         .jobs = o->jobs > 0 ? o->jobs : 1,
@@ -190,13 +194,13 @@ static void one_commit(void *ctx, uint64_t job, const void *result,
         os->death = *death, os->died = 1;
 }
 
-int kvc_shrink_isolated(uint64_t seed, uint64_t index, int mode,
-                        const char *kernel_lib, const kvc_kernel *k,
-                        const char *path, kvc_repro *info, char *err,
-                        size_t errlen)
+int kvc_shrink_isolated(const kvc_campaign_opts *o, uint64_t index,
+                        const kvc_kernel *k, const char *path,
+                        kvc_repro *info, char *err, size_t errlen)
 {
-    one_shrink os = {.o = {.seed = seed, .forced_mode = mode},
-                     .wk = {.k = k, .path = kernel_lib},
+    one_shrink os = {.o = *o,
+                     .wk = {.k = k, .path = o->kernel_lib, .claim = o->claim,
+                            .threads = o->kernel_threads},
                      .index = index, .path = path};
     kvc_workers_cfg cfg = {
         .jobs = 1,

@@ -20,14 +20,14 @@
 int kvc_run_shrink_failures(const kvc_campaign_opts *o, const kvc_kernel *k,
                             kvc_campaign_stats *st, const char *dir);
 
-/* `kvcheck shrink`: shrink case (seed, index, mode) into path in a worker
- * process (kernel k, or NULL: the worker loads kernel_lib). Returns what
+/* `kvcheck shrink`: shrink case (o->seed, index, o->forced_mode) into path
+ * in a worker process (kernel k, or NULL: the worker loads o->kernel_lib;
+ * o->claim and o->kernel_threads as in a campaign). Returns what
  * kvc_write_reproducer returns (0 written, 1 the case passes, -1 error), or
  * -2 when the worker died (err says how: the kernel crashes, exits or
  * hangs on the case; replay runs it in the foreground). */
-int kvc_shrink_isolated(uint64_t seed, uint64_t index, int mode,
-                        const char *kernel_lib, const kvc_kernel *k,
-                        const char *path, kvc_repro *info, char *err,
-                        size_t errlen);
+int kvc_shrink_isolated(const kvc_campaign_opts *o, uint64_t index,
+                        const kvc_kernel *k, const char *path,
+                        kvc_repro *info, char *err, size_t errlen);
 
 #endif

@@ -44,12 +44,20 @@ _Static_assert((int)KVC_SCALE_NONE == (int)KVA_SCALE_NONE &&
                "kvc_scale_kind and kva_scale_kind disagree");
 
 const kvc_kernel kvc_builtin_kernel = {
-    "libkvattn",
-    kva_cache_write,
-    kva_paged_attention,
-    kva_blocked_attention,
-    kva_qeff_to_general,
+    .name = "libkvattn",
+    .cache_write = kva_cache_write,
+    .paged_attention = kva_paged_attention,
+    .blocked_attention = kva_blocked_attention,
+    .qeff_to_general = kva_qeff_to_general,
 };
+
+void kvc_kernel_caps(const kvc_kernel *k, kva_caps *caps)
+{
+    if (k->caps_set)
+        *caps = k->caps;
+    else
+        kva_caps_everything(caps);
+}
 
 const char *kvc_outcome_name(kvc_outcome o)
 {
@@ -69,6 +77,8 @@ const char *kvc_outcome_name(kvc_outcome o)
     case KVC_FAIL_TIMEOUT: return "timeout";
     case KVC_FAIL_EXIT: return "exit";
     case KVC_FAIL_MEMORY: return "memory";
+    case KVC_FAIL_UNSUPPORTED: return "unsupported";
+    case KVC_FAIL_NONDETERMINISTIC: return "nondeterministic";
     case KVC_FAIL_SETUP: return "setup";
     case KVC_OUTCOME_COUNT: break;
     }
@@ -596,7 +606,7 @@ kvc_outcome kvc_run_outputs(const kvc_case *c, const kvc_kernel *k,
                             float **out, float **lse, int64_t *rows,
                             kvc_result *r)
 {
-    static const kvc_run_opts valid = {KVC_EXPECT_VALID, NULL, NULL};
+    static const kvc_run_opts valid = {KVC_EXPECT_VALID, NULL, NULL, 0};
     memset(r, 0, sizeof *r);
     r->verdict.seq = -1;
     *out = *lse = NULL;
@@ -624,6 +634,6 @@ kvc_outcome kvc_run_outputs(const kvc_case *c, const kvc_kernel *k,
 kvc_outcome kvc_run_case(const kvc_case *c, const kvc_kernel *k,
                          kvc_result *r)
 {
-    static const kvc_run_opts valid = {KVC_EXPECT_VALID, NULL, NULL};
+    static const kvc_run_opts valid = {KVC_EXPECT_VALID, NULL, NULL, 0};
     return kvc_run_case_opts(c, k, &valid, r);
 }

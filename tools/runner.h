@@ -29,10 +29,19 @@ typedef struct kvc_kernel {
                                     int64_t, float *, float *, kva_error *);
     kva_status (*qeff_to_general)(const kva_qeff_inputs *,
                                   kva_general_inputs *, kva_error *);
+    /* ABI v2 (kvattn.h): what the kernel claims, with kvcheck's overrides
+     * (--profile) applied; caps_set 0 = everything (kva_caps_everything).
+     * Entry points the claim does not need may be NULL. */
+    int caps_set;
+    kva_caps caps;
+    int threads; /* num_threads passed when caps.takes_threads (0 = 1) */
 } kvc_kernel;
 
 /* The in-tree libkvattn. */
 extern const kvc_kernel kvc_builtin_kernel;
+
+/* k's claim: k->caps, or everything when caps_set is 0. */
+void kvc_kernel_caps(const kvc_kernel *k, kva_caps *caps);
 
 typedef enum kvc_outcome {
     KVC_PASS = 0,
@@ -53,6 +62,10 @@ typedef enum kvc_outcome {
     KVC_FAIL_TIMEOUT,   /* the case ran past its deadline */
     KVC_FAIL_EXIT,      /* the worker exited (any status) during the case */
     KVC_FAIL_MEMORY,    /* valgrind reported errors while the case ran */
+    KVC_FAIL_UNSUPPORTED, /* KVA_ERR_UNSUPPORTED for a case inside the
+                           kernel's claim */
+    KVC_FAIL_NONDETERMINISTIC, /* two runs with the same thread count gave
+                           different bits */
     KVC_FAIL_SETUP,     /* the case itself could not be built or checked */
     KVC_OUTCOME_COUNT
 } kvc_outcome;
@@ -76,8 +89,10 @@ typedef struct kvc_run_opts {
     kvc_expect expect;     /* valid: run and judge; invalid: some kernel call
                               must refuse, leaving what it was given
                               untouched; acceptable: either */
-    kvc_judge_fn judge;    /* NULL: the oracle */
+    kvc_judge_fn judge;    /* NULL: the oracle, in the kernel's profile */
     void *judge_ctx;
+    int skip_properties;   /* 1: no reference-free properties (they run on
+                              valid cases judged by the oracle) */
 } kvc_run_opts;
 
 /* Run one valid case against a kernel, judged by the oracle. Returns
