@@ -227,3 +227,17 @@ int kvc_compare(const kvc_problem *p, const kvc_reference *ref,
     describe(v);
     return v->pass;
 }
+
+int kvc_judge_outputs(const kvc_problem *p, const kvc_kv_store *store,
+                      const kvc_arith *a, const float *out, const float *lse,
+                      kvc_verdict *v, char *err, size_t errlen)
+{
+    kvc_reference ref;
+    if (kvc_reference_compute_profile(p, store, a->profile, &ref, err,
+                                      errlen) != 0)
+        return -1;
+    int pass = kvc_compare(p, &ref, out, lse, v);
+    kvc_reference_free(&ref);
+    v->ratio_fp32 = v->ratio;
+    return pass;
+}

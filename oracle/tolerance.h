@@ -29,10 +29,19 @@
 #define KVC_TOL_LAMBDA 4.0
 #define KVC_TOL_THRESHOLD 1.0
 
+#include "profile.h"
+
+/* What a kernel declares about its arithmetic (kvattn.h kva_caps). */
+typedef struct kvc_arith {
+    kvc_profile profile;   /* profile.h */
+    kvc_kv_dtype out_type; /* KVC_KV_F32, or F16/BF16 outputs (decoded) */
+} kvc_arith;
+
 /* The worst value of one comparison, with where it is. */
 typedef struct kvc_verdict {
     int pass;       /* ratio <= KVC_TOL_THRESHOLD */
     double ratio;   /* worst err / allowed over all compared values */
+    double ratio_fp32; /* the same outputs judged by the fp32 model */
     double err;     /* at the worst value */
     double allowed; /* at the worst value */
     double got;     /* the kernel's value there */
@@ -57,5 +66,12 @@ double kvc_tol_allowed_lse(const kvc_problem *p, const kvc_reference *ref,
  */
 int kvc_compare(const kvc_problem *p, const kvc_reference *ref,
                 const float *out, const float *lse, kvc_verdict *v);
+
+/* Judge a kernel's outputs in its declared arithmetic (interim: the
+ * profile's naive baseline with the fp32 floors). Returns 1 pass, 0 fail,
+ * -1 error (message in err). lse may be NULL; store may be NULL. */
+int kvc_judge_outputs(const kvc_problem *p, const kvc_kv_store *store,
+                      const kvc_arith *a, const float *out, const float *lse,
+                      kvc_verdict *v, char *err, size_t errlen);
 
 #endif /* KVC_TOLERANCE_H */

@@ -36,6 +36,30 @@ typedef struct kvc_case_record {
                             relative to the report directory; "" = none */
 } kvc_case_record;
 
+/* One line of the claim's coverage table: an item a case may need (a mode,
+ * a cache format, a layout, a feature, a size; tools/claim.h) or a
+ * property of the kernel's answers (lse, cache write, validation), whether
+ * the kernel claims it, and what the run did with it. */
+typedef struct kvc_claim_row {
+    char item[40];          /* "mode paged", "format f16", "window", ... */
+    int claimed;            /* 0: not claimed: not covered by this run */
+    char detail[64];        /* sizes claimed ("all", "64, 128"), or a note
+                               ("lse not covered", "written by kvcheck") */
+    uint64_t cases_run;     /* cases run that use it */
+    uint64_t draws_outside; /* draws outside the claim that needed it */
+} kvc_claim_row;
+
+/* The kernel's declaration (kvattn.h kva_caps) as the reports show it. */
+typedef struct kvc_report_claim {
+    size_t num_rows;
+    const kvc_claim_row *rows;
+    const char *profile;      /* arithmetic judged: "fp32", "half-p", ... */
+    const char *lse;          /* "natural", "base 2", "not covered" */
+    const char *out_type;     /* "f32", "f16", "bf16" */
+    int threads;              /* threads per call; 0: takes none */
+    uint64_t not_covered;     /* case indices with no draw inside the claim */
+} kvc_report_claim;
+
 typedef struct kvc_run_report {
     const char *tool_version; /* e.g. "kvcheck 0.1" */
     const char *command;      /* the command line that produced the run */
@@ -55,6 +79,7 @@ typedef struct kvc_run_report {
     int exit_status;          /* what the command exits with (0 passed, 1 a
                                  case failed, 3 I/O or internal error, 4
                                  nothing checked); meaningful when complete */
+    const kvc_report_claim *claim; /* NULL: not given (claims everything) */
 } kvc_run_report;
 
 /* Create dir (and parents) if needed and write the four files into it.

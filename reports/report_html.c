@@ -85,6 +85,39 @@ static void run_table(FILE *f, const kvc_run_report *r, const kvr_stats *s)
     fputs("</code></td></tr>\n</table>\n", f);
 }
 
+/* What the kernel declared and what this run therefore did not cover. */
+static void claim_table(FILE *f, const kvc_run_report *r)
+{
+    const kvc_report_claim *c = r->claim;
+    if (!c)
+        return;
+    fputs("<h2 id=\"claim\">What the kernel claims (coverage)</h2>\n<p>"
+          "arithmetic profile <b>", f);
+    esc(f, KVR_STR(c->profile));
+    fputs("</b>, lse <b>", f);
+    esc(f, KVR_STR(c->lse));
+    fputs("</b>, output <b>", f);
+    esc(f, KVR_STR(c->out_type));
+    fprintf(f, "</b>, threads per call <b>%d</b>", c->threads);
+    if (c->not_covered)
+        fprintf(f, "; <b>%llu case indices not covered</b> (no draw inside "
+                   "the claim)", (unsigned long long)c->not_covered);
+    fputs(".</p>\n<table>\n<tr><th>item</th><th>claimed</th><th>detail</th>"
+          "<th>cases run</th><th>draws outside the claim</th></tr>\n", f);
+    for (size_t i = 0; i < c->num_rows; i++) {
+        const kvc_claim_row *row = &c->rows[i];
+        fputs(row->claimed ? "<tr><td>" : "<tr class=\"failed\"><td>", f);
+        esc(f, row->item, sizeof row->item);
+        fprintf(f, "</td><td>%s</td><td>", row->claimed ? "yes"
+                                                          : "no: not covered");
+        esc(f, row->detail, sizeof row->detail);
+        fprintf(f, "</td><td>%llu</td><td>%llu</td></tr>\n",
+                (unsigned long long)row->cases_run,
+                (unsigned long long)row->draws_outside);
+    }
+    fputs("</table>\n", f);
+}
+
 /* A table of groups (modes, formats) under <h2>title</h2>. */
 static void group_table(FILE *f, const kvc_run_report *r,
                         const kvr_grouping *g, const char *title,
@@ -365,6 +398,7 @@ static int write_page(FILE *f, const kvc_run_report *r, const kvr_stats *s,
     group_table(f, r, &s->modes, "Kernel modes", "modes", "mode");
     group_table(f, r, &s->formats, "KV cache formats", "formats",
                 "KV format");
+    claim_table(f, r);
     if (histograms(f, r, s) || coverage(f, r, s))
         return -1;
     kvr_html_flag_worst(f, r, g);

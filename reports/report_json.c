@@ -295,6 +295,46 @@ static cJSON *counts_object(const kvc_run_report *r, const kvr_stats *s)
     return o;
 }
 
+/* The kernel's claim and what it left uncovered (null: not given). */
+static cJSON *claim_object(const kvc_run_report *r)
+{
+    const kvc_report_claim *c = r->claim;
+    if (!c)
+        return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject(), *rows = cJSON_CreateArray();
+    int bad = !o || !rows;
+    if (bad) {
+        cJSON_Delete(o);
+        cJSON_Delete(rows);
+        return NULL;
+    }
+    bad |= add(o, "profile", text(KVR_STR(c->profile)));
+    bad |= add(o, "lse", text(KVR_STR(c->lse)));
+    bad |= add(o, "out_type", text(KVR_STR(c->out_type)));
+    bad |= add(o, "threads", cJSON_CreateNumber(c->threads));
+    bad |= add(o, "not_covered_cases", u64_number(c->not_covered));
+    for (size_t i = 0; i < c->num_rows && !bad; i++) {
+        const kvc_claim_row *row = &c->rows[i];
+        cJSON *e = cJSON_CreateObject();
+        if (!e || !cJSON_AddItemToArray(rows, e)) {
+            cJSON_Delete(e);
+            bad = 1;
+            break;
+        }
+        bad |= add(e, "item", text(row->item, sizeof row->item));
+        bad |= add(e, "claimed", cJSON_CreateBool(row->claimed));
+        bad |= add(e, "detail", text(row->detail, sizeof row->detail));
+        bad |= add(e, "cases_run", u64_number(row->cases_run));
+        bad |= add(e, "draws_outside", u64_number(row->draws_outside));
+    }
+    bad |= add(o, "items", rows);
+    if (bad) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
 /* Everything but the cases. */
 static cJSON *build_header(const kvc_run_report *r, const kvr_stats *s)
 {
@@ -320,6 +360,7 @@ static cJSON *build_header(const kvc_run_report *r, const kvr_stats *s)
     bad |= add(root, "exit_status",
                cJSON_CreateNumber(kvr_exit_status(r, s->failed)));
     bad |= add(root, "counts", counts_object(r, s));
+    bad |= add(root, "claim", claim_object(r));
     if (bad) {
         cJSON_Delete(root);
         return NULL;

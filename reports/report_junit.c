@@ -82,6 +82,20 @@ static void properties(FILE *f, const kvc_run_report *r, size_t failed)
     property(f, "cases_planned", buf);
     snprintf(buf, sizeof buf, "%d", kvr_exit_status(r, failed));
     property(f, "exit_status", buf);
+    if (r->claim) {
+        char list[1024];
+        size_t used = 0;
+        list[0] = '\0';
+        for (size_t i = 0; i < r->claim->num_rows && used < sizeof list; i++)
+            if (!r->claim->rows[i].claimed)
+                used += (size_t)snprintf(list + used, sizeof list - used,
+                                         "%s%.*s", used ? ", " : "",
+                                         (int)sizeof r->claim->rows[i].item,
+                                         r->claim->rows[i].item);
+        property(f, "profile", r->claim->profile);
+        property(f, "lse", r->claim->lse);
+        property(f, "not_covered", list);
+    }
     fputs("    </properties>\n", f);
 }
 

@@ -42,6 +42,37 @@ static void banner(FILE *f, const kvc_run_report *r, const kvr_stats *s)
             intr ? " (so far; not final)" : "");
 }
 
+/* What the kernel declared and what this run therefore did not cover. */
+static void claim_table(FILE *f, const kvc_run_report *r)
+{
+    const kvc_report_claim *c = r->claim;
+    if (!c)
+        return;
+    fputs("## What the kernel claims (coverage)\n\n", f);
+    fputs("- **arithmetic profile:** ", f);
+    kvr_put_md_text(f, KVR_STR(c->profile), 0);
+    fputs(", **lse:** ", f);
+    kvr_put_md_text(f, KVR_STR(c->lse), 0);
+    fputs(", **output:** ", f);
+    kvr_put_md_text(f, KVR_STR(c->out_type), 0);
+    fprintf(f, ", **threads per call:** %d\n", c->threads);
+    if (c->not_covered)
+        fprintf(f, "- **%llu case indices not covered** (no draw inside the "
+                   "claim)\n", (unsigned long long)c->not_covered);
+    fputs("\n| item | claimed | detail | cases run | draws outside the claim |\n"
+          "|---|---|---|---:|---:|\n", f);
+    for (size_t i = 0; i < c->num_rows; i++) {
+        const kvc_claim_row *row = &c->rows[i];
+        fputs("| ", f);
+        kvr_put_md_text(f, row->item, sizeof row->item, 1);
+        fprintf(f, " | %s | ", row->claimed ? "yes" : "**no: not covered**");
+        kvr_put_md_text(f, row->detail, sizeof row->detail, 1);
+        fprintf(f, " | %llu | %llu |\n", (unsigned long long)row->cases_run,
+                (unsigned long long)row->draws_outside);
+    }
+    fputs("\n", f);
+}
+
 static void header(FILE *f, const kvc_run_report *r, const kvr_stats *s)
 {
     char thr[KVR_NUM_LEN], secs[KVR_NUM_LEN];
@@ -199,6 +230,7 @@ int kvc_report_write_markdown(const kvc_run_report *r, FILE *f)
             header(f, r, &s);
             group_table(f, r, &s.modes, "Kernel modes", "mode");
             group_table(f, r, &s.formats, "KV cache formats", "KV format");
+            claim_table(f, r);
             kvr_md_flag_worst(f, r, &g);
             failures(f, r, &s);
             worst(f, r, &s);

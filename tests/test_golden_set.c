@@ -308,14 +308,14 @@ Test(golden_set, verify_selects_by_format_and_mode)
     cr_assert_not_null(devnull);
     const kvc_verify_select only_f32 = {-1, 1u << KVC_KV_F32};
     kvc_verify_counts n = {0};
-    kvc_golden_verify_file(&f, "paged", &(kvc_verify_kernel){&kvc_builtin_kernel, NULL, 1, 0}, &only_f32, 0,
+    kvc_golden_verify_file(&f, "paged", &(kvc_verify_kernel){&kvc_builtin_kernel, NULL, 1, 0, NULL, 0}, &only_f32, 0,
                            devnull, &n);
     cr_assert_eq(n.passed + n.failed, f32);
     cr_assert_eq(n.failed, 0);
     cr_assert_eq(n.skipped, f.num_tests - f32);
     const kvc_verify_select nvfp4_blocked = {KVC_MODE_BLOCKED, 1u << KVC_KV_NVFP4};
     kvc_verify_counts m = {0};
-    kvc_golden_verify_file(&f, "paged", &(kvc_verify_kernel){&kvc_builtin_kernel, NULL, 1, 0}, &nvfp4_blocked, 0,
+    kvc_golden_verify_file(&f, "paged", &(kvc_verify_kernel){&kvc_builtin_kernel, NULL, 1, 0, NULL, 0}, &nvfp4_blocked, 0,
                            devnull, &m);
     cr_assert_eq(m.passed + m.failed, 0, "a paged file has no blocked test");
     cr_assert_eq(m.skipped, f.num_tests);

@@ -283,8 +283,9 @@ static kva_status planted_qeff(const kva_qeff_inputs *in,
 }
 
 static const kvc_kernel planted = {
-    "planted-guard", kva_cache_write, planted_paged, kva_blocked_attention,
-    planted_qeff};
+    .name = "planted-guard", .cache_write = kva_cache_write,
+    .paged_attention = planted_paged,
+    .blocked_attention = kva_blocked_attention, .qeff_to_general = planted_qeff};
 
 /* A small valid paged case with a token, a table entry, and out and lse
  * whose sizes are not whole pages (so a sentinel slack sits before them). */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../tools/campaign.h"
+#include "../tools/claim.h"
 #include "planted_kernels.h"
 
 static void validate_dir(const char *dir)
@@ -42,7 +43,17 @@ Test(junit_schema, campaign_report_with_failures_validates, .timeout = 120)
     kvc_run_report rep = {"kvcheck test", "kvcheck run <&\"'>", "planted",
                           o.seed, 0, 1, KVC_TOL_THRESHOLD, st.seconds,
                           "2026-01-01T00:00:00Z", st.num_records, st.records,
-                          "complete", st.planned, 1};
+                          "complete", st.planned, 1, NULL};
+    /* a claim with items not claimed: the not_covered property too */
+    kva_caps caps;
+    kva_caps_everything(&caps);
+    caps.modes = KVA_MODE_PAGED;
+    caps.lse = KVA_LSE_NONE;
+    kvc_claim_row rows[KVC_CLAIM_ROWS];
+    kvc_report_claim claim = {kvc_claim_rows(&caps, NULL, NULL, rows,
+                                             KVC_CLAIM_ROWS),
+                              rows, "half-acc", "not covered", "f32", 1, 3};
+    rep.claim = &claim;
     char err[512];
     cr_assert_eq(kvc_report_write(&rep, dir, err, sizeof err), 0, "%s", err);
     validate_dir(dir);

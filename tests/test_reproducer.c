@@ -114,7 +114,7 @@ Test(reproducer, golden_add_appends_regressions, .timeout = 120)
     cr_assert_eq(f.tests[1].tc_id, 2);
     kvc_verify_counts counts = {0};
     FILE *devnull = fopen("/dev/null", "w");
-    kvc_golden_verify_file(&f, reg, &(kvc_verify_kernel){&kvc_builtin_kernel, NULL, 1, 0}, NULL, 0, devnull,
+    kvc_golden_verify_file(&f, reg, &(kvc_verify_kernel){&kvc_builtin_kernel, NULL, 1, 0, NULL, 0}, NULL, 0, devnull,
                            &counts);
     fclose(devnull);
     cr_assert_eq(counts.passed, 2);

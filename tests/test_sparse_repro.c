@@ -166,10 +166,10 @@ Test(sparse_repro, golden_add_keeps_it, .timeout = 120)
     FILE *devnull = fopen("/dev/null", "w");
     kvc_verify_counts good = {0}, bad = {0};
     kvc_golden_verify_file(&f, reg,
-                           &(kvc_verify_kernel){&kvc_builtin_kernel, NULL, 1, 0}, NULL, 0, devnull,
+                           &(kvc_verify_kernel){&kvc_builtin_kernel, NULL, 1, 0, NULL, 0}, NULL, 0, devnull,
                            &good);
     kvc_golden_verify_file(&f, reg,
-                           &(kvc_verify_kernel){&kvc_planted_offset32, NULL, 1, 0}, NULL, 0, devnull,
+                           &(kvc_verify_kernel){&kvc_planted_offset32, NULL, 1, 0, NULL, 0}, NULL, 0, devnull,
                            &bad);
     fclose(devnull);
     cr_assert_eq(good.passed, 2);

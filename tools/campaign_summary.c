@@ -1,4 +1,7 @@
 /* campaign_summary.c — the summary block a campaign prints at its end. */
+#include <string.h>
+
+#include "../oracle/profile.h"
 #include "campaign.h"
 
 /* "  formats: f32 8812, f16 1402, ... (failed: nvfp4/group 3)": the
@@ -31,6 +34,45 @@ static void print_formats(FILE *f, const kvc_campaign_stats *s)
         fputc('\n', f);
 }
 
+/* The kernel's declaration and what it leaves uncovered (an ABI 1
+ * library, or one that claims everything, prints nothing here). */
+static void print_claim(FILE *f, const kvc_campaign_opts *o,
+                        const kvc_campaign_stats *s)
+{
+    if (!o->claim)
+        return;
+    const kva_caps *c = o->claim;
+    fprintf(f, "  arithmetic: %s, lse: %s, output: %s",
+            kvc_profile_name((kvc_profile)c->profile), kvc_claim_lse_name(c),
+            kvc_claim_out_name(c));
+    if (c->takes_threads)
+        fprintf(f, ", %d thread%s per call", o->kernel_threads > 1 ? o->kernel_threads : 1,
+                o->kernel_threads > 1 ? "s" : "");
+    fputc('\n', f);
+    int any = 0;
+    for (int i = 0; i < KVC_COV_COUNT; i++) {
+        char sizes[64];
+        kvc_claim_describe_sizes(c, i, sizes, sizeof sizes);
+        if (sizes[0] ? strcmp(sizes, "all") == 0 : kvc_claim_has(c, i))
+            continue;
+        fprintf(f, "%s%s%s%s%s", any ? ", " : "  not covered (outside the claim): ",
+                kvc_cov_name(i), sizes[0] ? " (claimed: " : "", sizes,
+                sizes[0] ? ")" : "");
+        any = 1;
+    }
+    if (c->lse == KVA_LSE_NONE)
+        fprintf(f, "%slse", any ? ", " : "  not covered (outside the claim): "), any = 1;
+    if (!(c->features & KVA_FEATURE_CACHE_WRITE))
+        fprintf(f, "%scache write (kvcheck writes the cache)", any ? ", " : "  not covered (outside the claim): "), any = 1;
+    if (!c->validates)
+        fprintf(f, "%sinput validation", any ? ", " : "  not covered (outside the claim): "), any = 1;
+    if (any)
+        fputc('\n', f);
+    if (s->not_covered)
+        fprintf(f, "  %llu case indices had no draw inside the claim\n",
+                (unsigned long long)s->not_covered);
+}
+
 void kvc_campaign_print_summary(FILE *f, const kvc_campaign_opts *o,
                                 const kvc_campaign_stats *s)
 {
@@ -45,6 +87,7 @@ void kvc_campaign_print_summary(FILE *f, const kvc_campaign_opts *o,
         fprintf(f, "  skipped: %llu cases of other formats (--kv-dtype)\n",
                 (unsigned long long)s->skipped);
     print_formats(f, s);
+    print_claim(f, o, s);
     fprintf(f, "  failed: %llu", (unsigned long long)s->failed);
     for (int out = KVC_FAIL_NUMERIC; out < KVC_OUTCOME_COUNT; out++)
         if (s->failed_by_outcome[out])

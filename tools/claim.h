@@ -111,4 +111,18 @@ int kvc_claimed_generate(const kva_caps *caps, uint64_t seed, uint64_t index,
                          int forced_mode, kvc_case *c, char *err,
                          size_t errlen);
 
+/* The coverage table of a run (reports/report.h kvc_claim_row): one row
+ * per item, then lse, the cache write and input validation. cov_run and
+ * cov_outside are the campaign's counts per item (NULL: zeros). Fills at
+ * most max rows (KVC_CLAIM_ROWS is enough) and returns how many. */
+#define KVC_CLAIM_ROWS (KVC_COV_COUNT + 3)
+struct kvc_claim_row;
+size_t kvc_claim_rows(const kva_caps *caps, const uint64_t *cov_run,
+                      const uint64_t *cov_outside, struct kvc_claim_row *rows,
+                      size_t max);
+
+/* "natural", "base 2" or "not covered"; "f32", "f16", "bf16". */
+const char *kvc_claim_lse_name(const kva_caps *caps);
+const char *kvc_claim_out_name(const kva_caps *caps);
+
 #endif /* KVC_CLAIM_H */

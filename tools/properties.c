@@ -78,6 +78,8 @@ static int relabel(const kvc_case *c, const int64_t *perm, relabelled *out)
 /* First bitwise difference of two float arrays, or -1. */
 static int64_t first_diff(const float *a, const float *b, int64_t n)
 {
+    if (!a || !b) /* no lse: nothing to compare */
+        return -1;
     if (memcmp(a, b, (size_t)n * sizeof *a) == 0)
         return -1;
     for (int64_t i = 0; i < n; i++)
@@ -297,6 +299,46 @@ static kvc_outcome check_batch_invariance(const kvc_case *c,
     return o;
 }
 
+/* A kernel that takes a thread count, run again with the same count, must
+ * give the same bits (kvattn.h: num_threads). */
+static kvc_outcome check_thread_determinism(const kvc_case *c,
+                                            const kvc_kernel *k,
+                                            const float *out, const float *lse,
+                                            int64_t rows, kvc_result *r)
+{
+    kva_caps caps;
+    kvc_kernel_caps(k, &caps);
+    if (!caps.takes_threads)
+        return KVC_PASS;
+    kvc_result r2;
+    float *out2, *lse2;
+    int64_t rows2;
+    kvc_outcome o = kvc_run_outputs(c, k, &out2, &lse2, &rows2, &r2);
+    if (o != KVC_PASS) {
+        *r = r2;
+        return o;
+    }
+    int Hq = c->prob.cfg.num_q_heads;
+    int64_t per = (int64_t)Hq * c->prob.cfg.head_dim;
+    int64_t d_out = first_diff(out, out2, rows * per);
+    int64_t d_lse = first_diff(lse, lse2, rows * Hq);
+    if (d_out >= 0 || d_lse >= 0) {
+        int64_t i = d_out >= 0 ? d_out : d_lse;
+        o = KVC_FAIL_NONDETERMINISTIC;
+        r->outcome = o;
+        snprintf(r->message, sizeof r->message,
+                 "two runs with %d thread%s differ: %s of token %lld: %.9g "
+                 "then %.9g", k->threads > 1 ? k->threads : 1,
+                 k->threads > 1 ? "s" : "", d_out >= 0 ? "out" : "lse",
+                 (long long)(i / (d_out >= 0 ? per : Hq)),
+                 (double)(d_out >= 0 ? out[i] : lse[i]),
+                 (double)(d_out >= 0 ? out2[i] : lse2[i]));
+    }
+    free(out2);
+    free(lse2);
+    return o;
+}
+
 kvc_outcome kvc_check_properties(const kvc_case *c, const kvc_kernel *k,
                                  const float *out, const float *lse,
                                  int64_t rows, kvc_result *r)
@@ -304,5 +346,7 @@ kvc_outcome kvc_check_properties(const kvc_case *c, const kvc_kernel *k,
     kvc_outcome o = check_relabel(c, k, out, lse, rows, r);
     if (o == KVC_PASS)
         o = check_batch_invariance(c, k, out, lse, r);
+    if (o == KVC_PASS)
+        o = check_thread_determinism(c, k, out, lse, rows, r);
     return o;
 }

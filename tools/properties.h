@@ -14,6 +14,11 @@
  * same physical blocks) must give BITWISE the rows it got in its batch. A
  * kernel whose reduction order or tiling depends on the batch (split-KV
  * chosen by total tokens, state shared across sequences) fails this.
+ *
+ * Thread determinism: a kernel that takes a thread count (kva_caps
+ * takes_threads) run twice with the same count must give BITWISE the same
+ * out and lse (KVC_FAIL_NONDETERMINISTIC otherwise): atomics or a
+ * reduction order that depends on scheduling fail this.
  */
 #ifndef KVC_PROPERTIES_H
 #define KVC_PROPERTIES_H

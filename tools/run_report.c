@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../oracle/profile.h"
+#include "claim.h"
 #include "commands.h"
 #include "version.h"
 
@@ -84,6 +86,25 @@ static int write_state(kvc_run_reporter *rr, const kvc_campaign_stats *s,
                        size_t errlen)
 {
     const kvc_campaign_opts *o = rr->o;
+    kva_caps everything;
+    const kva_caps *caps = o->claim;
+    if (!caps) {
+        kva_caps_everything(&everything);
+        caps = &everything;
+    }
+    kvc_claim_row rows[KVC_CLAIM_ROWS];
+    kvc_report_claim claim = {
+        .num_rows = kvc_claim_rows(caps, s->cov_run, s->cov_outside, rows,
+                                   KVC_CLAIM_ROWS),
+        .rows = rows,
+        .profile = kvc_profile_name((kvc_profile)caps->profile),
+        .lse = kvc_claim_lse_name(caps),
+        .out_type = kvc_claim_out_name(caps),
+        .threads = caps->takes_threads
+                       ? (o->kernel_threads > 0 ? o->kernel_threads : 1)
+                       : 0,
+        .not_covered = s->not_covered,
+    };
     kvc_run_report rep = {
         .tool_version = KVC_VERSION,
         .command = rr->command,
@@ -99,6 +120,7 @@ static int write_state(kvc_run_reporter *rr, const kvc_campaign_stats *s,
         .state = state,
         .cases_planned = s->planned,
         .exit_status = exit_status,
+        .claim = &claim,
     };
     return kvc_report_write(&rep, rr->dir, err, errlen);
 }

@@ -41,7 +41,18 @@ typedef struct step {
     const int64_t *slots;  /* [num_tokens] slot mapping */
     const uint8_t *const *masks; /* [S] into one guarded mask, or NULL */
     int64_t rows;        /* output rows the kernel gets */
-    float *out, *lse;    /* guarded outputs [rows][Hq][D], [rows][Hq] */
+    kva_caps caps;       /* the kernel's claim (runner.h kvc_kernel_caps) */
+    /* guarded outputs as the kernel writes them: kout [rows][Hq][D] of
+     * out_elem bytes (fp32, or 16-bit codes: caps.out_dtype), klse
+     * [rows][Hq] fp32 (NULL when the kernel returns no lse) */
+    void *kout;
+    size_t out_elem;
+    float *klse;
+    /* the same as fp32 natural-log values, for judging: out is kout itself
+     * for fp32 output, else a decoded copy; lse is klse, a copy converted
+     * from base 2, or NULL (lse not covered). Set by step_outputs. */
+    float *out, *lse;
+    float *out_copy, *lse_copy; /* what step_outputs allocated */
 } step;
 
 /* Set r's outcome and message; returns the outcome. */
