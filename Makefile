@@ -51,6 +51,7 @@ PLANTED_SO := $(BUILD)/tests/libkvattn_planted_no_rescale.so
 # A kernel library that crashes, hangs, exits or writes out of bounds on
 # purpose (tests/misbehave_lib.c; KVC_MISBEHAVE says how).
 MISBEHAVE_SO := $(BUILD)/tests/libkvattn_misbehave.so
+CLAIMS_SO := $(BUILD)/tests/libkvattn_claims.so
 
 CAMPAIGN_CASES ?= 20000
 CAMPAIGN_SEED  ?= 1
@@ -65,7 +66,7 @@ GOLDEN_FILES = $(sort $(wildcard golden/vectors/*.json))
 .PHONY: all deps test campaign clean check-valgrind check-asan golden-check bitexact
 .DEFAULT_GOAL := all
 
-all: $(LIBKVATTN) $(LIBKVATTN_SO) $(KVCHECK) $(TESTS) $(PLANTED_SO) $(MISBEHAVE_SO)
+all: $(LIBKVATTN) $(LIBKVATTN_SO) $(KVCHECK) $(TESTS) $(PLANTED_SO) $(MISBEHAVE_SO) $(CLAIMS_SO)
 
 deps:
 	@sh tools/install-deps.sh
@@ -138,10 +139,23 @@ $(PLANTED_SO): $(KERNEL_SRC) tests/planted_kernels.c tests/planted_lib.c
 	$(CC) $(KERNEL_CFLAGS) -shared -Dkva_paged_attention=kva_real_paged_attention \
 	  -o $@ $(KERNEL_SRC) tests/planted_kernels.c $@.planted_lib.o -lm
 
+# An ABI 1 library: its capabilities entry points are renamed away, so it
+# claims everything by their absence.
 $(MISBEHAVE_SO): $(KERNEL_SRC) tests/misbehave_lib.c
 	@mkdir -p $(dir $@)
 	$(CC) $(KERNEL_CFLAGS) -c tests/misbehave_lib.c -o $@.wrapper.o
 	$(CC) $(KERNEL_CFLAGS) -shared -Dkva_paged_attention=kva_real_paged_attention \
+	  -Dkva_capabilities=kva_v1_hidden_capabilities \
+	  -Dkva_abi_version=kva_v1_hidden_abi_version \
+	  -o $@ $(KERNEL_SRC) $@.wrapper.o -lm
+
+# libkvattn behind a claim chosen by KVC_CLAIM (tests/claims_lib.c).
+$(CLAIMS_SO): $(KERNEL_SRC) tests/claims_lib.c
+	@mkdir -p $(dir $@)
+	$(CC) $(KERNEL_CFLAGS) -c tests/claims_lib.c -o $@.wrapper.o
+	$(CC) $(KERNEL_CFLAGS) -shared -Dkva_paged_attention=kva_real_paged_attention \
+	  -Dkva_capabilities=kva_real_capabilities \
+	  -Dkva_abi_version=kva_real_abi_version \
 	  -o $@ $(KERNEL_SRC) $@.wrapper.o -lm
 
 $(BUILD)/obj/%.o: %.c
