@@ -53,6 +53,14 @@ PLANTED_SO := $(BUILD)/tests/libkvattn_planted_no_rescale.so
 MISBEHAVE_SO := $(BUILD)/tests/libkvattn_misbehave.so
 CLAIMS_SO := $(BUILD)/tests/libkvattn_claims.so
 
+# Example kernel plugins and their self-test (examples/README.md).
+EXAMPLES_DIR := $(BUILD)/examples
+EXAMPLE_SOS  := $(EXAMPLES_DIR)/libwrap_kvattn.so $(EXAMPLES_DIR)/libhalf_acc.so \
+                $(EXAMPLES_DIR)/libwrong.so
+EXAMPLES     := $(EXAMPLE_SOS) $(EXAMPLES_DIR)/selftest
+# -ffp-contract=off: the half-acc kernel rounds every product to fp32.
+EXAMPLE_CFLAGS := $(KERNEL_CFLAGS) -ffp-contract=off
+
 CAMPAIGN_CASES ?= 20000
 CAMPAIGN_SEED  ?= 1
 
@@ -66,7 +74,8 @@ GOLDEN_FILES = $(sort $(wildcard golden/vectors/*.json))
 .PHONY: all deps test campaign clean check-valgrind check-asan golden-check bitexact
 .DEFAULT_GOAL := all
 
-all: $(LIBKVATTN) $(LIBKVATTN_SO) $(KVCHECK) $(TESTS) $(PLANTED_SO) $(MISBEHAVE_SO) $(CLAIMS_SO)
+all: $(LIBKVATTN) $(LIBKVATTN_SO) $(KVCHECK) $(TESTS) $(PLANTED_SO) $(MISBEHAVE_SO) \
+     $(CLAIMS_SO) $(EXAMPLES)
 
 deps:
 	@sh tools/install-deps.sh
@@ -157,6 +166,23 @@ $(CLAIMS_SO): $(KERNEL_SRC) tests/claims_lib.c
 	  -Dkva_capabilities=kva_real_capabilities \
 	  -Dkva_abi_version=kva_real_abi_version \
 	  -o $@ $(KERNEL_SRC) $@.wrapper.o -lm
+
+# The wrapper dlopens ../libkvattn.so at run time (no link dependency).
+$(EXAMPLES_DIR)/libwrap_kvattn.so: examples/wrap_libkvattn.c kernels/kvattn.h | $(LIBKVATTN_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(EXAMPLE_CFLAGS) $(SANFLAGS) -shared -o $@ $< -ldl
+
+$(EXAMPLES_DIR)/libhalf_acc.so: examples/half_acc_kernel.c kernels/kvattn.h
+	@mkdir -p $(dir $@)
+	$(CC) $(EXAMPLE_CFLAGS) $(SANFLAGS) -shared -o $@ $< -lm -lpthread
+
+$(EXAMPLES_DIR)/libwrong.so: examples/wrong_kernel.c kernels/kvattn.h
+	@mkdir -p $(dir $@)
+	$(CC) $(EXAMPLE_CFLAGS) $(SANFLAGS) -shared -o $@ $< -lm
+
+$(EXAMPLES_DIR)/selftest: $(BUILD)/obj/examples/selftest.o $(CORE_OBJ) $(ORACLE_OBJ) $(LIBKVATTN)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
