@@ -32,7 +32,7 @@ GEN_SRC    := $(wildcard generators/*.c)
 GOLDEN_SRC := $(wildcard golden/*.c)
 REPORT_SRC := $(wildcard reports/*.c)
 TOOL_SRC   := $(filter-out tools/kvcheck_main.c tools/oracle_bitexact_main.c,$(wildcard tools/*.c))
-TEST_SRC   := $(filter-out tests/planted_lib.c tests/misbehave_lib.c,$(wildcard tests/*.c))
+TEST_SRC   := $(filter-out tests/planted_lib.c tests/misbehave_lib.c tests/claims_lib.c,$(wildcard tests/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 

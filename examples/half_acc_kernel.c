@@ -274,6 +274,11 @@ KVA_API void kva_capabilities(kva_caps *caps)
     c.features = KVA_FEATURE_CAUSAL | KVA_FEATURE_BIDIRECTIONAL |
                  KVA_FEATURE_WINDOW | KVA_FEATURE_SOFTCAP |
                  KVA_FEATURE_CUSTOM_MASK | KVA_FEATURE_PADDING_TOKENS;
+    /* not KVA_FEATURE_FORMAT_EDGES: an f16 accumulator overflows past
+     * 65504, which K/V at an f16 cache's largest values reach (a limit of
+     * the design, as in llama.cpp); not KVA_FEATURE_CACHE_WRITE: kvcheck
+     * writes the cache; not large offsets: 64-bit offsets are not needed
+     * for an example */
     c.head_dims.min = 1;   /* any head_dim */
     c.block_sizes.min = 1; /* any block size */
     c.validates = 0;

@@ -410,7 +410,12 @@ enum kva_feature_bits {
                                              encodes new tokens into the
                                              caller's cache */
     KVA_FEATURE_LARGE_OFFSETS = 1u << 7,  /* cache offsets beyond 2^31 units */
-    KVA_FEATURE_ALL = (1u << 8) - 1
+    KVA_FEATURE_FORMAT_EDGES = 1u << 8,   /* K/V at the cache format's
+                                             extremes (largest finite
+                                             values, subnormals, +-0,
+                                             saturation): an f16
+                                             accumulator overflows there */
+    KVA_FEATURE_ALL = (1u << 9) - 1
 };
 
 /* What lse a library writes. */

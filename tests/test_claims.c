@@ -249,10 +249,6 @@ Test(claims, abi1_library_claims_everything)
     cr_assert_eq(kvc_proc_run(&p, argv, env, 120), 0);
     cr_assert_eq(kvc_proc_exit_code(&p), 0, "%s%s", p.out, p.err);
     cr_expect(!strstr(p.out, "not covered"), "%s", p.out);
-    cr_expect(strstr(p.out, "paged 41, blocked 28, qeff 31") ||
-                  strstr(p.out, "100 cases ("),
-              "%s", p.out);
-    kvc_proc_free(&p);
     const char *in_tree[] = {KVCHECK, "run", "--cases", "100", "--no-report",
                              NULL};
     kvc_proc q;
@@ -263,6 +259,7 @@ Test(claims, abi1_library_claims_everything)
     cr_expect_eq(strcspn(a, "\n"), strcspn(b, "\n"));
     cr_expect(strncmp(a, b, strcspn(a, "\n")) == 0, "%s\nvs\n%s", a, b);
     kvc_proc_free(&q);
+    kvc_proc_free(&p);
 }
 
 Test(claims, golden_verify_skips_what_is_not_claimed, .timeout = 300)
@@ -309,6 +306,8 @@ Test(claims, sets_ranges_and_items)
     caps.layouts = 0;
     cr_expect_eq(kvc_claim_missing(&caps, &f), 0);
     char err[256];
+    caps.layouts = KVA_LAYOUT_ALL;
+    cr_expect_eq(kvc_caps_check(&caps, err, sizeof err), 0, "%s", err);
     caps.head_dims.count = KVA_SET_MAX + 1;
     cr_expect_eq(kvc_caps_check(&caps, err, sizeof err), -1);
     cr_expect(strstr(err, "head_dims.count"), "%s", err);

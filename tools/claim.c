@@ -22,7 +22,7 @@ const char *kvc_cov_name(int item)
         "layout nhd",   "layout hnd",    "layout padded",
         "causal",       "bidirectional", "window",
         "softcap",      "custom mask",   "padding tokens",
-        "large offsets", "head_dim",     "block_size",
+        "large offsets", "format edges", "head_dim",     "block_size",
         "seq_len",      "q_len",
     };
     static const char *const modes[3] = {"mode paged", "mode blocked",
@@ -73,6 +73,7 @@ void kvc_facts_of_spec(const kvc_case_spec *sp, kvc_case_facts *f)
     f->mask = sp->mask != KVC_MASK_NONE;
     f->padding = sp->pad_tokens > 0;
     f->large_offsets = sp->large_offsets;
+    f->format_edges = sp->format_edges;
     f->head_dim = sp->cfg.head_dim;
     f->block_size = paged_like(sp->mode) ? sp->block_size : 0;
     for (int s = 0; s < sp->num_seqs && s < KVC_MAX_SEQS; s++) {
@@ -117,6 +118,7 @@ void kvc_facts_of_case(const kvc_case *c, kvc_case_facts *f)
     f->softcap = p->cfg.softcap > 0.0f;
     f->mask = p->has_mask;
     f->padding = p->num_tokens > p->q_start[p->num_seqs];
+    f->format_edges = (c->flags >> KVC_FLAG_FORMAT_EDGES & 1u) != 0;
     f->head_dim = p->cfg.head_dim;
     for (int s = 0; s < p->num_seqs; s++) {
         int64_t kv = kvc_kv_len(p, s);
@@ -147,6 +149,7 @@ uint64_t kvc_claim_uses(const kvc_case_facts *f)
     if (f->mask) u |= BIT(KVC_COV_CUSTOM_MASK);
     if (f->padding) u |= BIT(KVC_COV_PADDING_TOKENS);
     if (f->large_offsets) u |= BIT(KVC_COV_LARGE_OFFSETS);
+    if (f->format_edges) u |= BIT(KVC_COV_FORMAT_EDGES);
     return u | BIT(KVC_COV_HEAD_DIM) | BIT(KVC_COV_SEQ_LEN) | BIT(KVC_COV_Q_LEN);
 }
 
@@ -194,6 +197,8 @@ int kvc_claim_has(const kva_caps *caps, int item)
         return (caps->features & KVA_FEATURE_PADDING_TOKENS) != 0;
     case KVC_COV_LARGE_OFFSETS:
         return (caps->features & KVA_FEATURE_LARGE_OFFSETS) != 0;
+    case KVC_COV_FORMAT_EDGES:
+        return (caps->features & KVA_FEATURE_FORMAT_EDGES) != 0;
     case KVC_COV_HEAD_DIM: return set_is_all(&caps->head_dims);
     case KVC_COV_BLOCK_SIZE: return set_is_all(&caps->block_sizes);
     case KVC_COV_SEQ_LEN: return caps->max_seq_len == 0;

@@ -42,6 +42,7 @@ enum {
     KVC_COV_CUSTOM_MASK,
     KVC_COV_PADDING_TOKENS,
     KVC_COV_LARGE_OFFSETS,
+    KVC_COV_FORMAT_EDGES,
     KVC_COV_HEAD_DIM,   /* the case's head_dim is in the claimed set */
     KVC_COV_BLOCK_SIZE, /* its block size (paged, QEfficient) */
     KVC_COV_SEQ_LEN,    /* its longest sequence (keys) */
@@ -64,7 +65,7 @@ typedef struct kvc_case_facts {
     kvc_kv_dtype dtype;
     kvc_scale_kind kind;
     int hnd, padded;        /* paged / QEfficient layouts */
-    int causal, window, softcap, mask, padding, large_offsets;
+    int causal, window, softcap, mask, padding, large_offsets, format_edges;
     int head_dim;
     int block_size;         /* 0 for blocked mode */
     int64_t max_kv, max_q;
