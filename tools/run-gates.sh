@@ -35,6 +35,7 @@ gate valgrind        $MAKE --no-print-directory check-valgrind
 gate sanitizers      $MAKE --no-print-directory check-asan
 gate corpora         sh fuzz/ci-replay.sh
 gate planted-proofs  env FUZZ_PROVE_LIMIT=120 sh fuzz/prove-planted.sh
+gate examples        sh examples/check.sh
 gate criterion       criterion
 
 echo
