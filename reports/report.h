@@ -24,6 +24,8 @@ typedef struct kvc_case_record {
     int passed;
     int has_verdict;     /* a numeric comparison ran: ratio/err/allowed valid */
     double ratio, err, allowed;
+    double ratio_fp32;   /* the same outputs under the fp32 model (equal to
+                            ratio when the kernel's profile is fp32) */
     /* the config, for the coverage grid and the JSON */
     int num_seqs, num_q_heads, num_kv_heads, head_dim, block_size;
     int total_q_tokens, max_kv_len;

@@ -155,6 +155,10 @@ static void card(FILE *f, const kvc_run_report *r, size_t pos,
         kvr_fmt_short(a, c->allowed);
         fprintf(f, " &middot; ratio <b>%s</b> (error %s, allowed %s)", q, e,
                 a);
+        if (c->ratio_fp32 != c->ratio) {
+            kvr_fmt_short(q, c->ratio_fp32);
+            fprintf(f, ", under fp32 %s", q);
+        }
     }
     fputs(" &middot; ", f);
     kvr_html_esc(f, KVR_STR(kvr_mode_name(c)));

@@ -24,7 +24,10 @@
  *                 "failures_by_flag": { "<flag>": { "cases", "failed" },
  *                                       ... } },  (most failures first)
  *     "cases": [ { "index", "mode", "kv_format", "outcome", "passed",
- *                  "ratio", "err", "allowed",        (only with a verdict)
+ *                  "ratio", "ratio_fp32", "err", "allowed",
+ *                                                    (only with a verdict;
+ *                  ratio in the kernel's profile, ratio_fp32 the same
+ *                  outputs under the fp32 model)
  *                  "num_seqs", "num_q_heads", "num_kv_heads", "head_dim",
  *                  "block_size", "total_q_tokens", "max_kv_len",
  *                  "flags": [..], "desc", "message", "replay",
@@ -128,6 +131,7 @@ static cJSON *case_object(const kvc_case_record *c)
     bad |= add(o, "passed", cJSON_CreateBool(c->passed != 0));
     if (c->has_verdict) {
         bad |= add(o, "ratio", exact_number(c->ratio));
+        bad |= add(o, "ratio_fp32", exact_number(c->ratio_fp32));
         bad |= add(o, "err", exact_number(c->err));
         bad |= add(o, "allowed", exact_number(c->allowed));
     }

@@ -88,6 +88,10 @@ static void card(FILE *f, const kvc_case_record *c)
         kvr_fmt_short(e, c->err);
         kvr_fmt_short(a, c->allowed);
         fprintf(f, ", ratio %s (error %s, allowed %s)", q, e, a);
+        if (c->ratio_fp32 != c->ratio) {
+            kvr_fmt_short(q, c->ratio_fp32);
+            fprintf(f, ", under fp32 %s", q);
+        }
     }
     fputs("\n\n", f);
     if (c->message[0]) {

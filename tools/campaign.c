@@ -88,6 +88,7 @@ void kvc_record_fill(kvc_case_record *rec, const kvc_campaign_opts *o,
     rec->passed = r->outcome == KVC_PASS;
     rec->has_verdict = r->verdict.seq >= 0;
     rec->ratio = r->verdict.ratio;
+    rec->ratio_fp32 = r->verdict.ratio_fp32;
     rec->err = r->verdict.err;
     rec->allowed = r->verdict.allowed;
     rec->num_seqs = p->num_seqs;

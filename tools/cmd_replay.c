@@ -43,6 +43,8 @@ static void print_verdict(const kvc_result *r)
     printf("\n");
     printf("  got %.9g want %.17g\n  err %.3g allowed %.3g ratio %.4g (threshold %.1f)\n",
            v->got, v->want, v->err, v->allowed, v->ratio, KVC_TOL_THRESHOLD);
+    if (v->ratio_fp32 != v->ratio)
+        printf("  under the fp32 model: ratio %.4g\n", v->ratio_fp32);
 }
 
 /* Replay golden-format files, printing every test. */
