@@ -32,18 +32,42 @@ static void *optional(void *h, const char *name)
     return dlerror() ? NULL : sym;
 }
 
+/* An ABI 1 library claims everything its entry points serve: the modes
+ * and the cache write whose functions it exports (a paged-only library is
+ * checked as one, not refused). */
+static int abi1_caps(void *h, const char *path, kva_caps *c, char *err,
+                     size_t errlen)
+{
+    int paged = optional(h, "kva_paged_attention") != NULL;
+    kva_caps_everything(c);
+    c->modes = 0;
+    if (paged)
+        c->modes |= KVA_MODE_PAGED;
+    if (optional(h, "kva_blocked_attention"))
+        c->modes |= KVA_MODE_BLOCKED;
+    if (paged && optional(h, "kva_qeff_to_general"))
+        c->modes |= KVA_MODE_QEFF;
+    if (!optional(h, "kva_cache_write"))
+        c->features &= ~(uint32_t)KVA_FEATURE_CACHE_WRITE;
+    if (c->modes == 0) {
+        snprintf(err, errlen, "%s: exports neither kva_paged_attention nor "
+                 "kva_blocked_attention (and no kva_capabilities): nothing "
+                 "to check", path);
+        return -1;
+    }
+    return 0;
+}
+
 /* The library's claim: kva_capabilities when it exports it, checked as
- * untrusted data; everything (an ABI 1 library) otherwise. */
+ * untrusted data; what its entry points serve (ABI 1) otherwise. */
 static int read_caps(void *h, const char *path, kvc_kernel *k, char *err,
                      size_t errlen)
 {
     void *ver = optional(h, "kva_abi_version");
     void *cap = optional(h, "kva_capabilities");
     k->caps_set = 1;
-    if (!cap) {
-        kva_caps_everything(&k->caps);
-        return 0;
-    }
+    if (!cap)
+        return abi1_caps(h, path, &k->caps, err, errlen);
     int (*version)(void) = NULL;
     void (*capabilities)(kva_caps *) = NULL;
     memcpy(&capabilities, &cap, sizeof capabilities);

@@ -1,10 +1,12 @@
 /*
  * kernel_lib.h — a kernel author's own kernel, checked through the C ABI of
  * kernels/kvattn.h: a shared library loaded at run time (`kvcheck ...
- * --kernel-lib PATH`). An ABI 1 library exports kva_cache_write,
- * kva_paged_attention, kva_blocked_attention and kva_qeff_to_general and
- * claims everything; an ABI 2 library exports kva_capabilities too, and
- * only the entry points its claim needs. The in-tree libkvattn is the
+ * --kernel-lib PATH`). An ABI 1 library (no kva_capabilities) claims
+ * everything its entry points serve (kva_paged_attention: paged, with
+ * kva_qeff_to_general: QEfficient too; kva_blocked_attention: blocked;
+ * kva_cache_write: the in-place write); an ABI 2 library says what it
+ * claims in kva_capabilities and exports only the entry points its claim
+ * needs. The in-tree libkvattn is the
  * default.
  */
 #ifndef KVC_KERNEL_LIB_H
