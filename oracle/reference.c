@@ -263,33 +263,33 @@ static void weigh_values64(const row_view *r, const double *w, double l,
                            const elem_mags *m)
 {
     for (int d = 0; d < r->dim; d++) {
-        double acc = 0.0, acc_abs = 0.0, pre = 0.0, lo = 0.0, hi = 0.0;
+        double acc = 0.0, acc_abs = 0.0;
+        double pre = 0.0, lo = 0.0, hi = 0.0; /* prefix sums of p_j v_jd */
+        double win = 0.0, tw = 0.0; /* sums of p_j |v_jd| over a tile */
         for (int c = 0; c < r->n; c++) {
             double vd = (double)value_of(r, c)[d];
             acc += w[c] * vd;
             acc_abs += w[c] * fabs(vd);
-            pre += w[c] / l * vd;
+            double pc = w[c] / l;
+            pre += pc * vd;
             if (pre < lo)
                 lo = pre;
             if (pre > hi)
                 hi = pre;
-        }
-        m->out[d] = acc / l;
-        m->absw[d] = acc_abs / l;
-        m->segw[d] = hi - lo;
-        /* Every window of KVC_REF_TILE consecutive keys, as a running
-         * sum (add the entering key, subtract the leaving one): terms are
-         * >= 0, so the drift is a few double ulps of the largest window,
-         * far below anything the tolerance resolves. */
-        double tw = 0.0, win = 0.0;
-        for (int c = 0; c < r->n; c++) {
-            win += w[c] / l * fabs((double)value_of(r, c)[d]);
+            /* Every window of KVC_REF_TILE consecutive keys as a running
+             * sum (add the entering key, subtract the leaving one): the
+             * terms are >= 0, so the drift is a few double ulps of the
+             * largest window, far below what the tolerance resolves. */
+            win += pc * fabs(vd);
             if (c >= KVC_REF_TILE)
                 win -= w[c - KVC_REF_TILE] / l *
                        fabs((double)value_of(r, c - KVC_REF_TILE)[d]);
             if (win > tw)
                 tw = win;
         }
+        m->out[d] = acc / l;
+        m->absw[d] = acc_abs / l;
+        m->segw[d] = hi - lo;
         m->tilew[d] = tw;
         double dev = 0.0;
         for (int c = 0; c < r->n; c++)
