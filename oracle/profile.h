@@ -1,6 +1,6 @@
 /*
  * profile.h — the naive attention algorithm in a kernel's declared
- * arithmetic profile (groundwork: the runner does not use it yet).
+ * arithmetic profile (judged by tolerance.h kvc_judge_outputs).
  *
  * Not every kernel computes in fp32. A kernel will declare one of:
  *

@@ -140,6 +140,9 @@ void kvc_reference_free(kvc_reference *ref)
     free(ref->smax);
     free(ref->vmax);
     free(ref->nvis);
+    free(ref->segw);
+    free(ref->tilew);
+    free(ref->devw);
     memset(ref, 0, sizeof *ref);
 }
 
@@ -154,12 +157,16 @@ static int alloc_reference(kvc_reference *ref, int64_t rows, int hq, int dim)
     ref->out = alloc_array(nelem, sizeof *ref->out);
     ref->out32 = alloc_array(nelem, sizeof *ref->out32);
     ref->absw = alloc_array(nelem, sizeof *ref->absw);
+    ref->segw = alloc_array(nelem, sizeof *ref->segw);
+    ref->tilew = alloc_array(nelem, sizeof *ref->tilew);
+    ref->devw = alloc_array(nelem, sizeof *ref->devw);
     ref->lse = alloc_array(nrow, sizeof *ref->lse);
     ref->lse32 = alloc_array(nrow, sizeof *ref->lse32);
     ref->smax = alloc_array(nrow, sizeof *ref->smax);
     ref->vmax = alloc_array(nrow, sizeof *ref->vmax);
     ref->nvis = alloc_array(nrow, sizeof *ref->nvis);
-    if (!ref->out || !ref->out32 || !ref->absw || !ref->lse || !ref->lse32 ||
+    if (!ref->out || !ref->out32 || !ref->absw || !ref->segw ||
+        !ref->tilew || !ref->devw || !ref->lse || !ref->lse32 ||
         !ref->smax || !ref->vmax || !ref->nvis) {
         kvc_reference_free(ref);
         return -1;
@@ -243,29 +250,61 @@ static double softmax64(double *x, int n, double *lse)
     return l;
 }
 
-/* out_d = sum_j w_j v_jd / l and absw_d = sum_j w_j |v_jd| / l. */
+/* Per element d, with p_j = w_j / l: out_d = sum_j p_j v_jd,
+ * absw_d = sum_j p_j |v_jd|, and the signal-tracking magnitudes of
+ * reference.h: segw_d (max prefix sum - min prefix sum, prefixes from 0),
+ * tilew_d (largest sum of p_j |v_jd| over KVC_REF_TILE consecutive keys) and
+ * devw_d = sum_j p_j |v_jd - out_d| (a second pass, after out_d). */
+typedef struct elem_mags {
+    double *out, *absw, *segw, *tilew, *devw;
+} elem_mags;
+
 static void weigh_values64(const row_view *r, const double *w, double l,
-                           double *out, double *absw)
+                           const elem_mags *m)
 {
     for (int d = 0; d < r->dim; d++) {
         double acc = 0.0, acc_abs = 0.0;
+        double pre = 0.0, lo = 0.0, hi = 0.0; /* prefix sums of p_j v_jd */
+        double win = 0.0, tw = 0.0; /* sums of p_j |v_jd| over a tile */
         for (int c = 0; c < r->n; c++) {
             double vd = (double)value_of(r, c)[d];
             acc += w[c] * vd;
             acc_abs += w[c] * fabs(vd);
+            double pc = w[c] / l;
+            pre += pc * vd;
+            if (pre < lo)
+                lo = pre;
+            if (pre > hi)
+                hi = pre;
+            /* Every window of KVC_REF_TILE consecutive keys as a running
+             * sum (add the entering key, subtract the leaving one): the
+             * terms are >= 0, so the drift is a few double ulps of the
+             * largest window, far below what the tolerance resolves. */
+            win += pc * fabs(vd);
+            if (c >= KVC_REF_TILE)
+                win -= w[c - KVC_REF_TILE] / l *
+                       fabs((double)value_of(r, c - KVC_REF_TILE)[d]);
+            if (win > tw)
+                tw = win;
         }
-        out[d] = acc / l;
-        absw[d] = acc_abs / l;
+        m->out[d] = acc / l;
+        m->absw[d] = acc_abs / l;
+        m->segw[d] = hi - lo;
+        m->tilew[d] = tw;
+        double dev = 0.0;
+        for (int c = 0; c < r->n; c++)
+            dev += w[c] / l * fabs((double)value_of(r, c)[d] - m->out[d]);
+        m->devw[d] = dev;
     }
 }
 
 static void row_double(const row_view *r, double scale, double cap,
-                       double *x, double *out, double *absw, double *lse)
+                       double *x, const elem_mags *m, double *lse)
 {
     for (int c = 0; c < r->n; c++)
         x[c] = score64(r->q, key_of(r, c), r->dim, scale, cap);
     double l = softmax64(x, r->n, lse);
-    weigh_values64(r, x, l, out, absw);
+    weigh_values64(r, x, l, m);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -385,6 +424,9 @@ static void set_empty_row(kvc_reference *ref, int64_t row)
         ref->out[row * dim + d] = 0.0;
         ref->out32[row * dim + d] = 0.0f;
         ref->absw[row * dim + d] = 0.0;
+        ref->segw[row * dim + d] = 0.0;
+        ref->tilew[row * dim + d] = 0.0;
+        ref->devw[row * dim + d] = 0.0;
     }
     ref->lse[row] = -INFINITY;
     ref->lse32[row] = -INFINITY;
@@ -415,8 +457,11 @@ static void compute_row(const kvc_problem *p, const kv_values *kv, int s,
         return;
     }
     ref->nvis[row] = r->n;
-    row_double(r, (double)c->scale, (double)c->softcap, sc->x,
-               ref->out + row * dim, ref->absw + row * dim, ref->lse + row);
+    elem_mags m = {ref->out + row * dim, ref->absw + row * dim,
+                   ref->segw + row * dim, ref->tilew + row * dim,
+                   ref->devw + row * dim};
+    row_double(r, (double)c->scale, (double)c->softcap, sc->x, &m,
+               ref->lse + row);
     row_float(r, c->scale, c->softcap, sc->x32, ref->out32 + row * dim,
               ref->lse32 + row);
     ref->smax[row] = score_scale(r, (double)c->scale);

@@ -38,7 +38,19 @@
  *                  score rounding errors (before soft-capping)
  *   vmax[t][h]     max_j max_d |v_jd| over visible j (underflow scale)
  *   nvis[t][h]     number of visible keys
+ * and the signal-tracking magnitudes of element d (tolerance.md, "Sums that
+ * track the signal"), with j running over the visible keys in position
+ * order and w the exact softmax weights:
+ *   segw[t][h][d]  max over contiguous runs a < j <= b of |sum w_j v_jd|
+ *                  (the range of the prefix sums, 0 included): the largest
+ *                  partial sum a kernel that accumulates contiguous runs of
+ *                  keys can hold; |out| <= segw <= absw
+ *   tilew[t][h][d] max over KVC_REF_TILE consecutive visible keys of
+ *                  sum w_j |v_jd|: any partial sum inside one tile
+ *   devw[t][h][d]  sum_j w_j |v_jd - out_d|: the spread of v_d about out_d
+ *                  under the weights (score errors cancel on a common part)
  */
+#define KVC_REF_TILE 64
 typedef struct kvc_reference {
     int64_t rows; /* q_start[S] */
     int num_q_heads;
@@ -51,6 +63,9 @@ typedef struct kvc_reference {
     double *smax;
     double *vmax;
     int *nvis;
+    double *segw;
+    double *tilew;
+    double *devw;
 } kvc_reference;
 
 /* Compute the reference of p (p must pass kvc_problem_check). Returns 0, or
