@@ -114,6 +114,7 @@ typedef struct case_result {
     int generated;        /* 0: the generator could not build the case */
     int mode, dtype, kind, outcome;
     uint64_t uses;        /* coverage items of the case (claim.h) */
+    uint64_t built_outside; /* built attempts outside the claim before it */
     char desc[512];
 } case_result;
 
@@ -198,6 +199,7 @@ static void tally(kvc_campaign_stats *s, const case_result *cr)
     s->run_by_format[d][k]++;
     for (int i = 0; i < KVC_COV_COUNT; i++)
         s->cov_run[i] += cr->uses >> i & 1u;
+    s->cov_outside[KVC_COV_Q_RANGE] += cr->built_outside;
     if (rec->has_verdict && rec->ratio > s->worst_ratio) {
         s->worst_ratio = rec->ratio;
         s->worst_index = rec->index;
@@ -219,6 +221,7 @@ static void result_fill(case_result *cr, const kvc_campaign_opts *o,
 {
     kvc_record_fill(&cr->rec, o, c, r, index, seconds);
     cr->generated = 1;
+    cr->built_outside = 0;
     cr->mode = (int)c->spec.mode;
     cr->dtype = (int)c->prob.quant.dtype;
     cr->kind = (int)c->prob.quant.kind;
@@ -257,13 +260,16 @@ static void worker_run(void *ctx, uint64_t index, void *result)
     kvc_result r;
     char err[256];
     double t = now_seconds();
-    if (kvc_claimed_generate(cp->o->claim, cp->o->seed, index,
-                             cp->o->forced_mode, &c, err, sizeof err) != 0) {
+    uint64_t built_outside = 0;
+    if (kvc_claimed_generate_counted(cp->o->claim, cp->o->seed, index,
+                                     cp->o->forced_mode, &c, &built_outside,
+                                     err, sizeof err) != 0) {
         generator_failed(cr, cp->o, index, err);
         return;
     }
     kvc_run_case(&c, cp->wk.k, &r);
     result_fill(cr, cp->o, &c, &r, index, now_seconds() - t);
+    cr->built_outside = built_outside;
     kvc_case_free(&c);
 }
 

@@ -1,10 +1,14 @@
 /* claim.c — a kernel's claim against a case's needs (claim.h). */
 #include "claim.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #define BIT(i) (1ull << (i))
+/* The smallest magnitude that rounds to infinity in f16 (65504 + half an
+ * ulp of 32). */
+#define F16_INF_FROM 65520.0
 
 static const char *const format_names[13] = {
     "format f32",              "format f16",
@@ -22,7 +26,8 @@ const char *kvc_cov_name(int item)
         "layout nhd",   "layout hnd",    "layout padded",
         "causal",       "bidirectional", "window",
         "softcap",      "custom mask",   "padding tokens",
-        "large offsets", "format edges", "head_dim",     "block_size",
+        "large offsets", "format edges", "q beyond f16 range",
+        "head_dim",     "block_size",
         "seq_len",      "q_len",
     };
     static const char *const modes[3] = {"mode paged", "mode blocked",
@@ -119,6 +124,10 @@ void kvc_facts_of_case(const kvc_case *c, kvc_case_facts *f)
     f->mask = p->has_mask;
     f->padding = p->num_tokens > p->q_start[p->num_seqs];
     f->format_edges = (c->flags >> KVC_FLAG_FORMAT_EDGES & 1u) != 0;
+    int64_t nq = p->q_start[p->num_seqs] * p->cfg.num_q_heads * p->cfg.head_dim;
+    for (int64_t e = 0; p->q && e < nq; e++) /* padding rows come after */
+        if (isfinite(p->q[e]) && fabs(p->q[e]) > f->q_amax)
+            f->q_amax = fabs(p->q[e]);
     f->head_dim = p->cfg.head_dim;
     for (int s = 0; s < p->num_seqs; s++) {
         int64_t kv = kvc_kv_len(p, s);
@@ -150,6 +159,7 @@ uint64_t kvc_claim_uses(const kvc_case_facts *f)
     if (f->padding) u |= BIT(KVC_COV_PADDING_TOKENS);
     if (f->large_offsets) u |= BIT(KVC_COV_LARGE_OFFSETS);
     if (f->format_edges) u |= BIT(KVC_COV_FORMAT_EDGES);
+    if (f->q_amax >= F16_INF_FROM) u |= BIT(KVC_COV_Q_RANGE);
     return u | BIT(KVC_COV_HEAD_DIM) | BIT(KVC_COV_SEQ_LEN) | BIT(KVC_COV_Q_LEN);
 }
 
@@ -199,6 +209,8 @@ int kvc_claim_has(const kva_caps *caps, int item)
         return (caps->features & KVA_FEATURE_LARGE_OFFSETS) != 0;
     case KVC_COV_FORMAT_EDGES:
         return (caps->features & KVA_FEATURE_FORMAT_EDGES) != 0;
+    case KVC_COV_Q_RANGE: /* the design's domain, not a choice */
+        return caps->profile == KVA_PROFILE_FP32;
     case KVC_COV_HEAD_DIM: return set_is_all(&caps->head_dims);
     case KVC_COV_BLOCK_SIZE: return set_is_all(&caps->block_sizes);
     case KVC_COV_SEQ_LEN: return caps->max_seq_len == 0;
@@ -254,6 +266,10 @@ uint64_t kvc_claim_missing(const kva_caps *caps, const kvc_case_facts *f)
             miss |= BIT(i);
     if (kvc_claim_format_index(f->dtype, f->kind) < 0)
         miss |= BIT(KVC_COV_FORMAT); /* not a format at all: never claimed */
+    /* half-p rounds Q to bf16 (fp32's range) except over an f16 cache */
+    if ((uses & BIT(KVC_COV_Q_RANGE)) && caps->profile == KVA_PROFILE_HALF_P &&
+        f->dtype != KVC_KV_F16)
+        miss &= ~BIT(KVC_COV_Q_RANGE);
     if (!in_set(&caps->head_dims, f->head_dim))
         miss |= BIT(KVC_COV_HEAD_DIM);
     if ((uses & BIT(KVC_COV_BLOCK_SIZE)) &&
@@ -381,31 +397,66 @@ int kvc_claimed_spec(const kva_caps *caps, uint64_t seed, uint64_t index,
     return 1;
 }
 
-int kvc_claimed_generate(const kva_caps *caps, uint64_t seed, uint64_t index,
-                         int forced_mode, kvc_case *c, char *err,
-                         size_t errlen)
+/* Build attempt `attempt` of case (seed, index): 0 built, 1 outside the
+ * claim (the built case's query range), -1 error. */
+static int build_attempt(const kva_caps *caps, const kvc_case_spec *sp,
+                         uint64_t seed, uint64_t index, int attempt,
+                         kvc_case *c, char *err, size_t errlen)
 {
-    kvc_case_spec sp;
-    int attempt;
-    if (c)
-        memset(c, 0, sizeof *c);
-    int rc = kvc_claimed_spec(caps, seed, index, forced_mode, &sp, &attempt,
-                              NULL);
-    if (rc != 0) {
-        if (err && errlen)
-            snprintf(err, errlen, rc > 0
-                     ? "case %llu of seed %llu: none of %d draws is inside "
-                       "the kernel's claim"
-                     : "cannot draw case %llu of seed %llu (forced mode %d is "
-                       "not a mode, or out of memory)",
-                     (unsigned long long)index, (unsigned long long)seed,
-                     rc > 0 ? KVC_CLAIM_ATTEMPTS : forced_mode);
-        return -1;
-    }
-    if (kvc_case_build(&sp, kvc_attempt_seed(seed, index, attempt), c, err,
+    if (kvc_case_build(sp, kvc_attempt_seed(seed, index, attempt), c, err,
                        errlen) != 0)
         return -1;
     c->seed = seed;
     c->index = index;
-    return 0;
+    if (!caps)
+        return 0;
+    kvc_case_facts f;
+    kvc_facts_of_case(c, &f);
+    if (kvc_claim_missing(caps, &f) == 0)
+        return 0;
+    kvc_case_free(c);
+    return 1;
+}
+
+int kvc_claimed_generate(const kva_caps *caps, uint64_t seed, uint64_t index,
+                         int forced_mode, kvc_case *c, char *err,
+                         size_t errlen)
+{
+    return kvc_claimed_generate_counted(caps, seed, index, forced_mode, c,
+                                        NULL, err, errlen);
+}
+
+int kvc_claimed_generate_counted(const kva_caps *caps, uint64_t seed,
+                                 uint64_t index, int forced_mode, kvc_case *c,
+                                 uint64_t *built_outside, char *err,
+                                 size_t errlen)
+{
+    kvc_case_spec sp;
+    if (c)
+        memset(c, 0, sizeof *c);
+    for (int a = 0; a < (caps ? KVC_CLAIM_ATTEMPTS : 1); a++) {
+        if (kvc_spec_draw_seeded(kvc_attempt_seed(seed, index, a), forced_mode,
+                                 &sp) != 0) {
+            if (err && errlen)
+                snprintf(err, errlen, "cannot draw case %llu of seed %llu "
+                         "(forced mode %d is not a mode, or out of memory)",
+                         (unsigned long long)index, (unsigned long long)seed,
+                         forced_mode);
+            return -1;
+        }
+        kvc_case_facts f;
+        kvc_facts_of_spec(&sp, &f);
+        if (caps && kvc_claim_missing(caps, &f) != 0)
+            continue;
+        int rc = build_attempt(caps, &sp, seed, index, a, c, err, errlen);
+        if (rc <= 0)
+            return rc;
+        if (built_outside)
+            ++*built_outside;
+    }
+    if (err && errlen)
+        snprintf(err, errlen, "case %llu of seed %llu: none of %d draws is "
+                 "inside the kernel's claim", (unsigned long long)index,
+                 (unsigned long long)seed, KVC_CLAIM_ATTEMPTS);
+    return -1;
 }

@@ -13,7 +13,9 @@
  * the case. A kernel that claims everything gets attempt 0, the case it
  * always got; a replay with the same library (so the same claim) draws the
  * same case. After KVC_CLAIM_ATTEMPTS draws outside the claim the index is
- * not covered.
+ * not covered. Most items are known from the spec; the query range
+ * (KVC_COV_Q_RANGE) only once the case is built, so kvc_claimed_generate
+ * checks the built case too and goes on to the next attempt.
  *
  * Plain data and pure functions: no kernel code runs here.
  */
@@ -43,6 +45,9 @@ enum {
     KVC_COV_PADDING_TOKENS,
     KVC_COV_LARGE_OFFSETS,
     KVC_COV_FORMAT_EDGES,
+    KVC_COV_Q_RANGE,    /* a query element beyond f16's range, for a
+                           profile that rounds Q to f16 (half-acc; half-p
+                           over an f16 cache): outside that design */
     KVC_COV_HEAD_DIM,   /* the case's head_dim is in the claimed set */
     KVC_COV_BLOCK_SIZE, /* its block size (paged, QEfficient) */
     KVC_COV_SEQ_LEN,    /* its longest sequence (keys) */
@@ -69,6 +74,8 @@ typedef struct kvc_case_facts {
     int head_dim;
     int block_size;         /* 0 for blocked mode */
     int64_t max_kv, max_q;
+    double q_amax;          /* largest finite |q| (built cases; 0 from a
+                               spec: not known before the tensors exist) */
 } kvc_case_facts;
 
 void kvc_facts_of_spec(const kvc_case_spec *sp, kvc_case_facts *f);
@@ -105,12 +112,20 @@ int kvc_claimed_spec(const kva_caps *caps, uint64_t seed, uint64_t index,
                      int forced_mode, kvc_case_spec *sp, int *attempt,
                      uint64_t *not_covered);
 
-/* kvc_claimed_spec + kvc_case_build from kvc_attempt_seed; records seed
+/* The case of (seed, index) inside the claim: the first attempt whose spec
+ * and built case are inside it, built from kvc_attempt_seed; records seed
  * and index in c. Returns 0, or -1 with a message (nothing inside the
  * claim, or the build failed). */
 int kvc_claimed_generate(const kva_caps *caps, uint64_t seed, uint64_t index,
                          int forced_mode, kvc_case *c, char *err,
                          size_t errlen);
+
+/* The same, adding to *built_outside the attempts whose spec was inside the
+ * claim but whose built case was not (KVC_COV_Q_RANGE). */
+int kvc_claimed_generate_counted(const kva_caps *caps, uint64_t seed,
+                                 uint64_t index, int forced_mode, kvc_case *c,
+                                 uint64_t *built_outside, char *err,
+                                 size_t errlen);
 
 /* The coverage table of a run (reports/report.h kvc_claim_row): one row
  * per item, then lse, the cache write and input validation. cov_run and
