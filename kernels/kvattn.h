@@ -358,6 +358,29 @@ KVA_API kva_status kva_scale_from_amax(kva_dtype dtype, float amax,
                                        float *scale, kva_error *err);
 
 
+/*
+ * Merge partial attention states of disjoint key sets, as engines do for
+ * split-KV (flash-decoding) and cascade / prefix attention. For each of
+ * num_rows rows, part p (0 <= p < num_parts) holds out_p [D] and lse_p,
+ * the attention over key set K_p; the merge is the attention over their
+ * union:
+ *   lse = log sum_p exp(lse_p),   out = sum_p exp(lse_p - lse) out_p.
+ * A part with lse_p = -inf is empty and contributes nothing (never NaN);
+ * a row whose parts are all empty gets out = 0 and lse = -inf.
+ *   part_out[p]: [num_rows][head_dim] fp32; part_lse[p]: [num_rows] (natural
+ *   log); out [num_rows][head_dim]; lse [num_rows] or NULL. out may be one
+ *   of part_out (in place), lse one of part_lse.
+ * Refused: NULL arrays (KVA_ERR_NULL; they may be NULL when num_rows == 0),
+ * num_parts < 1, head_dim < 1 (KVA_ERR_SHAPE), num_rows < 0 or a size that
+ * overflows (KVA_ERR_LENGTH), an lse_p that is NaN or +inf (KVA_ERR_PARAM).
+ * All-or-nothing; fp32 arithmetic.
+ */
+KVA_API kva_status kva_merge_states(const float *const *part_out,
+                                    const float *const *part_lse,
+                                    int num_parts, int64_t num_rows,
+                                    int head_dim, float *out, float *lse,
+                                    kva_error *err);
+
 /* ------------------------------------------------------------------------ */
 /* ABI v2: the version and the capabilities of a library                    */
 /* ------------------------------------------------------------------------ */

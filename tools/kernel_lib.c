@@ -111,6 +111,7 @@ static int bind_entry_points(void *h, const char *path, kvc_kernel *k,
          sizeof k->blocked_attention, (c->modes & KVA_MODE_BLOCKED) != 0},
         {"kva_qeff_to_general", &k->qeff_to_general, sizeof k->qeff_to_general,
          (c->modes & KVA_MODE_QEFF) != 0},
+        {"kva_merge_states", &k->merge_states, sizeof k->merge_states, 0},
     };
     for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
         if (eps[i].needed) {

@@ -23,6 +23,7 @@
 #include "guard.h"
 #include "pool.h"
 #include "runner_step.h"
+#include "merge_check.h"
 #include "properties.h"
 
 /* The oracle's format enums and the kernel API's are separate (the two
@@ -49,6 +50,7 @@ const kvc_kernel kvc_builtin_kernel = {
     .paged_attention = kva_paged_attention,
     .blocked_attention = kva_blocked_attention,
     .qeff_to_general = kva_qeff_to_general,
+    .merge_states = kva_merge_states,
 };
 
 void kvc_kernel_caps(const kvc_kernel *k, kva_caps *caps)
@@ -79,6 +81,7 @@ const char *kvc_outcome_name(kvc_outcome o)
     case KVC_FAIL_MEMORY: return "memory";
     case KVC_FAIL_UNSUPPORTED: return "unsupported";
     case KVC_FAIL_NONDETERMINISTIC: return "nondeterministic";
+    case KVC_FAIL_MERGE: return "merge";
     case KVC_FAIL_SETUP: return "setup";
     case KVC_OUTCOME_COUNT: break;
     }
@@ -676,6 +679,9 @@ kvc_outcome kvc_run_case_opts(const kvc_case *c, const kvc_kernel *k,
         if (o == KVC_PASS && opts->expect == KVC_EXPECT_VALID && !opts->judge &&
             !opts->skip_properties)
             o = kvc_check_properties(c, k, st.out, st.lse, st.rows, r);
+        if (o == KVC_PASS && opts->expect == KVC_EXPECT_VALID && !opts->judge &&
+            !opts->skip_properties)
+            o = kvc_check_merge(c, k, r);
     }
     step_free(&st);
     r->outcome = o;

@@ -35,6 +35,11 @@ typedef struct kvc_kernel {
     int caps_set;
     kva_caps caps;
     int threads; /* num_threads passed when caps.takes_threads (0 = 1) */
+    /* kva_merge_states, or NULL (optional in a library: checked when
+     * present, tools/merge_check.h) */
+    kva_status (*merge_states)(const float *const *, const float *const *,
+                               int, int64_t, int, float *, float *,
+                               kva_error *);
 } kvc_kernel;
 
 /* The in-tree libkvattn. */
@@ -66,6 +71,8 @@ typedef enum kvc_outcome {
                            kernel's claim */
     KVC_FAIL_NONDETERMINISTIC, /* two runs with the same thread count gave
                            different bits */
+    KVC_FAIL_MERGE,     /* kva_merge_states of the case's partial states is
+                           not the attention over all its keys */
     KVC_FAIL_SETUP,     /* the case itself could not be built or checked */
     KVC_OUTCOME_COUNT
 } kvc_outcome;
