@@ -3,6 +3,7 @@
 #                   cross-check campaign (the main job)
 #   make test       install missing packages, build, run the Criterion tests
 #   make all        build the library, the kvcheck CLI and the tests
+#   make bench      the full speed benchmark (opt-in; minutes; not in test)
 # See README.md.
 
 CC      ?= gcc
@@ -71,7 +72,7 @@ BITEXACT_SRC := $(ORACLE_SRC) $(GOLDEN_SRC) $(GEN_SRC) tools/oracle_bitexact_mai
 BITEXACT_BINS := $(patsubst %,$(BUILD)/bitexact/%/oracle-bitexact,$(BITEXACT_VARIANTS))
 GOLDEN_FILES = $(sort $(wildcard golden/vectors/*.json))
 
-.PHONY: all deps test campaign clean check-valgrind check-asan golden-check bitexact
+.PHONY: all deps test campaign clean check-valgrind check-asan golden-check bitexact bench
 .DEFAULT_GOAL := all
 
 all: $(LIBKVATTN) $(LIBKVATTN_SO) $(KVCHECK) $(TESTS) $(PLANTED_SO) $(MISBEHAVE_SO) \
@@ -108,6 +109,14 @@ $(BUILD)/bitexact/%/oracle-bitexact: $(BITEXACT_SRC)
 campaign: deps
 	@$(MAKE) --no-print-directory $(KVCHECK)
 	$(KVCHECK) run --cases $(CAMPAIGN_CASES) --seed $(CAMPAIGN_SEED) --kernel all
+
+# The full benchmark (tools/cmd_bench.c): ceilings, decode, prefill and the
+# oracle, every KV format, 1 and N threads; JSON for tracking. Run it on a
+# quiet machine: `make bench BENCH_ARGS="--threads 8"` adds options.
+BENCH_JSON ?= $(BUILD)/bench.json
+BENCH_ARGS ?=
+bench: $(KVCHECK)
+	$(KVCHECK) bench --json $(BENCH_JSON) $(BENCH_ARGS)
 
 # 200 cases of every kernel, then the misbehaving kernel library: under
 # valgrind too, every misbehaviour is its own verdict and exit 1.

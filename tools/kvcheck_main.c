@@ -18,6 +18,7 @@ static const char usage[] =
     "  replay   run one case of a campaign (or a reproducer file) alone\n"
     "  shrink   shrink a failing case to a small reproducer file\n"
     "  golden   regenerate, verify or extend the golden vectors\n"
+    "  bench    kernel speed against this machine's ceilings and the oracle\n"
     "  help     this text\n"
     "\n"
     "'kvcheck COMMAND --help' describes a command's options.\n"
@@ -32,6 +33,7 @@ static command_fn find_command(const char *name)
         {"replay", kvc_cmd_replay},
         {"shrink", kvc_cmd_shrink},
         {"golden", kvc_cmd_golden},
+        {"bench", kvc_cmd_bench},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (!strcmp(name, table[i].name))
