@@ -6,10 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../oracle/merge.h"
 #include "../oracle/reference.h"
 #include "guard.h"
-
-#define MERGE_U 0x1p-24 /* fp32 unit roundoff */
 
 static uint64_t mix(uint64_t *s)
 {
@@ -101,45 +100,23 @@ typedef struct merge_in {
     const float *out[KVC_MERGE_MAX_PARTS], *lse[KVC_MERGE_MAX_PARTS];
 } merge_in;
 
-/*
- * The allowance (oracle/tolerance.md, "Merging partial states"): with the
- * exact part weights pi_p = exp(lse_p - lse), A = sum_p pi_p |out_p[d]|,
- * L = max |lse_p| over non-empty parts, P parts and lambda = 4:
- *   out: lambda u (6L + 8 + P) A + P (2^-126 max|out_p| + 2^-149)
- * (the last term: a part's out rounded to fp32 below its normal range, or
- * a weight flushed to zero)
- *   lse: lambda u (3L + 4 + P + |lse|)
- */
-static double allowed_out(const merge_in *m, const kvc_reference *full,
-                          int64_t row, int d, double L)
-{
-    int D = full->head_dim;
-    double a = 0.0, mx = 0.0;
-    for (int p = 0; p < m->parts; p++) {
-        double lp = m->ref[p].lse[row];
-        if (lp == -INFINITY)
-            continue;
-        double o = fabs(m->ref[p].out[row * D + d]);
-        a += exp(lp - full->lse[row]) * o;
-        if (o > mx)
-            mx = o;
-    }
-    return 4.0 * MERGE_U * (6.0 * L + 8.0 + m->parts) * a +
-           m->parts * (0x1p-126 * mx + 0x1p-149);
-}
-
 static kvc_outcome judge_row(const merge_in *m, const kvc_reference *full,
                              int64_t row, const float *out, const float *lse,
                              kvc_result *r)
 {
     int D = full->head_dim;
-    double L = 0.0;
-    for (int p = 0; p < m->parts; p++)
-        if (m->ref[p].lse[row] != -INFINITY && fabs(m->ref[p].lse[row]) > L)
-            L = fabs(m->ref[p].lse[row]);
+    double lrow[KVC_MERGE_MAX_PARTS];
+    const double *pout[KVC_MERGE_MAX_PARTS];
+    for (int p = 0; p < m->parts; p++) {
+        lrow[p] = m->ref[p].lse[row];
+        pout[p] = m->ref[p].out;
+    }
+    /* the allowance of oracle/merge.h (tolerance.md, "Merging partial
+     * states"), against the exact attention over all the keys */
     for (int d = 0; d < D; d++) {
         double want = full->out[row * D + d];
-        double allowed = full->nvis[row] ? allowed_out(m, full, row, d, L) : 0.0;
+        double allowed = kvc_merge_allowed_out(pout, lrow, m->parts, row, D, d,
+                                               full->lse[row]);
         double q = value_ratio(out[row * D + d], want, allowed);
         if (q > KVC_TOL_THRESHOLD) {
             snprintf(r->message, sizeof r->message,
@@ -151,9 +128,7 @@ static kvc_outcome judge_row(const merge_in *m, const kvc_reference *full,
         }
     }
     double want = full->lse[row];
-    double allowed = full->nvis[row]
-                         ? 4.0 * MERGE_U * (3.0 * L + 4.0 + m->parts + fabs(want))
-                         : 0.0;
+    double allowed = kvc_merge_allowed_lse(lrow, m->parts, want);
     double q = value_ratio(lse[row], want, allowed);
     if (q > KVC_TOL_THRESHOLD) {
         snprintf(r->message, sizeof r->message,
