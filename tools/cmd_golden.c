@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../golden/golden_merge.h"
 #include "cli_parse.h"
 #include "commands.h"
 #include "golden_set.h"
@@ -26,7 +27,8 @@ static const char golden_usage[] =
     "\n"
     "regen   rewrite the golden set from the generators and the oracle:\n"
     "        DIR/paged_attention.json, blocked_attention.json,\n"
-    "        qeff_paged_attention.json, and regressions.json (its stored\n"
+    "        qeff_paged_attention.json, merge_states.json (kva_merge_states)\n"
+    "        and regressions.json (its stored\n"
     "        inputs, expected values recomputed). Byte-identical every time.\n"
     "        --out DIR (default " DEFAULT_DIR "), --from DIR: where\n"
     "        regressions.json is read (default: the --out DIR).\n"
@@ -136,6 +138,25 @@ static int load_regressions(const char *dir, int required,
     return 0;
 }
 
+/* The merge vectors (golden/golden_merge.h). */
+static int write_merge(const char *out)
+{
+    kvc_merge_file f;
+    char err[512], path[1024];
+    if (kvc_merge_golden_standard(&f) != 0) {
+        fprintf(stderr, "kvcheck golden regen: merge set: out of memory\n");
+        return -1;
+    }
+    join_path(path, sizeof path, out, KVC_MERGE_FILE);
+    int rc = kvc_merge_golden_write(&f, path, err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "kvcheck golden regen: %s\n", err);
+    else
+        printf("wrote %s (%d tests)\n", path, f.num_tests);
+    kvc_merge_golden_free(&f);
+    return rc;
+}
+
 /* Write the standard file of every mode into out. */
 static int write_standard(const char *out)
 {
@@ -192,7 +213,8 @@ static int cmd_regen(int argc, char **argv)
     int rc = KVC_EXIT_IO;
     if (kvc_make_dirs(out) != 0)
         fprintf(stderr, "kvcheck golden regen: cannot create '%s'\n", out);
-    else if (write_standard(out) == 0 && write_file(&reg, dst, "regen") == 0)
+    else if (write_standard(out) == 0 && write_merge(out) == 0 &&
+             write_file(&reg, dst, "regen") == 0)
         rc = KVC_EXIT_PASS;
     kvc_golden_free(&reg);
     return rc;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../golden/golden_merge.h"
 #include "../oracle/kv_store.h"
 #include "campaign.h"
 #include "claim.h"
@@ -377,6 +378,17 @@ void kvc_golden_verify_paths(char **paths, int n, const kvc_verify_kernel *vk,
     for (int i = 0; i < n; i++) {
         kvc_golden_file f;
         char err[512];
+        if (kvc_merge_golden_is(paths[i])) {
+            kvc_merge_file mf;
+            if (kvc_merge_golden_read(paths[i], &mf, err, sizeof err) != 0) {
+                fprintf(stderr, "%s: %s\n", who, err);
+                counts->unreadable++;
+                continue;
+            }
+            kvc_merge_verify_file(&mf, paths[i], vk, verbose, stdout, counts);
+            kvc_merge_golden_free(&mf);
+            continue;
+        }
         if (kvc_golden_read(paths[i], &f, err, sizeof err) != 0) {
             fprintf(stderr, "%s: %s\n", who, err);
             counts->unreadable++;

@@ -74,7 +74,15 @@ void kvc_golden_verify_file(const kvc_golden_file *f, const char *name,
                             const kvc_verify_select *sel, int verbose,
                             FILE *out, kvc_verify_counts *counts);
 
-/* Read and verify each file; a file that cannot be read is reported on
+/* Verify the merge vectors of f (golden/golden_merge.h) against the
+ * kernel's kva_merge_states, each test in a worker; a kernel without one
+ * leaves them not covered (counts->outside_claim). */
+struct kvc_merge_file;
+void kvc_merge_verify_file(const struct kvc_merge_file *f, const char *name,
+                           const kvc_verify_kernel *vk, int verbose, FILE *out,
+                           kvc_verify_counts *counts);
+
+/* Read and verify each file (merge vector files too); a file that cannot be read is reported on
  * stderr (prefixed with `who`) and counted in counts->unreadable. */
 void kvc_golden_verify_paths(char **paths, int n, const kvc_verify_kernel *vk,
                              const kvc_verify_select *sel, int verbose,
