@@ -1,6 +1,6 @@
 /*
  * golden_merge.h — golden vectors for kva_merge_states
- * (golden/vectors/merge_states.json; FORMAT.md, "Merge vectors").
+ * (golden/vectors/merge/merge_states.json; FORMAT.md, "Merge vectors").
  *
  * A Wycheproof-style file of tests, each: tcId, comment, flags, the parts'
  * states as a kernel hands them over (fp32: partOut [parts][rows][headDim],
@@ -19,7 +19,10 @@
 
 #define KVC_MERGE_SCHEMA "kvcheck-merge-golden"
 #define KVC_MERGE_SCHEMA_VERSION 1
-#define KVC_MERGE_FILE "merge_states.json"
+/* Under the golden directory, in a folder of its own: readers of the
+ * attention vectors take every *.json of the directory itself. */
+#define KVC_MERGE_DIR "merge"
+#define KVC_MERGE_FILE KVC_MERGE_DIR "/merge_states.json"
 #define KVC_MERGE_MAX_PARTS_FILE 16
 
 typedef struct kvc_merge_test {

@@ -27,7 +27,8 @@ static const char golden_usage[] =
     "\n"
     "regen   rewrite the golden set from the generators and the oracle:\n"
     "        DIR/paged_attention.json, blocked_attention.json,\n"
-    "        qeff_paged_attention.json, merge_states.json (kva_merge_states)\n"
+    "        qeff_paged_attention.json, merge/merge_states.json\n"
+    "        (kva_merge_states)\n"
     "        and regressions.json (its stored\n"
     "        inputs, expected values recomputed). Byte-identical every time.\n"
     "        --out DIR (default " DEFAULT_DIR "), --from DIR: where\n"
@@ -147,8 +148,13 @@ static int write_merge(const char *out)
         fprintf(stderr, "kvcheck golden regen: merge set: out of memory\n");
         return -1;
     }
+    join_path(path, sizeof path, out, KVC_MERGE_DIR);
+    int rc = kvc_make_dirs(path);
+    if (rc != 0)
+        snprintf(err, sizeof err, "cannot create '%.400s'", path);
     join_path(path, sizeof path, out, KVC_MERGE_FILE);
-    int rc = kvc_merge_golden_write(&f, path, err, sizeof err);
+    if (rc == 0)
+        rc = kvc_merge_golden_write(&f, path, err, sizeof err);
     if (rc != 0)
         fprintf(stderr, "kvcheck golden regen: %s\n", err);
     else
@@ -315,6 +321,8 @@ static int cmd_verify(int argc, char **argv)
                     DEFAULT_DIR);
             rc = KVC_EXIT_IO;
         } else {
+            /* the merge vectors, in their own folder (none: none to run) */
+            glob(DEFAULT_DIR "/" KVC_MERGE_DIR "/*.json", GLOB_APPEND, NULL, &g);
             rc = verify_paths(g.gl_pathv, (int)g.gl_pathc, &sel, verbose, &vk);
             globfree(&g);
         }
