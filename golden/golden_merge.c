@@ -188,22 +188,12 @@ static cJSON *hex_number(double x)
     return cJSON_CreateString(buf);
 }
 
-static cJSON *f32_array(const float *x, int64_t n)
+/* n numbers of f32 (when not NULL) or else f64, as hex strings. */
+static cJSON *hex_array(const float *f32, const double *f64, int64_t n)
 {
     cJSON *a = cJSON_CreateArray();
     for (int64_t i = 0; a && i < n; i++)
-        if (!cJSON_AddItemToArray(a, hex_number(x[i]))) {
-            cJSON_Delete(a);
-            return NULL;
-        }
-    return a;
-}
-
-static cJSON *f64_array(const double *x, int64_t n)
-{
-    cJSON *a = cJSON_CreateArray();
-    for (int64_t i = 0; a && i < n; i++)
-        if (!cJSON_AddItemToArray(a, hex_number(x[i]))) {
+        if (!cJSON_AddItemToArray(a, hex_number(f32 ? f32[i] : f64[i]))) {
             cJSON_Delete(a);
             return NULL;
         }
@@ -217,8 +207,8 @@ static cJSON *test_object(const kvc_merge_test *t)
     int64_t n = t->rows * t->head_dim;
     int bad = !o || !po || !pl;
     for (int p = 0; !bad && p < t->parts; p++)
-        bad = !cJSON_AddItemToArray(po, f32_array(t->part_out[p], n)) ||
-              !cJSON_AddItemToArray(pl, f32_array(t->part_lse[p], t->rows));
+        bad = !cJSON_AddItemToArray(po, hex_array(t->part_out[p], NULL, n)) ||
+              !cJSON_AddItemToArray(pl, hex_array(t->part_lse[p], NULL, t->rows));
     bad = bad || !cJSON_AddNumberToObject(o, "tcId", t->tc_id) ||
           !cJSON_AddStringToObject(o, "comment", t->comment) ||
           !cJSON_AddStringToObject(o, "flags", t->flags) ||
@@ -233,10 +223,10 @@ static cJSON *test_object(const kvc_merge_test *t)
         cJSON_Delete(o);
         return NULL;
     }
-    if (!cJSON_AddItemToObject(o, "out", f64_array(t->out, n)) ||
-        !cJSON_AddItemToObject(o, "lse", f64_array(t->lse, t->rows)) ||
-        !cJSON_AddItemToObject(o, "tolOut", f64_array(t->tol_out, n)) ||
-        !cJSON_AddItemToObject(o, "tolLse", f64_array(t->tol_lse, t->rows))) {
+    if (!cJSON_AddItemToObject(o, "out", hex_array(NULL, t->out, n)) ||
+        !cJSON_AddItemToObject(o, "lse", hex_array(NULL, t->lse, t->rows)) ||
+        !cJSON_AddItemToObject(o, "tolOut", hex_array(NULL, t->tol_out, n)) ||
+        !cJSON_AddItemToObject(o, "tolLse", hex_array(NULL, t->tol_lse, t->rows))) {
         cJSON_Delete(o);
         return NULL;
     }

@@ -11,6 +11,7 @@
 
 #include "../golden/golden_merge.h"
 #include "../tools/golden_verify.h"
+#include "planted_merges.h"
 
 #define COMMITTED "golden/vectors/" KVC_MERGE_FILE
 
@@ -87,54 +88,16 @@ Test(golden_merge, in_tree_merge_passes)
     cr_expect_gt(c.passed, 0);
 }
 
-/* Wrong merges: ignoring the lse; reading empty parts; no max subtracted
+/* Wrong merges (planted_merges.h): ignoring the lse; no max subtracted
  * (exp overflows at lse 1e4). */
-static kva_status average(const float *const *po, const float *const *pl,
-                          int P, int64_t rows, int D, float *out, float *lse,
-                          kva_error *err)
-{
-    (void)err;
-    for (int64_t r = 0; r < rows; r++) {
-        for (int d = 0; d < D; d++) {
-            float a = 0.0f;
-            for (int p = 0; p < P; p++)
-                a += po[p][r * D + d] / (float)P;
-            out[r * D + d] = a;
-        }
-        lse[r] = pl[0][r];
-    }
-    return KVA_OK;
-}
-
-static kva_status no_max(const float *const *po, const float *const *pl, int P,
-                         int64_t rows, int D, float *out, float *lse,
-                         kva_error *err)
-{
-    (void)err;
-    for (int64_t r = 0; r < rows; r++) {
-        float s = 0.0f;
-        for (int p = 0; p < P; p++)
-            s += expf(pl[p][r]);
-        for (int d = 0; d < D; d++) {
-            float a = 0.0f;
-            for (int p = 0; p < P; p++)
-                if (pl[p][r] != -INFINITY)
-                    a += expf(pl[p][r]) * po[p][r * D + d];
-            out[r * D + d] = a / s;
-        }
-        lse[r] = logf(s);
-    }
-    return KVA_OK;
-}
-
 Test(golden_merge, wrong_merges_fail)
 {
     kvc_kernel k = kvc_builtin_kernel;
     kvc_verify_counts c;
-    k.merge_states = average;
+    k.merge_states = kvc_planted_merge_average;
     verify_with(&k, &c);
     cr_expect_gt(c.failed, 5, "average failed %d tests", c.failed);
-    k.merge_states = no_max;
+    k.merge_states = kvc_planted_merge_no_max;
     verify_with(&k, &c);
     cr_expect_gt(c.failed, 1, "no-max merge failed %d tests", c.failed);
     k.merge_states = NULL; /* not exported: not covered */

@@ -10,6 +10,7 @@
 #include "../generators/case.h"
 #include "../kernels/kvattn.h"
 #include "../tools/merge_check.h"
+#include "planted_merges.h"
 
 /* Two single-key parts: the merge is the two-key softmax, by hand. Keys
  * with scores 0 and log 3 and values 1 and 5: weights 1/4, 3/4, out = 4,
@@ -81,49 +82,6 @@ Test(merge, bad_input_refused_untouched)
 
 /* ---- planted merges the campaign's check must catch ------------------- */
 
-/* Averages the parts' outputs, ignoring their lse. */
-static kva_status plain_average(const float *const *po, const float *const *pl,
-                                int P, int64_t rows, int D, float *out,
-                                float *lse, kva_error *err)
-{
-    (void)err;
-    for (int64_t r = 0; r < rows; r++) {
-        for (int d = 0; d < D; d++) {
-            float a = 0.0f;
-            for (int p = 0; p < P; p++)
-                a += po[p][r * D + d] / (float)P;
-            out[r * D + d] = a;
-        }
-        if (lse)
-            lse[r] = pl[0][r];
-    }
-    return KVA_OK;
-}
-
-/* Right, except that it does not skip empty parts: exp(-inf - -inf). */
-static kva_status nan_on_empty(const float *const *po, const float *const *pl,
-                               int P, int64_t rows, int D, float *out,
-                               float *lse, kva_error *err)
-{
-    (void)err;
-    for (int64_t r = 0; r < rows; r++) {
-        float m = -INFINITY, s = 0.0f;
-        for (int p = 0; p < P; p++)
-            m = pl[p][r] > m ? pl[p][r] : m;
-        for (int p = 0; p < P; p++)
-            s += expf(pl[p][r] - m);
-        for (int d = 0; d < D; d++) {
-            float a = 0.0f;
-            for (int p = 0; p < P; p++)
-                a += expf(pl[p][r] - m) * po[p][r * D + d];
-            out[r * D + d] = a / s;
-        }
-        if (lse)
-            lse[r] = m + logf(s);
-    }
-    return KVA_OK;
-}
-
 /* Campaign cases through the merge check with a given merge. */
 static int failures_with(kva_status (*merge)(const float *const *,
                                              const float *const *, int,
@@ -158,8 +116,8 @@ Test(merge, in_tree_merge_passes_the_campaign_check, .timeout = 120)
 Test(merge, planted_merges_are_caught, .timeout = 120)
 {
     /* of 400 cases about 100 are checked (KVC_MERGE_EVERY = 4) */
-    int avg = failures_with(plain_average, 400);
-    int nan = failures_with(nan_on_empty, 400);
+    int avg = failures_with(kvc_planted_merge_average, 400);
+    int nan = failures_with(kvc_planted_merge_nan_on_empty, 400);
     /* a merge that ignores lse is wrong wherever two non-empty parts differ;
      * one that forgets empty parts wherever a row has one (every third cut
      * is pinned to 0 or kv_len, so most cases have one) */
