@@ -33,7 +33,7 @@ GEN_SRC    := $(wildcard generators/*.c)
 GOLDEN_SRC := $(wildcard golden/*.c)
 REPORT_SRC := $(wildcard reports/*.c)
 TOOL_SRC   := $(filter-out tools/kvcheck_main.c tools/oracle_bitexact_main.c,$(wildcard tools/*.c))
-TEST_SRC   := $(filter-out tests/planted_lib.c tests/misbehave_lib.c tests/claims_lib.c,$(wildcard tests/*.c))
+TEST_SRC   := $(filter-out tests/planted_lib.c tests/misbehave_lib.c tests/claims_lib.c tests/abi1_paged_lib.c,$(wildcard tests/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -53,6 +53,7 @@ PLANTED_SO := $(BUILD)/tests/libkvattn_planted_no_rescale.so
 # purpose (tests/misbehave_lib.c; KVC_MISBEHAVE says how).
 MISBEHAVE_SO := $(BUILD)/tests/libkvattn_misbehave.so
 CLAIMS_SO := $(BUILD)/tests/libkvattn_claims.so
+ABI1_SO := $(BUILD)/tests/libkvattn_abi1_paged.so
 
 # Example kernel plugins and their self-test (examples/README.md).
 EXAMPLES_DIR := $(BUILD)/examples
@@ -76,7 +77,7 @@ GOLDEN_FILES = $(sort $(wildcard golden/vectors/*.json))
 .DEFAULT_GOAL := all
 
 all: $(LIBKVATTN) $(LIBKVATTN_SO) $(KVCHECK) $(TESTS) $(PLANTED_SO) $(MISBEHAVE_SO) \
-     $(CLAIMS_SO) $(EXAMPLES)
+     $(CLAIMS_SO) $(ABI1_SO) $(EXAMPLES)
 
 deps:
 	@sh tools/install-deps.sh
@@ -166,6 +167,11 @@ $(MISBEHAVE_SO): $(KERNEL_SRC) tests/misbehave_lib.c
 	  -Dkva_capabilities=kva_v1_hidden_capabilities \
 	  -Dkva_abi_version=kva_v1_hidden_abi_version \
 	  -o $@ $(KERNEL_SRC) $@.wrapper.o -lm
+
+# An ABI 1 library with kva_paged_attention alone (a loader fixture).
+$(ABI1_SO): tests/abi1_paged_lib.c kernels/kvattn.h
+	@mkdir -p $(dir $@)
+	$(CC) $(KERNEL_CFLAGS) -shared -o $@ tests/abi1_paged_lib.c
 
 # libkvattn behind a claim chosen by KVC_CLAIM (tests/claims_lib.c).
 $(CLAIMS_SO): $(KERNEL_SRC) tests/claims_lib.c

@@ -68,3 +68,22 @@ Test(kernel_lib, library_without_the_abi_is_refused_naming_the_symbol)
     cr_assert(strstr(err, "exports neither kva_paged_attention nor "
                           "kva_blocked_attention") != NULL, "%s", err);
 }
+
+/* An ABI 1 library claims what its entry points serve: kva_paged_attention
+ * alone is paged attention, without the in-place cache write. */
+Test(kernel_lib, abi1_library_claims_what_it_exports)
+{
+    kvc_kernel k;
+    void *h;
+    char err[512];
+    cr_assert_eq(kvc_kernel_load(KVC_BUILD_DIR "/tests/libkvattn_abi1_paged.so",
+                                 &k, &h, err, sizeof err), 0, "%s", err);
+    cr_expect(k.caps_set);
+    cr_expect_eq(k.caps.modes, (uint32_t)KVA_MODE_PAGED);
+    cr_expect_eq(k.caps.features & KVA_FEATURE_CACHE_WRITE, 0u);
+    cr_expect_eq(k.caps.profile, KVA_PROFILE_FP32);
+    cr_expect_null(k.cache_write);
+    cr_expect_null(k.blocked_attention);
+    cr_expect_not_null(k.paged_attention);
+    kvc_kernel_unload(h);
+}
