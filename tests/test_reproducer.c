@@ -4,6 +4,7 @@
  * write, replay, `golden add`.
  */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,5 +122,68 @@ Test(reproducer, golden_add_appends_regressions, .timeout = 120)
     kvc_golden_free(&f);
     unlink(repro);
     unlink(reg);
+    rmdir(dir);
+}
+
+/* A kernel with two bugs: NaN in out[0] when the batch has 4 or more
+ * tokens, a 1e-3 relative error otherwise. */
+static kva_status two_bugs_paged(const kva_attn_params *p,
+                                 const kva_paged_cache *c,
+                                 const kva_paged_batch *b, const float *q,
+                                 int64_t n, float *out, float *lse,
+                                 kva_error *e)
+{
+    kva_status s = kva_paged_attention(p, c, b, q, n, out, lse, e);
+    if (s != KVA_OK || b->num_seqs == 0)
+        return s;
+    int64_t rows = b->query_start_loc[b->num_seqs];
+    if (rows >= 4) {
+        out[0] = NAN;
+        return s;
+    }
+    for (int64_t i = 0; i < rows * p->num_q_heads * p->head_dim; i++)
+        out[i] *= 1.001f;
+    return s;
+}
+
+/* Shrinking keeps the mechanism: a NaN failure shrinks to a NaN failure,
+ * not to the smaller case where the other bug gives a finite error. */
+Test(reproducer, shrinking_keeps_a_nonfinite_failure_nonfinite, .timeout = 120)
+{
+    kvc_kernel k = kvc_builtin_kernel;
+    k.name = "two-bugs";
+    k.paged_attention = two_bugs_paged;
+    uint64_t idx = 0;
+    for (;; idx++) { /* a paged case that fails with NaN */
+        cr_assert_lt(idx, 500);
+        kvc_case c;
+        char err[256];
+        cr_assert_eq(kvc_case_generate(5, idx, KVC_MODE_PAGED, &c, err,
+                                       sizeof err), 0, "%s", err);
+        kvc_result r;
+        kvc_outcome o = kvc_run_case(&c, &k, &r);
+        int nan = o == KVC_FAIL_NUMERIC && r.verdict.seq >= 0 &&
+                  isnan(r.verdict.got) && c.prob.num_tokens >= 6;
+        kvc_case_free(&c);
+        if (nan)
+            break;
+    }
+    char dir[64], path[128], err[512];
+    temp_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/repro.json", dir);
+    kvc_repro info;
+    cr_assert_eq(kvc_write_reproducer(5, idx, KVC_MODE_PAGED, &k, path, &info,
+                                      err, sizeof err), 0, "%s", err);
+    kvc_golden_file f;
+    cr_assert_eq(kvc_golden_read(path, &f, err, sizeof err), 0, "%s", err);
+    kvc_result r;
+    kvc_run_case(&f.tests[0].c, &k, &r);
+    cr_expect_eq(r.outcome, KVC_FAIL_NUMERIC, "%s", r.message);
+    cr_expect(isnan(r.verdict.got), "shrunk to a finite failure: %s (%s)",
+              r.message, info.after);
+    cr_expect_geq(f.tests[0].c.prob.q_start[f.tests[0].c.prob.num_seqs], 4,
+                  "%s", info.after);
+    kvc_golden_free(&f);
+    unlink(path);
     rmdir(dir);
 }

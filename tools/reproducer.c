@@ -1,7 +1,9 @@
 /* reproducer.c — shrink a failure and write it as a golden-format file. */
 #include "reproducer.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../generators/shrink.h"
@@ -9,10 +11,52 @@
 #include "claim.h"
 #include "shell_quote.h"
 
+/* What a failure is made of, beyond its outcome kind: shrinking keeps it,
+ * so a reproducer fails by the same mechanism as the case it came from. */
+typedef struct failure_sig {
+    kvc_outcome outcome;
+    int nonfinite;    /* numeric: the kernel's value was NaN or inf */
+    int on_lse;       /* numeric: the worst value was an lse */
+    int decade;       /* numeric: floor(log10(ratio)) (finite ratios) */
+    char what[64];    /* other outcomes: the message up to its first ':'
+                         ("after the cache write", "paged attention", ...) */
+} failure_sig;
+
+static void signature(const kvc_result *r, failure_sig *sig)
+{
+    memset(sig, 0, sizeof *sig);
+    sig->outcome = r->outcome;
+    if (r->outcome == KVC_FAIL_NUMERIC && r->verdict.seq >= 0) {
+        sig->nonfinite = !isfinite(r->verdict.got);
+        sig->on_lse = r->verdict.dim < 0;
+        sig->decade = isfinite(r->verdict.ratio) && r->verdict.ratio > 0
+                          ? (int)floor(log10(r->verdict.ratio))
+                          : 999;
+        return;
+    }
+    size_t n = strcspn(r->message, ":");
+    snprintf(sig->what, sizeof sig->what, "%.*s", (int)n, r->message);
+}
+
+/* A candidate fails alike when its signature is the original's, the ratio
+ * within one decade of it (a rounding failure never stands in for an
+ * overflow, an lse failure for an out one). */
+static int same_signature(const failure_sig *a, const failure_sig *b)
+{
+    if (a->outcome != b->outcome)
+        return 0;
+    if (a->outcome != KVC_FAIL_NUMERIC)
+        return strcmp(a->what, b->what) == 0;
+    return a->nonfinite == b->nonfinite && a->on_lse == b->on_lse &&
+           (a->decade == b->decade ||
+            (a->decade != 999 && b->decade != 999 &&
+             abs(a->decade - b->decade) <= 1));
+}
+
 typedef struct same_failure {
     const kvc_kernel *k;
     kva_caps claim;
-    kvc_outcome want;
+    failure_sig want;
 } same_failure;
 
 /* A smaller candidate outside the kernel's claim (a head_dim it does not
@@ -25,7 +69,10 @@ static int fails_alike(const kvc_case *c, void *ctx)
     if (kvc_claim_missing(&sf->claim, &f) != 0)
         return 0;
     kvc_result r;
-    return kvc_run_case(c, sf->k, &r) == sf->want;
+    failure_sig got;
+    kvc_run_case(c, sf->k, &r);
+    signature(&r, &got);
+    return same_signature(&got, &sf->want);
 }
 
 /* kvc_case_describe, naming large offsets too: a failure that needs them
@@ -106,13 +153,13 @@ int kvc_write_reproducer(uint64_t seed, uint64_t index, int mode,
         return -1;
     kvc_result r;
     info->outcome = kvc_run_case(&c, k, &r);
+    signature(&r, &sf.want);
     describe(&c, info->before, sizeof info->before);
     kvc_case_spec start = c.spec;
     uint64_t value_seed = c.value_seed;
     kvc_case_free(&c);
     if (info->outcome == KVC_PASS)
         return 1;
-    sf.want = info->outcome;
     kvc_case_spec small;
     kvc_shrink_stats st;
     info->shrink_status = kvc_shrink(&start, value_seed, fails_alike, &sf,

@@ -31,7 +31,10 @@ typedef struct kvc_repro {
 } kvc_repro;
 
 /* Shrink case (seed, index, mode) against kernel k, keeping candidates that
- * fail with the same outcome kind inside k's claim (the case itself is
+ * fail by the same mechanism inside k's claim (the same outcome kind; for a
+ * numeric failure the same class of value, non-finite or finite, out or
+ * lse, and a ratio within a decade of the original's; for the others the
+ * same failing step, the message's head) (the case itself is
  * drawn inside it, as the campaign drew it), and write the result to path. Returns 0
  * (written), 1 (the case passes: nothing written) or -1 with a message. */
 int kvc_write_reproducer(uint64_t seed, uint64_t index, int mode,
