@@ -322,3 +322,52 @@ Test(golden_set, verify_selects_by_format_and_mode)
     fclose(devnull);
     kvc_golden_free(&f);
 }
+
+/* A kernel that refuses every invalid input, but always as KVA_ERR_PARAM:
+ * golden verify compares the status with the rule the input breaks. */
+static kva_status param_write(const kva_paged_cache *c, const float *k,
+                              const float *v, const int64_t *slots, int64_t n,
+                              kva_error *e)
+{
+    kva_status s = kva_cache_write(c, k, v, slots, n, e);
+    if (s != KVA_OK && e)
+        e->status = KVA_ERR_PARAM;
+    return s == KVA_OK ? s : KVA_ERR_PARAM;
+}
+
+static kva_status param_paged(const kva_attn_params *p,
+                              const kva_paged_cache *c,
+                              const kva_paged_batch *b, const float *q,
+                              int64_t n, float *out, float *lse, kva_error *e)
+{
+    kva_status s = kva_paged_attention(p, c, b, q, n, out, lse, e);
+    return s == KVA_OK ? s : KVA_ERR_PARAM;
+}
+
+Test(golden_set, refusal_status_must_match_the_broken_rule)
+{
+    kvc_kernel k = kvc_builtin_kernel;
+    k.name = "wrong-status";
+    k.cache_write = param_write;
+    k.paged_attention = param_paged;
+    kvc_golden_file f;
+    char err[512];
+    cr_assert_eq(kvc_golden_read("golden/vectors/paged_attention.json", &f, err,
+                                 sizeof err), 0, "%s", err);
+    int invalid = 0;
+    for (int i = 0; i < f.num_tests; i++)
+        invalid += f.tests[i].result == KVC_EXPECT_INVALID;
+    FILE *devnull = fopen("/dev/null", "w");
+    cr_assert_not_null(devnull);
+    kvc_verify_counts n = {0};
+    kvc_golden_verify_file(&f, "paged",
+                           &(kvc_verify_kernel){&k, NULL, 1, 0, NULL, 0}, NULL,
+                           0, devnull, &n);
+    fclose(devnull);
+    cr_assert_gt(invalid, 0);
+    /* every invalid test refused with the wrong status fails; the valid
+     * ones pass */
+    cr_expect_eq(n.failed, invalid, "%d of %d invalid tests failed", n.failed,
+                 invalid);
+    kvc_golden_free(&f);
+}
