@@ -13,6 +13,8 @@
  *   exit0     exit(0)        _exit0   _exit(0)
  *   out_end   write one float past the end of out
  *   lse_end   write one float past the end of lse
+ *   null_lse  write lse[0] even when lse is NULL (kvattn.h: lse may be
+ *             NULL; the runner passes NULL in one case of eight)
  *   out_before  write the float before out
  *   write_q   change the first element of its input q
  *   write_table change the first entry of its input block table
@@ -69,6 +71,8 @@ static void misbehave(const char *how, const kva_attn_params *p,
         out[num_tokens * per_row] = 0.0f;
     else if (is(how, "lse_end") && lse)
         lse[num_tokens * p->num_q_heads] = 0.0f;
+    else if (is(how, "null_lse") && !lse)
+        *(volatile float *)(uintptr_t)lse = 0.0f;
     else if (is(how, "out_before"))
         out[-1] = 0.0f;
     else if (is(how, "write_q") && num_tokens > 0)

@@ -149,6 +149,22 @@ Test(gate, write_one_past_the_end_of_lse_is_a_bounds_verdict, .timeout = 240)
     expect_verdict("lse_end", "bounds", "0 bytes past the end of lse");
 }
 
+/* lse may be NULL, and the campaign passes NULL in some cases: a kernel
+ * that writes it anyway crashes there, and the gate says so. */
+Test(gate, writing_a_null_lse_is_a_crash_verdict, .timeout = 240)
+{
+    char dir[64];
+    kvc_proc p;
+    temp_dir(dir, sizeof dir);
+    run_misbehaving(&p, "null_lse", dir, "2");
+    cr_assert_eq(kvc_proc_exit_code(&p), 1, "%s%s", p.out, p.err);
+    cr_assert_not_null(strstr(p.out, "[paged] crash: the worker was killed "
+                                     "by SIGSEGV"), "%s", p.out);
+    cr_assert_not_null(strstr(p.out, "40 cases (paged 40"), "%s", p.out);
+    kvc_proc_free(&p);
+    remove_dir(dir);
+}
+
 Test(gate, write_before_out_is_a_bounds_verdict, .timeout = 240)
 {
     expect_verdict("out_before", "bounds", "before the start of out");
