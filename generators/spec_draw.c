@@ -304,13 +304,14 @@ int kvc_spec_draw_seeded(uint64_t case_seed, int forced_mode,
     if (forced_mode >= 0 && forced_mode < KVC_MODE_COUNT)
         sp.mode = (kvc_mode)forced_mode;
 
-    /* heads: Hkv in {1,2,4}, group in {1,2,4,8}, Hq <= 16 */
-    static const int hkvs[] = {1, 2, 4};
-    static const double hkv_w[] = {0.4, 0.3, 0.3};
-    static const int groups[] = {1, 2, 4, 8};
-    static const double group_w[] = {0.3, 0.25, 0.25, 0.2};
-    int hkv = hkvs[kvcg_pick(r, hkv_w, 3)];
-    int grp = groups[kvcg_pick(r, group_w, 4)];
+    /* heads: Hkv in {1,...,6, 8} (not only powers of two: a GQA mapping
+     * that assumes one fails on 3, 5 or 6), group in {1,2,3,4,8}, Hq <= 16 */
+    static const int hkvs[] = {1, 2, 3, 4, 5, 6, 8};
+    static const double hkv_w[] = {0.3, 0.2, 0.12, 0.15, 0.08, 0.08, 0.07};
+    static const int groups[] = {1, 2, 3, 4, 8};
+    static const double group_w[] = {0.3, 0.2, 0.1, 0.2, 0.2};
+    int hkv = hkvs[kvcg_pick(r, hkv_w, NELEM(hkvs))];
+    int grp = groups[kvcg_pick(r, group_w, NELEM(groups))];
     while (hkv * grp > 16)
         grp /= 2;
     sp.cfg.num_kv_heads = hkv;
@@ -327,8 +328,15 @@ int kvc_spec_draw_seeded(uint64_t case_seed, int forced_mode,
         float mag = (float)exp(log(0.05) + gsl_rng_uniform(r) * (log(2.0) - log(0.05)));
         sp.cfg.scale = kvcg_chance(r, 0.35) ? -mag : mag;
     }
+    /* soft-cap: the usual values, and any in [0.25, 64] (log-uniform, small
+     * ones included: tanh then bends every score) */
     static const float caps[] = {5.0f, 30.0f, 50.0f};
-    sp.cfg.softcap = kvcg_chance(r, 0.2) ? caps[kvcg_int(r, 0, 2)] : 0.0f;
+    sp.cfg.softcap = 0.0f;
+    if (kvcg_chance(r, 0.2))
+        sp.cfg.softcap = kvcg_chance(r, 0.5)
+                             ? caps[kvcg_int(r, 0, 2)]
+                             : (float)exp(log(0.25) + gsl_rng_uniform(r) *
+                                                          (log(64.0) - log(0.25)));
     sp.cfg.causal = kvcg_chance(r, 0.8);
 
     /* layout choices */
