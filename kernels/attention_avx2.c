@@ -22,41 +22,59 @@
 
 #define AI static inline __attribute__((always_inline))
 
-/* ((l0+l4) + (l2+l6)) + ((l1+l5) + (l3+l7)): one fixed order. */
-AI float hsum8(__m256 v)
+/* Eight lane vectors to the vector of their eight sums, each summed as
+ * ((l0+l1) + (l2+l3)) + ((l4+l5) + (l6+l7)): one fixed order. */
+AI __m256 reduce8(__m256 v0, __m256 v1, __m256 v2, __m256 v3, __m256 v4,
+                  __m256 v5, __m256 v6, __m256 v7)
 {
-    const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v),
-                                _mm256_extractf128_ps(v, 1));
-    const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
+    const __m256 a = _mm256_hadd_ps(_mm256_hadd_ps(v0, v1),
+                                    _mm256_hadd_ps(v2, v3));
+    const __m256 b = _mm256_hadd_ps(_mm256_hadd_ps(v4, v5),
+                                    _mm256_hadd_ps(v6, v7));
+    /* a = [v0 v1 v2 v3 low halves | v0 v1 v2 v3 high halves], b for 4..7 */
+    return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20),
+                         _mm256_permute2f128_ps(a, b, 0x31));
 }
 
-/* An NR x NK block of scores (NR <= 4, NK <= 2, constants once inlined). */
+/* An NR x NK block of scores (NR <= 4, NK <= 2, constants once inlined):
+ * always reduced as a full 4 x 2 block (absent entries zero), so each
+ * (r, c) is summed the same way whatever block it falls in. */
 AI void score_block(float *s, int64_t lds, const float *q, int64_t ldq,
                     const float *const *k, int D, float scale, const int NR,
                     const int NK)
 {
     __m256 acc[4][2];
-    for (int r = 0; r < NR; r++)
-        for (int c = 0; c < NK; c++)
+    #pragma GCC unroll 8
+    for (int r = 0; r < 4; r++)
+        #pragma GCC unroll 8
+        for (int c = 0; c < 2; c++)
             acc[r][c] = _mm256_setzero_ps();
     int d = 0;
     for (; d + 8 <= D; d += 8) {
         __m256 kv[2];
+        #pragma GCC unroll 8
         for (int c = 0; c < NK; c++)
             kv[c] = _mm256_loadu_ps(k[c] + d);
+        #pragma GCC unroll 8
         for (int r = 0; r < NR; r++) {
             const __m256 qv = _mm256_loadu_ps(q + r * ldq + d);
+            #pragma GCC unroll 8
             for (int c = 0; c < NK; c++)
                 acc[r][c] = _mm256_fmadd_ps(qv, kv[c], acc[r][c]);
         }
     }
+    float sum[8];
+    _mm256_storeu_ps(sum, reduce8(acc[0][0], acc[0][1], acc[1][0], acc[1][1],
+                                  acc[2][0], acc[2][1], acc[3][0],
+                                  acc[3][1]));
+    #pragma GCC unroll 8
     for (int r = 0; r < NR; r++)
+        #pragma GCC unroll 8
         for (int c = 0; c < NK; c++) {
             float t = 0.0f;
             for (int e = d; e < D; e++)
                 t = fmaf(q[r * ldq + e], k[c][e], t);
-            s[r * lds + c] = scale * (hsum8(acc[r][c]) + t);
+            s[r * lds + c] = scale * (sum[r * 2 + c] + t);
         }
 }
 
@@ -93,39 +111,73 @@ static void a_scores(float *s, int64_t lds, const float *q, int64_t ldq,
     }
 }
 
-static void a_pv(float *acc, const float *p, const float *const *v, int nk,
-                 int D)
+/* P.V two rows at a time over 32 dims (8 accumulators, the V loads
+ * shared), then 8 dims, then single dims: each element is one FMA per
+ * key, in key order, wherever it falls. */
+static void a_pv(float *acc, const float *p, int64_t ldp, int nr,
+                 const float *const *v, int nk, int D)
 {
-    int d = 0;
-    for (; d + 64 <= D; d += 64) {
-        __m256 a[8];
-        for (int u = 0; u < 8; u++)
-            a[u] = _mm256_loadu_ps(acc + d + 8 * u);
-        for (int c = 0; c < nk; c++) {
-            if (p[c] == KVA_P_SKIP)
-                continue;
-            const __m256 w = _mm256_set1_ps(p[c]);
-            const float *vr = v[c] + d;
-            for (int u = 0; u < 8; u++)
-                a[u] = _mm256_fmadd_ps(w, _mm256_loadu_ps(vr + 8 * u), a[u]);
+    for (int r0 = 0; r0 < nr; r0 += 2) {
+        const int two = r0 + 1 < nr;
+        float *acc0 = acc + (int64_t)r0 * D;
+        float *acc1 = acc0 + D;
+        const float *p0 = p + r0 * ldp;
+        const float *p1 = p0 + ldp;
+        int d = 0;
+        for (; d + 32 <= D; d += 32) {
+            __m256 a0[4], a1[4];
+            #pragma GCC unroll 8
+            for (int u = 0; u < 4; u++) {
+                a0[u] = _mm256_loadu_ps(acc0 + d + 8 * u);
+                a1[u] = two ? _mm256_loadu_ps(acc1 + d + 8 * u)
+                            : _mm256_setzero_ps();
+            }
+            for (int c = 0; c < nk; c++) {
+                const float *vr = v[c] + d;
+                __m256 vv[4];
+                #pragma GCC unroll 8
+                for (int u = 0; u < 4; u++)
+                    vv[u] = _mm256_loadu_ps(vr + 8 * u);
+                if (p0[c] != KVA_P_SKIP) {
+                    const __m256 w = _mm256_set1_ps(p0[c]);
+                    #pragma GCC unroll 8
+                    for (int u = 0; u < 4; u++)
+                        a0[u] = _mm256_fmadd_ps(w, vv[u], a0[u]);
+                }
+                if (two && p1[c] != KVA_P_SKIP) {
+                    const __m256 w = _mm256_set1_ps(p1[c]);
+                    #pragma GCC unroll 8
+                    for (int u = 0; u < 4; u++)
+                        a1[u] = _mm256_fmadd_ps(w, vv[u], a1[u]);
+                }
+            }
+            #pragma GCC unroll 8
+            for (int u = 0; u < 4; u++) {
+                _mm256_storeu_ps(acc0 + d + 8 * u, a0[u]);
+                if (two)
+                    _mm256_storeu_ps(acc1 + d + 8 * u, a1[u]);
+            }
         }
-        for (int u = 0; u < 8; u++)
-            _mm256_storeu_ps(acc + d + 8 * u, a[u]);
-    }
-    for (; d + 8 <= D; d += 8) {
-        __m256 a = _mm256_loadu_ps(acc + d);
-        for (int c = 0; c < nk; c++)
-            if (p[c] != KVA_P_SKIP)
-                a = _mm256_fmadd_ps(_mm256_set1_ps(p[c]),
-                                    _mm256_loadu_ps(v[c] + d), a);
-        _mm256_storeu_ps(acc + d, a);
-    }
-    for (; d < D; d++) {
-        float a = acc[d];
-        for (int c = 0; c < nk; c++)
-            if (p[c] != KVA_P_SKIP)
-                a = fmaf(p[c], v[c][d], a);
-        acc[d] = a;
+        for (int r = r0; r < r0 + 1 + two; r++) {
+            float *ar = acc + (int64_t)r * D;
+            const float *pr = p + r * ldp;
+            int e = d;
+            for (; e + 8 <= D; e += 8) {
+                __m256 a = _mm256_loadu_ps(ar + e);
+                for (int c = 0; c < nk; c++)
+                    if (pr[c] != KVA_P_SKIP)
+                        a = _mm256_fmadd_ps(_mm256_set1_ps(pr[c]),
+                                            _mm256_loadu_ps(v[c] + e), a);
+                _mm256_storeu_ps(ar + e, a);
+            }
+            for (; e < D; e++) {
+                float a = ar[e];
+                for (int c = 0; c < nk; c++)
+                    if (pr[c] != KVA_P_SKIP)
+                        a = fmaf(pr[c], v[c][e], a);
+                ar[e] = a;
+            }
+        }
     }
 }
 

@@ -144,6 +144,7 @@ typedef struct call_ctx {
     const kva_ops *ops;
     const float *lut;
     int group, D, Hq;
+    int64_t unit_bytes, row_bytes; /* of the cache's dtype */
     const unit *units;
     int64_t n_units;
     atomic_llong next;
@@ -155,7 +156,7 @@ typedef struct scratch {
     float *kc, *vc;          /* [CHUNK][D] decoded rows (not F32) */
     const float **krow, **vrow; /* [CHUNK] row pointers */
     float *s;                /* [group][CHUNK] scores */
-    float *pw;               /* [CHUNK] weights */
+    float *pw;               /* [group][CHUNK] weights */
     float *acc;              /* [rows][D] */
     float *m, *l;            /* [rows] */
 } scratch;
@@ -172,65 +173,102 @@ static inline void row_range(const kva_attn_params *p, int64_t ctx_len,
               : 0;
 }
 
-/* The n rows of keys starting at offset jrel of tile id (K or V): row
+/* Offset in units of the row of key j (tile and position in the tile),
+ * and of its scale row (pooled kinds only). */
+static inline int64_t key_tile(const kva_kv_tiles *kv, int64_t j,
+                               int64_t *jrel)
+{
+    const int64_t b = j / kv->tile_len;
+    *jrel = j - b * kv->tile_len;
+    return kv->tile_ids ? kv->tile_ids[b] : b;
+}
+
+/* The rows of keys [ja, ja + n) (they may span tiles), K or V: row
  * pointers into the cache (F32) or into buf, decoded. */
 static void load_rows(const call_ctx *cc, const kva_kv_tiles *kv, int is_v,
-                      int64_t id, int64_t jrel, int n, float *buf,
-                      const float **rows)
+                      int64_t ja, int n, float *buf, const float **rows)
 {
     const int D = cc->D;
     const void *base = is_v ? kv->v : kv->k;
     const int64_t ps = kv->pos_stride;
-    const int64_t off0 = id * kv->tile_stride + jrel * ps;
-    if (cc->dtype == KVA_DTYPE_F32) {
-        for (int i = 0; i < n; i++)
-            rows[i] = (const float *)base + off0 + i * ps;
-        return;
-    }
     const kva_ops *ops = cc->ops;
     const void *sbase = is_v ? kv->v_scales : kv->k_scales;
     const float s0 = is_v ? kv->v_scale : kv->k_scale;
     const int pooled = kva_scales_pooled(kv->kind);
     const int64_t sps = pooled ? kv->scale_pos_stride : 0;
-    const int64_t soff0 = pooled ? id * kv->scale_tile_stride + jrel * sps : 0;
-    for (int i = 0; i < n; i++) {
-        float *restrict dst = buf + (int64_t)i * D;
-        const int64_t off = off0 + i * ps, soff = soff0 + i * sps;
-        rows[i] = dst;
-        switch (cc->dtype) {
-        case KVA_DTYPE_F16:
-            ops->dec_f16(dst, (const uint16_t *)base + off, D);
-            break;
-        case KVA_DTYPE_BF16:
-            ops->dec_bf16(dst, (const uint16_t *)base + off, D);
-            break;
-        case KVA_DTYPE_FP8_E4M3:
-        case KVA_DTYPE_FP8_E5M2:
-        case KVA_DTYPE_INT8: {
-            const float s = kv->kind == KVA_SCALE_TOKEN
-                                ? ((const float *)sbase)[soff]
-                                : s0;
-            ops->dec_lut8(dst, (const uint8_t *)base + off, cc->lut, s, D);
-            break;
+    int i = 0;
+    while (i < n) {
+        int64_t jrel;
+        const int64_t id = key_tile(kv, ja + i, &jrel);
+        int m = n - i; /* keys left in this tile */
+        if (kv->tile_len - jrel < m)
+            m = (int)(kv->tile_len - jrel);
+        const int64_t off0 = id * kv->tile_stride + jrel * ps;
+        if (cc->dtype == KVA_DTYPE_F32) {
+            for (int e = 0; e < m; e++)
+                rows[i + e] = (const float *)base + off0 + e * ps;
+            i += m;
+            continue;
         }
-        case KVA_DTYPE_NVFP4: {
-            const uint8_t *src = (const uint8_t *)base + off;
-            const uint8_t *codes = (const uint8_t *)sbase + soff;
-            const float *restrict lut = cc->lut;
-            for (int g = 0; g < D / 16; g++) {
-                /* s0 is the global scale here */
-                const float es = kva_nvfp4_effective_scale(codes[g], s0);
-                for (int e = 0; e < 8; e++) {
-                    const uint8_t byte = src[g * 8 + e];
-                    dst[g * 16 + 2 * e] = lut[byte & 0x0Fu] * es;
-                    dst[g * 16 + 2 * e + 1] = lut[byte >> 4] * es;
-                }
+        const int64_t soff0 =
+            pooled ? id * kv->scale_tile_stride + jrel * sps : 0;
+        for (int e = 0; e < m; e++) {
+            float *restrict dst = buf + (int64_t)(i + e) * D;
+            const int64_t off = off0 + e * ps, soff = soff0 + e * sps;
+            rows[i + e] = dst;
+            switch (cc->dtype) {
+            case KVA_DTYPE_F16:
+                ops->dec_f16(dst, (const uint16_t *)base + off, D);
+                break;
+            case KVA_DTYPE_BF16:
+                ops->dec_bf16(dst, (const uint16_t *)base + off, D);
+                break;
+            case KVA_DTYPE_FP8_E4M3:
+            case KVA_DTYPE_FP8_E5M2:
+            case KVA_DTYPE_INT8: {
+                const float s = kv->kind == KVA_SCALE_TOKEN
+                                    ? ((const float *)sbase)[soff]
+                                    : s0;
+                ops->dec_lut8(dst, (const uint8_t *)base + off, cc->lut, s,
+                              D);
+                break;
             }
-            break;
+            case KVA_DTYPE_NVFP4: {
+                const uint8_t *src = (const uint8_t *)base + off;
+                const uint8_t *codes = (const uint8_t *)sbase + soff;
+                const float *restrict lut = cc->lut;
+                for (int g = 0; g < D / 16; g++) {
+                    /* s0 is the global scale here */
+                    const float es = kva_nvfp4_effective_scale(codes[g], s0);
+                    for (int k = 0; k < 8; k++) {
+                        const uint8_t byte = src[g * 8 + k];
+                        dst[g * 16 + 2 * k] = lut[byte & 0x0Fu] * es;
+                        dst[g * 16 + 2 * k + 1] = lut[byte >> 4] * es;
+                    }
+                }
+                break;
+            }
+            default: /* validated dtypes only */
+                break;
+            }
         }
-        default: /* validated dtypes only */
-            break;
-        }
+        i += m;
+    }
+}
+
+/* Ask for the K (is_v 0) or V rows of keys [ja, ja + n) ahead of use. */
+static void prefetch_rows(const call_ctx *cc, const kva_kv_tiles *kv,
+                          int is_v, int64_t ja, int n)
+{
+    const char *base = is_v ? kv->v : kv->k;
+    for (int i = 0; i < n; i++) {
+        int64_t jrel;
+        const int64_t id = key_tile(kv, ja + i, &jrel);
+        const char *row =
+            base + (id * kv->tile_stride + jrel * kv->pos_stride) *
+                       cc->unit_bytes;
+        for (int64_t o = 0; o < cc->row_bytes; o += 64)
+            __builtin_prefetch(row + o);
     }
 }
 
@@ -270,88 +308,102 @@ static void run_unit(const call_ctx *cc, const unit *u, scratch *w)
     if (ulo < uhi) {
         kva_kv_tiles kv;
         cc->tiles(cc->tiles_ctx, u->s, u->kvh, &kv);
-        const int64_t T = kv.tile_len;
-        for (int64_t b = ulo / T; b <= (uhi - 1) / T; b++) {
-            const int64_t tstart = b * T;
-            const int64_t tend = tstart + T < uhi ? tstart + T : uhi;
-            const int64_t id = kv.tile_ids ? kv.tile_ids[b] : b;
-            const int64_t first = ulo > tstart ? ulo : tstart;
-            for (int64_t cs = tstart + (first - tstart) / CHUNK * CHUNK;
-                 cs < tend; cs += CHUNK) {
-                const int64_t ja = cs > ulo ? cs : ulo;
-                const int64_t jb = cs + CHUNK < tend ? cs + CHUNK : tend;
-                const int n = (int)(jb - ja);
-                load_rows(cc, &kv, 0, id, ja - tstart, n, w->kc, w->krow);
-                int v_ready = 0;
-                for (int64_t i = u->i0; i < u->i1; i++) {
-                    int64_t lo, hi;
-                    row_range(p, ctx_len, seq_len, i, &lo, &hi);
-                    lo = lo > u->k0 ? lo : u->k0;
-                    hi = hi < u->k1 ? hi : u->k1;
-                    const int64_t a = lo > ja ? lo : ja;
-                    const int64_t e = hi < jb ? hi : jb;
-                    if (a >= e)
-                        continue;
-                    const int nk = (int)(e - a);
-                    const int64_t t = qsl[u->s] + i;
-                    const int64_t row0 = t * Hq + (int64_t)u->kvh * group;
-                    ops->scores(w->s, CHUNK, cc->q + row0 * D, D, group,
-                                w->krow + (a - ja), nk, D, p->scale);
-                    const uint8_t *mrow =
-                        mask != NULL ? mask + i * seq_len + a : NULL;
-                    for (int g = 0; g < group; g++) {
-                        const int64_t r = (i - u->i0) * group + g;
-                        float *restrict sr = w->s + (int64_t)g * CHUNK;
-                        float *restrict pw = w->pw;
-                        float *acc = w->acc + r * D;
-                        float tmax = -INFINITY;
-                        int live = 0;
-                        for (int c = 0; c < nk; c++) {
-                            if (mrow != NULL && mrow[c] == 0) {
-                                sr[c] = -INFINITY;
-                                continue;
-                            }
-                            float x = sr[c];
-                            if (softcap > 0.0f)
-                                x = softcap * tanhf(x / softcap);
-                            sr[c] = x;
-                            if (x > tmax)
-                                tmax = x;
-                            /* NaN counts as live: garbage in, NaN out */
-                            live += (x != -INFINITY);
+        /* chunks: key positions [c*CHUNK, (c+1)*CHUNK), whatever the
+         * tiles, clipped to [ulo, uhi) (clipping never changes what a row
+         * sees in a chunk: its keys lie inside [ulo, uhi)) */
+        for (int64_t cs = ulo / CHUNK * CHUNK; cs < uhi; cs += CHUNK) {
+            const int64_t ja = cs > ulo ? cs : ulo;
+            const int64_t jb = cs + CHUNK < uhi ? cs + CHUNK : uhi;
+            const int n = (int)(jb - ja);
+            if (jb < uhi) {
+                const int64_t nb = jb + CHUNK < uhi ? jb + CHUNK : uhi;
+                prefetch_rows(cc, &kv, 0, jb, (int)(nb - jb));
+            }
+            load_rows(cc, &kv, 0, ja, n, w->kc, w->krow);
+            prefetch_rows(cc, &kv, 1, ja, n);
+            int v_ready = 0;
+            for (int64_t i = u->i0; i < u->i1; i++) {
+                int64_t lo, hi;
+                row_range(p, ctx_len, seq_len, i, &lo, &hi);
+                lo = lo > u->k0 ? lo : u->k0;
+                hi = hi < u->k1 ? hi : u->k1;
+                const int64_t a = lo > ja ? lo : ja;
+                const int64_t e = hi < jb ? hi : jb;
+                if (a >= e)
+                    continue;
+                const int nk = (int)(e - a);
+                const int64_t t = qsl[u->s] + i;
+                const int64_t row0 = t * Hq + (int64_t)u->kvh * group;
+                ops->scores(w->s, CHUNK, cc->q + row0 * D, D, group,
+                            w->krow + (a - ja), nk, D, p->scale);
+                const uint8_t *mrow =
+                    mask != NULL ? mask + i * seq_len + a : NULL;
+                /* rows g0 .. g1-1 of the token with live keys, in order:
+                 * only they take part in P.V (their weights are in pw) */
+                int nlive = 0;
+                int64_t r0 = 0;
+                for (int g = 0; g < group; g++) {
+                    const int64_t r = (i - u->i0) * group + g;
+                    float *restrict sr = w->s + (int64_t)g * CHUNK;
+                    float *restrict pw = w->pw + (int64_t)g * CHUNK;
+                    float tmax = -INFINITY;
+                    int live = 0;
+                    for (int c = 0; c < nk; c++) {
+                        if (mrow != NULL && mrow[c] == 0) {
+                            sr[c] = -INFINITY;
+                            continue;
                         }
-                        if (live == 0)
-                            continue; /* nothing visible: no exp at all */
-                        float m = w->m[r], l = w->l[r];
-                        if (tmax > m) {
-                            /* m == -inf: nothing accumulated yet */
-                            if (m > -INFINITY) {
-                                const float alpha = expf(m - tmax);
-                                l *= alpha;
-                                ops->scale(acc, alpha, D);
-                            }
-                            m = tmax;
-                        }
-                        for (int c = 0; c < nk; c++) {
-                            const float x = sr[c];
-                            if (x == -INFINITY) {
-                                pw[c] = KVA_P_SKIP;
-                                continue;
-                            }
-                            const float wt = expf(x - m);
-                            l += wt;
-                            pw[c] = wt;
-                        }
-                        w->m[r] = m;
-                        w->l[r] = l;
-                        if (!v_ready) {
-                            load_rows(cc, &kv, 1, id, ja - tstart, n, w->vc,
-                                      w->vrow);
-                            v_ready = 1;
-                        }
-                        ops->pv(acc, pw, w->vrow + (a - ja), nk, D);
+                        float x = sr[c];
+                        if (softcap > 0.0f)
+                            x = softcap * tanhf(x / softcap);
+                        sr[c] = x;
+                        if (x > tmax)
+                            tmax = x;
+                        /* NaN counts as live: garbage in, NaN out */
+                        live += (x != -INFINITY);
                     }
+                    if (live == 0) {
+                        /* nothing visible: no exp, no P.V */
+                        for (int c = 0; c < nk; c++)
+                            pw[c] = KVA_P_SKIP;
+                        continue;
+                    }
+                    if (nlive++ == 0)
+                        r0 = r;
+                    float m = w->m[r], l = w->l[r];
+                    if (tmax > m) {
+                        /* m == -inf: nothing accumulated yet */
+                        if (m > -INFINITY) {
+                            const float alpha = expf(m - tmax);
+                            l *= alpha;
+                            ops->scale(w->acc + r * D, alpha, D);
+                        }
+                        m = tmax;
+                    }
+                    for (int c = 0; c < nk; c++) {
+                        const float x = sr[c];
+                        if (x == -INFINITY) {
+                            pw[c] = KVA_P_SKIP;
+                            continue;
+                        }
+                        const float wt = expf(x - m);
+                        l += wt;
+                        pw[c] = wt;
+                    }
+                    w->m[r] = m;
+                    w->l[r] = l;
                 }
+                if (nlive == 0)
+                    continue;
+                if (!v_ready) {
+                    load_rows(cc, &kv, 1, ja, n, w->vc, w->vrow);
+                    v_ready = 1;
+                }
+                /* from the first live row to the last of the token (rows
+                 * without live keys have only skips) */
+                const int64_t gfirst = r0 - (i - u->i0) * group;
+                ops->pv(w->acc + r0 * D, w->pw + gfirst * CHUNK, CHUNK,
+                        (int)(group - gfirst), w->vrow + (a - ja), nk, D);
             }
         }
     }
@@ -506,7 +558,7 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
     const int dec = dtype != KVA_DTYPE_F32;
     /* floats of one worker's scratch */
     const int64_t per_worker = (dec ? 2 * (int64_t)CHUNK * D : 0) +
-                               (int64_t)group * CHUNK + CHUNK +
+                               2 * (int64_t)group * CHUNK +
                                max_rows * D + 2 * max_rows;
     const int64_t n_floats =
         per_worker * nth + n_part_rows * ((int64_t)D + 2);
@@ -557,7 +609,7 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
         w->s = fl;
         fl += (int64_t)group * CHUNK;
         w->pw = fl;
-        fl += CHUNK;
+        fl += (int64_t)group * CHUNK;
         w->acc = fl;
         fl += max_rows * D;
         w->m = fl;
@@ -635,6 +687,8 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
     cc.group = group;
     cc.D = D;
     cc.Hq = Hq;
+    cc.unit_bytes = kva_unit_bytes(dtype);
+    cc.row_bytes = kva_row_units(dtype, D) * cc.unit_bytes;
     cc.units = units;
     cc.n_units = nu;
     atomic_init(&cc.next, 0);

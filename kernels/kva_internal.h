@@ -188,10 +188,12 @@ typedef struct kva_ops {
     void (*scores)(float *s, int64_t lds, const float *q, int64_t ldq,
                    int nr, const float *const *k, int nk, int D,
                    float scale);
-    /* acc[d] += p[c] * v[c][d] for c = 0..nk-1 in order, skipping every c
-     * with p[c] == KVA_P_SKIP (lanes over d only). */
-    void (*pv)(float *acc, const float *p, const float *const *v, int nk,
-               int D);
+    /* For each row r < nr: acc_r[d] += p_r[c] * v[c][d] for c = 0..nk-1
+     * in order, skipping every c with p_r[c] == KVA_P_SKIP (lanes over d
+     * only, never over keys); acc_r = acc + r*D, p_r = p + r*ldp. Each
+     * element's arithmetic is the same whatever nr. */
+    void (*pv)(float *acc, const float *p, int64_t ldp, int nr,
+               const float *const *v, int nk, int D);
     /* acc[d] *= w */
     void (*scale)(float *acc, float w, int D);
     /* n f16 / bf16 codes to fp32 (exact, kva_f16_decode/kva_bf16_decode) */

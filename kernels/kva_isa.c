@@ -59,12 +59,13 @@ static void axpy(float *restrict acc, float w, const float *restrict x, int n)
         acc[d] += w * x[d];
 }
 
-static void p_pv(float *acc, const float *p, const float *const *v, int nk,
-                 int D)
+static void p_pv(float *acc, const float *p, int64_t ldp, int nr,
+                 const float *const *v, int nk, int D)
 {
-    for (int c = 0; c < nk; c++)
-        if (p[c] != KVA_P_SKIP)
-            axpy(acc, p[c], v[c], D);
+    for (int r = 0; r < nr; r++)
+        for (int c = 0; c < nk; c++)
+            if (p[r * ldp + c] != KVA_P_SKIP)
+                axpy(acc + (int64_t)r * D, p[r * ldp + c], v[c], D);
 }
 
 static void p_scale(float *restrict acc, float w, int n)
