@@ -61,6 +61,7 @@
 #define QBLOCK_ROWS 64      /* query rows (tokens x group) of a block */
 #define SPLIT_MIN_KEYS 4096 /* a decode over this many keys is split */
 #define SPLIT_PART_KEYS 2048 /* ... into parts of about this many */
+#define PREFETCH_CHUNKS 2   /* how far ahead K/V rows are prefetched */
 
 /* The value table of the call's dtype: the exact decode of every code, so
  * lut[c] * s is the contract's fp32(decode(code) * s). Returns the number
@@ -315,12 +316,16 @@ static void run_unit(const call_ctx *cc, const unit *u, scratch *w)
             const int64_t ja = cs > ulo ? cs : ulo;
             const int64_t jb = cs + CHUNK < uhi ? cs + CHUNK : uhi;
             const int n = (int)(jb - ja);
-            if (jb < uhi) {
-                const int64_t nb = jb + CHUNK < uhi ? jb + CHUNK : uhi;
-                prefetch_rows(cc, &kv, 0, jb, (int)(nb - jb));
+            /* the K and V rows PREFETCH_CHUNKS chunks ahead (and at the
+             * start, those of the chunks before that) */
+            for (int64_t pc = cs == ulo / CHUNK * CHUNK ? cs + CHUNK
+                                                        : cs + PREFETCH_CHUNKS * CHUNK;
+                 pc <= cs + PREFETCH_CHUNKS * CHUNK && pc < uhi; pc += CHUNK) {
+                const int64_t pe = pc + CHUNK < uhi ? pc + CHUNK : uhi;
+                prefetch_rows(cc, &kv, 0, pc, (int)(pe - pc));
+                prefetch_rows(cc, &kv, 1, pc, (int)(pe - pc));
             }
             load_rows(cc, &kv, 0, ja, n, w->kc, w->krow);
-            prefetch_rows(cc, &kv, 1, ja, n);
             int v_ready = 0;
             for (int64_t i = u->i0; i < u->i1; i++) {
                 int64_t lo, hi;
