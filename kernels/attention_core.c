@@ -146,6 +146,7 @@ typedef struct call_ctx {
     const float *lut;
     int group, D, Hq;
     int64_t unit_bytes, row_bytes; /* of the cache's dtype */
+    int copy_f32; /* F32 rows copied to scratch (else read in place) */
     const unit *units;
     int64_t n_units;
     atomic_llong next;
@@ -205,9 +206,21 @@ static void load_rows(const call_ctx *cc, const kva_kv_tiles *kv, int is_v,
         if (kv->tile_len - jrel < m)
             m = (int)(kv->tile_len - jrel);
         const int64_t off0 = id * kv->tile_stride + jrel * ps;
-        if (cc->dtype == KVA_DTYPE_F32) {
+        if (cc->dtype == KVA_DTYPE_F32 && !cc->copy_f32) {
             for (int e = 0; e < m; e++)
                 rows[i + e] = (const float *)base + off0 + e * ps;
+            i += m;
+            continue;
+        }
+        if (cc->dtype == KVA_DTYPE_F32) {
+            /* a contiguous copy: rows far apart in the cache (NHD) would
+             * alias in L1 when the block's rows read them again */
+            for (int e = 0; e < m; e++) {
+                float *dst = buf + (int64_t)(i + e) * D;
+                memcpy(dst, (const float *)base + off0 + e * ps,
+                       (size_t)D * sizeof(float));
+                rows[i + e] = dst;
+            }
             i += m;
             continue;
         }
@@ -560,7 +573,10 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
     if (nth > n_units)
         nth = (int)n_units;
     const int64_t max_rows = max_tok * group;
-    const int dec = dtype != KVA_DTYPE_F32;
+    /* F32 rows are copied to scratch too: the copy is exact and the rows
+     * are contiguous for the block's rows to read again */
+    const int copy_f32 = dtype == KVA_DTYPE_F32;
+    const int dec = dtype != KVA_DTYPE_F32 || copy_f32;
     /* floats of one worker's scratch */
     const int64_t per_worker = (dec ? 2 * (int64_t)CHUNK * D : 0) +
                                2 * (int64_t)group * CHUNK +
@@ -692,6 +708,7 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
     cc.group = group;
     cc.D = D;
     cc.Hq = Hq;
+    cc.copy_f32 = copy_f32;
     cc.unit_bytes = kva_unit_bytes(dtype);
     cc.row_bytes = kva_row_units(dtype, D) * cc.unit_bytes;
     cc.units = units;
