@@ -36,6 +36,14 @@ AI __m256 reduce8(__m256 v0, __m256 v1, __m256 v2, __m256 v3, __m256 v4,
                          _mm256_permute2f128_ps(a, b, 0x31));
 }
 
+/* ((l0+l1) + (l2+l3)) + ((l4+l5) + (l6+l7)) */
+AI float hsum8_tree(__m256 v)
+{
+    float l[8];
+    _mm256_storeu_ps(l, v);
+    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
 /* An NR x NK block of scores (NR <= 4, NK <= 2, constants once inlined):
  * always reduced as a full 4 x 2 block (absent entries zero), so each
  * (r, c) is summed the same way whatever block it falls in. */
@@ -181,6 +189,72 @@ static void a_pv(float *acc, const float *p, int64_t ldp, int nr,
     }
 }
 
+/* exp(x) for x in [-87, 0] (Cephes' expf: x = n ln2 + r, |r| <= ln2/2,
+ * a degree-7 polynomial; about 1 ulp), 2^n built in the exponent field. */
+AI __m256 exp_neg(__m256 x)
+{
+    const __m256 n = _mm256_round_ps(
+        _mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 y = _mm256_set1_ps(1.9875691500E-4f);
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507E-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073E-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894E-2f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459E-1f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201E-1f));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), r);
+    y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+/* Lanes of 8 keys: weights in place, the sum in 8 lanes then
+ * ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)), then the tail in order. A lane
+ * below -87 (subnormal or zero weight) or NaN takes expf. */
+static float a_weights(float *pw, const float *x, int nk, float m)
+{
+    const __m256 mv = _mm256_set1_ps(m);
+    const __m256 lo = _mm256_set1_ps(-87.0f);
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    const __m256 skip = _mm256_set1_ps(KVA_P_SKIP);
+    __m256 sum = _mm256_setzero_ps();
+    int c = 0;
+    for (; c + 8 <= nk; c += 8) {
+        const __m256 xv = _mm256_loadu_ps(x + c);
+        const __m256 t = _mm256_sub_ps(xv, mv);
+        const __m256 is_skip = _mm256_cmp_ps(xv, ninf, _CMP_EQ_OQ);
+        /* ordered and >= -87: the fast path */
+        const __m256 ok = _mm256_cmp_ps(t, lo, _CMP_GE_OQ);
+        __m256 w = exp_neg(_mm256_max_ps(t, lo));
+        if (_mm256_movemask_ps(_mm256_or_ps(ok, is_skip)) != 0xFF) {
+            float tv[8], wv[8];
+            _mm256_storeu_ps(tv, t);
+            _mm256_storeu_ps(wv, w);
+            const int okm = _mm256_movemask_ps(ok);
+            for (int u = 0; u < 8; u++)
+                if (!(okm >> u & 1))
+                    wv[u] = expf(tv[u]);
+            w = _mm256_loadu_ps(wv);
+        }
+        sum = _mm256_add_ps(sum, _mm256_andnot_ps(is_skip, w));
+        _mm256_storeu_ps(pw + c, _mm256_blendv_ps(w, skip, is_skip));
+    }
+    float s = hsum8_tree(sum);
+    for (; c < nk; c++) {
+        if (x[c] == -INFINITY) {
+            pw[c] = KVA_P_SKIP;
+            continue;
+        }
+        const float w = expf(x[c] - m);
+        s += w;
+        pw[c] = w;
+    }
+    return s;
+}
+
 static void a_scale(float *acc, float w, int D)
 {
     const __m256 wv = _mm256_set1_ps(w);
@@ -237,7 +311,7 @@ static void a_dec_lut8(float *dst, const uint8_t *src, const float *lut,
 }
 
 const kva_ops kva_ops_avx2 = {
-    KVA_ISA_AVX2, "avx2", a_scores,   a_pv,
+    KVA_ISA_AVX2, "avx2",    a_scores,   a_pv,      a_weights,
     a_scale,      a_dec_f16, a_dec_bf16, a_dec_lut8,
 };
 

@@ -398,16 +398,7 @@ static void run_unit(const call_ctx *cc, const unit *u, scratch *w)
                         }
                         m = tmax;
                     }
-                    for (int c = 0; c < nk; c++) {
-                        const float x = sr[c];
-                        if (x == -INFINITY) {
-                            pw[c] = KVA_P_SKIP;
-                            continue;
-                        }
-                        const float wt = expf(x - m);
-                        l += wt;
-                        pw[c] = wt;
-                    }
+                    l += ops->weights(pw, sr, nk, m);
                     w->m[r] = m;
                     w->l[r] = l;
                 }

@@ -194,6 +194,10 @@ typedef struct kva_ops {
      * element's arithmetic is the same whatever nr. */
     void (*pv)(float *acc, const float *p, int64_t ldp, int nr,
                const float *const *v, int nk, int D);
+    /* pw[c] = KVA_P_SKIP where x[c] == -inf, else exp(x[c] - m) (m >= every
+     * x[c], finite; within 2 ulp of expf); returns the sum of the weights
+     * that are not skips, in one fixed order for a given nk. */
+    float (*weights)(float *pw, const float *x, int nk, float m);
     /* acc[d] *= w */
     void (*scale)(float *acc, float w, int D);
     /* n f16 / bf16 codes to fp32 (exact, kva_f16_decode/kva_bf16_decode) */

@@ -15,6 +15,7 @@
 #include "kva_format.h"
 #include "kva_internal.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,22 @@ static void p_pv(float *acc, const float *p, int64_t ldp, int nr,
                 axpy(acc + (int64_t)r * D, p[r * ldp + c], v[c], D);
 }
 
+static float p_weights(float *restrict pw, const float *restrict x, int nk,
+                       float m)
+{
+    float sum = 0.0f;
+    for (int c = 0; c < nk; c++) {
+        if (x[c] == -INFINITY) {
+            pw[c] = KVA_P_SKIP;
+            continue;
+        }
+        const float w = expf(x[c] - m);
+        sum += w;
+        pw[c] = w;
+    }
+    return sum;
+}
+
 static void p_scale(float *restrict acc, float w, int n)
 {
     int d = 0;
@@ -100,7 +117,7 @@ static void p_dec_lut8(float *restrict dst, const uint8_t *restrict src,
 }
 
 const kva_ops kva_ops_portable = {
-    KVA_ISA_PORTABLE, "portable", p_scores,  p_pv,
+    KVA_ISA_PORTABLE, "portable", p_scores,   p_pv,       p_weights,
     p_scale,          p_dec_f16,  p_dec_bf16, p_dec_lut8,
 };
 
