@@ -189,6 +189,30 @@ static void a_pv(float *acc, const float *p, int64_t ldp, int nr,
     }
 }
 
+static float a_rowmax(const float *x, int nk, int *live)
+{
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    __m256 mx = ninf, lv = _mm256_setzero_ps();
+    int c = 0;
+    for (; c + 8 <= nk; c += 8) {
+        const __m256 xv = _mm256_loadu_ps(x + c);
+        mx = _mm256_max_ps(xv, mx); /* a NaN x gives mx back */
+        lv = _mm256_or_ps(lv, _mm256_cmp_ps(xv, ninf, _CMP_NEQ_UQ));
+    }
+    float m8[8];
+    _mm256_storeu_ps(m8, mx);
+    float tmax = -INFINITY;
+    for (int u = 0; u < 8; u++)
+        tmax = m8[u] > tmax ? m8[u] : tmax;
+    int any = _mm256_movemask_ps(lv) != 0;
+    for (; c < nk; c++) {
+        tmax = x[c] > tmax ? x[c] : tmax;
+        any |= x[c] != -INFINITY;
+    }
+    *live = any;
+    return tmax;
+}
+
 /* exp(x) for x in [-87, 0] (Cephes' expf: x = n ln2 + r, |r| <= ln2/2,
  * a degree-7 polynomial; about 1 ulp), 2^n built in the exponent field. */
 AI __m256 exp_neg(__m256 x)
@@ -311,7 +335,7 @@ static void a_dec_lut8(float *dst, const uint8_t *src, const float *lut,
 }
 
 const kva_ops kva_ops_avx2 = {
-    KVA_ISA_AVX2, "avx2",    a_scores,   a_pv,      a_weights,
+    KVA_ISA_AVX2, "avx2",    a_scores,   a_pv,      a_rowmax, a_weights,
     a_scale,      a_dec_f16, a_dec_bf16, a_dec_lut8,
 };
 

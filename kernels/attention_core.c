@@ -364,23 +364,20 @@ static void run_unit(const call_ctx *cc, const unit *u, scratch *w)
                     const int64_t r = (i - u->i0) * group + g;
                     float *restrict sr = w->s + (int64_t)g * CHUNK;
                     float *restrict pw = w->pw + (int64_t)g * CHUNK;
-                    float tmax = -INFINITY;
-                    int live = 0;
-                    for (int c = 0; c < nk; c++) {
-                        if (mrow != NULL && mrow[c] == 0) {
-                            sr[c] = -INFINITY;
-                            continue;
-                        }
-                        float x = sr[c];
-                        if (softcap > 0.0f)
-                            x = softcap * tanhf(x / softcap);
-                        sr[c] = x;
-                        if (x > tmax)
-                            tmax = x;
-                        /* NaN counts as live: garbage in, NaN out */
-                        live += (x != -INFINITY);
-                    }
-                    if (live == 0) {
+                    /* soft-cap the visible keys' scores, -inf for the
+                     * others */
+                    if (softcap > 0.0f)
+                        for (int c = 0; c < nk; c++)
+                            if (mrow == NULL || mrow[c] != 0)
+                                sr[c] = softcap * tanhf(sr[c] / softcap);
+                    if (mrow != NULL)
+                        for (int c = 0; c < nk; c++)
+                            if (mrow[c] == 0)
+                                sr[c] = -INFINITY;
+                    /* NaN counts as live: garbage in, NaN out */
+                    int live;
+                    const float tmax = ops->rowmax(sr, nk, &live);
+                    if (!live) {
                         /* nothing visible: no exp, no P.V */
                         for (int c = 0; c < nk; c++)
                             pw[c] = KVA_P_SKIP;

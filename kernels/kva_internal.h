@@ -194,6 +194,9 @@ typedef struct kva_ops {
      * element's arithmetic is the same whatever nr. */
     void (*pv)(float *acc, const float *p, int64_t ldp, int nr,
                const float *const *v, int nk, int D);
+    /* The largest x[c] (NaN ignored; -inf when none); *live = whether
+     * some x[c] != -inf (NaN included). */
+    float (*rowmax)(const float *x, int nk, int *live);
     /* pw[c] = KVA_P_SKIP where x[c] == -inf, else exp(x[c] - m) (m >= every
      * x[c], finite; within 2 ulp of expf); returns the sum of the weights
      * that are not skips, in one fixed order for a given nk. */

@@ -69,6 +69,18 @@ static void p_pv(float *acc, const float *p, int64_t ldp, int nr,
                 axpy(acc + (int64_t)r * D, p[r * ldp + c], v[c], D);
 }
 
+static float p_rowmax(const float *restrict x, int nk, int *live)
+{
+    float tmax = -INFINITY;
+    int any = 0;
+    for (int c = 0; c < nk; c++) {
+        tmax = x[c] > tmax ? x[c] : tmax;
+        any |= x[c] != -INFINITY;
+    }
+    *live = any;
+    return tmax;
+}
+
 static float p_weights(float *restrict pw, const float *restrict x, int nk,
                        float m)
 {
@@ -117,7 +129,8 @@ static void p_dec_lut8(float *restrict dst, const uint8_t *restrict src,
 }
 
 const kva_ops kva_ops_portable = {
-    KVA_ISA_PORTABLE, "portable", p_scores,   p_pv,       p_weights,
+    KVA_ISA_PORTABLE, "portable", p_scores,   p_pv,       p_rowmax,
+    p_weights,
     p_scale,          p_dec_f16,  p_dec_bf16, p_dec_lut8,
 };
 
