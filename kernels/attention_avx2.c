@@ -44,10 +44,10 @@ AI float hsum8_tree(__m256 v)
     return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
 }
 
-/* An NR x NK block of scores (NR <= 4, NK <= 2, constants once inlined):
+/* An NR x NK block of scores for NR >= 3 (NR <= 4, NK <= 2, constants once inlined):
  * always reduced as a full 4 x 2 block (absent entries zero), so each
  * (r, c) is summed the same way whatever block it falls in. */
-AI void score_block(float *s, int64_t lds, const float *q, int64_t ldq,
+AI void score_block42(float *s, int64_t lds, const float *q, int64_t ldq,
                     const float *const *k, int D, float scale, const int NR,
                     const int NK)
 {
@@ -86,15 +86,72 @@ AI void score_block(float *s, int64_t lds, const float *q, int64_t ldq,
         }
 }
 
-#define SCORE_ROWS(NR)                                                       \
+/* An NR x NK block of scores (NR * NK <= 8; constants once inlined):
+ * always reduced as eight vectors (absent ones zero) by reduce8, which
+ * sums every vector by the same tree, so each (r, c) is summed the same
+ * way whatever block it falls in. */
+AI void score_block(float *s, int64_t lds, const float *q, int64_t ldq,
+                    const float *const *k, int D, float scale, const int NR,
+                    const int NK, const int NKMAX)
+{
+    __m256 acc[8];
+#pragma GCC unroll 8
+    for (int u = 0; u < 8; u++)
+        acc[u] = _mm256_setzero_ps();
+    int d = 0;
+    for (; d + 8 <= D; d += 8) {
+        __m256 kv[8];
+#pragma GCC unroll 8
+        for (int c = 0; c < NK; c++)
+            kv[c] = _mm256_loadu_ps(k[c] + d);
+#pragma GCC unroll 8
+        for (int r = 0; r < NR; r++) {
+            const __m256 qv = _mm256_loadu_ps(q + r * ldq + d);
+#pragma GCC unroll 8
+            for (int c = 0; c < NK; c++)
+                acc[r * NKMAX + c] =
+                    _mm256_fmadd_ps(qv, kv[c], acc[r * NKMAX + c]);
+        }
+    }
+    float sum[8];
+    _mm256_storeu_ps(sum, reduce8(acc[0], acc[1], acc[2], acc[3], acc[4],
+                                  acc[5], acc[6], acc[7]));
+#pragma GCC unroll 8
+    for (int r = 0; r < NR; r++)
+#pragma GCC unroll 8
+        for (int c = 0; c < NK; c++) {
+            float t = 0.0f;
+            for (int e = d; e < D; e++)
+                t = fmaf(q[r * ldq + e], k[c][e], t);
+            s[r * lds + c] = scale * (sum[r * NKMAX + c] + t);
+        }
+}
+
+#define SCORE_ROWS42(NR)                                                     \
     do {                                                                     \
         int c = 0;                                                           \
         for (; c + 2 <= nk; c += 2)                                          \
+            score_block42(s + r * lds + c, lds, q + r * ldq, ldq, k + c, D,  \
+                          scale, NR, 2);                                     \
+        if (c < nk)                                                          \
+            score_block42(s + r * lds + c, lds, q + r * ldq, ldq, k + c, D,  \
+                          scale, NR, 1);                                     \
+    } while (0)
+
+/* Rows r .. r+NR-1 over all keys, NKMAX keys a block, then the rest one
+ * block of fewer keys at a time. */
+#define SCORE_ROWS(NR, NKMAX)                                                \
+    do {                                                                     \
+        int c = 0;                                                           \
+        for (; c + NKMAX <= nk; c += NKMAX)                                  \
             score_block(s + r * lds + c, lds, q + r * ldq, ldq, k + c, D,    \
-                        scale, NR, 2);                                       \
+                        scale, NR, NKMAX, NKMAX);                            \
+        for (; c + 2 <= nk; c += 2)                                          \
+            score_block(s + r * lds + c, lds, q + r * ldq, ldq, k + c, D,    \
+                        scale, NR, 2, NKMAX);                                \
         if (c < nk)                                                          \
             score_block(s + r * lds + c, lds, q + r * ldq, ldq, k + c, D,    \
-                        scale, NR, 1);                                       \
+                        scale, NR, 1, NKMAX);                                \
     } while (0)
 
 static void a_scores(float *s, int64_t lds, const float *q, int64_t ldq,
@@ -103,16 +160,16 @@ static void a_scores(float *s, int64_t lds, const float *q, int64_t ldq,
 {
     int r = 0;
     for (; r + 4 <= nr; r += 4)
-        SCORE_ROWS(4);
+        SCORE_ROWS42(4);
     switch (nr - r) {
     case 3:
-        SCORE_ROWS(3);
+        SCORE_ROWS42(3);
         break;
     case 2:
-        SCORE_ROWS(2);
+        SCORE_ROWS(2, 4);
         break;
     case 1:
-        SCORE_ROWS(1);
+        SCORE_ROWS(1, 8);
         break;
     default:
         break;
