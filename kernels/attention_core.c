@@ -161,6 +161,7 @@ typedef struct scratch {
     float *pw;               /* [group][CHUNK] weights */
     float *acc;              /* [rows][D] */
     float *m, *l;            /* [rows] */
+    uint8_t need[CHUNK];     /* keys some row of the block sees */
 } scratch;
 
 /* The visible key range [lo, hi) of token i of a sequence. */
@@ -186,9 +187,12 @@ static inline int64_t key_tile(const kva_kv_tiles *kv, int64_t j,
 }
 
 /* The rows of keys [ja, ja + n) (they may span tiles), K or V: row
- * pointers into the cache (F32) or into buf, decoded. */
+ * pointers into the cache (F32 read in place) or into buf, decoded. A key
+ * with need[i] == 0 (need may be NULL: all needed) is not read at all: its
+ * row is zeros (no row of the block sees it; its scores are discarded). */
 static void load_rows(const call_ctx *cc, const kva_kv_tiles *kv, int is_v,
-                      int64_t ja, int n, float *buf, const float **rows)
+                      int64_t ja, int n, const uint8_t *need, float *buf,
+                      const float **rows)
 {
     const int D = cc->D;
     const void *base = is_v ? kv->v : kv->k;
@@ -217,8 +221,11 @@ static void load_rows(const call_ctx *cc, const kva_kv_tiles *kv, int is_v,
              * alias in L1 when the block's rows read them again */
             for (int e = 0; e < m; e++) {
                 float *dst = buf + (int64_t)(i + e) * D;
-                memcpy(dst, (const float *)base + off0 + e * ps,
-                       (size_t)D * sizeof(float));
+                if (need != NULL && !need[i + e])
+                    memset(dst, 0, (size_t)D * sizeof(float));
+                else
+                    memcpy(dst, (const float *)base + off0 + e * ps,
+                           (size_t)D * sizeof(float));
                 rows[i + e] = dst;
             }
             i += m;
@@ -230,6 +237,10 @@ static void load_rows(const call_ctx *cc, const kva_kv_tiles *kv, int is_v,
             float *restrict dst = buf + (int64_t)(i + e) * D;
             const int64_t off = off0 + e * ps, soff = soff0 + e * sps;
             rows[i + e] = dst;
+            if (need != NULL && !need[i + e]) {
+                memset(dst, 0, (size_t)D * sizeof *dst);
+                continue;
+            }
             switch (cc->dtype) {
             case KVA_DTYPE_F16:
                 ops->dec_f16(dst, (const uint16_t *)base + off, D);
@@ -338,7 +349,25 @@ static void run_unit(const call_ctx *cc, const unit *u, scratch *w)
                 prefetch_rows(cc, &kv, 0, pc, (int)(pe - pc));
                 prefetch_rows(cc, &kv, 1, pc, (int)(pe - pc));
             }
-            load_rows(cc, &kv, 0, ja, n, w->kc, w->krow);
+            /* with a custom mask, the keys no row of the block sees are
+             * never read (K, V or scales) */
+            const uint8_t *need = NULL;
+            if (mask != NULL) {
+                int all = 1;
+                for (int c = 0; c < n; c++) {
+                    const int64_t j = ja + c;
+                    uint8_t nd = 0;
+                    for (int64_t i = u->i0; i < u->i1 && !nd; i++) {
+                        int64_t lo, hi;
+                        row_range(p, ctx_len, seq_len, i, &lo, &hi);
+                        nd = j >= lo && j < hi && mask[i * seq_len + j];
+                    }
+                    w->need[c] = nd;
+                    all &= nd;
+                }
+                need = all ? NULL : w->need;
+            }
+            load_rows(cc, &kv, 0, ja, n, need, w->kc, w->krow);
             int v_ready = 0;
             for (int64_t i = u->i0; i < u->i1; i++) {
                 int64_t lo, hi;
@@ -402,7 +431,7 @@ static void run_unit(const call_ctx *cc, const unit *u, scratch *w)
                 if (nlive == 0)
                     continue;
                 if (!v_ready) {
-                    load_rows(cc, &kv, 1, ja, n, w->vc, w->vrow);
+                    load_rows(cc, &kv, 1, ja, n, need, w->vc, w->vrow);
                     v_ready = 1;
                 }
                 /* from the first live row to the last of the token (rows
