@@ -414,3 +414,57 @@ Test(kernel_isa, unknown_and_avx512_give_the_best_path)
 {
     use_isa("avx512", "avx2");
 }
+
+/* ---- the decoders of each path equal kva_format.c, bit for bit --------- */
+
+static void check_decoders(const kva_ops *ops)
+{
+    static uint16_t codes[65536];
+    static float got[65536];
+    for (int c = 0; c < 65536; c++)
+        codes[c] = (uint16_t)c;
+    /* odd lengths and offsets: the vector bodies and the scalar tails */
+    const int n = 65536 - 3;
+    ops->dec_f16(got, codes + 1, n);
+    for (int i = 0; i < n; i++) {
+        const float want = kva_f16_decode(codes[i + 1]);
+        cr_assert(memcmp(&got[i], &want, 4) == 0,
+                  "%s: f16 code 0x%04x gives %a, want %a", ops->name,
+                  codes[i + 1], (double)got[i], (double)want);
+    }
+    ops->dec_bf16(got, codes + 1, n);
+    for (int i = 0; i < n; i++) {
+        const float want = kva_bf16_decode(codes[i + 1]);
+        cr_assert(memcmp(&got[i], &want, 4) == 0,
+                  "%s: bf16 code 0x%04x gives %a, want %a", ops->name,
+                  codes[i + 1], (double)got[i], (double)want);
+    }
+    static uint8_t b8[256 + 7];
+    float lut[256];
+    for (int c = 0; c < 256; c++)
+        lut[c] = kva_e4m3_decode((uint8_t)c);
+    for (int c = 0; c < 256 + 7; c++)
+        b8[c] = (uint8_t)(c * 7);
+    ops->dec_lut8(got, b8, lut, 0.37f, 256 + 7);
+    for (int i = 0; i < 256 + 7; i++) {
+        const float want = lut[b8[i]] * 0.37f;
+        cr_assert(memcmp(&got[i], &want, 4) == 0 || (isnan(got[i]) && isnan(want)),
+                  "%s: e4m3 code 0x%02x gives %a, want %a", ops->name,
+                  b8[i], (double)got[i], (double)want);
+    }
+}
+
+Test(kernel_isa, decoders_equal_the_codecs_portable)
+{
+    check_decoders(&kva_ops_portable);
+}
+
+Test(kernel_isa, decoders_equal_the_codecs_avx2)
+{
+#ifdef KVA_HAVE_AVX2
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        __builtin_cpu_supports("f16c"))
+        check_decoders(&kva_ops_avx2);
+#endif
+}
