@@ -1,91 +1,67 @@
 /*
- * attention_core.c — the one online-softmax routine of libkvattn: attend a
- * single (token, query head) row over the tiles that hold its visible keys,
- * and the loop that runs it for every real row of a batch. Paged and
- * blocked attention differ only in how they describe tiles (kva_kv_tiles),
- * so the arithmetic exists once.
+ * attention_core.c — the one online-softmax engine of libkvattn, behind
+ * paged and blocked attention (they differ only in how they describe
+ * tiles, kva_kv_tiles), so the arithmetic exists once.
  *
- * Per row, fp32 throughout:
- *   m = running max (starts at -inf), l = running sum of exp(x - m),
- *   acc = running sum of exp(x - m) * v.
- * For each tile: scores of its visible keys and the tile max; when the tile
- * max exceeds m, l and acc are rescaled by exp(m_old - m_new); then the
- * tile's exp(x - m) * v are accumulated. Finally out = acc / l and
- * lse = m + log(l). A tile with no visible key is skipped before any exp,
- * so exp(-inf - -inf) = NaN never happens; a row with no visible key ends
- * with l == 0 and gets out = 0, lse = -inf.
+ * Work units. For each sequence and KV head, the query rows of the whole
+ * GQA group for a block of consecutive query tokens (QBLOCK_ROWS rows, at
+ * least one token) form one query block. A unit is (sequence, KV head,
+ * query block), and for a long context with few query tokens also a KV
+ * split: a sequence with q_len <= the tokens of one query block and at
+ * least SPLIT_MIN_KEYS keys its queries can see is cut into
+ * floor(keys / SPLIT_PART_KEYS) contiguous key ranges, each a unit of its
+ * own writing a partial (m, l, acc) per row; the partials are merged per
+ * row in split order after every unit is done. Whether and where a
+ * sequence is split depends only on its own q_len, seq_len, window and
+ * Hq/Hkv: never on the thread count or on the rest of the batch, and the
+ * result of a row never depends on which other rows share its query block.
+ * So outputs are bitwise identical for any thread count and any batch a
+ * sequence sits in (for one ISA path, kva_isa.c).
  *
- * Reduced-precision caches (kvattn.h, docs/kv-formats.md): an F32 row is
- * read in place; any other K or V row is first decoded into a D-float
- * scratch row, element value decode(code) for F16/BF16 and
- * fp32(decode(code) * s) (one binary32 multiply) for the scaled formats,
- * s being the head's static scale, the position's token scale or the
- * group's nvfp4 effective scale. The dot product and the accumulation then
- * run exactly as for F32. Only rows that are read today are decoded:
- * masked keys and keys outside [lo, hi) are never touched, K or V.
+ * A unit walks the key chunks its rows can see, once: the cache's tiles
+ * cut into chunks of at most CHUNK keys (aligned to the tile start). Each
+ * chunk's K rows (and, when a row uses it, its V rows) are decoded once
+ * into fp32 scratch (F32 rows are read in place); then per query token the
+ * scores of its group's rows (kva_ops.scores), and per row, fp32
+ * throughout:
+ *   visibility (causal, window, custom mask; an invisible key's score is
+ *   -inf and it is skipped), soft-cap, the chunk max; a row with no live
+ *   key in the chunk skips it (no exp at all). When the chunk max exceeds
+ *   the running max m, l and acc are rescaled by exp(m_old - m_new); then
+ *   w = exp(x - m) per live key, l += w in key order and acc += w * v
+ *   (kva_ops.pv: key order, lanes over d).
+ * Finally out = acc / l and lse = m + log(l); a row with l == 0 (no
+ * visible key, or only keys of score -inf) gets out = 0, lse = -inf. NaN
+ * scores count as live, so garbage in shows as NaN out. Keys outside a
+ * row's visible range, and tiles outside every row's range, are never read
+ * (nor are their tile ids: a freed sliding-window block may hold -1).
+ *
+ * Reduced-precision caches (docs/kv-formats.md): element value
+ * decode(code) for F16/BF16 and fp32(decode(code) * s) (one binary32
+ * multiply) for the scaled formats, s being the head's static scale, the
+ * position's token scale or the group's nvfp4 effective scale.
+ *
+ * Threads: units are taken from an atomic counter by p->num_threads
+ * workers (the calling thread is one of them; 0 or 1 creates no thread);
+ * every unit writes its own rows (or its own partial buffer) only, and
+ * its arithmetic does not depend on which worker runs it. All scratch is
+ * allocated before anything is written. A failed pthread_create only
+ * leaves more units to the others.
  */
 #include "kva_format.h"
 #include "kva_internal.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Dot product in 8 independent lanes: a plain `s += a[d]*b[d]` is a serial
- * dependency chain the compiler may not reassociate (no fast-math), while
- * eight lanes map onto SIMD adds. The summation order is fixed by the
- * source, so results do not depend on the vector width the compiler
- * picks. */
-static float dot(const float *restrict a, const float *restrict b, int n)
-{
-    float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int d = 0;
-    for (; d + 8 <= n; d += 8)
-        for (int u = 0; u < 8; u++)
-            lane[u] += a[d + u] * b[d + u];
-    float tail = 0.0f;
-    for (; d < n; d++)
-        tail += a[d] * b[d];
-    return ((lane[0] + lane[4]) + (lane[1] + lane[5])) +
-           ((lane[2] + lane[6]) + (lane[3] + lane[7])) + tail;
-}
-
-/* acc += w * x. Written in blocks of 8 like dot(): at -O2 GCC only
- * vectorizes loops it needs no epilogue for, but it always turns a
- * fixed-size block into SIMD (the tail stays scalar). Element-wise, so the
- * result is the same whichever way it is compiled. */
-static void axpy(float *restrict acc, float w, const float *restrict x, int n)
-{
-    int d = 0;
-    for (; d + 8 <= n; d += 8)
-        for (int u = 0; u < 8; u++)
-            acc[d + u] += w * x[d + u];
-    for (; d < n; d++)
-        acc[d] += w * x[d];
-}
-
-/* acc *= w, blocked for the same reason. */
-static void scale_vec(float *restrict acc, float w, int n)
-{
-    int d = 0;
-    for (; d + 8 <= n; d += 8)
-        for (int u = 0; u < 8; u++)
-            acc[d + u] *= w;
-    for (; d < n; d++)
-        acc[d] *= w;
-}
-
-/* What every row of a call shares. */
-typedef struct row_ctx {
-    int head_dim;
-    float scale;
-    float softcap;
-    float *scores; /* scratch: one tile's scores */
-    float *acc;    /* scratch: [head_dim] running P.V */
-    float *row;    /* scratch: [head_dim] one decoded K or V row (not F32) */
-    const float *lut; /* decoded value of each 8-bit code (FP8, INT8) or of
-                         each e2m1 nibble (NVFP4, 16 entries); NULL else */
-} row_ctx;
+#define CHUNK 64            /* keys decoded and scored at once */
+#define QBLOCK_ROWS 64      /* query rows (tokens x group) of a block */
+#define SPLIT_MIN_KEYS 4096 /* a decode over this many keys is split */
+#define SPLIT_PART_KEYS 2048 /* ... into parts of about this many */
+#define PREFETCH_CHUNKS 2   /* how far ahead K/V rows are prefetched */
 
 /* The value table of the call's dtype: the exact decode of every code, so
  * lut[c] * s is the contract's fp32(decode(code) * s). Returns the number
@@ -112,193 +88,6 @@ static int build_lut(kva_dtype dtype, float lut[256])
     default:
         return 0;
     }
-}
-
-/*
- * The D values of one K (is_v = 0) or V (is_v = 1) row of a reduced-
- * precision cache (not F32), decoded into rc->row: the row starts at unit
- * `off` of the tile base, its scales at unit `soff` of the scale-pool base
- * (TOKEN, GROUP only). Returns rc->row.
- */
-static const float *decode_row(const row_ctx *rc, const kva_kv_tiles *kv,
-                               int is_v, int64_t off, int64_t soff)
-{
-    const void *base = is_v ? kv->v : kv->k;
-    const int D = rc->head_dim;
-    float *restrict dst = rc->row;
-    const void *sbase = is_v ? kv->v_scales : kv->k_scales;
-    float s = is_v ? kv->v_scale : kv->k_scale;
-    if (kv->kind == KVA_SCALE_TOKEN)
-        s = ((const float *)sbase)[soff];
-
-    switch (kv->dtype) {
-    case KVA_DTYPE_F16: {
-        const uint16_t *src = (const uint16_t *)base + off;
-        for (int d = 0; d < D; d++)
-            dst[d] = kva_f16_decode(src[d]);
-        break;
-    }
-    case KVA_DTYPE_BF16: {
-        const uint16_t *src = (const uint16_t *)base + off;
-        for (int d = 0; d < D; d++)
-            dst[d] = kva_bf16_decode(src[d]);
-        break;
-    }
-    case KVA_DTYPE_FP8_E4M3:
-    case KVA_DTYPE_FP8_E5M2:
-    case KVA_DTYPE_INT8: {
-        const uint8_t *src = (const uint8_t *)base + off;
-        const float *restrict lut = rc->lut;
-        for (int d = 0; d < D; d++)
-            dst[d] = lut[src[d]] * s;
-        break;
-    }
-    case KVA_DTYPE_NVFP4: {
-        const uint8_t *src = (const uint8_t *)base + off;
-        const uint8_t *codes = (const uint8_t *)sbase + soff;
-        const float *restrict lut = rc->lut;
-        for (int g = 0; g < D / 16; g++) {
-            /* s is the global scale here */
-            const float es = kva_nvfp4_effective_scale(codes[g], s);
-            for (int i = 0; i < 8; i++) {
-                const uint8_t byte = src[g * 8 + i];
-                dst[g * 16 + 2 * i] = lut[byte & 0x0Fu] * es;
-                dst[g * 16 + 2 * i + 1] = lut[byte >> 4] * es;
-            }
-        }
-        break;
-    }
-    default: /* F32 is read in place (row_at); validated dtypes only */
-        break;
-    }
-    return dst;
-}
-
-/* One K or V row: an F32 row in place, as before formats existed (no copy,
- * the same loads), any other dtype decoded. */
-static inline const float *row_at(const row_ctx *rc, const kva_kv_tiles *kv,
-                                  int f32, int is_v, int64_t off,
-                                  int64_t soff)
-{
-    if (f32)
-        return (const float *)(is_v ? kv->v : kv->k) + off;
-    return decode_row(rc, kv, is_v, off, soff);
-}
-
-/*
- * One row: keys j in [lo, hi) that the mask (NULL = all) leaves visible.
- * Only the tiles overlapping [lo, hi) are touched: tiles outside the causal
- * or sliding-window range are never read, nor are their tile ids (a freed
- * block of a sliding window may hold -1). q and out are not restrict: a
- * caller may attend in place (out == q); out is written only at the end.
- * f32 is a constant at both call sites (attend_row_f32, attend_row_dec):
- * the F32 copy is the loop of before formats existed, with no scale-pool
- * bookkeeping.
- */
-#if defined(__GNUC__)
-__attribute__((always_inline))
-#endif
-static inline void attend_row(const row_ctx *rc, const kva_kv_tiles *kv,
-                              const int f32, const float *q, int64_t lo,
-                              int64_t hi, const uint8_t *mask, float *out,
-                              float *lse)
-{
-    const int D = rc->head_dim;
-    const float softcap = rc->softcap;
-    float *restrict acc = rc->acc;
-    float *restrict sc = rc->scores;
-    float m = -INFINITY, l = 0.0f;
-
-    memset(acc, 0, (size_t)D * sizeof *acc);
-    if (lo < hi) {
-        const int64_t T = kv->tile_len, ps = kv->pos_stride;
-        const int pooled = !f32 && (kv->kind == KVA_SCALE_TOKEN ||
-                                    kv->kind == KVA_SCALE_GROUP);
-        const int64_t sps = pooled ? kv->scale_pos_stride : 0;
-        for (int64_t b = lo / T; b <= (hi - 1) / T; b++) {
-            const int64_t start = b * T;
-            const int64_t j0 = lo > start ? lo : start;
-            const int64_t j1 = hi < start + T ? hi : start + T;
-            const int64_t id = kv->tile_ids ? kv->tile_ids[b] : b;
-            const int64_t base = id * kv->tile_stride + (j0 - start) * ps;
-            const int64_t sbase =
-                pooled ? id * kv->scale_tile_stride + (j0 - start) * sps : 0;
-            const int64_t n = j1 - j0;
-
-            /* Scores; an invisible key is marked -inf (exp(-inf - m) = 0,
-             * and the second pass skips it without reading its V). */
-            float tmax = -INFINITY;
-            int64_t live = 0;
-            for (int64_t i = 0; i < n; i++) {
-                if (mask != NULL && mask[j0 + i] == 0) {
-                    sc[i] = -INFINITY;
-                    continue;
-                }
-                const float *kr =
-                    row_at(rc, kv, f32, 0, base + i * ps, sbase + i * sps);
-                float x = rc->scale * dot(q, kr, D);
-                if (softcap > 0.0f)
-                    x = softcap * tanhf(x / softcap);
-                sc[i] = x;
-                if (x > tmax)
-                    tmax = x;
-                /* NaN counts as live so that garbage in shows as NaN out
-                 * rather than vanishing with a skipped tile. */
-                live += (x != -INFINITY);
-            }
-            if (live == 0)
-                continue; /* nothing visible here: no exp at all */
-
-            if (tmax > m) {
-                /* m == -inf means nothing has been accumulated yet: l and
-                 * acc are zero and need no rescale. */
-                if (m > -INFINITY) {
-                    const float alpha = expf(m - tmax);
-                    l *= alpha;
-                    scale_vec(acc, alpha, D);
-                }
-                m = tmax;
-            }
-
-            for (int64_t i = 0; i < n; i++) {
-                const float x = sc[i];
-                if (x == -INFINITY)
-                    continue;
-                const float w = expf(x - m);
-                l += w;
-                axpy(acc, w,
-                     row_at(rc, kv, f32, 1, base + i * ps, sbase + i * sps),
-                     D);
-            }
-        }
-    }
-
-    if (l == 0.0f) {
-        /* No visible key (or only keys of score -inf): the contract's
-         * empty row, never NaN. */
-        memset(out, 0, (size_t)D * sizeof *out);
-        if (lse != NULL)
-            *lse = -INFINITY;
-        return;
-    }
-    for (int d = 0; d < D; d++)
-        out[d] = acc[d] / l;
-    if (lse != NULL)
-        *lse = m + logf(l);
-}
-
-static void attend_row_f32(const row_ctx *rc, const kva_kv_tiles *kv,
-                           const float *q, int64_t lo, int64_t hi,
-                           const uint8_t *mask, float *out, float *lse)
-{
-    attend_row(rc, kv, 1, q, lo, hi, mask, out, lse);
-}
-
-static void attend_row_dec(const row_ctx *rc, const kva_kv_tiles *kv,
-                           const float *q, int64_t lo, int64_t hi,
-                           const uint8_t *mask, float *out, float *lse)
-{
-    attend_row(rc, kv, 0, q, lo, hi, mask, out, lse);
 }
 
 void kva_tiles_set_scales(kva_kv_tiles *t, const kva_kv_scales *sc,
@@ -333,81 +122,643 @@ void kva_tiles_set_scales(kva_kv_tiles *t, const kva_kv_scales *sc,
     }
 }
 
+
+/* One unit of work: tokens [i0, i1) of sequence s (indices inside the
+ * sequence), KV head kvh, keys [k0, k1). part >= 0: the first of its rows
+ * in the partial buffers (a KV split, split of nsplit); -1: writes out. */
+typedef struct unit {
+    int s, kvh;
+    int split, nsplit;
+    int64_t i0, i1;
+    int64_t k0, k1;
+    int64_t part;
+} unit;
+
+typedef struct call_ctx {
+    const kva_attn_params *p;
+    const kva_varlen *b;
+    kva_dtype dtype;
+    kva_tiles_fn tiles;
+    const void *tiles_ctx;
+    const float *q;
+    float *out, *lse;
+    const kva_ops *ops;
+    const float *lut;
+    int group, D, Hq;
+    int64_t unit_bytes, row_bytes; /* of the cache's dtype */
+    int copy_f32; /* F32 rows copied to scratch (else read in place) */
+    const unit *units;
+    int64_t n_units;
+    atomic_llong next;
+    float *part_m, *part_l, *part_acc;
+} call_ctx;
+
+/* One worker's scratch. */
+typedef struct scratch {
+    float *kc, *vc;          /* [CHUNK][D] decoded rows (not F32) */
+    const float **krow, **vrow; /* [CHUNK] row pointers */
+    float *s;                /* [group][CHUNK] scores */
+    float *pw;               /* [group][CHUNK] weights */
+    float *acc;              /* [rows][D] */
+    float *m, *l;            /* [rows] */
+    uint8_t need[CHUNK];     /* keys some row of the block sees */
+} scratch;
+
+/* The visible key range [lo, hi) of token i of a sequence. */
+static inline void row_range(const kva_attn_params *p, int64_t ctx_len,
+                             int64_t seq_len, int64_t i, int64_t *lo,
+                             int64_t *hi)
+{
+    const int64_t pos = ctx_len + i;
+    *hi = p->causal && pos + 1 < seq_len ? pos + 1 : seq_len;
+    *lo = p->window_left >= 0 && pos - p->window_left > 0
+              ? pos - p->window_left
+              : 0;
+}
+
+/* Offset in units of the row of key j (tile and position in the tile),
+ * and of its scale row (pooled kinds only). */
+static inline int64_t key_tile(const kva_kv_tiles *kv, int64_t j,
+                               int64_t *jrel)
+{
+    const int64_t b = j / kv->tile_len;
+    *jrel = j - b * kv->tile_len;
+    return kv->tile_ids ? kv->tile_ids[b] : b;
+}
+
+/* The rows of keys [ja, ja + n) (they may span tiles), K or V: row
+ * pointers into the cache (F32 read in place) or into buf, decoded. A key
+ * with need[i] == 0 (need may be NULL: all needed) is not read at all: its
+ * row is zeros (no row of the block sees it; its scores are discarded). */
+static void load_rows(const call_ctx *cc, const kva_kv_tiles *kv, int is_v,
+                      int64_t ja, int n, const uint8_t *need, float *buf,
+                      const float **rows)
+{
+    const int D = cc->D;
+    const void *base = is_v ? kv->v : kv->k;
+    const int64_t ps = kv->pos_stride;
+    const kva_ops *ops = cc->ops;
+    const void *sbase = is_v ? kv->v_scales : kv->k_scales;
+    const float s0 = is_v ? kv->v_scale : kv->k_scale;
+    const int pooled = kva_scales_pooled(kv->kind);
+    const int64_t sps = pooled ? kv->scale_pos_stride : 0;
+    int i = 0;
+    while (i < n) {
+        int64_t jrel;
+        const int64_t id = key_tile(kv, ja + i, &jrel);
+        int m = n - i; /* keys left in this tile */
+        if (kv->tile_len - jrel < m)
+            m = (int)(kv->tile_len - jrel);
+        const int64_t off0 = id * kv->tile_stride + jrel * ps;
+        if (cc->dtype == KVA_DTYPE_F32 && !cc->copy_f32) {
+            for (int e = 0; e < m; e++)
+                rows[i + e] = (const float *)base + off0 + e * ps;
+            i += m;
+            continue;
+        }
+        if (cc->dtype == KVA_DTYPE_F32) {
+            /* a contiguous copy: rows far apart in the cache (NHD) would
+             * alias in L1 when the block's rows read them again */
+            for (int e = 0; e < m; e++) {
+                float *dst = buf + (int64_t)(i + e) * D;
+                if (need != NULL && !need[i + e])
+                    memset(dst, 0, (size_t)D * sizeof(float));
+                else
+                    memcpy(dst, (const float *)base + off0 + e * ps,
+                           (size_t)D * sizeof(float));
+                rows[i + e] = dst;
+            }
+            i += m;
+            continue;
+        }
+        const int64_t soff0 =
+            pooled ? id * kv->scale_tile_stride + jrel * sps : 0;
+        for (int e = 0; e < m; e++) {
+            float *restrict dst = buf + (int64_t)(i + e) * D;
+            const int64_t off = off0 + e * ps, soff = soff0 + e * sps;
+            rows[i + e] = dst;
+            if (need != NULL && !need[i + e]) {
+                memset(dst, 0, (size_t)D * sizeof *dst);
+                continue;
+            }
+            switch (cc->dtype) {
+            case KVA_DTYPE_F16:
+                ops->dec_f16(dst, (const uint16_t *)base + off, D);
+                break;
+            case KVA_DTYPE_BF16:
+                ops->dec_bf16(dst, (const uint16_t *)base + off, D);
+                break;
+            case KVA_DTYPE_FP8_E4M3:
+            case KVA_DTYPE_FP8_E5M2:
+            case KVA_DTYPE_INT8: {
+                const float s = kv->kind == KVA_SCALE_TOKEN
+                                    ? ((const float *)sbase)[soff]
+                                    : s0;
+                ops->dec_lut8(dst, (const uint8_t *)base + off, cc->lut, s,
+                              D);
+                break;
+            }
+            case KVA_DTYPE_NVFP4: {
+                const uint8_t *src = (const uint8_t *)base + off;
+                const uint8_t *codes = (const uint8_t *)sbase + soff;
+                const float *restrict lut = cc->lut;
+                for (int g = 0; g < D / 16; g++) {
+                    /* s0 is the global scale here */
+                    const float es = kva_nvfp4_effective_scale(codes[g], s0);
+                    for (int k = 0; k < 8; k++) {
+                        const uint8_t byte = src[g * 8 + k];
+                        dst[g * 16 + 2 * k] = lut[byte & 0x0Fu] * es;
+                        dst[g * 16 + 2 * k + 1] = lut[byte >> 4] * es;
+                    }
+                }
+                break;
+            }
+            default: /* validated dtypes only */
+                break;
+            }
+        }
+        i += m;
+    }
+}
+
+/* Ask for the K (is_v 0) or V rows of keys [ja, ja + n) ahead of use. */
+static void prefetch_rows(const call_ctx *cc, const kva_kv_tiles *kv,
+                          int is_v, int64_t ja, int n)
+{
+    const char *base = is_v ? kv->v : kv->k;
+    for (int i = 0; i < n; i++) {
+        int64_t jrel;
+        const int64_t id = key_tile(kv, ja + i, &jrel);
+        const char *row =
+            base + (id * kv->tile_stride + jrel * kv->pos_stride) *
+                       cc->unit_bytes;
+        for (int64_t o = 0; o < cc->row_bytes; o += 64)
+            __builtin_prefetch(row + o);
+    }
+}
+
+static void run_unit(const call_ctx *cc, const unit *u, scratch *w)
+{
+    const kva_attn_params *p = cc->p;
+    const kva_ops *ops = cc->ops;
+    const int D = cc->D, group = cc->group, Hq = cc->Hq;
+    const int64_t *qsl = cc->b->query_start_loc;
+    const int64_t q_len = qsl[u->s + 1] - qsl[u->s];
+    const int64_t seq_len = cc->b->seq_lens[u->s];
+    const int64_t ctx_len = seq_len - q_len;
+    const uint8_t *mask = cc->b->masks != NULL ? cc->b->masks[u->s] : NULL;
+    const float softcap = p->softcap;
+    const int64_t ntok = u->i1 - u->i0;
+    const int64_t R = ntok * group;
+
+    for (int64_t r = 0; r < R; r++) {
+        w->m[r] = -INFINITY;
+        w->l[r] = 0.0f;
+    }
+    memset(w->acc, 0, (size_t)(R * D) * sizeof(float));
+
+    /* The keys any row of the unit can see, inside [k0, k1). */
+    int64_t ulo = u->k1, uhi = u->k0;
+    for (int64_t i = u->i0; i < u->i1; i++) {
+        int64_t lo, hi;
+        row_range(p, ctx_len, seq_len, i, &lo, &hi);
+        lo = lo > u->k0 ? lo : u->k0;
+        hi = hi < u->k1 ? hi : u->k1;
+        if (lo < hi) {
+            ulo = lo < ulo ? lo : ulo;
+            uhi = hi > uhi ? hi : uhi;
+        }
+    }
+
+    if (ulo < uhi) {
+        kva_kv_tiles kv;
+        cc->tiles(cc->tiles_ctx, u->s, u->kvh, &kv);
+        /* chunks: key positions [c*CHUNK, (c+1)*CHUNK), whatever the
+         * tiles, clipped to [ulo, uhi) (clipping never changes what a row
+         * sees in a chunk: its keys lie inside [ulo, uhi)) */
+        for (int64_t cs = ulo / CHUNK * CHUNK; cs < uhi; cs += CHUNK) {
+            const int64_t ja = cs > ulo ? cs : ulo;
+            const int64_t jb = cs + CHUNK < uhi ? cs + CHUNK : uhi;
+            const int n = (int)(jb - ja);
+            /* the K and V rows PREFETCH_CHUNKS chunks ahead (and at the
+             * start, those of the chunks before that) */
+            for (int64_t pc = cs == ulo / CHUNK * CHUNK ? cs + CHUNK
+                                                        : cs + PREFETCH_CHUNKS * CHUNK;
+                 pc <= cs + PREFETCH_CHUNKS * CHUNK && pc < uhi; pc += CHUNK) {
+                const int64_t pe = pc + CHUNK < uhi ? pc + CHUNK : uhi;
+                prefetch_rows(cc, &kv, 0, pc, (int)(pe - pc));
+                prefetch_rows(cc, &kv, 1, pc, (int)(pe - pc));
+            }
+            /* with a custom mask, the keys no row of the block sees are
+             * never read (K, V or scales) */
+            const uint8_t *need = NULL;
+            if (mask != NULL) {
+                int all = 1;
+                for (int c = 0; c < n; c++) {
+                    const int64_t j = ja + c;
+                    uint8_t nd = 0;
+                    for (int64_t i = u->i0; i < u->i1 && !nd; i++) {
+                        int64_t lo, hi;
+                        row_range(p, ctx_len, seq_len, i, &lo, &hi);
+                        nd = j >= lo && j < hi && mask[i * seq_len + j];
+                    }
+                    w->need[c] = nd;
+                    all &= nd;
+                }
+                need = all ? NULL : w->need;
+            }
+            load_rows(cc, &kv, 0, ja, n, need, w->kc, w->krow);
+            int v_ready = 0;
+            for (int64_t i = u->i0; i < u->i1; i++) {
+                int64_t lo, hi;
+                row_range(p, ctx_len, seq_len, i, &lo, &hi);
+                lo = lo > u->k0 ? lo : u->k0;
+                hi = hi < u->k1 ? hi : u->k1;
+                const int64_t a = lo > ja ? lo : ja;
+                const int64_t e = hi < jb ? hi : jb;
+                if (a >= e)
+                    continue;
+                const int nk = (int)(e - a);
+                const int64_t t = qsl[u->s] + i;
+                const int64_t row0 = t * Hq + (int64_t)u->kvh * group;
+                ops->scores(w->s, CHUNK, cc->q + row0 * D, D, group,
+                            w->krow + (a - ja), nk, D, p->scale);
+                const uint8_t *mrow =
+                    mask != NULL ? mask + i * seq_len + a : NULL;
+                /* rows g0 .. g1-1 of the token with live keys, in order:
+                 * only they take part in P.V (their weights are in pw) */
+                int nlive = 0;
+                int64_t r0 = 0;
+                for (int g = 0; g < group; g++) {
+                    const int64_t r = (i - u->i0) * group + g;
+                    float *restrict sr = w->s + (int64_t)g * CHUNK;
+                    float *restrict pw = w->pw + (int64_t)g * CHUNK;
+                    /* soft-cap the visible keys' scores, -inf for the
+                     * others */
+                    if (softcap > 0.0f)
+                        for (int c = 0; c < nk; c++)
+                            if (mrow == NULL || mrow[c] != 0)
+                                sr[c] = softcap * tanhf(sr[c] / softcap);
+                    if (mrow != NULL)
+                        for (int c = 0; c < nk; c++)
+                            if (mrow[c] == 0)
+                                sr[c] = -INFINITY;
+                    /* NaN counts as live: garbage in, NaN out */
+                    int live;
+                    const float tmax = ops->rowmax(sr, nk, &live);
+                    if (!live) {
+                        /* nothing visible: no exp, no P.V */
+                        for (int c = 0; c < nk; c++)
+                            pw[c] = KVA_P_SKIP;
+                        continue;
+                    }
+                    if (nlive++ == 0)
+                        r0 = r;
+                    float m = w->m[r], l = w->l[r];
+                    if (tmax > m) {
+                        /* m == -inf: nothing accumulated yet */
+                        if (m > -INFINITY) {
+                            const float alpha = expf(m - tmax);
+                            l *= alpha;
+                            ops->scale(w->acc + r * D, alpha, D);
+                        }
+                        m = tmax;
+                    }
+                    l += ops->weights(pw, sr, nk, m);
+                    w->m[r] = m;
+                    w->l[r] = l;
+                }
+                if (nlive == 0)
+                    continue;
+                if (!v_ready) {
+                    load_rows(cc, &kv, 1, ja, n, need, w->vc, w->vrow);
+                    v_ready = 1;
+                }
+                /* from the first live row to the last of the token (rows
+                 * without live keys have only skips) */
+                const int64_t gfirst = r0 - (i - u->i0) * group;
+                ops->pv(w->acc + r0 * D, w->pw + gfirst * CHUNK, CHUNK,
+                        (int)(group - gfirst), w->vrow + (a - ja), nk, D);
+            }
+        }
+    }
+
+    if (u->part >= 0) {
+        /* a KV split: keep (m, l, acc) for the merge */
+        memcpy(cc->part_m + u->part, w->m, (size_t)R * sizeof(float));
+        memcpy(cc->part_l + u->part, w->l, (size_t)R * sizeof(float));
+        memcpy(cc->part_acc + u->part * D, w->acc,
+               (size_t)(R * D) * sizeof(float));
+        return;
+    }
+    for (int64_t i = u->i0; i < u->i1; i++) {
+        const int64_t t = qsl[u->s] + i;
+        for (int g = 0; g < group; g++) {
+            const int64_t r = (i - u->i0) * group + g;
+            const int64_t row = t * Hq + (int64_t)u->kvh * group + g;
+            float *o = cc->out + row * D;
+            const float *acc = w->acc + r * D;
+            const float l = w->l[r];
+            if (l == 0.0f) {
+                /* no visible key: the contract's empty row, never NaN */
+                memset(o, 0, (size_t)D * sizeof *o);
+                if (cc->lse != NULL)
+                    cc->lse[row] = -INFINITY;
+                continue;
+            }
+            for (int d = 0; d < D; d++)
+                o[d] = acc[d] / l;
+            if (cc->lse != NULL)
+                cc->lse[row] = w->m[r] + logf(l);
+        }
+    }
+}
+
+/* Merge the nsplit partials of the split starting at units[u0], row by
+ * row, in split order; then write out and lse. */
+static void merge_split(const call_ctx *cc, const unit *first)
+{
+    const int D = cc->D, group = cc->group, Hq = cc->Hq;
+    const int ns = first->nsplit;
+    const int64_t *qsl = cc->b->query_start_loc;
+    const int64_t R = (first->i1 - first->i0) * group;
+    for (int64_t r = 0; r < R; r++) {
+        const int64_t i = first->i0 + r / group;
+        const int g = (int)(r % group);
+        const int64_t row =
+            (qsl[first->s] + i) * Hq + (int64_t)first->kvh * group + g;
+        float *o = cc->out + row * D;
+        float M = -INFINITY;
+        int any = 0;
+        for (int k = 0; k < ns; k++) {
+            const int64_t pr = first[k].part + r;
+            if (cc->part_l[pr] != 0.0f) { /* NaN included */
+                any = 1;
+                if (cc->part_m[pr] > M)
+                    M = cc->part_m[pr];
+            }
+        }
+        float L = 0.0f;
+        if (any) {
+            memset(o, 0, (size_t)D * sizeof *o);
+            for (int k = 0; k < ns; k++) {
+                const int64_t pr = first[k].part + r;
+                const float lk = cc->part_l[pr];
+                if (lk == 0.0f)
+                    continue;
+                const float mk = cc->part_m[pr];
+                const float wk = mk == M ? 1.0f : expf(mk - M);
+                L += lk * wk;
+                const float *acc = cc->part_acc + pr * D;
+                for (int d = 0; d < D; d++)
+                    o[d] += wk * acc[d];
+            }
+        }
+        if (L == 0.0f) {
+            memset(o, 0, (size_t)D * sizeof *o);
+            if (cc->lse != NULL)
+                cc->lse[row] = -INFINITY;
+            continue;
+        }
+        for (int d = 0; d < D; d++)
+            o[d] = o[d] / L;
+        if (cc->lse != NULL)
+            cc->lse[row] = M + logf(L);
+    }
+}
+
+typedef struct worker_arg {
+    call_ctx *cc;
+    scratch *w;
+} worker_arg;
+
+static void *worker(void *arg)
+{
+    const worker_arg *wa = arg;
+    call_ctx *cc = wa->cc;
+    for (;;) {
+        const long long u = atomic_fetch_add(&cc->next, 1);
+        if (u >= cc->n_units)
+            break;
+        run_unit(cc, &cc->units[u], wa->w);
+    }
+    return NULL;
+}
+
 kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
                             kva_dtype dtype, kva_tiles_fn tiles,
                             const void *tiles_ctx, int64_t max_tile_len,
                             const float *q, float *out, float *lse,
                             kva_error *err)
 {
+    (void)max_tile_len;
     const int S = b->num_seqs;
     const int64_t *qsl = b->query_start_loc;
     if (S == 0 || qsl[S] == 0)
         return KVA_OK; /* no real token: nothing to compute or write */
 
-    /* Scratch: one tile's scores and one accumulator, reused by every row,
-     * and for a reduced-precision cache one decoded row and the code value
-     * table. A tile never holds more visible keys than the longest
-     * sequence, so a huge block size does not force a huge buffer. */
-    int64_t longest = 1;
-    for (int s = 0; s < S; s++)
-        if (qsl[s + 1] > qsl[s] && b->seq_lens[s] > longest)
-            longest = b->seq_lens[s];
-    const int64_t n_scores = max_tile_len < longest ? max_tile_len : longest;
-    const int D = p->head_dim;
-    const int64_t n_extra = dtype == KVA_DTYPE_F32 ? 0 : (int64_t)D + 256;
-    const int64_t n_scratch = n_scores + D + n_extra;
-    if ((uint64_t)n_scratch > SIZE_MAX / sizeof(float))
-        return kva_fail(err, KVA_ERR_NOMEM,
-                        "cannot allocate attention scratch");
-    float *scratch = malloc((size_t)n_scratch * sizeof(float));
-    if (scratch == NULL)
-        return kva_fail(err, KVA_ERR_NOMEM,
-                        "cannot allocate attention scratch of %lld floats",
-                        (long long)n_scratch);
-    row_ctx rc = {D, p->scale, p->softcap, scratch, scratch + n_scores,
-                  NULL, NULL};
-    if (dtype != KVA_DTYPE_F32) {
-        float *lut = scratch + n_scores + D;
-        rc.row = lut + 256;
-        if (build_lut(dtype, lut) > 0)
-            rc.lut = lut;
-    }
-
-    /* Every tile the callback returns has the cache's dtype. */
-    void (*const attend)(const row_ctx *, const kva_kv_tiles *, const float *,
-                         int64_t, int64_t, const uint8_t *, float *, float *) =
-        dtype == KVA_DTYPE_F32 ? attend_row_f32 : attend_row_dec;
-    const int Hq = p->num_q_heads, Hkv = p->num_kv_heads;
+    const int D = p->head_dim, Hq = p->num_q_heads, Hkv = p->num_kv_heads;
     const int group = Hq / Hkv;
-    const int window = p->window_left;
+    const int64_t qt = group >= QBLOCK_ROWS ? 1 : QBLOCK_ROWS / group;
+
+    /* Count the units and the partial rows. */
+    int64_t n_units = 0, n_part_rows = 0, max_tok = 1;
     for (int s = 0; s < S; s++) {
         const int64_t q_len = qsl[s + 1] - qsl[s];
         if (q_len == 0)
             continue;
         const int64_t seq_len = b->seq_lens[s];
         const int64_t ctx_len = seq_len - q_len;
-        const uint8_t *mask = b->masks != NULL ? b->masks[s] : NULL;
-        /* KV head outermost: the query heads of a GQA group and the tokens
-         * of the sequence reuse the same K/V tiles while they are hot. */
+        int64_t slo = 0;
+        if (p->window_left >= 0 && ctx_len - p->window_left > 0)
+            slo = ctx_len - p->window_left;
+        const int64_t keys = seq_len - slo;
+        int64_t ns = 1;
+        if (q_len <= qt && keys >= SPLIT_MIN_KEYS)
+            ns = keys / SPLIT_PART_KEYS;
+        if (ns > 1) {
+            n_units += ns * Hkv;
+            n_part_rows += ns * Hkv * q_len * group;
+        } else {
+            n_units += Hkv * ((q_len + qt - 1) / qt);
+        }
+        const int64_t tok = q_len < qt ? q_len : qt;
+        max_tok = tok > max_tok ? tok : max_tok;
+    }
+
+    int nth = p->num_threads > 1 ? p->num_threads : 1;
+    if (nth > n_units)
+        nth = (int)n_units;
+    const int64_t max_rows = max_tok * group;
+    /* F32 rows are copied to scratch too: the copy is exact and the rows
+     * are contiguous for the block's rows to read again */
+    const int copy_f32 = dtype == KVA_DTYPE_F32;
+    const int dec = dtype != KVA_DTYPE_F32 || copy_f32;
+    /* floats of one worker's scratch */
+    const int64_t per_worker = (dec ? 2 * (int64_t)CHUNK * D : 0) +
+                               2 * (int64_t)group * CHUNK +
+                               max_rows * D + 2 * max_rows;
+    const int64_t n_floats =
+        per_worker * nth + n_part_rows * ((int64_t)D + 2);
+    const int64_t bytes_units = n_units * (int64_t)sizeof(unit);
+    const int64_t bytes_ptrs = 2 * CHUNK * (int64_t)sizeof(float *) * nth;
+    if (n_floats > (INT64_MAX / 8 - bytes_units - bytes_ptrs) / 4)
+        return kva_fail(err, KVA_ERR_NOMEM,
+                        "cannot allocate attention scratch");
+    const size_t bytes = (size_t)bytes_ptrs + (size_t)bytes_units +
+                         (size_t)n_floats * sizeof(float) +
+                         nth * sizeof(scratch) + nth * sizeof(worker_arg) +
+                         nth * sizeof(pthread_t) + 64;
+    if ((uint64_t)bytes > SIZE_MAX / 2)
+        return kva_fail(err, KVA_ERR_NOMEM,
+                        "cannot allocate attention scratch");
+    char *mem = malloc(bytes);
+    if (mem == NULL)
+        return kva_fail(err, KVA_ERR_NOMEM,
+                        "cannot allocate attention scratch of %zu bytes",
+                        bytes);
+    /* carve: pointers first (8-byte aligned), then units, then floats */
+    char *cur = mem;
+    const float **ptrs = (const float **)cur;
+    cur += bytes_ptrs;
+    unit *units = (unit *)cur;
+    cur += bytes_units;
+    scratch *ws = (scratch *)cur;
+    cur += nth * sizeof(scratch);
+    worker_arg *wargs = (worker_arg *)cur;
+    cur += nth * sizeof(worker_arg);
+    pthread_t *tids = (pthread_t *)cur;
+    cur += nth * sizeof(pthread_t);
+    float *fl = (float *)cur;
+
+    float *part_m = fl, *part_l = fl + n_part_rows;
+    float *part_acc = fl + 2 * n_part_rows;
+    fl += n_part_rows * ((int64_t)D + 2);
+    for (int t = 0; t < nth; t++) {
+        scratch *w = &ws[t];
+        w->krow = ptrs + (int64_t)t * 2 * CHUNK;
+        w->vrow = w->krow + CHUNK;
+        w->kc = w->vc = NULL;
+        if (dec) {
+            w->kc = fl;
+            w->vc = fl + (int64_t)CHUNK * D;
+            fl += 2 * (int64_t)CHUNK * D;
+        }
+        w->s = fl;
+        fl += (int64_t)group * CHUNK;
+        w->pw = fl;
+        fl += (int64_t)group * CHUNK;
+        w->acc = fl;
+        fl += max_rows * D;
+        w->m = fl;
+        w->l = fl + max_rows;
+        fl += 2 * max_rows;
+    }
+
+    /* The units, sequence by sequence, KV head by KV head. */
+    int64_t nu = 0, pr = 0;
+    for (int s = 0; s < S; s++) {
+        const int64_t q_len = qsl[s + 1] - qsl[s];
+        if (q_len == 0)
+            continue;
+        const int64_t seq_len = b->seq_lens[s];
+        const int64_t ctx_len = seq_len - q_len;
+        int64_t slo = 0;
+        if (p->window_left >= 0 && ctx_len - p->window_left > 0)
+            slo = ctx_len - p->window_left;
+        const int64_t keys = seq_len - slo;
+        int64_t ns = 1;
+        if (q_len <= qt && keys >= SPLIT_MIN_KEYS)
+            ns = keys / SPLIT_PART_KEYS;
         for (int kvh = 0; kvh < Hkv; kvh++) {
-            kva_kv_tiles kv;
-            tiles(tiles_ctx, s, kvh, &kv);
-            for (int64_t i = 0; i < q_len; i++) {
-                const int64_t pos = ctx_len + i;
-                const int64_t hi =
-                    p->causal && pos + 1 < seq_len ? pos + 1 : seq_len;
-                const int64_t lo =
-                    window >= 0 && pos - window > 0 ? pos - window : 0;
-                const uint8_t *mrow = mask ? mask + i * seq_len : NULL;
-                const int64_t t = qsl[s] + i;
-                for (int g = 0; g < group; g++) {
-                    const int64_t row = t * Hq + (int64_t)kvh * group + g;
-                    attend(&rc, &kv, q + row * D, lo, hi, mrow,
-                           out + row * D, lse ? lse + row : NULL);
+            if (ns > 1) {
+                /* parts of ceil(keys / ns) keys rounded up to CHUNK; the
+                 * last takes the rest (possibly empty: then nothing) */
+                int64_t part_len = (keys + ns - 1) / ns;
+                part_len = (part_len + CHUNK - 1) / CHUNK * CHUNK;
+                for (int64_t k = 0; k < ns; k++) {
+                    unit *u = &units[nu++];
+                    u->s = s;
+                    u->kvh = kvh;
+                    u->split = (int)k;
+                    u->nsplit = (int)ns;
+                    u->i0 = 0;
+                    u->i1 = q_len;
+                    u->k0 = slo + k * part_len;
+                    u->k1 = k + 1 == ns ? seq_len : slo + (k + 1) * part_len;
+                    if (u->k0 > seq_len)
+                        u->k0 = seq_len;
+                    if (u->k1 > seq_len)
+                        u->k1 = seq_len;
+                    u->part = pr;
+                    pr += q_len * group;
+                }
+            } else {
+                for (int64_t i0 = 0; i0 < q_len; i0 += qt) {
+                    unit *u = &units[nu++];
+                    u->s = s;
+                    u->kvh = kvh;
+                    u->split = 0;
+                    u->nsplit = 1;
+                    u->i0 = i0;
+                    u->i1 = i0 + qt < q_len ? i0 + qt : q_len;
+                    u->k0 = 0;
+                    u->k1 = seq_len;
+                    u->part = -1;
                 }
             }
         }
     }
-    free(scratch);
+
+    float lut[256];
+    call_ctx cc;
+    cc.p = p;
+    cc.b = b;
+    cc.dtype = dtype;
+    cc.tiles = tiles;
+    cc.tiles_ctx = tiles_ctx;
+    cc.q = q;
+    cc.out = out;
+    cc.lse = lse;
+    cc.ops = kva_active_ops();
+    cc.lut = build_lut(dtype, lut) > 0 ? lut : NULL;
+    cc.group = group;
+    cc.D = D;
+    cc.Hq = Hq;
+    cc.copy_f32 = copy_f32;
+    cc.unit_bytes = kva_unit_bytes(dtype);
+    cc.row_bytes = kva_row_units(dtype, D) * cc.unit_bytes;
+    cc.units = units;
+    cc.n_units = nu;
+    atomic_init(&cc.next, 0);
+    cc.part_m = part_m;
+    cc.part_l = part_l;
+    cc.part_acc = part_acc;
+
+    if (nth <= 1) {
+        for (int64_t u = 0; u < nu; u++)
+            run_unit(&cc, &units[u], &ws[0]);
+    } else {
+        int started = 0;
+        for (int t = 1; t < nth; t++) {
+            wargs[t].cc = &cc;
+            wargs[t].w = &ws[t];
+            if (pthread_create(&tids[t], NULL, worker, &wargs[t]) != 0)
+                break; /* the others take its units */
+            started = t;
+        }
+        wargs[0].cc = &cc;
+        wargs[0].w = &ws[0];
+        worker(&wargs[0]);
+        for (int t = 1; t <= started; t++)
+            pthread_join(tids[t], NULL);
+    }
+
+    /* KV splits: merge in a fixed order, after every unit is done. */
+    for (int64_t u = 0; u < nu; u++)
+        if (units[u].part >= 0 && units[u].split == 0)
+            merge_split(&cc, &units[u]);
+
+    free(mem);
     return KVA_OK;
 }

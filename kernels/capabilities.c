@@ -1,7 +1,8 @@
 /*
  * capabilities.c — libkvattn's ABI version and claim (kvattn.h, ABI v2):
- * everything, fp32 arithmetic, natural-log lse, fp32 output; the thread
- * count is not taken yet (one thread per call).
+ * everything, fp32 arithmetic, natural-log lse, fp32 output, and the
+ * thread count (kva_attn_params.num_threads; results are bitwise the same
+ * for any count, attention_core.c).
  */
 #include "kvattn.h"
 
@@ -12,6 +13,8 @@ int kva_abi_version(void)
 
 void kva_capabilities(kva_caps *caps)
 {
-    if (caps)
+    if (caps) {
         kva_caps_everything(caps);
+        caps->takes_threads = 1;
+    }
 }

@@ -156,13 +156,70 @@ typedef void (*kva_tiles_fn)(const void *ctx, int s, int kv_head,
  * query head) row, an online softmax over the tiles that hold its visible
  * keys. Rows of padding tokens are not touched. dtype is the (validated)
  * dtype of every kva_kv_tiles the callback returns; max_tile_len bounds
- * their tile_len (together they size the one scratch buffer of the call).
- * Returns KVA_OK or KVA_ERR_NOMEM (before any write).
+ * their tile_len. The work is split into units (sequence, KV head, query
+ * block[, KV split]) run on p->num_threads threads (0 or 1: the calling
+ * thread only); the callback must be safe to call from several threads
+ * at once (it only reads). Returns KVA_OK or KVA_ERR_NOMEM (before any
+ * write).
  */
 kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
                             kva_dtype dtype, kva_tiles_fn tiles,
                             const void *tiles_ctx, int64_t max_tile_len,
                             const float *q, float *out, float *lse,
                             kva_error *err);
+
+/* ---- the arithmetic kernels, one table per ISA (kva_isa.c) ------------ */
+
+/* A P.V weight that means "this key is not visible to the row: skip it"
+ * (never produced by expf, which gives >= 0 or NaN). */
+#define KVA_P_SKIP (-1.0f)
+
+typedef enum kva_isa {
+    KVA_ISA_PORTABLE = 0, /* plain C, baseline x86-64 (or any target) */
+    KVA_ISA_AVX2 = 1      /* AVX2 + FMA + F16C intrinsics */
+} kva_isa;
+
+typedef struct kva_ops {
+    kva_isa isa;
+    const char *name;
+    /* s[r*lds + c] = scale * (q_r . k_c), r < nr, c < nk; q_r = q + r*ldq,
+     * k_c = k[c], each D floats. Every (r, c) is summed in one fixed order
+     * (lanes over d, a fixed tree, then the tail) whatever nr and nk. */
+    void (*scores)(float *s, int64_t lds, const float *q, int64_t ldq,
+                   int nr, const float *const *k, int nk, int D,
+                   float scale);
+    /* For each row r < nr: acc_r[d] += p_r[c] * v[c][d] for c = 0..nk-1
+     * in order, skipping every c with p_r[c] == KVA_P_SKIP (lanes over d
+     * only, never over keys); acc_r = acc + r*D, p_r = p + r*ldp. Each
+     * element's arithmetic is the same whatever nr. */
+    void (*pv)(float *acc, const float *p, int64_t ldp, int nr,
+               const float *const *v, int nk, int D);
+    /* The largest x[c] (NaN ignored; -inf when none); *live = whether
+     * some x[c] != -inf (NaN included). */
+    float (*rowmax)(const float *x, int nk, int *live);
+    /* pw[c] = KVA_P_SKIP where x[c] == -inf, else exp(x[c] - m) (m >= every
+     * x[c], finite; within 2 ulp of expf); returns the sum of the weights
+     * that are not skips, in one fixed order for a given nk. */
+    float (*weights)(float *pw, const float *x, int nk, float m);
+    /* acc[d] *= w */
+    void (*scale)(float *acc, float w, int D);
+    /* n f16 / bf16 codes to fp32 (exact, kva_f16_decode/kva_bf16_decode) */
+    void (*dec_f16)(float *dst, const uint16_t *src, int n);
+    void (*dec_bf16)(float *dst, const uint16_t *src, int n);
+    /* dst[d] = lut[src[d]] * s, n elements (FP8, INT8) */
+    void (*dec_lut8)(float *dst, const uint8_t *src, const float *lut,
+                     float s, int n);
+} kva_ops;
+
+extern const kva_ops kva_ops_portable;
+#if defined(__x86_64__) && defined(__GNUC__)
+#define KVA_HAVE_AVX2 1
+extern const kva_ops kva_ops_avx2;
+#endif
+
+/* The process's ISA path: chosen once (pthread_once) from the CPU and the
+ * environment variable KVATTN_ISA (portable | avx2 | avx512; a name the
+ * CPU cannot run, or an unknown one, gives the best available). */
+const kva_ops *kva_active_ops(void);
 
 #endif /* KVA_INTERNAL_H */

@@ -29,7 +29,14 @@
  *   - No function aborts, exits, or reads or writes outside the buffers it is
  *     given (sizes are passed explicitly and checked).
  *   - Arithmetic is fp32 with fp32 accumulation; sizes and offsets are int64.
- *   - No hidden state: every function is reentrant.
+ *   - No hidden state: every function is reentrant. The one exception is
+ *     internal and write-once: on first use the library picks its
+ *     arithmetic path for the process (AVX2+FMA+F16C when the CPU has them,
+ *     else portable C; the environment variable KVATTN_ISA=portable forces
+ *     the portable one, avx2 or avx512 or any other name give the best
+ *     available) under pthread_once, so it is thread-safe and never changes
+ *     afterwards. Different paths may round differently (FMA); one path
+ *     gives bitwise identical results for any thread count.
  */
 #ifndef KVATTN_H
 #define KVATTN_H
@@ -91,7 +98,11 @@ typedef struct kva_attn_params {
     /* ABI v2 (a v1 library never reads it; callers always pass the whole
      * struct): worker threads the call may use, 0 = the library's default.
      * A library whose capabilities set takes_threads must give bitwise
-     * identical results for equal counts. */
+     * identical results for equal counts. libkvattn takes it: 0 and 1 run
+     * on the calling thread alone (no thread is created), N > 1 creates up
+     * to N - 1 pthreads for the call and joins them before returning; its
+     * results are bitwise identical for every count and do not depend on
+     * the rest of the batch (work is split by sequence only). */
     int num_threads;
 } kva_attn_params;
 
