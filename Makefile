@@ -121,9 +121,16 @@ bench: $(KVCHECK)
 
 # 200 cases of every kernel, then the misbehaving kernel library: under
 # valgrind too, every misbehaviour is its own verdict and exit 1.
+# 200 cases on the dispatched path (AVX2 where the CPU has it) with 2
+# kernel threads, 100 more on each forced path, then the misbehaving
+# library.
 check-valgrind: $(KVCHECK) $(MISBEHAVE_SO)
 	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-	  $(KVCHECK) run --cases 200 --kernel all --no-report
+	  $(KVCHECK) run --cases 200 --kernel all --no-report --kernel-threads 2
+	for isa in portable avx2; do \
+	  KVATTN_ISA=$$isa valgrind -q --error-exitcode=99 --leak-check=full \
+	    --errors-for-leak-kinds=definite $(KVCHECK) run --cases 100 --seed 2 \
+	    --kernel all --no-report || exit 1; done
 	sh tests/gate-valgrind.sh $(KVCHECK) $(MISBEHAVE_SO)
 
 # The whole tree under AddressSanitizer + UBSan: a campaign and the tests.
