@@ -499,6 +499,68 @@ static int get_f32(rd *r, const cJSON *obj, const char *prefix,
     return 0;
 }
 
+/* The cache format: kvDtype, kvScale, and only the pairs that exist. */
+static int config_format(rd *r, const cJSON *c, gcfg *g)
+{
+    const char *P = "config.";
+    char tmp[48];
+    const char *dt = get_string(r, c, P, "kvDtype", 16);
+    if (!dt)
+        return -1;
+    if (kvc_kv_dtype_parse(dt, &g->kv_dtype) != 0)
+        return rfail(r, "config.kvDtype", "expected \"f32\", \"f16\", \"bf16\", "
+                     "\"fp8_e4m3\", \"fp8_e5m2\", \"int8\" or \"nvfp4\", found \"%s\"",
+                     shown(dt, tmp, sizeof tmp));
+    const char *ks = get_string(r, c, P, "kvScale", 16);
+    if (!ks)
+        return -1;
+    if (kvc_scale_kind_parse(ks, &g->kv_kind) != 0)
+        return rfail(r, "config.kvScale", "expected \"none\", \"tensor\", "
+                     "\"attn_head\", \"token\" or \"group\", found \"%s\"",
+                     shown(ks, tmp, sizeof tmp));
+    if (!kvc_quant_kind_valid(g->kv_dtype, g->kv_kind))
+        return rfail(r, "config.kvScale", "\"%s\" is not a scale strategy of "
+                     "kvDtype \"%s\" (f32, f16, bf16: none; fp8_e4m3, fp8_e5m2, "
+                     "int8: tensor, attn_head, token; nvfp4: group)",
+                     kvc_scale_kind_name(g->kv_kind), kvc_kv_dtype_name(g->kv_dtype));
+    return 0;
+}
+
+/* Where the cache lives: a BlockedAttention cache is contiguous
+ * (cacheLen, numKvBlocks; seen as one HND block of cacheLen slots per
+ * sequence), a paged one has blockSize, layout and stridePad. */
+static int config_geometry(rd *r, const cJSON *c, gcfg *g)
+{
+    const char *P = "config.";
+    fname f;
+    char tmp[48];
+    if (g->mode == KVC_MODE_BLOCKED) {
+        if (get_int32(r, c, P, "cacheLen", 1, KVCG_GOLDEN_MAX_LEN, &g->cache_len) ||
+            get_int32(r, c, P, "numKvBlocks", INT_MIN, INT_MAX, &g->num_kv_blocks))
+            return -1;
+        g->hnd = 1;
+        g->block_size = g->cache_len;
+        return 0;
+    }
+    if (get_int32(r, c, P, "blockSize", 1, KVCG_GOLDEN_MAX_BLOCK_SIZE, &g->block_size))
+        return -1;
+    const char *lay = get_string(r, c, P, "layout", 16);
+    if (!lay)
+        return -1;
+    if (strcmp(lay, "NHD") == 0)
+        g->hnd = 0;
+    else if (strcmp(lay, "HND") == 0)
+        g->hnd = 1;
+    else
+        return rfail(r, fjoin(&f, P, "layout"), "expected \"NHD\" or \"HND\", found \"%s\"",
+                     shown(lay, tmp, sizeof tmp));
+    return get_int32(r, c, P, "stridePad", 0, KVCG_GOLDEN_MAX_STRIDE_PAD,
+                     &g->stride_pad);
+}
+
+/* A group's config, which every test of the group shares: the attention
+ * problem (heads, head dim, scale, softcap, visibility), then the cache
+ * format, then where the cache lives. The key set depends on the type. */
 static int parse_config(rd *r, const cJSON *grp, kvc_mode mode, gcfg *g)
 {
     static const char *const paged_keys[] = {
@@ -510,8 +572,6 @@ static int parse_config(rd *r, const cJSON *grp, kvc_mode mode, gcfg *g)
         "causal", "windowLeft", "kvDtype", "kvScale", "cacheLen",
         "numKvBlocks"};
     const char *P = "config.";
-    fname f;
-    char tmp[48];
     memset(g, 0, sizeof *g);
     g->mode = mode;
     const cJSON *c = need(r, grp, "", "config", cJSON_IsObject, "an object");
@@ -541,47 +601,7 @@ static int parse_config(rd *r, const cJSON *grp, kvc_mode mode, gcfg *g)
     k->causal = cJSON_IsTrue(cz) ? 1 : 0;
     if (get_int32(r, c, P, "windowLeft", KVC_NO_WINDOW, INT_MAX, &k->window_left))
         return -1;
-    const char *dt = get_string(r, c, P, "kvDtype", 16);
-    if (!dt)
-        return -1;
-    if (kvc_kv_dtype_parse(dt, &g->kv_dtype) != 0)
-        return rfail(r, "config.kvDtype", "expected \"f32\", \"f16\", \"bf16\", "
-                     "\"fp8_e4m3\", \"fp8_e5m2\", \"int8\" or \"nvfp4\", found \"%s\"",
-                     shown(dt, tmp, sizeof tmp));
-    const char *ks = get_string(r, c, P, "kvScale", 16);
-    if (!ks)
-        return -1;
-    if (kvc_scale_kind_parse(ks, &g->kv_kind) != 0)
-        return rfail(r, "config.kvScale", "expected \"none\", \"tensor\", "
-                     "\"attn_head\", \"token\" or \"group\", found \"%s\"",
-                     shown(ks, tmp, sizeof tmp));
-    if (!kvc_quant_kind_valid(g->kv_dtype, g->kv_kind))
-        return rfail(r, "config.kvScale", "\"%s\" is not a scale strategy of "
-                     "kvDtype \"%s\" (f32, f16, bf16: none; fp8_e4m3, fp8_e5m2, "
-                     "int8: tensor, attn_head, token; nvfp4: group)",
-                     kvc_scale_kind_name(g->kv_kind), kvc_kv_dtype_name(g->kv_dtype));
-    if (mode == KVC_MODE_BLOCKED) {
-        if (get_int32(r, c, P, "cacheLen", 1, KVCG_GOLDEN_MAX_LEN, &g->cache_len) ||
-            get_int32(r, c, P, "numKvBlocks", INT_MIN, INT_MAX, &g->num_kv_blocks))
-            return -1;
-        g->hnd = 1;
-        g->block_size = g->cache_len;
-        return 0;
-    }
-    if (get_int32(r, c, P, "blockSize", 1, KVCG_GOLDEN_MAX_BLOCK_SIZE, &g->block_size))
-        return -1;
-    const char *lay = get_string(r, c, P, "layout", 16);
-    if (!lay)
-        return -1;
-    if (strcmp(lay, "NHD") == 0)
-        g->hnd = 0;
-    else if (strcmp(lay, "HND") == 0)
-        g->hnd = 1;
-    else
-        return rfail(r, fjoin(&f, P, "layout"), "expected \"NHD\" or \"HND\", found \"%s\"",
-                     shown(lay, tmp, sizeof tmp));
-    return get_int32(r, c, P, "stridePad", 0, KVCG_GOLDEN_MAX_STRIDE_PAD,
-                     &g->stride_pad);
+    return config_format(r, c, g) || config_geometry(r, c, g) ? -1 : 0;
 }
 
 /* ---- one test ------------------------------------------------------------------ */
@@ -965,40 +985,70 @@ static int check_sparse_touched(rd *r, const kvc_layout *L, int S,
     return 0;
 }
 
-static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
-                      uint64_t *flags_used)
+/* ---- one test, part by part ---------------------------------------------------- *
+ *
+ * parse_test reads a test in two passes. The first pass checks everything
+ * the text says (keys, lengths, shapes, base64 sizes, strides) and keeps
+ * only references into it; nothing is allocated until the text has shown
+ * it holds that many elements, so a small file cannot make the reader
+ * allocate much. The second pass allocates the case and decodes into it.
+ * The parts run in a fixed order, which is also the order in which errors
+ * are reported (tests/test_golden_format.c pins many of those messages):
+ *
+ *   check pass   test_meta, test_lengths, test_inputs, test_static_scales,
+ *                test_layout (its strides, scale pools and extent),
+ *                test_expected_shapes
+ *   decode pass  decode_inputs, decode_layout, decode_qeff,
+ *                decode_expected
+ *   then         fill_spec, check_problem, check_valid
+ *
+ * What the first pass learns, the second needs: it lives in a tparse. */
+
+/* The state of one test between the passes. */
+typedef struct tparse {
+    const cJSON *x;  /* the test object */
+    const gcfg *g;   /* its group's config */
+    int usable;      /* not invalid: the oracle runs it, scales must be sane */
+    /* lengths (test_lengths) */
+    int S, pad, max_q;
+    int ctx[KVC_MAX_SEQS], ql[KVC_MAX_SEQS];
+    int64_t rows, kv_rows, mask_bytes, tokens; /* tokens = rows + pad */
+    /* inputs and static scales, checked but not decoded */
+    const cJSON *mask; /* NULL: no custom mask */
+    tensor_ref tq, tk, tv, tm, th[2];
+    float sscale[2];   /* kScale, vScale (tensor, group) */
+    /* layout scalars (test_layout) */
+    const cJSON *lay;
+    int sparse, M;
+    int64_t nb, sb, ss, sh, pool;
+    int64_t sgeo[4]; /* scale pool: block, slot, head strides; units */
+    /* expected (test_expected_shapes); exp NULL for invalid tests */
+    const cJSON *exp;
+    tensor_ref te[4];       /* out, lse, tolOut, tolLse */
+    tensor_ref tcode[3][2]; /* codes, token scales, group codes; K and V */
+    dtype code_dt;          /* of kCodes / vCodes */
+} tparse;
+
+static const char *const scalar_keys[2] = {"kScale", "vScale"};
+static const char *const head_keys[2] = {"kHeadScale", "vHeadScale"};
+
+/* The kvScale strategies' extra inputs: static scalars (tensor; group's
+ * global scale), per-head scales (attn_head), scale pools (token, group). */
+static int has_static_scales(kvc_scale_kind k)
 {
-    static const char *const keys[] = {
-        "tcId", "comment", "flags", "result", "error", "numSeqs", "ctxLen",
-        "qLen", "padTokens", "q", "k", "v", "mask", "kScale", "vScale",
-        "kHeadScale", "vHeadScale", "layout", "qeff", "expected"};
-    static const char *const layout_keys[] = {
-        "sparse", "numBlocks", "strideBlock", "strideSlot", "strideHead", "poolElems",
-        "scaleStrideBlock", "scaleStrideSlot", "scaleStrideHead",
-        "scalePoolUnits", "maxBlocksPerSeq", "blockTable", "slotMapping",
-        "poisonSeed"};
-    static const char *const qeff_keys[] = {"maxQ", "positionIds", "slotId",
-                                            "rowOfToken"};
-    static const char *const expected_keys[] = {
-        "out", "lse", "tolOut", "tolLse", "kCodes", "vCodes", "kTokenScales",
-        "vTokenScales", "kGroupCodes", "vGroupCodes"};
+    return k == KVC_SCALE_TENSOR || k == KVC_SCALE_GROUP;
+}
+
+static int has_scale_pools(kvc_scale_kind k)
+{
+    return k == KVC_SCALE_TOKEN || k == KVC_SCALE_GROUP;
+}
+
+/* flags: known names, none twice. */
+static int test_flags(rd *r, const cJSON *x, kvc_golden_test *t)
+{
     fname f;
     char tmp[48];
-    memset(t, 0, sizeof *t);
-    r->tc_id = 0;
-    if (!cJSON_IsObject(x))
-        return rfail(r, NULL, "expected a test object, found %s", type_of(x));
-    if (get_int32(r, x, "", "tcId", 1, INT_MAX, &t->tc_id) != 0)
-        return -1;
-    r->tc_id = t->tc_id;
-    if (check_keys(r, x, "", keys, 20) != 0)
-        return -1;
-
-    /* comment, flags, result, error */
-    const char *comment = get_string(r, x, "", "comment", sizeof t->comment - 1);
-    if (!comment)
-        return -1;
-    memcpy(t->comment, comment, strlen(comment) + 1);
     const cJSON *fl = need(r, x, "", "flags", cJSON_IsArray, "an array");
     if (!fl)
         return -1;
@@ -1016,6 +1066,34 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
                          c->valuestring);
         t->flags |= (uint64_t)1 << b;
     }
+    return 0;
+}
+
+/* What a test is, before what it holds: tcId (first, so that every later
+ * message names it), its key set, comment, flags, result kind and error,
+ * and the keys a result kind or group type rules out. */
+static int test_meta(rd *r, tparse *tp, kvc_golden_test *t, uint64_t *flags_used)
+{
+    static const char *const keys[] = {
+        "tcId", "comment", "flags", "result", "error", "numSeqs", "ctxLen",
+        "qLen", "padTokens", "q", "k", "v", "mask", "kScale", "vScale",
+        "kHeadScale", "vHeadScale", "layout", "qeff", "expected"};
+    const cJSON *x = tp->x;
+    char tmp[48];
+    if (!cJSON_IsObject(x))
+        return rfail(r, NULL, "expected a test object, found %s", type_of(x));
+    if (get_int32(r, x, "", "tcId", 1, INT_MAX, &t->tc_id) != 0)
+        return -1;
+    r->tc_id = t->tc_id;
+    if (check_keys(r, x, "", keys, 20) != 0)
+        return -1;
+
+    const char *comment = get_string(r, x, "", "comment", sizeof t->comment - 1);
+    if (!comment)
+        return -1;
+    memcpy(t->comment, comment, strlen(comment) + 1);
+    if (test_flags(r, x, t) != 0)
+        return -1;
     *flags_used |= t->flags;
     const char *res = get_string(r, x, "", "result", 16);
     if (!res)
@@ -1024,8 +1102,8 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
         return rfail(r, "result",
                      "expected \"valid\", \"invalid\" or \"acceptable\", found \"%s\"",
                      shown(res, tmp, sizeof tmp));
-    int valid = t->result == KVC_EXPECT_VALID;
-    if (valid && member(x, "error"))
+    tp->usable = t->result != KVC_EXPECT_INVALID;
+    if (t->result == KVC_EXPECT_VALID && member(x, "error"))
         return rfail(r, "error", "a valid test has no error");
     /* required for invalid tests; optional for acceptable ones (absent when
      * the in-tree kernel accepts the input) */
@@ -1042,66 +1120,78 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
     }
     if (t->result == KVC_EXPECT_INVALID && member(x, "expected"))
         return rfail(r, "expected", "an invalid test has no expected values");
-    if (g->mode != KVC_MODE_QEFF && member(x, "qeff"))
+    if (tp->g->mode != KVC_MODE_QEFF && member(x, "qeff"))
         return rfail(r, "qeff", "only QEffPagedAttention tests have qeff inputs");
+    return 0;
+}
 
-    /* lengths */
-    const kvc_config *cfg = &g->cfg;
-    int S = 0, pad = 0;
-    int ctx[KVC_MAX_SEQS] = {0}, ql[KVC_MAX_SEQS] = {0};
-    if (get_int32(r, x, "", "numSeqs", 0, KVC_MAX_SEQS, &S) ||
-        read_ints(r, member(x, "ctxLen"), "ctxLen", S, 0, KVCG_GOLDEN_MAX_LEN, ctx, NULL) ||
-        read_ints(r, member(x, "qLen"), "qLen", S, 0, KVCG_GOLDEN_MAX_LEN, ql, NULL) ||
-        get_int32(r, x, "", "padTokens", 0, KVCG_GOLDEN_MAX_PAD_TOKENS, &pad))
+/* numSeqs, ctxLen, qLen, padTokens, and the sizes they imply: every later
+ * shape is a product of these, so the products are bounded here, once. */
+static int test_lengths(rd *r, tparse *tp)
+{
+    const cJSON *x = tp->x;
+    const kvc_config *cfg = &tp->g->cfg;
+    if (get_int32(r, x, "", "numSeqs", 0, KVC_MAX_SEQS, &tp->S) ||
+        read_ints(r, member(x, "ctxLen"), "ctxLen", tp->S, 0, KVCG_GOLDEN_MAX_LEN,
+                  tp->ctx, NULL) ||
+        read_ints(r, member(x, "qLen"), "qLen", tp->S, 0, KVCG_GOLDEN_MAX_LEN,
+                  tp->ql, NULL) ||
+        get_int32(r, x, "", "padTokens", 0, KVCG_GOLDEN_MAX_PAD_TOKENS, &tp->pad))
         return -1;
-    int64_t rows = 0, kv_rows = 0, mask_bytes = 0;
-    int max_q = 0;
-    for (int s = 0; s < S; s++) {
-        rows += ql[s];
-        kv_rows += (int64_t)ctx[s] + ql[s];
-        mask_bytes += (int64_t)ql[s] * ((int64_t)ctx[s] + ql[s]);
-        if (ql[s] > max_q)
-            max_q = ql[s];
+    for (int s = 0; s < tp->S; s++) {
+        tp->rows += tp->ql[s];
+        tp->kv_rows += (int64_t)tp->ctx[s] + tp->ql[s];
+        tp->mask_bytes += (int64_t)tp->ql[s] * ((int64_t)tp->ctx[s] + tp->ql[s]);
+        if (tp->ql[s] > tp->max_q)
+            tp->max_q = tp->ql[s];
     }
-    int64_t tokens = rows + pad;
+    tp->tokens = tp->rows + tp->pad;
     int Hq = cfg->num_q_heads, Hkv = cfg->num_kv_heads, D = cfg->head_dim;
-    int64_t hq_d = (int64_t)Hq * D, hkv_d = (int64_t)Hkv * D;
-    if (!mul_le(tokens, hq_d, KVCG_GOLDEN_MAX_ELEMS))
+    if (!mul_le(tp->tokens, (int64_t)Hq * D, KVCG_GOLDEN_MAX_ELEMS))
         return rfail(r, "qLen", "%lld tokens x %d heads x %d dims exceed the "
-                     "limit of %lld elements per tensor", (long long)tokens, Hq,
-                     D, (long long)KVCG_GOLDEN_MAX_ELEMS);
-    if (!mul_le(kv_rows, hkv_d, KVCG_GOLDEN_MAX_ELEMS))
+                     "limit of %lld elements per tensor", (long long)tp->tokens,
+                     Hq, D, (long long)KVCG_GOLDEN_MAX_ELEMS);
+    if (!mul_le(tp->kv_rows, (int64_t)Hkv * D, KVCG_GOLDEN_MAX_ELEMS))
         return rfail(r, "ctxLen", "%lld kv rows x %d heads x %d dims exceed the "
-                     "limit of %lld elements per tensor", (long long)kv_rows,
+                     "limit of %lld elements per tensor", (long long)tp->kv_rows,
                      Hkv, D, (long long)KVCG_GOLDEN_MAX_ELEMS);
-    const cJSON *mask = member(x, "mask");
-    if (mask && mask_bytes > KVCG_GOLDEN_MAX_ELEMS)
+    tp->mask = member(x, "mask");
+    if (tp->mask && tp->mask_bytes > KVCG_GOLDEN_MAX_ELEMS)
         return rfail(r, "mask", "%lld mask bytes exceed the limit of %lld",
-                     (long long)mask_bytes, (long long)KVCG_GOLDEN_MAX_ELEMS);
+                     (long long)tp->mask_bytes, (long long)KVCG_GOLDEN_MAX_ELEMS);
+    return 0;
+}
 
-    /* tensors: checked now, decoded once the problem is allocated */
-    tensor_ref tq, tk, tv, tm = {0}, te[4];
-    int64_t shq[3] = {tokens, Hq, D}, shkv[3] = {kv_rows, Hkv, D};
-    int64_t shm[1] = {mask_bytes};
-    if (tensor_check(r, member(x, "q"), "q", DT_F32, shq, 3, &tq) ||
-        tensor_check(r, member(x, "k"), "k", DT_F32, shkv, 3, &tk) ||
-        tensor_check(r, member(x, "v"), "v", DT_F32, shkv, 3, &tv) ||
-        (mask && tensor_check(r, mask, "mask", DT_U8, shm, 1, &tm)))
-        return -1;
+/* q, k, v and the optional mask: shapes, dtypes and base64 sizes. Decoded
+ * by decode_inputs once the problem is allocated. */
+static int test_inputs(rd *r, tparse *tp)
+{
+    const kvc_config *cfg = &tp->g->cfg;
+    int64_t shq[3] = {tp->tokens, cfg->num_q_heads, cfg->head_dim};
+    int64_t shkv[3] = {tp->kv_rows, cfg->num_kv_heads, cfg->head_dim};
+    int64_t shm[1] = {tp->mask_bytes};
+    const cJSON *x = tp->x;
+    return tensor_check(r, member(x, "q"), "q", DT_F32, shq, 3, &tp->tq) ||
+                   tensor_check(r, member(x, "k"), "k", DT_F32, shkv, 3, &tp->tk) ||
+                   tensor_check(r, member(x, "v"), "v", DT_F32, shkv, 3, &tp->tv) ||
+                   (tp->mask &&
+                    tensor_check(r, tp->mask, "mask", DT_U8, shm, 1, &tp->tm))
+               ? -1
+               : 0;
+}
 
-    /* the cache format's static scales: required as kvScale says, absent
-     * otherwise; finite and > 0 except in invalid tests (bad_kv_format) */
-    static const char *const scalar_keys[2] = {"kScale", "vScale"};
-    static const char *const head_keys[2] = {"kHeadScale", "vHeadScale"};
-    const kvc_kv_dtype kdt = g->kv_dtype;
-    const kvc_scale_kind kind = g->kv_kind;
-    const int has_static = kind == KVC_SCALE_TENSOR || kind == KVC_SCALE_GROUP;
+/* The cache format's static scales: required as kvScale says, absent
+ * otherwise; finite and > 0 except in invalid tests (bad_kv_format), whose
+ * point may be a scale the kernel must refuse. The per-head arrays are
+ * checked here and their values once decoded (decode_inputs). */
+static int test_static_scales(rd *r, tparse *tp, const kvc_golden_test *t)
+{
+    const cJSON *x = tp->x;
+    const kvc_scale_kind kind = tp->g->kv_kind;
+    const int has_static = has_static_scales(kind);
     const int has_head = kind == KVC_SCALE_HEAD;
-    const int has_pools = kind == KVC_SCALE_TOKEN || kind == KVC_SCALE_GROUP;
-    const int usable = t->result != KVC_EXPECT_INVALID; /* the oracle runs it */
-    float sscale[2] = {0.0f, 0.0f};
-    tensor_ref th[2];
-    int64_t shh[1] = {Hkv};
+    int64_t shh[1] = {tp->g->cfg.num_kv_heads};
+    char tmp[48];
     for (int w = 0; w < 2; w++) {
         if (!has_static && member(x, scalar_keys[w]))
             return rfail(r, scalar_keys[w], "only kvScale \"tensor\" and \"group\" "
@@ -1115,232 +1205,284 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
             const char *sv = get_string(r, x, "", scalar_keys[w], 64);
             if (!sv)
                 return -1;
-            if (kvcg_parse_scale(sv, &sscale[w]) != 0)
+            if (kvcg_parse_scale(sv, &tp->sscale[w]) != 0)
                 return rfail(r, scalar_keys[w], "expected an fp32 value as a "
                              "hexadecimal float (\"0x1.2p-7\"), \"nan\", \"inf\" "
                              "or \"-inf\", found \"%s\"", shown(sv, tmp, sizeof tmp));
-            if (usable && !(isfinite(sscale[w]) && sscale[w] > 0.0f))
+            if (tp->usable && !(isfinite(tp->sscale[w]) && tp->sscale[w] > 0.0f))
                 return rfail(r, scalar_keys[w], "\"%s\": the static scales of a "
                              "%s test are finite and > 0 (only invalid tests "
                              "carry others)", shown(sv, tmp, sizeof tmp),
                              kvc_expect_name(t->result));
         }
         if (has_head && tensor_check(r, member(x, head_keys[w]), head_keys[w],
-                                     DT_F32, shh, 1, &th[w]))
+                                     DT_F32, shh, 1, &tp->th[w]))
             return -1;
     }
-    if (usable && kdt == KVC_KV_NVFP4 && D % 16 != 0)
+    int D = tp->g->cfg.head_dim;
+    if (tp->usable && tp->g->kv_dtype == KVC_KV_NVFP4 && D % 16 != 0)
         return rfail(r, "config.headDim", "%d: an nvfp4 cache needs a multiple "
                      "of 16 (one block scale per 16 dims); only invalid tests "
                      "hold another", D);
+    return 0;
+}
 
-    /* layout scalars */
-    const char *P = "layout.";
-    const cJSON *lay = need(r, x, "", "layout", cJSON_IsObject, "an object");
-    int sparse = 0;
-    if (!lay || check_keys(r, lay, P, layout_keys, 14) ||
-        get_sparse(r, lay, g, &sparse))
-        return -1;
-    int64_t nb = 0, sb_ = 0, ss = 0, sh = 0, pool = 0;
-    int M = 0;
-    int64_t B = g->block_size;
-    /* poolElems and scalePoolUnits: bounded by check_pool_extent */
-    if (get_int(r, lay, P, "numBlocks", 1, KVCG_GOLDEN_MAX_BLOCKS, &nb) ||
-        get_int(r, lay, P, "strideBlock", 0, KVCG_GOLDEN_MAX_INT, &sb_) ||
-        get_int(r, lay, P, "strideSlot", 0, KVCG_GOLDEN_MAX_INT, &ss) ||
-        get_int(r, lay, P, "strideHead", 0, KVCG_GOLDEN_MAX_INT, &sh) ||
-        get_int(r, lay, P, "poolElems", 0, KVCG_GOLDEN_MAX_INT, &pool) ||
-        get_int32(r, lay, P, "maxBlocksPerSeq", 1, KVCG_GOLDEN_MAX_TABLE_COLS, &M))
-        return -1;
-    /* the geometry the config describes (FORMAT.md, "layout"), in storage
-     * units: a head row is D units, ceil(D / 2) bytes for nvfp4 */
-    int64_t wsb, wss, wsh;
-    const int64_t R = kdt == KVC_KV_NVFP4 ? ((int64_t)D + 1) / 2 : D;
+/* The name of the layout in stride messages. */
+static const char *layout_name(const gcfg *g)
+{
+    return g->mode == KVC_MODE_BLOCKED ? "contiguous [S][Hkv][cacheLen][D]"
+           : g->hnd                    ? "HND"
+                                       : "NHD";
+}
+
+/* The strides the config describes (FORMAT.md, "layout"), in storage units:
+ * a head row is D units, ceil(D / 2) bytes for nvfp4; a BlockedAttention
+ * cache is [S][Hkv][cacheLen][D] seen as an unpadded HND paged pool with
+ * blocks of cacheLen slots. want[]: block, slot, head. */
+static void cache_strides(const gcfg *g, int64_t want[3])
+{
+    int64_t D = g->cfg.head_dim, Hkv = g->cfg.num_kv_heads;
+    int64_t R = g->kv_dtype == KVC_KV_NVFP4 ? (D + 1) / 2 : D;
     if (g->mode == KVC_MODE_BLOCKED) {
-        int64_t want_nb = S > 0 ? S : 1;
-        if (nb != want_nb)
+        want[1] = R;
+        want[2] = (int64_t)g->cache_len * R;
+        want[0] = Hkv * want[2];
+        return;
+    }
+    int64_t row = R + g->stride_pad, B = g->block_size;
+    if (g->hnd) {
+        want[1] = row;
+        want[2] = B * row;
+        want[0] = Hkv * want[2];
+    } else {
+        want[2] = row;
+        want[1] = Hkv * row;
+        want[0] = B * want[1];
+    }
+}
+
+/* The strides of a token or group scale pool: the cache's block/slot/head
+ * order without padding, rows of 1 float (token) or D / 16 e4m3 codes
+ * (group). Returns the row length; want[]: block, slot, head. */
+static int64_t scale_strides(const gcfg *g, int64_t want[3])
+{
+    int64_t sr = g->kv_kind == KVC_SCALE_TOKEN ? 1 : g->cfg.head_dim / 16;
+    int64_t Hkv = g->cfg.num_kv_heads;
+    if (g->mode == KVC_MODE_BLOCKED || g->hnd) {
+        want[1] = sr;
+        want[2] = (g->mode == KVC_MODE_BLOCKED ? g->cache_len : g->block_size) * sr;
+        want[0] = Hkv * want[2];
+    } else {
+        want[2] = sr;
+        want[1] = Hkv * sr;
+        want[0] = g->block_size * want[1];
+    }
+    return sr;
+}
+
+/* The layout's scalars: block count, strides (exactly those the config
+ * describes), pool size, and a BlockedAttention cache's fixed shape. The
+ * arrays (table, slots, seed) are read by decode_layout. */
+static int test_layout_geometry(rd *r, tparse *tp)
+{
+    const gcfg *g = tp->g;
+    const cJSON *lay = tp->lay;
+    const char *P = "layout.";
+    /* poolElems: bounded by check_pool_extent */
+    if (get_int(r, lay, P, "numBlocks", 1, KVCG_GOLDEN_MAX_BLOCKS, &tp->nb) ||
+        get_int(r, lay, P, "strideBlock", 0, KVCG_GOLDEN_MAX_INT, &tp->sb) ||
+        get_int(r, lay, P, "strideSlot", 0, KVCG_GOLDEN_MAX_INT, &tp->ss) ||
+        get_int(r, lay, P, "strideHead", 0, KVCG_GOLDEN_MAX_INT, &tp->sh) ||
+        get_int(r, lay, P, "poolElems", 0, KVCG_GOLDEN_MAX_INT, &tp->pool) ||
+        get_int32(r, lay, P, "maxBlocksPerSeq", 1, KVCG_GOLDEN_MAX_TABLE_COLS, &tp->M))
+        return -1;
+    if (g->mode == KVC_MODE_BLOCKED) {
+        int64_t want_nb = tp->S > 0 ? tp->S : 1;
+        if (tp->nb != want_nb)
             return rfail(r, "layout.numBlocks",
                          "expected %lld (numSeqs, or 1 without sequences) for a "
                          "BlockedAttention test, found %lld", (long long)want_nb,
-                         (long long)nb);
-        if (M != 1)
+                         (long long)tp->nb);
+        if (tp->M != 1)
             return rfail(r, "layout.maxBlocksPerSeq",
-                         "expected 1 for a BlockedAttention test, found %d", M);
-        wss = R;
-        wsh = (int64_t)g->cache_len * R;
-        wsb = Hkv * wsh;
-    } else {
-        int64_t row = R + g->stride_pad;
-        if (g->hnd) {
-            wss = row;
-            wsh = B * row;
-            wsb = Hkv * wsh;
-        } else {
-            wsh = row;
-            wss = Hkv * row;
-            wsb = B * wss;
-        }
+                         "expected 1 for a BlockedAttention test, found %d", tp->M);
     }
-    const char *lname = g->mode == KVC_MODE_BLOCKED ? "contiguous [S][Hkv][cacheLen][D]"
-                        : g->hnd                    ? "HND"
-                                                    : "NHD";
-    if (ss != wss)
+    int64_t want[3];
+    cache_strides(g, want);
+    const char *lname = layout_name(g);
+    if (tp->ss != want[1])
         return rfail(r, "layout.strideSlot", "expected %lld (%s layout), found %lld",
-                     (long long)wss, lname, (long long)ss);
-    if (sh != wsh)
+                     (long long)want[1], lname, (long long)tp->ss);
+    if (tp->sh != want[2])
         return rfail(r, "layout.strideHead", "expected %lld (%s layout), found %lld",
-                     (long long)wsh, lname, (long long)sh);
-    if (sb_ != wsb)
+                     (long long)want[2], lname, (long long)tp->sh);
+    if (tp->sb != want[0])
         return rfail(r, "layout.strideBlock", "expected %lld (%s layout), found %lld",
-                     (long long)wsb, lname, (long long)sb_);
-    if (!mul_le(nb, sb_, pool))
+                     (long long)want[0], lname, (long long)tp->sb);
+    if (!mul_le(tp->nb, tp->sb, tp->pool))
         return rfail(r, "layout.poolElems",
                      "%lld units cannot hold numBlocks %lld x strideBlock %lld",
-                     (long long)pool, (long long)nb, (long long)sb_);
-    /* TOKEN / GROUP scale pools: the cache's block/slot/head order without
-     * padding, rows of 1 float (token) or D / 16 codes (group) */
+                     (long long)tp->pool, (long long)tp->nb, (long long)tp->sb);
+    return 0;
+}
+
+/* The scale pools of token and group tests (absent otherwise): strides as
+ * scale_strides describes, enough units for every block. */
+static int test_scale_pools(rd *r, tparse *tp)
+{
     static const char *const pool_keys[4] = {
         "scaleStrideBlock", "scaleStrideSlot", "scaleStrideHead", "scalePoolUnits"};
-    int64_t sgeo[4] = {0, 0, 0, 0}; /* block, slot, head strides; units */
+    const gcfg *g = tp->g;
+    const kvc_scale_kind kind = g->kv_kind;
+    const int has_pools = has_scale_pools(kind);
+    const char *P = "layout.";
+    fname f;
     for (int k = 0; k < 4; k++) {
-        if (!has_pools && member(lay, pool_keys[k]))
+        if (!has_pools && member(tp->lay, pool_keys[k]))
             return rfail(r, fjoin(&f, P, pool_keys[k]), "only kvScale \"token\" "
                          "and \"group\" tests have scale pools (kvScale is \"%s\")",
                          kvc_scale_kind_name(kind));
         if (has_pools &&
-            get_int(r, lay, P, pool_keys[k], 0, KVCG_GOLDEN_MAX_INT, &sgeo[k]))
+            get_int(r, tp->lay, P, pool_keys[k], 0, KVCG_GOLDEN_MAX_INT, &tp->sgeo[k]))
             return -1;
     }
-    if (has_pools) {
-        int64_t sr = kind == KVC_SCALE_TOKEN ? 1 : D / 16, want[3];
-        if (g->mode == KVC_MODE_BLOCKED || g->hnd) {
-            want[1] = sr;
-            want[2] = (g->mode == KVC_MODE_BLOCKED ? g->cache_len : B) * sr;
-            want[0] = Hkv * want[2];
-        } else {
-            want[2] = sr;
-            want[1] = Hkv * sr;
-            want[0] = B * want[1];
-        }
-        for (int k = 0; k < 3; k++)
-            if (sgeo[k] != want[k])
-                return rfail(r, fjoin(&f, P, pool_keys[k]),
-                             "expected %lld (%s layout, rows of %lld %s), found %lld",
-                             (long long)want[k], lname, (long long)sr,
-                             kind == KVC_SCALE_TOKEN ? "float"
-                             : sr == 1 ? "e4m3 code" : "e4m3 codes",
-                             (long long)sgeo[k]);
-        if (!mul_le(nb, sgeo[0], sgeo[3]))
-            return rfail(r, "layout.scalePoolUnits",
-                         "%lld units cannot hold numBlocks %lld x "
-                         "scaleStrideBlock %lld", (long long)sgeo[3],
-                         (long long)nb, (long long)sgeo[0]);
-    }
-    if (check_pool_extent(r, sparse, g, pool, sgeo[3]) != 0)
+    if (!has_pools)
+        return 0;
+    int64_t want[3];
+    int64_t sr = scale_strides(g, want);
+    for (int k = 0; k < 3; k++)
+        if (tp->sgeo[k] != want[k])
+            return rfail(r, fjoin(&f, P, pool_keys[k]),
+                         "expected %lld (%s layout, rows of %lld %s), found %lld",
+                         (long long)want[k], layout_name(g), (long long)sr,
+                         kind == KVC_SCALE_TOKEN ? "float"
+                         : sr == 1 ? "e4m3 code" : "e4m3 codes",
+                         (long long)tp->sgeo[k]);
+    if (!mul_le(tp->nb, tp->sgeo[0], tp->sgeo[3]))
+        return rfail(r, "layout.scalePoolUnits",
+                     "%lld units cannot hold numBlocks %lld x "
+                     "scaleStrideBlock %lld", (long long)tp->sgeo[3],
+                     (long long)tp->nb, (long long)tp->sgeo[0]);
+    return 0;
+}
+
+/* layout: its key set, sparse, geometry, scale pools, and the extent of
+ * the pools (dense or sparse). */
+static int test_layout(rd *r, tparse *tp)
+{
+    static const char *const layout_keys[] = {
+        "sparse", "numBlocks", "strideBlock", "strideSlot", "strideHead", "poolElems",
+        "scaleStrideBlock", "scaleStrideSlot", "scaleStrideHead",
+        "scalePoolUnits", "maxBlocksPerSeq", "blockTable", "slotMapping",
+        "poisonSeed"};
+    tp->lay = need(r, tp->x, "", "layout", cJSON_IsObject, "an object");
+    if (!tp->lay || check_keys(r, tp->lay, "layout.", layout_keys, 14) ||
+        get_sparse(r, tp->lay, tp->g, &tp->sparse) ||
+        test_layout_geometry(r, tp) || test_scale_pools(r, tp))
         return -1;
-    if (g->mode == KVC_MODE_QEFF) {
-        if (!need(r, x, "", "qeff", cJSON_IsObject, "an object"))
-            return -1;
-    }
-    const cJSON *exp = member(x, "expected");
-    if (t->result != KVC_EXPECT_INVALID && !exp)
-        return rfail(r, "expected", "missing (required for a %s test)",
-                     kvc_expect_name(t->result));
-    int64_t sho[3] = {rows, Hq, D}, shl[2] = {rows, Hq};
-    if (exp) {
-        const char *E = "expected.";
-        if (!cJSON_IsObject(exp))
-            return rfail(r, "expected", "expected an object, found %s", type_of(exp));
-        if (check_keys(r, exp, E, expected_keys, 10) ||
-            tensor_check(r, member(exp, "out"), "expected.out", DT_F64, sho, 3, &te[0]) ||
-            tensor_check(r, member(exp, "lse"), "expected.lse", DT_F64, shl, 2, &te[1]) ||
-            tensor_check(r, member(exp, "tolOut"), "expected.tolOut", DT_F64, sho, 3, &te[2]) ||
-            tensor_check(r, member(exp, "tolLse"), "expected.tolLse", DT_F64, shl, 2, &te[3]))
-            return -1;
-    }
-    /* the oracle's cache contents: codes for every format but f32, token
-     * scales or group codes as kvScale says */
+    return check_pool_extent(r, tp->sparse, tp->g, tp->pool, tp->sgeo[3]);
+}
+
+/* The shapes of expected (present exactly for valid and acceptable tests):
+ * out, lse and their tolerances, and the oracle's cache contents: codes for
+ * every format but f32, token scales or group codes as kvScale says. (The
+ * qeff object's presence is checked first, as it always was.) */
+static int test_expected_shapes(rd *r, tparse *tp, const kvc_golden_test *t)
+{
+    static const char *const expected_keys[] = {
+        "out", "lse", "tolOut", "tolLse", "kCodes", "vCodes", "kTokenScales",
+        "vTokenScales", "kGroupCodes", "vGroupCodes"};
     static const char *const code_keys[3][2] = {
         {"kCodes", "vCodes"}, {"kTokenScales", "vTokenScales"},
         {"kGroupCodes", "vGroupCodes"}};
-    const int code_has[3] = {kdt != KVC_KV_F32, kind == KVC_SCALE_TOKEN,
-                             kind == KVC_SCALE_GROUP};
-    const dtype code_dt[3] = {
-        kdt == KVC_KV_F16 || kdt == KVC_KV_BF16 ? DT_U16 : DT_U8, DT_F32, DT_U8};
-    const int64_t shcode[3][3] = {
-        {kv_rows, Hkv, D}, {kv_rows, Hkv, 0}, {kv_rows, Hkv, D / 16}};
-    const char *const code_why[3] = {
+    static const char *const code_why[3] = {
         "an f32 cache has no codes (k and v are stored as they are)",
         "only kvScale \"token\" tests have token scales",
         "only kvScale \"group\" tests have group codes"};
-    tensor_ref tcode[3][2];
-    for (int a = 0; exp && a < 3; a++)
+    const gcfg *g = tp->g;
+    const kvc_kv_dtype kdt = g->kv_dtype;
+    const kvc_scale_kind kind = g->kv_kind;
+    if (g->mode == KVC_MODE_QEFF &&
+        !need(r, tp->x, "", "qeff", cJSON_IsObject, "an object"))
+        return -1;
+    const cJSON *exp = tp->exp = member(tp->x, "expected");
+    if (t->result != KVC_EXPECT_INVALID && !exp)
+        return rfail(r, "expected", "missing (required for a %s test)",
+                     kvc_expect_name(t->result));
+    tp->code_dt = kdt == KVC_KV_F16 || kdt == KVC_KV_BF16 ? DT_U16 : DT_U8;
+    if (!exp)
+        return 0;
+    int64_t Hq = g->cfg.num_q_heads, Hkv = g->cfg.num_kv_heads, D = g->cfg.head_dim;
+    int64_t sho[3] = {tp->rows, Hq, D}, shl[2] = {tp->rows, Hq};
+    const char *E = "expected.";
+    if (!cJSON_IsObject(exp))
+        return rfail(r, "expected", "expected an object, found %s", type_of(exp));
+    if (check_keys(r, exp, E, expected_keys, 10) ||
+        tensor_check(r, member(exp, "out"), "expected.out", DT_F64, sho, 3, &tp->te[0]) ||
+        tensor_check(r, member(exp, "lse"), "expected.lse", DT_F64, shl, 2, &tp->te[1]) ||
+        tensor_check(r, member(exp, "tolOut"), "expected.tolOut", DT_F64, sho, 3, &tp->te[2]) ||
+        tensor_check(r, member(exp, "tolLse"), "expected.tolLse", DT_F64, shl, 2, &tp->te[3]))
+        return -1;
+    const int code_has[3] = {kdt != KVC_KV_F32, kind == KVC_SCALE_TOKEN,
+                             kind == KVC_SCALE_GROUP};
+    const dtype code_dt[3] = {tp->code_dt, DT_F32, DT_U8};
+    const int64_t shcode[3][3] = {
+        {tp->kv_rows, Hkv, D}, {tp->kv_rows, Hkv, 0}, {tp->kv_rows, Hkv, D / 16}};
+    for (int a = 0; a < 3; a++)
         for (int w = 0; w < 2; w++) {
             fname fe;
-            const char *field = fjoin(&fe, "expected.", code_keys[a][w]);
+            const char *field = fjoin(&fe, E, code_keys[a][w]);
             const cJSON *item = member(exp, code_keys[a][w]);
             if (!code_has[a] && item)
                 return rfail(r, field, "%s", code_why[a]);
             if (code_has[a] && tensor_check(r, item, field, code_dt[a],
                                             shcode[a], a == 1 ? 2 : 3,
-                                            &tcode[a][w]))
+                                            &tp->tcode[a][w]))
                 return -1;
         }
+    return 0;
+}
 
-    /* allocate the case; from here on kvc_golden_test_free releases it */
-    kvc_case *c = &t->c;
-    if (kvc_problem_alloc(&c->prob, cfg, S, ctx, ql, pad, mask != NULL) != 0)
+/* Allocate the problem and decode q, k, v, the mask and the static scales
+ * into it. From here on kvc_golden_test_free releases what was allocated. */
+static int decode_inputs(rd *r, const tparse *tp, kvc_golden_test *t)
+{
+    const gcfg *g = tp->g;
+    kvc_problem *p = &t->c.prob;
+    if (kvc_problem_alloc(p, &g->cfg, tp->S, tp->ctx, tp->ql, tp->pad,
+                          tp->mask != NULL) != 0)
         return rfail(r, NULL, "out of memory");
-    kvc_problem *p = &c->prob;
-    if (tensor_decode(r, "q", DT_F32, &tq, p->q) ||
-        tensor_decode(r, "k", DT_F32, &tk, p->k) ||
-        tensor_decode(r, "v", DT_F32, &tv, p->v) ||
-        (mask && tensor_decode(r, "mask", DT_U8, &tm, p->mask)))
+    if (tensor_decode(r, "q", DT_F32, &tp->tq, p->q) ||
+        tensor_decode(r, "k", DT_F32, &tp->tk, p->k) ||
+        tensor_decode(r, "v", DT_F32, &tp->tv, p->v) ||
+        (tp->mask && tensor_decode(r, "mask", DT_U8, &tp->tm, p->mask)))
         return -1;
-    if (kvc_problem_set_quant(p, kdt, kind) != 0)
+    if (kvc_problem_set_quant(p, g->kv_dtype, g->kv_kind) != 0)
         return rfail(r, NULL, "out of memory");
-    if (has_static) {
-        p->quant.k_scale = sscale[0];
-        p->quant.v_scale = sscale[1];
+    if (has_static_scales(g->kv_kind)) {
+        p->quant.k_scale = tp->sscale[0];
+        p->quant.v_scale = tp->sscale[1];
     }
-    for (int w = 0; has_head && w < 2; w++) {
+    for (int w = 0; g->kv_kind == KVC_SCALE_HEAD && w < 2; w++) {
         float *hs = w ? p->quant.v_head_scale : p->quant.k_head_scale;
-        if (tensor_decode(r, head_keys[w], DT_F32, &th[w], hs) != 0)
+        if (tensor_decode(r, head_keys[w], DT_F32, &tp->th[w], hs) != 0)
             return -1;
-        for (int h = 0; usable && h < Hkv; h++)
+        for (int h = 0; tp->usable && h < g->cfg.num_kv_heads; h++)
             if (!(isfinite(hs[h]) && hs[h] > 0.0f))
                 return rfail(r, head_keys[w], "element %d is %g: the static "
                              "scales of a %s test are finite and > 0 (only "
                              "invalid tests carry others)", h, (double)hs[h],
                              kvc_expect_name(t->result));
     }
+    return 0;
+}
 
-    kvc_layout *L = &c->layout;
-    L->block_size = (int)B;
-    L->num_blocks = nb;
-    L->hnd = g->hnd;
-    L->stride_block = sb_;
-    L->stride_slot = ss;
-    L->stride_head = sh;
-    L->pool_elems = pool;
-    L->scale_stride_block = sgeo[0];
-    L->scale_stride_slot = sgeo[1];
-    L->scale_stride_head = sgeo[2];
-    L->scale_pool_units = sgeo[3];
-    L->max_blocks_per_seq = M;
-    if (read_int_rows(r, member(lay, "blockTable"), "layout.blockTable", S, M,
-                      INT_MIN, INT_MAX, &L->block_table) != 0)
-        return -1;
-    const cJSON *sm = member(lay, "slotMapping");
-    if (!cJSON_IsArray(sm) || count_children(sm) != tokens)
-        return read_ints(r, sm, "layout.slotMapping", tokens, 0, 0, NULL, NULL);
-    L->slot_mapping = malloc((size_t)(tokens > 0 ? tokens : 1) * sizeof *L->slot_mapping);
-    if (!L->slot_mapping)
-        return rfail(r, "layout.slotMapping", "out of memory");
-    if (read_ints(r, sm, "layout.slotMapping", tokens, -KVCG_GOLDEN_MAX_INT,
-                  KVCG_GOLDEN_MAX_INT, NULL, L->slot_mapping) != 0)
-        return -1;
-    const char *seed = get_string(r, lay, P, "poisonSeed", 20);
+/* layout.poisonSeed: a decimal uint64, no sign, no leading zeros (one
+ * spelling per value: the files are compared byte for byte). */
+static int read_poison_seed(rd *r, const cJSON *lay, uint64_t *out)
+{
+    char tmp[48];
+    const char *seed = get_string(r, lay, "layout.", "poisonSeed", 20);
     if (!seed)
         return -1;
     uint64_t sv = 0;
@@ -1355,77 +1497,137 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
         return rfail(r, "layout.poisonSeed",
                      "expected a decimal uint64 without leading zeros, found \"%s\"",
                      shown(seed, tmp, sizeof tmp));
-    L->poison_seed = sv;
-    if (sparse && check_sparse_touched(r, L, S, tokens) != 0)
+    *out = sv;
+    return 0;
+}
+
+/* The layout into the case: the checked scalars, then the block table, the
+ * slot mapping (a wrong-sized one is reported before anything is
+ * allocated for it) and the poison seed; a sparse pool's used blocks are
+ * bounded once the table is known. Entries are range-checked only as
+ * integers: what a valid test needs of them is check_valid's. */
+static int decode_layout(rd *r, const tparse *tp, kvc_golden_test *t)
+{
+    kvc_layout *L = &t->c.layout;
+    L->block_size = tp->g->block_size;
+    L->num_blocks = tp->nb;
+    L->hnd = tp->g->hnd;
+    L->stride_block = tp->sb;
+    L->stride_slot = tp->ss;
+    L->stride_head = tp->sh;
+    L->pool_elems = tp->pool;
+    L->scale_stride_block = tp->sgeo[0];
+    L->scale_stride_slot = tp->sgeo[1];
+    L->scale_stride_head = tp->sgeo[2];
+    L->scale_pool_units = tp->sgeo[3];
+    L->max_blocks_per_seq = tp->M;
+    if (read_int_rows(r, member(tp->lay, "blockTable"), "layout.blockTable", tp->S,
+                      tp->M, INT_MIN, INT_MAX, &L->block_table) != 0)
         return -1;
+    const cJSON *sm = member(tp->lay, "slotMapping");
+    int64_t tokens = tp->tokens;
+    if (!cJSON_IsArray(sm) || count_children(sm) != tokens)
+        return read_ints(r, sm, "layout.slotMapping", tokens, 0, 0, NULL, NULL);
+    L->slot_mapping = malloc((size_t)(tokens > 0 ? tokens : 1) * sizeof *L->slot_mapping);
+    if (!L->slot_mapping)
+        return rfail(r, "layout.slotMapping", "out of memory");
+    if (read_ints(r, sm, "layout.slotMapping", tokens, -KVCG_GOLDEN_MAX_INT,
+                  KVCG_GOLDEN_MAX_INT, NULL, L->slot_mapping) != 0)
+        return -1;
+    if (read_poison_seed(r, tp->lay, &L->poison_seed) != 0)
+        return -1;
+    if (tp->sparse && check_sparse_touched(r, L, tp->S, tokens) != 0)
+        return -1;
+    return 0;
+}
 
-    /* QEfficient inputs */
-    if (g->mode == KVC_MODE_QEFF) {
-        const char *Qp = "qeff.";
-        const cJSON *qe = member(x, "qeff");
-        kvc_qeff_layout *Q = &c->qeff;
-        if (check_keys(r, qe, Qp, qeff_keys, 4) ||
-            get_int32(r, qe, Qp, "maxQ", 1, KVCG_GOLDEN_MAX_TABLE_COLS, &Q->max_q))
-            return -1;
-        if (Q->max_q < max_q)
-            return rfail(r, "qeff.maxQ", "%d is less than the longest qLen (%d)",
-                         Q->max_q, max_q);
-        if (!mul_le((int64_t)S * Q->max_q, hq_d, KVCG_GOLDEN_MAX_ELEMS))
-            return rfail(r, "qeff.maxQ",
-                         "%d sequences x %d rows x %d heads x %d dims exceed the "
-                         "limit of %lld elements", S, Q->max_q, Hq, D,
-                         (long long)KVCG_GOLDEN_MAX_ELEMS);
-        if (read_int_rows(r, member(qe, "positionIds"), "qeff.positionIds", S,
-                          Q->max_q, INT_MIN, INT_MAX, &Q->position_ids) != 0)
-            return -1;
-        const cJSON *sid = member(qe, "slotId");
-        if (!cJSON_IsArray(sid) || count_children(sid) != S)
-            return read_ints(r, sid, "qeff.slotId", S, 0, 0, NULL, NULL);
-        Q->slot_id = calloc((size_t)(S > 0 ? S : 1), sizeof *Q->slot_id);
-        if (!Q->slot_id)
-            return rfail(r, "qeff.slotId", "out of memory");
-        if (read_ints(r, sid, "qeff.slotId", S, INT_MIN, INT_MAX, Q->slot_id, NULL))
-            return -1;
-        const cJSON *rot = member(qe, "rowOfToken");
-        if (!cJSON_IsArray(rot) || count_children(rot) != rows)
-            return read_ints(r, rot, "qeff.rowOfToken", rows, 0, 0, NULL, NULL);
-        Q->row_of_token = malloc((size_t)(rows > 0 ? rows : 1) * sizeof *Q->row_of_token);
-        if (!Q->row_of_token)
-            return rfail(r, "qeff.rowOfToken", "out of memory");
-        if (read_ints(r, rot, "qeff.rowOfToken", rows, -KVCG_GOLDEN_MAX_INT,
-                      KVCG_GOLDEN_MAX_INT, NULL, Q->row_of_token))
-            return -1;
-    }
+/* QEfficient inputs (qeff, QEff tests only; its presence is checked by
+ * test_expected_shapes): maxQ, the padded positionIds rows, slotId and
+ * rowOfToken, sized before allocation like the slot mapping. */
+static int decode_qeff(rd *r, const tparse *tp, kvc_golden_test *t)
+{
+    static const char *const qeff_keys[] = {"maxQ", "positionIds", "slotId",
+                                            "rowOfToken"};
+    const char *Qp = "qeff.";
+    const cJSON *qe = member(tp->x, "qeff");
+    kvc_qeff_layout *Q = &t->c.qeff;
+    int S = tp->S, Hq = tp->g->cfg.num_q_heads, D = tp->g->cfg.head_dim;
+    int64_t rows = tp->rows;
+    if (check_keys(r, qe, Qp, qeff_keys, 4) ||
+        get_int32(r, qe, Qp, "maxQ", 1, KVCG_GOLDEN_MAX_TABLE_COLS, &Q->max_q))
+        return -1;
+    if (Q->max_q < tp->max_q)
+        return rfail(r, "qeff.maxQ", "%d is less than the longest qLen (%d)",
+                     Q->max_q, tp->max_q);
+    if (!mul_le((int64_t)S * Q->max_q, (int64_t)Hq * D, KVCG_GOLDEN_MAX_ELEMS))
+        return rfail(r, "qeff.maxQ",
+                     "%d sequences x %d rows x %d heads x %d dims exceed the "
+                     "limit of %lld elements", S, Q->max_q, Hq, D,
+                     (long long)KVCG_GOLDEN_MAX_ELEMS);
+    if (read_int_rows(r, member(qe, "positionIds"), "qeff.positionIds", S,
+                      Q->max_q, INT_MIN, INT_MAX, &Q->position_ids) != 0)
+        return -1;
+    const cJSON *sid = member(qe, "slotId");
+    if (!cJSON_IsArray(sid) || count_children(sid) != S)
+        return read_ints(r, sid, "qeff.slotId", S, 0, 0, NULL, NULL);
+    Q->slot_id = calloc((size_t)(S > 0 ? S : 1), sizeof *Q->slot_id);
+    if (!Q->slot_id)
+        return rfail(r, "qeff.slotId", "out of memory");
+    if (read_ints(r, sid, "qeff.slotId", S, INT_MIN, INT_MAX, Q->slot_id, NULL))
+        return -1;
+    const cJSON *rot = member(qe, "rowOfToken");
+    if (!cJSON_IsArray(rot) || count_children(rot) != rows)
+        return read_ints(r, rot, "qeff.rowOfToken", rows, 0, 0, NULL, NULL);
+    Q->row_of_token = malloc((size_t)(rows > 0 ? rows : 1) * sizeof *Q->row_of_token);
+    if (!Q->row_of_token)
+        return rfail(r, "qeff.rowOfToken", "out of memory");
+    if (read_ints(r, rot, "qeff.rowOfToken", rows, -KVCG_GOLDEN_MAX_INT,
+                  KVCG_GOLDEN_MAX_INT, NULL, Q->row_of_token))
+        return -1;
+    return 0;
+}
 
-    /* expected values */
-    if (exp) {
-        if (!(t->out = decode_f64(r, "expected.out", &te[0])) ||
-            !(t->lse = decode_f64(r, "expected.lse", &te[1])) ||
-            !(t->tol_out = decode_f64(r, "expected.tolOut", &te[2])) ||
-            !(t->tol_lse = decode_f64(r, "expected.tolLse", &te[3])))
-            return -1;
-        for (int64_t e = 0; e < te[2].n; e++)
-            if (!(t->tol_out[e] >= 0) || isinf(t->tol_out[e]))
-                return rfail(r, "expected.tolOut",
-                             "element %lld is %g: tolerances are finite and >= 0",
-                             (long long)e, t->tol_out[e]);
-        for (int64_t e = 0; e < te[3].n; e++)
-            if (!(t->tol_lse[e] >= 0) || isinf(t->tol_lse[e]))
-                return rfail(r, "expected.tolLse",
-                             "element %lld is %g: tolerances are finite and >= 0",
-                             (long long)e, t->tol_lse[e]);
-        if (read_codes(r, t, kdt, kind, code_dt[0], tcode) != 0)
-            return -1;
-    }
+/* Every tolerance finite and >= 0 (a NaN or infinite one would pass
+ * anything). */
+static int check_tolerances(rd *r, const char *field, const double *tol,
+                            int64_t n)
+{
+    for (int64_t e = 0; e < n; e++)
+        if (!(tol[e] >= 0) || isinf(tol[e]))
+            return rfail(r, field,
+                         "element %lld is %g: tolerances are finite and >= 0",
+                         (long long)e, tol[e]);
+    return 0;
+}
 
-    /* the spec (mode and config; informational kinds from the flags) */
+/* expected into the test: out, lse, their tolerances, and the codes. */
+static int decode_expected(rd *r, tparse *tp, kvc_golden_test *t)
+{
+    if (!(t->out = decode_f64(r, "expected.out", &tp->te[0])) ||
+        !(t->lse = decode_f64(r, "expected.lse", &tp->te[1])) ||
+        !(t->tol_out = decode_f64(r, "expected.tolOut", &tp->te[2])) ||
+        !(t->tol_lse = decode_f64(r, "expected.tolLse", &tp->te[3])))
+        return -1;
+    if (check_tolerances(r, "expected.tolOut", t->tol_out, tp->te[2].n) ||
+        check_tolerances(r, "expected.tolLse", t->tol_lse, tp->te[3].n))
+        return -1;
+    return read_codes(r, t, tp->g->kv_dtype, tp->g->kv_kind, tp->code_dt,
+                      tp->tcode);
+}
+
+/* The case's spec: what the file states (mode, config, lengths, geometry)
+ * and what only the flags say (informational kinds, kvc_case_describe). */
+static void fill_spec(const tparse *tp, kvc_golden_test *t)
+{
+    const gcfg *g = tp->g;
+    kvc_case *c = &t->c;
     kvc_case_spec *sp = &c->spec;
     sp->mode = g->mode;
-    sp->cfg = *cfg;
-    sp->num_seqs = S;
-    memcpy(sp->ctx_len, ctx, sizeof ctx);
-    memcpy(sp->q_len, ql, sizeof ql);
-    sp->pad_tokens = pad;
+    sp->cfg = g->cfg;
+    sp->num_seqs = tp->S;
+    memcpy(sp->ctx_len, tp->ctx, sizeof tp->ctx);
+    memcpy(sp->q_len, tp->ql, sizeof tp->ql);
+    sp->pad_tokens = tp->pad;
     if (g->mode == KVC_MODE_BLOCKED) {
         sp->cache_len = g->cache_len;
         sp->num_kv_blocks = g->num_kv_blocks;
@@ -1437,23 +1639,26 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
     if (g->mode == KVC_MODE_QEFF) {
         const kvc_qeff_layout *Q = &c->qeff;
         sp->qeff_max_q = Q->max_q;
-        for (int s = 0; s < S; s++)
-            if (ql[s] > 0 && ql[s] < Q->max_q &&
+        for (int s = 0; s < tp->S; s++)
+            if (tp->ql[s] > 0 && tp->ql[s] < Q->max_q &&
                 Q->position_ids[(int64_t)s * Q->max_q] == -1)
                 sp->qeff_left_pad = 1;
     }
     derive_spec_kinds(t);
-    sp->large_offsets = sparse;
+    sp->large_offsets = tp->sparse;
     c->flags = t->flags;
+}
 
-    /* the problem as the oracle and the runner check it */
+/* The problem as the oracle and the runner check it. An invalid test may
+ * carry a format the kernel must refuse (bad_kv_format): everything else
+ * of it is checked. */
+static int check_problem(rd *r, int usable, kvc_problem *p)
+{
     char why[256];
     int bad_problem;
     if (usable) {
         bad_problem = kvc_problem_check(p, why, sizeof why) != 0;
     } else {
-        /* an invalid test may carry a format the kernel must refuse
-         * (bad_kv_format): everything else is checked */
         kvc_kv_quant keep = p->quant;
         memset(&p->quant, 0, sizeof p->quant);
         bad_problem = kvc_problem_check(p, why, sizeof why) != 0;
@@ -1461,8 +1666,15 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
     }
     if (bad_problem)
         return rfail(r, NULL, "inconsistent problem: %s", why);
+    return 0;
+}
 
-    if (!valid)
+/* A valid test is self-consistent as a problem a correct kernel must
+ * accept (the top of the file); invalid and acceptable ones keep their
+ * deliberately bad values. */
+static int check_valid(rd *r, const gcfg *g, const kvc_golden_test *t)
+{
+    if (t->result != KVC_EXPECT_VALID)
         return 0;
     if (g->mode == KVC_MODE_BLOCKED) {
         if (check_valid_blocked(r, t) != 0)
@@ -1472,6 +1684,32 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
         return -1;
     }
     return check_valid_slots(r, t);
+}
+
+/* One test of group config g into *t (zeroed first; on error the caller
+ * frees what was allocated). The parts run in the order of the comment at
+ * the top of this section. */
+static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
+                      uint64_t *flags_used)
+{
+    tparse tp;
+    memset(&tp, 0, sizeof tp);
+    tp.x = x;
+    tp.g = g;
+    memset(t, 0, sizeof *t);
+    r->tc_id = 0;
+    if (test_meta(r, &tp, t, flags_used) || test_lengths(r, &tp) ||
+        test_inputs(r, &tp) || test_static_scales(r, &tp, t) ||
+        test_layout(r, &tp) || test_expected_shapes(r, &tp, t))
+        return -1;
+    if (decode_inputs(r, &tp, t) || decode_layout(r, &tp, t) ||
+        (g->mode == KVC_MODE_QEFF && decode_qeff(r, &tp, t)) ||
+        (tp.exp && decode_expected(r, &tp, t)))
+        return -1;
+    fill_spec(&tp, t);
+    if (check_problem(r, tp.usable, &t->c.prob) != 0)
+        return -1;
+    return check_valid(r, g, t);
 }
 
 /* ---- the file ---------------------------------------------------------------------- */

@@ -1400,10 +1400,13 @@ static int run_python(const char *script, const char *file, char *out, size_t n)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* The snippet recomputes out of an f32 cache from k and v, of an f16 or
- * bf16 cache from the decoded u16 codes (not the logical values: the
- * difference is far above the tolerance), and catches a wrong value and a
- * wrong code. */
+/* The snippet reads every test of a file and recomputes out and lse of the
+ * valid ones: of an f32 cache from k and v, of an f16 or bf16 cache from
+ * the decoded u16 codes (not the logical values: the difference is far
+ * above the tolerance), of an fp8 cache with token scales from its codes
+ * and scales; the empty rows' lse = -inf passes; it catches a wrong value
+ * and a wrong code. (tests/test_golden_python.c runs it on every committed
+ * file.) */
 Test(golden_python, format_md_snippet_checks_a_file)
 {
     static const kvc_kv_dtype dtypes[3] = {KVC_KV_F32, KVC_KV_F16, KVC_KV_BF16};
@@ -1418,16 +1421,21 @@ Test(golden_python, format_md_snippet_checks_a_file)
         int rc = run_python(script, path, out, sizeof out);
         cr_assert_eq(rc, 0, "python3 reader failed on %s (%d): %s",
                      kvc_kv_dtype_name(dtypes[i]), rc, out);
-        const char *c = strstr(out, "checked ");
-        cr_assert_not_null(c, "no 'checked N values' line: %s", out);
-        long checked = strtol(c + 8, NULL, 10);
+        /* test 4 is checked whole: every out value and every lse value */
+        char line[96];
+        snprintf(line, sizeof line, "tcId 4 (PagedAttention %s cache, valid): checked ",
+                 kvc_kv_dtype_name(dtypes[i]));
+        const char *c = strstr(out, line);
+        cr_assert_not_null(c, "no '%s' line: %s", line, out);
+        long checked = strtol(c + strlen(line), NULL, 10);
         const kvc_problem *p = &f.tests[3].c.prob;
-        long want = (long)(p->q_start[p->num_seqs] * p->cfg.num_q_heads * p->cfg.head_dim);
+        long want = (long)(p->q_start[p->num_seqs] * p->cfg.num_q_heads *
+                           (p->cfg.head_dim + 1));
         cr_assert_eq(checked, want, "%s", out);
-        cr_assert_not_null(strstr(out, "tcId 4"), "%s", out);
-        char fmt[32];
-        snprintf(fmt, sizeof fmt, "(%s cache)", kvc_kv_dtype_name(dtypes[i]));
-        cr_assert_not_null(strstr(out, fmt), "%s", out);
+        /* and so are the blocked and fp8 ones; the invalid one is read */
+        cr_assert_not_null(strstr(out, "tcId 2 (BlockedAttention"), "%s", out);
+        cr_assert_not_null(strstr(out, "tcId 3 (PagedAttention fp8_e5m2 cache"), "%s", out);
+        cr_assert_not_null(strstr(out, ": read 4 tests, checked "), "%s", out);
 
         /* a wrong expected value is caught */
         f.tests[3].out[5] += 0.25;
