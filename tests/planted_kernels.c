@@ -218,3 +218,130 @@ const kvc_kernel kvc_planted_batch_dependent = {
     .blocked_attention = kva_blocked_attention,
     .qeff_to_general = kva_qeff_to_general,
 };
+
+/* ---- bugs for the tolerance-based properties (planted_kernels.h) ---- */
+
+enum { BUG_CHUNK_POSITION, BUG_DECODE_OWN_KEY, BUG_BIG_BLOCK_DIAGONAL };
+
+/* Score of key j for query q under KV head kvh. */
+static float score_at(const kva_attn_params *p, const kva_paged_cache *c,
+                      const int *table, int j, int kvh, const float *q)
+{
+    const float *k = row_at(c, c->k, table, j, kvh);
+    float x = 0;
+    for (int d = 0; d < p->head_dim; d++)
+        x += q[d] * k[d];
+    x *= p->scale;
+    if (p->softcap > 0)
+        x = p->softcap * tanhf(x / p->softcap);
+    return x;
+}
+
+static kva_status buggy_scalar_paged(int bug, const kva_attn_params *p,
+                                     const kva_paged_cache *c,
+                                     const kva_paged_batch *b, const float *q,
+                                     int64_t num_tokens, float *out,
+                                     float *lse, kva_error *err)
+{
+    if (c->dtype != KVA_DTYPE_F32)
+        return kva_paged_attention(p, c, b, q, num_tokens, out, lse, err);
+    int Hq = p->num_q_heads, D = p->head_dim, group = Hq / p->num_kv_heads;
+    for (int s = 0; s < b->num_seqs; s++) {
+        int qn = (int)(b->query_start_loc[s + 1] - b->query_start_loc[s]);
+        int kv = b->seq_lens[s], ctx = kv - qn;
+        const int *table = b->block_table + (int64_t)s * b->max_blocks_per_seq;
+        const uint8_t *mask = b->masks ? b->masks[s] : NULL;
+        for (int i = 0; i < qn; i++) {
+            int pos = ctx + i, qpos = pos, end = kv, skip = -1;
+            if (bug == BUG_CHUNK_POSITION && ctx > 0 && qn > 1)
+                qpos = i; /* BUG: the chunk is taken to start at 0 (keys
+                             in freed blocks it now admits are skipped) */
+            if (bug == BUG_DECODE_OWN_KEY && qn == 1)
+                end = ctx; /* BUG: ctx_len keys instead of seq_len */
+            if (bug == BUG_BIG_BLOCK_DIAGONAL && c->block_size >= 32 &&
+                p->causal)
+                skip = pos; /* BUG: j < pos instead of j <= pos */
+            int64_t t = b->query_start_loc[s] + i;
+            for (int h = 0; h < Hq; h++) {
+                const float *qh = q + (t * Hq + h) * D;
+                float *o = out + (t * Hq + h) * D;
+                float m = -INFINITY, l = 0;
+                for (int j = 0; j < end; j++)
+                    if (j != skip && table[j / c->block_size] >= 0 &&
+                        visible(p, mask, kv, i, qpos, j)) {
+                        float x = score_at(p, c, table, j, h / group, qh);
+                        if (x > m)
+                            m = x;
+                    }
+                for (int d = 0; d < D; d++)
+                    o[d] = 0;
+                for (int j = 0; j < end && m > -INFINITY; j++)
+                    if (j != skip && table[j / c->block_size] >= 0 &&
+                        visible(p, mask, kv, i, qpos, j)) {
+                        float w = expf(score_at(p, c, table, j, h / group, qh) - m);
+                        const float *v = row_at(c, c->v, table, j, h / group);
+                        l += w;
+                        for (int d = 0; d < D; d++)
+                            o[d] += w * v[d];
+                    }
+                for (int d = 0; d < D; d++)
+                    o[d] = l > 0 ? o[d] / l : 0.0f;
+                if (lse)
+                    lse[t * Hq + h] = l > 0 ? m + logf(l) : -INFINITY;
+            }
+        }
+    }
+    return KVA_OK;
+}
+
+static kva_status chunk_position_paged(const kva_attn_params *p,
+                                       const kva_paged_cache *c,
+                                       const kva_paged_batch *b, const float *q,
+                                       int64_t n, float *out, float *lse,
+                                       kva_error *err)
+{
+    return buggy_scalar_paged(BUG_CHUNK_POSITION, p, c, b, q, n, out, lse, err);
+}
+
+static kva_status decode_own_key_paged(const kva_attn_params *p,
+                                       const kva_paged_cache *c,
+                                       const kva_paged_batch *b, const float *q,
+                                       int64_t n, float *out, float *lse,
+                                       kva_error *err)
+{
+    return buggy_scalar_paged(BUG_DECODE_OWN_KEY, p, c, b, q, n, out, lse, err);
+}
+
+static kva_status big_block_paged(const kva_attn_params *p,
+                                  const kva_paged_cache *c,
+                                  const kva_paged_batch *b, const float *q,
+                                  int64_t n, float *out, float *lse,
+                                  kva_error *err)
+{
+    return buggy_scalar_paged(BUG_BIG_BLOCK_DIAGONAL, p, c, b, q, n, out, lse,
+                              err);
+}
+
+const kvc_kernel kvc_planted_chunk_position = {
+    .name = "planted-chunk-position",
+    .cache_write = kva_cache_write,
+    .paged_attention = chunk_position_paged,
+    .blocked_attention = kva_blocked_attention,
+    .qeff_to_general = kva_qeff_to_general,
+};
+
+const kvc_kernel kvc_planted_decode_misses_own_key = {
+    .name = "planted-decode-misses-own-key",
+    .cache_write = kva_cache_write,
+    .paged_attention = decode_own_key_paged,
+    .blocked_attention = kva_blocked_attention,
+    .qeff_to_general = kva_qeff_to_general,
+};
+
+const kvc_kernel kvc_planted_big_block_diagonal = {
+    .name = "planted-big-block-diagonal",
+    .cache_write = kva_cache_write,
+    .paged_attention = big_block_paged,
+    .blocked_attention = kva_blocked_attention,
+    .qeff_to_general = kva_qeff_to_general,
+};

@@ -27,4 +27,23 @@ extern const kvc_kernel kvc_planted_block_id_dependent;
  * tolerance). */
 extern const kvc_kernel kvc_planted_batch_dependent;
 
+/* Bugs only the tolerance-based properties see on cases the oracle passes
+ * (tests/test_properties.c). Each is a plain scalar two-pass paged
+ * attention over f32 caches (other formats go to the real kernel), correct
+ * except for: */
+
+/* a prefill path that takes its first new token to sit at position 0: with
+ * ctx_len > 0 and q_len > 1 the causal bound (and window) is that of
+ * position i instead of ctx_len + i. Whole prefills (ctx 0) and decodes are
+ * right; the second chunk of a chunked prefill is not. */
+extern const kvc_kernel kvc_planted_chunk_position;
+
+/* a decode path (q_len == 1) that attends over ctx_len keys instead of
+ * seq_len: the new token misses its own key. */
+extern const kvc_kernel kvc_planted_decode_misses_own_key;
+
+/* a large-page path (block size >= 32) whose causal bound is j < pos: the
+ * query misses its own key. */
+extern const kvc_kernel kvc_planted_big_block_diagonal;
+
 #endif

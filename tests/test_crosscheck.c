@@ -209,9 +209,9 @@ Test(crosscheck, relabelling_property_catches_block_id_dependence)
         cr_assert_eq(kvc_run_case(&c, &kvc_builtin_kernel, &r), KVC_PASS,
                      "%s", r.message);
         kvc_outcome o = kvc_run_case(&c, &kvc_planted_block_id_dependent, &r);
-        cr_assert(o == KVC_PASS || o == KVC_FAIL_PROPERTY, "%s: %s",
+        cr_assert(o == KVC_PASS || o == KVC_FAIL_PROP_RELABEL, "%s: %s",
                   kvc_outcome_name(o), r.message);
-        if (o == KVC_FAIL_PROPERTY) {
+        if (o == KVC_FAIL_PROP_RELABEL) {
             caught++;
             cr_assert(strstr(r.message, "relabelling") != NULL, "%s",
                       r.message);
@@ -238,7 +238,7 @@ Test(crosscheck, batch_invariance_catches_batch_dependence)
     cr_assert_eq(kvc_run_case(&c, &kvc_builtin_kernel, &r), KVC_PASS, "%s",
                  r.message);
     cr_assert_eq(kvc_run_case(&c, &kvc_planted_batch_dependent, &r),
-                 KVC_FAIL_PROPERTY, "%s: %s", kvc_outcome_name(r.outcome),
+                 KVC_FAIL_PROP_BATCH, "%s: %s", kvc_outcome_name(r.outcome),
                  r.message);
     cr_assert(strstr(r.message, "alone") != NULL, "%s", r.message);
     kvc_case_free(&c);

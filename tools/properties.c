@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pool.h"
+#include "prop_internal.h"
 
 /* Relabelling applies to pools small enough to permute whole. */
 #define RELABEL_MAX_BLOCKS (1 << 20)
@@ -114,7 +115,7 @@ static kvc_outcome check_relabel(const kvc_case *c, const kvc_kernel *k,
         snprintf(r->message, sizeof r->message,
                  "with the blocks relabelled: %s: %.400s", kvc_outcome_name(o),
                  r2.message);
-        o = KVC_FAIL_PROPERTY;
+        o = KVC_FAIL_PROP_RELABEL;
     } else {
         int64_t d_out = first_diff(out, out2, rows * Hq * D);
         int64_t d_lse = first_diff(lse, lse2, rows * Hq);
@@ -127,7 +128,7 @@ static kvc_outcome check_relabel(const kvc_case *c, const kvc_kernel *k,
                      d_out >= 0 ? "out" : "lse", (long long)(i / per),
                      (double)(d_out >= 0 ? out[i] : lse[i]),
                      (double)(d_out >= 0 ? out2[i] : lse2[i]));
-            o = KVC_FAIL_PROPERTY;
+            o = KVC_FAIL_PROP_RELABEL;
         }
     }
     (void)rows2;
@@ -162,27 +163,11 @@ static void alone_free(alone *a)
     free(a->row_of_token);
 }
 
-/* The cache format and static scales of p, into o (same head count). */
-static int copy_quant(const kvc_problem *p, kvc_problem *o)
-{
-    const kvc_kv_quant *q = &p->quant;
-    if (kvc_problem_set_quant(o, q->dtype, q->kind) != 0)
-        return -1;
-    o->quant.k_scale = q->k_scale;
-    o->quant.v_scale = q->v_scale;
-    if (q->kind == KVC_SCALE_HEAD)
-        for (int h = 0; h < p->cfg.num_kv_heads; h++) {
-            o->quant.k_head_scale[h] = q->k_head_scale[h];
-            o->quant.v_head_scale[h] = q->v_head_scale[h];
-        }
-    return 0;
-}
-
 static int copy_problem_seq(const kvc_problem *p, int s, kvc_problem *o)
 {
     if (kvc_problem_alloc(o, &p->cfg, 1, &p->ctx_len[s], &p->q_len[s], 0,
                           p->has_mask) != 0 ||
-        copy_quant(p, o) != 0)
+        kvc_prop_copy_quant(p, o) != 0)
         return -1;
     int64_t hq = (int64_t)p->cfg.num_q_heads * p->cfg.head_dim;
     int64_t hkv = (int64_t)p->cfg.num_kv_heads * p->cfg.head_dim;
@@ -277,7 +262,7 @@ static kvc_outcome check_batch_invariance(const kvc_case *c,
         snprintf(r->message, sizeof r->message,
                  "sequence %d alone: %s: %.400s", s, kvc_outcome_name(o),
                  r1.message);
-        o = KVC_FAIL_PROPERTY;
+        o = KVC_FAIL_PROP_BATCH;
     } else {
         int64_t d_out = first_diff(out + first * per, out1, n * per);
         int64_t d_lse = first_diff(lse + first * p->cfg.num_q_heads, lse1,
@@ -289,7 +274,7 @@ static kvc_outcome check_batch_invariance(const kvc_case *c,
                      s, d_out >= 0 ? "out" : "lse", p->num_seqs,
                      (long long)(first + (d_out >= 0 ? d_out / per
                                                      : d_lse / p->cfg.num_q_heads)));
-            o = KVC_FAIL_PROPERTY;
+            o = KVC_FAIL_PROP_BATCH;
         }
     }
     free(out1);
@@ -343,6 +328,41 @@ static kvc_outcome check_thread_determinism(const kvc_case *c,
     return o;
 }
 
+int kvc_prop_sampled(const kvc_case *c)
+{
+    return (c->value_seed >> 29) % KVC_PROP_EVERY == 0;
+}
+
+kvc_outcome kvc_check_chunked_prefill(const kvc_case *c, const kvc_kernel *k,
+                                      const float *out, const float *lse,
+                                      kvc_result *r)
+{
+    kvc_prop_ref pr = {0};
+    kvc_outcome o = kvc_prop_chunked_prefill_ref(c, k, out, lse, &pr, r);
+    kvc_prop_ref_free(&pr);
+    return o;
+}
+
+kvc_outcome kvc_check_decode_steps(const kvc_case *c, const kvc_kernel *k,
+                                   const float *out, const float *lse,
+                                   kvc_result *r)
+{
+    kvc_prop_ref pr = {0};
+    kvc_outcome o = kvc_prop_decode_steps_ref(c, k, out, lse, &pr, r);
+    kvc_prop_ref_free(&pr);
+    return o;
+}
+
+kvc_outcome kvc_check_block_size(const kvc_case *c, const kvc_kernel *k,
+                                 const float *out, const float *lse,
+                                 kvc_result *r)
+{
+    kvc_prop_ref pr = {0};
+    kvc_outcome o = kvc_prop_block_size_ref(c, k, out, lse, &pr, r);
+    kvc_prop_ref_free(&pr);
+    return o;
+}
+
 kvc_outcome kvc_check_properties(const kvc_case *c, const kvc_kernel *k,
                                  const float *out, const float *lse,
                                  int64_t rows, kvc_result *r)
@@ -352,5 +372,15 @@ kvc_outcome kvc_check_properties(const kvc_case *c, const kvc_kernel *k,
         o = check_batch_invariance(c, k, out, lse, r);
     if (o == KVC_PASS)
         o = check_thread_determinism(c, k, out, lse, rows, r);
+    if (o != KVC_PASS || !kvc_prop_sampled(c))
+        return o;
+    /* one reference of the case serves the three */
+    kvc_prop_ref pr = {0};
+    o = kvc_prop_chunked_prefill_ref(c, k, out, lse, &pr, r);
+    if (o == KVC_PASS)
+        o = kvc_prop_decode_steps_ref(c, k, out, lse, &pr, r);
+    if (o == KVC_PASS)
+        o = kvc_prop_block_size_ref(c, k, out, lse, &pr, r);
+    kvc_prop_ref_free(&pr);
     return o;
 }

@@ -72,7 +72,11 @@ const char *kvc_outcome_name(kvc_outcome o)
     case KVC_FAIL_CONVERSION: return "conversion";
     case KVC_FAIL_ACCEPTED: return "accepted-invalid";
     case KVC_FAIL_REFUSAL: return "bad-refusal";
-    case KVC_FAIL_PROPERTY: return "property";
+    case KVC_FAIL_PROP_RELABEL: return "relabel";
+    case KVC_FAIL_PROP_BATCH: return "batch-invariance";
+    case KVC_FAIL_PROP_CHUNKED: return "chunked-prefill";
+    case KVC_FAIL_PROP_DECODE: return "decode-steps";
+    case KVC_FAIL_PROP_BLOCK_SIZE: return "block-size";
     case KVC_FAIL_BOUNDS: return "bounds";
     case KVC_FAIL_INPUT: return "input-written";
     case KVC_FAIL_CRASH: return "crash";

@@ -59,7 +59,12 @@ typedef enum kvc_outcome {
     KVC_FAIL_ACCEPTED,  /* the kernel accepted an input it must refuse */
     KVC_FAIL_REFUSAL,   /* the kernel refused, but wrote something or gave no
                            message */
-    KVC_FAIL_PROPERTY,  /* a reference-free property broke (properties.h) */
+    /* a reference-free property broke (properties.h), one outcome each: */
+    KVC_FAIL_PROP_RELABEL,    /* relabelling physical blocks changed a bit */
+    KVC_FAIL_PROP_BATCH,      /* a sequence alone differs from its batch */
+    KVC_FAIL_PROP_CHUNKED,    /* a prefill in chunks differs from it whole */
+    KVC_FAIL_PROP_DECODE,     /* its last tokens as decode steps differ */
+    KVC_FAIL_PROP_BLOCK_SIZE, /* another block size (tile count) differs */
     KVC_FAIL_BOUNDS,    /* the kernel touched a guard zone around a buffer it
                            was given (message: buffer, side, offset) */
     KVC_FAIL_INPUT,     /* the kernel wrote into one of its input buffers */
