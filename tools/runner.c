@@ -588,8 +588,8 @@ static int step_outputs(step *st)
             st->out_copy[i] = (float)kvc_decode(t, codes[i]);
         st->out = st->out_copy;
     }
-    if (st->caps.lse != KVA_LSE_BASE2) {
-        st->lse = st->klse;
+    if (st->caps.lse != KVA_LSE_BASE2 || !st->klse) {
+        st->lse = st->klse; /* NULL: no lse asked for (lse not covered) */
         return 0;
     }
     st->lse_copy = malloc((size_t)(nl > 0 ? nl : 1) * sizeof(float));
