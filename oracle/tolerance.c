@@ -343,6 +343,16 @@ int kvc_judge_outputs(const kvc_problem *p, const kvc_kv_store *store,
                       const kvc_arith *a, const float *out, const float *lse,
                       kvc_verdict *v, char *err, size_t errlen)
 {
+    return kvc_judge_outputs_ref(p, store, a, out, lse, v, NULL, err, errlen);
+}
+
+int kvc_judge_outputs_ref(const kvc_problem *p, const kvc_kv_store *store,
+                          const kvc_arith *a, const float *out,
+                          const float *lse, kvc_verdict *v,
+                          kvc_reference *keep, char *err, size_t errlen)
+{
+    if (keep)
+        memset(keep, 0, sizeof *keep);
     char msg[200] = "";
     if (!v)
         return judge_error(NULL, "no verdict to fill", err, errlen);
@@ -368,16 +378,23 @@ int kvc_judge_outputs(const kvc_problem *p, const kvc_kv_store *store,
         return judge_error(v, msg, err, errlen);
     }
     int pass = kvc_compare_arith(p, &ref, a, out, lse, v);
-    kvc_reference_free(&ref);
+    if (keep)
+        *keep = ref; /* the caller's now */
+    else
+        kvc_reference_free(&ref);
     if (strncmp(v->detail, "cannot compare: ", 16) == 0) {
         snprintf(msg, sizeof msg, "%s", v->detail + 16);
         kvc_kv_store_free(&own);
+        if (keep)
+            kvc_reference_free(keep);
         return judge_error(v, msg, err, errlen);
     }
     if (a->profile != KVC_PROFILE_FP32 || a->out_type != KVC_KV_F32) {
         kvc_verdict v32;
         if (kvc_reference_compute_stored(p, store, &ref, msg, sizeof msg) !=
             0) {
+            if (keep)
+                kvc_reference_free(keep);
             kvc_kv_store_free(&own);
             return judge_error(v, msg, err, errlen);
         }

@@ -114,4 +114,12 @@ int kvc_judge_outputs(const kvc_problem *p, const kvc_kv_store *store,
                       const kvc_arith *a, const float *out, const float *lse,
                       kvc_verdict *v, char *err, size_t errlen);
 
+/* The same, handing the profile's reference (exact out, lse, magnitudes)
+ * to *keep for other checks of the same case (the caller frees it with
+ * kvc_reference_free; zeroed on error). keep may be NULL. */
+int kvc_judge_outputs_ref(const kvc_problem *p, const kvc_kv_store *store,
+                          const kvc_arith *a, const float *out,
+                          const float *lse, kvc_verdict *v,
+                          kvc_reference *keep, char *err, size_t errlen);
+
 #endif /* KVC_TOLERANCE_H */

@@ -99,7 +99,7 @@ static int failures_with(kva_status (*merge)(const float *const *,
                      0, "%s", err);
         kvc_result r;
         memset(&r, 0, sizeof r);
-        kvc_outcome o = kvc_check_merge(&c, &k, &r);
+        kvc_outcome o = kvc_check_merge(&c, &k, NULL, &r);
         cr_assert(o == KVC_PASS || o == KVC_FAIL_MERGE, "case %d: %s", i,
                   r.message);
         failed += o == KVC_FAIL_MERGE;

@@ -25,9 +25,11 @@
  * its time. */
 #define KVC_MERGE_EVERY 4
 
-/* Returns KVC_PASS (also when k has no merge entry point), or
+/* full: the case's reference if the caller has it (its exact out and lse
+ * are the target; NULL: computed here). Returns KVC_PASS (also when k has
+ * no merge entry point), or
  * KVC_FAIL_MERGE / KVC_FAIL_KERNEL / KVC_FAIL_SETUP with r's message. */
 kvc_outcome kvc_check_merge(const kvc_case *c, const kvc_kernel *k,
-                            kvc_result *r);
+                            const kvc_reference *full, kvc_result *r);
 
 #endif

@@ -26,14 +26,14 @@ int kvc_prop_pool_small(const kvc_case *c)
 const kvc_reference *kvc_prop_reference(const kvc_case *c, const kvc_kernel *k,
                                         kvc_prop_ref *pr, kvc_result *r)
 {
+    kva_caps caps;
+    kvc_kernel_caps(k, &caps);
+    /* as the runner's oracle judge declares it (runner.c) */
+    pr->arith.profile = (kvc_profile)caps.profile;
+    pr->arith.out_type = caps.out_dtype == KVA_DTYPE_F32   ? KVC_KV_F32
+                         : caps.out_dtype == KVA_DTYPE_F16 ? KVC_KV_F16
+                                                           : KVC_KV_BF16;
     if (pr->state == 0) {
-        kva_caps caps;
-        kvc_kernel_caps(k, &caps);
-        /* as the runner's oracle judge declares it (runner.c) */
-        pr->arith.profile = (kvc_profile)caps.profile;
-        pr->arith.out_type = caps.out_dtype == KVA_DTYPE_F32   ? KVC_KV_F32
-                             : caps.out_dtype == KVA_DTYPE_F16 ? KVC_KV_F16
-                                                               : KVC_KV_BF16;
         pr->state = kvc_reference_compute_profile(&c->prob, NULL,
                                                   pr->arith.profile, &pr->ref,
                                                   pr->err, sizeof pr->err) == 0

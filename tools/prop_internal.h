@@ -13,7 +13,8 @@
 /* The oracle's reference of the whole case in the kernel's profile,
  * computed at most once per case for every property that needs it. */
 typedef struct kvc_prop_ref {
-    int state;          /* 0 not yet, 1 computed, -1 failed */
+    int state;          /* 0 not yet, 1 computed, -1 failed, 2 lent by
+                           the runner (not freed here) */
     kvc_reference ref;
     kvc_arith arith;    /* the kernel's profile and output type */
     char err[256];

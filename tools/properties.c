@@ -365,7 +365,8 @@ kvc_outcome kvc_check_block_size(const kvc_case *c, const kvc_kernel *k,
 
 kvc_outcome kvc_check_properties(const kvc_case *c, const kvc_kernel *k,
                                  const float *out, const float *lse,
-                                 int64_t rows, kvc_result *r)
+                                 int64_t rows, const kvc_reference *ref,
+                                 kvc_result *r)
 {
     kvc_outcome o = check_relabel(c, k, out, lse, rows, r);
     if (o == KVC_PASS)
@@ -376,6 +377,10 @@ kvc_outcome kvc_check_properties(const kvc_case *c, const kvc_kernel *k,
         return o;
     /* one reference of the case serves the three */
     kvc_prop_ref pr = {0};
+    if (ref) { /* the runner's, from judging this case: not computed again */
+        pr.ref = *ref;
+        pr.state = 2;
+    }
     o = kvc_prop_chunked_prefill_ref(c, k, out, lse, &pr, r);
     if (o == KVC_PASS)
         o = kvc_prop_decode_steps_ref(c, k, out, lse, &pr, r);

@@ -89,9 +89,12 @@ int kvc_prop_sampled(const kvc_case *c);
  * or fails to run is that property's failure too. Cases a property does
  * not apply to (blocked mode for relabelling, sparse pools, bidirectional
  * attention for chunks) pass it. */
+/* ref: the reference the runner judged the case with, in the kernel's
+ * profile (NULL: computed here when a sampled property needs it). */
 kvc_outcome kvc_check_properties(const kvc_case *c, const kvc_kernel *k,
                                  const float *out, const float *lse,
-                                 int64_t rows, kvc_result *r);
+                                 int64_t rows, const kvc_reference *ref,
+                                 kvc_result *r);
 
 /* One property each, on every case (no sampling); same contract. */
 kvc_outcome kvc_check_chunked_prefill(const kvc_case *c, const kvc_kernel *k,

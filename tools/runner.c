@@ -178,6 +178,7 @@ kvc_outcome step_refused(step *st, const char *what,
 
 static void step_free(step *st)
 {
+    kvc_reference_free(&st->ref);
     free(st->out_copy);
     free(st->lse_copy);
     kvc_pool_free(&st->pool);
@@ -610,8 +611,9 @@ static kvc_outcome oracle_judge(step *st)
                    : st->caps.out_dtype == KVA_DTYPE_F16 ? KVC_KV_F16
                                                          : KVC_KV_BF16};
     char err[256];
-    int rc = kvc_judge_outputs(&st->c->prob, &st->store, &a, st->out, st->lse,
-                               &st->r->verdict, err, sizeof err);
+    int rc = kvc_judge_outputs_ref(&st->c->prob, &st->store, &a, st->out,
+                                   st->lse, &st->r->verdict, &st->ref, err,
+                                   sizeof err);
     if (rc < 0)
         return step_fail(st->r, KVC_FAIL_SETUP, "oracle: %s", err);
     if (rc == 0)
@@ -688,10 +690,11 @@ kvc_outcome kvc_run_case_opts(const kvc_case *c, const kvc_kernel *k,
         /* Reference-free properties, on valid cases the oracle passed. */
         if (o == KVC_PASS && opts->expect == KVC_EXPECT_VALID && !opts->judge &&
             !opts->skip_properties)
-            o = kvc_check_properties(c, k, st.out, st.lse, st.rows, r);
+            o = kvc_check_properties(c, k, st.out, st.lse, st.rows,
+                                     st.ref.out ? &st.ref : NULL, r);
         if (o == KVC_PASS && opts->expect == KVC_EXPECT_VALID && !opts->judge &&
             !opts->skip_properties)
-            o = kvc_check_merge(c, k, r);
+            o = kvc_check_merge(c, k, st.ref.out ? &st.ref : NULL, r);
     }
     step_free(&st);
     r->outcome = o;

@@ -53,6 +53,8 @@ typedef struct step {
      * from base 2, or NULL (lse not covered). Set by step_outputs. */
     float *out, *lse;
     float *out_copy, *lse_copy; /* what step_outputs allocated */
+    kvc_reference ref;   /* the oracle's, once judged (zeroed before):
+                            lent to the properties and the merge check */
 } step;
 
 /* Set r's outcome and message; returns the outcome. */
