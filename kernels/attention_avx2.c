@@ -12,7 +12,16 @@
  * the same values as the portable path.
  */
 #if defined(__x86_64__) && defined(__GNUC__)
+/* Every function of the file is compiled for AVX2 + FMA + F16C, whatever
+ * the command line says (the test libraries and the fuzz builds compile
+ * all of kernels/ with one set of flags): gcc's pragma, clang's attribute
+ * (clang ignores the pragma). */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), \
+                             apply_to = function)
+#else
 #pragma GCC target("avx2,fma,f16c")
+#endif
 
 #include "kva_format.h"
 #include "kva_internal.h"
@@ -395,6 +404,10 @@ const kva_ops kva_ops_avx2 = {
     KVA_ISA_AVX2, "avx2",    a_scores,   a_pv,      a_rowmax, a_weights,
     a_scale,      a_dec_f16, a_dec_bf16, a_dec_lut8,
 };
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
 
 #else
 /* Not x86-64 with GCC/Clang: no AVX2 path (KVA_HAVE_AVX2 is not set). */

@@ -17,6 +17,9 @@
 
 #include <math.h>
 #include <pthread.h>
+#ifdef KVA_HAVE_AVX2
+#include <cpuid.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,13 +162,24 @@ const kva_ops kva_ops_portable = {
 static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
 static const kva_ops *isa_ops = &kva_ops_portable; /* written once */
 
+#ifdef KVA_HAVE_AVX2
+/* F16C from CPUID leaf 1 (ECX bit 29): clang's __builtin_cpu_supports does
+ * not know "f16c". AVX2 and FMA imply the OS saves YMM state (the builtin
+ * checks XGETBV for them). */
+static int has_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c >> 29 & 1u);
+}
+#endif
+
 static void choose_isa(void)
 {
     const kva_ops *best = &kva_ops_portable;
 #ifdef KVA_HAVE_AVX2
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __builtin_cpu_supports("f16c"))
+        has_f16c())
         best = &kva_ops_avx2;
 #endif
     const char *want = getenv("KVATTN_ISA");

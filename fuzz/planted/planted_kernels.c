@@ -150,17 +150,17 @@ static kva_status no_block_check_paged(const kva_attn_params *p,
 }
 
 const kvc_kernel fz_planted_past_end = {
-    "planted-past-end",
-    kva_cache_write,
-    past_end_paged,
-    kva_blocked_attention,
-    kva_qeff_to_general,
+    .name = "planted-past-end",
+    .cache_write = kva_cache_write,
+    .paged_attention = past_end_paged,
+    .blocked_attention = kva_blocked_attention,
+    .qeff_to_general = kva_qeff_to_general,
 };
 
 const kvc_kernel fz_planted_no_block_check = {
-    "planted-no-block-check",
-    kva_cache_write,
-    no_block_check_paged,
-    kva_blocked_attention,
-    kva_qeff_to_general,
+    .name = "planted-no-block-check",
+    .cache_write = kva_cache_write,
+    .paged_attention = no_block_check_paged,
+    .blocked_attention = kva_blocked_attention,
+    .qeff_to_general = kva_qeff_to_general,
 };
