@@ -17,6 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "golden_reader.h"
+
 #include "../generators/case.h"
 #include "../golden/base64.h"
 #include "../golden/golden.h"
@@ -1317,41 +1319,7 @@ Test(golden_scalars, hex_floats_are_exact_and_canonical)
     cr_assert_eq(f, 0.5f);
 }
 
-/* ---- the Python reader of FORMAT.md ------------------------------------------ */
 
-static char *read_all(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, fp);
-    fclose(fp);
-    buf[got] = '\0';
-    return buf;
-}
-
-/* Extract the ```python golden-reader block into dir/reader.py. */
-static void extract_snippet(const char *dir, char *out, size_t n)
-{
-    char *md = read_all("golden/FORMAT.md");
-    cr_assert_not_null(md, "golden/FORMAT.md not found (run from the repository root)");
-    const char *open = "```python golden-reader\n";
-    char *a = strstr(md, open);
-    cr_assert_not_null(a, "no ```python golden-reader block in golden/FORMAT.md");
-    a += strlen(open);
-    char *b = strstr(a, "\n```");
-    cr_assert_not_null(b);
-    snprintf(out, n, "%s/reader.py", dir);
-    FILE *fp = fopen(out, "w");
-    cr_assert_not_null(fp);
-    fwrite(a, 1, (size_t)(b - a) + 1, fp);
-    fclose(fp);
-    free(md);
-}
 
 /* A file whose first valid PagedAttention test of an f32, f16 or bf16
  * cache (dtype) has GQA, a mask, a window, soft-capping, empty rows and
@@ -1412,7 +1380,7 @@ Test(golden_python, format_md_snippet_checks_a_file)
     static const kvc_kv_dtype dtypes[3] = {KVC_KV_F32, KVC_KV_F16, KVC_KV_BF16};
     char *dir = tmp_dir();
     char script[600], path[600], out[4096], err[512];
-    extract_snippet(dir, script, sizeof script);
+    kvc_extract_golden_reader(dir, script, sizeof script);
     for (int i = 0; i < 3; i++) {
         kvc_golden_file f;
         python_file(&f, dtypes[i]);

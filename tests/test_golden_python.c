@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../golden/golden.h"
+#include "golden_reader.h"
 #include "subprocess.h"
 
 /* python3 on PATH, into buf; 0, or -1 when there is none. */
@@ -37,24 +38,6 @@ static int find_python3(char *buf, size_t n)
     return found;
 }
 
-/* The ```python golden-reader block of golden/FORMAT.md into dir/reader.py. */
-static void extract_reader(const char *dir, char *out, size_t n)
-{
-    char *md = kvc_read_file("golden/FORMAT.md");
-    cr_assert_not_null(md, "golden/FORMAT.md not found (run from the repository root)");
-    const char *open = "```python golden-reader\n";
-    char *a = strstr(md, open);
-    cr_assert_not_null(a, "no ```python golden-reader block in golden/FORMAT.md");
-    a += strlen(open);
-    char *b = strstr(a, "\n```");
-    cr_assert_not_null(b, "the golden-reader block of golden/FORMAT.md is not closed");
-    snprintf(out, n, "%s/reader.py", dir);
-    FILE *fp = fopen(out, "w");
-    cr_assert_not_null(fp);
-    fwrite(a, 1, (size_t)(b - a) + 1, fp);
-    fclose(fp);
-    free(md);
-}
 
 /* What the C reader reads of a file: its tests, and the out and lse values
  * of its valid and acceptable tests (those the Python reader recomputes). */
@@ -88,7 +71,7 @@ Test(golden_python, format_md_reader_reads_every_committed_file, .timeout = 300)
     char dir[] = "/tmp/kvc-golden-py-XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
     char script[256];
-    extract_reader(dir, script, sizeof script);
+    kvc_extract_golden_reader(dir, script, sizeof script);
 
     const char **argv = calloc(g.gl_pathc + 3, sizeof *argv);
     cr_assert_not_null(argv);

@@ -333,34 +333,41 @@ int kvc_prop_sampled(const kvc_case *c)
     return (c->value_seed >> 29) % KVC_PROP_EVERY == 0;
 }
 
+/* One sampled property with a reference of its own (the tests call these
+ * alone; the runner lends its reference through kvc_check_properties). */
+typedef kvc_outcome (*prop_fn)(const kvc_case *, const kvc_kernel *,
+                               const float *, const float *, kvc_prop_ref *,
+                               kvc_result *);
+
+static kvc_outcome with_own_reference(prop_fn fn, const kvc_case *c,
+                                      const kvc_kernel *k, const float *out,
+                                      const float *lse, kvc_result *r)
+{
+    kvc_prop_ref pr = {0};
+    kvc_outcome o = fn(c, k, out, lse, &pr, r);
+    kvc_prop_ref_free(&pr);
+    return o;
+}
+
 kvc_outcome kvc_check_chunked_prefill(const kvc_case *c, const kvc_kernel *k,
                                       const float *out, const float *lse,
                                       kvc_result *r)
 {
-    kvc_prop_ref pr = {0};
-    kvc_outcome o = kvc_prop_chunked_prefill_ref(c, k, out, lse, &pr, r);
-    kvc_prop_ref_free(&pr);
-    return o;
+    return with_own_reference(kvc_prop_chunked_prefill_ref, c, k, out, lse, r);
 }
 
 kvc_outcome kvc_check_decode_steps(const kvc_case *c, const kvc_kernel *k,
                                    const float *out, const float *lse,
                                    kvc_result *r)
 {
-    kvc_prop_ref pr = {0};
-    kvc_outcome o = kvc_prop_decode_steps_ref(c, k, out, lse, &pr, r);
-    kvc_prop_ref_free(&pr);
-    return o;
+    return with_own_reference(kvc_prop_decode_steps_ref, c, k, out, lse, r);
 }
 
 kvc_outcome kvc_check_block_size(const kvc_case *c, const kvc_kernel *k,
                                  const float *out, const float *lse,
                                  kvc_result *r)
 {
-    kvc_prop_ref pr = {0};
-    kvc_outcome o = kvc_prop_block_size_ref(c, k, out, lse, &pr, r);
-    kvc_prop_ref_free(&pr);
-    return o;
+    return with_own_reference(kvc_prop_block_size_ref, c, k, out, lse, r);
 }
 
 kvc_outcome kvc_check_properties(const kvc_case *c, const kvc_kernel *k,
