@@ -121,12 +121,16 @@ bench: $(KVCHECK)
 
 # 200 cases of every kernel, then the misbehaving kernel library: under
 # valgrind too, every misbehaviour is its own verdict and exit 1.
-# 200 cases on the dispatched path (AVX2 where the CPU has it) with 2
-# kernel threads, 100 more on each forced path, then the misbehaving
-# library.
-check-valgrind: $(KVCHECK) $(MISBEHAVE_SO)
+# 200 cases on the dispatched path (AVX2 where the CPU has it), 100 more on
+# each forced path, 100 with 2 kernel threads (through the claims library:
+# without large offsets, whose 16 GiB sparse pools and threads' stacks can
+# exhaust valgrind's address space), then the misbehaving library.
+check-valgrind: $(KVCHECK) $(MISBEHAVE_SO) $(CLAIMS_SO)
 	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-	  $(KVCHECK) run --cases 200 --kernel all --no-report --kernel-threads 2
+	  $(KVCHECK) run --cases 200 --kernel all --no-report
+	KVC_CLAIM=threads,no-large valgrind -q --error-exitcode=99 --leak-check=full \
+	  --errors-for-leak-kinds=definite $(KVCHECK) run --cases 100 --seed 3 \
+	  --kernel all --no-report --kernel-lib $(CLAIMS_SO) --kernel-threads 2
 	for isa in portable avx2; do \
 	  KVATTN_ISA=$$isa valgrind -q --error-exitcode=99 --leak-check=full \
 	    --errors-for-leak-kinds=definite $(KVCHECK) run --cases 100 --seed 2 \

@@ -14,6 +14,8 @@
  *   unsupported claims everything but answers KVA_ERR_UNSUPPORTED for
  *               head_dim 8
  *   half-acc    declares the half-acc profile (the arithmetic stays fp32)
+ *   no-large    does not claim large offsets (no 16 GiB sparse pools: the
+ *               valgrind gate's threaded run, tools/... check-valgrind)
  *   bad-modes   claims no mode at all (kvcheck must refuse the library)
  * Unset: claims everything, like libkvattn.
  */
@@ -65,6 +67,8 @@ KVA_API void kva_capabilities(kva_caps *c)
         c->takes_threads = 1;
     if (has("half-acc"))
         c->profile = KVA_PROFILE_HALF_ACC;
+    if (has("no-large"))
+        c->features &= ~(uint32_t)KVA_FEATURE_LARGE_OFFSETS;
     if (has("bad-modes"))
         c->modes = 0;
 }
