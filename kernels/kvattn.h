@@ -383,7 +383,8 @@ KVA_API kva_status kva_scale_from_amax(kva_dtype dtype, float amax,
  *   of part_out (in place), lse one of part_lse.
  * Refused: NULL arrays (KVA_ERR_NULL; they may be NULL when num_rows == 0),
  * num_parts < 1, head_dim < 1 (KVA_ERR_SHAPE), num_rows < 0 or a size that
- * overflows (KVA_ERR_LENGTH), an lse_p that is NaN or +inf (KVA_ERR_PARAM).
+ * overflows (KVA_ERR_LENGTH), an lse_p that is NaN or +inf (KVA_ERR_PARAM);
+ * KVA_ERR_NOMEM when its scratch of num_parts floats cannot be allocated.
  * All-or-nothing; fp32 arithmetic.
  */
 KVA_API kva_status kva_merge_states(const float *const *part_out,

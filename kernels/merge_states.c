@@ -7,6 +7,7 @@
 #include "kva_internal.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 static kva_status check(const float *const *part_out,
                         const float *const *part_lse, int num_parts,
@@ -44,12 +45,12 @@ static kva_status check(const float *const *part_out,
     return KVA_OK;
 }
 
-/* One row: out and lse may alias a part's (each part is read before the
- * row is written: the weighted sum goes through a local accumulator only
- * when they alias; otherwise straight into out). */
+/* One row, with w[num_parts] scratch for the parts' weights. out and lse
+ * may alias a part's arrays: every part's element d is read before o[d]
+ * is written, and lse is written by the caller after the row. */
 static void merge_row(const float *const *part_out,
                       const float *const *part_lse, int num_parts, int64_t r,
-                      int D, float *o, float *l)
+                      int D, float *w, float *o, float *l)
 {
     float m = -INFINITY;
     for (int p = 0; p < num_parts; p++)
@@ -63,16 +64,16 @@ static void merge_row(const float *const *part_out,
         return;
     }
     float s = 0.0f;
-    for (int p = 0; p < num_parts; p++)
-        if (part_lse[p][r] != -INFINITY)
-            s += expf(part_lse[p][r] - m);
-    /* accumulate in a way that tolerates o aliasing a part row: read every
-     * part's element d before writing o[d] */
+    for (int p = 0; p < num_parts; p++) {
+        /* an empty part's out may be anything (NaN): never read it */
+        w[p] = part_lse[p][r] != -INFINITY ? expf(part_lse[p][r] - m) : 0.0f;
+        s += w[p];
+    }
     for (int d = 0; d < D; d++) {
         float acc = 0.0f;
         for (int p = 0; p < num_parts; p++)
             if (part_lse[p][r] != -INFINITY)
-                acc += expf(part_lse[p][r] - m) * part_out[p][r * D + d];
+                acc += w[p] * part_out[p][r * D + d];
         o[d] = acc / s;
     }
     if (l)
@@ -89,13 +90,18 @@ kva_status kva_merge_states(const float *const *part_out,
                           out, err);
     if (st != KVA_OK || num_rows == 0)
         return st;
+    float *w = malloc((size_t)num_parts * sizeof *w); /* before any write */
+    if (!w)
+        return kva_fail(err, KVA_ERR_NOMEM, "cannot allocate %d weights",
+                        num_parts);
     for (int64_t r = 0; r < num_rows; r++) {
         /* lse may alias a part's lse array: compute the row before writing */
         float l = 0.0f;
-        merge_row(part_out, part_lse, num_parts, r, head_dim,
+        merge_row(part_out, part_lse, num_parts, r, head_dim, w,
                   out + r * head_dim, lse ? &l : NULL);
         if (lse)
             lse[r] = l;
     }
+    free(w);
     return KVA_OK;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../tools/claim.h"
+#include "../tools/runner.h"
 #include "subprocess.h"
 
 #ifndef KVC_BUILD_DIR
@@ -212,11 +213,8 @@ Test(claims, thread_count_runs_are_bitwise_equal, .timeout = 120)
     cr_assert_eq(kvc_proc_exit_code(&p), 0, "%s%s", p.out, p.err);
     cr_expect(strstr(p.out, "3 threads per call"), "%s", p.out);
     kvc_proc_free(&p);
-    /* blocked mode: the relabel and batch properties do not run there, so
-     * the thread property is what catches it */
-    run_claim(&p, "nondet", args);
-    cr_assert_eq(kvc_proc_exit_code(&p), 0, "%s%s", p.out, p.err);
-    kvc_proc_free(&p);
+    /* through the command line the relabel property (an earlier rerun) is
+     * what usually catches it; the thread property alone is proven below */
     const char *paged[] = {"run", "--kernel-lib", CLAIMS, "--cases", "100",
                            "--kernel", "paged", "--kernel-threads", "3",
                            "--no-report", "--max-failures", "50", NULL};
@@ -311,4 +309,63 @@ Test(claims, sets_ranges_and_items)
     caps.head_dims.count = KVA_SET_MAX + 1;
     cr_expect_eq(kvc_caps_check(&caps, err, sizeof err), -1);
     cr_expect(strstr(err, "head_dims.count"), "%s", err);
+}
+
+/* Blocked attention that flips the last bit of out[0] on every second
+ * call: the state of a nondeterministic kernel. */
+static int flip_calls;
+static kva_status flipping_blocked(const kva_attn_params *p,
+                                   const kva_blocked_cache *c, int nkb, int S,
+                                   const int64_t *qsl, const int *lens,
+                                   const uint8_t *const *masks, const float *q,
+                                   int64_t n, float *out, float *lse,
+                                   kva_error *e)
+{
+    kva_status st = kva_blocked_attention(p, c, nkb, S, qsl, lens, masks, q, n,
+                                          out, lse, e);
+    if (st == KVA_OK && S > 0 && qsl[S] > 0 && (flip_calls++ & 1)) {
+        uint32_t bits;
+        memcpy(&bits, &out[0], sizeof bits);
+        bits ^= 1u;
+        memcpy(&out[0], &bits, sizeof bits);
+    }
+    return st;
+}
+
+/* The thread-determinism property on its own: a one-sequence blocked case
+ * (neither relabelling nor batch invariance applies) passes the oracle and
+ * is caught as nondeterministic only when the kernel takes a thread
+ * count. */
+Test(claims, thread_determinism_property_alone)
+{
+    kvc_kernel k = kvc_builtin_kernel;
+    k.blocked_attention = flipping_blocked;
+    k.caps_set = 1;
+    kva_caps_everything(&k.caps);
+    k.threads = 2;
+    int tried = 0;
+    for (uint64_t i = 0; i < 400 && tried < 3; i++) {
+        kvc_case c;
+        char err[256];
+        cr_assert_eq(kvc_case_generate(4, i, KVC_MODE_BLOCKED, &c, err,
+                                       sizeof err), 0, "%s", err);
+        if (c.prob.num_seqs != 1 || c.prob.q_start[1] == 0) {
+            kvc_case_free(&c);
+            continue;
+        }
+        kvc_result r;
+        k.caps.takes_threads = 0;
+        flip_calls = 0;
+        kvc_outcome o0 = kvc_run_case(&c, &k, &r);
+        k.caps.takes_threads = 1;
+        flip_calls = 0;
+        kvc_outcome o1 = kvc_run_case(&c, &k, &r);
+        cr_expect_eq(o0, KVC_PASS, "case %llu without threads: %s",
+                     (unsigned long long)i, kvc_outcome_name(o0));
+        cr_expect_eq(o1, KVC_FAIL_NONDETERMINISTIC, "case %llu: %s: %s",
+                     (unsigned long long)i, kvc_outcome_name(o1), r.message);
+        kvc_case_free(&c);
+        tried++;
+    }
+    cr_assert_eq(tried, 3);
 }
