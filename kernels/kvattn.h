@@ -71,10 +71,12 @@ typedef enum kva_status {
                            head_dim not a multiple of 16 (a NULL scale array
                            or pool is KVA_ERR_NULL; bad scale-pool strides or
                            pool_units are KVA_ERR_SHAPE, as for k/v) */
-    KVA_ERR_UNSUPPORTED /* ABI v2: valid input outside what the library
+    KVA_ERR_UNSUPPORTED,/* ABI v2: valid input outside what the library
                            claims in kva_capabilities (a mode, format,
                            layout, size or feature it does not implement).
                            Never an answer to input it claims. */
+    KVA_ERR_FULL        /* the block manager has too few free blocks (or
+                           too short a table row) for the request */
 } kva_status;
 
 /* Filled on failure; msg is NUL-terminated and names what is wrong. */
@@ -394,6 +396,127 @@ KVA_API kva_status kva_merge_states(const float *const *part_out,
                                     kva_error *err);
 
 /* ------------------------------------------------------------------------ */
+/* The block manager: which physical block holds which token                */
+/* ------------------------------------------------------------------------ */
+/*
+ * A pool of num_blocks physical blocks of block_size token slots and one
+ * block-table row per sequence, in the manner of vLLM's block manager. Its
+ * outputs are exactly what kva_cache_write and kva_paged_attention consume:
+ * the slot mapping of new tokens (slot = block * B + offset; -1 = the
+ * token's K/V are in the cache already, kva_cache_write skips it) and the
+ * block-table rows (kva_bm_seq).
+ *
+ * State. The caller owns it (no hidden state): kva_bm_bytes(cfg) bytes,
+ * aligned for int64_t, set up by kva_bm_init. It holds no pointers, so a
+ * memcpy is a snapshot and the caller frees it as it likes. Every call
+ * validates its arguments before it changes anything: a refused call
+ * leaves the state as it was (all-or-nothing), and so does running out of
+ * blocks (KVA_ERR_FULL).
+ *
+ * Sequences have ids 0 .. max_seqs-1 and are live from their first append
+ * (or the fork that creates them) until kva_bm_free. A live sequence of n
+ * tokens holds ceil(n / B) blocks in its row, position i in row entry i / B
+ * at offset i % B.
+ *
+ * Reference counts: a block's count is the number of live sequences whose
+ * row holds it; a block of count 0 is free. A block whose count is above 1
+ * is never written.
+ *
+ * Copy on write: an append to a sequence whose partly filled last block is
+ * shared first moves the sequence to a fresh block and returns the copy
+ * {src, dst}: the caller copies every K/V (and scale) slot of block src to
+ * block dst before it writes the new tokens. At most one copy per append.
+ *
+ * Prefix sharing (prefix_sharing = 1). A block is full when all its B slots
+ * hold tokens of the sequence. When an append fills a block from its first
+ * slot to its last, the manager first looks for a registered block of the
+ * same content -- the same B token ids after the same token prefix (a hash
+ * of the parent block's hash and the ids, then the ids compared) -- and,
+ * when there is one, the sequence shares it (count + 1) instead of taking a
+ * free block; those tokens get slot -1. A block that becomes full is
+ * registered unless a block of the same content already is; a registered
+ * block is unregistered when it is freed, or when a sequence is about to
+ * write into it (it then holds it alone: a shared block is copied first).
+ * A block left partly filled by a rollback stays registered until then, so
+ * it may still be shared.
+ *
+ * Which free block an operation takes is the manager's own choice
+ * (libkvattn: the last freed, initially 0, 1, ...); a checker follows it.
+ */
+typedef struct kva_bm_config {
+    int num_blocks;         /* physical blocks, >= 1 */
+    int block_size;         /* token slots per block, >= 1 */
+    int max_seqs;           /* sequence ids 0 .. max_seqs-1, >= 1 */
+    int max_blocks_per_seq; /* block-table row length, >= 1 */
+    int prefix_sharing;     /* 1: share full blocks by content; 0: never */
+} kva_bm_config;
+
+/* One block to copy before new tokens are written (copy on write). */
+typedef struct kva_bm_copy {
+    int src;
+    int dst;
+} kva_bm_copy;
+
+/* Bytes of state for cfg; 0 when cfg is NULL, a field is out of range
+ * (prefix_sharing other than 0 or 1 included), or the size overflows. */
+KVA_API size_t kva_bm_bytes(const kva_bm_config *cfg);
+
+/* Set up the state in mem (bytes >= kva_bm_bytes(cfg), aligned for
+ * int64_t): every block free, no sequence live. Refused: NULL mem or cfg
+ * (KVA_ERR_NULL), an invalid cfg (KVA_ERR_SHAPE), bytes too small or mem
+ * misaligned (KVA_ERR_LENGTH). */
+KVA_API kva_status kva_bm_init(void *mem, size_t bytes,
+                               const kva_bm_config *cfg, kva_error *err);
+
+/*
+ * Append num_tokens tokens (their ids; a prefill chunk, a decode step or
+ * speculative tokens) to sequence seq, starting it when it is not live.
+ *   slots [num_tokens]: the slot of each new token, or -1 when a shared
+ *       block holds it already (prefix sharing).
+ *   copy, *num_copies: the copy to perform first (*num_copies 0 or 1).
+ * Refused: NULL state, num_copies, copy or (when num_tokens > 0) tokens or
+ * slots (KVA_ERR_NULL); a state kva_bm_init did not set up (KVA_ERR_SHAPE);
+ * seq out of range (KVA_ERR_PARAM); num_tokens < 0 (KVA_ERR_LENGTH); more
+ * blocks than the row holds or the pool has free (KVA_ERR_FULL).
+ */
+KVA_API kva_status kva_bm_append(void *bm, int seq, const int32_t *tokens,
+                                 int num_tokens, int64_t *slots,
+                                 kva_bm_copy *copy, int *num_copies,
+                                 kva_error *err);
+
+/* Make child (not live) a copy of live sequence parent that shares every
+ * block (each count + 1). Refused: NULL or unset state (KVA_ERR_NULL /
+ * KVA_ERR_SHAPE); an id out of range, parent not live, child live or
+ * child == parent (KVA_ERR_PARAM). */
+KVA_API kva_status kva_bm_fork(void *bm, int parent, int child,
+                               kva_error *err);
+
+/* Drop the last num_tokens tokens of live sequence seq (rejected
+ * speculative tokens); blocks left empty lose a reference. Refused: as
+ * fork for the state and seq; num_tokens < 0 or more than the sequence
+ * holds (KVA_ERR_LENGTH). */
+KVA_API kva_status kva_bm_rollback(void *bm, int seq, int num_tokens,
+                                   kva_error *err);
+
+/* End live sequence seq: each of its blocks loses a reference. Refused: as
+ * fork for the state and seq (seq not live: KVA_ERR_PARAM). */
+KVA_API kva_status kva_bm_free(void *bm, int seq, kva_error *err);
+
+/* Read sequence seq: row [max_blocks_per_seq] gets its blocks, -1 past
+ * them; *num_tokens its length, -1 when it is not live (row all -1).
+ * Refused: NULL arguments (KVA_ERR_NULL), unset state (KVA_ERR_SHAPE), seq
+ * out of range (KVA_ERR_PARAM). */
+KVA_API kva_status kva_bm_seq(const void *bm, int seq, int *row,
+                              int64_t *num_tokens, kva_error *err);
+
+/* The reference count of block b; -1 for an unset state or b out of
+ * range. */
+KVA_API int kva_bm_ref_count(const void *bm, int b);
+
+/* Free blocks; -1 for an unset state. */
+KVA_API int kva_bm_num_free(const void *bm);
+
+/* ------------------------------------------------------------------------ */
 /* ABI v2: the version and the capabilities of a library                    */
 /* ------------------------------------------------------------------------ */
 /*
@@ -423,7 +546,11 @@ enum kva_mode_bits {
     KVA_MODE_PAGED = 1u << 0,   /* kva_paged_attention */
     KVA_MODE_BLOCKED = 1u << 1, /* kva_blocked_attention */
     KVA_MODE_QEFF = 1u << 2,    /* kva_qeff_to_general, then paged */
-    KVA_MODE_ALL = (1u << 3) - 1
+    KVA_MODE_ALL = (1u << 3) - 1, /* every attention mode */
+    /* not attention: the library has the block manager (kva_bm_*); never
+     * part of kva_caps_everything, an ABI 1 library has one when it
+     * exports kva_bm_append */
+    KVA_MODE_MANAGER = 1u << 3
 };
 
 /* Paged (and QEfficient) cache layouts; the blocked cache has one. */

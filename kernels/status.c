@@ -19,6 +19,7 @@ const char *kva_status_name(kva_status s)
     case KVA_ERR_NOMEM: return "KVA_ERR_NOMEM";
     case KVA_ERR_FORMAT: return "KVA_ERR_FORMAT";
     case KVA_ERR_UNSUPPORTED: return "KVA_ERR_UNSUPPORTED";
+    case KVA_ERR_FULL: return "KVA_ERR_FULL";
     }
     return "KVA_ERR_UNKNOWN";
 }
