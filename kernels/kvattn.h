@@ -517,6 +517,86 @@ KVA_API int kva_bm_ref_count(const void *bm, int b);
 KVA_API int kva_bm_num_free(const void *bm);
 
 /* ------------------------------------------------------------------------ */
+/* Eviction policies: which tokens a bounded cache keeps                    */
+/* ------------------------------------------------------------------------ */
+/*
+ * A policy cache holds one sequence in num_slots slots per KV head, each
+ * slot holding one token (its K/V row for that head) and the token's
+ * absolute position; a slot is empty (position -1) until written. Tokens
+ * arrive in order, positions 0, 1, 2, ... The policy decides, for each new
+ * token and KV head, the slot it goes to, evicting the token there:
+ *
+ *   DENSE     keeps everything: the n-th token goes to slot n; an append
+ *             beyond num_slots is KVA_ERR_FULL and changes nothing.
+ *   RECENT    the first `sinks` tokens are pinned to slots 0 .. sinks-1
+ *             for ever (attention sinks); token p >= sinks goes to slot
+ *             sinks + (p - sinks) % (num_slots - sinks), a ring that keeps
+ *             the most recent tokens. An append longer than the ring keeps
+ *             its last tokens.
+ *   H2O       heavy hitters: a new token takes the lowest empty slot; when
+ *             none is empty it evicts, per KV head, the slot of lowest
+ *             score among the tokens older than the `recent` most recent
+ *             ones (which are always kept); equal scores evict the oldest
+ *             token. A slot's score is the attention weight its token has
+ *             received (kva_policy_observe) and starts at 0 for each new
+ *             token. Evictions are therefore per KV head.
+ *
+ * The state is caller-owned, pointer-free and all-or-nothing, as the
+ * block manager's. A token evicted by a later token of the same append
+ * gets slot -1 (it is never stored). Attention over a policy cache masks
+ * by the stored positions: a query at position p sees the slots of its KV
+ * head holding a position <= p (and inside its window).
+ */
+typedef enum kva_policy_kind {
+    KVA_POLICY_DENSE = 0,
+    KVA_POLICY_RECENT,
+    KVA_POLICY_H2O
+} kva_policy_kind;
+
+typedef struct kva_policy_config {
+    kva_policy_kind kind;
+    int num_slots;    /* L >= 1 */
+    int num_kv_heads; /* >= 1 */
+    int sinks;        /* RECENT: pinned first tokens, 0 <= sinks < L */
+    int recent;       /* H2O: most recent tokens always kept, 0 <= recent < L */
+} kva_policy_config;
+
+/* Bytes of state for cfg; 0 when cfg is NULL or invalid (a field out of
+ * range, sinks set for a kind other than RECENT, recent for other than
+ * H2O) or the size overflows. */
+KVA_API size_t kva_policy_bytes(const kva_policy_config *cfg);
+
+/* Set up an empty policy cache (next position 0). Refused as kva_bm_init. */
+KVA_API kva_status kva_policy_init(void *mem, size_t bytes,
+                                   const kva_policy_config *cfg,
+                                   kva_error *err);
+
+/* Place the next num_tokens tokens: slots [num_tokens][num_kv_heads] get
+ * the slot of each token in each head's slots, or -1 when a later token of
+ * the same append evicts it. Refused: NULL state or (num_tokens > 0) slots
+ * (KVA_ERR_NULL), a state not set up (KVA_ERR_SHAPE), num_tokens < 0
+ * (KVA_ERR_LENGTH), DENSE beyond num_slots (KVA_ERR_FULL). */
+KVA_API kva_status kva_policy_append(void *pc, int num_tokens, int *slots,
+                                     kva_error *err);
+
+/* H2O: add weights [num_kv_heads][num_slots] (this step's attention
+ * probabilities summed over its queries and averaged over the query heads
+ * of each KV group; kva_policy_attention computes them) to the slots'
+ * scores; entries of empty slots are ignored. Other kinds ignore the call.
+ * Refused: NULL arguments (KVA_ERR_NULL), a state not set up
+ * (KVA_ERR_SHAPE), a weight that is negative or not finite
+ * (KVA_ERR_PARAM). */
+KVA_API kva_status kva_policy_observe(void *pc, const float *weights,
+                                      kva_error *err);
+
+/* positions [num_kv_heads][num_slots]: the position each slot holds, -1
+ * when empty; scores (NULL or the same shape): their scores (0 for other
+ * kinds). Refused: NULL state or positions (KVA_ERR_NULL), a state not
+ * set up (KVA_ERR_SHAPE). */
+KVA_API kva_status kva_policy_slots(const void *pc, int64_t *positions,
+                                    float *scores, kva_error *err);
+
+/* ------------------------------------------------------------------------ */
 /* ABI v2: the version and the capabilities of a library                    */
 /* ------------------------------------------------------------------------ */
 /*
