@@ -29,9 +29,10 @@ static int cmp_slot_use(const void *a, const void *b)
 }
 
 /* Refuse a slot that two tokens write: the result would depend on write
- * order. Sorting a copy keeps this O(n log n) with O(n) scratch. */
+ * order. Sorting a copy keeps this O(n log n) with O(n) scratch. Token t's
+ * slot is slots[t * stride]. */
 static kva_status check_duplicates(const int64_t *slots, int64_t n,
-                                   kva_error *err)
+                                   int64_t stride, kva_error *err)
 {
     if (n < 2)
         return KVA_OK;
@@ -48,8 +49,8 @@ static kva_status check_duplicates(const int64_t *slots, int64_t n,
                         n);
     int64_t m = 0;
     for (int64_t t = 0; t < n; t++)
-        if (slots[t] >= 0)
-            u[m++] = (slot_use){slots[t], t};
+        if (slots[t * stride] >= 0)
+            u[m++] = (slot_use){slots[t * stride], t};
     qsort(u, (size_t)m, sizeof *u, cmp_slot_use);
     kva_status st = KVA_OK;
     for (int64_t i = 1; i < m; i++)
@@ -148,11 +149,12 @@ static void encode_row(const kva_paged_cache *c, const row_dst *r,
     }
 }
 
-kva_status kva_cache_write(const kva_paged_cache *cache, const float *k,
-                           const float *v, const int64_t *slot_mapping,
-                           int64_t num_tokens, kva_error *err)
+/* The arguments both writes share: pointers, the cache, a source size
+ * that fits in int64. */
+static kva_status check_write(const kva_paged_cache *cache, const float *k,
+                              const float *v, const int64_t *slots,
+                              int64_t num_tokens, kva_error *err)
 {
-    kva_clear_error(err);
     if (cache == NULL)
         return kva_fail(err, KVA_ERR_NULL, "cache is NULL");
     if (num_tokens < 0)
@@ -167,7 +169,7 @@ kva_status kva_cache_write(const kva_paged_cache *cache, const float *k,
             return kva_fail(err, KVA_ERR_NULL,
                             "v is NULL but num_tokens is %" PRId64,
                             num_tokens);
-        if (slot_mapping == NULL)
+        if (slots == NULL)
             return kva_fail(err, KVA_ERR_NULL,
                             "slot_mapping is NULL but num_tokens is %" PRId64,
                             num_tokens);
@@ -175,61 +177,104 @@ kva_status kva_cache_write(const kva_paged_cache *cache, const float *k,
     kva_status st = kva_check_paged_cache(cache, err);
     if (st != KVA_OK)
         return st;
-
-    const int B = cache->block_size, H = cache->num_kv_heads,
-              D = cache->head_dim;
     /* The cache check proved every (block, slot, head) row fits in
      * pool_elems (and the scale pools), so the row offsets cannot
      * overflow; the source offsets t*H*D must be checked separately
      * (num_tokens is the caller's claim). */
-    const int64_t num_slots = cache->num_blocks * B;
     int64_t src_elems;
-    if (!kva_mul_nonneg(num_tokens, (int64_t)H * D, &src_elems))
+    if (!kva_mul_nonneg(num_tokens, (int64_t)cache->num_kv_heads * cache->head_dim,
+                        &src_elems))
         return kva_fail(err, KVA_ERR_LENGTH,
                         "num_tokens %" PRId64
                         " x %d heads x %d dims overflows int64",
-                        num_tokens, H, D);
+                        num_tokens, cache->num_kv_heads, cache->head_dim);
+    return KVA_OK;
+}
 
-    for (int64_t t = 0; t < num_tokens; t++) {
-        int64_t s = slot_mapping[t];
+/* Every slot in [-1, num_blocks * B): token t's at slots[t * stride]. */
+static kva_status check_slot_range(const kva_paged_cache *cache,
+                                   const int64_t *slots, int64_t n,
+                                   int64_t stride, kva_error *err)
+{
+    const int64_t num_slots = cache->num_blocks * cache->block_size;
+    for (int64_t t = 0; t < n; t++) {
+        int64_t s = slots[t * stride];
         if (s < -1 || s >= num_slots)
             return kva_fail(err, KVA_ERR_SLOT,
                             "token %" PRId64 ": slot %" PRId64
                             " is out of range [0, %" PRId64 ") (-1 = skip)",
                             t, s, num_slots);
     }
-    st = check_duplicates(slot_mapping, num_tokens, err);
+    return KVA_OK;
+}
+
+/* Encode token t's K/V rows of KV head h into cache slot s (validated). */
+static void write_head(const kva_paged_cache *cache, const float *k,
+                       const float *v, int64_t t, int h, int64_t s)
+{
+    const int B = cache->block_size, H = cache->num_kv_heads,
+              D = cache->head_dim;
+    const kva_kv_scales *sc = &cache->scales;
+    /* Offsets proven in bounds by the cache check (rows of the K/V pools
+     * and, for TOKEN / GROUP, of the scale pools). */
+    const int64_t blk = s / B, pos = s % B;
+    const int64_t row = blk * cache->stride_block + pos * cache->stride_slot;
+    /* The scale-pool strides are garbage-tolerant fields unless the kind
+     * uses a pool: never multiply them otherwise. */
+    const int pooled = sc->kind == KVA_SCALE_TOKEN || sc->kind == KVA_SCALE_GROUP;
+    const int64_t srow = pooled ? blk * sc->stride_block + pos * sc->stride_slot : 0;
+    const int64_t off = row + h * cache->stride_head;
+    const int64_t soff = pooled ? srow + h * sc->stride_head : 0;
+    row_dst kd = {cache->k, off, sc->k_pool, soff, sc->k_tensor};
+    row_dst vd = {cache->v, off, sc->v_pool, soff, sc->v_tensor};
+    if (sc->kind == KVA_SCALE_HEAD) {
+        kd.scale = sc->k_head[h];
+        vd.scale = sc->v_head[h];
+    }
+    encode_row(cache, &kd, k + (t * H + h) * D);
+    encode_row(cache, &vd, v + (t * H + h) * D);
+}
+
+kva_status kva_cache_write(const kva_paged_cache *cache, const float *k,
+                           const float *v, const int64_t *slot_mapping,
+                           int64_t num_tokens, kva_error *err)
+{
+    kva_clear_error(err);
+    kva_status st = check_write(cache, k, v, slot_mapping, num_tokens, err);
+    if (st == KVA_OK)
+        st = check_slot_range(cache, slot_mapping, num_tokens, 1, err);
+    if (st == KVA_OK)
+        st = check_duplicates(slot_mapping, num_tokens, 1, err);
     if (st != KVA_OK)
         return st;
-
-    const kva_kv_scales *sc = &cache->scales;
     for (int64_t t = 0; t < num_tokens; t++) {
-        int64_t s = slot_mapping[t];
-        if (s < 0)
+        if (slot_mapping[t] < 0)
             continue; /* padding token */
-        /* Offsets proven in bounds by the cache check (rows of the K/V
-         * pools and, for TOKEN / GROUP, of the scale pools). */
-        const int64_t blk = s / B, pos = s % B;
-        const int64_t row = blk * cache->stride_block + pos * cache->stride_slot;
-        /* The scale-pool strides are garbage-tolerant fields unless the
-         * kind uses a pool: never multiply them otherwise. */
-        const int pooled =
-            sc->kind == KVA_SCALE_TOKEN || sc->kind == KVA_SCALE_GROUP;
-        const int64_t srow =
-            pooled ? blk * sc->stride_block + pos * sc->stride_slot : 0;
-        const float *ks = k + t * H * D, *vs = v + t * H * D;
-        for (int h = 0; h < H; h++) {
-            const int64_t off = row + h * cache->stride_head;
-            const int64_t soff = pooled ? srow + h * sc->stride_head : 0;
-            row_dst kd = {cache->k, off, sc->k_pool, soff, sc->k_tensor};
-            row_dst vd = {cache->v, off, sc->v_pool, soff, sc->v_tensor};
-            if (sc->kind == KVA_SCALE_HEAD) {
-                kd.scale = sc->k_head[h];
-                vd.scale = sc->v_head[h];
-            }
-            encode_row(cache, &kd, ks + (int64_t)h * D);
-            encode_row(cache, &vd, vs + (int64_t)h * D);
-        }
+        for (int h = 0; h < cache->num_kv_heads; h++)
+            write_head(cache, k, v, t, h, slot_mapping[t]);
     }
+    return KVA_OK;
+}
+
+kva_status kva_cache_write_heads(const kva_paged_cache *cache, const float *k,
+                                 const float *v, const int64_t *slots,
+                                 int64_t num_tokens, kva_error *err)
+{
+    kva_clear_error(err);
+    kva_status st = check_write(cache, k, v, slots, num_tokens, err);
+    if (st != KVA_OK)
+        return st;
+    const int H = cache->num_kv_heads;
+    for (int h = 0; h < H && st == KVA_OK; h++) {
+        st = check_slot_range(cache, slots + h, num_tokens, H, err);
+        if (st == KVA_OK)
+            st = check_duplicates(slots + h, num_tokens, H, err);
+    }
+    if (st != KVA_OK)
+        return st;
+    for (int64_t t = 0; t < num_tokens; t++)
+        for (int h = 0; h < H; h++)
+            if (slots[t * H + h] >= 0)
+                write_head(cache, k, v, t, h, slots[t * H + h]);
     return KVA_OK;
 }

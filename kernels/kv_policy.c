@@ -220,3 +220,16 @@ kva_status kva_policy_slots(const void *pc, int64_t *positions, float *scores,
         memcpy(scores, v.score, sizeof(float) * (size_t)n);
     return KVA_OK;
 }
+
+kva_status kva_policy_view(const void *pc, int *num_slots, int *num_kv_heads,
+                           const int64_t **positions, kva_error *err)
+{
+    pc_view v;
+    kva_status st = pc_open(pc, &v, err);
+    if (st != KVA_OK)
+        return st;
+    *num_slots = v.h->cfg.num_slots;
+    *num_kv_heads = v.h->cfg.num_kv_heads;
+    *positions = v.pos;
+    return KVA_OK;
+}

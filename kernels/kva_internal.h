@@ -93,6 +93,14 @@ kva_status kva_check_varlen(const kva_varlen *b, const kva_attn_params *p,
                             const float *q, int64_t num_tokens,
                             const float *out, kva_error *err);
 
+/* ---- policy caches (kv_policy.c) ---------------------------------------- */
+
+/* A set-up policy state's slots per head and KV heads, and its positions
+ * [Hkv][L] (pointing into the state); KVA_ERR_NULL / KVA_ERR_SHAPE as the
+ * kva_policy_* entry points. */
+kva_status kva_policy_view(const void *pc, int *num_slots, int *num_kv_heads,
+                           const int64_t **positions, kva_error *err);
+
 /* ---- the online-softmax core (attention_core.c) ------------------------ */
 
 /*

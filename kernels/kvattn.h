@@ -596,6 +596,48 @@ KVA_API kva_status kva_policy_observe(void *pc, const float *weights,
 KVA_API kva_status kva_policy_slots(const void *pc, int64_t *positions,
                                     float *scores, kva_error *err);
 
+/*
+ * Write K/V rows head by head (a policy cache puts a token in another slot
+ * in each KV head): slots [num_tokens][num_kv_heads] are cache slots
+ * (block_id * B + offset), -1 = skip that (token, head). Encoding,
+ * refusals and all-or-nothing as kva_cache_write, a slot written twice in
+ * one head being KVA_ERR_SLOT; KVA_ERR_NOMEM when its scratch cannot be
+ * allocated.
+ */
+KVA_API kva_status kva_cache_write_heads(const kva_paged_cache *cache,
+                                         const float *k, const float *v,
+                                         const int64_t *slots,
+                                         int64_t num_tokens, kva_error *err);
+
+/*
+ * Attention of one sequence's num_tokens queries over its policy cache:
+ * slot j of the policy lives at cache slot block_row[j / B] * B + j % B
+ * (row entries beyond the slots in use may hold anything). Query token i
+ * at absolute position q_pos[i] sees, in each KV head, the slots holding
+ * a position p with p <= q_pos[i] (causal; any kept p when bidirectional)
+ * and p >= q_pos[i] - window_left with a window; the usual scale,
+ * soft-cap, out and lse otherwise (out 0 and lse -inf for no visible
+ * slot).
+ *   q, out [num_tokens][Hq][D]; lse [num_tokens][Hq] or NULL;
+ *   weights NULL or [Hkv][num_slots]: for H2O, each slot's softmax
+ *   probability summed over the queries and averaged over the query heads
+ *   of its KV group (0 for slots no query sees): kva_policy_observe's
+ *   input.
+ * Refused: as kva_paged_attention for params and cache; NULL policy, q,
+ * q_pos, out, block_row (KVA_ERR_NULL); a policy not set up or whose
+ * num_kv_heads differs from the cache's (KVA_ERR_SHAPE); num_tokens < 0, a
+ * negative q_pos, or num_row_blocks * B < num_slots (KVA_ERR_LENGTH); a
+ * row entry out of [0, num_blocks) under an occupied slot (KVA_ERR_BLOCK);
+ * KVA_ERR_NOMEM for its scratch. fp32 arithmetic.
+ */
+KVA_API kva_status kva_policy_attention(const kva_attn_params *params,
+                                        const kva_paged_cache *cache,
+                                        const int *block_row,
+                                        int num_row_blocks, const void *policy,
+                                        const float *q, const int64_t *q_pos,
+                                        int num_tokens, float *out, float *lse,
+                                        float *weights, kva_error *err);
+
 /* ------------------------------------------------------------------------ */
 /* ABI v2: the version and the capabilities of a library                    */
 /* ------------------------------------------------------------------------ */

@@ -152,3 +152,91 @@ Test(policy, drawn_sequences_agree_with_the_model, .timeout = 120)
     cr_expect_gt(near, 50, "H2O near ties met %lld times", (long long)near);
     cr_expect_gt(refused, 100);
 }
+
+/* ---- attention over a policy cache ------------------------------------- */
+
+#include "../tools/policy_attn_check.h"
+
+/* One KV head, D = 1, RECENT with 2 slots: tokens 0, 1, 2 leave positions
+ * 2 (slot 0) and 1 (slot 1). K = [0, ln 3, 0], V = [9, 1, 5], q = 1,
+ * scale 1: query position 2 sees positions 1 and 2 (token 0 was evicted):
+ * weights 3/4 and 1/4 (e^{ln 3} : e^0), out = 3/4 * 1 + 1/4 * 5 = 2,
+ * lse = ln 4. A query at position 1 (causal) sees position 1 only: out 1. */
+Test(policy, attention_masks_by_stored_positions)
+{
+    void *pc = pc_new((kva_policy_config){KVA_POLICY_RECENT, 2, 1, 0, 0});
+    int slots[3];
+    kva_error e;
+    cr_assert_eq(kva_policy_append(pc, 3, slots, &e), KVA_OK);
+    cr_assert_eq(slots[0], -1);
+    cr_assert_eq(slots[2], 0);
+    float kpool[2] = {0}, vpool[2] = {0};
+    kva_paged_cache c = {kpool, vpool, 2, 1, 2, 1, 1, 2, 1, 1, KVA_DTYPE_F32, {0}};
+    const float k[3] = {0.0f, logf(3.0f), 0.0f}, v[3] = {9.0f, 1.0f, 5.0f};
+    const int64_t phys[3] = {-1, 1, 0};
+    cr_assert_eq(kva_cache_write_heads(&c, k, v, phys, 3, &e), KVA_OK, "%s", e.msg);
+    const int row[1] = {0};
+    kva_attn_params p = {1, 1, 1, 1.0f, 0.0f, 1, -1, 0};
+    const float q[2] = {1.0f, 1.0f};
+    const int64_t qpos[2] = {2, 1};
+    float out[2], lse[2], w[2];
+    cr_assert_eq(kva_policy_attention(&p, &c, row, 1, pc, q, qpos, 2, out, lse, w, &e),
+                 KVA_OK, "%s", e.msg);
+    /* fp32: a handful of roundings of values <= 5 */
+    cr_expect_float_eq(out[0], 2.0f, 4e-6f);
+    cr_expect_float_eq(lse[0], logf(4.0f), 4e-6f);
+    cr_expect_float_eq(out[1], 1.0f, 1e-6f);
+    cr_expect_float_eq(lse[1], logf(3.0f), 1e-6f);
+    /* weights: slot 1 (position 1) 3/4 + 1, slot 0 (position 2) 1/4 */
+    cr_expect_float_eq(w[1], 1.75f, 4e-6f);
+    cr_expect_float_eq(w[0], 0.25f, 4e-6f);
+    free(pc);
+}
+
+/* kva_cache_write_heads: one slot in two heads is two rows; the same slot
+ * twice in one head is refused before anything is written. */
+Test(policy, write_heads_per_head_slots)
+{
+    float kpool[8], vpool[8];
+    memset(kpool, 0, sizeof kpool);
+    memset(vpool, 0, sizeof vpool);
+    /* 2 blocks of 2 slots, 2 heads, D = 1, NHD */
+    kva_paged_cache c = {kpool, vpool, 8, 2, 2, 2, 1, 4, 2, 1, KVA_DTYPE_F32, {0}};
+    const float k[4] = {1, 2, 3, 4}, v[4] = {5, 6, 7, 8};
+    const int64_t ok[4] = {3, 0, 0, -1}; /* token 0: head 0 -> 3, head 1 -> 0 */
+    kva_error e;
+    cr_assert_eq(kva_cache_write_heads(&c, k, v, ok, 2, &e), KVA_OK, "%s", e.msg);
+    cr_expect_eq(kpool[3 * 2 + 0], 1.0f, "token 0 head 0 at slot 3");
+    cr_expect_eq(kpool[0 * 2 + 1], 2.0f, "token 0 head 1 at slot 0");
+    cr_expect_eq(kpool[0 * 2 + 0], 3.0f, "token 1 head 0 at slot 0");
+    float snap[8];
+    memcpy(snap, kpool, sizeof snap);
+    const int64_t dup[4] = {1, 2, 1, 3};
+    cr_expect_eq(kva_cache_write_heads(&c, k, v, dup, 2, &e), KVA_ERR_SLOT);
+    cr_expect_eq(memcmp(snap, kpool, sizeof snap), 0);
+    const int64_t out_of_range[4] = {0, 4, 1, 1};
+    cr_expect_eq(kva_cache_write_heads(&c, k, v, out_of_range, 2, &e), KVA_ERR_SLOT);
+}
+
+/* Policy caches end to end against the model and the oracle: every kind,
+ * every KV format; H2O observes the judged weights. */
+Test(policy, attention_scenarios_agree_with_the_oracle, .timeout = 300)
+{
+    int kinds[3] = {0}, dtypes[8] = {0};
+    int64_t rows = 0, observes = 0;
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        kvc_policy_attn_result r;
+        cr_assert_eq(kvc_policy_attn_check(&kvc_builtin_policy_attn, seed, 60, &r), 1,
+                     "seed %llu: %s", (unsigned long long)seed, r.policy.message);
+        kinds[r.policy.kind]++;
+        dtypes[r.dtype]++;
+        rows += r.attended_rows;
+        observes += r.policy.observes;
+    }
+    for (int k = 0; k < 3; k++)
+        cr_expect_gt(kinds[k], 0, "policy kind %d never drawn", k);
+    for (int d = 0; d <= KVA_DTYPE_NVFP4; d++)
+        cr_expect_gt(dtypes[d], 0, "KV format %d never drawn", d);
+    cr_expect_gt(rows, 1000);
+    cr_expect_gt(observes, 100);
+}
