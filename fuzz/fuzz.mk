@@ -23,7 +23,7 @@ FUZZ_GCC      ?= gcc
 AFL_CC        ?= afl-clang-fast
 
 # golden_parse is built once golden/ has sources.
-FZ_HARNESSES  := crosscheck contract qeff $(if $(GOLDEN_SRC),golden_parse)
+FZ_HARNESSES  := crosscheck contract qeff cache_ops $(if $(GOLDEN_SRC),golden_parse)
 FZ_LIB_SRC    := $(KERNEL_SRC) $(ORACLE_SRC) $(GEN_SRC) $(GOLDEN_SRC) \
                  $(REPORT_SRC) $(TOOL_SRC)
 FZ_COMMON_SRC := fuzz/fuzz_helpers.c fuzz/fuzz_spec.c fuzz/fuzz_model.c

@@ -17,7 +17,7 @@ const kvc_bm_impl kvc_builtin_bm = {
 
 #define POISON 0xdeadbeefcafef00dULL
 
-typedef struct bm_run {
+struct kvc_bm_run {
     const kvc_bm_impl *impl;
     kvc_bm_model *model;
     kva_bm_config cfg;
@@ -25,7 +25,7 @@ typedef struct bm_run {
     uint64_t *pool; /* [num_blocks][B] the value each slot holds */
     int *row;       /* [max_blocks_per_seq] scratch */
     int64_t *slots; /* [KVC_BM_MAX_APPEND] */
-} bm_run;
+};
 
 /* The value standing for the K/V of position pos of a token list: a hash
  * of the whole prefix (FNV-1a), as K/V depend on every earlier token. */
@@ -44,7 +44,7 @@ static int fail(kvc_bm_result *r, const char *fmt, const char *detail)
 }
 
 /* Rows, lengths, reference counts and the free count against the model. */
-static int compare_state(bm_run *x, kvc_bm_result *r)
+static int compare_state(kvc_bm_run *x, kvc_bm_result *r)
 {
     const kva_bm_config *c = &x->cfg;
     for (int s = 0; s < c->max_seqs; s++) {
@@ -89,7 +89,7 @@ static int compare_state(bm_run *x, kvc_bm_result *r)
 }
 
 /* Every live sequence reads its own values through its row. */
-static int compare_pool(bm_run *x, kvc_bm_result *r)
+static int compare_pool(kvc_bm_run *x, kvc_bm_result *r)
 {
     int B = x->cfg.block_size;
     for (int s = 0; s < x->cfg.max_seqs; s++) {
@@ -114,7 +114,7 @@ static int compare_pool(bm_run *x, kvc_bm_result *r)
 }
 
 /* The manager's effect on the pool: the copy first, then the writes. */
-static void apply_pool(bm_run *x, const kvc_bm_op *op, const kva_bm_copy *cp,
+static void apply_pool(kvc_bm_run *x, const kvc_bm_op *op, const kva_bm_copy *cp,
                        int ncopies)
 {
     int B = x->cfg.block_size;
@@ -128,7 +128,7 @@ static void apply_pool(bm_run *x, const kvc_bm_op *op, const kva_bm_copy *cp,
             x->pool[x->slots[t]] = prefix_value(tok, len - op->n + t);
 }
 
-static int run_append(bm_run *x, const kvc_bm_op *op, kva_status *st,
+static int run_append(kvc_bm_run *x, const kvc_bm_op *op, kva_status *st,
                       kvc_bm_result *r)
 {
     kva_bm_copy cp = {-1, -1};
@@ -161,7 +161,7 @@ static int run_append(bm_run *x, const kvc_bm_op *op, kva_status *st,
     return 1;
 }
 
-static int run_op(bm_run *x, const kvc_bm_op *op, kva_status *st,
+static int run_op(kvc_bm_run *x, const kvc_bm_op *op, kva_status *st,
                   kvc_bm_result *r)
 {
     kva_error e;
@@ -182,40 +182,73 @@ static int run_op(bm_run *x, const kvc_bm_op *op, kva_status *st,
     }
 }
 
-static void run_release(bm_run *x)
+void kvc_bm_run_free(kvc_bm_run *x)
 {
+    if (!x)
+        return;
     kvc_bm_model_free(x->model);
     free(x->state);
     free(x->pool);
     free(x->row);
     free(x->slots);
+    free(x);
 }
 
-static int run_setup(bm_run *x, const kvc_bm_impl *impl, uint64_t seed,
-                     kvc_bm_result *r)
+kvc_bm_run *kvc_bm_run_new(const kvc_bm_impl *impl, const kva_bm_config *cfg,
+                           char *err, size_t errlen)
 {
-    memset(x, 0, sizeof *x);
+    kvc_bm_run *x = calloc(1, sizeof *x);
+    size_t bytes = impl->bytes(cfg);
+    if (!x || !bytes) {
+        snprintf(err, errlen, "%s", x ? "kva_bm_bytes refused the config" : "out of memory");
+        free(x);
+        return NULL;
+    }
     x->impl = impl;
-    kvc_bm_draw_config(seed, &x->cfg);
-    size_t bytes = impl->bytes(&x->cfg);
-    int64_t slots = (int64_t)x->cfg.num_blocks * x->cfg.block_size;
-    x->model = kvc_bm_model_new(&x->cfg);
-    x->state = bytes ? aligned_alloc(8, (bytes + 7) / 8 * 8) : NULL;
+    x->cfg = *cfg;
+    int64_t slots = (int64_t)cfg->num_blocks * cfg->block_size;
+    x->model = kvc_bm_model_new(cfg);
+    x->state = aligned_alloc(8, (bytes + 7) / 8 * 8);
     x->pool = malloc(sizeof(uint64_t) * (size_t)slots);
-    x->row = malloc(sizeof(int) * (size_t)x->cfg.max_blocks_per_seq);
+    x->row = malloc(sizeof(int) * (size_t)cfg->max_blocks_per_seq);
     x->slots = malloc(sizeof(int64_t) * KVC_BM_MAX_APPEND);
     if (!x->model || !x->state || !x->pool || !x->row || !x->slots) {
-        snprintf(r->message, sizeof r->message, "%s",
-                 bytes ? "out of memory" : "kva_bm_bytes refused the config");
-        return -1;
+        snprintf(err, errlen, "out of memory");
+        kvc_bm_run_free(x);
+        return NULL;
     }
     for (int64_t i = 0; i < slots; i++)
         x->pool[i] = POISON;
     kva_error e;
-    if (impl->init(x->state, bytes, &x->cfg, &e) != KVA_OK) {
-        snprintf(r->message, sizeof r->message, "kva_bm_init: %s", e.msg);
+    if (impl->init(x->state, bytes, cfg, &e) != KVA_OK) {
+        snprintf(err, errlen, "kva_bm_init refused a valid config: %s", e.msg);
+        kvc_bm_run_free(x);
+        return NULL;
+    }
+    return x;
+}
+
+const kvc_bm_model *kvc_bm_run_model(const kvc_bm_run *x)
+{
+    return x->model;
+}
+
+int kvc_bm_run_op(kvc_bm_run *x, const kvc_bm_op *op, kva_status *st,
+                  kvc_bm_result *r)
+{
+    *st = KVA_OK;
+    r->steps++;
+    if (op->kind == KVC_BM_APPEND && op->n > KVC_BM_MAX_APPEND) {
+        snprintf(r->message, sizeof r->message, "append of %d tokens: more "
+                 "than the check's %d", op->n, KVC_BM_MAX_APPEND);
         return 0;
     }
+    if (op->kind >= 0 && op->kind < KVC_BM_OP_KINDS)
+        r->count[op->kind]++;
+    if (!run_op(x, op, st, r) || !compare_state(x, r) || !compare_pool(x, r))
+        return 0;
+    r->refused += *st != KVA_OK;
+    r->full += *st == KVA_ERR_FULL;
     return 1;
 }
 
@@ -224,42 +257,34 @@ int kvc_bm_check(const kvc_bm_impl *impl, uint64_t seed, int64_t num_ops,
 {
     memset(r, 0, sizeof *r);
     r->failed_step = -1;
-    bm_run x;
-    int ok = run_setup(&x, impl, seed, r);
+    kva_bm_config cfg;
+    kvc_bm_draw_config(seed, &cfg);
+    kvc_bm_run *x = kvc_bm_run_new(impl, &cfg, r->message, sizeof r->message);
+    kvc_bm_op *op = malloc(sizeof *op);
     kvc_bm_gen g;
     kvc_bm_gen_init(&g, seed);
-    kvc_bm_op *op = malloc(sizeof *op);
-    if (!op && ok == 1) {
+    int ok = x && op ? 1 : -1;
+    if (x && !op)
         snprintf(r->message, sizeof r->message, "out of memory");
-        ok = -1;
-    }
     for (int64_t i = 0; ok == 1 && i < num_ops; i++) {
-        kva_status st = KVA_OK;
-        if (kvc_bm_draw_op(&g, x.model, op) != 0) {
+        kva_status st;
+        if (kvc_bm_draw_op(&g, x->model, op) != 0) {
             snprintf(r->message, sizeof r->message, "out of memory");
             ok = -1;
-            break;
-        }
-        r->steps++;
-        r->count[op->kind]++;
-        if (!run_op(&x, op, &st, r) || !compare_state(&x, r) ||
-            !compare_pool(&x, r)) {
+        } else if (!kvc_bm_run_op(x, op, &st, r)) {
+            char what[sizeof r->message];
+            memcpy(what, r->message, sizeof what);
+            snprintf(r->message, sizeof r->message,
+                     "step %" PRId64 " (%s seq %d): %.400s", i,
+                     kvc_bm_op_name(op->kind), op->seq, what);
             r->failed_step = i;
             ok = 0;
-            break;
+        } else {
+            kvc_bm_gen_after(&g, op, st);
         }
-        r->refused += st != KVA_OK;
-        r->full += st == KVA_ERR_FULL;
-        kvc_bm_gen_after(&g, op, st);
-    }
-    if (ok == 0 && r->failed_step >= 0) {
-        char what[sizeof r->message];
-        memcpy(what, r->message, sizeof what);
-        snprintf(r->message, sizeof r->message, "step %" PRId64 " (%s seq %d): %.400s",
-                 r->failed_step, kvc_bm_op_name(op->kind), op->seq, what);
     }
     free(op);
-    run_release(&x);
+    kvc_bm_run_free(x);
     r->passed = ok == 1;
     return ok < 0 ? -1 : r->passed;
 }

@@ -51,6 +51,21 @@ typedef struct kvc_bm_result {
     char message[512];     /* the first difference; "" on a pass */
 } kvc_bm_result;
 
+/* A manager and its model side by side, operation by operation (for
+ * operation lists that do not come from the generator: fuzzing, replay,
+ * golden files). NULL (err) when the config is refused or memory runs
+ * out. */
+typedef struct kvc_bm_run kvc_bm_run;
+kvc_bm_run *kvc_bm_run_new(const kvc_bm_impl *impl, const kva_bm_config *cfg,
+                           char *err, size_t errlen);
+void kvc_bm_run_free(kvc_bm_run *x);
+/* Apply op to both and compare everything; 1 (*st = the status both
+ * agree on) or 0 (r->message says what differs). Counts go to *r. An
+ * append of more than KVC_BM_MAX_APPEND tokens is not run (0). */
+int kvc_bm_run_op(kvc_bm_run *x, const kvc_bm_op *op, kva_status *st,
+                  kvc_bm_result *r);
+const kvc_bm_model *kvc_bm_run_model(const kvc_bm_run *x);
+
 /* Run num_ops operations of scenario seed (kvc_bm_draw_config's manager)
  * on impl. Returns r->passed; -1 (message set) when memory runs out. */
 int kvc_bm_check(const kvc_bm_impl *impl, uint64_t seed, int64_t num_ops,

@@ -17,9 +17,8 @@ const kvc_policy_impl kvc_builtin_policy = {
     kva_policy_observe, kva_policy_slots,
 };
 
-#define MAX_APPEND 256 /* 2 * 48 + 3 tokens at most are drawn */
 
-typedef struct pol_run {
+struct kvc_policy_run {
     const kvc_policy_impl *impl;
     kva_policy_config cfg;
     kvc_policy_model *model;
@@ -27,48 +26,65 @@ typedef struct pol_run {
     int64_t *pos;  /* [H][L] the kernel's, read back */
     float *score;  /* [H][L] */
     float *weights;
-    int *slots;    /* [MAX_APPEND][H] */
-} pol_run;
+    int *slots;    /* [KVC_POLICY_MAX_APPEND][H] */
+};
 
-static void run_release(pol_run *x)
+void kvc_policy_run_free(kvc_policy_run *x)
 {
+    if (!x)
+        return;
     kvc_policy_model_free(x->model);
     free(x->state);
     free(x->pos);
     free(x->score);
     free(x->weights);
     free(x->slots);
+    free(x);
 }
 
-/* 1 ready, 0 init refused (message), -1 out of memory. */
-static int run_setup(pol_run *x, const kvc_policy_impl *impl, uint64_t seed,
-                     kvc_policy_result *r)
+kvc_policy_run *kvc_policy_run_new(const kvc_policy_impl *impl,
+                                   const kva_policy_config *cfg, char *err,
+                                   size_t errlen)
 {
-    memset(x, 0, sizeof *x);
+    kvc_policy_run *x = calloc(1, sizeof *x);
+    size_t bytes = impl->bytes(cfg);
+    if (!x || !bytes) {
+        snprintf(err, errlen, "%s", x ? "kva_policy_bytes refused the config" : "out of memory");
+        free(x);
+        return NULL;
+    }
     x->impl = impl;
-    kvc_policy_draw_config(seed, &x->cfg);
-    r->kind = x->cfg.kind;
-    size_t bytes = impl->bytes(&x->cfg), ns = (size_t)x->cfg.num_slots * (size_t)x->cfg.num_kv_heads;
-    x->model = kvc_policy_model_new(&x->cfg);
-    x->state = bytes ? aligned_alloc(8, (bytes + 7) / 8 * 8) : NULL;
+    x->cfg = *cfg;
+    size_t ns = (size_t)cfg->num_slots * (size_t)cfg->num_kv_heads;
+    x->model = kvc_policy_model_new(cfg);
+    x->state = aligned_alloc(8, (bytes + 7) / 8 * 8);
     x->pos = malloc(sizeof(int64_t) * ns);
     x->score = malloc(sizeof(float) * ns);
     x->weights = malloc(sizeof(float) * ns);
-    x->slots = malloc(sizeof(int) * MAX_APPEND * (size_t)x->cfg.num_kv_heads);
-    if (!x->model || !x->state || !x->pos || !x->score || !x->weights || !x->slots) {
-        snprintf(r->message, sizeof r->message, "%s",
-                 bytes ? "out of memory" : "kva_policy_bytes refused the config");
-        return bytes ? -1 : 0;
-    }
+    x->slots = malloc(sizeof(int) * KVC_POLICY_MAX_APPEND * (size_t)cfg->num_kv_heads);
     kva_error e;
-    if (impl->init(x->state, bytes, &x->cfg, &e) != KVA_OK) {
-        snprintf(r->message, sizeof r->message, "kva_policy_init: %s", e.msg);
-        return 0;
+    if (!x->model || !x->state || !x->pos || !x->score || !x->weights || !x->slots) {
+        snprintf(err, errlen, "out of memory");
+    } else if (impl->init(x->state, bytes, cfg, &e) != KVA_OK) {
+        snprintf(err, errlen, "kva_policy_init refused a valid config: %s", e.msg);
+    } else {
+        return x;
     }
-    return 1;
+    kvc_policy_run_free(x);
+    return NULL;
 }
 
-static int read_back(pol_run *x, kvc_policy_result *r)
+float *kvc_policy_run_weights(kvc_policy_run *x)
+{
+    return x->weights;
+}
+
+const kvc_policy_model *kvc_policy_run_model(const kvc_policy_run *x)
+{
+    return x->model;
+}
+
+static int read_back(kvc_policy_run *x, kvc_policy_result *r)
 {
     kva_error e;
     if (x->impl->slots(x->state, x->pos, x->score, &e) != KVA_OK) {
@@ -78,8 +94,15 @@ static int read_back(pol_run *x, kvc_policy_result *r)
     return 1;
 }
 
-static int run_step(pol_run *x, const kvc_policy_op *op, kvc_policy_result *r)
+int kvc_policy_run_op(kvc_policy_run *x, const kvc_policy_op *op,
+                      kvc_policy_result *r)
 {
+    r->steps++;
+    if (op->kind == KVC_POLICY_APPEND && op->n > KVC_POLICY_MAX_APPEND) {
+        snprintf(r->message, sizeof r->message, "append of %d tokens: more "
+                 "than the check's %d", op->n, KVC_POLICY_MAX_APPEND);
+        return 0;
+    }
     kva_error e;
     int ok;
     if (op->kind == KVC_POLICY_OBSERVE) {
@@ -111,18 +134,18 @@ int kvc_policy_check(const kvc_policy_impl *impl, uint64_t seed,
 {
     memset(r, 0, sizeof *r);
     r->failed_step = -1;
-    pol_run x;
-    int ok = run_setup(&x, impl, seed, r);
+    kva_policy_config cfg;
+    kvc_policy_draw_config(seed, &cfg);
+    r->kind = cfg.kind;
+    kvc_policy_run *x = kvc_policy_run_new(impl, &cfg, r->message, sizeof r->message);
+    int ok = x ? 1 : 0;
     for (int64_t i = 0; ok == 1 && i < num_ops; i++) {
-        kvc_policy_op op = {KVC_POLICY_APPEND, 0, x.weights};
-        if (kvc_policy_draw_op(seed, (uint64_t)i, &x.cfg,
-                               kvc_policy_model_positions(x.model), &op) != 0) {
+        kvc_policy_op op = {KVC_POLICY_APPEND, 0, x->weights};
+        if (kvc_policy_draw_op(seed, (uint64_t)i, &cfg,
+                               kvc_policy_model_positions(x->model), &op) != 0) {
             snprintf(r->message, sizeof r->message, "out of memory");
             ok = -1;
-            break;
-        }
-        r->steps++;
-        if (!run_step(&x, &op, r)) {
+        } else if (!kvc_policy_run_op(x, &op, r)) {
             char what[sizeof r->message];
             memcpy(what, r->message, sizeof what);
             snprintf(r->message, sizeof r->message,
@@ -132,7 +155,7 @@ int kvc_policy_check(const kvc_policy_impl *impl, uint64_t seed,
             ok = 0;
         }
     }
-    run_release(&x);
+    kvc_policy_run_free(x);
     r->passed = ok == 1;
     return ok < 0 ? -1 : r->passed;
 }

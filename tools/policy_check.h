@@ -9,7 +9,9 @@
 
 #include <stdint.h>
 
+#include "../generators/policy_ops.h"
 #include "../kernels/kvattn.h"
+#include "../oracle/policy_model.h"
 
 /* A policy implementation under test: the kva_policy_* entry points. */
 typedef struct kvc_policy_impl {
@@ -33,6 +35,24 @@ typedef struct kvc_policy_result {
                                     model's own (accepted, followed) */
     char message[512];
 } kvc_policy_result;
+
+/* A policy and its model side by side, operation by operation (operation
+ * lists from fuzzing, replay or golden files). NULL (err) when the config
+ * is refused or memory runs out. An append of more than
+ * KVC_POLICY_MAX_APPEND tokens is not run (a failure of the op list). */
+#define KVC_POLICY_MAX_APPEND 256
+typedef struct kvc_policy_run kvc_policy_run;
+kvc_policy_run *kvc_policy_run_new(const kvc_policy_impl *impl,
+                                   const kva_policy_config *cfg, char *err,
+                                   size_t errlen);
+void kvc_policy_run_free(kvc_policy_run *x);
+/* Apply op (its weights: [Hkv][L]) to both and compare; 1 or 0 (why in
+ * r->message). */
+int kvc_policy_run_op(kvc_policy_run *x, const kvc_policy_op *op,
+                      kvc_policy_result *r);
+/* A buffer of Hkv * L floats for an op's weights. */
+float *kvc_policy_run_weights(kvc_policy_run *x);
+const kvc_policy_model *kvc_policy_run_model(const kvc_policy_run *x);
 
 /* Run num_ops operations of scenario seed. Returns r->passed, -1 when
  * memory runs out. */
