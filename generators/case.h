@@ -145,6 +145,8 @@ enum {
     KVC_FLAG_BAD_KV_FORMAT,         /* a cache format the kernel must
                                        refuse: nvfp4 with head_dim % 16,
                                        a static scale 0, negative or NaN */
+    /* From here on: only the campaign's invalid variants have these (no
+     * golden vector does: the committed set stays as it was). */
     KVC_FLAG_BAD_PARAM,             /* scale not finite, softcap < 0 or
                                        window_left < -1 */
     KVC_FLAG_BAD_SHAPE,             /* Hq % Hkv != 0, head_dim < 1, cache
@@ -154,6 +156,7 @@ enum {
                                        consecutive */
     KVC_FLAG_ALL_COUNT
 };
+#define KVC_FLAG_CAMPAIGN_ONLY_FIRST KVC_FLAG_BAD_PARAM
 
 /* "prefill", "chunked_prefill", ..., "bad_block_id", ...; NULL for a bit
  * >= KVC_FLAG_ALL_COUNT. */
