@@ -193,3 +193,26 @@ const kvc_kernel kvc_planted_wrong_status = {
     .blocked_attention = kva_blocked_attention,
     .qeff_to_general = kva_qeff_to_general,
 };
+
+/* ---- (f) an output row written before the refusal ------------------------ */
+
+static kva_status paged_output_first(const kva_attn_params *p,
+                                     const kva_paged_cache *c,
+                                     const kva_paged_batch *b, const float *q,
+                                     int64_t n, float *out, float *lse,
+                                     kva_error *err)
+{
+    if (n > 0 && out)
+        out[0] = 0.0f;
+    if (n > 0 && lse)
+        lse[0] = 0.0f;
+    return kva_paged_attention(p, c, b, q, n, out, lse, err);
+}
+
+const kvc_kernel kvc_planted_output_then_refuse = {
+    .name = "planted-output-then-refuse",
+    .cache_write = kva_cache_write,
+    .paged_attention = paged_output_first,
+    .blocked_attention = kva_blocked_attention,
+    .qeff_to_general = kva_qeff_to_general,
+};

@@ -31,4 +31,8 @@ extern const kvc_kernel kvc_planted_window_edge;
  * KVA_ERR_BLOCK (every other status right). */
 extern const kvc_kernel kvc_planted_wrong_status;
 
+/* Paged attention writes the first output row and lse before it validates
+ * (then refuses a bad input as libkvattn does). */
+extern const kvc_kernel kvc_planted_output_then_refuse;
+
 #endif

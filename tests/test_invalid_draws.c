@@ -312,3 +312,22 @@ Test(invalid_draws, summary_counts_invalid_variants, .timeout = 300)
     free(buf);
     kvc_campaign_stats_free(&st);
 }
+
+/* A refusal that leaves an output row written is a bad refusal: case 5 of
+ * the main campaign is a negative softcap that paged attention refuses
+ * (the runner compares out and lse with the sentinel they were given). */
+Test(invalid_draws, output_written_before_a_refusal_is_caught)
+{
+    kvc_case c;
+    kvc_invalid inv;
+    kvc_result r;
+    generate(NULL, 5, &c, &inv);
+    cr_assert_eq(inv.rule, KVC_INV_SOFTCAP_NEGATIVE);
+    cr_assert_eq(kvc_campaign_run_case(&c, &inv, &kvc_builtin_kernel, &r),
+                 KVC_PASS, "%s", r.message);
+    cr_assert_eq(kvc_campaign_run_case(&c, &inv, &kvc_planted_output_then_refuse,
+                                       &r),
+                 KVC_FAIL_REFUSAL, "%s", r.message);
+    cr_assert_not_null(strstr(r.message, "wrote output rows"), "%s", r.message);
+    kvc_case_free(&c);
+}
