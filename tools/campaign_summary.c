@@ -114,14 +114,15 @@ void kvc_campaign_print_summary(FILE *f, const kvc_campaign_opts *o,
         fprintf(f, "  skipped: %llu cases of other formats (--kv-dtype)\n",
                 (unsigned long long)s->skipped);
     print_formats(f, s);
-    print_invalid(f, o, s);
     print_claim(f, o, s);
     fprintf(f, "  failed: %llu", (unsigned long long)s->failed);
     for (int out = KVC_FAIL_NUMERIC; out < KVC_OUTCOME_COUNT; out++)
         if (s->failed_by_outcome[out])
             fprintf(f, "  %s %llu", kvc_outcome_name(out),
                     (unsigned long long)s->failed_by_outcome[out]);
-    fprintf(f, "\n  worst error ratio: %.4g (case %llu; threshold %.1f)\n",
+    fputc('\n', f);
+    print_invalid(f, o, s);
+    fprintf(f, "  worst error ratio: %.4g (case %llu; threshold %.1f)\n",
             s->worst_ratio, (unsigned long long)s->worst_index,
             KVC_TOL_THRESHOLD);
     fprintf(f, "  %.1f cases/s, %.2f s\n",
