@@ -121,6 +121,20 @@ static void oracle_agrees(const kvc_case *c, const kvc_invalid *inv)
                   kvc_invalid_rule_name(inv->rule), inv->what);
 }
 
+/* The generators' validator (generators/validate.c, run by kvc_case_build)
+ * refuses the spec with the variant's parameters or tile count. */
+static void generator_agrees(const kvc_case *c, const kvc_invalid *inv)
+{
+    kvc_case_spec sp = c->spec; /* a tile-count variant is in the spec */
+    if (inv->rule != KVC_INV_TILE_COUNT)
+        sp.cfg = inv->cfg; /* nvfp4's head_dim included */
+    kvc_case built;
+    char err[256];
+    cr_assert_neq(kvc_case_build(&sp, c->value_seed, &built, err, sizeof err),
+                  0, "the generators accept variant %s: %s",
+                  kvc_invalid_rule_name(inv->rule), inv->what);
+}
+
 static int oracle_knows(kvc_invalid_rule r)
 {
     return r == KVC_INV_HEADS_RATIO || r == KVC_INV_HEAD_DIM_0 ||
@@ -130,7 +144,8 @@ static int oracle_knows(kvc_invalid_rule r)
 
 /* libkvattn refuses every variant of the first 4,000 cases with a status
  * kvattn.h gives for its rule, leaving its buffers untouched (the runner's
- * checks), and the oracle refuses those whose rule it knows. */
+ * checks); the oracle's problem check and the generators' spec validator
+ * refuse those whose rule they know. */
 Test(invalid_draws, every_variant_breaks_its_rule, .timeout = 300)
 {
     uint64_t count[KVC_INV_COUNT] = {0};
@@ -151,6 +166,10 @@ Test(invalid_draws, every_variant_breaks_its_rule, .timeout = 300)
                       "case %llu: %s", (unsigned long long)i, r.message);
             if (oracle_knows(inv.rule))
                 oracle_agrees(&c, &inv);
+            if ((oracle_knows(inv.rule) && inv.rule != KVC_INV_STATIC_SCALE) ||
+                inv.rule == KVC_INV_TILE_COUNT ||
+                inv.rule == KVC_INV_NVFP4_HEAD_DIM)
+                generator_agrees(&c, &inv);
         }
         kvc_case_free(&c);
     }

@@ -19,7 +19,8 @@ static const char replay_usage[] =
     "Run case I of the campaign with seed S alone and print the case, the\n"
     "outcome and the worst error with its location. --kernel must be what\n"
     "the campaign used (default all); the case is drawn inside the kernel's\n"
-    "claim, as the campaign drew it.\n"
+    "claim, as the campaign drew it, and an index the campaign ran as an\n"
+    "invalid variant (one in 16) is that variant again.\n"
     "With files: run every test of each golden-format file (a reproducer\n"
     "written by `kvcheck shrink`, or a golden vector file) and print each.\n"
     KVC_KERNEL_LIB_HELP
