@@ -128,7 +128,8 @@ enum {
 };
 
 /* Flags of inputs a kernel must refuse, or may treat as it likes: golden
- * vectors only (kvc_spec_draw never draws them). Same bit space. */
+ * vectors and the campaign's invalid variants (generators/invalid.h; the
+ * valid draw kvc_spec_draw never draws them). Same bit space. */
 enum {
     KVC_FLAG_BAD_BLOCK_ID = KVC_FLAG_COUNT, /* a needed table entry is -1 or
                                                out of range */
@@ -144,8 +145,18 @@ enum {
     KVC_FLAG_BAD_KV_FORMAT,         /* a cache format the kernel must
                                        refuse: nvfp4 with head_dim % 16,
                                        a static scale 0, negative or NaN */
+    /* From here on: only the campaign's invalid variants have these (no
+     * golden vector does: the committed set stays as it was). */
+    KVC_FLAG_BAD_PARAM,             /* scale not finite, softcap < 0 or
+                                       window_left < -1 */
+    KVC_FLAG_BAD_SHAPE,             /* Hq % Hkv != 0, head_dim < 1, cache
+                                       rows that overlap */
+    KVC_FLAG_QSL_DECREASING,        /* query_start_loc decreases */
+    KVC_FLAG_QEFF_POSITIONS,        /* QEfficient positions of a row not
+                                       consecutive */
     KVC_FLAG_ALL_COUNT
 };
+#define KVC_FLAG_CAMPAIGN_ONLY_FIRST KVC_FLAG_BAD_PARAM
 
 /* "prefill", "chunked_prefill", ..., "bad_block_id", ...; NULL for a bit
  * >= KVC_FLAG_ALL_COUNT. */

@@ -70,6 +70,10 @@ static const char *const flag_names[KVC_FLAG_ALL_COUNT] = {
     [KVC_FLAG_BAD_TILE_COUNT] = "bad_tile_count",
     [KVC_FLAG_FREED_BELOW_WINDOW] = "freed_below_window",
     [KVC_FLAG_BAD_KV_FORMAT] = "bad_kv_format",
+    [KVC_FLAG_BAD_PARAM] = "bad_param",
+    [KVC_FLAG_BAD_SHAPE] = "bad_shape",
+    [KVC_FLAG_QSL_DECREASING] = "qsl_decreasing",
+    [KVC_FLAG_QEFF_POSITIONS] = "qeff_positions",
 };
 static const char *const scale_family_names[KVC_SCALES_COUNT] = {
     "calibrated", "pow2", "huge", "tiny"};

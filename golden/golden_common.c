@@ -323,6 +323,25 @@ static const kvcg_note flag_notes[KVC_FLAG_ALL_COUNT] = {
         "A QEfficient slotId that disagrees with the positions (slotId != "
         "first position mod B). Trusting it would write the new tokens at the "
         "wrong offsets; the conversion must refuse."},
+    [KVC_FLAG_BAD_PARAM] = {B_INPUT,
+        "An attention parameter the kernel must refuse: a scale that is NaN "
+        "or infinite, a negative softcap, or windowLeft below -1. The call "
+        "must return a parameter error and write nothing, instead of taking "
+        "a negative softcap as off or a window of -2 as none."},
+    [KVC_FLAG_BAD_SHAPE] = {B_INPUT,
+        "A shape the kernel must refuse: numQHeads not a multiple of "
+        "numKvHeads, headDim 0, or cache strides that make two (block, slot, "
+        "head) rows overlap. Must be refused (shape error) before any index "
+        "is computed from it."},
+    [KVC_FLAG_QSL_DECREASING] = {B_INPUT,
+        "queryStartLoc decreases between two sequences, so a sequence would "
+        "have a negative number of new tokens. The kernel must refuse "
+        "(length error) instead of reading rows before the batch."},
+    [KVC_FLAG_QEFF_POSITIONS] = {B_INPUT,
+        "QEfficient positionIds whose valid entries are not consecutive "
+        "increasing positions (two swapped, or one repeated). The conversion "
+        "must refuse it (convention error), not write the tokens out of "
+        "order."},
     [KVC_FLAG_BAD_TILE_COUNT] = {B_INPUT,
         "Blocked attention with numKvBlocks < 1: the tile size ceil(cacheLen "
         "/ numKvBlocks) is undefined (a division by zero). Must be refused."},

@@ -36,6 +36,8 @@ typedef struct kvc_case_record {
     char replay[512];    /* the replay command line (shell-quoted) */
     char repro[256];     /* the reproducer file written for this case,
                             relative to the report directory; "" = none */
+    char invalid_rule[32]; /* an invalid variant (generators/invalid.h):
+                            its rule ("slot_range", ...); "" = a valid case */
 } kvc_case_record;
 
 /* One line of the claim's coverage table: an item a case may need (a mode,

@@ -16,7 +16,8 @@
  *     "tool_version", "command", "kernel", "seed", "shard": "i/n",
  *     "threshold", "seconds", "started_utc",
  *     "state": "complete" | "interrupted", "cases_planned", "exit_status",
- *     "counts": { "cases", "failed", "verdicts",
+ *     "counts": { "cases", "failed", "verdicts", "invalid_variants",
+ *                 "invalid_failed" (invalid variants run, and failed),
  *                 "modes": { "<mode>": GROUP, ... },
  *                 "formats": { "<kv format>": GROUP, ... },
  *                 "worst_ratio", "worst_index",    (null when no verdict)
@@ -143,6 +144,8 @@ static cJSON *case_object(const kvc_case_record *c)
     bad |= add(o, "total_q_tokens", cJSON_CreateNumber(c->total_q_tokens));
     bad |= add(o, "max_kv_len", cJSON_CreateNumber(c->max_kv_len));
     bad |= add(o, "flags", flag_array(c->flags, sizeof c->flags));
+    if (c->invalid_rule[0] != '\0')
+        bad |= add(o, "invalid_rule", text(KVR_FIELD(c->invalid_rule)));
     bad |= add(o, "desc", text(KVR_FIELD(c->desc)));
     bad |= add(o, "message", text(KVR_FIELD(c->message)));
     bad |= add(o, "replay", text(KVR_FIELD(c->replay)));
@@ -281,6 +284,9 @@ static cJSON *counts_object(const kvc_run_report *r, const kvr_stats *s)
     bad |= add(o, "cases", cJSON_CreateNumber((double)s->cases));
     bad |= add(o, "failed", cJSON_CreateNumber((double)s->failed));
     bad |= add(o, "verdicts", cJSON_CreateNumber((double)s->verdicts));
+    bad |= add(o, "invalid_variants", cJSON_CreateNumber((double)s->invalid));
+    bad |= add(o, "invalid_failed",
+               cJSON_CreateNumber((double)s->invalid_failed));
     bad |= add(o, "modes", grouping_object(r, &s->modes));
     bad |= add(o, "formats", grouping_object(r, &s->formats));
     if (s->worst != KVR_NONE) {

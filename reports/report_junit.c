@@ -6,7 +6,10 @@
  *     <testsuite name="kvcheck.<mode>" tests failures errors="0" skipped="0"
  *                time timestamp>           one per kernel mode, sorted
  *       <properties> seed, kernel, shard, threshold, command, tool_version,
- *                    state, cases_planned, exit_status
+ *                    state, cases_planned, exit_status,
+ *                    invalid_variants ("N invalid variants, all refused
+ *                    correctly"; an invalid variant's testcase name ends
+ *                    ", invalid <rule>)")
  *       <testcase classname="kvcheck.<mode>" name="case <index> (<format>)"
  *                 time>                    format: the KV cache format
  *                                          ("f32", "nvfp4/group", ...)
@@ -63,9 +66,10 @@ static int timestamp(const char *utc, char out[20])
     return 1;
 }
 
-static void properties(FILE *f, const kvc_run_report *r, size_t failed)
+static void properties(FILE *f, const kvc_run_report *r, const kvr_stats *s)
 {
-    char buf[KVR_NUM_LEN];
+    char buf[KVR_NUM_LEN], inv[96];
+    size_t failed = s->failed;
 
     fputs("    <properties>\n", f);
     snprintf(buf, sizeof buf, "%" PRIu64, r->seed);
@@ -82,6 +86,8 @@ static void properties(FILE *f, const kvc_run_report *r, size_t failed)
     property(f, "cases_planned", buf);
     snprintf(buf, sizeof buf, "%d", kvr_exit_status(r, failed));
     property(f, "exit_status", buf);
+    kvr_invalid_summary(s, inv, sizeof inv);
+    property(f, "invalid_variants", inv);
     if (r->claim) {
         char list[1024];
         size_t used = 0;
@@ -149,7 +155,7 @@ static void suite(FILE *f, const kvc_run_report *r, const kvr_stats *s,
     if (timestamp(r->started_utc, ts))
         fprintf(f, " timestamp=\"%s\"", ts);
     fputs(">\n", f);
-    properties(f, r, s->failed);
+    properties(f, r, s);
     for (i = 0; i < r->num_records; i++) {
         const kvc_case_record *c = &r->records[i];
         if (s->modes.of[i] != m)
@@ -159,6 +165,10 @@ static void suite(FILE *f, const kvc_run_report *r, const kvr_stats *s,
         kvr_put_xml(f, KVR_STR(md->name), KVR_ESC_XML_ATTR);
         fprintf(f, "\" name=\"case %" PRIu64 " (", c->index);
         kvr_put_xml(f, KVR_STR(kvr_format_name(c)), KVR_ESC_XML_ATTR);
+        if (c->invalid_rule[0] != '\0') {
+            fputs(", invalid ", f);
+            kvr_put_xml(f, KVR_FIELD(c->invalid_rule), KVR_ESC_XML_ATTR);
+        }
         fprintf(f, ")\" time=\"%s\"", t);
         if (c->passed) {
             fputs("/>\n", f);

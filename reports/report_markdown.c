@@ -88,6 +88,9 @@ static void header(FILE *f, const kvc_run_report *r, const kvr_stats *s)
     fprintf(f, "- **cases:** %zu, **failed:** %zu, **with a numeric "
                "verdict:** %zu, **time:** %s s\n",
             s->cases, s->failed, s->verdicts, secs);
+    char inv[96];
+    kvr_invalid_summary(s, inv, sizeof inv);
+    fprintf(f, "- **refusals:** %s\n", inv);
     fputs("- **state:** ", f);
     kvr_put_md_text(f, KVR_STR(kvr_state_name(r)), 0);
     fputs("\n- **started:** ", f);

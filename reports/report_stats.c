@@ -5,6 +5,8 @@
  */
 #include "report_stats.h"
 
+#include <stdio.h>
+
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -207,6 +209,10 @@ int kvr_stats_init(kvr_stats *s, const kvc_run_report *r)
         const kvc_case_record *c = &r->records[i];
 
         s->failed += !c->passed;
+        if (c->invalid_rule[0] != '\0') {
+            s->invalid++;
+            s->invalid_failed += !c->passed;
+        }
         if (c->has_verdict) {
             keys[nv].ratio = c->ratio;
             keys[nv].index = c->index;
@@ -242,4 +248,14 @@ void kvr_stats_free(kvr_stats *s)
     free(s->by_ratio);
     memset(s, 0, sizeof *s);
     s->worst = KVR_NONE;
+}
+
+void kvr_invalid_summary(const kvr_stats *s, char *buf, size_t n)
+{
+    if (s->invalid_failed)
+        snprintf(buf, n, "%zu invalid variants, %zu not refused correctly",
+                 s->invalid, s->invalid_failed);
+    else
+        snprintf(buf, n, "%zu invalid variants, all refused correctly",
+                 s->invalid);
 }

@@ -39,6 +39,8 @@ typedef struct kvr_grouping {
 
 typedef struct kvr_stats {
     size_t cases, failed, verdicts;
+    size_t invalid, invalid_failed; /* invalid variants (records with an
+                                invalid_rule) and those that failed */
     size_t worst;            /* record position of the worst ratio, KVR_NONE */
     kvr_grouping modes;      /* by kvr_mode_name */
     kvr_grouping formats;    /* by kvr_format_name */
@@ -54,6 +56,10 @@ void kvr_stats_free(kvr_stats *s);
 const char *kvr_mode_name(const kvc_case_record *c);
 const char *kvr_format_name(const kvc_case_record *c);
 const char *kvr_outcome_name(const kvc_case_record *c);
+
+/* "1250 invalid variants, all refused correctly" (or "..., 3 not
+ * refused correctly"), the line every report shows. */
+void kvr_invalid_summary(const kvr_stats *s, char *buf, size_t n);
 
 /* Whether run report r passed: no record failed. */
 int kvr_run_passed(const kvr_stats *s);

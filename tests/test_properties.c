@@ -15,7 +15,7 @@
 typedef kvc_outcome (*prop_fn)(const kvc_case *, const kvc_kernel *,
                                const float *, const float *, kvc_result *);
 
-static const kvc_run_opts oracle_only = {KVC_EXPECT_VALID, NULL, NULL, 1};
+static const kvc_run_opts oracle_only = {KVC_EXPECT_VALID, NULL, NULL, 1, NULL};
 
 /* The oracle's verdict alone (no properties) on c. */
 static kvc_outcome oracle_verdict(const kvc_case *c, const kvc_kernel *k,

@@ -108,11 +108,18 @@ void kvc_record_fill(kvc_case_record *rec, const kvc_campaign_opts *o,
     kvc_replay_command(o, index, rec->replay, sizeof rec->replay);
 }
 
+void kvc_record_mark_invalid(kvc_case_record *rec, kvc_invalid_rule rule)
+{
+    snprintf(rec->invalid_rule, sizeof rec->invalid_rule, "%s",
+             rule == KVC_INV_NONE ? "" : kvc_invalid_rule_name(rule));
+}
+
 /* What a worker sends back for one case. */
 typedef struct case_result {
     kvc_case_record rec;  /* mode and outcome are re-pointed by the parent */
     int generated;        /* 0: the generator could not build the case */
     int mode, dtype, kind, outcome;
+    int invalid_rule;     /* kvc_invalid_rule: KVC_INV_NONE = a valid case */
     uint64_t uses;        /* coverage items of the case (claim.h) */
     uint64_t built_outside; /* built attempts outside the claim before it */
     char desc[512];
@@ -197,6 +204,11 @@ static void tally(kvc_campaign_stats *s, const case_result *cr)
     format_slot(cr, &d, &k);
     s->run_by_mode[cr->mode]++;
     s->run_by_format[d][k]++;
+    if (cr->invalid_rule != KVC_INV_NONE) {
+        s->invalid_run++;
+        s->invalid_by_rule[cr->invalid_rule]++;
+        s->invalid_failed += !rec->passed;
+    }
     for (int i = 0; i < KVC_COV_COUNT; i++)
         s->cov_run[i] += cr->uses >> i & 1u;
     s->cov_outside[KVC_COV_Q_RANGE] += cr->built_outside;
@@ -216,10 +228,12 @@ static void tally(kvc_campaign_stats *s, const case_result *cr)
 
 /* Fill a case_result from a case and its result. */
 static void result_fill(case_result *cr, const kvc_campaign_opts *o,
-                        const kvc_case *c, const kvc_result *r,
-                        uint64_t index, double seconds)
+                        const kvc_case *c, const kvc_invalid *inv,
+                        const kvc_result *r, uint64_t index, double seconds)
 {
     kvc_record_fill(&cr->rec, o, c, r, index, seconds);
+    kvc_record_mark_invalid(&cr->rec, inv->rule);
+    cr->invalid_rule = (int)inv->rule;
     cr->generated = 1;
     cr->built_outside = 0;
     cr->mode = (int)c->spec.mode;
@@ -230,6 +244,11 @@ static void result_fill(case_result *cr, const kvc_campaign_opts *o,
     kvc_facts_of_case(c, &f);
     cr->uses = kvc_claim_uses(&f);
     kvc_case_describe(c, cr->desc, sizeof cr->desc);
+    if (inv->rule != KVC_INV_NONE) {
+        size_t n = strlen(cr->desc);
+        snprintf(cr->desc + n, sizeof cr->desc - n, "\n  invalid variant: %s: %s",
+                 kvc_invalid_rule_name(inv->rule), inv->what);
+    }
 }
 
 /* The generator failed: a setup failure of its own. */
@@ -257,18 +276,19 @@ static void worker_run(void *ctx, uint64_t index, void *result)
     campaign *cp = ctx;
     case_result *cr = result;
     kvc_case c;
+    kvc_invalid inv;
     kvc_result r;
     char err[256];
     double t = now_seconds();
     uint64_t built_outside = 0;
-    if (kvc_claimed_generate_counted(cp->o->claim, cp->o->seed, index,
-                                     cp->o->forced_mode, &c, &built_outside,
-                                     err, sizeof err) != 0) {
+    if (kvc_campaign_generate(cp->o->claim, cp->o->seed, index,
+                              cp->o->forced_mode, &c, &inv, &built_outside,
+                              err, sizeof err) != 0) {
         generator_failed(cr, cp->o, index, err);
         return;
     }
-    kvc_run_case(&c, cp->wk.k, &r);
-    result_fill(cr, cp->o, &c, &r, index, now_seconds() - t);
+    kvc_campaign_run_case(&c, &inv, cp->wk.k, &r);
+    result_fill(cr, cp->o, &c, &inv, &r, index, now_seconds() - t);
     cr->built_outside = built_outside;
     kvc_case_free(&c);
 }
@@ -325,15 +345,17 @@ static void death_result(case_result *cr, const campaign *cp, uint64_t index,
                          const kvc_job_death *d)
 {
     kvc_case c;
+    kvc_invalid inv;
     kvc_result r;
     char err[256];
     kvc_death_verdict(d, &r);
-    if (kvc_claimed_generate(cp->o->claim, cp->o->seed, index,
-                             cp->o->forced_mode, &c, err, sizeof err) != 0) {
+    if (kvc_campaign_generate(cp->o->claim, cp->o->seed, index,
+                              cp->o->forced_mode, &c, &inv, NULL, err,
+                              sizeof err) != 0) {
         generator_failed(cr, cp->o, index, err);
         return;
     }
-    result_fill(cr, cp->o, &c, &r, index, d->seconds);
+    result_fill(cr, cp->o, &c, &inv, &r, index, d->seconds);
     kvc_case_free(&c);
 }
 
@@ -346,6 +368,9 @@ static void sanitize(case_result *cr, uint64_t index)
         cr->mode = 0;
     if (cr->outcome < 0 || cr->outcome >= KVC_OUTCOME_COUNT)
         cr->outcome = KVC_FAIL_SETUP;
+    if (cr->invalid_rule < 0 || cr->invalid_rule >= KVC_INV_COUNT)
+        cr->invalid_rule = KVC_INV_NONE;
+    rec->invalid_rule[sizeof rec->invalid_rule - 1] = '\0';
     rec->index = index;
     rec->passed = rec->passed && cr->outcome == KVC_PASS;
     rec->mode = kvc_mode_name((kvc_mode)cr->mode);

@@ -80,6 +80,9 @@ typedef struct kvc_campaign_stats {
     uint64_t run_by_format[KVC_KV_DTYPE_COUNT + 1][KVC_SCALE_KIND_COUNT + 1];
     uint64_t failed_by_format[KVC_KV_DTYPE_COUNT + 1]
                             [KVC_SCALE_KIND_COUNT + 1];
+    uint64_t invalid_run;   /* invalid variants run (generators/invalid.h) */
+    uint64_t invalid_failed;/* of them, not refused as kvattn.h says */
+    uint64_t invalid_by_rule[KVC_INV_COUNT]; /* variants run per rule */
     double worst_ratio;     /* over cases with a numeric verdict */
     uint64_t worst_index;
     uint64_t first_failure; /* index of the first failing case */
@@ -113,12 +116,34 @@ void kvc_kv_format_label(kvc_kv_dtype dtype, kvc_scale_kind kind, char *buf,
 void kvc_record_fill(kvc_case_record *rec, const kvc_campaign_opts *o,
                      const kvc_case *c, const kvc_result *r, uint64_t index,
                      double seconds);
+/* ... and mark it an invalid variant of rule `rule` (none: valid). */
+void kvc_record_mark_invalid(kvc_case_record *rec, kvc_invalid_rule rule);
 
 /* The replay command of case `index` ("kvcheck replay --seed S --case I
  * --kernel K [--kernel-lib LIB]"), shell-quoted (tools/shell_quote.h); a
  * note that is no command when it does not fit in n bytes. */
 void kvc_replay_command(const kvc_campaign_opts *o, uint64_t index,
                         char *buf, size_t n);
+
+/* The case of campaign index (seed, index): drawn inside the claim (NULL:
+ * everything) as kvc_claimed_generate_counted does, then, when the index
+ * is an invalid slot (generators/invalid.h kvc_invalid_slot) and the claim
+ * validates, made an invalid variant (*inv; rule KVC_INV_NONE for a valid
+ * case). A kernel whose claim does not validate gets the valid case on
+ * every index. Returns 0, or -1 with a message. */
+int kvc_campaign_generate(const kva_caps *claim, uint64_t seed,
+                          uint64_t index, int forced_mode, kvc_case *c,
+                          kvc_invalid *inv, uint64_t *built_outside,
+                          char *err, size_t errlen);
+
+/* Run a case from kvc_campaign_generate: a valid one judged by the oracle;
+ * an invalid variant must be refused by some call with a status its rule
+ * allows (tools/refusal.h; else KVC_FAIL_REFUSAL), everything the kernel
+ * was given left as it was (else KVC_FAIL_REFUSAL or KVC_FAIL_CACHE), and
+ * accepting it is KVC_FAIL_ACCEPTED. A failure's message names the
+ * variant. Returns r->outcome. */
+kvc_outcome kvc_campaign_run_case(const kvc_case *c, const kvc_invalid *inv,
+                                  const kvc_kernel *k, kvc_result *r);
 
 /* Run the campaign against kernel k (NULL with opts.kernel_lib: each
  * worker loads that library). Returns 0 when every case passed, 1 when a

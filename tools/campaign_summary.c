@@ -34,6 +34,33 @@ static void print_formats(FILE *f, const kvc_campaign_stats *s)
         fputc('\n', f);
 }
 
+/* "  invalid variants: 1250, all refused correctly (block_minus_1 61,
+ * ...)": the campaign's invalid variants (generators/invalid.h), or why
+ * there are none. */
+static void print_invalid(FILE *f, const kvc_campaign_opts *o,
+                          const kvc_campaign_stats *s)
+{
+    if (o->claim && !o->claim->validates) {
+        fprintf(f, "  invalid variants: none drawn (the kernel does not "
+                   "claim to validate its input)\n");
+        return;
+    }
+    if (s->invalid_failed)
+        fprintf(f, "  invalid variants: %llu, %llu not refused correctly",
+                (unsigned long long)s->invalid_run,
+                (unsigned long long)s->invalid_failed);
+    else
+        fprintf(f, "  invalid variants: %llu, all refused correctly",
+                (unsigned long long)s->invalid_run);
+    int any = 0;
+    for (int r = 1; r < KVC_INV_COUNT; r++)
+        if (s->invalid_by_rule[r])
+            fprintf(f, "%s%s %llu", any++ ? ", " : " (",
+                    kvc_invalid_rule_name((kvc_invalid_rule)r),
+                    (unsigned long long)s->invalid_by_rule[r]);
+    fprintf(f, "%s\n", any ? ")" : "");
+}
+
 /* The kernel's declaration and what it leaves uncovered (an ABI 1
  * library, or one that claims everything, prints nothing here). */
 static void print_claim(FILE *f, const kvc_campaign_opts *o,
@@ -93,7 +120,9 @@ void kvc_campaign_print_summary(FILE *f, const kvc_campaign_opts *o,
         if (s->failed_by_outcome[out])
             fprintf(f, "  %s %llu", kvc_outcome_name(out),
                     (unsigned long long)s->failed_by_outcome[out]);
-    fprintf(f, "\n  worst error ratio: %.4g (case %llu; threshold %.1f)\n",
+    fputc('\n', f);
+    print_invalid(f, o, s);
+    fprintf(f, "  worst error ratio: %.4g (case %llu; threshold %.1f)\n",
             s->worst_ratio, (unsigned long long)s->worst_index,
             KVC_TOL_THRESHOLD);
     fprintf(f, "  %.1f cases/s, %.2f s\n",

@@ -57,7 +57,7 @@ size_t kvc_claim_rows(const kva_caps *caps, const uint64_t *cov_run,
                 : "new tokens written by kvcheck", 0, 0);
     if (n < max)
         row(&rows[n++], "input validation", caps->validates,
-            caps->validates ? "refusals checked (golden invalid tests)"
+            caps->validates ? "refusals checked (invalid variants, golden tests)"
                             : "invalid inputs not covered", 0, 0);
     return n;
 }

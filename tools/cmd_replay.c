@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "campaign.h"
 #include "claim.h"
 #include "cli_parse.h"
 #include "commands.h"
@@ -18,7 +19,8 @@ static const char replay_usage[] =
     "Run case I of the campaign with seed S alone and print the case, the\n"
     "outcome and the worst error with its location. --kernel must be what\n"
     "the campaign used (default all); the case is drawn inside the kernel's\n"
-    "claim, as the campaign drew it.\n"
+    "claim, as the campaign drew it, and an index the campaign ran as an\n"
+    "invalid variant (one in 16) is that variant again.\n"
     "With files: run every test of each golden-format file (a reproducer\n"
     "written by `kvcheck shrink`, or a golden vector file) and print each.\n"
     KVC_KERNEL_LIB_HELP
@@ -131,9 +133,10 @@ static int parse_args(int argc, char **argv, replay_args *a)
 static int replay_case(const replay_args *a, const kvc_kernel *k)
 {
     kvc_case kc;
+    kvc_invalid inv; /* the campaign's invalid variant of this index, if any */
     char err[256], desc[512];
-    if (kvc_claimed_generate(&k->caps, a->seed, a->index, a->mode, &kc, err,
-                             sizeof err) != 0) {
+    if (kvc_campaign_generate(&k->caps, a->seed, a->index, a->mode, &kc, &inv,
+                              NULL, err, sizeof err) != 0) {
         fprintf(stderr, "kvcheck replay: cannot build case %llu: %s\n",
                 (unsigned long long)a->index, err);
         return KVC_EXIT_IO;
@@ -146,8 +149,11 @@ static int replay_case(const replay_args *a, const kvc_kernel *k)
         if (kc.flags & (1ull << b))
             printf(" %s", kvc_flag_name(b));
     printf("\n");
+    if (inv.rule != KVC_INV_NONE)
+        printf("  invalid variant: %s: %s\n", kvc_invalid_rule_name(inv.rule),
+               inv.what);
     kvc_result r;
-    kvc_run_case(&kc, k, &r);
+    kvc_campaign_run_case(&kc, &inv, k, &r);
     printf("  outcome: %s%s%s\n", kvc_outcome_name(r.outcome),
            r.message[0] ? ": " : "", r.message);
     print_verdict(&r);

@@ -12,6 +12,7 @@
 #include "death_verdict.h"
 #include "kernel_lib.h"
 #include "guard.h"
+#include "refusal.h"
 #include "workers.h"
 
 /* Ratio of one value: err / allowed with the runner's conventions. */
@@ -163,54 +164,6 @@ int kvc_golden_check_codes(const kvc_golden_test *t, char *msg, size_t n)
     return rc;
 }
 
-/* The statuses kvattn.h gives for the rule an invalid test breaks (its
- * flags; a golden invalid test breaks one rule): a bit per kva_status.
- * 0: no flag names a rule (then the vector's own `error` decides). */
-static unsigned allowed_statuses(const kvc_golden_test *t)
-{
-    static const struct {
-        int flag;
-        unsigned statuses;
-    } rules[] = {
-        {KVC_FLAG_BAD_BLOCK_ID, 1u << KVA_ERR_BLOCK},
-        {KVC_FLAG_BAD_SLOT, 1u << KVA_ERR_SLOT},
-        {KVC_FLAG_DUPLICATE_SLOT, 1u << KVA_ERR_SLOT},
-        {KVC_FLAG_SEQ_BEYOND_TABLE, 1u << KVA_ERR_LENGTH},
-        {KVC_FLAG_QEFF_CROSSING_WRITE, 1u << KVA_ERR_CONVENTION},
-        {KVC_FLAG_QEFF_SLOT_ID_MISMATCH, 1u << KVA_ERR_CONVENTION},
-        {KVC_FLAG_BAD_TILE_COUNT, 1u << KVA_ERR_SHAPE},
-        {KVC_FLAG_BAD_KV_FORMAT, (1u << KVA_ERR_FORMAT) | (1u << KVA_ERR_NULL)},
-        {KVC_FLAG_FREED_BELOW_WINDOW, 1u << KVA_ERR_BLOCK},
-    };
-    unsigned allowed = 0;
-    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
-        if (t->flags >> rules[i].flag & 1u)
-            allowed |= rules[i].statuses;
-    return allowed;
-}
-
-/* An invalid test refused: with a status its rule allows? */
-static kvc_outcome check_refusal_status(const kvc_golden_test *t,
-                                        kvc_result *r)
-{
-    unsigned allowed = allowed_statuses(t);
-    int ok = allowed ? (allowed >> r->refused & 1u) != 0
-                     : strcmp(kva_status_name(r->refused), t->error) == 0;
-    if (ok)
-        return KVC_PASS;
-    char want[160] = "";
-    size_t used = 0;
-    for (int st = 0; st < 32 && used < sizeof want; st++)
-        if (allowed >> st & 1u)
-            used += (size_t)snprintf(want + used, sizeof want - used, "%s%s",
-                                     used ? " or " : "",
-                                     kva_status_name((kva_status)st));
-    snprintf(r->message, sizeof r->message, "refused with %s, but the rule "
-             "the input breaks calls for %s", kva_status_name(r->refused),
-             allowed ? want : t->error);
-    return r->outcome = KVC_FAIL_REFUSAL;
-}
-
 kvc_outcome kvc_golden_run_test(const kvc_golden_test *t, const kvc_kernel *k,
                                 kvc_result *r)
 {
@@ -222,7 +175,7 @@ kvc_outcome kvc_golden_run_test(const kvc_golden_test *t, const kvc_kernel *k,
         r->outcome = KVC_FAIL_SETUP;
         return KVC_FAIL_SETUP;
     }
-    kvc_run_opts o = {t->result, kvc_golden_judge, (void *)t, 0};
+    kvc_run_opts o = {t->result, kvc_golden_judge, (void *)t, 0, NULL};
     kva_caps caps;
     kvc_kernel_caps(k, &caps);
     if (caps.profile != KVA_PROFILE_FP32 || caps.out_dtype != KVA_DTYPE_F32) {
@@ -235,7 +188,7 @@ kvc_outcome kvc_golden_run_test(const kvc_golden_test *t, const kvc_kernel *k,
     }
     kvc_outcome out = kvc_run_case_opts(&t->c, k, &o, r);
     if (out == KVC_PASS && t->result == KVC_EXPECT_INVALID && r->refused != KVA_OK)
-        out = check_refusal_status(t, r);
+        out = kvc_refusal_check(t->flags, t->error, r);
     return out;
 }
 

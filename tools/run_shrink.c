@@ -69,6 +69,15 @@ static int next(void *ctx, uint64_t *job)
         if (rec->passed)
             continue;
         sj->handed++;
+        if (rec->invalid_rule[0] != '\0') {
+            /* the shrinker rebuilds specs, and a variant is no spec */
+            printf("not shrunk: case %llu is an invalid variant (%.*s); its "
+                   "replay command reproduces it: %s\n",
+                   (unsigned long long)rec->index,
+                   (int)sizeof rec->invalid_rule, rec->invalid_rule,
+                   rec->replay);
+            continue;
+        }
         if (ends_the_worker(rec)) {
             printf("not shrunk: case %llu (%s) ends the process that runs "
                    "it; its replay command reproduces it in the foreground: "

@@ -254,6 +254,39 @@ static void kernel_cache(const kvc_case *c, const kvc_pool *pool,
     out->scales.stride_head = l->scale_stride_head;
 }
 
+/* An invalid variant's cache description: the values it breaks. */
+static void variant_cache(const kvc_invalid *inv, kva_paged_cache *out)
+{
+    out->head_dim = inv->cache_head_dim;
+    out->dtype = (kva_dtype)inv->dtype;
+    out->scales.kind = (kva_scale_kind)inv->kind;
+    out->scales.k_tensor = inv->k_scale;
+    out->scales.v_tensor = inv->v_scale;
+    out->stride_block = inv->stride_block;
+    out->stride_slot = inv->stride_slot;
+    out->stride_head = inv->stride_head;
+}
+
+/* A guarded copy of one side's head scales, with an invalid variant's
+ * broken entry (side 1 K, 2 V). */
+static const float *head_scales(step *st, const char *name, const float *src,
+                                int side)
+{
+    const kvc_invalid *inv = st->opts->inv;
+    int H = st->c->prob.cfg.num_kv_heads;
+    if (!inv || inv->head_scale_side != side || inv->head_scale_index < 0 ||
+        inv->head_scale_index >= H)
+        return step_input(st, name, src, H, sizeof(float));
+    float *x = malloc((size_t)H * sizeof *x);
+    if (!x)
+        return NULL;
+    memcpy(x, src, (size_t)H * sizeof *x);
+    x[inv->head_scale_index] = inv->head_scale_value;
+    const float *g = step_input(st, name, x, H, sizeof(float));
+    free(x);
+    return g;
+}
+
 /* Whether the problem's only fault is its cache format (a static scale not
  * finite and > 0, nvfp4 with head_dim % 16): the problem passes its checks
  * with the format taken away. */
@@ -302,12 +335,12 @@ static int init_cache(step *st)
     const kvc_problem *p = &st->c->prob;
     kva_paged_cache kc;
     kernel_cache(st->c, &st->pool, &kc);
-    if (kc.scales.kind == KVA_SCALE_HEAD) {
-        int H = p->cfg.num_kv_heads;
-        kc.scales.k_head = step_input(st, "K head scales", p->quant.k_head_scale, H,
-                                      sizeof(float));
-        kc.scales.v_head = step_input(st, "V head scales", p->quant.v_head_scale, H,
-                                      sizeof(float));
+    if (st->opts->inv)
+        variant_cache(st->opts->inv, &kc);
+    /* the case's kind: a variant's broken kind has no head arrays */
+    if (p->quant.kind == KVC_SCALE_HEAD) {
+        kc.scales.k_head = head_scales(st, "K head scales", p->quant.k_head_scale, 1);
+        kc.scales.v_head = head_scales(st, "V head scales", p->quant.v_head_scale, 2);
         if (!kc.scales.k_head || !kc.scales.v_head)
             return -1;
     }
@@ -333,6 +366,26 @@ static int init_masks(step *st)
     return step_seal(st, ptrs);
 }
 
+/* The guarded query_start_loc: the case's, or an invalid variant's. */
+static const int64_t *variant_qsl(step *st)
+{
+    const kvc_problem *p = &st->c->prob;
+    const kvc_invalid *inv = st->opts->inv;
+    int S = p->num_seqs;
+    if (!inv || inv->qsl_index < 0 || inv->qsl_index > S)
+        return step_input(st, "query_start_loc", p->q_start, S + 1,
+                          sizeof(int64_t));
+    int64_t *x = malloc(((size_t)S + 1) * sizeof *x);
+    if (!x)
+        return NULL;
+    memcpy(x, p->q_start, ((size_t)S + 1) * sizeof *x);
+    x[inv->qsl_index] = inv->qsl_value;
+    const int64_t *g = step_input(st, "query_start_loc", x, S + 1,
+                                  sizeof(int64_t));
+    free(x);
+    return g;
+}
+
 /* Guarded copies of the inputs every mode shares. */
 static int init_inputs(step *st)
 {
@@ -349,6 +402,16 @@ static int init_inputs(step *st)
     params.softcap = cfg->softcap;
     params.causal = cfg->causal;
     params.window_left = cfg->window_left;
+    if (st->opts->inv) {
+        const kvc_config *b = &st->opts->inv->cfg;
+        params.num_q_heads = b->num_q_heads;
+        params.num_kv_heads = b->num_kv_heads;
+        params.head_dim = b->head_dim;
+        params.scale = b->scale;
+        params.softcap = b->softcap;
+        params.causal = b->causal;
+        params.window_left = b->window_left;
+    }
     params.num_threads = st->caps.takes_threads
                              ? (st->k->threads > 0 ? st->k->threads : 1)
                              : 0;
@@ -360,7 +423,7 @@ static int init_inputs(step *st)
     for (int s = 0; s < S; s++)
         lens[s] = kvc_kv_len(p, s);
     st->seq_lens = lens;
-    st->qsl = step_input(st, "query_start_loc", p->q_start, S + 1, sizeof(int64_t));
+    st->qsl = variant_qsl(st);
     st->block_table = step_input(st, "block_table", c->layout.block_table,
                                  (int64_t)S * c->layout.max_blocks_per_seq,
                                  sizeof(int));
@@ -428,7 +491,9 @@ kvc_outcome step_check_pool(step *st, const kvc_pool *want,
  * them. */
 static kvc_outcome check_padding(step *st, int64_t first)
 {
-    int Hq = st->params->num_q_heads, D = st->params->head_dim;
+    /* the case's shape, which sized the buffers (a variant may hand the
+     * kernel another) */
+    int Hq = st->c->prob.cfg.num_q_heads, D = st->c->prob.cfg.head_dim;
     int64_t bad = first_non_sentinel(st->kout, first * Hq * D,
                                      st->rows * Hq * D, st->out_elem);
     int64_t bad_lse = st->klse ? first_non_sentinel(st->klse, first * Hq,
@@ -549,7 +614,7 @@ static kvc_outcome run_blocked(step *st)
     bc.num_seqs = p->num_seqs;
     bc.num_kv_heads = p->cfg.num_kv_heads;
     bc.cache_len = c->layout.block_size;
-    bc.head_dim = p->cfg.head_dim;
+    bc.head_dim = st->cache->head_dim; /* the case's, or a variant's */
     bc.dtype = st->cache->dtype;
     memcpy(&bc.scales, &st->cache->scales, sizeof bc.scales);
     const kva_blocked_cache *gbc = step_input(st, "blocked cache", &bc, 1, sizeof bc);
@@ -714,7 +779,7 @@ kvc_outcome kvc_run_outputs(const kvc_case *c, const kvc_kernel *k,
                             float **out, float **lse, int64_t *rows,
                             kvc_result *r)
 {
-    static const kvc_run_opts valid = {KVC_EXPECT_VALID, NULL, NULL, 0};
+    static const kvc_run_opts valid = {KVC_EXPECT_VALID, NULL, NULL, 0, NULL};
     memset(r, 0, sizeof *r);
     r->verdict.seq = -1;
     *out = *lse = NULL;
@@ -744,6 +809,6 @@ kvc_outcome kvc_run_outputs(const kvc_case *c, const kvc_kernel *k,
 kvc_outcome kvc_run_case(const kvc_case *c, const kvc_kernel *k,
                          kvc_result *r)
 {
-    static const kvc_run_opts valid = {KVC_EXPECT_VALID, NULL, NULL, 0};
+    static const kvc_run_opts valid = {KVC_EXPECT_VALID, NULL, NULL, 0, NULL};
     return kvc_run_case_opts(c, k, &valid, r);
 }

@@ -7,6 +7,7 @@
 #define KVC_RUNNER_H
 
 #include "../generators/case.h"
+#include "../generators/invalid.h"
 #include "../golden/golden.h"
 #include "../kernels/kvattn.h"
 #include "../oracle/tolerance.h"
@@ -105,6 +106,10 @@ typedef struct kvc_run_opts {
     void *judge_ctx;
     int skip_properties;   /* 1: no reference-free properties (they run on
                               valid cases judged by the oracle) */
+    const kvc_invalid *inv; /* an invalid variant (generators/invalid.h):
+                              the attention parameters, query_start_loc
+                              and cache description the kernel gets are
+                              inv's, not the case's; NULL = the case's */
 } kvc_run_opts;
 
 /* Run one valid case against a kernel, judged by the oracle. Returns
