@@ -669,10 +669,13 @@ enum kva_mode_bits {
     KVA_MODE_BLOCKED = 1u << 1, /* kva_blocked_attention */
     KVA_MODE_QEFF = 1u << 2,    /* kva_qeff_to_general, then paged */
     KVA_MODE_ALL = (1u << 3) - 1, /* every attention mode */
-    /* not attention: the library has the block manager (kva_bm_*); never
-     * part of kva_caps_everything, an ABI 1 library has one when it
-     * exports kva_bm_append */
-    KVA_MODE_MANAGER = 1u << 3
+    /* not attention, the cache's other half (never part of
+     * kva_caps_everything; an ABI 1 library has what it exports):
+     * the block manager, every kva_bm_* entry point */
+    KVA_MODE_MANAGER = 1u << 3,
+    /* the eviction policies: every kva_policy_* entry point,
+     * kva_cache_write_heads and kva_policy_attention */
+    KVA_MODE_POLICY = 1u << 4
 };
 
 /* Paged (and QEfficient) cache layouts; the blocked cache has one. */

@@ -292,3 +292,42 @@ Test(bm, planted_managers_are_caught, .timeout = 120)
     expect_caught(&b);
     expect_caught(&c);
 }
+
+/* ---- through the C ABI of a library ---------------------------------- */
+
+#include <dlfcn.h>
+
+#include "../tools/cache_lib.h"
+#include "../tools/kernel_lib.h"
+
+/* libkvattn.so as a kernel author's library: its claim has both halves,
+ * both bind, and both pass drawn sequences; the ABI 1 test library has
+ * neither (it exports attention only). */
+Test(bm, a_library_manager_and_policies_through_the_abi, .timeout = 120)
+{
+    kvc_kernel k;
+    void *h = NULL;
+    char err[512];
+    cr_assert_eq(kvc_kernel_load(KVC_BUILD_DIR "/libkvattn.so", &k, &h, err,
+                                 sizeof err), 0, "%s", err);
+    cr_expect(k.caps.modes & KVA_MODE_MANAGER);
+    kvc_bm_impl bm;
+    kvc_policy_attn_impl pol;
+    int got = kvc_cache_lib_bind(h, "libkvattn.so", k.caps.modes, 0, &bm, &pol,
+                                 err, sizeof err);
+    cr_assert_eq(got, KVA_MODE_MANAGER | KVA_MODE_POLICY, "%s", err);
+    kvc_bm_result r;
+    cr_expect_eq(kvc_bm_check(&bm, 3, 1000, &r), 1, "%s", r.message);
+    kvc_policy_attn_result pr;
+    cr_expect_eq(kvc_policy_attn_check(&pol, 5, 40, &pr), 1, "%s", pr.policy.message);
+    kvc_kernel_unload(h);
+
+    cr_assert_eq(kvc_kernel_load(KVC_BUILD_DIR "/tests/libkvattn_abi1_paged.so",
+                                 &k, &h, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(kvc_cache_lib_bind(h, "abi1", 0, 1, &bm, &pol, err, sizeof err), 0);
+    /* an ABI 2 claim without the symbols is an error naming the symbol */
+    cr_expect_eq(kvc_cache_lib_bind(h, "abi1", KVA_MODE_MANAGER, 0, &bm, &pol,
+                                    err, sizeof err), -1);
+    cr_expect(strstr(err, "kva_bm_") != NULL, "%s", err);
+    kvc_kernel_unload(h);
+}

@@ -300,10 +300,12 @@ static int check_set(const char *name, const kva_int_set *s, char *err,
 
 int kvc_caps_check(const kva_caps *caps, char *err, size_t errlen)
 {
-    if ((caps->modes & KVA_MODE_ALL) == 0 || (caps->modes & ~(uint32_t)KVA_MODE_ALL)) {
+    const uint32_t known = KVA_MODE_ALL | KVA_MODE_MANAGER | KVA_MODE_POLICY;
+    if ((caps->modes & known) == 0 || (caps->modes & ~known)) {
         snprintf(err, errlen, "kva_capabilities: modes 0x%x claims no mode or "
                  "unknown bits (KVA_MODE_PAGED | KVA_MODE_BLOCKED | "
-                 "KVA_MODE_QEFF)", caps->modes);
+                 "KVA_MODE_QEFF | KVA_MODE_MANAGER | KVA_MODE_POLICY)",
+                 caps->modes);
         return -1;
     }
     int any = 0;
