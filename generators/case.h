@@ -144,6 +144,9 @@ enum {
     KVC_FLAG_BAD_KV_FORMAT,         /* a cache format the kernel must
                                        refuse: nvfp4 with head_dim % 16,
                                        a static scale 0, negative or NaN */
+    KVC_FLAG_UNNESTED_STRIDES,      /* paged strides whose rows are disjoint
+                                       but do not nest (kvattn.h: a kernel
+                                       may refuse them) */
     KVC_FLAG_ALL_COUNT
 };
 

@@ -481,6 +481,8 @@ typedef struct gcfg {
     kvc_kv_dtype kv_dtype;           /* the cache format */
     kvc_scale_kind kv_kind;
     int block_size, hnd, stride_pad; /* PAGED, QEFF */
+    int strided;                     /* layout "strided": strides as the
+                                        test's layout states them */
     int cache_len, num_kv_blocks;    /* BLOCKED */
 } gcfg;
 
@@ -551,11 +553,22 @@ static int config_geometry(rd *r, const cJSON *c, gcfg *g)
         g->hnd = 0;
     else if (strcmp(lay, "HND") == 0)
         g->hnd = 1;
+    else if (strcmp(lay, "strided") == 0)
+        g->strided = 1;
     else
-        return rfail(r, fjoin(&f, P, "layout"), "expected \"NHD\" or \"HND\", found \"%s\"",
-                     shown(lay, tmp, sizeof tmp));
-    return get_int32(r, c, P, "stridePad", 0, KVCG_GOLDEN_MAX_STRIDE_PAD,
-                     &g->stride_pad);
+        return rfail(r, fjoin(&f, P, "layout"), "expected \"NHD\", \"HND\" or "
+                     "\"strided\", found \"%s\"", shown(lay, tmp, sizeof tmp));
+    if (get_int32(r, c, P, "stridePad", 0, KVCG_GOLDEN_MAX_STRIDE_PAD,
+                  &g->stride_pad))
+        return -1;
+    if (g->strided && g->stride_pad != 0)
+        return rfail(r, fjoin(&f, P, "stridePad"), "%d with layout \"strided\", "
+                     "whose strides are the test's own: expected 0", g->stride_pad);
+    if (g->strided && (g->kv_kind == KVC_SCALE_TOKEN || g->kv_kind == KVC_SCALE_GROUP))
+        return rfail(r, fjoin(&f, P, "layout"), "\"strided\" with kvScale \"%s\": "
+                     "scale pools follow NHD or HND only",
+                     kvc_scale_kind_name(g->kv_kind));
+    return 0;
 }
 
 /* A group's config, which every test of the group shares: the attention
@@ -1280,9 +1293,49 @@ static int64_t scale_strides(const gcfg *g, int64_t want[3])
     return sr;
 }
 
+/* Rows of a "strided" layout (at most this many are checked one by one). */
+#define STRIDED_MAX_ROWS ((int64_t)1 << 20)
+
+/* A "strided" layout's own strides: no two (block, slot, head) rows of R
+ * units overlap and every row lies inside poolElems (kvattn.h's contract;
+ * whether they nest is the implementation's business). */
+static int check_strided_rows(rd *r, const tparse *tp)
+{
+    const gcfg *g = tp->g;
+    int64_t B = g->block_size, H = g->cfg.num_kv_heads, D = g->cfg.head_dim;
+    int64_t R = g->kv_dtype == KVC_KV_NVFP4 ? (D + 1) / 2 : D, n;
+    if (!mul_le(tp->nb, B * H, STRIDED_MAX_ROWS))
+        return rfail(r, "layout.numBlocks", "a \"strided\" layout has at most "
+                     "%lld rows (numBlocks x blockSize x numKvHeads)",
+                     (long long)STRIDED_MAX_ROWS);
+    n = tp->nb * B * H;
+    int64_t *at = malloc((size_t)n * sizeof *at);
+    if (!at)
+        return rfail(r, "layout", "out of memory");
+    for (int64_t i = 0; i < n; i++)
+        at[i] = (i / (B * H)) * tp->sb + (i / H % B) * tp->ss + (i % H) * tp->sh;
+    qsort(at, (size_t)n, sizeof *at, cmp_i64);
+    int64_t bad = -1;
+    for (int64_t i = 1; i < n && bad < 0; i++)
+        if (at[i] - at[i - 1] < R)
+            bad = at[i];
+    int64_t end = at[n - 1] + R;
+    free(at);
+    if (bad >= 0)
+        return rfail(r, "layout.strideSlot", "the strides (block %lld, slot %lld, "
+                     "head %lld) make two rows of %lld units overlap at unit %lld",
+                     (long long)tp->sb, (long long)tp->ss, (long long)tp->sh,
+                     (long long)R, (long long)bad);
+    if (end > tp->pool)
+        return rfail(r, "layout.poolElems", "%lld units, but the last row ends at "
+                     "unit %lld", (long long)tp->pool, (long long)end);
+    return 0;
+}
+
 /* The layout's scalars: block count, strides (exactly those the config
- * describes), pool size, and a BlockedAttention cache's fixed shape. The
- * arrays (table, slots, seed) are read by decode_layout. */
+ * describes, or for "strided" rows that do not overlap), pool size, and a
+ * BlockedAttention cache's fixed shape. The arrays (table, slots, seed) are
+ * read by decode_layout. */
 static int test_layout_geometry(rd *r, tparse *tp)
 {
     const gcfg *g = tp->g;
@@ -1307,6 +1360,8 @@ static int test_layout_geometry(rd *r, tparse *tp)
             return rfail(r, "layout.maxBlocksPerSeq",
                          "expected 1 for a BlockedAttention test, found %d", tp->M);
     }
+    if (g->strided)
+        return check_strided_rows(r, tp);
     int64_t want[3];
     cache_strides(g, want);
     const char *lname = layout_name(g);

@@ -7,8 +7,11 @@
  */
 #include <criterion/criterion.h>
 #include <glob.h>
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "../oracle/kv_store.h"
 #include "../tools/golden_set.h"
 #include "../tools/golden_verify.h"
 #include "planted_kernels.h"
@@ -370,4 +373,232 @@ Test(golden_set, refusal_status_must_match_the_broken_rule)
     cr_expect_eq(n.failed, invalid, "%d of %d invalid tests failed", n.failed,
                  invalid);
     kvc_golden_free(&f);
+}
+
+/* A paged or QEff test whose table has an entry that is no block id wholly
+ * below the sliding window of its sequence (computed here from the file's
+ * own lengths and table, not by the set's code). */
+static int freed_below_window(const kvc_golden_test *t)
+{
+    const kvc_problem *p = &t->c.prob;
+    const kvc_layout *L = &t->c.layout;
+    int W = p->cfg.window_left, B = L->block_size, M = L->max_blocks_per_seq;
+    if (t->c.spec.mode == KVC_MODE_BLOCKED || W < 0)
+        return 0;
+    int found = 0;
+    for (int s = 0; s < p->num_seqs; s++)
+        for (int b = 0; b < M && (int64_t)(b + 1) * B <= (int64_t)p->ctx_len[s] - W; b++) {
+            int id = L->block_table[(int64_t)s * M + b];
+            found |= id < 0 || id >= L->num_blocks;
+        }
+    return found;
+}
+
+/* kvattn.h: table entries wholly below the window are never read and may
+ * hold anything. So every test that has such an entry is flagged
+ * freed_below_window, and none of them is acceptable: a test with the flag
+ * is valid unless it breaks another rule (an invalid flag of its own), and
+ * the in-tree kernel passes each. */
+Test(golden_set, freed_below_window_is_one_valid_class)
+{
+    glob_t g;
+    cr_assert_eq(glob("golden/vectors/*.json", 0, NULL, &g), 0);
+    int flagged[KVC_MODE_COUNT] = {0};
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        kvc_golden_file f;
+        char err[512];
+        cr_assert_eq(kvc_golden_read(g.gl_pathv[i], &f, err, sizeof err), 0,
+                     "%s", err);
+        for (int j = 0; j < f.num_tests; j++) {
+            const kvc_golden_test *t = &f.tests[j];
+            int has = (t->flags >> KVC_FLAG_FREED_BELOW_WINDOW) & 1;
+            int invalid_flags = (t->flags >> KVC_FLAG_COUNT) &
+                                ~(1ull << (KVC_FLAG_FREED_BELOW_WINDOW - KVC_FLAG_COUNT));
+            if (invalid_flags)
+                continue; /* an invalid test: its own rule decides */
+            cr_expect_eq(has, freed_below_window(t), "%s tcId %d: table %s "
+                         "entries wholly below the window, flag %s", g.gl_pathv[i],
+                         t->tc_id, freed_below_window(t) ? "has freed" : "has no",
+                         has ? "set" : "not set");
+            if (!has)
+                continue;
+            flagged[t->c.spec.mode]++;
+            cr_expect_eq(t->result, KVC_EXPECT_VALID, "%s tcId %d is %s",
+                         g.gl_pathv[i], t->tc_id, kvc_expect_name(t->result));
+            kvc_result r;
+            cr_expect_eq(kvc_golden_run_test(t, &kvc_builtin_kernel, &r), KVC_PASS,
+                         "%s tcId %d: %s", g.gl_pathv[i], t->tc_id, r.message);
+        }
+        kvc_golden_free(&f);
+    }
+    globfree(&g);
+    cr_expect_gt(flagged[KVC_MODE_PAGED], 0);
+    cr_expect_gt(flagged[KVC_MODE_QEFF], 0);
+}
+
+/* The set's acceptable tests are what kvattn.h leaves to the kernel:
+ * strides whose rows are disjoint but do not nest. The in-tree kernel
+ * refuses them (KVA_ERR_SHAPE, the status the test names) and passes. */
+Test(golden_set, acceptable_tests_are_implementation_defined)
+{
+    kvc_golden_file f;
+    char err[512];
+    cr_assert_eq(kvc_golden_read("golden/vectors/paged_attention.json", &f, err,
+                                 sizeof err), 0, "%s", err);
+    int acceptable = 0;
+    for (int i = 0; i < f.num_tests; i++) {
+        const kvc_golden_test *t = &f.tests[i];
+        if (t->result != KVC_EXPECT_ACCEPTABLE)
+            continue;
+        acceptable++;
+        cr_expect(t->flags >> KVC_FLAG_UNNESTED_STRIDES & 1, "tcId %d", t->tc_id);
+        const kvc_layout *L = &t->c.layout;
+        /* not NHD nor HND: the head stride is below the slots' extent */
+        cr_expect_lt(L->stride_head, L->stride_slot * (L->block_size - 1) + 1,
+                     "tcId %d", t->tc_id);
+        kvc_result r;
+        cr_expect_eq(kvc_golden_run_test(t, &kvc_builtin_kernel, &r), KVC_PASS,
+                     "tcId %d: %s", t->tc_id, r.message);
+        cr_expect_str_eq(kva_status_name(r.refused), t->error, "tcId %d", t->tc_id);
+    }
+    kvc_golden_free(&f);
+    cr_assert_gt(acceptable, 0);
+}
+
+/* Layout "strided" keeps a test's own strides through a write and a read,
+ * and the reader refuses strided rows that overlap or leave the pool
+ * (the writer, which never writes what the reader refuses, says why). */
+Test(golden_set, strided_layout_round_trips_and_is_checked)
+{
+    kvc_golden_file f, one, back;
+    char err[512];
+    cr_assert_eq(kvc_golden_read("golden/vectors/paged_attention.json", &f, err,
+                                 sizeof err), 0, "%s", err);
+    int at = -1;
+    for (int i = 0; i < f.num_tests && at < 0; i++)
+        if (f.tests[i].flags >> KVC_FLAG_UNNESTED_STRIDES & 1)
+            at = i;
+    cr_assert_geq(at, 0, "no unnested_strides test");
+    memset(&one, 0, sizeof one);
+    memcpy(one.generator, f.generator, sizeof one.generator);
+    memcpy(one.oracle_version, f.oracle_version, sizeof one.oracle_version);
+    one.tests = &f.tests[at];
+    one.num_tests = 1;
+    kvc_layout *L = &f.tests[at].c.layout;
+    char *text = kvc_golden_to_json(&one, err, sizeof err);
+    cr_assert_not_null(text, "%s", err);
+    cr_expect_not_null(strstr(text, "\"layout\": \"strided\""));
+    cr_assert_eq(kvc_golden_parse(text, strlen(text), "strided.json", &back, err,
+                                  sizeof err), 0, "%s", err);
+    cr_expect_eq(back.tests[0].c.layout.stride_block, L->stride_block);
+    cr_expect_eq(back.tests[0].c.layout.stride_slot, L->stride_slot);
+    cr_expect_eq(back.tests[0].c.layout.stride_head, L->stride_head);
+    kvc_golden_free(&back);
+    free(text);
+
+    int64_t head = L->stride_head;
+    L->stride_head = L->stride_slot; /* rows h*2 + t*2: head 1 slot 0 = head 0 slot 1 */
+    text = kvc_golden_to_json(&one, err, sizeof err);
+    cr_expect_null(text, "overlapping strided rows were written");
+    cr_expect_not_null(strstr(err, "overlap"), "%s", err);
+    free(text);
+    L->stride_head = head;
+    int64_t pool = L->pool_elems;
+    L->pool_elems = L->num_blocks * L->stride_block - 1; /* last row outside */
+    text = kvc_golden_to_json(&one, err, sizeof err);
+    cr_expect_null(text, "a strided row past poolElems was written");
+    cr_expect_not_null(strstr(err, "poolElems"), "%s", err);
+    free(text);
+    L->pool_elems = pool;
+    kvc_golden_free(&f);
+}
+
+/* ---- leak_sensitive holds on the values the cache stores ---- */
+
+static int vis(const kvc_problem *p, int s, int i, int j, int use_mask)
+{
+    int64_t pos = (int64_t)p->ctx_len[s] + i, kv = kvc_kv_len(p, s);
+    if ((p->cfg.causal && j > pos) ||
+        (p->cfg.window_left >= 0 && j < pos - p->cfg.window_left))
+        return 0;
+    return !(use_mask && p->has_mask && !p->mask[p->mask_start[s] + i * kv + j]);
+}
+
+static double stored_score(const kvc_problem *p, const float *k, int s, int i,
+                           int h, int j)
+{
+    int D = p->cfg.head_dim, G = p->cfg.num_q_heads / p->cfg.num_kv_heads;
+    const float *q = p->q + ((p->q_start[s] + i) * p->cfg.num_q_heads + h) * (int64_t)D;
+    const float *kr = k + ((p->kv_start[s] + j) * p->cfg.num_kv_heads + h / G) * (int64_t)D;
+    double acc = 0;
+    for (int d = 0; d < D; d++)
+        acc += (double)q[d] * kr[d];
+    return (double)p->cfg.scale * acc;
+}
+
+/* Every recorded leak of c leads its row by >= 20 in the keys the cache
+ * stores (the oracle's store: decode(code) * scale). Returns the leaks. */
+static int check_leaks_stored(const kvc_case *c, const char *what)
+{
+    const kvc_problem *p = &c->prob;
+    cr_assert_eq(!!(c->flags >> KVC_FLAG_LEAK_SENSITIVE & 1), c->num_leaks > 0,
+                 "%s", what);
+    if (c->num_leaks == 0)
+        return 0;
+    kvc_kv_store st;
+    char err[256];
+    cr_assert_eq(kvc_kv_store_compute(p, &st, err, sizeof err), 0, "%s", err);
+    for (int t = 0; t < c->num_leaks; t++) {
+        const kvc_leak *L = &c->leaks[t];
+        double m = -INFINITY;
+        int n = 0;
+        for (int j = 0; j < kvc_kv_len(p, L->seq); j++)
+            if (vis(p, L->seq, L->token, j, 1)) {
+                double x = stored_score(p, st.k, L->seq, L->token, L->head, j);
+                m = x > m ? x : m;
+                n++;
+            }
+        double x = stored_score(p, st.k, L->seq, L->token, L->head, L->key);
+        cr_expect_geq(x, (n ? m : 0) + 20.0, "%s: leak %d (key %d) scores %g on "
+                      "the stored keys, its row's visible maximum %g", what, t,
+                      L->key, x, n ? m : 0);
+    }
+    kvc_kv_store_free(&st);
+    return c->num_leaks;
+}
+
+/* The golden set's leak_sensitive flags, and a campaign's, are true of the
+ * stored keys: e.g. fp8 e5m2 with a tiny static scale saturates the
+ * boosted key, whose lead is then gone, so its case is not flagged. */
+Test(golden_set, leak_sensitive_holds_on_stored_keys, .timeout = 120)
+{
+    int leaks = 0, quantized = 0;
+    for (int m = 0; m < KVC_MODE_COUNT; m++) {
+        kvc_golden_file f;
+        char err[512], what[96];
+        cr_assert_eq(kvc_golden_standard((kvc_mode)m, &f, err, sizeof err), 0,
+                     "%s", err);
+        for (int i = 0; i < f.num_tests; i++) {
+            snprintf(what, sizeof what, "%s tcId %d",
+                     kvc_golden_file_name((kvc_mode)m), f.tests[i].tc_id);
+            if (f.tests[i].result == KVC_EXPECT_INVALID)
+                continue;
+            int n = check_leaks_stored(&f.tests[i].c, what);
+            leaks += n;
+            quantized += n > 0 && f.tests[i].c.prob.quant.dtype != KVC_KV_F32;
+        }
+        kvc_golden_free(&f);
+    }
+    for (uint64_t i = 0; i < 1500; i++) {
+        kvc_case c;
+        char err[512], what[96];
+        cr_assert_eq(kvc_case_generate(7, i, -1, &c, err, sizeof err), 0, "%s", err);
+        snprintf(what, sizeof what, "campaign seed 7 case %llu", (unsigned long long)i);
+        int n = check_leaks_stored(&c, what);
+        leaks += n;
+        quantized += n > 0 && c.prob.quant.dtype != KVC_KV_F32;
+        kvc_case_free(&c);
+    }
+    cr_expect_gt(leaks, 100);
+    cr_expect_gt(quantized, 10, "no leak-sensitive case with a quantized cache");
 }

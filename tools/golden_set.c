@@ -38,6 +38,38 @@ int kvc_golden_append(kvc_golden_file *f, kvc_golden_test *t)
     return 0;
 }
 
+/* Whether a paged or QEfficient case has a table entry that is not a block
+ * id (-1, as engines free it) wholly below the sliding window of its
+ * sequence: kvattn.h says such entries are never read and may hold
+ * anything, so a test that has one is valid, flagged freed_below_window
+ * wherever it comes from (a named case, the random cover, a mutation). */
+static int has_freed_below_window(const kvc_case *c)
+{
+    const kvc_problem *p = &c->prob;
+    const kvc_layout *L = &c->layout;
+    int W = p->cfg.window_left, B = L->block_size, M = L->max_blocks_per_seq;
+    if (c->spec.mode == KVC_MODE_BLOCKED || W < 0 || B < 1)
+        return 0;
+    for (int s = 0; s < p->num_seqs; s++) {
+        int64_t lo = (int64_t)p->ctx_len[s] - W; /* first key any row sees */
+        for (int b = 0; b < M && (int64_t)(b + 1) * B <= lo; b++) {
+            int id = L->block_table[(int64_t)s * M + b];
+            if (id < 0 || id >= L->num_blocks)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* The flags of a built (or mutated) case, as the golden set records them. */
+static uint64_t golden_flags(const kvc_case *c)
+{
+    uint64_t f = c->flags;
+    if (has_freed_below_window(c))
+        f |= 1ull << KVC_FLAG_FREED_BELOW_WINDOW;
+    return f;
+}
+
 /* Start a test from a spec: build, set id/comment/flags. */
 static int test_from_spec(kvc_golden_test *t, const kvc_case_spec *spec,
                           uint64_t value_seed, const char *comment,
@@ -47,7 +79,7 @@ static int test_from_spec(kvc_golden_test *t, const kvc_case_spec *spec,
     if (kvc_case_build(spec, value_seed, &t->c, err, errlen) != 0)
         return -1;
     snprintf(t->comment, sizeof t->comment, "%s", comment);
-    t->flags = t->c.flags;
+    t->flags = golden_flags(&t->c);
     t->result = KVC_EXPECT_VALID;
     return 0;
 }
@@ -286,6 +318,27 @@ static void m_free_below_window(kvc_case *c)
     }
 }
 
+/* head_dim 1, Hkv 2, block size 3 (f32, NHD): the shape of m_unnested. */
+static void spec_unnested(kvc_case_spec *s)
+{
+    s->cfg.head_dim = 1;
+    s->cfg.scale = 1.0f;
+    s->block_size = 3;
+    s->ctx_len[0] = 7;
+    s->q_len[0] = 2;
+}
+/* Slot stride 2 (3 slots span 5 units) under head stride 3: the rows
+ * h*3 + t*2 are 0, 2, 4 and 3, 5, 7, disjoint, but the head stride is
+ * smaller than the slots' extent, so the strides do not nest; blocks of 8. */
+static void m_unnested(kvc_case *c)
+{
+    kvc_layout *L = &c->layout;
+    L->stride_slot = 2;
+    L->stride_head = 3;
+    L->stride_block = 8;
+    L->pool_elems = L->num_blocks * L->stride_block;
+}
+
 static void m_k_scale_zero(kvc_case *c) { c->prob.quant.k_scale = 0.0f; }
 static void m_v_global_nan(kvc_case *c) { c->prob.quant.v_scale = NAN; }
 static void m_k_head_negative(kvc_case *c)
@@ -341,9 +394,9 @@ static const mutation mutations[] = {
     {KVC_MODE_PAGED, KVC_FLAG_BAD_KV_FORMAT, KVC_EXPECT_INVALID,
      "KVA_ERR_FORMAT", "nvfp4 cache whose V global scale is NaN", spec_nvfp4,
      m_v_global_nan},
-    {KVC_MODE_PAGED, KVC_FLAG_FREED_BELOW_WINDOW, KVC_EXPECT_ACCEPTABLE, "",
+    {KVC_MODE_PAGED, KVC_FLAG_FREED_BELOW_WINDOW, KVC_EXPECT_VALID, "",
      "table entries wholly below the sliding window are -1 (freed, as engines "
-     "do); a kernel may refuse them or must ignore them",
+     "do): kvattn.h says they are never read, so a kernel must accept them",
      spec_window, m_free_below_window},
     {KVC_MODE_BLOCKED, KVC_FLAG_BAD_TILE_COUNT, KVC_EXPECT_INVALID,
      "KVA_ERR_SHAPE", "num_kv_blocks is 0", NULL, m_zero_tiles},
@@ -366,6 +419,12 @@ static const mutation mutations[] = {
     {KVC_MODE_QEFF, KVC_FLAG_BAD_KV_FORMAT, KVC_EXPECT_INVALID,
      "KVA_ERR_FORMAT", "int8 cache whose K scale of KV head 1 is negative",
      spec_int8_head, m_k_head_negative},
+    /* new mutations go last: each draws its values from its index */
+    {KVC_MODE_PAGED, KVC_FLAG_UNNESTED_STRIDES, KVC_EXPECT_ACCEPTABLE,
+     "KVA_ERR_SHAPE",
+     "strides that keep the rows disjoint but do not nest (head_dim 1, Hkv 2, "
+     "block 3, strideSlot 2, strideHead 3, strideBlock 8): kvattn.h lets a "
+     "kernel refuse them or serve them", spec_unnested, m_unnested},
 };
 
 static int add_mutations(kvc_golden_file *f, kvc_mode mode, char *err,
@@ -384,7 +443,7 @@ static int add_mutations(kvc_golden_file *f, kvc_mode mode, char *err,
                            m->comment, err, errlen) != 0)
             return -1;
         m->mutate(&t.c);
-        t.flags = t.c.flags | 1ull << m->flag;
+        t.flags = golden_flags(&t.c) | 1ull << m->flag;
         t.result = m->result;
         snprintf(t.error, sizeof t.error, "%s", m->error);
         if (add_test(f, &t, err, errlen) != 0)

@@ -180,7 +180,6 @@ static unsigned allowed_statuses(const kvc_golden_test *t)
         {KVC_FLAG_QEFF_SLOT_ID_MISMATCH, 1u << KVA_ERR_CONVENTION},
         {KVC_FLAG_BAD_TILE_COUNT, 1u << KVA_ERR_SHAPE},
         {KVC_FLAG_BAD_KV_FORMAT, (1u << KVA_ERR_FORMAT) | (1u << KVA_ERR_NULL)},
-        {KVC_FLAG_FREED_BELOW_WINDOW, 1u << KVA_ERR_BLOCK},
     };
     unsigned allowed = 0;
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
