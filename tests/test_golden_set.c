@@ -602,3 +602,61 @@ Test(golden_set, leak_sensitive_holds_on_stored_keys, .timeout = 120)
     cr_expect_gt(leaks, 100);
     cr_expect_gt(quantized, 10, "no leak-sensitive case with a quantized cache");
 }
+
+/* ---- sizes and shapes beyond the small cases ---- */
+
+/* FORMAT.md, "Size budget": the whole of golden/vectors stays below this. */
+#define GOLDEN_BUDGET_BYTES 5000000L
+
+Test(golden_set, larger_shapes_within_the_size_budget)
+{
+    glob_t g;
+    cr_assert_eq(glob("golden/vectors/*.json", 0, NULL, &g), 0);
+    cr_assert_eq(glob("golden/vectors/merge/*.json", GLOB_APPEND, NULL, &g), 0);
+    long bytes = 0;
+    int hkv[9] = {0}, prefill64 = 0, decode4k = 0, b128 = 0, b48 = 0,
+        more_tiles = 0;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        FILE *fp = fopen(g.gl_pathv[i], "rb");
+        cr_assert_not_null(fp);
+        fseek(fp, 0, SEEK_END);
+        bytes += ftell(fp);
+        fclose(fp);
+        if (strstr(g.gl_pathv[i], "/merge/"))
+            continue;
+        kvc_golden_file f;
+        char err[512];
+        cr_assert_eq(kvc_golden_read(g.gl_pathv[i], &f, err, sizeof err), 0,
+                     "%s", err);
+        for (int j = 0; j < f.num_tests; j++) {
+            const kvc_golden_test *t = &f.tests[j];
+            const kvc_problem *p = &t->c.prob;
+            if (t->result != KVC_EXPECT_VALID)
+                continue;
+            if (p->cfg.num_kv_heads <= 8)
+                hkv[p->cfg.num_kv_heads]++;
+            for (int s = 0; s < p->num_seqs; s++) {
+                prefill64 += p->q_len[s] >= 64;
+                decode4k += p->q_len[s] == 1 && kvc_kv_len(p, s) >= 4000;
+            }
+            if (t->c.spec.mode == KVC_MODE_BLOCKED)
+                more_tiles += t->c.spec.num_kv_blocks > t->c.spec.cache_len;
+            else {
+                b128 += t->c.layout.block_size == 128;
+                b48 += t->c.layout.block_size == 48;
+            }
+        }
+        kvc_golden_free(&f);
+    }
+    globfree(&g);
+    cr_expect_leq(bytes, GOLDEN_BUDGET_BYTES, "golden/vectors holds %ld bytes, "
+                  "over the budget of FORMAT.md", bytes);
+    cr_expect_gt(hkv[3], 2, "Hkv 3 in every file");
+    cr_expect_gt(hkv[5], 0);
+    cr_expect_gt(hkv[6], 1);
+    cr_expect_gt(prefill64, 1, "no sequence with >= 64 query rows");
+    cr_expect_gt(decode4k, 0, "no decode over >= 4000 keys");
+    cr_expect_gt(b128, 0, "no block size 128");
+    cr_expect_gt(b48, 0, "no block size 48");
+    cr_expect_gt(more_tiles, 0, "no valid blocked test with numKvBlocks > cacheLen");
+}

@@ -452,6 +452,93 @@ static int add_mutations(kvc_golden_file *f, kvc_mode mode, char *err,
     return 0;
 }
 
+/* ---- shapes the named cases and the small random cover leave out ---- */
+
+typedef struct extra_case {
+    kvc_mode mode;
+    const char *comment;
+    void (*spec)(kvc_case_spec *s);
+    void (*mutate)(kvc_case *c); /* after the build, or NULL */
+} extra_case;
+
+static void seqs(kvc_case_spec *s, int n, const int *ctx, const int *q)
+{
+    s->num_seqs = n;
+    for (int i = 0; i < n; i++) {
+        s->ctx_len[i] = ctx[i];
+        s->q_len[i] = q[i];
+    }
+}
+static void heads(kvc_case_spec *s, int hq, int hkv)
+{
+    s->cfg.num_q_heads = hq;
+    s->cfg.num_kv_heads = hkv;
+}
+static void x_hkv3(kvc_case_spec *s) { heads(s, 6, 3); seqs(s, 2, (int[]){21, 0}, (int[]){1, 5}); }
+static void x_hkv5(kvc_case_spec *s) { heads(s, 10, 5); s->cfg.head_dim = 8; s->cfg.scale = 0.35f; seqs(s, 2, (int[]){33, 16}, (int[]){2, 1}); }
+static void x_hkv6(kvc_case_spec *s) { heads(s, 12, 6); s->cfg.head_dim = 8; s->cfg.scale = 0.35f; s->hnd = 1; }
+static void x_prefill_64(kvc_case_spec *s) { seqs(s, 1, (int[]){0}, (int[]){72}); }
+static void x_chunk_64(kvc_case_spec *s) { s->cfg.window_left = 40; seqs(s, 2, (int[]){100, 3}, (int[]){64, 1}); }
+static void x_decode_4k(kvc_case_spec *s)
+{
+    heads(s, 2, 1);
+    s->cfg.head_dim = 4;
+    s->cfg.scale = 0.5f;
+    seqs(s, 1, (int[]){4000}, (int[]){1});
+}
+static void x_block_128(kvc_case_spec *s) { s->block_size = 128; seqs(s, 2, (int[]){300, 127}, (int[]){2, 1}); }
+static void x_block_48(kvc_case_spec *s) { s->block_size = 48; s->hnd = 1; seqs(s, 2, (int[]){95, 48}, (int[]){2, 49}); }
+static void x_blocked_prefill_64(kvc_case_spec *s) { s->cache_len = 200; s->num_kv_blocks = 3; seqs(s, 1, (int[]){100}, (int[]){64}); }
+static void x_blocked_tiles(kvc_case_spec *s) { s->cache_len = 21; s->num_kv_blocks = 21; seqs(s, 2, (int[]){12, 0}, (int[]){3, 5}); }
+/* kvattn.h: tiles of ceil(CL / nkb) = 1 position past nkb = CL; the tiles
+ * past position CL - 1 are empty and change nothing */
+static void m_more_tiles(kvc_case *c) { c->spec.num_kv_blocks = 2 * c->spec.cache_len + 3; }
+
+static const extra_case extras[] = {
+    {KVC_MODE_PAGED, "Hkv 3 (GQA 6/3): a KV head count that is not a power of two", x_hkv3, NULL},
+    {KVC_MODE_PAGED, "Hkv 5 (GQA 10/5), head_dim 8", x_hkv5, NULL},
+    {KVC_MODE_PAGED, "Hkv 6 (GQA 12/6), head_dim 8, HND", x_hkv6, NULL},
+    {KVC_MODE_PAGED, "prefill of 72 query rows (more than one 64-row query block) over 5 blocks", x_prefill_64, NULL},
+    {KVC_MODE_PAGED, "a 64-token chunk after 100 cached tokens with a 41-token window, beside a decode", x_chunk_64, NULL},
+    {KVC_MODE_PAGED, "decode over 4001 keys with small heads (head_dim 4, MQA 2/1): split-KV territory", x_decode_4k, NULL},
+    {KVC_MODE_PAGED, "block size 128: a decode and a chunk crossing into the third block", x_block_128, NULL},
+    {KVC_MODE_PAGED, "block size 48 (not a power of two), HND: chunks ending on and crossing block edges", x_block_48, NULL},
+    {KVC_MODE_BLOCKED, "blocked: Hkv 3 (GQA 6/3)", x_hkv3, NULL},
+    {KVC_MODE_BLOCKED, "blocked: a 64-row chunk over a 200-position cache in 3 tiles", x_blocked_prefill_64, NULL},
+    {KVC_MODE_BLOCKED, "blocked: numKvBlocks 45 > cacheLen 21: tiles of one position, the last 24 empty", x_blocked_tiles, m_more_tiles},
+    {KVC_MODE_QEFF, "QEfficient with Hkv 3 (GQA 6/3)", x_hkv3, NULL},
+    {KVC_MODE_QEFF, "QEfficient with Hkv 6 (GQA 12/6), head_dim 8, HND", x_hkv6, NULL},
+};
+
+static int add_extras(kvc_golden_file *f, kvc_mode mode, char *err,
+                      size_t errlen)
+{
+    for (size_t i = 0; i < sizeof extras / sizeof extras[0]; i++) {
+        const extra_case *x = &extras[i];
+        if (x->mode != mode)
+            continue;
+        kvc_case_spec spec = kvc_named_base(mode);
+        x->spec(&spec);
+        if (mode == KVC_MODE_QEFF) {
+            int mq = 1;
+            for (int s = 0; s < spec.num_seqs; s++)
+                mq = spec.q_len[s] > mq ? spec.q_len[s] : mq;
+            spec.qeff_max_q = mq;
+        }
+        kvc_golden_test t;
+        if (test_from_spec(&t, &spec, kvc_case_seed(KVC_GOLDEN_SEED, 2000 + i),
+                           x->comment, err, errlen) != 0)
+            return -1;
+        if (x->mutate) {
+            x->mutate(&t.c);
+            t.flags = golden_flags(&t.c);
+        }
+        if (add_test(f, &t, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int kvc_golden_standard(kvc_mode mode, kvc_golden_file *f, char *err,
                         size_t errlen)
 {
@@ -462,7 +549,8 @@ int kvc_golden_standard(kvc_mode mode, kvc_golden_file *f, char *err,
     if (add_named(f, mode, err, errlen) != 0 ||
         add_cover(f, mode, err, errlen) != 0 ||
         add_formats(f, mode, err, errlen) != 0 ||
-        add_mutations(f, mode, err, errlen) != 0) {
+        add_mutations(f, mode, err, errlen) != 0 ||
+        add_extras(f, mode, err, errlen) != 0) {
         kvc_golden_free(f);
         return -1;
     }
