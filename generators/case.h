@@ -147,6 +147,8 @@ enum {
     KVC_FLAG_UNNESTED_STRIDES,      /* paged strides whose rows are disjoint
                                        but do not nest (kvattn.h: a kernel
                                        may refuse them) */
+    KVC_FLAG_OVERLAPPING_STRIDES,   /* paged strides that make two rows
+                                       overlap: must be refused */
     KVC_FLAG_ALL_COUNT
 };
 

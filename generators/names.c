@@ -71,6 +71,7 @@ static const char *const flag_names[KVC_FLAG_ALL_COUNT] = {
     [KVC_FLAG_FREED_BELOW_WINDOW] = "freed_below_window",
     [KVC_FLAG_BAD_KV_FORMAT] = "bad_kv_format",
     [KVC_FLAG_UNNESTED_STRIDES] = "unnested_strides",
+    [KVC_FLAG_OVERLAPPING_STRIDES] = "overlapping_strides",
 };
 static const char *const scale_family_names[KVC_SCALES_COUNT] = {
     "calibrated", "pow2", "huge", "tiny"};

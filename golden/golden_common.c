@@ -307,6 +307,11 @@ static const kvcg_note flag_notes[KVC_FLAG_ALL_COUNT] = {
         "what lies inside it). kernels/kvattn.h lets a kernel refuse such a "
         "layout (KVA_ERR_SHAPE) even though its rows do not overlap; one that "
         "accepts it must address every row by its three strides."},
+    [KVC_FLAG_OVERLAPPING_STRIDES] = {B_INPUT,
+        "A paged cache (layout \"strided\") whose strides make two (block, "
+        "slot, head) rows overlap: writing one would overwrite the other. "
+        "kernels/kvattn.h forbids it; the implementation must refuse "
+        "(kvcheck's kernels: KVA_ERR_SHAPE) before writing anything."},
     [KVC_FLAG_BAD_BLOCK_ID] = {B_INPUT,
         "A block-table entry that a visible position needs is -1 or outside "
         "[0, numBlocks). The kernel must refuse the call (block error) "

@@ -1296,9 +1296,10 @@ static int64_t scale_strides(const gcfg *g, int64_t want[3])
 /* Rows of a "strided" layout (at most this many are checked one by one). */
 #define STRIDED_MAX_ROWS ((int64_t)1 << 20)
 
-/* A "strided" layout's own strides: no two (block, slot, head) rows of R
- * units overlap and every row lies inside poolElems (kvattn.h's contract;
- * whether they nest is the implementation's business). */
+/* A "strided" layout's own strides: every row lies inside poolElems, and
+ * (but in an invalid test, which may break it on purpose) no two (block,
+ * slot, head) rows of R units overlap (kvattn.h's contract; whether they
+ * nest is the implementation's business). */
 static int check_strided_rows(rd *r, const tparse *tp)
 {
     const gcfg *g = tp->g;
@@ -1316,7 +1317,7 @@ static int check_strided_rows(rd *r, const tparse *tp)
         at[i] = (i / (B * H)) * tp->sb + (i / H % B) * tp->ss + (i % H) * tp->sh;
     qsort(at, (size_t)n, sizeof *at, cmp_i64);
     int64_t bad = -1;
-    for (int64_t i = 1; i < n && bad < 0; i++)
+    for (int64_t i = 1; i < n && bad < 0 && tp->usable; i++)
         if (at[i] - at[i - 1] < R)
             bad = at[i];
     int64_t end = at[n - 1] + R;

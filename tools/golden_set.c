@@ -339,6 +339,14 @@ static void m_unnested(kvc_case *c)
     L->pool_elems = L->num_blocks * L->stride_block;
 }
 
+/* The shape of m_unnested with head stride 2 = slot stride: head 1 of
+ * slot t is head 0 of slot t + 1. */
+static void m_overlapping(kvc_case *c)
+{
+    m_unnested(c);
+    c->layout.stride_head = 2;
+}
+
 static void m_k_scale_zero(kvc_case *c) { c->prob.quant.k_scale = 0.0f; }
 static void m_v_global_nan(kvc_case *c) { c->prob.quant.v_scale = NAN; }
 static void m_k_head_negative(kvc_case *c)
@@ -425,6 +433,11 @@ static const mutation mutations[] = {
      "strides that keep the rows disjoint but do not nest (head_dim 1, Hkv 2, "
      "block 3, strideSlot 2, strideHead 3, strideBlock 8): kvattn.h lets a "
      "kernel refuse them or serve them", spec_unnested, m_unnested},
+    {KVC_MODE_PAGED, KVC_FLAG_OVERLAPPING_STRIDES, KVC_EXPECT_INVALID,
+     "KVA_ERR_SHAPE",
+     "strides that make rows overlap (head_dim 1, Hkv 2, block 3, strideSlot "
+     "2, strideHead 2: head 1 of slot t is head 0 of slot t + 1)",
+     spec_unnested, m_overlapping},
 };
 
 static int add_mutations(kvc_golden_file *f, kvc_mode mode, char *err,

@@ -179,6 +179,7 @@ static unsigned allowed_statuses(const kvc_golden_test *t)
         {KVC_FLAG_QEFF_CROSSING_WRITE, 1u << KVA_ERR_CONVENTION},
         {KVC_FLAG_QEFF_SLOT_ID_MISMATCH, 1u << KVA_ERR_CONVENTION},
         {KVC_FLAG_BAD_TILE_COUNT, 1u << KVA_ERR_SHAPE},
+        {KVC_FLAG_OVERLAPPING_STRIDES, 1u << KVA_ERR_SHAPE},
         {KVC_FLAG_BAD_KV_FORMAT, (1u << KVA_ERR_FORMAT) | (1u << KVA_ERR_NULL)},
     };
     unsigned allowed = 0;
