@@ -61,8 +61,7 @@ static int has_freed_below_window(const kvc_case *c)
     return 0;
 }
 
-/* The flags of a built (or mutated) case, as the golden set records them. */
-static uint64_t golden_flags(const kvc_case *c)
+uint64_t kvc_golden_flags(const kvc_case *c)
 {
     uint64_t f = c->flags;
     if (has_freed_below_window(c))
@@ -79,7 +78,7 @@ static int test_from_spec(kvc_golden_test *t, const kvc_case_spec *spec,
     if (kvc_case_build(spec, value_seed, &t->c, err, errlen) != 0)
         return -1;
     snprintf(t->comment, sizeof t->comment, "%s", comment);
-    t->flags = golden_flags(&t->c);
+    t->flags = kvc_golden_flags(&t->c);
     t->result = KVC_EXPECT_VALID;
     return 0;
 }
@@ -456,7 +455,7 @@ static int add_mutations(kvc_golden_file *f, kvc_mode mode, char *err,
                            m->comment, err, errlen) != 0)
             return -1;
         m->mutate(&t.c);
-        t.flags = golden_flags(&t.c) | 1ull << m->flag;
+        t.flags = kvc_golden_flags(&t.c) | 1ull << m->flag;
         t.result = m->result;
         snprintf(t.error, sizeof t.error, "%s", m->error);
         if (add_test(f, &t, err, errlen) != 0)
@@ -544,7 +543,7 @@ static int add_extras(kvc_golden_file *f, kvc_mode mode, char *err,
             return -1;
         if (x->mutate) {
             x->mutate(&t.c);
-            t.flags = golden_flags(&t.c);
+            t.flags = kvc_golden_flags(&t.c);
         }
         if (add_test(f, &t, err, errlen) != 0)
             return -1;

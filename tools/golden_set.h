@@ -31,6 +31,11 @@ const char *kvc_golden_file_name(kvc_mode mode);
 int kvc_golden_standard(kvc_mode mode, kvc_golden_file *f, char *err,
                         size_t errlen);
 
+/* The flags a golden test of the built case c carries: c->flags, plus
+ * freed_below_window when a table entry wholly below a sequence's sliding
+ * window is no block id (kvattn.h: never read; the test stays valid). */
+uint64_t kvc_golden_flags(const kvc_case *c);
+
 /* Append one test (taking ownership of its contents; *t is zeroed) to f.
  * Returns 0 or -1 (out of memory; t is freed). */
 int kvc_golden_append(kvc_golden_file *f, kvc_golden_test *t);

@@ -9,6 +9,7 @@
 #include "../generators/shrink.h"
 #include "campaign.h"
 #include "claim.h"
+#include "golden_set.h"
 #include "shell_quote.h"
 
 /* What a failure is made of, beyond its outcome kind: shrinking keeps it,
@@ -128,7 +129,7 @@ static int write_file(const kvc_case_spec *spec, uint64_t value_seed,
     if (kvc_case_build(spec, value_seed, &t.c, err, errlen) != 0)
         return -1;
     t.tc_id = 1;
-    t.flags = t.c.flags;
+    t.flags = kvc_golden_flags(&t.c);
     t.result = KVC_EXPECT_VALID;
     snprintf(t.comment, sizeof t.comment, "%s", comment);
     int rc = kvc_golden_expect(&t, err, errlen);
