@@ -81,8 +81,8 @@ int kvcg_fill_values(kvcg_ctx *x);              /* values.c; -1 OOM */
 int kvcg_format_edges(kvcg_ctx *x);             /* formats.c; -1 OOM */
 void kvcg_boost_leaks(kvcg_ctx *x);             /* leak.c */
 /* After kvcg_choose_scales: keep only the leaks that hold on the stored
- * keys (leak.c); -1 out of memory. */
-int kvcg_record_leaks(kvcg_ctx *x);
+ * keys (leak.c; none when the store cannot be computed). */
+void kvcg_record_leaks(kvcg_ctx *x);
 void kvcg_choose_scales(kvcg_ctx *x);           /* formats.c */
 int kvcg_build_layout(kvcg_ctx *x);             /* layout.c; -1 OOM */
 int kvcg_build_qeff(kvcg_ctx *x);               /* layout.c; -1 OOM */

@@ -150,20 +150,23 @@ void kvcg_boost_leaks(kvcg_ctx *x)
     keep_holding(c, p);
 }
 
-int kvcg_record_leaks(kvcg_ctx *x)
+void kvcg_record_leaks(kvcg_ctx *x)
 {
     kvc_case *c = x->c;
     if (c->num_leaks == 0 || c->prob.quant.dtype == KVC_KV_F32)
-        return 0; /* f32 stores the logical keys: boosting checked them */
+        return; /* f32 stores the logical keys: boosting checked them */
     kvc_kv_store st;
     char err[160];
-    if (kvc_problem_check(&c->prob, err, sizeof err) != 0)
-        return 0; /* kvc_case_build refuses the case, with this message */
-    if (kvc_kv_store_compute(&c->prob, &st, err, sizeof err) != 0)
-        return -1; /* out of memory: the problem passed its check */
+    if (kvc_kv_store_compute(&c->prob, &st, err, sizeof err) != 0) {
+        /* out of memory, or a problem kvc_case_build then refuses with its
+         * own message: record no leak rather than an unchecked one */
+        for (int t = 0; t < c->num_leaks; t++)
+            c->leaks[t] = (kvc_leak){0, 0, 0, 0};
+        c->num_leaks = 0;
+        return;
+    }
     kvc_problem stored = c->prob; /* a view: the same tensors, stored keys */
     stored.k = st.k;
     keep_holding(c, &stored);
     kvc_kv_store_free(&st);
-    return 0;
 }
