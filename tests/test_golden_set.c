@@ -14,6 +14,7 @@
 #include "../oracle/kv_store.h"
 #include "../tools/golden_set.h"
 #include "../tools/golden_verify.h"
+#include "../tools/kernel_lib.h"
 #include "planted_kernels.h"
 
 typedef struct set_summary {
@@ -659,4 +660,34 @@ Test(golden_set, larger_shapes_within_the_size_budget)
     cr_expect_gt(b128, 0, "no block size 128");
     cr_expect_gt(b48, 0, "no block size 48");
     cr_expect_gt(more_tiles, 0, "no valid blocked test with numKvBlocks > cacheLen");
+}
+
+/* The other side of acceptable: a kernel that serves unnested strides
+ * (examples/half_acc_kernel.c addresses every row by its three strides and
+ * does not check that they nest) must match expected, and does. */
+Test(golden_set, acceptable_strides_served_by_an_accepting_kernel, .timeout = 60)
+{
+    kvc_kernel k;
+    void *h = NULL;
+    char err[512];
+    cr_assert_eq(kvc_kernel_load(KVC_BUILD_DIR "/examples/libhalf_acc.so", &k,
+                                 &h, err, sizeof err), 0, "%s (make all builds it)", err);
+    kvc_golden_file f;
+    cr_assert_eq(kvc_golden_read("golden/vectors/paged_attention.json", &f, err,
+                                 sizeof err), 0, "%s", err);
+    int served = 0;
+    for (int i = 0; i < f.num_tests; i++) {
+        const kvc_golden_test *t = &f.tests[i];
+        if (!(t->flags >> KVC_FLAG_UNNESTED_STRIDES & 1))
+            continue;
+        kvc_result r;
+        cr_expect_eq(kvc_golden_run_test(t, &k, &r), KVC_PASS, "tcId %d: %s",
+                     t->tc_id, r.message);
+        cr_expect_eq(r.refused, KVA_OK, "tcId %d: the example kernel refused",
+                     t->tc_id);
+        served++;
+    }
+    kvc_golden_free(&f);
+    kvc_kernel_unload(h);
+    cr_assert_gt(served, 0);
 }
