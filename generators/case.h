@@ -145,6 +145,11 @@ enum {
     KVC_FLAG_BAD_KV_FORMAT,         /* a cache format the kernel must
                                        refuse: nvfp4 with head_dim % 16,
                                        a static scale 0, negative or NaN */
+    KVC_FLAG_UNNESTED_STRIDES,      /* paged strides whose rows are disjoint
+                                       but do not nest (kvattn.h: a kernel
+                                       may refuse them) */
+    KVC_FLAG_OVERLAPPING_STRIDES,   /* paged strides that make two rows
+                                       overlap: must be refused */
     /* From here on: only the campaign's invalid variants have these (no
      * golden vector does: the committed set stays as it was). */
     KVC_FLAG_BAD_PARAM,             /* scale not finite, softcap < 0 or

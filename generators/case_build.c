@@ -5,7 +5,8 @@
  * Steps, each drawing from the one value RNG in this order:
  *   validate -> problem alloc -> sharing -> masks (masks.c) -> values
  *   (values.c) -> format edges (formats.c) -> leak boosting (leak.c) ->
- *   static scales (formats.c) -> layout (layout.c) -> QEfficient inputs ->
+ *   static scales (formats.c) -> leaks that hold on the stored keys
+ *   (leak.c, draws nothing) -> layout (layout.c) -> QEfficient inputs ->
  *   flags (flags.c, computed from the built case).
  */
 #include "gen_internal.h"
@@ -111,6 +112,7 @@ int kvc_case_build(const kvc_case_spec *spec, uint64_t value_seed,
     if (spec->leak_sensitive)
         kvcg_boost_leaks(&x);
     kvcg_choose_scales(&x);
+    kvcg_record_leaks(&x);
     if (kvcg_build_layout(&x) != 0)
         goto oom;
     if (kvcg_build_qeff(&x) != 0)

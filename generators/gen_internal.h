@@ -80,6 +80,9 @@ void kvcg_fill_masks(kvcg_ctx *x);              /* masks.c */
 int kvcg_fill_values(kvcg_ctx *x);              /* values.c; -1 OOM */
 int kvcg_format_edges(kvcg_ctx *x);             /* formats.c; -1 OOM */
 void kvcg_boost_leaks(kvcg_ctx *x);             /* leak.c */
+/* After kvcg_choose_scales: keep only the leaks that hold on the stored
+ * keys (leak.c; none when the store cannot be computed). */
+void kvcg_record_leaks(kvcg_ctx *x);
 void kvcg_choose_scales(kvcg_ctx *x);           /* formats.c */
 int kvcg_build_layout(kvcg_ctx *x);             /* layout.c; -1 OOM */
 int kvcg_build_qeff(kvcg_ctx *x);               /* layout.c; -1 OOM */

@@ -19,13 +19,25 @@
  * score (0 for a row with no visible key). A boost can raise another row's
  * maximum, so up to four passes re-boost; then every target is checked once
  * more and only those whose key exceeds its row's maximum by >= 20 are
- * recorded in kvc_case.leaks (so the record is exactly true). The key may be
- * visible to other rows (e.g. p + 1 to the row at p + 1), where it is an
- * ordinary large score. With soft-capping the +20 holds before the cap.
+ * kept. The key may be visible to other rows (e.g. p + 1 to the row at
+ * p + 1), where it is an ordinary large score. With soft-capping the +20
+ * holds before the cap.
+ *
+ * A reduced-precision cache changes the keys a kernel sees: saturation
+ * (a tiny static scale) or underflow can shrink a boosted key's lead to
+ * nothing. So once the static scales are final, kvcg_record_leaks checks
+ * every target again on the *stored* keys (fp32(decode(code) * scale),
+ * computed by the oracle's store, oracle/kv_store.h, from the format's
+ * written rules) and keeps in kvc_case.leaks, hence in the flag
+ * leak_sensitive, only those that lead by >= 20 there too (so the record is
+ * exactly true of what a kernel computes on).
  */
 #include "gen_internal.h"
 
 #include <math.h>
+#include <stdio.h>
+
+#include "../oracle/kv_store.h"
 
 static void add_target(kvcg_ctx *x, int s, int i, int g, int j)
 {
@@ -67,6 +79,22 @@ static int boost(kvc_problem *p, const kvc_leak *L)
     for (int d = 0; d < D; d++)
         kv[d] = (float)((double)kv[d] + t * qv[d]);
     return 1;
+}
+
+/* Keep (in order) the targets whose key leads its row by >= 20 in the keys
+ * of p; clear the rest. */
+static void keep_holding(kvc_case *c, const kvc_problem *p)
+{
+    int kept = 0;
+    for (int t = 0; t < c->num_leaks; t++) {
+        const kvc_leak *L = &c->leaks[t];
+        double cur = kvcg_raw_score(p, L->seq, L->token, L->head, L->key);
+        if (cur >= row_ref(p, L) + 20.0)
+            c->leaks[kept++] = *L;
+    }
+    for (int t = kept; t < c->num_leaks; t++)
+        c->leaks[t] = (kvc_leak){0, 0, 0, 0};
+    c->num_leaks = kept;
 }
 
 void kvcg_boost_leaks(kvcg_ctx *x)
@@ -119,15 +147,26 @@ void kvcg_boost_leaks(kvcg_ctx *x)
         if (!changed)
             break;
     }
-    /* record only what holds */
-    int kept = 0;
-    for (int t = 0; t < c->num_leaks; t++) {
-        const kvc_leak *L = &c->leaks[t];
-        double cur = kvcg_raw_score(p, L->seq, L->token, L->head, L->key);
-        if (cur >= row_ref(p, L) + 20.0)
-            c->leaks[kept++] = *L;
+    keep_holding(c, p);
+}
+
+void kvcg_record_leaks(kvcg_ctx *x)
+{
+    kvc_case *c = x->c;
+    if (c->num_leaks == 0 || c->prob.quant.dtype == KVC_KV_F32)
+        return; /* f32 stores the logical keys: boosting checked them */
+    kvc_kv_store st;
+    char err[160];
+    if (kvc_kv_store_compute(&c->prob, &st, err, sizeof err) != 0) {
+        /* out of memory, or a problem kvc_case_build then refuses with its
+         * own message: record no leak rather than an unchecked one */
+        for (int t = 0; t < c->num_leaks; t++)
+            c->leaks[t] = (kvc_leak){0, 0, 0, 0};
+        c->num_leaks = 0;
+        return;
     }
-    for (int t = kept; t < c->num_leaks; t++)
-        c->leaks[t] = (kvc_leak){0, 0, 0, 0};
-    c->num_leaks = kept;
+    kvc_problem stored = c->prob; /* a view: the same tensors, stored keys */
+    stored.k = st.k;
+    keep_holding(c, &stored);
+    kvc_kv_store_free(&st);
 }

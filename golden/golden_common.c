@@ -299,6 +299,19 @@ static const kvcg_note flag_notes[KVC_FLAG_ALL_COUNT] = {
         "negative or NaN, or NVFP4 with a headDim that is not a multiple of "
         "16. The cache write must return an error and change nothing instead "
         "of dividing by zero or reading a partial group."},
+    [KVC_FLAG_UNNESTED_STRIDES] = {B_LAYOUT,
+        "Implementation-defined (acceptable): a paged cache (layout "
+        "\"strided\") whose strides keep every (block, slot, head) row "
+        "disjoint and inside the pool but do not nest (taking the dimensions "
+        "from the smallest stride up, a stride is smaller than the extent of "
+        "what lies inside it). kernels/kvattn.h lets a kernel refuse such a "
+        "layout (KVA_ERR_SHAPE) even though its rows do not overlap; one that "
+        "accepts it must address every row by its three strides."},
+    [KVC_FLAG_OVERLAPPING_STRIDES] = {B_INPUT,
+        "A paged cache (layout \"strided\") whose strides make two (block, "
+        "slot, head) rows overlap: writing one would overwrite the other. "
+        "kernels/kvattn.h forbids it; the implementation must refuse "
+        "(kvcheck's kernels: KVA_ERR_SHAPE) before writing anything."},
     [KVC_FLAG_BAD_BLOCK_ID] = {B_INPUT,
         "A block-table entry that a visible position needs is -1 or outside "
         "[0, numBlocks). The kernel must refuse the call (block error) "

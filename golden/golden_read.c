@@ -337,6 +337,39 @@ typedef struct tensor_ref {
 
 /* {"dtype", "shape", "data"} with the expected dtype and shape, and a
  * base64 string of the right length. Nothing is decoded yet. */
+/* A tensor's shape array: exactly the rank and extents the caller
+ * expects; *n gets their product. */
+static int tensor_shape(rd *r, const cJSON *sh, const char *prefix,
+                        const int64_t *shape, int rank, int64_t *n)
+{
+    fname f;
+    int64_t have = count_children(sh);
+    *n = 1;
+    if (have != rank)
+        return rfail(r, fjoin(&f, prefix, "shape"),
+                     "expected %d dimensions, found %lld", rank, (long long)have);
+    int64_t i = 0;
+    for (const cJSON *c = sh->child; c; c = c->next, i++) {
+        int64_t v = 0;
+        fname g;
+        if (as_int(r, c, findex(&g, fjoin(&f, prefix, "shape"), i), 0,
+                   KVCG_GOLDEN_MAX_INT, &v) != 0)
+            return -1;
+        if (v != shape[i]) {
+            char want[96];
+            size_t o = 0;
+            for (int k = 0; k < rank && o < sizeof want; k++)
+                o += (size_t)snprintf(want + o, sizeof want - o, "%s%lld",
+                                      k ? ", " : "", (long long)shape[k]);
+            return rfail(r, fjoin(&f, prefix, "shape"),
+                         "expected [%s], found %lld at index %lld", want,
+                         (long long)v, (long long)i);
+        }
+        *n *= shape[i]; /* the caller's shapes are within the limits */
+    }
+    return 0;
+}
+
 static int tensor_check(rd *r, const cJSON *x, const char *field, dtype dt,
                         const int64_t *shape, int rank, tensor_ref *out)
 {
@@ -361,29 +394,9 @@ static int tensor_check(rd *r, const cJSON *x, const char *field, dtype dt,
     const cJSON *sh = need(r, x, prefix, "shape", cJSON_IsArray, "an array");
     if (!sh)
         return -1;
-    int64_t have = count_children(sh);
-    if (have != rank)
-        return rfail(r, fjoin(&f, prefix, "shape"),
-                     "expected %d dimensions, found %lld", rank, (long long)have);
-    int64_t n = 1, i = 0;
-    for (const cJSON *c = sh->child; c; c = c->next, i++) {
-        int64_t v = 0;
-        fname g;
-        if (as_int(r, c, findex(&g, fjoin(&f, prefix, "shape"), i), 0,
-                   KVCG_GOLDEN_MAX_INT, &v) != 0)
-            return -1;
-        if (v != shape[i]) {
-            char want[96];
-            size_t o = 0;
-            for (int k = 0; k < rank && o < sizeof want; k++)
-                o += (size_t)snprintf(want + o, sizeof want - o, "%s%lld",
-                                      k ? ", " : "", (long long)shape[k]);
-            return rfail(r, fjoin(&f, prefix, "shape"),
-                         "expected [%s], found %lld at index %lld", want,
-                         (long long)v, (long long)i);
-        }
-        n *= shape[i]; /* the caller's shapes are within the limits */
-    }
+    int64_t n;
+    if (tensor_shape(r, sh, prefix, shape, rank, &n) != 0)
+        return -1;
     const cJSON *data = need(r, x, prefix, "data", cJSON_IsString, "a string");
     if (!data)
         return -1;
@@ -481,6 +494,8 @@ typedef struct gcfg {
     kvc_kv_dtype kv_dtype;           /* the cache format */
     kvc_scale_kind kv_kind;
     int block_size, hnd, stride_pad; /* PAGED, QEFF */
+    int strided;                     /* layout "strided": strides as the
+                                        test's layout states them */
     int cache_len, num_kv_blocks;    /* BLOCKED */
 } gcfg;
 
@@ -551,11 +566,22 @@ static int config_geometry(rd *r, const cJSON *c, gcfg *g)
         g->hnd = 0;
     else if (strcmp(lay, "HND") == 0)
         g->hnd = 1;
+    else if (strcmp(lay, "strided") == 0)
+        g->strided = 1;
     else
-        return rfail(r, fjoin(&f, P, "layout"), "expected \"NHD\" or \"HND\", found \"%s\"",
-                     shown(lay, tmp, sizeof tmp));
-    return get_int32(r, c, P, "stridePad", 0, KVCG_GOLDEN_MAX_STRIDE_PAD,
-                     &g->stride_pad);
+        return rfail(r, fjoin(&f, P, "layout"), "expected \"NHD\", \"HND\" or "
+                     "\"strided\", found \"%s\"", shown(lay, tmp, sizeof tmp));
+    if (get_int32(r, c, P, "stridePad", 0, KVCG_GOLDEN_MAX_STRIDE_PAD,
+                  &g->stride_pad))
+        return -1;
+    if (g->strided && g->stride_pad != 0)
+        return rfail(r, fjoin(&f, P, "stridePad"), "%d with layout \"strided\", "
+                     "whose strides are the test's own: expected 0", g->stride_pad);
+    if (g->strided && (g->kv_kind == KVC_SCALE_TOKEN || g->kv_kind == KVC_SCALE_GROUP))
+        return rfail(r, fjoin(&f, P, "layout"), "\"strided\" with kvScale \"%s\": "
+                     "scale pools follow NHD or HND only",
+                     kvc_scale_kind_name(g->kv_kind));
+    return 0;
 }
 
 /* A group's config, which every test of the group shares: the attention
@@ -714,10 +740,10 @@ static int check_valid_blocked(rd *r, const kvc_golden_test *t)
     const kvc_problem *p = &c->prob;
     int CL = c->spec.cache_len;
     fname f;
-    if (c->spec.num_kv_blocks < 1 || c->spec.num_kv_blocks > CL)
+    if (c->spec.num_kv_blocks < 1) /* above CL: tiles of 1, the rest empty */
         return rfail(r, "config.numKvBlocks",
-                     "%d: a valid test needs 1..cacheLen (%d)",
-                     c->spec.num_kv_blocks, CL);
+                     "%d: a valid test needs numKvBlocks >= 1",
+                     c->spec.num_kv_blocks);
     for (int s = 0; s < p->num_seqs; s++) {
         int64_t ctx = p->ctx_len[s], kv = ctx + p->q_len[s];
         if (kv > CL)
@@ -834,6 +860,72 @@ static const char *elem_at(char *buf, size_t n, int64_t i, int H, int64_t inner)
     return buf;
 }
 
+/* One code array (u16, or u8 widened to u16) of expected; NULL after a
+ * message. */
+static uint16_t *decode_codes(rd *r, const char *field, dtype cdt,
+                              const tensor_ref *tr)
+{
+    if (cdt == DT_U16)
+        return decode_alloc(r, field, DT_U16, tr);
+    uint8_t *b = decode_alloc(r, field, DT_U8, tr);
+    if (!b)
+        return NULL;
+    uint16_t *codes = malloc((size_t)(tr->n > 0 ? tr->n : 1) * sizeof *codes);
+    if (!codes) {
+        free(b);
+        rfail(r, field, "out of memory");
+        return NULL;
+    }
+    for (int64_t i = 0; i < tr->n; i++)
+        codes[i] = b[i];
+    free(b);
+    return codes;
+}
+
+/* expected.kTokenScales / vTokenScales: finite and > 0. */
+static int read_token_scales(rd *r, kvc_golden_test *t, tensor_ref tc[2], int H)
+{
+    char at[96];
+    for (int w = 0; w < 2; w++) {
+        const char *field = w ? "expected.vTokenScales" : "expected.kTokenScales";
+        float *sc = decode_alloc(r, field, DT_F32, &tc[w]);
+        if (!sc)
+            return -1;
+        if (w)
+            t->v_token_scales = sc;
+        else
+            t->k_token_scales = sc;
+        for (int64_t i = 0; i < tc[w].n; i++)
+            if (!(isfinite(sc[i]) && sc[i] > 0.0f))
+                return rfail(r, field, "%s is %g: token scales are finite and > 0",
+                             elem_at(at, sizeof at, i, H, 0), (double)sc[i]);
+    }
+    return 0;
+}
+
+/* expected.kGroupCodes / vGroupCodes: positive finite e4m3 codes. */
+static int read_group_codes(rd *r, kvc_golden_test *t, tensor_ref tc[2], int H,
+                            int D)
+{
+    char at[96];
+    for (int w = 0; w < 2; w++) {
+        const char *field = w ? "expected.vGroupCodes" : "expected.kGroupCodes";
+        uint8_t *gc = decode_alloc(r, field, DT_U8, &tc[w]);
+        if (!gc)
+            return -1;
+        if (w)
+            t->v_group_codes = gc;
+        else
+            t->k_group_codes = gc;
+        for (int64_t i = 0; i < tc[w].n; i++)
+            if (gc[i] < 0x01 || gc[i] > 0x7E)
+                return rfail(r, field, "%s is 0x%02x: a block-scale code is a "
+                             "positive finite e4m3 value (0x01..0x7e)",
+                             elem_at(at, sizeof at, i, H, D / 16), gc[i]);
+    }
+    return 0;
+}
+
 /* Decode the checked code arrays of expected into t (k_codes ... ) and
  * check each value is one a cache of the format can hold: nvfp4 codes are
  * 4-bit, token scales finite and > 0, group codes positive finite e4m3
@@ -848,64 +940,23 @@ static int read_codes(rd *r, kvc_golden_test *t, kvc_kv_dtype kdt,
     char at[96];
     for (int w = 0; w < 2; w++) {
         const char *field = w ? "expected.vCodes" : "expected.kCodes";
-        const tensor_ref *tr = &tc[0][w];
-        uint16_t *codes;
-        if (cdt == DT_U16) {
-            codes = decode_alloc(r, field, DT_U16, tr);
-            if (!codes)
-                return -1;
-        } else {
-            uint8_t *b = decode_alloc(r, field, DT_U8, tr);
-            if (!b)
-                return -1;
-            codes = malloc((size_t)(tr->n > 0 ? tr->n : 1) * sizeof *codes);
-            if (!codes) {
-                free(b);
-                return rfail(r, field, "out of memory");
-            }
-            for (int64_t i = 0; i < tr->n; i++)
-                codes[i] = b[i];
-            free(b);
-        }
+        uint16_t *codes = decode_codes(r, field, cdt, &tc[0][w]);
+        if (!codes)
+            return -1;
         if (w)
             t->v_codes = codes;
         else
             t->k_codes = codes;
-        for (int64_t i = 0; kdt == KVC_KV_NVFP4 && i < tr->n; i++)
+        for (int64_t i = 0; kdt == KVC_KV_NVFP4 && i < tc[0][w].n; i++)
             if (codes[i] > 15)
                 return rfail(r, field, "%s is 0x%02x: nvfp4 codes are 4-bit "
                              "(0..15, one per byte)",
                              elem_at(at, sizeof at, i, H, D), codes[i]);
     }
-    for (int w = 0; kind == KVC_SCALE_TOKEN && w < 2; w++) {
-        const char *field = w ? "expected.vTokenScales" : "expected.kTokenScales";
-        float *sc = decode_alloc(r, field, DT_F32, &tc[1][w]);
-        if (!sc)
-            return -1;
-        if (w)
-            t->v_token_scales = sc;
-        else
-            t->k_token_scales = sc;
-        for (int64_t i = 0; i < tc[1][w].n; i++)
-            if (!(isfinite(sc[i]) && sc[i] > 0.0f))
-                return rfail(r, field, "%s is %g: token scales are finite and > 0",
-                             elem_at(at, sizeof at, i, H, 0), (double)sc[i]);
-    }
-    for (int w = 0; kind == KVC_SCALE_GROUP && w < 2; w++) {
-        const char *field = w ? "expected.vGroupCodes" : "expected.kGroupCodes";
-        uint8_t *gc = decode_alloc(r, field, DT_U8, &tc[2][w]);
-        if (!gc)
-            return -1;
-        if (w)
-            t->v_group_codes = gc;
-        else
-            t->k_group_codes = gc;
-        for (int64_t i = 0; i < tc[2][w].n; i++)
-            if (gc[i] < 0x01 || gc[i] > 0x7E)
-                return rfail(r, field, "%s is 0x%02x: a block-scale code is a "
-                             "positive finite e4m3 value (0x01..0x7e)",
-                             elem_at(at, sizeof at, i, H, D / 16), gc[i]);
-    }
+    if (kind == KVC_SCALE_TOKEN)
+        return read_token_scales(r, t, tc[1], H);
+    if (kind == KVC_SCALE_GROUP)
+        return read_group_codes(r, t, tc[2], H, D);
     return 0;
 }
 
@@ -1280,9 +1331,50 @@ static int64_t scale_strides(const gcfg *g, int64_t want[3])
     return sr;
 }
 
+/* Rows of a "strided" layout (at most this many are checked one by one). */
+#define STRIDED_MAX_ROWS ((int64_t)1 << 20)
+
+/* A "strided" layout's own strides: every row lies inside poolElems, and
+ * (but in an invalid test, which may break it on purpose) no two (block,
+ * slot, head) rows of R units overlap (kvattn.h's contract; whether they
+ * nest is the implementation's business). */
+static int check_strided_rows(rd *r, const tparse *tp)
+{
+    const gcfg *g = tp->g;
+    int64_t B = g->block_size, H = g->cfg.num_kv_heads, D = g->cfg.head_dim;
+    int64_t R = g->kv_dtype == KVC_KV_NVFP4 ? (D + 1) / 2 : D, n;
+    if (!mul_le(tp->nb, B * H, STRIDED_MAX_ROWS))
+        return rfail(r, "layout.numBlocks", "a \"strided\" layout has at most "
+                     "%lld rows (numBlocks x blockSize x numKvHeads)",
+                     (long long)STRIDED_MAX_ROWS);
+    n = tp->nb * B * H;
+    int64_t *at = malloc((size_t)n * sizeof *at);
+    if (!at)
+        return rfail(r, "layout", "out of memory");
+    for (int64_t i = 0; i < n; i++)
+        at[i] = (i / (B * H)) * tp->sb + (i / H % B) * tp->ss + (i % H) * tp->sh;
+    qsort(at, (size_t)n, sizeof *at, cmp_i64);
+    int64_t bad = -1;
+    for (int64_t i = 1; i < n && bad < 0 && tp->usable; i++)
+        if (at[i] - at[i - 1] < R)
+            bad = at[i];
+    int64_t end = at[n - 1] + R;
+    free(at);
+    if (bad >= 0)
+        return rfail(r, "layout.strideSlot", "the strides (block %lld, slot %lld, "
+                     "head %lld) make two rows of %lld units overlap at unit %lld",
+                     (long long)tp->sb, (long long)tp->ss, (long long)tp->sh,
+                     (long long)R, (long long)bad);
+    if (end > tp->pool)
+        return rfail(r, "layout.poolElems", "%lld units, but the last row ends at "
+                     "unit %lld", (long long)tp->pool, (long long)end);
+    return 0;
+}
+
 /* The layout's scalars: block count, strides (exactly those the config
- * describes), pool size, and a BlockedAttention cache's fixed shape. The
- * arrays (table, slots, seed) are read by decode_layout. */
+ * describes, or for "strided" rows that do not overlap), pool size, and a
+ * BlockedAttention cache's fixed shape. The arrays (table, slots, seed) are
+ * read by decode_layout. */
 static int test_layout_geometry(rd *r, tparse *tp)
 {
     const gcfg *g = tp->g;
@@ -1307,6 +1399,8 @@ static int test_layout_geometry(rd *r, tparse *tp)
             return rfail(r, "layout.maxBlocksPerSeq",
                          "expected 1 for a BlockedAttention test, found %d", tp->M);
     }
+    if (g->strided)
+        return check_strided_rows(r, tp);
     int64_t want[3];
     cache_strides(g, want);
     const char *lname = layout_name(g);
@@ -1742,16 +1836,16 @@ static void line_col(const char *text, size_t off, size_t *line, size_t *col)
     }
 }
 
-static int parse_root(rd *r, const cJSON *root, kvc_golden_file *f)
+/* The top-level keys before the notes: schema, version, generator, oracle
+ * version, the declared test count, header and encoding. */
+static int root_header(rd *r, const cJSON *root, kvc_golden_file *f,
+                       int64_t *declared)
 {
     static const char *const top_keys[] = {
         "schema", "schemaVersion", "generator", "oracleVersion", "numberOfTests",
         "header", "encoding", "notes", "testGroups"};
-    static const char *const group_keys[] = {"type", "config", "tests"};
-    static const char *const note_keys[] = {"bugType", "description"};
     fname fn;
     char tmp[48];
-    r->level = 0;
     if (!cJSON_IsObject(root))
         return rfail(r, NULL, "expected a JSON object, found %s", type_of(root));
     if (check_keys(r, root, "", top_keys, 9) != 0)
@@ -1762,7 +1856,7 @@ static int parse_root(rd *r, const cJSON *root, kvc_golden_file *f)
     if (strcmp(schema, KVC_GOLDEN_SCHEMA) != 0)
         return rfail(r, "schema", "expected \"%s\", found \"%s\"", KVC_GOLDEN_SCHEMA,
                      shown(schema, tmp, sizeof tmp));
-    int64_t version = 0, declared = 0;
+    int64_t version = 0;
     if (get_int(r, root, "", "schemaVersion", 0, INT_MAX, &version) != 0)
         return -1;
     if (version < KVC_GOLDEN_SCHEMA_VERSION_DENSE ||
@@ -1775,7 +1869,7 @@ static int parse_root(rd *r, const cJSON *root, kvc_golden_file *f)
     const char *ov = gen ? get_string(r, root, "", "oracleVersion",
                                       sizeof f->oracle_version - 1) : NULL;
     if (!gen || !ov ||
-        get_int(r, root, "", "numberOfTests", 0, INT_MAX, &declared) != 0)
+        get_int(r, root, "", "numberOfTests", 0, INT_MAX, declared) != 0)
         return -1;
     memcpy(f->generator, gen, strlen(gen) + 1);
     memcpy(f->oracle_version, ov, strlen(ov) + 1);
@@ -1787,14 +1881,19 @@ static int parse_root(rd *r, const cJSON *root, kvc_golden_file *f)
         if (!cJSON_IsString(c))
             return rfail(r, findex(&fn, "header", i), "expected a string, found %s",
                          type_of(c));
-    if (!get_string(r, root, "", "encoding", (size_t)1 << 16))
-        return -1;
+    return get_string(r, root, "", "encoding", (size_t)1 << 16) ? 0 : -1;
+}
 
-    /* notes: keyed by flag or result name */
+/* notes: keyed by flag or result name, each {bugType, description}, no key
+ * twice; *noted gets the flags that have one. */
+static int root_notes(rd *r, const cJSON *root, uint64_t *noted)
+{
+    static const char *const note_keys[] = {"bugType", "description"};
+    char tmp[48];
     const cJSON *notes = need(r, root, "", "notes", cJSON_IsObject, "an object");
     if (!notes)
         return -1;
-    uint64_t noted = 0;
+    *noted = 0;
     for (const cJSON *c = notes->child; c; c = c->next) {
         char key[80];
         snprintf(key, sizeof key, "notes.%s", shown(c->string ? c->string : "?", tmp, sizeof tmp));
@@ -1815,9 +1914,58 @@ static int parse_root(rd *r, const cJSON *root, kvc_golden_file *f)
             !get_string(r, c, prefix, "description", (size_t)1 << 16))
             return -1;
         if (b >= 0)
-            noted |= (uint64_t)1 << b;
+            *noted |= (uint64_t)1 << b;
     }
+    return 0;
+}
 
+/* Group gi: its type and config, then each of its tests into f (which has
+ * room for capacity tests); *used collects the flags the tests carry. */
+static int root_group(rd *r, const cJSON *grp, int gi, kvc_golden_file *f,
+                      int64_t capacity, uint64_t *used)
+{
+    static const char *const group_keys[] = {"type", "config", "tests"};
+    char tmp[48];
+    r->level = 1;
+    r->group = gi;
+    if (!cJSON_IsObject(grp))
+        return rfail(r, NULL, "expected a test group object, found %s",
+                     type_of(grp));
+    if (check_keys(r, grp, "", group_keys, 3) != 0)
+        return -1;
+    const char *type = get_string(r, grp, "", "type", 64);
+    kvc_mode mode;
+    if (!type)
+        return -1;
+    if (kvcg_golden_type_parse(type, &mode) != 0)
+        return rfail(r, "type", "expected \"PagedAttention\", \"BlockedAttention\" "
+                     "or \"QEffPagedAttention\", found \"%s\"",
+                     shown(type, tmp, sizeof tmp));
+    gcfg g;
+    if (parse_config(r, grp, mode, &g) != 0)
+        return -1;
+    const cJSON *tests = need(r, grp, "", "tests", cJSON_IsArray, "an array");
+    if (!tests)
+        return -1;
+    if (!tests->child)
+        return rfail(r, "tests", "a group holds at least one test");
+    int ti = 0;
+    for (const cJSON *x = tests->child; x; x = x->next, ti++) {
+        r->level = 2;
+        r->index = ti;
+        if (f->num_tests >= capacity)
+            return rfail(r, NULL, "internal error: test count");
+        kvc_golden_test *t = &f->tests[f->num_tests++];
+        if (parse_test(r, x, &g, t, used) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* testGroups: room for every test, then group by group. */
+static int root_groups(rd *r, const cJSON *root, kvc_golden_file *f,
+                       uint64_t *used)
+{
     const cJSON *groups = need(r, root, "", "testGroups", cJSON_IsArray, "an array");
     if (!groups)
         return -1;
@@ -1829,43 +1977,49 @@ static int parse_root(rd *r, const cJSON *root, kvc_golden_file *f)
     f->tests = calloc((size_t)(capacity > 0 ? capacity : 1), sizeof *f->tests);
     if (!f->tests)
         return rfail(r, NULL, "out of memory");
-    uint64_t used = 0;
+    *used = 0;
     int gi = 0;
-    for (const cJSON *grp = groups->child; grp; grp = grp->next, gi++) {
-        r->level = 1;
-        r->group = gi;
-        if (!cJSON_IsObject(grp))
-            return rfail(r, NULL, "expected a test group object, found %s",
-                         type_of(grp));
-        if (check_keys(r, grp, "", group_keys, 3) != 0)
+    for (const cJSON *grp = groups->child; grp; grp = grp->next, gi++)
+        if (root_group(r, grp, gi, f, capacity, used) != 0)
             return -1;
-        const char *type = get_string(r, grp, "", "type", 64);
-        kvc_mode mode;
-        if (!type)
-            return -1;
-        if (kvcg_golden_type_parse(type, &mode) != 0)
-            return rfail(r, "type", "expected \"PagedAttention\", \"BlockedAttention\" "
-                         "or \"QEffPagedAttention\", found \"%s\"",
-                         shown(type, tmp, sizeof tmp));
-        gcfg g;
-        if (parse_config(r, grp, mode, &g) != 0)
-            return -1;
-        const cJSON *tests = need(r, grp, "", "tests", cJSON_IsArray, "an array");
-        if (!tests)
-            return -1;
-        if (!tests->child)
-            return rfail(r, "tests", "a group holds at least one test");
-        int ti = 0;
-        for (const cJSON *x = tests->child; x; x = x->next, ti++) {
+    return 0;
+}
+
+/* No tcId twice in the file. */
+static int unique_ids(rd *r, const kvc_golden_file *f)
+{
+    if (f->num_tests <= 1)
+        return 0;
+    id_at *ids = malloc((size_t)f->num_tests * sizeof *ids);
+    if (!ids)
+        return rfail(r, NULL, "out of memory");
+    for (int k = 0; k < f->num_tests; k++)
+        ids[k] = (id_at){f->tests[k].tc_id, k};
+    qsort(ids, (size_t)f->num_tests, sizeof *ids, cmp_id);
+    for (int k = 1; k < f->num_tests; k++)
+        if (ids[k].id == ids[k - 1].id) {
+            int id = ids[k].id, a = ids[k - 1].pos, b = ids[k].pos;
+            free(ids);
             r->level = 2;
-            r->index = ti;
-            if (f->num_tests >= capacity)
-                return rfail(r, NULL, "internal error: test count");
-            kvc_golden_test *t = &f->tests[f->num_tests++];
-            if (parse_test(r, x, &g, t, &used) != 0)
-                return -1;
+            r->tc_id = id;
+            return rfail(r, "tcId", "appears twice (tests #%d and #%d of the "
+                         "file, counting from 0)", a, b);
         }
-    }
+    free(ids);
+    return 0;
+}
+
+/* The whole document: header, notes, groups, then what only the whole
+ * can say (the declared count, a note for every flag used, unique ids). */
+static int parse_root(rd *r, const cJSON *root, kvc_golden_file *f)
+{
+    fname fn;
+    int64_t declared = 0;
+    uint64_t noted = 0, used = 0;
+    r->level = 0;
+    if (root_header(r, root, f, &declared) != 0 ||
+        root_notes(r, root, &noted) != 0 || root_groups(r, root, f, &used) != 0)
+        return -1;
     r->level = 0;
     if (declared != f->num_tests)
         return rfail(r, "numberOfTests", "says %lld, the groups hold %d tests",
@@ -1874,25 +2028,66 @@ static int parse_root(rd *r, const cJSON *root, kvc_golden_file *f)
         if ((used >> b & 1) && !(noted >> b & 1))
             return rfail(r, fjoin(&fn, "notes.", kvc_flag_name(b)),
                          "missing: every flag a test uses has a note");
-    if (f->num_tests > 1) {
-        id_at *ids = malloc((size_t)f->num_tests * sizeof *ids);
-        if (!ids)
-            return rfail(r, NULL, "out of memory");
-        for (int k = 0; k < f->num_tests; k++)
-            ids[k] = (id_at){f->tests[k].tc_id, k};
-        qsort(ids, (size_t)f->num_tests, sizeof *ids, cmp_id);
-        for (int k = 1; k < f->num_tests; k++)
-            if (ids[k].id == ids[k - 1].id) {
-                int id = ids[k].id, a = ids[k - 1].pos, b = ids[k].pos;
-                free(ids);
-                r->level = 2;
-                r->tc_id = id;
-                return rfail(r, "tcId", "appears twice (tests #%d and #%d of the "
-                             "file, counting from 0)", a, b);
-            }
-        free(ids);
+    return unique_ids(r, f);
+}
+
+/* Text that cannot be JSON at all: a NUL byte, invalid UTF-8 or a byte
+ * order mark, named with its line and column. */
+static int check_text(rd *r, const char *text, size_t len)
+{
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        r->failed = 1;
+        if (r->err && r->errlen)
+            snprintf(r->err, r->errlen, "%s: not JSON: NUL byte at offset %zu",
+                     r->name, (size_t)(nul - text));
+        return -1;
+    }
+    size_t good = kvcg_utf8_valid_prefix(text, len);
+    if (good != len || (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)) {
+        size_t line, col;
+        line_col(text, good, &line, &col);
+        if (r->err && r->errlen)
+            snprintf(r->err, r->errlen, "%s: not JSON: %s at line %zu, column %zu "
+                     "(offset %zu)", r->name,
+                     good == len ? "a byte order mark" : "invalid UTF-8",
+                     line, col, good == len ? (size_t)0 : good);
+        return -1;
     }
     return 0;
+}
+
+/* cJSON's tree of the whole text (one value, then only white space), or
+ * NULL with the place of the syntax error or of the trailing text. */
+static cJSON *parse_json(rd *r, const char *text, size_t len)
+{
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!root || !end || end < text || end > text + len) {
+        size_t off = (end && end >= text && end <= text + len) ? (size_t)(end - text)
+                                                               : len;
+        size_t line, col;
+        line_col(text, off, &line, &col);
+        if (r->err && r->errlen)
+            snprintf(r->err, r->errlen, "%s: not JSON: %s at line %zu, column %zu "
+                     "(offset %zu)", r->name,
+                     off >= len ? "unexpected end of text" : "syntax error",
+                     line, col, off);
+        cJSON_Delete(root);
+        return NULL;
+    }
+    for (const char *p = end; p < text + len; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            size_t line, col, off = (size_t)(p - text);
+            line_col(text, off, &line, &col);
+            if (r->err && r->errlen)
+                snprintf(r->err, r->errlen, "%s: not JSON: text after the "
+                         "top-level value at line %zu, column %zu (offset %zu)",
+                         r->name, line, col, off);
+            cJSON_Delete(root);
+            return NULL;
+        }
+    return root;
 }
 
 int kvc_golden_parse(const char *text, size_t len, const char *name,
@@ -1915,56 +2110,61 @@ int kvc_golden_parse(const char *text, size_t len, const char *name,
               KVCG_GOLDEN_MAX_TEXT);
         return -1;
     }
-    const char *nul = memchr(text, '\0', len);
-    if (nul) {
-        r.failed = 1;
-        if (err && errlen)
-            snprintf(err, errlen, "%s: not JSON: NUL byte at offset %zu", r.name,
-                     (size_t)(nul - text));
+    cJSON *root = check_text(&r, text, len) == 0 ? parse_json(&r, text, len) : NULL;
+    if (!root)
         return -1;
-    }
-    size_t good = kvcg_utf8_valid_prefix(text, len);
-    if (good != len || (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)) {
-        size_t line, col;
-        line_col(text, good, &line, &col);
-        if (err && errlen)
-            snprintf(err, errlen, "%s: not JSON: %s at line %zu, column %zu "
-                     "(offset %zu)", r.name,
-                     good == len ? "a byte order mark" : "invalid UTF-8",
-                     line, col, good == len ? (size_t)0 : good);
-        return -1;
-    }
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (!root || !end || end < text || end > text + len) {
-        size_t off = (end && end >= text && end <= text + len) ? (size_t)(end - text)
-                                                               : len;
-        size_t line, col;
-        line_col(text, off, &line, &col);
-        if (err && errlen)
-            snprintf(err, errlen, "%s: not JSON: %s at line %zu, column %zu "
-                     "(offset %zu)", r.name,
-                     off >= len ? "unexpected end of text" : "syntax error",
-                     line, col, off);
-        cJSON_Delete(root);
-        return -1;
-    }
-    for (const char *p = end; p < text + len; p++)
-        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-            size_t line, col, off = (size_t)(p - text);
-            line_col(text, off, &line, &col);
-            if (err && errlen)
-                snprintf(err, errlen, "%s: not JSON: text after the top-level "
-                         "value at line %zu, column %zu (offset %zu)", r.name,
-                         line, col, off);
-            cJSON_Delete(root);
-            return -1;
-        }
     int rc = parse_root(&r, root, f);
     cJSON_Delete(root);
     if (rc != 0) {
         kvc_golden_free(f);
         memset(f, 0, sizeof *f);
+        return -1;
+    }
+    return 0;
+}
+
+/* The whole file into *buf (malloc'd, *len bytes), at most
+ * KVCG_GOLDEN_MAX_TEXT of them; fp is closed. 0, or -1 with a message. */
+static int read_all(FILE *fp, const char *path, char **buf, size_t *len,
+                    char *err, size_t errlen)
+{
+    size_t cap = 0;
+    *buf = NULL;
+    *len = 0;
+    for (;;) {
+        if (*len == cap) {
+            const char *why = cap >= KVCG_GOLDEN_MAX_TEXT ? "larger" : NULL;
+            size_t ncap = cap ? cap * 2 : 65536;
+            if (ncap > KVCG_GOLDEN_MAX_TEXT)
+                ncap = KVCG_GOLDEN_MAX_TEXT + 1;
+            char *nb = why ? NULL : realloc(*buf, ncap);
+            if (!nb) {
+                fclose(fp);
+                free(*buf);
+                *buf = NULL;
+                if (err && errlen && why)
+                    snprintf(err, errlen, "%s: larger than the limit of %zu bytes",
+                             path, KVCG_GOLDEN_MAX_TEXT);
+                else if (err && errlen)
+                    snprintf(err, errlen, "%s: out of memory", path);
+                return -1;
+            }
+            *buf = nb;
+            cap = ncap;
+        }
+        size_t n = fread(*buf + *len, 1, cap - *len, fp);
+        *len += n;
+        if (n == 0)
+            break;
+    }
+    int bad = ferror(fp);
+    int e = errno;
+    fclose(fp);
+    if (bad) {
+        free(*buf);
+        *buf = NULL;
+        if (err && errlen)
+            snprintf(err, errlen, "%s: read error: %s", path, strerror(e));
         return -1;
     }
     return 0;
@@ -1986,46 +2186,10 @@ int kvc_golden_read(const char *path, kvc_golden_file *f, char *err,
             snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) {
-            if (cap >= KVCG_GOLDEN_MAX_TEXT) {
-                fclose(fp);
-                free(buf);
-                if (err && errlen)
-                    snprintf(err, errlen, "%s: larger than the limit of %zu bytes",
-                             path, KVCG_GOLDEN_MAX_TEXT);
-                return -1;
-            }
-            size_t ncap = cap ? cap * 2 : 65536;
-            if (ncap > KVCG_GOLDEN_MAX_TEXT)
-                ncap = KVCG_GOLDEN_MAX_TEXT + 1;
-            char *nb = realloc(buf, ncap);
-            if (!nb) {
-                fclose(fp);
-                free(buf);
-                if (err && errlen)
-                    snprintf(err, errlen, "%s: out of memory", path);
-                return -1;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t n = fread(buf + len, 1, cap - len, fp);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    int bad = ferror(fp);
-    int e = errno;
-    fclose(fp);
-    if (bad) {
-        free(buf);
-        if (err && errlen)
-            snprintf(err, errlen, "%s: read error: %s", path, strerror(e));
+    char *buf;
+    size_t len;
+    if (read_all(fp, path, &buf, &len, err, errlen) != 0)
         return -1;
-    }
     int rc = kvc_golden_parse(buf, len, path, f, err, errlen);
     free(buf);
     return rc;

@@ -347,6 +347,20 @@ static int check_printable(wctx *w, const kvc_golden_test *t)
 
 /* ---- printing ---------------------------------------------------------------- */
 
+/* Whether a paged case's strides are its own, not those NHD or HND with
+ * stride_pad describe (FORMAT.md: layout "strided"). */
+static int strided_layout(const kvc_case *c)
+{
+    const kvc_layout *L = &c->layout;
+    int64_t D = c->prob.cfg.head_dim, H = c->prob.cfg.num_kv_heads;
+    int64_t R = (c->prob.quant.dtype == KVC_KV_NVFP4 ? (D + 1) / 2 : D) +
+                c->spec.stride_pad, B = L->block_size;
+    int64_t head = L->hnd ? B * R : R, slot = L->hnd ? R : H * R;
+    int64_t block = L->hnd ? H * head : B * slot;
+    return L->stride_head != head || L->stride_slot != slot ||
+           L->stride_block != block;
+}
+
 /* The config object of a group, at indentation level 3 (its keys at 4). */
 static int print_config(wctx *w, sb *s, const kvc_golden_test *t)
 {
@@ -385,7 +399,9 @@ static int print_config(wctx *w, sb *s, const kvc_golden_test *t)
         sb_key(s, 4, "blockSize");
         sb_printf(s, "%d,\n", c->layout.block_size);
         sb_key(s, 4, "layout");
-        sb_puts(s, c->layout.hnd ? "\"HND\",\n" : "\"NHD\",\n");
+        sb_puts(s, strided_layout(c) ? "\"strided\",\n"
+                   : c->layout.hnd   ? "\"HND\",\n"
+                                     : "\"NHD\",\n");
         sb_key(s, 4, "stridePad");
         sb_printf(s, "%d\n", c->spec.stride_pad);
     }

@@ -267,7 +267,11 @@ KVA_API kva_status kva_paged_attention(const kva_attn_params *params,
  * QEfficient BlockedKV: a contiguous cache k, v [S][Hkv][cache_len][D]
  * (storage units: rows of D units, D/2 for NVFP4, no padding), read and
  * reduced in num_kv_blocks blocks of ceil(cache_len/num_kv_blocks)
- * positions with an online softmax. Batch fields as in kva_paged_batch,
+ * positions with an online softmax. num_kv_blocks >= 1 (else
+ * KVA_ERR_SHAPE); it may exceed cache_len: tiles are then one position
+ * long and the tiles past position cache_len - 1 are empty (they change
+ * nothing). The tiling never changes the result beyond rounding: out and
+ * lse are the attention of the contract above. Batch fields as in kva_paged_batch,
  * without a block table; seq_lens[s] <= cache_len. dtype and scales as in
  * kva_paged_cache; TOKEN/GROUP scale pools are addressed with block =
  * sequence s, slot = position (num_blocks = S, block_size = cache_len for

@@ -7,10 +7,14 @@
  */
 #include <criterion/criterion.h>
 #include <glob.h>
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "../oracle/kv_store.h"
 #include "../tools/golden_set.h"
 #include "../tools/golden_verify.h"
+#include "../tools/kernel_lib.h"
 #include "planted_kernels.h"
 
 typedef struct set_summary {
@@ -371,4 +375,320 @@ Test(golden_set, refusal_status_must_match_the_broken_rule)
     cr_expect_eq(n.failed, invalid, "%d of %d invalid tests failed", n.failed,
                  invalid);
     kvc_golden_free(&f);
+}
+
+/* A paged or QEff test whose table has an entry that is no block id wholly
+ * below the sliding window of its sequence (computed here from the file's
+ * own lengths and table, not by the set's code). */
+static int freed_below_window(const kvc_golden_test *t)
+{
+    const kvc_problem *p = &t->c.prob;
+    const kvc_layout *L = &t->c.layout;
+    int W = p->cfg.window_left, B = L->block_size, M = L->max_blocks_per_seq;
+    if (t->c.spec.mode == KVC_MODE_BLOCKED || W < 0)
+        return 0;
+    int found = 0;
+    for (int s = 0; s < p->num_seqs; s++)
+        for (int b = 0; b < M && (int64_t)(b + 1) * B <= (int64_t)p->ctx_len[s] - W; b++) {
+            int id = L->block_table[(int64_t)s * M + b];
+            found |= id < 0 || id >= L->num_blocks;
+        }
+    return found;
+}
+
+/* kvattn.h: table entries wholly below the window are never read and may
+ * hold anything. So every test that has such an entry is flagged
+ * freed_below_window, and none of them is acceptable: a test with the flag
+ * is valid unless it breaks another rule (an invalid flag of its own), and
+ * the in-tree kernel passes each. */
+Test(golden_set, freed_below_window_is_one_valid_class)
+{
+    glob_t g;
+    cr_assert_eq(glob("golden/vectors/*.json", 0, NULL, &g), 0);
+    int flagged[KVC_MODE_COUNT] = {0};
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        kvc_golden_file f;
+        char err[512];
+        cr_assert_eq(kvc_golden_read(g.gl_pathv[i], &f, err, sizeof err), 0,
+                     "%s", err);
+        for (int j = 0; j < f.num_tests; j++) {
+            const kvc_golden_test *t = &f.tests[j];
+            int has = (t->flags >> KVC_FLAG_FREED_BELOW_WINDOW) & 1;
+            int invalid_flags = (t->flags >> KVC_FLAG_COUNT) &
+                                ~(1ull << (KVC_FLAG_FREED_BELOW_WINDOW - KVC_FLAG_COUNT));
+            if (invalid_flags)
+                continue; /* an invalid test: its own rule decides */
+            cr_expect_eq(has, freed_below_window(t), "%s tcId %d: table %s "
+                         "entries wholly below the window, flag %s", g.gl_pathv[i],
+                         t->tc_id, freed_below_window(t) ? "has freed" : "has no",
+                         has ? "set" : "not set");
+            if (!has)
+                continue;
+            flagged[t->c.spec.mode]++;
+            cr_expect_eq(t->result, KVC_EXPECT_VALID, "%s tcId %d is %s",
+                         g.gl_pathv[i], t->tc_id, kvc_expect_name(t->result));
+            kvc_result r;
+            cr_expect_eq(kvc_golden_run_test(t, &kvc_builtin_kernel, &r), KVC_PASS,
+                         "%s tcId %d: %s", g.gl_pathv[i], t->tc_id, r.message);
+        }
+        kvc_golden_free(&f);
+    }
+    globfree(&g);
+    cr_expect_gt(flagged[KVC_MODE_PAGED], 0);
+    cr_expect_gt(flagged[KVC_MODE_QEFF], 0);
+}
+
+/* The set's acceptable tests are what kvattn.h leaves to the kernel:
+ * strides whose rows are disjoint but do not nest. The in-tree kernel
+ * refuses them (KVA_ERR_SHAPE, the status the test names) and passes. */
+Test(golden_set, acceptable_tests_are_implementation_defined)
+{
+    kvc_golden_file f;
+    char err[512];
+    cr_assert_eq(kvc_golden_read("golden/vectors/paged_attention.json", &f, err,
+                                 sizeof err), 0, "%s", err);
+    int acceptable = 0;
+    for (int i = 0; i < f.num_tests; i++) {
+        const kvc_golden_test *t = &f.tests[i];
+        if (t->result != KVC_EXPECT_ACCEPTABLE)
+            continue;
+        acceptable++;
+        cr_expect(t->flags >> KVC_FLAG_UNNESTED_STRIDES & 1, "tcId %d", t->tc_id);
+        const kvc_layout *L = &t->c.layout;
+        /* not NHD nor HND: the head stride is below the slots' extent */
+        cr_expect_lt(L->stride_head, L->stride_slot * (L->block_size - 1) + 1,
+                     "tcId %d", t->tc_id);
+        kvc_result r;
+        cr_expect_eq(kvc_golden_run_test(t, &kvc_builtin_kernel, &r), KVC_PASS,
+                     "tcId %d: %s", t->tc_id, r.message);
+        cr_expect_str_eq(kva_status_name(r.refused), t->error, "tcId %d", t->tc_id);
+    }
+    kvc_golden_free(&f);
+    cr_assert_gt(acceptable, 0);
+}
+
+/* Layout "strided" keeps a test's own strides through a write and a read,
+ * and the reader refuses strided rows that overlap or leave the pool
+ * (the writer, which never writes what the reader refuses, says why). */
+Test(golden_set, strided_layout_round_trips_and_is_checked)
+{
+    kvc_golden_file f, one, back;
+    char err[512];
+    cr_assert_eq(kvc_golden_read("golden/vectors/paged_attention.json", &f, err,
+                                 sizeof err), 0, "%s", err);
+    int at = -1;
+    for (int i = 0; i < f.num_tests && at < 0; i++)
+        if (f.tests[i].flags >> KVC_FLAG_UNNESTED_STRIDES & 1)
+            at = i;
+    cr_assert_geq(at, 0, "no unnested_strides test");
+    memset(&one, 0, sizeof one);
+    memcpy(one.generator, f.generator, sizeof one.generator);
+    memcpy(one.oracle_version, f.oracle_version, sizeof one.oracle_version);
+    one.tests = &f.tests[at];
+    one.num_tests = 1;
+    kvc_layout *L = &f.tests[at].c.layout;
+    char *text = kvc_golden_to_json(&one, err, sizeof err);
+    cr_assert_not_null(text, "%s", err);
+    cr_expect_not_null(strstr(text, "\"layout\": \"strided\""));
+    cr_assert_eq(kvc_golden_parse(text, strlen(text), "strided.json", &back, err,
+                                  sizeof err), 0, "%s", err);
+    cr_expect_eq(back.tests[0].c.layout.stride_block, L->stride_block);
+    cr_expect_eq(back.tests[0].c.layout.stride_slot, L->stride_slot);
+    cr_expect_eq(back.tests[0].c.layout.stride_head, L->stride_head);
+    kvc_golden_free(&back);
+    free(text);
+
+    int64_t head = L->stride_head;
+    L->stride_head = L->stride_slot; /* rows h*2 + t*2: head 1 slot 0 = head 0 slot 1 */
+    text = kvc_golden_to_json(&one, err, sizeof err);
+    cr_expect_null(text, "overlapping strided rows were written");
+    cr_expect_not_null(strstr(err, "overlap"), "%s", err);
+    free(text);
+    L->stride_head = head;
+    int64_t pool = L->pool_elems;
+    L->pool_elems = L->num_blocks * L->stride_block - 1; /* last row outside */
+    text = kvc_golden_to_json(&one, err, sizeof err);
+    cr_expect_null(text, "a strided row past poolElems was written");
+    cr_expect_not_null(strstr(err, "poolElems"), "%s", err);
+    free(text);
+    L->pool_elems = pool;
+    kvc_golden_free(&f);
+}
+
+/* ---- leak_sensitive holds on the values the cache stores ---- */
+
+static int vis(const kvc_problem *p, int s, int i, int j, int use_mask)
+{
+    int64_t pos = (int64_t)p->ctx_len[s] + i, kv = kvc_kv_len(p, s);
+    if ((p->cfg.causal && j > pos) ||
+        (p->cfg.window_left >= 0 && j < pos - p->cfg.window_left))
+        return 0;
+    return !(use_mask && p->has_mask && !p->mask[p->mask_start[s] + i * kv + j]);
+}
+
+static double stored_score(const kvc_problem *p, const float *k, int s, int i,
+                           int h, int j)
+{
+    int D = p->cfg.head_dim, G = p->cfg.num_q_heads / p->cfg.num_kv_heads;
+    const float *q = p->q + ((p->q_start[s] + i) * p->cfg.num_q_heads + h) * (int64_t)D;
+    const float *kr = k + ((p->kv_start[s] + j) * p->cfg.num_kv_heads + h / G) * (int64_t)D;
+    double acc = 0;
+    for (int d = 0; d < D; d++)
+        acc += (double)q[d] * kr[d];
+    return (double)p->cfg.scale * acc;
+}
+
+/* Every recorded leak of c leads its row by >= 20 in the keys the cache
+ * stores (the oracle's store: decode(code) * scale). Returns the leaks. */
+static int check_leaks_stored(const kvc_case *c, const char *what)
+{
+    const kvc_problem *p = &c->prob;
+    cr_assert_eq(!!(c->flags >> KVC_FLAG_LEAK_SENSITIVE & 1), c->num_leaks > 0,
+                 "%s", what);
+    if (c->num_leaks == 0)
+        return 0;
+    kvc_kv_store st;
+    char err[256];
+    cr_assert_eq(kvc_kv_store_compute(p, &st, err, sizeof err), 0, "%s", err);
+    for (int t = 0; t < c->num_leaks; t++) {
+        const kvc_leak *L = &c->leaks[t];
+        double m = -INFINITY;
+        int n = 0;
+        for (int j = 0; j < kvc_kv_len(p, L->seq); j++)
+            if (vis(p, L->seq, L->token, j, 1)) {
+                double x = stored_score(p, st.k, L->seq, L->token, L->head, j);
+                m = x > m ? x : m;
+                n++;
+            }
+        double x = stored_score(p, st.k, L->seq, L->token, L->head, L->key);
+        cr_expect_geq(x, (n ? m : 0) + 20.0, "%s: leak %d (key %d) scores %g on "
+                      "the stored keys, its row's visible maximum %g", what, t,
+                      L->key, x, n ? m : 0);
+    }
+    kvc_kv_store_free(&st);
+    return c->num_leaks;
+}
+
+/* The golden set's leak_sensitive flags, and a campaign's, are true of the
+ * stored keys: e.g. fp8 e5m2 with a tiny static scale saturates the
+ * boosted key, whose lead is then gone, so its case is not flagged. */
+Test(golden_set, leak_sensitive_holds_on_stored_keys, .timeout = 120)
+{
+    int leaks = 0, quantized = 0;
+    for (int m = 0; m < KVC_MODE_COUNT; m++) {
+        kvc_golden_file f;
+        char err[512], what[96];
+        cr_assert_eq(kvc_golden_standard((kvc_mode)m, &f, err, sizeof err), 0,
+                     "%s", err);
+        for (int i = 0; i < f.num_tests; i++) {
+            snprintf(what, sizeof what, "%s tcId %d",
+                     kvc_golden_file_name((kvc_mode)m), f.tests[i].tc_id);
+            if (f.tests[i].result == KVC_EXPECT_INVALID)
+                continue;
+            int n = check_leaks_stored(&f.tests[i].c, what);
+            leaks += n;
+            quantized += n > 0 && f.tests[i].c.prob.quant.dtype != KVC_KV_F32;
+        }
+        kvc_golden_free(&f);
+    }
+    for (uint64_t i = 0; i < 1500; i++) {
+        kvc_case c;
+        char err[512], what[96];
+        cr_assert_eq(kvc_case_generate(7, i, -1, &c, err, sizeof err), 0, "%s", err);
+        snprintf(what, sizeof what, "campaign seed 7 case %llu", (unsigned long long)i);
+        int n = check_leaks_stored(&c, what);
+        leaks += n;
+        quantized += n > 0 && c.prob.quant.dtype != KVC_KV_F32;
+        kvc_case_free(&c);
+    }
+    cr_expect_gt(leaks, 100);
+    cr_expect_gt(quantized, 10, "no leak-sensitive case with a quantized cache");
+}
+
+/* ---- sizes and shapes beyond the small cases ---- */
+
+/* FORMAT.md, "Size budget": the whole of golden/vectors stays below this. */
+#define GOLDEN_BUDGET_BYTES 5000000L
+
+Test(golden_set, larger_shapes_within_the_size_budget)
+{
+    glob_t g;
+    cr_assert_eq(glob("golden/vectors/*.json", 0, NULL, &g), 0);
+    cr_assert_eq(glob("golden/vectors/merge/*.json", GLOB_APPEND, NULL, &g), 0);
+    long bytes = 0;
+    int hkv[9] = {0}, prefill64 = 0, decode4k = 0, b128 = 0, b48 = 0,
+        more_tiles = 0;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        FILE *fp = fopen(g.gl_pathv[i], "rb");
+        cr_assert_not_null(fp);
+        fseek(fp, 0, SEEK_END);
+        bytes += ftell(fp);
+        fclose(fp);
+        if (strstr(g.gl_pathv[i], "/merge/"))
+            continue;
+        kvc_golden_file f;
+        char err[512];
+        cr_assert_eq(kvc_golden_read(g.gl_pathv[i], &f, err, sizeof err), 0,
+                     "%s", err);
+        for (int j = 0; j < f.num_tests; j++) {
+            const kvc_golden_test *t = &f.tests[j];
+            const kvc_problem *p = &t->c.prob;
+            if (t->result != KVC_EXPECT_VALID)
+                continue;
+            if (p->cfg.num_kv_heads <= 8)
+                hkv[p->cfg.num_kv_heads]++;
+            for (int s = 0; s < p->num_seqs; s++) {
+                prefill64 += p->q_len[s] >= 64;
+                decode4k += p->q_len[s] == 1 && kvc_kv_len(p, s) >= 4000;
+            }
+            if (t->c.spec.mode == KVC_MODE_BLOCKED)
+                more_tiles += t->c.spec.num_kv_blocks > t->c.spec.cache_len;
+            else {
+                b128 += t->c.layout.block_size == 128;
+                b48 += t->c.layout.block_size == 48;
+            }
+        }
+        kvc_golden_free(&f);
+    }
+    globfree(&g);
+    cr_expect_leq(bytes, GOLDEN_BUDGET_BYTES, "golden/vectors holds %ld bytes, "
+                  "over the budget of FORMAT.md", bytes);
+    cr_expect_gt(hkv[3], 2, "Hkv 3 in every file");
+    cr_expect_gt(hkv[5], 0);
+    cr_expect_gt(hkv[6], 1);
+    cr_expect_gt(prefill64, 1, "no sequence with >= 64 query rows");
+    cr_expect_gt(decode4k, 0, "no decode over >= 4000 keys");
+    cr_expect_gt(b128, 0, "no block size 128");
+    cr_expect_gt(b48, 0, "no block size 48");
+    cr_expect_gt(more_tiles, 0, "no valid blocked test with numKvBlocks > cacheLen");
+}
+
+/* The other side of acceptable: a kernel that serves unnested strides
+ * (examples/half_acc_kernel.c addresses every row by its three strides and
+ * does not check that they nest) must match expected, and does. */
+Test(golden_set, acceptable_strides_served_by_an_accepting_kernel, .timeout = 60)
+{
+    kvc_kernel k;
+    void *h = NULL;
+    char err[512];
+    cr_assert_eq(kvc_kernel_load(KVC_BUILD_DIR "/examples/libhalf_acc.so", &k,
+                                 &h, err, sizeof err), 0, "%s (make all builds it)", err);
+    kvc_golden_file f;
+    cr_assert_eq(kvc_golden_read("golden/vectors/paged_attention.json", &f, err,
+                                 sizeof err), 0, "%s", err);
+    int served = 0;
+    for (int i = 0; i < f.num_tests; i++) {
+        const kvc_golden_test *t = &f.tests[i];
+        if (!(t->flags >> KVC_FLAG_UNNESTED_STRIDES & 1))
+            continue;
+        kvc_result r;
+        cr_expect_eq(kvc_golden_run_test(t, &k, &r), KVC_PASS, "tcId %d: %s",
+                     t->tc_id, r.message);
+        cr_expect_eq(r.refused, KVA_OK, "tcId %d: the example kernel refused",
+                     t->tc_id);
+        served++;
+    }
+    kvc_golden_free(&f);
+    kvc_kernel_unload(h);
+    cr_assert_gt(served, 0);
 }

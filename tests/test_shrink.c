@@ -8,8 +8,11 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../generators/shrink.h"
+#include "../golden/golden.h"
+#include "../tools/reproducer.h"
 #include "planted_kernels.h"
 #include "planted_quant.h"
 
@@ -504,4 +507,177 @@ Test(shrink_api, bad_arguments)
     cr_assert_eq(kvc_shrink(&inout, 1, always_fails, &calls, 0, &inout, NULL),
                  KVC_SHRINK_DONE);
     cr_assert_eq(inout.num_seqs, 0);
+}
+
+/* ---- shrinking keeps the failure's mechanism (tools/reproducer.c) ----
+ *
+ * Each kernel below fails one way on a large case and another way on a
+ * small one, so a shrinker that only kept "it fails" would trade the
+ * first for the second. The reproducer must fail as the original did. */
+
+/* A sequence of >= 24 keys in the batch. */
+static int big_batch(const kva_paged_batch *b)
+{
+    for (int s = 0; s < b->num_seqs; s++)
+        if (b->seq_lens[s] >= 24)
+            return 1;
+    return 0;
+}
+
+/* libkvattn, then out[0] becomes NaN in a big batch, else off by 0.5. */
+static kva_status nan_when_big(const kva_attn_params *p,
+                               const kva_paged_cache *c,
+                               const kva_paged_batch *b, const float *q,
+                               int64_t n, float *out, float *lse, kva_error *e)
+{
+    kva_status st = kvc_builtin_kernel.paged_attention(p, c, b, q, n, out, lse, e);
+    if (st == KVA_OK && b->num_seqs > 0 && b->query_start_loc[b->num_seqs] > 0)
+        out[0] = big_batch(b) ? NAN : out[0] + 0.5f;
+    return st;
+}
+
+/* libkvattn, then out[0] is off by 1000 in a big batch, else by 0.01:
+ * ratios five decades apart. */
+static kva_status far_off_when_big(const kva_attn_params *p,
+                                   const kva_paged_cache *c,
+                                   const kva_paged_batch *b, const float *q,
+                                   int64_t n, float *out, float *lse,
+                                   kva_error *e)
+{
+    kva_status st = kvc_builtin_kernel.paged_attention(p, c, b, q, n, out, lse, e);
+    if (st == KVA_OK && b->num_seqs > 0 && b->query_start_loc[b->num_seqs] > 0)
+        out[0] += big_batch(b) ? 1000.0f : 0.01f;
+    return st;
+}
+
+/* libkvattn's cache write, then (f32 caches) dim 0 of head 0 of the first
+ * written token is off by one: in V when >= 3 tokens are written, else in
+ * K. Two kinds of cache failure ("V cache token", "K cache token"). */
+static kva_status cache_v_when_many(const kva_paged_cache *c, const float *k,
+                                    const float *v, const int64_t *slots,
+                                    int64_t n, kva_error *e)
+{
+    kva_status st = kvc_builtin_kernel.cache_write(c, k, v, slots, n, e);
+    if (st != KVA_OK || c->dtype != KVA_DTYPE_F32)
+        return st;
+    int64_t written = 0, first = -1;
+    for (int64_t t = 0; t < n; t++)
+        if (slots[t] >= 0) {
+            written++;
+            first = first < 0 ? slots[t] : first;
+        }
+    if (first < 0)
+        return st;
+    int64_t u = first / c->block_size * c->stride_block +
+                first % c->block_size * c->stride_slot;
+    float *buf = written >= 3 ? c->v : c->k;
+    buf[u] += 1.0f;
+    return st;
+}
+
+typedef int (*case_filter)(const kvc_case *);
+static int f32_big(const kvc_case *c)
+{
+    const kvc_problem *p = &c->prob;
+    if (p->quant.dtype != KVC_KV_F32 || p->q_start[p->num_seqs] == 0)
+        return 0;
+    for (int s = 0; s < p->num_seqs; s++)
+        if (kvc_kv_len(p, s) >= 24)
+            return 1;
+    return 0;
+}
+static int f32_many_new(const kvc_case *c)
+{
+    return c->prob.quant.dtype == KVC_KV_F32 && c->prob.q_start[c->prob.num_seqs] >= 3;
+}
+
+/* The first paged case of seed 5 that passes filter and fails against k;
+ * its result in *r. */
+static uint64_t first_failing(const kvc_kernel *k, case_filter filter,
+                              kvc_result *r)
+{
+    for (uint64_t i = 0; i < 400; i++) {
+        kvc_case c;
+        char err[256];
+        cr_assert_eq(kvc_case_generate(5, i, KVC_MODE_PAGED, &c, err, sizeof err),
+                     0, "%s", err);
+        int hit = filter(&c) && kvc_run_case(&c, k, r) != KVC_PASS;
+        kvc_case_free(&c);
+        if (hit)
+            return i;
+    }
+    cr_assert_fail("no case of seed 5 fits");
+    return 0;
+}
+
+/* Shrink case idx against k into a reproducer; replay it: *r. */
+static void shrink_and_replay(const kvc_kernel *k, uint64_t idx, kvc_repro *info,
+                              kvc_result *r, kvc_case_spec *shrunk)
+{
+    char dir[] = "/tmp/kvc-shrink-mech-XXXXXX", path[96], err[512];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/repro.json", dir);
+    cr_assert_eq(kvc_write_reproducer(5, idx, KVC_MODE_PAGED, k, path, info, err,
+                                      sizeof err), 0, "%s", err);
+    kvc_golden_file f;
+    cr_assert_eq(kvc_golden_read(path, &f, err, sizeof err), 0, "%s", err);
+    kvc_run_case(&f.tests[0].c, k, r);
+    *shrunk = f.tests[0].c.spec;
+    kvc_golden_free(&f);
+    unlink(path);
+    rmdir(dir);
+}
+
+Test(shrink_mechanism, non_finite_stays_non_finite, .timeout = 120)
+{
+    kvc_kernel k = kvc_builtin_kernel;
+    k.name = "planted-nan-when-big";
+    k.paged_attention = nan_when_big;
+    kvc_result r0, r1;
+    uint64_t idx = first_failing(&k, f32_big, &r0);
+    cr_assert_eq(r0.outcome, KVC_FAIL_NUMERIC);
+    cr_assert(isnan(r0.verdict.got), "the original's worst value is %g", r0.verdict.got);
+    kvc_repro info;
+    kvc_case_spec s;
+    shrink_and_replay(&k, idx, &info, &r1, &s);
+    cr_expect_eq(r1.outcome, KVC_FAIL_NUMERIC, "%s", r1.message);
+    cr_expect(!isfinite(r1.verdict.got), "shrunk %s -> %s: the reproducer's "
+              "worst value is %g, finite", info.before, info.after, r1.verdict.got);
+    cr_expect_gt(info.attempts, 0);
+}
+
+Test(shrink_mechanism, ratio_keeps_its_order_of_magnitude, .timeout = 120)
+{
+    kvc_kernel k = kvc_builtin_kernel;
+    k.name = "planted-far-off-when-big";
+    k.paged_attention = far_off_when_big;
+    kvc_result r0, r1;
+    uint64_t idx = first_failing(&k, f32_big, &r0);
+    cr_assert_eq(r0.outcome, KVC_FAIL_NUMERIC);
+    kvc_repro info;
+    kvc_case_spec s;
+    shrink_and_replay(&k, idx, &info, &r1, &s);
+    cr_assert_eq(r1.outcome, KVC_FAIL_NUMERIC, "%s", r1.message);
+    double d = fabs(log10(r1.verdict.ratio) - log10(r0.verdict.ratio));
+    cr_expect_lt(d, 2.0, "shrunk %s -> %s: ratio %g became %g", info.before,
+                 info.after, r0.verdict.ratio, r1.verdict.ratio);
+    cr_expect_neq(strcmp(info.before, info.after), 0, "nothing was shrunk");
+}
+
+Test(shrink_mechanism, cache_failure_keeps_its_kind, .timeout = 120)
+{
+    kvc_kernel k = kvc_builtin_kernel;
+    k.name = "planted-cache-v-when-many";
+    k.cache_write = cache_v_when_many;
+    kvc_result r0, r1;
+    uint64_t idx = first_failing(&k, f32_many_new, &r0);
+    cr_assert_eq(r0.outcome, KVC_FAIL_CACHE, "%s", r0.message);
+    cr_assert_not_null(strstr(r0.message, "V cache"), "%s", r0.message);
+    kvc_repro info;
+    kvc_case_spec s;
+    shrink_and_replay(&k, idx, &info, &r1, &s);
+    cr_expect_eq(r1.outcome, KVC_FAIL_CACHE, "%s", r1.message);
+    cr_expect_not_null(strstr(r1.message, "V cache"), "shrunk %s -> %s: %s",
+                       info.before, info.after, r1.message);
+    cr_expect_neq(strcmp(info.before, info.after), 0, "nothing was shrunk");
 }

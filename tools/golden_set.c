@@ -38,6 +38,37 @@ int kvc_golden_append(kvc_golden_file *f, kvc_golden_test *t)
     return 0;
 }
 
+/* Whether a paged or QEfficient case has a table entry that is not a block
+ * id (-1, as engines free it) wholly below the sliding window of its
+ * sequence: kvattn.h says such entries are never read and may hold
+ * anything, so a test that has one is valid, flagged freed_below_window
+ * wherever it comes from (a named case, the random cover, a mutation). */
+static int has_freed_below_window(const kvc_case *c)
+{
+    const kvc_problem *p = &c->prob;
+    const kvc_layout *L = &c->layout;
+    int W = p->cfg.window_left, B = L->block_size, M = L->max_blocks_per_seq;
+    if (c->spec.mode == KVC_MODE_BLOCKED || W < 0 || B < 1)
+        return 0;
+    for (int s = 0; s < p->num_seqs; s++) {
+        int64_t lo = (int64_t)p->ctx_len[s] - W; /* first key any row sees */
+        for (int b = 0; b < M && (int64_t)(b + 1) * B <= lo; b++) {
+            int id = L->block_table[(int64_t)s * M + b];
+            if (id < 0 || id >= L->num_blocks)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+uint64_t kvc_golden_flags(const kvc_case *c)
+{
+    uint64_t f = c->flags;
+    if (has_freed_below_window(c))
+        f |= 1ull << KVC_FLAG_FREED_BELOW_WINDOW;
+    return f;
+}
+
 /* Start a test from a spec: build, set id/comment/flags. */
 static int test_from_spec(kvc_golden_test *t, const kvc_case_spec *spec,
                           uint64_t value_seed, const char *comment,
@@ -47,7 +78,7 @@ static int test_from_spec(kvc_golden_test *t, const kvc_case_spec *spec,
     if (kvc_case_build(spec, value_seed, &t->c, err, errlen) != 0)
         return -1;
     snprintf(t->comment, sizeof t->comment, "%s", comment);
-    t->flags = t->c.flags;
+    t->flags = kvc_golden_flags(&t->c);
     t->result = KVC_EXPECT_VALID;
     return 0;
 }
@@ -286,6 +317,35 @@ static void m_free_below_window(kvc_case *c)
     }
 }
 
+/* head_dim 1, Hkv 2, block size 3 (f32, NHD): the shape of m_unnested. */
+static void spec_unnested(kvc_case_spec *s)
+{
+    s->cfg.head_dim = 1;
+    s->cfg.scale = 1.0f;
+    s->block_size = 3;
+    s->ctx_len[0] = 7;
+    s->q_len[0] = 2;
+}
+/* Slot stride 2 (3 slots span 5 units) under head stride 3: the rows
+ * h*3 + t*2 are 0, 2, 4 and 3, 5, 7, disjoint, but the head stride is
+ * smaller than the slots' extent, so the strides do not nest; blocks of 8. */
+static void m_unnested(kvc_case *c)
+{
+    kvc_layout *L = &c->layout;
+    L->stride_slot = 2;
+    L->stride_head = 3;
+    L->stride_block = 8;
+    L->pool_elems = L->num_blocks * L->stride_block;
+}
+
+/* The shape of m_unnested with head stride 2 = slot stride: head 1 of
+ * slot t is head 0 of slot t + 1. */
+static void m_overlapping(kvc_case *c)
+{
+    m_unnested(c);
+    c->layout.stride_head = 2;
+}
+
 static void m_k_scale_zero(kvc_case *c) { c->prob.quant.k_scale = 0.0f; }
 static void m_v_global_nan(kvc_case *c) { c->prob.quant.v_scale = NAN; }
 static void m_k_head_negative(kvc_case *c)
@@ -341,9 +401,9 @@ static const mutation mutations[] = {
     {KVC_MODE_PAGED, KVC_FLAG_BAD_KV_FORMAT, KVC_EXPECT_INVALID,
      "KVA_ERR_FORMAT", "nvfp4 cache whose V global scale is NaN", spec_nvfp4,
      m_v_global_nan},
-    {KVC_MODE_PAGED, KVC_FLAG_FREED_BELOW_WINDOW, KVC_EXPECT_ACCEPTABLE, "",
+    {KVC_MODE_PAGED, KVC_FLAG_FREED_BELOW_WINDOW, KVC_EXPECT_VALID, "",
      "table entries wholly below the sliding window are -1 (freed, as engines "
-     "do); a kernel may refuse them or must ignore them",
+     "do): kvattn.h says they are never read, so a kernel must accept them",
      spec_window, m_free_below_window},
     {KVC_MODE_BLOCKED, KVC_FLAG_BAD_TILE_COUNT, KVC_EXPECT_INVALID,
      "KVA_ERR_SHAPE", "num_kv_blocks is 0", NULL, m_zero_tiles},
@@ -366,6 +426,17 @@ static const mutation mutations[] = {
     {KVC_MODE_QEFF, KVC_FLAG_BAD_KV_FORMAT, KVC_EXPECT_INVALID,
      "KVA_ERR_FORMAT", "int8 cache whose K scale of KV head 1 is negative",
      spec_int8_head, m_k_head_negative},
+    /* new mutations go last: each draws its values from its index */
+    {KVC_MODE_PAGED, KVC_FLAG_UNNESTED_STRIDES, KVC_EXPECT_ACCEPTABLE,
+     "KVA_ERR_SHAPE",
+     "strides that keep the rows disjoint but do not nest (head_dim 1, Hkv 2, "
+     "block 3, strideSlot 2, strideHead 3, strideBlock 8): kvattn.h lets a "
+     "kernel refuse them or serve them", spec_unnested, m_unnested},
+    {KVC_MODE_PAGED, KVC_FLAG_OVERLAPPING_STRIDES, KVC_EXPECT_INVALID,
+     "KVA_ERR_SHAPE",
+     "strides that make rows overlap (head_dim 1, Hkv 2, block 3, strideSlot "
+     "2, strideHead 2: head 1 of slot t is head 0 of slot t + 1)",
+     spec_unnested, m_overlapping},
 };
 
 static int add_mutations(kvc_golden_file *f, kvc_mode mode, char *err,
@@ -384,9 +455,96 @@ static int add_mutations(kvc_golden_file *f, kvc_mode mode, char *err,
                            m->comment, err, errlen) != 0)
             return -1;
         m->mutate(&t.c);
-        t.flags = t.c.flags | 1ull << m->flag;
+        t.flags = kvc_golden_flags(&t.c) | 1ull << m->flag;
         t.result = m->result;
         snprintf(t.error, sizeof t.error, "%s", m->error);
+        if (add_test(f, &t, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- shapes the named cases and the small random cover leave out ---- */
+
+typedef struct extra_case {
+    kvc_mode mode;
+    const char *comment;
+    void (*spec)(kvc_case_spec *s);
+    void (*mutate)(kvc_case *c); /* after the build, or NULL */
+} extra_case;
+
+static void seqs(kvc_case_spec *s, int n, const int *ctx, const int *q)
+{
+    s->num_seqs = n;
+    for (int i = 0; i < n; i++) {
+        s->ctx_len[i] = ctx[i];
+        s->q_len[i] = q[i];
+    }
+}
+static void heads(kvc_case_spec *s, int hq, int hkv)
+{
+    s->cfg.num_q_heads = hq;
+    s->cfg.num_kv_heads = hkv;
+}
+static void x_hkv3(kvc_case_spec *s) { heads(s, 6, 3); seqs(s, 2, (int[]){21, 0}, (int[]){1, 5}); }
+static void x_hkv5(kvc_case_spec *s) { heads(s, 10, 5); s->cfg.head_dim = 8; s->cfg.scale = 0.35f; seqs(s, 2, (int[]){33, 16}, (int[]){2, 1}); }
+static void x_hkv6(kvc_case_spec *s) { heads(s, 12, 6); s->cfg.head_dim = 8; s->cfg.scale = 0.35f; s->hnd = 1; }
+static void x_prefill_64(kvc_case_spec *s) { seqs(s, 1, (int[]){0}, (int[]){72}); }
+static void x_chunk_64(kvc_case_spec *s) { s->cfg.window_left = 40; seqs(s, 2, (int[]){100, 3}, (int[]){64, 1}); }
+static void x_decode_4k(kvc_case_spec *s)
+{
+    heads(s, 2, 1);
+    s->cfg.head_dim = 4;
+    s->cfg.scale = 0.5f;
+    seqs(s, 1, (int[]){4000}, (int[]){1});
+}
+static void x_block_128(kvc_case_spec *s) { s->block_size = 128; seqs(s, 2, (int[]){300, 127}, (int[]){2, 1}); }
+static void x_block_48(kvc_case_spec *s) { s->block_size = 48; s->hnd = 1; seqs(s, 2, (int[]){95, 48}, (int[]){2, 49}); }
+static void x_blocked_prefill_64(kvc_case_spec *s) { s->cache_len = 200; s->num_kv_blocks = 3; seqs(s, 1, (int[]){100}, (int[]){64}); }
+static void x_blocked_tiles(kvc_case_spec *s) { s->cache_len = 21; s->num_kv_blocks = 21; seqs(s, 2, (int[]){12, 0}, (int[]){3, 5}); }
+/* kvattn.h: tiles of ceil(CL / nkb) = 1 position past nkb = CL; the tiles
+ * past position CL - 1 are empty and change nothing */
+static void m_more_tiles(kvc_case *c) { c->spec.num_kv_blocks = 2 * c->spec.cache_len + 3; }
+
+static const extra_case extras[] = {
+    {KVC_MODE_PAGED, "Hkv 3 (GQA 6/3): a KV head count that is not a power of two", x_hkv3, NULL},
+    {KVC_MODE_PAGED, "Hkv 5 (GQA 10/5), head_dim 8", x_hkv5, NULL},
+    {KVC_MODE_PAGED, "Hkv 6 (GQA 12/6), head_dim 8, HND", x_hkv6, NULL},
+    {KVC_MODE_PAGED, "prefill of 72 query rows (more than one 64-row query block) over 5 blocks", x_prefill_64, NULL},
+    {KVC_MODE_PAGED, "a 64-token chunk after 100 cached tokens with a 41-token window, beside a decode", x_chunk_64, NULL},
+    {KVC_MODE_PAGED, "decode over 4001 keys with small heads (head_dim 4, MQA 2/1): split-KV territory", x_decode_4k, NULL},
+    {KVC_MODE_PAGED, "block size 128: a decode and a chunk crossing into the third block", x_block_128, NULL},
+    {KVC_MODE_PAGED, "block size 48 (not a power of two), HND: chunks ending on and crossing block edges", x_block_48, NULL},
+    {KVC_MODE_BLOCKED, "blocked: Hkv 3 (GQA 6/3)", x_hkv3, NULL},
+    {KVC_MODE_BLOCKED, "blocked: a 64-row chunk over a 200-position cache in 3 tiles", x_blocked_prefill_64, NULL},
+    {KVC_MODE_BLOCKED, "blocked: numKvBlocks 45 > cacheLen 21: tiles of one position, the last 24 empty", x_blocked_tiles, m_more_tiles},
+    {KVC_MODE_QEFF, "QEfficient with Hkv 3 (GQA 6/3)", x_hkv3, NULL},
+    {KVC_MODE_QEFF, "QEfficient with Hkv 6 (GQA 12/6), head_dim 8, HND", x_hkv6, NULL},
+};
+
+static int add_extras(kvc_golden_file *f, kvc_mode mode, char *err,
+                      size_t errlen)
+{
+    for (size_t i = 0; i < sizeof extras / sizeof extras[0]; i++) {
+        const extra_case *x = &extras[i];
+        if (x->mode != mode)
+            continue;
+        kvc_case_spec spec = kvc_named_base(mode);
+        x->spec(&spec);
+        if (mode == KVC_MODE_QEFF) {
+            int mq = 1;
+            for (int s = 0; s < spec.num_seqs; s++)
+                mq = spec.q_len[s] > mq ? spec.q_len[s] : mq;
+            spec.qeff_max_q = mq;
+        }
+        kvc_golden_test t;
+        if (test_from_spec(&t, &spec, kvc_case_seed(KVC_GOLDEN_SEED, 2000 + i),
+                           x->comment, err, errlen) != 0)
+            return -1;
+        if (x->mutate) {
+            x->mutate(&t.c);
+            t.flags = kvc_golden_flags(&t.c);
+        }
         if (add_test(f, &t, err, errlen) != 0)
             return -1;
     }
@@ -403,7 +561,8 @@ int kvc_golden_standard(kvc_mode mode, kvc_golden_file *f, char *err,
     if (add_named(f, mode, err, errlen) != 0 ||
         add_cover(f, mode, err, errlen) != 0 ||
         add_formats(f, mode, err, errlen) != 0 ||
-        add_mutations(f, mode, err, errlen) != 0) {
+        add_mutations(f, mode, err, errlen) != 0 ||
+        add_extras(f, mode, err, errlen) != 0) {
         kvc_golden_free(f);
         return -1;
     }

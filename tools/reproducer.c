@@ -9,6 +9,7 @@
 #include "../generators/shrink.h"
 #include "campaign.h"
 #include "claim.h"
+#include "golden_set.h"
 #include "shell_quote.h"
 
 /* What a failure is made of, beyond its outcome kind: shrinking keeps it,
@@ -20,7 +21,32 @@ typedef struct failure_sig {
     int decade;       /* numeric: floor(log10(ratio)) (finite ratios) */
     char what[64];    /* other outcomes: the message up to its first ':'
                          ("after the cache write", "paged attention", ...) */
+    char place[48];   /* cache: the buffer and the kind of unit that changed
+                         ("V cache token", "K scale pool unused slot", ...) */
 } failure_sig;
+
+/* The kind of a cache failure from kvc_pool_diff's message (tools/pool.c):
+ * which buffer, and whose unit it was (a new token's, a context position's,
+ * an unused slot's, stride padding). A wrong code for a new token is not
+ * the same bug as a write into a slot nobody named. */
+static void cache_place(const char *msg, char *buf, size_t n)
+{
+    static const char *const buffers[] = {"K cache", "V cache", "K scale pool",
+                                          "V scale pool"};
+    static const char *const whose[][2] = {
+        {"(stride padding", "padding"}, {"an unused slot", "unused slot"},
+        {", token ", "token"}, {"context position", "context"}};
+    const char *b = "?", *w = "?";
+    for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++)
+        if (strstr(msg, buffers[i]))
+            b = buffers[i]; /* the message names one buffer */
+    for (size_t i = 0; i < sizeof whose / sizeof whose[0]; i++)
+        if (strstr(msg, whose[i][0])) {
+            w = whose[i][1];
+            break;
+        }
+    snprintf(buf, n, "%s %s", b, w);
+}
 
 static void signature(const kvc_result *r, failure_sig *sig)
 {
@@ -36,6 +62,8 @@ static void signature(const kvc_result *r, failure_sig *sig)
     }
     size_t n = strcspn(r->message, ":");
     snprintf(sig->what, sizeof sig->what, "%.*s", (int)n, r->message);
+    if (r->outcome == KVC_FAIL_CACHE)
+        cache_place(r->message, sig->place, sizeof sig->place);
 }
 
 /* A candidate fails alike when its signature is the original's, the ratio
@@ -46,7 +74,7 @@ static int same_signature(const failure_sig *a, const failure_sig *b)
     if (a->outcome != b->outcome)
         return 0;
     if (a->outcome != KVC_FAIL_NUMERIC)
-        return strcmp(a->what, b->what) == 0;
+        return strcmp(a->what, b->what) == 0 && strcmp(a->place, b->place) == 0;
     return a->nonfinite == b->nonfinite && a->on_lse == b->on_lse &&
            (a->decade == b->decade ||
             (a->decade != 999 && b->decade != 999 &&
@@ -101,7 +129,7 @@ static int write_file(const kvc_case_spec *spec, uint64_t value_seed,
     if (kvc_case_build(spec, value_seed, &t.c, err, errlen) != 0)
         return -1;
     t.tc_id = 1;
-    t.flags = t.c.flags;
+    t.flags = kvc_golden_flags(&t.c);
     t.result = KVC_EXPECT_VALID;
     snprintf(t.comment, sizeof t.comment, "%s", comment);
     int rc = kvc_golden_expect(&t, err, errlen);
