@@ -36,6 +36,9 @@ typedef struct kvc_case_record {
     char replay[512];    /* the replay command line (shell-quoted) */
     char repro[256];     /* the reproducer file written for this case,
                             relative to the report directory; "" = none */
+    char stateful[20];   /* a stateful index (generators/stateful.h): its
+                            kind ("manager", "policy", "policy-attention");
+                            "" = an attention case */
     char invalid_rule[32]; /* an invalid variant (generators/invalid.h):
                             its rule ("slot_range", ...); "" = a valid case */
 } kvc_case_record;

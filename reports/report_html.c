@@ -72,6 +72,8 @@ static void run_table(FILE *f, const kvc_run_report *r, const kvr_stats *s)
     char inv[96];
     kvr_invalid_summary(s, inv, sizeof inv);
     fprintf(f, "<tr><th>refusals</th><td>%s</td></tr>\n", inv);
+    kvr_stateful_summary(s, inv, sizeof inv);
+    fprintf(f, "<tr><th>manager and policies</th><td>%s</td></tr>\n", inv);
     fputs("<tr><th>state</th><td>", f);
     esc(f, KVR_STR(kvr_state_name(r)));
     fprintf(f, "</td></tr>\n<tr><th>exit status</th><td>%d (%s)</td></tr>\n",

@@ -18,6 +18,8 @@
  *     "state": "complete" | "interrupted", "cases_planned", "exit_status",
  *     "counts": { "cases", "failed", "verdicts", "invalid_variants",
  *                 "invalid_failed" (invalid variants run, and failed),
+ *                 "stateful_sequences", "stateful_failed" (manager and
+ *                 policy sequences run, and failed),
  *                 "modes": { "<mode>": GROUP, ... },
  *                 "formats": { "<kv format>": GROUP, ... },
  *                 "worst_ratio", "worst_index",    (null when no verdict)
@@ -146,6 +148,8 @@ static cJSON *case_object(const kvc_case_record *c)
     bad |= add(o, "flags", flag_array(c->flags, sizeof c->flags));
     if (c->invalid_rule[0] != '\0')
         bad |= add(o, "invalid_rule", text(KVR_FIELD(c->invalid_rule)));
+    if (c->stateful[0] != '\0')
+        bad |= add(o, "stateful", text(KVR_FIELD(c->stateful)));
     bad |= add(o, "desc", text(KVR_FIELD(c->desc)));
     bad |= add(o, "message", text(KVR_FIELD(c->message)));
     bad |= add(o, "replay", text(KVR_FIELD(c->replay)));
@@ -287,6 +291,9 @@ static cJSON *counts_object(const kvc_run_report *r, const kvr_stats *s)
     bad |= add(o, "invalid_variants", cJSON_CreateNumber((double)s->invalid));
     bad |= add(o, "invalid_failed",
                cJSON_CreateNumber((double)s->invalid_failed));
+    bad |= add(o, "stateful_sequences", cJSON_CreateNumber((double)s->stateful));
+    bad |= add(o, "stateful_failed",
+               cJSON_CreateNumber((double)s->stateful_failed));
     bad |= add(o, "modes", grouping_object(r, &s->modes));
     bad |= add(o, "formats", grouping_object(r, &s->formats));
     if (s->worst != KVR_NONE) {

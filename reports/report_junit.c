@@ -88,6 +88,8 @@ static void properties(FILE *f, const kvc_run_report *r, const kvr_stats *s)
     property(f, "exit_status", buf);
     kvr_invalid_summary(s, inv, sizeof inv);
     property(f, "invalid_variants", inv);
+    kvr_stateful_summary(s, inv, sizeof inv);
+    property(f, "stateful_sequences", inv);
     if (r->claim) {
         char list[1024];
         size_t used = 0;

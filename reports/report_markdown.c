@@ -91,6 +91,8 @@ static void header(FILE *f, const kvc_run_report *r, const kvr_stats *s)
     char inv[96];
     kvr_invalid_summary(s, inv, sizeof inv);
     fprintf(f, "- **refusals:** %s\n", inv);
+    kvr_stateful_summary(s, inv, sizeof inv);
+    fprintf(f, "- **manager and policies:** %s\n", inv);
     fputs("- **state:** ", f);
     kvr_put_md_text(f, KVR_STR(kvr_state_name(r)), 0);
     fputs("\n- **started:** ", f);

@@ -213,6 +213,10 @@ int kvr_stats_init(kvr_stats *s, const kvc_run_report *r)
             s->invalid++;
             s->invalid_failed += !c->passed;
         }
+        if (c->stateful[0] != '\0') {
+            s->stateful++;
+            s->stateful_failed += !c->passed;
+        }
         if (c->has_verdict) {
             keys[nv].ratio = c->ratio;
             keys[nv].index = c->index;
@@ -248,6 +252,16 @@ void kvr_stats_free(kvr_stats *s)
     free(s->by_ratio);
     memset(s, 0, sizeof *s);
     s->worst = KVR_NONE;
+}
+
+void kvr_stateful_summary(const kvr_stats *s, char *buf, size_t n)
+{
+    if (s->stateful_failed)
+        snprintf(buf, n, "%zu stateful sequences, %zu disagree with the models",
+                 s->stateful, s->stateful_failed);
+    else
+        snprintf(buf, n, "%zu stateful sequences, all agree with the models",
+                 s->stateful);
 }
 
 void kvr_invalid_summary(const kvr_stats *s, char *buf, size_t n)

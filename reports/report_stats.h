@@ -41,6 +41,8 @@ typedef struct kvr_stats {
     size_t cases, failed, verdicts;
     size_t invalid, invalid_failed; /* invalid variants (records with an
                                 invalid_rule) and those that failed */
+    size_t stateful, stateful_failed; /* stateful sequences (records with
+                                a stateful kind) and those that failed */
     size_t worst;            /* record position of the worst ratio, KVR_NONE */
     kvr_grouping modes;      /* by kvr_mode_name */
     kvr_grouping formats;    /* by kvr_format_name */
@@ -60,6 +62,10 @@ const char *kvr_outcome_name(const kvc_case_record *c);
 /* "1250 invalid variants, all refused correctly" (or "..., 3 not
  * refused correctly"), the line every report shows. */
 void kvr_invalid_summary(const kvr_stats *s, char *buf, size_t n);
+
+/* "156 stateful sequences, all agree with the models" (or "..., 2
+ * disagree"), the line every report shows. */
+void kvr_stateful_summary(const kvr_stats *s, char *buf, size_t n);
 
 /* Whether run report r passed: no record failed. */
 int kvr_run_passed(const kvr_stats *s);

@@ -2,6 +2,8 @@
  * committed in case-index order, failures printed as they are found. */
 #include "campaign.h"
 
+#include "stateful_run.h"
+
 #include "claim.h"
 #include "death_verdict.h"
 #include "kernel_lib.h"
@@ -120,6 +122,8 @@ typedef struct case_result {
     int generated;        /* 0: the generator could not build the case */
     int mode, dtype, kind, outcome;
     int invalid_rule;     /* kvc_invalid_rule: KVC_INV_NONE = a valid case */
+    int stateful;         /* kvc_stateful_kind: NONE = an attention case */
+    int64_t steps;        /* a stateful index: operations run */
     uint64_t uses;        /* coverage items of the case (claim.h) */
     uint64_t built_outside; /* built attempts outside the claim before it */
     char desc[512];
@@ -130,6 +134,8 @@ typedef struct case_result {
 typedef struct campaign {
     const kvc_campaign_opts *o;
     kvc_worker_kernel wk; /* the kernel a worker runs */
+    kvc_bm_impl bm;       /* its block manager and policies (worker) */
+    kvc_policy_attn_impl pol;
     kvc_campaign_stats *s;
     size_t cap;           /* of s->records */
     uint64_t next_index;  /* the next index next() considers */
@@ -200,6 +206,17 @@ static void tally(kvc_campaign_stats *s, const case_result *cr)
         s->failed_by_outcome[KVC_FAIL_SETUP]++;
         return;
     }
+    if (cr->stateful != KVC_STATEFUL_NONE) {
+        s->stateful_run[cr->stateful]++;
+        s->stateful_steps += cr->steps > 0 ? (uint64_t)cr->steps : 0;
+        if (rec->passed)
+            return;
+        if (s->failed++ == 0)
+            s->first_failure = rec->index;
+        s->stateful_failed[cr->stateful]++;
+        s->failed_by_outcome[cr->outcome]++;
+        return;
+    }
     int d, k;
     format_slot(cr, &d, &k);
     s->run_by_mode[cr->mode]++;
@@ -234,6 +251,8 @@ static void result_fill(case_result *cr, const kvc_campaign_opts *o,
     kvc_record_fill(&cr->rec, o, c, r, index, seconds);
     kvc_record_mark_invalid(&cr->rec, inv->rule);
     cr->invalid_rule = (int)inv->rule;
+    cr->stateful = KVC_STATEFUL_NONE;
+    cr->steps = 0;
     cr->generated = 1;
     cr->built_outside = 0;
     cr->mode = (int)c->spec.mode;
@@ -263,18 +282,72 @@ static void generator_failed(case_result *cr, const kvc_campaign_opts *o,
     kvc_replay_command(o, index, cr->rec.replay, sizeof cr->rec.replay);
 }
 
+/* ---- stateful indices ------------------------------------------------ */
+
+/* The stateful kind index `index` runs in this campaign (stateful_run.h). */
+static kvc_stateful_kind stateful_index(const kvc_campaign_opts *o,
+                                        uint64_t index)
+{
+    return kvc_stateful_index(o->claim, o->forced_mode, o->seed, index);
+}
+
+/* The record of a stateful index from its result (ok < 0: it could not
+ * run, a setup failure). */
+static void stateful_fill(case_result *cr, const kvc_campaign_opts *o,
+                          uint64_t index, const kvc_stateful_result *sr,
+                          int ok, double seconds)
+{
+    memset(cr, 0, sizeof *cr);
+    cr->generated = 1;
+    cr->stateful = (int)sr->kind;
+    cr->steps = sr->steps;
+    cr->outcome = ok == 1 ? KVC_PASS
+                  : ok < 0 ? KVC_FAIL_SETUP
+                  : sr->kind == KVC_STATEFUL_MANAGER ? KVC_FAIL_MANAGER
+                                                     : KVC_FAIL_POLICY;
+    kvc_case_record *rec = &cr->rec;
+    rec->index = index;
+    rec->passed = ok == 1;
+    rec->seconds = seconds;
+    snprintf(rec->kv_format, sizeof rec->kv_format, "-");
+    snprintf(rec->stateful, sizeof rec->stateful, "%s", kvc_stateful_name(sr->kind));
+    snprintf(rec->desc, sizeof rec->desc, "%s", sr->desc);
+    snprintf(cr->desc, sizeof cr->desc, "%s", sr->desc);
+    snprintf(rec->message, sizeof rec->message, "%s", ok == 1 ? "" : sr->message);
+    kvc_replay_command(o, index, rec->replay, sizeof rec->replay);
+}
+
 /* ---- in a worker ------------------------------------------------------ */
 
 static int worker_init(void *ctx, char *err, size_t errlen)
 {
     campaign *cp = ctx;
-    return kvc_worker_kernel_load(&cp->wk, err, errlen);
+    if (kvc_worker_kernel_load(&cp->wk, err, errlen) != 0)
+        return -1;
+    return kvc_stateful_bind(cp->wk.path ? cp->wk.handle : NULL, cp->wk.path,
+                             cp->o->claim, cp->o->forced_mode, &cp->bm,
+                             &cp->pol, err, errlen);
+}
+
+/* A stateful index (generators/stateful.h): its scenario against the
+ * kernel's manager or policies, step by step. */
+static void stateful_job(campaign *cp, uint64_t index, case_result *cr)
+{
+    double t = now_seconds();
+    kvc_stateful_result sr;
+    int ok = kvc_stateful_run(cp->o->seed, index, cp->bm.append ? &cp->bm : NULL,
+                              cp->pol.attention ? &cp->pol : NULL, &sr);
+    stateful_fill(cr, cp->o, index, &sr, ok, now_seconds() - t);
 }
 
 static void worker_run(void *ctx, uint64_t index, void *result)
 {
     campaign *cp = ctx;
     case_result *cr = result;
+    if (stateful_index(cp->o, index) != KVC_STATEFUL_NONE) {
+        stateful_job(cp, index, cr);
+        return;
+    }
     kvc_case c;
     kvc_invalid inv;
     kvc_result r;
@@ -309,6 +382,16 @@ static int next_case(void *ctx, uint64_t *job)
          cp->next_index += (uint64_t)o->shard_count) {
         kvc_case_spec sp;
         uint64_t idx = cp->next_index;
+        if (stateful_index(o, idx) != KVC_STATEFUL_NONE && o->kv_dtypes) {
+            cp->s->skipped++; /* --kv-dtype: attention cases of its formats */
+            continue;
+        }
+        if (stateful_index(o, idx) != KVC_STATEFUL_NONE) {
+            cp->next_work = 0; /* well under the deadline's floor */
+            cp->next_index += (uint64_t)o->shard_count;
+            *job = idx;
+            return 1;
+        }
         /* A spec that cannot be drawn is handed out all the same: the
          * worker reports the generator's failure. Draws outside the
          * kernel's claim are redrawn (claim.h), and counted. */
@@ -349,6 +432,18 @@ static void death_result(case_result *cr, const campaign *cp, uint64_t index,
     kvc_result r;
     char err[256];
     kvc_death_verdict(d, &r);
+    if (stateful_index(cp->o, index) != KVC_STATEFUL_NONE) {
+        kvc_stateful_result sr;
+        memset(&sr, 0, sizeof sr);
+        sr.kind = kvc_stateful_slot(cp->o->seed, index);
+        sr.failed_step = -1;
+        snprintf(sr.desc, sizeof sr.desc, "%s scenario",
+                 kvc_stateful_name(sr.kind));
+        snprintf(sr.message, sizeof sr.message, "%s", r.message);
+        stateful_fill(cr, cp->o, index, &sr, 0, d->seconds);
+        cr->outcome = (int)r.outcome; /* crash, timeout, ... */
+        return;
+    }
     if (kvc_campaign_generate(cp->o->claim, cp->o->seed, index,
                               cp->o->forced_mode, &c, &inv, NULL, err,
                               sizeof err) != 0) {
@@ -373,7 +468,11 @@ static void sanitize(case_result *cr, uint64_t index)
     rec->invalid_rule[sizeof rec->invalid_rule - 1] = '\0';
     rec->index = index;
     rec->passed = rec->passed && cr->outcome == KVC_PASS;
-    rec->mode = kvc_mode_name((kvc_mode)cr->mode);
+    if (cr->stateful <= KVC_STATEFUL_NONE || cr->stateful >= KVC_STATEFUL_KINDS)
+        cr->stateful = KVC_STATEFUL_NONE;
+    rec->stateful[sizeof rec->stateful - 1] = '\0';
+    rec->mode = cr->stateful ? kvc_stateful_name((kvc_stateful_kind)cr->stateful)
+                             : kvc_mode_name((kvc_mode)cr->mode);
     rec->outcome = kvc_outcome_name((kvc_outcome)cr->outcome);
     rec->kv_format[sizeof rec->kv_format - 1] = '\0';
     rec->flags[sizeof rec->flags - 1] = '\0';

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../generators/stateful.h"
 #include "../reports/report.h"
 #include "claim.h"
 #include "runner.h"
@@ -83,6 +84,10 @@ typedef struct kvc_campaign_stats {
     uint64_t invalid_run;   /* invalid variants run (generators/invalid.h) */
     uint64_t invalid_failed;/* of them, not refused as kvattn.h says */
     uint64_t invalid_by_rule[KVC_INV_COUNT]; /* variants run per rule */
+    /* stateful indices (generators/stateful.h), per kind */
+    uint64_t stateful_run[KVC_STATEFUL_KINDS];
+    uint64_t stateful_failed[KVC_STATEFUL_KINDS];
+    uint64_t stateful_steps; /* operations they ran */
     double worst_ratio;     /* over cases with a numeric verdict */
     uint64_t worst_index;
     uint64_t first_failure; /* index of the first failing case */

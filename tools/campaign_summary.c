@@ -61,6 +61,35 @@ static void print_invalid(FILE *f, const kvc_campaign_opts *o,
     fprintf(f, "%s\n", any ? ")" : "");
 }
 
+/* "  stateful: 156 sequences (manager 78, policy 39, policy-attention 39),
+ * 312000 operations, all agree with the models": the stateful indices
+ * (generators/stateful.h), or why there are none. */
+static void print_stateful(FILE *f, const kvc_campaign_stats *s)
+{
+    uint64_t run = 0, failed = 0;
+    for (int k = 1; k < KVC_STATEFUL_KINDS; k++) {
+        run += s->stateful_run[k];
+        failed += s->stateful_failed[k];
+    }
+    if (run == 0) {
+        fprintf(f, "  stateful: none (no manager or policy claimed, or the "
+                   "run narrowed by --mode / --kv-dtype)\n");
+        return;
+    }
+    fprintf(f, "  stateful: %llu sequences (", (unsigned long long)run);
+    for (int k = 1, any = 0; k < KVC_STATEFUL_KINDS; k++)
+        if (s->stateful_run[k])
+            fprintf(f, "%s%s %llu", any++ ? ", " : "",
+                    kvc_stateful_name((kvc_stateful_kind)k),
+                    (unsigned long long)s->stateful_run[k]);
+    if (failed)
+        fprintf(f, "), %llu operations, %llu disagree with the models\n",
+                (unsigned long long)s->stateful_steps, (unsigned long long)failed);
+    else
+        fprintf(f, "), %llu operations, all agree with the models\n",
+                (unsigned long long)s->stateful_steps);
+}
+
 /* The kernel's declaration and what it leaves uncovered (an ABI 1
  * library, or one that claims everything, prints nothing here). */
 static void print_claim(FILE *f, const kvc_campaign_opts *o,
@@ -122,6 +151,7 @@ void kvc_campaign_print_summary(FILE *f, const kvc_campaign_opts *o,
                     (unsigned long long)s->failed_by_outcome[out]);
     fputc('\n', f);
     print_invalid(f, o, s);
+    print_stateful(f, s);
     fprintf(f, "  worst error ratio: %.4g (case %llu; threshold %.1f)\n",
             s->worst_ratio, (unsigned long long)s->worst_index,
             KVC_TOL_THRESHOLD);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "campaign.h"
+#include "stateful_run.h"
 #include "claim.h"
 #include "cli_parse.h"
 #include "commands.h"
@@ -129,6 +130,36 @@ static int parse_args(int argc, char **argv, replay_args *a)
     return -1;
 }
 
+/* Replay a stateful index (generators/stateful.h): its scenario against
+ * the kernel's manager or policies, up to the first disagreement. */
+static int replay_stateful(const replay_args *a, const kvc_kernel_choice *ch,
+                           const char *path)
+{
+    kvc_bm_impl bm;
+    kvc_policy_attn_impl pol;
+    kvc_stateful_result sr;
+    char err[512];
+    if (kvc_stateful_bind(ch->handle, path, &ch->k->caps, a->mode, &bm, &pol,
+                          err, sizeof err) != 0) {
+        fprintf(stderr, "kvcheck replay: %s\n", err);
+        return KVC_EXIT_USAGE;
+    }
+    int ok = kvc_stateful_run(a->seed, a->index, bm.append ? &bm : NULL,
+                              pol.attention ? &pol : NULL, &sr);
+    printf("case %llu (seed %llu): stateful %s scenario\n  %s\n",
+           (unsigned long long)a->index, (unsigned long long)a->seed,
+           kvc_stateful_name(sr.kind), sr.desc);
+    if (ok == 1) {
+        printf("  outcome: pass (%lld operations agree with the models)\n",
+               (long long)sr.steps);
+        return KVC_EXIT_PASS;
+    }
+    printf("  outcome: %s: %s\n  shortest failing prefix: operations 0..%lld\n",
+           ok < 0 ? "setup" : sr.kind == KVC_STATEFUL_MANAGER ? "manager" : "policy",
+           sr.message, (long long)sr.failed_step);
+    return ok < 0 ? KVC_EXIT_IO : KVC_EXIT_FAIL;
+}
+
 /* Replay case (seed, index) alone, printing it and its outcome. */
 static int replay_case(const replay_args *a, const kvc_kernel *k)
 {
@@ -171,7 +202,10 @@ int kvc_cmd_replay(int argc, char **argv)
     if (kvc_choose_kernel("replay", a.kernel_lib, a.profile, a.threads,
                           &kch) != 0)
         return KVC_EXIT_USAGE;
-    if (a.have_case)
+    if (a.have_case && kvc_stateful_index(&kch.k->caps, a.mode, a.seed,
+                                          a.index) != KVC_STATEFUL_NONE)
+        rc = replay_stateful(&a, &kch, a.kernel_lib);
+    else if (a.have_case)
         rc = replay_case(&a, kch.k);
     else
         rc = kvc_replay_files(argv + optind, argc - optind, kch.k);

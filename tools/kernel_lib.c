@@ -49,6 +49,12 @@ static int abi1_caps(void *h, const char *path, kva_caps *c, char *err,
         c->modes |= KVA_MODE_QEFF;
     if (!optional(h, "kva_cache_write"))
         c->features &= ~(uint32_t)KVA_FEATURE_CACHE_WRITE;
+    /* the cache's other half, when every entry point of it is there
+     * (cache_lib.c binds them; one missing leaves the half unclaimed) */
+    if (optional(h, "kva_bm_append") && optional(h, "kva_bm_num_free"))
+        c->modes |= KVA_MODE_MANAGER;
+    if (optional(h, "kva_policy_attention") && optional(h, "kva_cache_write_heads"))
+        c->modes |= KVA_MODE_POLICY;
     if (c->modes == 0) {
         snprintf(err, errlen, "%s: exports neither kva_paged_attention nor "
                  "kva_blocked_attention (and no kva_capabilities): nothing "

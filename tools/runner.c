@@ -86,6 +86,8 @@ const char *kvc_outcome_name(kvc_outcome o)
     case KVC_FAIL_UNSUPPORTED: return "unsupported";
     case KVC_FAIL_NONDETERMINISTIC: return "nondeterministic";
     case KVC_FAIL_MERGE: return "merge";
+    case KVC_FAIL_MANAGER: return "manager";
+    case KVC_FAIL_POLICY: return "policy";
     case KVC_FAIL_SETUP: return "setup";
     case KVC_OUTCOME_COUNT: break;
     }

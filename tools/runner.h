@@ -79,6 +79,9 @@ typedef enum kvc_outcome {
                            different bits */
     KVC_FAIL_MERGE,     /* kva_merge_states of the case's partial states is
                            not the attention over all its keys */
+    KVC_FAIL_MANAGER,   /* a block manager's operation disagreed with the
+                           model (a stateful index, tools/stateful_run.h) */
+    KVC_FAIL_POLICY,    /* an eviction policy's, or its attention's */
     KVC_FAIL_SETUP,     /* the case itself could not be built or checked */
     KVC_OUTCOME_COUNT
 } kvc_outcome;

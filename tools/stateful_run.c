@@ -4,6 +4,7 @@
 #include "stateful_run.h"
 
 #include "../oracle/kv_format.h"
+#include "cache_lib.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -72,6 +73,43 @@ static int run_attention(uint64_t s, const kvc_policy_attn_impl *pol,
     r->failed_step = ar.policy.failed_step;
     snprintf(r->message, sizeof r->message, "%s", ar.policy.message);
     return ok;
+}
+
+uint32_t kvc_stateful_halves(const kva_caps *claim, int forced_mode)
+{
+    if (forced_mode >= 0)
+        return 0;
+    uint32_t modes = claim ? claim->modes
+                           : (uint32_t)(KVA_MODE_MANAGER | KVA_MODE_POLICY);
+    return modes & (KVA_MODE_MANAGER | KVA_MODE_POLICY);
+}
+
+kvc_stateful_kind kvc_stateful_index(const kva_caps *claim, int forced_mode,
+                                     uint64_t seed, uint64_t index)
+{
+    kvc_stateful_kind k = kvc_stateful_slot(seed, index);
+    uint32_t need = k == KVC_STATEFUL_MANAGER ? KVA_MODE_MANAGER : KVA_MODE_POLICY;
+    if (k == KVC_STATEFUL_NONE || !(kvc_stateful_halves(claim, forced_mode) & need))
+        return KVC_STATEFUL_NONE;
+    return k;
+}
+
+int kvc_stateful_bind(void *handle, const char *path, const kva_caps *claim,
+                      int forced_mode, kvc_bm_impl *bm,
+                      kvc_policy_attn_impl *pol, char *err, size_t errlen)
+{
+    memset(bm, 0, sizeof *bm);
+    memset(pol, 0, sizeof *pol);
+    if (!handle) {
+        *bm = kvc_builtin_bm;
+        *pol = kvc_builtin_policy_attn;
+        return 0;
+    }
+    uint32_t halves = kvc_stateful_halves(claim, forced_mode);
+    if (halves == 0)
+        return 0;
+    return kvc_cache_lib_bind(handle, path, halves, 0, bm, pol, err, errlen) < 0
+               ? -1 : 0;
 }
 
 int kvc_stateful_run(uint64_t seed, uint64_t index, const kvc_bm_impl *bm,

@@ -26,6 +26,23 @@ typedef struct kvc_stateful_result {
     char message[512];    /* the first difference; "" on a pass */
 } kvc_stateful_result;
 
+/* The halves of the cache a run checks (KVA_MODE_MANAGER,
+ * KVA_MODE_POLICY bits): what the claim has (NULL: the in-tree kernel,
+ * both), none when --mode narrows the run to one attention mode. */
+uint32_t kvc_stateful_halves(const kva_caps *claim, int forced_mode);
+
+/* What index `index` of campaign `seed` runs: NONE when it is an attention
+ * case, or when its half is not checked (it then keeps its attention
+ * case). The campaign and `replay --case` decide alike. */
+kvc_stateful_kind kvc_stateful_index(const kva_caps *claim, int forced_mode,
+                                     uint64_t seed, uint64_t index);
+
+/* The halves of a kernel: libkvattn's (handle NULL), or a library's bound
+ * by cache_lib.c. 0, or -1 (err) when a claimed half lacks a symbol. */
+int kvc_stateful_bind(void *handle, const char *path, const kva_caps *claim,
+                      int forced_mode, kvc_bm_impl *bm,
+                      kvc_policy_attn_impl *pol, char *err, size_t errlen);
+
 /* Run stateful index `index` of campaign `seed` (its kind must not be
  * NONE). bm / pol: the kernel's halves, NULL when it has none (the result
  * is then skipped). Returns r->passed, -1 when memory runs out. */
