@@ -81,6 +81,8 @@ int kvcg_fill_values(kvcg_ctx *x);              /* values.c; -1 OOM */
 int kvcg_format_edges(kvcg_ctx *x);             /* formats.c; -1 OOM */
 void kvcg_boost_leaks(kvcg_ctx *x);             /* leak.c */
 void kvcg_choose_scales(kvcg_ctx *x);           /* formats.c */
+int kvcg_draw_special(uint64_t case_seed, kvc_case_spec *sp); /* special.c */
+int kvcg_special_inputs(kvcg_ctx *x);           /* special.c; -1 OOM */
 int kvcg_build_layout(kvcg_ctx *x);             /* layout.c; -1 OOM */
 int kvcg_build_qeff(kvcg_ctx *x);               /* layout.c; -1 OOM */
 uint64_t kvcg_compute_flags(const kvc_case *c); /* flags.c */

@@ -234,13 +234,24 @@ static double score64(const float *q, const float *k, int dim, double scale,
 
 /* Replace the scores x[0..n) by exp(x - max) and return their sum; *lse
  * gets max + log(sum). Subtracting the maximum keeps every exponent <= 0,
- * so nothing overflows and the largest weight is exactly 1 (sum >= 1). */
+ * so nothing overflows and the largest weight is exactly 1 (sum >= 1).
+ * Non-finite scores (special inputs; tolerance.md, "Non-finite exact
+ * values") follow IEEE arithmetic: a NaN or +inf score makes the row NaN
+ * (inf - inf); a -inf score has weight 0; a row whose every score is -inf
+ * is an empty row (weights 0, sum 0, lse -inf): -inf is the masking
+ * value, and kvattn.h gives a row without a key out = 0, never NaN. */
 static double softmax64(double *x, int n, double *lse)
 {
     double m = x[0];
     for (int c = 1; c < n; c++)
-        if (x[c] > m)
+        if (x[c] > m || isnan(x[c]))
             m = x[c];
+    if (m == -INFINITY) {
+        for (int c = 0; c < n; c++)
+            x[c] = 0.0;
+        *lse = -INFINITY;
+        return 0.0;
+    }
     double l = 0.0;
     for (int c = 0; c < n; c++) {
         x[c] = exp(x[c] - m);
@@ -262,6 +273,11 @@ typedef struct elem_mags {
 static void weigh_values64(const row_view *r, const double *w, double l,
                            const elem_mags *m)
 {
+    if (l == 0.0) { /* every score -inf: an empty row, out = 0 */
+        for (int d = 0; d < r->dim; d++)
+            m->out[d] = m->absw[d] = m->segw[d] = m->tilew[d] = m->devw[d] = 0.0;
+        return;
+    }
     for (int d = 0; d < r->dim; d++) {
         double acc = 0.0, acc_abs = 0.0;
         double pre = 0.0, lo = 0.0, hi = 0.0; /* prefix sums of p_j v_jd */
@@ -331,8 +347,14 @@ float kvc_softmax32(float *x, int n, float *lse)
 {
     float m = x[0];
     for (int c = 1; c < n; c++)
-        if (x[c] > m)
+        if (x[c] > m || isnan(x[c]))
             m = x[c];
+    if (m == -INFINITY) { /* as softmax64 */
+        for (int c = 0; c < n; c++)
+            x[c] = 0.0f;
+        *lse = -INFINITY;
+        return 0.0f;
+    }
     float l = 0.0f;
     for (int c = 0; c < n; c++) {
         x[c] = expf(x[c] - m);
@@ -351,7 +373,7 @@ static void weigh_values32(const row_view *r, const float *w, float l,
             float prod = w[c] * value_of(r, c)[d];
             acc += prod;
         }
-        out[d] = acc / l;
+        out[d] = l == 0.0f ? 0.0f : acc / l;
     }
 }
 
@@ -381,8 +403,10 @@ static double score_scale(const row_view *r, double scale)
 {
     double smax = 0.0;
     for (int c = 0; c < r->n; c++) {
+        /* a non-finite score has weight 0 or makes the row NaN (judged
+         * exactly): it has no rounding error to scale */
         double sc = fabs(scale) * abs_dot(r->q, key_of(r, c), r->dim);
-        if (sc > smax)
+        if (isfinite(sc) && sc > smax)
             smax = sc;
     }
     return smax;
@@ -394,7 +418,7 @@ static double value_scale(const row_view *r)
     for (int c = 0; c < r->n; c++)
         for (int d = 0; d < r->dim; d++) {
             double a = fabs((double)value_of(r, c)[d]);
-            if (a > vmax)
+            if (isfinite(a) && a > vmax) /* an infinite v: judged exactly */
                 vmax = a;
         }
     return vmax;
