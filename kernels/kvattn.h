@@ -18,6 +18,13 @@
  *       && (mask == NULL || mask[i][j] != 0).
  *   - out = sum_j softmax(x)_j v_j over visible keys; lse = log sum_j exp(x_j)
  *     (natural log). A query with no visible key gets out = 0, lse = -inf.
+ *   - Non-finite K/V (stored NaN or +-inf) follow IEEE arithmetic through
+ *     that definition with m = the row's largest visible score: a NaN or
+ *     +inf score makes the row NaN; a -inf score has weight 0, and a row
+ *     whose every visible score is -inf gets out = 0, lse = -inf; an
+ *     infinite v seen with weight > 0 gives +-inf in its element (NaN is
+ *     accepted there). A key the row cannot see never affects it, whatever
+ *     it holds (oracle/tolerance.md, "Non-finite exact values").
  *   - Outputs out[token][Hq][D], lse[token][Hq], fp32, tokens in batch order.
  *     Tokens past query_start_loc[S] are padding: their rows are not written.
  *
