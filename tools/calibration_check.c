@@ -74,7 +74,7 @@ static kvc_outcome observe(const kvc_case *c, const kvc_kernel *k, int which,
                         "sequence %d: %s: %s", T, s, kva_status_name(st), e.msg);
     }
     if (o->head_amax != ha)
-        return fail(r, KVC_FAIL_CALIBRATION, "calibration: the %s observer's "
+        return fail(r, KVC_FAIL_CALIBRATION, "the %s observer's "
                     "head_amax pointer was changed", T);
     *obs = o;
     return KVC_PASS;
@@ -93,7 +93,7 @@ static kvc_outcome check_amax(const kvc_problem *p, int which, int head,
     if (head >= 0)
         snprintf(where, sizeof where, " of head %d", head);
     return fail(r, KVC_FAIL_CALIBRATION,
-                "calibration: %s amax%s: kernel %.9g (%a), oracle %.9g (%a)",
+                "%s amax%s: kernel %.9g (%a), oracle %.9g (%a)",
                 which ? "V" : "K", where, got, got, want, want);
 }
 
@@ -125,7 +125,7 @@ static kvc_outcome check_scale(const kvc_case *c, const kvc_kernel *k,
     float want = kvc_calib_expected_scale(q->dtype, amax);
     if (!same_bits(*s, want))
         return fail(r, KVC_FAIL_CALIBRATION,
-                    "calibration: %s scale%s: kernel %.9g (%a), oracle %.9g "
+                    "%s scale%s: kernel %.9g (%a), oracle %.9g "
                     "(%a) from the kernel's amax %.9g", T, where, *s, *s,
                     want, want, amax);
     float used = head >= 0 ? (which ? q->v_head_scale[head] : q->k_head_scale[head])

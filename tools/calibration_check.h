@@ -18,9 +18,12 @@
  *      head's for attn_head) and compares each with the oracle's, bit for
  *      bit. The case's scales are the oracle's (the generator computed them
  *      by the same rule), so a scale that agrees is the one the case uses.
- * A disagreement is KVC_FAIL_CALIBRATION with a message such as
- *   "calibration: K scale for head 3: kernel 0.0123 (0x1.93...p-7),
- *    oracle 0.0125 (...) from the kernel's amax 1.57"
+ * A disagreement is KVC_FAIL_CALIBRATION (printed "calibration: ...")
+ * with a message such as
+ *   "K amax of head 0: kernel 164.655502 (0x1.494f9ep+7), oracle
+ *    202.044556 (0x1.9416dp+7)" or
+ *   "V scale for head 3: kernel 0.0123 (...), oracle 0.0125 (...) from the
+ *    kernel's amax 1.57"
  * a refusal is KVC_FAIL_KERNEL, a guard violation KVC_FAIL_BOUNDS or
  * KVC_FAIL_INPUT. A kernel without the two entry points (optional in a
  * library), or a case without kernel_calibration, passes untouched: the
