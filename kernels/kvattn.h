@@ -20,7 +20,8 @@
  *     (natural log). A query with no visible key gets out = 0, lse = -inf.
  *   - Non-finite K/V (stored NaN or +-inf) follow IEEE arithmetic through
  *     that definition with m = the row's largest visible score: a NaN or
- *     +inf score makes the row NaN; a -inf score has weight 0, and a row
+ *     +inf score makes the row NaN; a key with a -inf score has weight 0
+ *     and contributes nothing (as if masked, whatever its v), and a row
  *     whose every visible score is -inf gets out = 0, lse = -inf; an
  *     infinite v seen with weight > 0 gives +-inf in its element (NaN is
  *     accepted there). A key the row cannot see never affects it, whatever

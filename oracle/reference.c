@@ -237,8 +237,8 @@ static double score64(const float *q, const float *k, int dim, double scale,
  * so nothing overflows and the largest weight is exactly 1 (sum >= 1).
  * Non-finite scores (special inputs; tolerance.md, "Non-finite exact
  * values") follow IEEE arithmetic: a NaN or +inf score makes the row NaN
- * (inf - inf); a -inf score has weight 0; a row whose every score is -inf
- * is an empty row (weights 0, sum 0, lse -inf): -inf is the masking
+ * (inf - inf); a -inf score has weight 0 and contributes nothing (wterm);
+ * a row whose every score is -inf is an empty row (weights 0, sum 0, lse -inf): -inf is the masking
  * value, and kvattn.h gives a row without a key out = 0, never NaN. */
 static double softmax64(double *x, int n, double *lse)
 {
@@ -266,6 +266,16 @@ static double softmax64(double *x, int n, double *lse)
  * reference.h: segw_d (max prefix sum - min prefix sum, prefixes from 0),
  * tilew_d (largest sum of p_j |v_jd| over KVC_REF_TILE consecutive keys) and
  * devw_d = sum_j p_j |v_jd - out_d| (a second pass, after out_d). */
+/* w * x for a weight w of the softmax: a key of weight 0 (a -inf score,
+ * or a gap past double's range) contributes nothing, whatever its v holds
+ * (an infinite or NaN v included): such a key is as good as masked
+ * (tolerance.md, "Non-finite exact values"). For finite x the result is
+ * the same as w * x (adding +-0 changes no sum). */
+static double wterm(double w, double x)
+{
+    return w == 0.0 ? 0.0 : w * x;
+}
+
 typedef struct elem_mags {
     double *out, *absw, *segw, *tilew, *devw;
 } elem_mags;
@@ -284,10 +294,10 @@ static void weigh_values64(const row_view *r, const double *w, double l,
         double win = 0.0, tw = 0.0; /* sums of p_j |v_jd| over a tile */
         for (int c = 0; c < r->n; c++) {
             double vd = (double)value_of(r, c)[d];
-            acc += w[c] * vd;
-            acc_abs += w[c] * fabs(vd);
+            acc += wterm(w[c], vd);
+            acc_abs += wterm(w[c], fabs(vd));
             double pc = w[c] / l;
-            pre += pc * vd;
+            pre += wterm(pc, vd);
             if (pre < lo)
                 lo = pre;
             if (pre > hi)
@@ -296,10 +306,10 @@ static void weigh_values64(const row_view *r, const double *w, double l,
              * sum (add the entering key, subtract the leaving one): the
              * terms are >= 0, so the drift is a few double ulps of the
              * largest window, far below what the tolerance resolves. */
-            win += pc * fabs(vd);
+            win += wterm(pc, fabs(vd));
             if (c >= KVC_REF_TILE)
-                win -= w[c - KVC_REF_TILE] / l *
-                       fabs((double)value_of(r, c - KVC_REF_TILE)[d]);
+                win -= wterm(w[c - KVC_REF_TILE] / l,
+                             fabs((double)value_of(r, c - KVC_REF_TILE)[d]));
             if (win > tw)
                 tw = win;
         }
@@ -309,7 +319,7 @@ static void weigh_values64(const row_view *r, const double *w, double l,
         m->tilew[d] = tw;
         double dev = 0.0;
         for (int c = 0; c < r->n; c++)
-            dev += w[c] / l * fabs((double)value_of(r, c)[d] - m->out[d]);
+            dev += wterm(w[c] / l, fabs((double)value_of(r, c)[d] - m->out[d]));
         m->devw[d] = dev;
     }
 }
@@ -370,7 +380,7 @@ static void weigh_values32(const row_view *r, const float *w, float l,
     for (int d = 0; d < r->dim; d++) {
         float acc = 0.0f;
         for (int c = 0; c < r->n; c++) {
-            float prod = w[c] * value_of(r, c)[d];
+            float prod = w[c] == 0.0f ? 0.0f : w[c] * value_of(r, c)[d];
             acc += prod;
         }
         out[d] = l == 0.0f ? 0.0f : acc / l;

@@ -299,13 +299,15 @@ Test(special_inputs, infinite_values_and_minus_infinite_scores)
     small_problem(&p, KVC_KV_F32);
     p.v[2 * 1] = INFINITY;     /* v_1 = (inf, -1) */
     p.k[2 * 0] = -INFINITY;    /* x_0 = -inf */
+    p.v[2 * 0 + 1] = NAN;      /* v_0 = (0, NaN): key 0 contributes nothing */
     kvc_reference ref;
     reference(&p, &ref);
     /* row 0 sees key 0 only, whose score is -inf: an empty row */
     cr_expect_eq(ref.out[0], 0.0);
     cr_expect_eq(ref.out[1], 0.0);
     cr_expect(isinf(ref.lse[0]) && ref.lse[0] < 0);
-    /* row 1: key 0 has weight 0, key 1 weight 1: out = v_1 */
+    /* row 1: key 0 has weight 0 (as if masked: its NaN v is not read as
+     * 0 * NaN), key 1 weight 1: out = v_1 */
     cr_expect(isinf(ref.out[2]) && ref.out[2] > 0);
     cr_expect_eq(ref.out[3], -1.0);
     cr_expect_eq(ref.lse[1], 0.5); /* x_1 = 2/4 */
