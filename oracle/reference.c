@@ -237,8 +237,9 @@ static double score64(const float *q, const float *k, int dim, double scale,
  * so nothing overflows and the largest weight is exactly 1 (sum >= 1).
  * Non-finite scores (special inputs; tolerance.md, "Non-finite exact
  * values") follow IEEE arithmetic: a NaN or +inf score makes the row NaN
- * (inf - inf); a -inf score has weight 0 and contributes nothing (wterm);
- * a row whose every score is -inf is an empty row (weights 0, sum 0, lse -inf): -inf is the masking
+ * (inf - inf); a -inf score has weight 0 and contributes nothing, while
+ * every finite score has a weight > 0 (wterm); a row whose every score is
+ * -inf is an empty row (weights 0, sum 0, lse -inf): -inf is the masking
  * value, and kvattn.h gives a row without a key out = 0, never NaN. */
 static double softmax64(double *x, int n, double *lse)
 {
@@ -254,7 +255,8 @@ static double softmax64(double *x, int n, double *lse)
     }
     double l = 0.0;
     for (int c = 0; c < n; c++) {
-        x[c] = exp(x[c] - m);
+        /* -0 marks a -inf score: weight 0, as if masked (wterm) */
+        x[c] = x[c] == -INFINITY ? -0.0 : exp(x[c] - m);
         l += x[c];
     }
     *lse = m + log(l);
@@ -266,14 +268,20 @@ static double softmax64(double *x, int n, double *lse)
  * reference.h: segw_d (max prefix sum - min prefix sum, prefixes from 0),
  * tilew_d (largest sum of p_j |v_jd| over KVC_REF_TILE consecutive keys) and
  * devw_d = sum_j p_j |v_jd - out_d| (a second pass, after out_d). */
-/* w * x for a weight w of the softmax: a key of weight 0 (a -inf score,
- * or a gap past double's range) contributes nothing, whatever its v holds
- * (an infinite or NaN v included): such a key is as good as masked
- * (tolerance.md, "Non-finite exact values"). For finite x the result is
- * the same as w * x (adding +-0 changes no sum). */
+/* w * x for a weight w of the softmax (tolerance.md, "Non-finite exact
+ * values"). softmax64 gives a -inf score the weight -0: such a key is as
+ * good as masked and contributes nothing, whatever its v holds. Any finite
+ * score has a weight > 0 however small, so a +0 weight (exp underflowed in
+ * double) times an infinite or NaN x is x itself (tiny * inf = inf). For
+ * finite x a zero weight gives 0, as w * x would (adding +-0 changes no
+ * sum). */
 static double wterm(double w, double x)
 {
-    return w == 0.0 ? 0.0 : w * x;
+    if (w != 0.0)
+        return w * x;
+    if (signbit(w))
+        return 0.0;
+    return isfinite(x) ? 0.0 : x;
 }
 
 typedef struct elem_mags {
