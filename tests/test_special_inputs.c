@@ -321,6 +321,28 @@ Test(special_inputs, infinite_values_and_minus_infinite_scores)
     kvc_problem_free(&p);
 }
 
+/* A finite score far below the row's max has a weight that underflows in
+ * double and in fp32, but is > 0: an infinite v there is still +inf in its
+ * element, a NaN v NaN; the other element stays finite. */
+Test(special_inputs, underflowed_weight_still_carries_an_infinite_value)
+{
+    kvc_problem p;
+    small_problem(&p, KVC_KV_F32);
+    p.k[2 * 1] = -1000.0f;  /* x_1 = -1000: exp(-1000.25) == 0 in double */
+    p.v[2 * 1] = INFINITY;  /* v_1 = (inf, -1) */
+    p.k[2 * 2] = -2000.0f;  /* x_2 = -2000 */
+    p.v[2 * 2 + 1] = NAN;   /* v_2 = (2, NaN) */
+    kvc_reference ref;
+    reference(&p, &ref);
+    cr_expect(isinf(ref.out[2]) && ref.out[2] > 0, "row 1 dim 0: %g", ref.out[2]);
+    cr_expect_eq(ref.out[3], 0.0); /* v_0 = 0 with weight 1, v_1's -1 * 0 */
+    cr_expect_eq(ref.lse[1], 0.25);
+    cr_expect(isinf(ref.out[4]) && isnan(ref.out[5]), "row 2: %g %g",
+              ref.out[4], ref.out[5]);
+    kvc_reference_free(&ref);
+    kvc_problem_free(&p);
+}
+
 /* The judge: NaN must be NaN, +-inf the same infinity (or NaN for an out
  * element), finite must be finite and within tolerance. */
 Test(special_inputs, judge_of_non_finite_exact_values)
