@@ -221,6 +221,17 @@ typedef struct kvc_case_spec {
     kvc_scale_family scale_family;/* TENSOR/HEAD/GROUP static scales */
     int format_edges;             /* overlay K/V rows with the format's
                                      boundary values (values.c) */
+    int special_inputs;           /* 1: a few K/V elements hold the special
+                                     inputs of the format (NaN, +-inf,
+                                     values past the largest finite, the
+                                     format's subnormals, -0), in visible
+                                     and invisible positions (special.c);
+                                     0 (hand-written specs): none */
+    int kernel_calibration;       /* 1 (TENSOR/HEAD/GROUP, CALIBRATED): the
+                                     runner has the kernel's own observer
+                                     calibrate the static scales and checks
+                                     them against the oracle's
+                                     (tools/calibration_check.h) */
 } kvc_case_spec;
 
 /* Physical paged layout as plain data. For BLOCKED the contiguous cache

@@ -5,8 +5,10 @@
  * Steps, each drawing from the one value RNG in this order:
  *   validate -> problem alloc -> sharing -> masks (masks.c) -> values
  *   (values.c) -> format edges (formats.c) -> leak boosting (leak.c) ->
- *   static scales (formats.c) -> leaks that hold on the stored keys
- *   (leak.c, draws nothing) -> layout (layout.c) -> QEfficient inputs ->
+ *   static scales (formats.c) -> special inputs (special.c, on a stream of
+ *   its own; then calibrated scales again for kernel_calibration) ->
+ *   leaks that hold on the stored keys (leak.c, draws nothing) ->
+ *   layout (layout.c) -> QEfficient inputs ->
  *   flags (flags.c, computed from the built case).
  */
 #include "gen_internal.h"
@@ -112,6 +114,10 @@ int kvc_case_build(const kvc_case_spec *spec, uint64_t value_seed,
     if (spec->leak_sensitive)
         kvcg_boost_leaks(&x);
     kvcg_choose_scales(&x);
+    if (kvcg_special_inputs(&x) != 0) /* own stream: special.c */
+        goto oom;
+    if (spec->kernel_calibration) /* scales of the final K/V */
+        kvcg_choose_scales(&x);
     kvcg_record_leaks(&x);
     if (kvcg_build_layout(&x) != 0)
         goto oom;

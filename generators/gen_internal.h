@@ -84,6 +84,8 @@ void kvcg_boost_leaks(kvcg_ctx *x);             /* leak.c */
  * keys (leak.c; none when the store cannot be computed). */
 void kvcg_record_leaks(kvcg_ctx *x);
 void kvcg_choose_scales(kvcg_ctx *x);           /* formats.c */
+int kvcg_draw_special(uint64_t case_seed, kvc_case_spec *sp); /* special.c */
+int kvcg_special_inputs(kvcg_ctx *x);           /* special.c; -1 OOM */
 int kvcg_build_layout(kvcg_ctx *x);             /* layout.c; -1 OOM */
 int kvcg_build_qeff(kvcg_ctx *x);               /* layout.c; -1 OOM */
 uint64_t kvcg_compute_flags(const kvc_case *c); /* flags.c */

@@ -153,8 +153,14 @@ void kvcg_boost_leaks(kvcg_ctx *x)
 void kvcg_record_leaks(kvcg_ctx *x)
 {
     kvc_case *c = x->c;
-    if (c->num_leaks == 0 || c->prob.quant.dtype == KVC_KV_F32)
-        return; /* f32 stores the logical keys: boosting checked them */
+    if (c->num_leaks == 0)
+        return;
+    if (c->prob.quant.dtype == KVC_KV_F32) {
+        /* f32 stores the logical keys, but special inputs (special.c) may
+         * have overwritten some after boosting */
+        keep_holding(c, &c->prob);
+        return;
+    }
     kvc_kv_store st;
     char err[160];
     if (kvc_kv_store_compute(&c->prob, &st, err, sizeof err) != 0) {

@@ -247,5 +247,9 @@ void kvc_case_describe(const kvc_case *c, char *buf, size_t n)
                 kvc_scale_family_name(s->scale_family));
         if (s->format_edges)
             put(buf, n, &u, " edges");
+        if (s->kernel_calibration)
+            put(buf, n, &u, " kernel_calibration");
     }
+    if (s->special_inputs)
+        put(buf, n, &u, " specials");
 }

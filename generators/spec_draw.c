@@ -295,7 +295,8 @@ int kvc_spec_draw_seeded(uint64_t case_seed, int forced_mode,
         return -1;
     kvc_case_spec sp;
     memset(&sp, 0, sizeof sp);
-    if (draw_format(case_seed, &sp) != 0) {
+    if (draw_format(case_seed, &sp) != 0 ||
+        kvcg_draw_special(case_seed, &sp) != 0) {
         gsl_rng_free(r);
         return -1;
     }

@@ -35,6 +35,14 @@ int kvcg_validate_spec(const kvc_case_spec *sp, char *err, size_t errlen)
              g->head_dim);
     if (sp->format_edges != 0 && sp->format_edges != 1)
         FAIL("spec: format_edges = %d must be 0 or 1", sp->format_edges);
+    if (sp->special_inputs != 0 && sp->special_inputs != 1)
+        FAIL("spec: special_inputs = %d must be 0 or 1", sp->special_inputs);
+    if (sp->kernel_calibration != 0 &&
+        (sp->kernel_calibration != 1 || sp->scale_family != KVC_SCALES_CALIBRATED ||
+         !(sp->kv_scale == KVC_SCALE_TENSOR || sp->kv_scale == KVC_SCALE_HEAD ||
+           sp->kv_scale == KVC_SCALE_GROUP)))
+        FAIL("spec: kernel_calibration = %d needs 1, calibrated static scales "
+             "(tensor, attn_head or group)", sp->kernel_calibration);
     if (sp->num_seqs < 0 || sp->num_seqs > KVC_MAX_SEQS)
         FAIL("spec: num_seqs = %d is outside 0..%d (KVC_MAX_SEQS)",
              sp->num_seqs, KVC_MAX_SEQS);

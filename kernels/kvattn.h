@@ -18,6 +18,15 @@
  *       && (mask == NULL || mask[i][j] != 0).
  *   - out = sum_j softmax(x)_j v_j over visible keys; lse = log sum_j exp(x_j)
  *     (natural log). A query with no visible key gets out = 0, lse = -inf.
+ *   - Non-finite K/V (stored NaN or +-inf) follow IEEE arithmetic through
+ *     that definition with m = the row's largest visible score: a NaN or
+ *     +inf score makes the row NaN; a key with a -inf score has weight 0
+ *     and contributes nothing (as if masked, whatever its v), and a row
+ *     whose every visible score is -inf gets out = 0, lse = -inf; every
+ *     finite score has a weight > 0, however small, so an infinite v it
+ *     meets gives +-inf in its element (NaN is accepted there: 0 * inf
+ *     after underflow) and a NaN v gives NaN. A key the row cannot see never affects it, whatever
+ *     it holds (oracle/tolerance.md, "Non-finite exact values").
  *   - Outputs out[token][Hq][D], lse[token][Hq], fp32, tokens in batch order.
  *     Tokens past query_start_loc[S] are padding: their rows are not written.
  *

@@ -234,16 +234,29 @@ static double score64(const float *q, const float *k, int dim, double scale,
 
 /* Replace the scores x[0..n) by exp(x - max) and return their sum; *lse
  * gets max + log(sum). Subtracting the maximum keeps every exponent <= 0,
- * so nothing overflows and the largest weight is exactly 1 (sum >= 1). */
+ * so nothing overflows and the largest weight is exactly 1 (sum >= 1).
+ * Non-finite scores (special inputs; tolerance.md, "Non-finite exact
+ * values") follow IEEE arithmetic: a NaN or +inf score makes the row NaN
+ * (inf - inf); a -inf score has weight 0 and contributes nothing, while
+ * every finite score has a weight > 0 (wterm); a row whose every score is
+ * -inf is an empty row (weights 0, sum 0, lse -inf): -inf is the masking
+ * value, and kvattn.h gives a row without a key out = 0, never NaN. */
 static double softmax64(double *x, int n, double *lse)
 {
     double m = x[0];
     for (int c = 1; c < n; c++)
-        if (x[c] > m)
+        if (x[c] > m || isnan(x[c]))
             m = x[c];
+    if (m == -INFINITY) {
+        for (int c = 0; c < n; c++)
+            x[c] = 0.0;
+        *lse = -INFINITY;
+        return 0.0;
+    }
     double l = 0.0;
     for (int c = 0; c < n; c++) {
-        x[c] = exp(x[c] - m);
+        /* -0 marks a -inf score: weight 0, as if masked (wterm) */
+        x[c] = x[c] == -INFINITY ? -0.0 : exp(x[c] - m);
         l += x[c];
     }
     *lse = m + log(l);
@@ -255,6 +268,22 @@ static double softmax64(double *x, int n, double *lse)
  * reference.h: segw_d (max prefix sum - min prefix sum, prefixes from 0),
  * tilew_d (largest sum of p_j |v_jd| over KVC_REF_TILE consecutive keys) and
  * devw_d = sum_j p_j |v_jd - out_d| (a second pass, after out_d). */
+/* w * x for a weight w of the softmax (tolerance.md, "Non-finite exact
+ * values"). softmax64 gives a -inf score the weight -0: such a key is as
+ * good as masked and contributes nothing, whatever its v holds. Any finite
+ * score has a weight > 0 however small, so a +0 weight (exp underflowed in
+ * double) times an infinite or NaN x is x itself (tiny * inf = inf). For
+ * finite x a zero weight gives 0, as w * x would (adding +-0 changes no
+ * sum). */
+static double wterm(double w, double x)
+{
+    if (w != 0.0)
+        return w * x;
+    if (signbit(w))
+        return 0.0;
+    return isfinite(x) ? 0.0 : x;
+}
+
 typedef struct elem_mags {
     double *out, *absw, *segw, *tilew, *devw;
 } elem_mags;
@@ -262,16 +291,21 @@ typedef struct elem_mags {
 static void weigh_values64(const row_view *r, const double *w, double l,
                            const elem_mags *m)
 {
+    if (l == 0.0) { /* every score -inf: an empty row, out = 0 */
+        for (int d = 0; d < r->dim; d++)
+            m->out[d] = m->absw[d] = m->segw[d] = m->tilew[d] = m->devw[d] = 0.0;
+        return;
+    }
     for (int d = 0; d < r->dim; d++) {
         double acc = 0.0, acc_abs = 0.0;
         double pre = 0.0, lo = 0.0, hi = 0.0; /* prefix sums of p_j v_jd */
         double win = 0.0, tw = 0.0; /* sums of p_j |v_jd| over a tile */
         for (int c = 0; c < r->n; c++) {
             double vd = (double)value_of(r, c)[d];
-            acc += w[c] * vd;
-            acc_abs += w[c] * fabs(vd);
+            acc += wterm(w[c], vd);
+            acc_abs += wterm(w[c], fabs(vd));
             double pc = w[c] / l;
-            pre += pc * vd;
+            pre += wterm(pc, vd);
             if (pre < lo)
                 lo = pre;
             if (pre > hi)
@@ -280,10 +314,10 @@ static void weigh_values64(const row_view *r, const double *w, double l,
              * sum (add the entering key, subtract the leaving one): the
              * terms are >= 0, so the drift is a few double ulps of the
              * largest window, far below what the tolerance resolves. */
-            win += pc * fabs(vd);
+            win += wterm(pc, fabs(vd));
             if (c >= KVC_REF_TILE)
-                win -= w[c - KVC_REF_TILE] / l *
-                       fabs((double)value_of(r, c - KVC_REF_TILE)[d]);
+                win -= wterm(w[c - KVC_REF_TILE] / l,
+                             fabs((double)value_of(r, c - KVC_REF_TILE)[d]));
             if (win > tw)
                 tw = win;
         }
@@ -293,7 +327,7 @@ static void weigh_values64(const row_view *r, const double *w, double l,
         m->tilew[d] = tw;
         double dev = 0.0;
         for (int c = 0; c < r->n; c++)
-            dev += w[c] / l * fabs((double)value_of(r, c)[d] - m->out[d]);
+            dev += wterm(w[c] / l, fabs((double)value_of(r, c)[d] - m->out[d]));
         m->devw[d] = dev;
     }
 }
@@ -331,8 +365,14 @@ float kvc_softmax32(float *x, int n, float *lse)
 {
     float m = x[0];
     for (int c = 1; c < n; c++)
-        if (x[c] > m)
+        if (x[c] > m || isnan(x[c]))
             m = x[c];
+    if (m == -INFINITY) { /* as softmax64 */
+        for (int c = 0; c < n; c++)
+            x[c] = 0.0f;
+        *lse = -INFINITY;
+        return 0.0f;
+    }
     float l = 0.0f;
     for (int c = 0; c < n; c++) {
         x[c] = expf(x[c] - m);
@@ -348,10 +388,10 @@ static void weigh_values32(const row_view *r, const float *w, float l,
     for (int d = 0; d < r->dim; d++) {
         float acc = 0.0f;
         for (int c = 0; c < r->n; c++) {
-            float prod = w[c] * value_of(r, c)[d];
+            float prod = w[c] == 0.0f ? 0.0f : w[c] * value_of(r, c)[d];
             acc += prod;
         }
-        out[d] = acc / l;
+        out[d] = l == 0.0f ? 0.0f : acc / l;
     }
 }
 
@@ -381,8 +421,10 @@ static double score_scale(const row_view *r, double scale)
 {
     double smax = 0.0;
     for (int c = 0; c < r->n; c++) {
+        /* a non-finite score has weight 0 or makes the row NaN (judged
+         * exactly): it has no rounding error to scale */
         double sc = fabs(scale) * abs_dot(r->q, key_of(r, c), r->dim);
-        if (sc > smax)
+        if (isfinite(sc) && sc > smax)
             smax = sc;
     }
     return smax;
@@ -394,7 +436,7 @@ static double value_scale(const row_view *r)
     for (int c = 0; c < r->n; c++)
         for (int d = 0; d < r->dim; d++) {
             double a = fabs((double)value_of(r, c)[d]);
-            if (a > vmax)
+            if (isfinite(a) && a > vmax) /* an infinite v: judged exactly */
                 vmax = a;
         }
     return vmax;

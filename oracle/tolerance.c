@@ -94,6 +94,8 @@ double kvc_tol_allowed_out_arith(const kvc_problem *p,
         !arith_ok(a))
         return 0.0; /* empty rows are exact */
     int64_t e = row * ref->head_dim + d;
+    if (!isfinite(ref->out[e]))
+        return 0.0; /* judged exactly (tolerance.md, "Non-finite exact values") */
     double n = ref->nvis[row], rn = sqrt(n), S = ref->smax[row];
     double A = ref->absw[e], V = ref->vmax[row];
     double sig = smaller(A, ref->segw[e] + 2.0 * ref->tilew[e]);
@@ -126,8 +128,9 @@ double kvc_tol_allowed_lse_arith(const kvc_problem *p,
     if (!a)
         a = &fp32_arith;
     int64_t row = row_index(ref, t, h);
-    if (!p || row < 0 || ref->nvis[row] == 0 || !arith_ok(a))
-        return 0.0; /* -inf exactly */
+    if (!p || row < 0 || ref->nvis[row] == 0 || !arith_ok(a) ||
+        !isfinite(ref->lse[row]))
+        return 0.0; /* -inf, or non-finite: exactly */
     double n = ref->nvis[row], S = ref->smax[row];
     double bound = KVC_TOL_LAMBDA * TOL_U *
                    (3.0 * sqrt(n) + score_term(p->cfg.head_dim, S) + 8.0 +
@@ -169,14 +172,21 @@ static double ratio_of(double err, double allowed)
     return isnan(r) ? INFINITY : r;
 }
 
-/* err and ratio of one value. A non-finite value on either side passes only
- * when both are the same non-finite value: the exact -inf of an empty row's
- * lse, or NaN from a problem whose inputs hold NaN. Anything else (NaN or
- * Inf against a finite reference, a finite lse for an empty row) is +inf. */
-static double judge(double got, double want, double allowed, double *err)
+/* err and ratio of one value (tolerance.md, "Non-finite exact values"). A
+ * non-finite value on either side passes only when both are the same
+ * non-finite value (the exact -inf of an empty row's lse, NaN from NaN or
+ * infinite inputs), or, with nan_for_inf (out elements of a row with a
+ * visible key), when the exact value is +-inf and the kernel's NaN: an fp32
+ * weight exp(x - m) that underflows to 0 where the exact one does not, or
+ * an online-softmax rescale by such a factor, turns 0 * inf into NaN.
+ * Anything else (NaN or Inf against a finite reference, the other
+ * infinity, a finite value against a non-finite one) is +inf. */
+static double judge(double got, double want, double allowed, int nan_for_inf,
+                    double *err)
 {
     if (!isfinite(got) || !isfinite(want)) {
-        int same = (isnan(got) && isnan(want)) || got == want;
+        int same = (isnan(got) && isnan(want)) || got == want ||
+                   (nan_for_inf && isinf(want) && isnan(got));
         *err = same ? 0.0 : INFINITY;
         return same ? 0.0 : INFINITY;
     }
@@ -195,10 +205,10 @@ typedef struct where {
 /* Keep the first value with the largest ratio (ties: the earliest, so the
  * report is stable). */
 static void consider(kvc_verdict *v, where at, double got, double want,
-                     double allowed)
+                     double allowed, int nan_for_inf)
 {
     double err;
-    double ratio = judge(got, want, allowed, &err);
+    double ratio = judge(got, want, allowed, nan_for_inf, &err);
     if (v->seq >= 0 && !(ratio > v->ratio))
         return;
     v->ratio = ratio;
@@ -221,13 +231,14 @@ static void compare_row(const kvc_problem *p, const kvc_reference *ref,
     for (int d = 0; d < dim; d++) {
         at.dim = d;
         consider(v, at, out[row * dim + d], ref->out[row * dim + d],
-                 kvc_tol_allowed_out_arith(p, ref, a, at.token, at.head, d));
+                 kvc_tol_allowed_out_arith(p, ref, a, at.token, at.head, d),
+                 ref->nvis[row] > 0);
     }
     if (!lse)
         return;
     at.dim = -1;
     consider(v, at, lse[row], ref->lse[row],
-             kvc_tol_allowed_lse_arith(p, ref, a, at.token, at.head));
+             kvc_tol_allowed_lse_arith(p, ref, a, at.token, at.head), 0);
 }
 
 static void describe(kvc_verdict *v)

@@ -76,7 +76,7 @@ static void check_tokens(const kvc_case *c)
         cr_assert(isnan(p->q[e]), "padding q element %lld is not poison", (long long)e);
     /* K/V are finite, except format edges of the formats that encode
      * infinities (and, int8 and nvfp4, NaN) as finite codes, in cases that
-     * are not leak-sensitive (docs/kv-formats.md) */
+     * are not leak-sensitive (docs/kv-formats.md), and special inputs */
     const kvc_kv_dtype dt = p->quant.dtype;
     const int inf_ok = sp->format_edges && !sp->leak_sensitive &&
                        dt >= KVC_KV_FP8_E4M3;
@@ -85,7 +85,9 @@ static void check_tokens(const kvc_case *c)
     for (int64_t e = 0; e < kvn; e++)
         for (int w = 0; w < 2; w++) {
             float x = w ? p->v[e] : p->k[e];
-            cr_assert(isfinite(x) || (isinf(x) && inf_ok) || (isnan(x) && nan_ok),
+            /* special inputs (generators/special.c) may be anything */
+            cr_assert(isfinite(x) || sp->special_inputs ||
+                          (isinf(x) && inf_ok) || (isnan(x) && nan_ok),
                       "%s element %lld = %g in a %s case", w ? "V" : "K",
                       (long long)e, (double)x, kvc_kv_dtype_name(dt));
         }
@@ -538,7 +540,9 @@ Test(generators_leak, boosted_keys_dominate_their_rows, .timeout = 120)
         cr_assert_eq(!!(c.flags >> KVC_FLAG_LEAK_SENSITIVE & 1), c.num_leaks > 0);
         if (!c.spec.leak_sensitive)
             cr_assert_eq(c.num_leaks, 0);
-        for (int t = 0; t < c.num_leaks; t++) {
+        /* special inputs (NaN, inf) overwrite elements after the boosting:
+         * scores are no longer comparable there */
+        for (int t = 0; !c.spec.special_inputs && t < c.num_leaks; t++) {
             const kvc_leak *L = &c.leaks[t];
             cr_assert(L->seq >= 0 && L->seq < p->num_seqs);
             cr_assert(L->token >= 0 && L->token < p->q_len[L->seq]);

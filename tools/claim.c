@@ -78,7 +78,8 @@ void kvc_facts_of_spec(const kvc_case_spec *sp, kvc_case_facts *f)
     f->mask = sp->mask != KVC_MASK_NONE;
     f->padding = sp->pad_tokens > 0;
     f->large_offsets = sp->large_offsets;
-    f->format_edges = sp->format_edges;
+    /* special inputs (NaN, inf, past-max K/V) are format edges too */
+    f->format_edges = sp->format_edges || sp->special_inputs;
     f->head_dim = sp->cfg.head_dim;
     f->block_size = paged_like(sp->mode) ? sp->block_size : 0;
     for (int s = 0; s < sp->num_seqs && s < KVC_MAX_SEQS; s++) {
@@ -123,7 +124,8 @@ void kvc_facts_of_case(const kvc_case *c, kvc_case_facts *f)
     f->softcap = p->cfg.softcap > 0.0f;
     f->mask = p->has_mask;
     f->padding = p->num_tokens > p->q_start[p->num_seqs];
-    f->format_edges = (c->flags >> KVC_FLAG_FORMAT_EDGES & 1u) != 0;
+    f->format_edges = (c->flags >> KVC_FLAG_FORMAT_EDGES & 1u) != 0 ||
+                      c->spec.special_inputs;
     int64_t nq = p->q_start[p->num_seqs] * p->cfg.num_q_heads * p->cfg.head_dim;
     for (int64_t e = 0; p->q && e < nq; e++) /* padding rows come after */
         if (isfinite(p->q[e]) && fabs(p->q[e]) > f->q_amax)

@@ -118,6 +118,10 @@ static int bind_entry_points(void *h, const char *path, kvc_kernel *k,
         {"kva_qeff_to_general", &k->qeff_to_general, sizeof k->qeff_to_general,
          (c->modes & KVA_MODE_QEFF) != 0},
         {"kva_merge_states", &k->merge_states, sizeof k->merge_states, 0},
+        {"kva_observer_update", &k->observer_update,
+         sizeof k->observer_update, 0},
+        {"kva_scale_from_amax", &k->scale_from_amax,
+         sizeof k->scale_from_amax, 0},
     };
     for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
         if (eps[i].needed) {
@@ -129,6 +133,9 @@ static int bind_entry_points(void *h, const char *path, kvc_kernel *k,
         void *sym = optional(h, eps[i].name);
         memcpy(eps[i].fnp, &sym, eps[i].size);
     }
+    /* calibration is checked with both entry points or not at all */
+    if (!k->observer_update || !k->scale_from_amax)
+        k->observer_update = NULL, k->scale_from_amax = NULL;
     return 0;
 }
 

@@ -14,6 +14,8 @@
  */
 #include "runner.h"
 
+#include "calibration_check.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,6 +53,8 @@ const kvc_kernel kvc_builtin_kernel = {
     .blocked_attention = kva_blocked_attention,
     .qeff_to_general = kva_qeff_to_general,
     .merge_states = kva_merge_states,
+    .observer_update = kva_observer_update,
+    .scale_from_amax = kva_scale_from_amax,
 };
 
 void kvc_kernel_caps(const kvc_kernel *k, kva_caps *caps)
@@ -89,6 +93,7 @@ const char *kvc_outcome_name(kvc_outcome o)
     case KVC_FAIL_MANAGER: return "manager";
     case KVC_FAIL_POLICY: return "policy";
     case KVC_FAIL_SETUP: return "setup";
+    case KVC_FAIL_CALIBRATION: return "calibration";
     case KVC_OUTCOME_COUNT: break;
     }
     return "unknown";
@@ -741,6 +746,10 @@ kvc_outcome kvc_run_case_opts(const kvc_case *c, const kvc_kernel *k,
     if (kvc_problem_check(&c->prob, err, sizeof err) != 0 &&
         !(opts->expect == KVC_EXPECT_INVALID && format_only_fault(&c->prob)))
         return step_fail(r, KVC_FAIL_SETUP, "invalid problem: %s", err);
+    /* static scales calibrated by the kernel, checked before they are used */
+    if (opts->expect == KVC_EXPECT_VALID &&
+        kvc_check_calibration(c, k, r) != KVC_PASS)
+        return r->outcome;
     step st;
     kvc_outcome o = step_init(&st, c, k, opts, r, kernel_rows(c)) == 0
                         ? run_mode(&st)

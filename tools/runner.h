@@ -41,6 +41,12 @@ typedef struct kvc_kernel {
     kva_status (*merge_states)(const float *const *, const float *const *,
                                int, int64_t, int, float *, float *,
                                kva_error *);
+    /* kva_observer_update and kva_scale_from_amax, or both NULL (optional
+     * in a library: then cases with kernel_calibration use the generator's
+     * scales, computed by the oracle's rule; tools/calibration_check.h) */
+    kva_status (*observer_update)(kva_observer *, const float *, int64_t,
+                                  kva_error *);
+    kva_status (*scale_from_amax)(kva_dtype, float, float *, kva_error *);
 } kvc_kernel;
 
 /* The in-tree libkvattn. */
@@ -83,6 +89,9 @@ typedef enum kvc_outcome {
                            model (a stateful index, tools/stateful_run.h) */
     KVC_FAIL_POLICY,    /* an eviction policy's, or its attention's */
     KVC_FAIL_SETUP,     /* the case itself could not be built or checked */
+    KVC_FAIL_CALIBRATION, /* the kernel's observer or scale_from_amax gave
+                           an amax or a static scale other than the
+                           oracle's (tools/calibration_check.h) */
     KVC_OUTCOME_COUNT
 } kvc_outcome;
 
