@@ -54,6 +54,10 @@ PLANTED_SO := $(BUILD)/tests/libkvattn_planted_no_rescale.so
 MISBEHAVE_SO := $(BUILD)/tests/libkvattn_misbehave.so
 CLAIMS_SO := $(BUILD)/tests/libkvattn_claims.so
 ABI1_SO := $(BUILD)/tests/libkvattn_abi1_paged.so
+# libkvattn with planted bugs (kernels/mutants.def; `make mutants`); all
+# builds the one tests/test_mutants.c checks the driver with.
+MUTANT_DIR := $(BUILD)/mutants
+MUTANT_FIXTURE := $(MUTANT_DIR)/libkvattn-m30.so
 
 # Example kernel plugins and their self-test (examples/README.md).
 EXAMPLES_DIR := $(BUILD)/examples
@@ -73,11 +77,12 @@ BITEXACT_SRC := $(ORACLE_SRC) $(GOLDEN_SRC) $(GEN_SRC) tools/oracle_bitexact_mai
 BITEXACT_BINS := $(patsubst %,$(BUILD)/bitexact/%/oracle-bitexact,$(BITEXACT_VARIANTS))
 GOLDEN_FILES = $(sort $(wildcard golden/vectors/*.json))
 
-.PHONY: all deps test campaign clean check-valgrind check-asan golden-check bitexact bench
+.PHONY: all deps test campaign clean check-valgrind check-asan golden-check bitexact bench \
+        mutants mutants-build mutants-ci
 .DEFAULT_GOAL := all
 
 all: $(LIBKVATTN) $(LIBKVATTN_SO) $(KVCHECK) $(TESTS) $(PLANTED_SO) $(MISBEHAVE_SO) \
-     $(CLAIMS_SO) $(ABI1_SO) $(EXAMPLES)
+     $(CLAIMS_SO) $(ABI1_SO) $(EXAMPLES) $(MUTANT_FIXTURE)
 
 deps:
 	@sh tools/install-deps.sh
@@ -110,6 +115,34 @@ $(BUILD)/bitexact/%/oracle-bitexact: $(BITEXACT_SRC)
 campaign: deps
 	@$(MAKE) --no-print-directory $(KVCHECK)
 	$(KVCHECK) run --cases $(CAMPAIGN_CASES) --seed $(CAMPAIGN_SEED) --kernel all
+
+# The suite's power (README "Measuring the suite: make mutants"): libkvattn
+# once per mutant of kernels/mutants.def (-DKVA_MUTANT=id plants one bug),
+# each through the campaign and golden verify (kvcheck mutants). MUTANTS
+# picks ids (default: the catalog); mutants-ci is the make-test gate's
+# subset (quick kills, one per kind of check) plus the control.
+MUTANT_IDS := $(shell grep -o '^KVA_MUTANT_DEF.[0-9]*' kernels/mutants.def | tr -dc '0-9\n')
+MUTANTS    ?= $(MUTANT_IDS)
+MUTANTS_CI ?= 1 6 8 12 14 20 24 30 32
+mutant_lib  = $(MUTANT_DIR)/libkvattn-m$(shell printf '%02d' $(1)).so
+MUTANT_ARGS ?=
+
+mutants: $(KVCHECK) $(LIBKVATTN_SO)
+	@$(MAKE) --no-print-directory mutants-build MUTANTS="$(MUTANTS)"
+	$(KVCHECK) mutants --ids $(shell echo $(MUTANTS) | tr ' ' ',') $(MUTANT_ARGS)
+
+mutants-ci: $(KVCHECK) $(LIBKVATTN_SO)
+	@$(MAKE) --no-print-directory mutants-build MUTANTS="$(MUTANTS_CI)"
+	$(KVCHECK) mutants --ids $(shell echo $(MUTANTS_CI) | tr ' ' ',') \
+	  --report $(MUTANT_DIR)/report-ci $(MUTANT_ARGS)
+
+mutants-build: $(foreach i,$(MUTANTS),$(call mutant_lib,$(i)))
+
+# One command per mutant: attention_avx2.c sets its ISA by pragma.
+$(MUTANT_DIR)/libkvattn-m%.so: $(KERNEL_SRC) $(wildcard kernels/*.h) kernels/mutants.def
+	@mkdir -p $(dir $@)
+	$(CC) $(KERNEL_CFLAGS) -DKVA_MUTANT=$(patsubst 0%,%,$*) -shared -o $@ \
+	  $(KERNEL_SRC) -lm -lpthread
 
 # The full benchmark (tools/cmd_bench.c): ceilings, decode, prefill and the
 # oracle, every KV format, 1 and N threads; JSON for tracking. Run it on a

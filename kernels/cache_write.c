@@ -198,19 +198,27 @@ kva_status kva_cache_write(const kva_paged_cache *cache, const float *k,
                             " is out of range [0, %" PRId64 ") (-1 = skip)",
                             t, s, num_slots);
     }
-    st = check_duplicates(slot_mapping, num_tokens, err);
+    /* KVA_MUT(20): the duplicate check after the scatter (a partial
+     * write before the refusal) */
+    st = KVA_MUT(20) ? KVA_OK : check_duplicates(slot_mapping, num_tokens, err);
     if (st != KVA_OK)
         return st;
 
     const kva_kv_scales *sc = &cache->scales;
     for (int64_t t = 0; t < num_tokens; t++) {
         int64_t s = slot_mapping[t];
-        if (s < 0)
+        if (s < 0 && !KVA_MUT(8))
             continue; /* padding token */
         /* Offsets proven in bounds by the cache check (rows of the K/V
          * pools and, for TOKEN / GROUP, of the scale pools). */
-        const int64_t blk = s / B, pos = s % B;
-        const int64_t row = blk * cache->stride_block + pos * cache->stride_slot;
+        /* KVA_MUT(29): a power-of-two block size assumed */
+        const int64_t blk = s / B,
+                      pos = KVA_MUT(29) ? s & (B - 1) : s % B;
+        /* KVA_MUT(11): the row offset computed in 32 bits */
+        const int64_t row =
+            KVA_MUT(11) ? (int32_t)((uint32_t)blk * (uint32_t)cache->stride_block +
+                                    (uint32_t)(pos * cache->stride_slot))
+                        : blk * cache->stride_block + pos * cache->stride_slot;
         /* The scale-pool strides are garbage-tolerant fields unless the
          * kind uses a pool: never multiply them otherwise. */
         const int pooled =
@@ -231,5 +239,7 @@ kva_status kva_cache_write(const kva_paged_cache *cache, const float *k,
             encode_row(cache, &vd, vs + (int64_t)h * D);
         }
     }
+    if (KVA_MUT(20))
+        return check_duplicates(slot_mapping, num_tokens, err);
     return KVA_OK;
 }
