@@ -138,11 +138,19 @@ mutants-ci: $(KVCHECK) $(LIBKVATTN_SO)
 
 mutants-build: $(foreach i,$(MUTANTS),$(call mutant_lib,$(i)))
 
-# One command per mutant: attention_avx2.c sets its ISA by pragma.
-$(MUTANT_DIR)/libkvattn-m%.so: $(KERNEL_SRC) $(wildcard kernels/*.h) kernels/mutants.def
-	@mkdir -p $(dir $@)
-	$(CC) $(KERNEL_CFLAGS) -DKVA_MUTANT=$(patsubst 0%,%,$*) -shared -o $@ \
-	  $(KERNEL_SRC) -lm -lpthread
+# A mutant library: the file of its mutation point (kernels/mutants.def
+# names it) compiled with -DKVA_MUTANT=id, linked with the default build's
+# other kernel objects (KVA_MUT(id) appears in that one file only:
+# tests/test_mutants.c checks it).
+MUTANT_TABLE := $(shell sed -n 's/^KVA_MUTANT_DEF.\([0-9]*\), *"[^"]*", *"\([^"]*\)".*/\1:\2/p' kernels/mutants.def)
+define MUTANT_RULE
+$(call mutant_lib,$(1)): $(MUTANT_DIR)/obj/m$(1).o $(filter-out $(BUILD)/obj/kernels/$(2:.c=.o),$(KERNEL_OBJ))
+	$(CC) -shared $(SANFLAGS) -o $$@ $$^ -lm -lpthread
+$(MUTANT_DIR)/obj/m$(1).o: kernels/$(2) $(wildcard kernels/*.h) kernels/mutants.def
+	@mkdir -p $$(dir $$@)
+	$(CC) $(KERNEL_CFLAGS) $(SANFLAGS) $(if $(filter attention_avx2.c,$(2)),-mavx2 -mfma -mf16c) -DKVA_MUTANT=$(1) -c $$< -o $$@
+endef
+$(foreach e,$(MUTANT_TABLE),$(eval $(call MUTANT_RULE,$(word 1,$(subst :, ,$(e))),$(word 2,$(subst :, ,$(e))))))
 
 # The full benchmark (tools/cmd_bench.c): ceilings, decode, prefill and the
 # oracle, every KV format, 1 and N threads; JSON for tracking. Run it on a

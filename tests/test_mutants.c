@@ -6,6 +6,7 @@
  * `run --stop-after` stops at the first failure.
  */
 #include <cJSON.h>
+#include <dirent.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,33 @@
  * one, which nearly every causal case shows. */
 #define FIXTURE_ID "30"
 #define CONTROL_SO KVC_BUILD_DIR "/libkvattn.so"
+
+/* Whether KVA_MUT(id) appears in a kernels/ source other than `where`. */
+static int point_elsewhere(int id, const char *where, char *found, size_t n)
+{
+    char point[32], path[512];
+    snprintf(point, sizeof point, "KVA_MUT(%d)", id);
+    DIR *d = opendir("kernels");
+    cr_assert_not_null(d, "kernels/ unreadable");
+    int hit = 0;
+    for (struct dirent *e; !hit && (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (len < 3 || !strcmp(e->d_name, where) ||
+            (strcmp(e->d_name + len - 2, ".c") &&
+             strcmp(e->d_name + len - 2, ".h")))
+            continue;
+        snprintf(path, sizeof path, "kernels/%s", e->d_name);
+        char *src = kvc_read_file(path);
+        cr_assert_not_null(src, "%s unreadable", path);
+        if (strstr(src, point)) {
+            hit = 1;
+            snprintf(found, n, "%s", path);
+        }
+        free(src);
+    }
+    closedir(d);
+    return hit;
+}
 
 Test(mutants, catalog_has_30_mutants_each_with_a_bug_class_and_a_point)
 {
@@ -45,6 +73,11 @@ Test(mutants, catalog_has_30_mutants_each_with_a_bug_class_and_a_point)
         cr_assert_not_null(strstr(src, point), "m%02d: no %s in %s", m->id,
                            point, path);
         free(src);
+        /* ... and nowhere else: make builds a mutant from that one file
+         * (the other objects are the default build's) */
+        char other[512];
+        cr_assert_not(point_elsewhere(m->id, m->where, other, sizeof other),
+                      "m%02d: %s also in %s", m->id, point, other);
     }
     cr_assert_null(kvc_mutant_find(0));
     cr_assert_eq(kvc_mutant_find(30)->id, 30);

@@ -238,7 +238,7 @@ int kvc_cmd_mutants(int argc, char **argv)
     }
     int alarm = 0;
     for (int i = 0; i < n; i++) {
-        kvc_mutant_check(&a.o, r[i].lib, &r[i]);
+        kvc_mutant_check(&a.o, &r[i]);
         if (r[i].killed)
             printf("m%02d %-26s killed by %s (%s) in %.1f s\n", r[i].id,
                    r[i].name, r[i].killed_by, r[i].outcome, r[i].kill_s);

@@ -59,9 +59,9 @@ typedef struct kvc_mutant_opts {
     int jobs;              /* --jobs of the campaign (0: its default) */
 } kvc_mutant_opts;
 
-/* Run both checks against lib; fills *r (id and names already set). */
-void kvc_mutant_check(const kvc_mutant_opts *o, const char *lib,
-                      kvc_mutant_result *r);
+/* Run both checks against the library r->lib; fills the rest of *r (id
+ * and names already set). */
+void kvc_mutant_check(const kvc_mutant_opts *o, kvc_mutant_result *r);
 
 /* Reports of n results (control first when present). */
 void kvc_mutants_print_table(FILE *f, const kvc_mutant_result *r, int n);

@@ -99,20 +99,19 @@ static int run_child(char *const argv[], int golden, char *outcome,
     return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
 }
 
-void kvc_mutant_check(const kvc_mutant_opts *o, const char *lib,
-                      kvc_mutant_result *r)
+void kvc_mutant_check(const kvc_mutant_opts *o, kvc_mutant_result *r)
 {
     char cases[32], seed[32], jobs[32];
-    snprintf(r->lib, sizeof r->lib, "%s", lib);
+    char *lib = r->lib;
     snprintf(cases, sizeof cases, "%llu", (unsigned long long)o->cases);
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->seed);
     snprintf(jobs, sizeof jobs, "%d", o->jobs);
     char *run_argv[] = {(char *)o->kvcheck, "run", "--cases", cases,
-                        "--seed", seed, "--kernel-lib", (char *)lib,
+                        "--seed", seed, "--kernel-lib", lib,
                         "--stop-after", "1", "--no-report", "--no-progress",
                         o->jobs > 0 ? "--jobs" : NULL, jobs, NULL};
     char *golden_argv[] = {(char *)o->kvcheck, "golden", "verify",
-                           "--kernel-lib", (char *)lib, NULL};
+                           "--kernel-lib", lib, NULL};
     r->killed = r->error = 0;
     r->killed_by = "";
     r->outcome[0] = r->first_failure[0] = '\0';
