@@ -209,6 +209,23 @@ static int plan(const mut_args *a, kvc_mutant_result *r, int *n)
     return -1;
 }
 
+/* One line per library as soon as its checks end (a long run shows its
+ * results as they come). */
+static void print_progress(const kvc_mutant_result *r)
+{
+    if (r->killed)
+        printf("m%02d %-26s %s by %s (%s) in %.1f s\n", r->id, r->name,
+               r->id == 0 ? "FALSE ALARM: failed" : "killed", r->killed_by,
+               r->outcome, r->kill_s);
+    else
+        printf("m%02d %-26s %s (run exit %d, golden exit %d; %.1f s)\n",
+               r->id, r->name,
+               r->error       ? "ERROR"
+               : r->id == 0   ? "no failure"
+                              : "survived",
+               r->run_rc, r->golden_rc, r->run_s + r->golden_s);
+}
+
 int kvc_cmd_mutants(int argc, char **argv)
 {
     static char self[4096];
@@ -239,13 +256,7 @@ int kvc_cmd_mutants(int argc, char **argv)
     int alarm = 0;
     for (int i = 0; i < n; i++) {
         kvc_mutant_check(&a.o, &r[i]);
-        if (r[i].killed)
-            printf("m%02d %-26s killed by %s (%s) in %.1f s\n", r[i].id,
-                   r[i].name, r[i].killed_by, r[i].outcome, r[i].kill_s);
-        else
-            printf("m%02d %-26s %s (run exit %d, golden exit %d; %.1f s)\n",
-                   r[i].id, r[i].name, r[i].error ? "ERROR" : "survived",
-                   r[i].run_rc, r[i].golden_rc, r[i].run_s + r[i].golden_s);
+        print_progress(&r[i]);
         alarm |= r[i].id == 0 && (r[i].killed || r[i].error);
     }
     putchar('\n');
