@@ -217,6 +217,12 @@ static void print_progress(const kvc_mutant_result *r)
         printf("m%02d %-26s %s by %s (%s) in %.1f s\n", r->id, r->name,
                r->id == 0 ? "FALSE ALARM: failed" : "killed", r->killed_by,
                r->outcome, r->kill_s);
+    if (r->killed && r->first_failure[0])
+        printf("    %s\n", r->first_failure);
+    /* a wall-clock deadline also expires on an overloaded machine */
+    if (r->killed && !strcmp(r->outcome, "timeout"))
+        printf("    (a timeout: confirm it with the case's replay command "
+               "on a quiet machine)\n");
     else
         printf("m%02d %-26s %s (run exit %d, golden exit %d; %.1f s)\n",
                r->id, r->name,
