@@ -213,23 +213,24 @@ static int plan(const mut_args *a, kvc_mutant_result *r, int *n)
  * results as they come). */
 static void print_progress(const kvc_mutant_result *r)
 {
-    if (r->killed)
-        printf("m%02d %-26s %s by %s (%s) in %.1f s\n", r->id, r->name,
-               r->id == 0 ? "FALSE ALARM: failed" : "killed", r->killed_by,
-               r->outcome, r->kill_s);
-    if (r->killed && r->first_failure[0])
-        printf("    %s\n", r->first_failure);
-    /* a wall-clock deadline also expires on an overloaded machine */
-    if (r->killed && !strcmp(r->outcome, "timeout"))
-        printf("    (a timeout: confirm it with the case's replay command "
-               "on a quiet machine)\n");
-    else
+    if (!r->killed) {
         printf("m%02d %-26s %s (run exit %d, golden exit %d; %.1f s)\n",
                r->id, r->name,
                r->error       ? "ERROR"
                : r->id == 0   ? "no failure"
                               : "survived",
                r->run_rc, r->golden_rc, r->run_s + r->golden_s);
+        return;
+    }
+    printf("m%02d %-26s %s by %s (%s) in %.1f s; golden verify exit %d\n",
+           r->id, r->name, r->id == 0 ? "FALSE ALARM: failed" : "killed",
+           r->killed_by, r->outcome, r->kill_s, r->golden_rc);
+    if (r->first_failure[0])
+        printf("    %s\n", r->first_failure);
+    /* a wall-clock deadline also expires on an overloaded machine */
+    if (!strcmp(r->outcome, "timeout"))
+        printf("    (a timeout: confirm it with the case's replay command "
+               "on a quiet machine)\n");
 }
 
 int kvc_cmd_mutants(int argc, char **argv)
