@@ -132,7 +132,10 @@ void kvc_mutant_check(const kvc_mutant_opts *o, kvc_mutant_result *r)
     r->golden_rc = run_child(golden_argv, 1, g_outcome, sizeof g_outcome,
                              g_line, sizeof g_line);
     r->golden_s = now_s() - t1;
-    if (r->golden_rc == 1 && !r->killed) {
+    /* a campaign's timeout may be the machine's load, not the mutant
+     * (wall-clock deadlines): a golden failure is the firmer kill */
+    const int run_timeout = r->killed && !strcmp(r->outcome, "timeout");
+    if (r->golden_rc == 1 && (!r->killed || run_timeout)) {
         r->killed = 1;
         r->killed_by = "golden";
         r->kill_s = now_s() - t0;
