@@ -54,6 +54,10 @@ PLANTED_SO := $(BUILD)/tests/libkvattn_planted_no_rescale.so
 MISBEHAVE_SO := $(BUILD)/tests/libkvattn_misbehave.so
 CLAIMS_SO := $(BUILD)/tests/libkvattn_claims.so
 ABI1_SO := $(BUILD)/tests/libkvattn_abi1_paged.so
+# libkvattn with planted bugs (kernels/mutants.def; `make mutants`); all
+# builds the one tests/test_mutants.c checks the driver with.
+MUTANT_DIR := $(BUILD)/mutants
+MUTANT_FIXTURE := $(MUTANT_DIR)/libkvattn-m30.so
 
 # Example kernel plugins and their self-test (examples/README.md).
 EXAMPLES_DIR := $(BUILD)/examples
@@ -73,11 +77,12 @@ BITEXACT_SRC := $(ORACLE_SRC) $(GOLDEN_SRC) $(GEN_SRC) tools/oracle_bitexact_mai
 BITEXACT_BINS := $(patsubst %,$(BUILD)/bitexact/%/oracle-bitexact,$(BITEXACT_VARIANTS))
 GOLDEN_FILES = $(sort $(wildcard golden/vectors/*.json))
 
-.PHONY: all deps test campaign clean check-valgrind check-asan golden-check bitexact bench
+.PHONY: all deps test campaign clean check-valgrind check-asan golden-check bitexact bench \
+        mutants mutants-build mutants-ci
 .DEFAULT_GOAL := all
 
 all: $(LIBKVATTN) $(LIBKVATTN_SO) $(KVCHECK) $(TESTS) $(PLANTED_SO) $(MISBEHAVE_SO) \
-     $(CLAIMS_SO) $(ABI1_SO) $(EXAMPLES)
+     $(CLAIMS_SO) $(ABI1_SO) $(EXAMPLES) $(MUTANT_FIXTURE)
 
 deps:
 	@sh tools/install-deps.sh
@@ -110,6 +115,45 @@ $(BUILD)/bitexact/%/oracle-bitexact: $(BITEXACT_SRC)
 campaign: deps
 	@$(MAKE) --no-print-directory $(KVCHECK)
 	$(KVCHECK) run --cases $(CAMPAIGN_CASES) --seed $(CAMPAIGN_SEED) --kernel all
+
+# The suite's power (README "Measuring the suite: make mutants"): libkvattn
+# once per mutant of kernels/mutants.def (-DKVA_MUTANT=id plants one bug),
+# each through the campaign and golden verify (kvcheck mutants). MUTANTS
+# picks ids (default: the catalog); mutants-ci is the make-test gate's
+# subset (quick kills, one per kind of verdict) plus the control, over the
+# campaign's first MUTANTS_CI_CASES cases (its kills come in the first
+# hundred; the whole campaign's control runs in make mutants).
+MUTANT_IDS := $(shell grep -o '^KVA_MUTANT_DEF.[0-9]*' kernels/mutants.def | tr -dc '0-9\n')
+MUTANTS    ?= $(MUTANT_IDS)
+MUTANTS_CI ?= 1 8 11 13 16 24 30 33
+MUTANTS_CI_CASES ?= 5000
+mutant_lib  = $(MUTANT_DIR)/libkvattn-m$(shell printf '%02d' $(1)).so
+MUTANT_ARGS ?=
+
+mutants: $(KVCHECK) $(LIBKVATTN_SO)
+	@$(MAKE) --no-print-directory mutants-build MUTANTS="$(MUTANTS)"
+	$(KVCHECK) mutants --ids $(shell echo $(MUTANTS) | tr ' ' ',') $(MUTANT_ARGS)
+
+mutants-ci: $(KVCHECK) $(LIBKVATTN_SO)
+	@$(MAKE) --no-print-directory mutants-build MUTANTS="$(MUTANTS_CI)"
+	$(KVCHECK) mutants --ids $(shell echo $(MUTANTS_CI) | tr ' ' ',') \
+	  --cases $(MUTANTS_CI_CASES) --report $(MUTANT_DIR)/report-ci $(MUTANT_ARGS)
+
+mutants-build: $(foreach i,$(MUTANTS),$(call mutant_lib,$(i)))
+
+# A mutant library: the file of its mutation point (kernels/mutants.def
+# names it) compiled with -DKVA_MUTANT=id, linked with the default build's
+# other kernel objects (KVA_MUT(id) appears in that one file only:
+# tests/test_mutants.c checks it).
+MUTANT_TABLE := $(shell sed -n 's/^KVA_MUTANT_DEF.\([0-9]*\), *"[^"]*", *"\([^"]*\)".*/\1:\2/p' kernels/mutants.def)
+define MUTANT_RULE
+$(call mutant_lib,$(1)): $(MUTANT_DIR)/obj/m$(1).o $(filter-out $(BUILD)/obj/kernels/$(2:.c=.o),$(KERNEL_OBJ))
+	$(CC) -shared $(SANFLAGS) -o $$@ $$^ -lm -lpthread
+$(MUTANT_DIR)/obj/m$(1).o: kernels/$(2) $(wildcard kernels/*.h) kernels/mutants.def
+	@mkdir -p $$(dir $$@)
+	$(CC) $(KERNEL_CFLAGS) $(SANFLAGS) $(if $(filter attention_avx2.c,$(2)),-mavx2 -mfma -mf16c) -DKVA_MUTANT=$(1) -c $$< -o $$@
+endef
+$(foreach e,$(MUTANT_TABLE),$(eval $(call MUTANT_RULE,$(word 1,$(subst :, ,$(e))),$(word 2,$(subst :, ,$(e))))))
 
 # The full benchmark (tools/cmd_bench.c): ceilings, decode, prefill and the
 # oracle, every KV format, 1 and N threads; JSON for tracking. Run it on a

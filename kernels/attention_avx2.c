@@ -244,7 +244,7 @@ static void a_pv(float *acc, const float *p, int64_t ldp, int nr,
                                             _mm256_loadu_ps(v[c] + e), a);
                 _mm256_storeu_ps(ar + e, a);
             }
-            for (; e < D; e++) {
+            for (; e < D - KVA_MUT(33); e++) {
                 float a = ar[e];
                 for (int c = 0; c < nk; c++)
                     if (pr[c] != KVA_P_SKIP)

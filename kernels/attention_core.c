@@ -79,7 +79,8 @@ static int build_lut(kva_dtype dtype, float lut[256])
         return 256;
     case KVA_DTYPE_INT8:
         for (int c = 0; c < 256; c++)
-            lut[c] = (float)(int8_t)(uint8_t)c;
+            lut[c] = KVA_MUT(25) ? (float)c - 128.0f /* offset binary */
+                                 : (float)(int8_t)(uint8_t)c;
         return 256;
     case KVA_DTYPE_NVFP4:
         for (int c = 0; c < 16; c++)
@@ -170,9 +171,9 @@ static inline void row_range(const kva_attn_params *p, int64_t ctx_len,
                              int64_t *hi)
 {
     const int64_t pos = ctx_len + i;
-    *hi = p->causal && pos + 1 < seq_len ? pos + 1 : seq_len;
+    *hi = p->causal && pos + 1 < seq_len ? pos + 1 + KVA_MUT(30) : seq_len;
     *lo = p->window_left >= 0 && pos - p->window_left > 0
-              ? pos - p->window_left
+              ? pos - p->window_left + KVA_MUT(3)
               : 0;
 }
 
@@ -182,7 +183,8 @@ static inline int64_t key_tile(const kva_kv_tiles *kv, int64_t j,
                                int64_t *jrel)
 {
     const int64_t b = j / kv->tile_len;
-    *jrel = j - b * kv->tile_len;
+    *jrel = KVA_MUT(28) ? (j - b * kv->tile_len) & 0x7F /* 7-bit field */
+                        : j - b * kv->tile_len;
     return kv->tile_ids ? kv->tile_ids[b] : b;
 }
 
@@ -207,9 +209,13 @@ static void load_rows(const call_ctx *cc, const kva_kv_tiles *kv, int is_v,
         int64_t jrel;
         const int64_t id = key_tile(kv, ja + i, &jrel);
         int m = n - i; /* keys left in this tile */
-        if (kv->tile_len - jrel < m)
-            m = (int)(kv->tile_len - jrel);
-        const int64_t off0 = id * kv->tile_stride + jrel * ps;
+        if (kv->tile_len - jrel + KVA_MUT(2) < m)
+            m = (int)(kv->tile_len - jrel + KVA_MUT(2));
+        const int64_t off0 =
+            KVA_MUT(10) ? (int64_t)(int32_t)((uint32_t)id *
+                                                 (uint32_t)kv->tile_stride +
+                                             (uint32_t)(jrel * ps))
+                        : id * kv->tile_stride + jrel * ps;
         if (cc->dtype == KVA_DTYPE_F32 && !cc->copy_f32) {
             for (int e = 0; e < m; e++)
                 rows[i + e] = (const float *)base + off0 + e * ps;
@@ -232,7 +238,9 @@ static void load_rows(const call_ctx *cc, const kva_kv_tiles *kv, int is_v,
             continue;
         }
         const int64_t soff0 =
-            pooled ? id * kv->scale_tile_stride + jrel * sps : 0;
+            pooled ? (KVA_MUT(22) ? (ja + i) * sps /* logical position */
+                                  : id * kv->scale_tile_stride + jrel * sps)
+                   : 0;
         for (int e = 0; e < m; e++) {
             float *restrict dst = buf + (int64_t)(i + e) * D;
             const int64_t off = off0 + e * ps, soff = soff0 + e * sps;
@@ -264,7 +272,8 @@ static void load_rows(const call_ctx *cc, const kva_kv_tiles *kv, int is_v,
                 const float *restrict lut = cc->lut;
                 for (int g = 0; g < D / 16; g++) {
                     /* s0 is the global scale here */
-                    const float es = kva_nvfp4_effective_scale(codes[g], s0);
+                    const float es = kva_nvfp4_effective_scale(
+                        codes[g + KVA_MUT(23)], s0);
                     for (int k = 0; k < 8; k++) {
                         const uint8_t byte = src[g * 8 + k];
                         dst[g * 16 + 2 * k] = lut[byte & 0x0Fu] * es;
@@ -338,14 +347,16 @@ static void run_unit(const call_ctx *cc, const unit *u, scratch *w)
          * sees in a chunk: its keys lie inside [ulo, uhi)) */
         for (int64_t cs = ulo / CHUNK * CHUNK; cs < uhi; cs += CHUNK) {
             const int64_t ja = cs > ulo ? cs : ulo;
-            const int64_t jb = cs + CHUNK < uhi ? cs + CHUNK : uhi;
+            const int64_t jb =
+                cs + CHUNK < uhi ? cs + CHUNK - KVA_MUT(1) : uhi;
             const int n = (int)(jb - ja);
             /* the K and V rows PREFETCH_CHUNKS chunks ahead (and at the
              * start, those of the chunks before that) */
             for (int64_t pc = cs == ulo / CHUNK * CHUNK ? cs + CHUNK
                                                         : cs + PREFETCH_CHUNKS * CHUNK;
                  pc <= cs + PREFETCH_CHUNKS * CHUNK && pc < uhi; pc += CHUNK) {
-                const int64_t pe = pc + CHUNK < uhi ? pc + CHUNK : uhi;
+                const int64_t pe =
+                    pc + CHUNK < uhi || KVA_MUT(9) ? pc + CHUNK : uhi;
                 prefetch_rows(cc, &kv, 0, pc, (int)(pe - pc));
                 prefetch_rows(cc, &kv, 1, pc, (int)(pe - pc));
             }
@@ -380,9 +391,13 @@ static void run_unit(const call_ctx *cc, const unit *u, scratch *w)
                     continue;
                 const int nk = (int)(e - a);
                 const int64_t t = qsl[u->s] + i;
-                const int64_t row0 = t * Hq + (int64_t)u->kvh * group;
-                ops->scores(w->s, CHUNK, cc->q + row0 * D, D, group,
-                            w->krow + (a - ja), nk, D, p->scale);
+                /* KVA_MUT(12): query head h read as KV head h % Hkv */
+                const int64_t row0 =
+                    t * Hq + (int64_t)u->kvh * (KVA_MUT(12) ? 1 : group);
+                ops->scores(w->s, CHUNK, cc->q + row0 * D,
+                            (int64_t)D * (KVA_MUT(12) ? Hq / group : 1),
+                            group, w->krow + (a - ja), nk, D,
+                            KVA_MUT(15) && softcap > 0.0f ? 1.0f : p->scale);
                 const uint8_t *mrow =
                     mask != NULL ? mask + i * seq_len + a : NULL;
                 /* rows g0 .. g1-1 of the token with live keys, in order:
@@ -395,7 +410,7 @@ static void run_unit(const call_ctx *cc, const unit *u, scratch *w)
                     float *restrict pw = w->pw + (int64_t)g * CHUNK;
                     /* soft-cap the visible keys' scores, -inf for the
                      * others */
-                    if (softcap > 0.0f)
+                    if (softcap > 0.0f && !KVA_MUT(14))
                         for (int c = 0; c < nk; c++)
                             if (mrow == NULL || mrow[c] != 0)
                                 sr[c] = softcap * tanhf(sr[c] / softcap);
@@ -419,8 +434,10 @@ static void run_unit(const call_ctx *cc, const unit *u, scratch *w)
                         /* m == -inf: nothing accumulated yet */
                         if (m > -INFINITY) {
                             const float alpha = expf(m - tmax);
-                            l *= alpha;
-                            ops->scale(w->acc + r * D, alpha, D);
+                            if (!KVA_MUT(7))
+                                l *= alpha;
+                            if (!KVA_MUT(6))
+                                ops->scale(w->acc + r * D, alpha, D);
                         }
                         m = tmax;
                     }
@@ -455,7 +472,9 @@ static void run_unit(const call_ctx *cc, const unit *u, scratch *w)
         const int64_t t = qsl[u->s] + i;
         for (int g = 0; g < group; g++) {
             const int64_t r = (i - u->i0) * group + g;
-            const int64_t row = t * Hq + (int64_t)u->kvh * group + g;
+            const int64_t row =
+                KVA_MUT(12) ? t * Hq + (int64_t)g * (Hq / group) + u->kvh
+                            : t * Hq + (int64_t)u->kvh * group + g;
             float *o = cc->out + row * D;
             const float *acc = w->acc + r * D;
             const float l = w->l[r];
@@ -469,7 +488,9 @@ static void run_unit(const call_ctx *cc, const unit *u, scratch *w)
             for (int d = 0; d < D; d++)
                 o[d] = acc[d] / l;
             if (cc->lse != NULL)
-                cc->lse[row] = w->m[r] + logf(l);
+                cc->lse[row] = KVA_MUT(31)   ? (w->m[r] + logf(l)) * 1.4426950f
+                               : KVA_MUT(32) ? logf(l) /* the max forgotten */
+                                             : w->m[r] + logf(l);
         }
     }
 }
@@ -494,7 +515,8 @@ static void merge_split(const call_ctx *cc, const unit *first)
             const int64_t pr = first[k].part + r;
             if (cc->part_l[pr] != 0.0f) { /* NaN included */
                 any = 1;
-                if (cc->part_m[pr] > M)
+                /* KVA_MUT(18): the first live part's max, not the max */
+                if (cc->part_m[pr] > M && (!KVA_MUT(18) || M == -INFINITY))
                     M = cc->part_m[pr];
             }
         }
@@ -538,7 +560,7 @@ static void *worker(void *arg)
     call_ctx *cc = wa->cc;
     for (;;) {
         const long long u = atomic_fetch_add(&cc->next, 1);
-        if (u >= cc->n_units)
+        if (u >= cc->n_units - KVA_MUT(35))
             break;
         run_unit(cc, &cc->units[u], wa->w);
     }
@@ -558,7 +580,9 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
         return KVA_OK; /* no real token: nothing to compute or write */
 
     const int D = p->head_dim, Hq = p->num_q_heads, Hkv = p->num_kv_heads;
-    const int group = Hq / Hkv;
+    /* KVA_MUT(13): a shift that is a division only for power-of-two Hkv */
+    const int group = KVA_MUT(13) ? Hq >> __builtin_ctz((unsigned)Hkv)
+                                  : Hq / Hkv;
     const int64_t qt = group >= QBLOCK_ROWS ? 1 : QBLOCK_ROWS / group;
 
     /* Count the units and the partial rows. */
@@ -571,7 +595,7 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
         const int64_t ctx_len = seq_len - q_len;
         int64_t slo = 0;
         if (p->window_left >= 0 && ctx_len - p->window_left > 0)
-            slo = ctx_len - p->window_left;
+            slo = ctx_len - p->window_left + KVA_MUT(5);
         const int64_t keys = seq_len - slo;
         int64_t ns = 1;
         if (q_len <= qt && keys >= SPLIT_MIN_KEYS)
@@ -665,7 +689,7 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
         const int64_t ctx_len = seq_len - q_len;
         int64_t slo = 0;
         if (p->window_left >= 0 && ctx_len - p->window_left > 0)
-            slo = ctx_len - p->window_left;
+            slo = ctx_len - p->window_left + KVA_MUT(5);
         const int64_t keys = seq_len - slo;
         int64_t ns = 1;
         if (q_len <= qt && keys >= SPLIT_MIN_KEYS)
@@ -684,7 +708,7 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
                     u->nsplit = (int)ns;
                     u->i0 = 0;
                     u->i1 = q_len;
-                    u->k0 = slo + k * part_len;
+                    u->k0 = slo + k * part_len + (k > 0 ? KVA_MUT(27) : 0);
                     u->k1 = k + 1 == ns ? seq_len : slo + (k + 1) * part_len;
                     if (u->k0 > seq_len)
                         u->k0 = seq_len;
@@ -700,7 +724,7 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
                     u->kvh = kvh;
                     u->split = 0;
                     u->nsplit = 1;
-                    u->i0 = i0;
+                    u->i0 = i0 + (i0 > 0 ? KVA_MUT(26) : 0);
                     u->i1 = i0 + qt < q_len ? i0 + qt : q_len;
                     u->k0 = 0;
                     u->k1 = seq_len;

@@ -30,7 +30,7 @@ static void blocked_tiles(const void *ctx, int s, int kv_head,
     t->k = (const char *)c->k + off;
     t->v = (const char *)c->v + off;
     t->tile_ids = NULL;
-    t->tile_stride = bc->tile_len * R;
+    t->tile_stride = (bc->tile_len - KVA_MUT(36)) * R;
     t->pos_stride = R;
     t->tile_len = bc->tile_len;
     /* block = sequence, slot = position (kvattn.h); rows proven in bounds

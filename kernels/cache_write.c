@@ -217,8 +217,13 @@ static void write_head(const kva_paged_cache *cache, const float *k,
     const kva_kv_scales *sc = &cache->scales;
     /* Offsets proven in bounds by the cache check (rows of the K/V pools
      * and, for TOKEN / GROUP, of the scale pools). */
-    const int64_t blk = s / B, pos = s % B;
-    const int64_t row = blk * cache->stride_block + pos * cache->stride_slot;
+    /* KVA_MUT(29): a power-of-two block size assumed */
+    const int64_t blk = s / B, pos = KVA_MUT(29) ? s & (B - 1) : s % B;
+    /* KVA_MUT(11): the row offset computed in 32 bits */
+    const int64_t row =
+        KVA_MUT(11) ? (int32_t)((uint32_t)blk * (uint32_t)cache->stride_block +
+                                (uint32_t)(pos * cache->stride_slot))
+                    : blk * cache->stride_block + pos * cache->stride_slot;
     /* The scale-pool strides are garbage-tolerant fields unless the kind
      * uses a pool: never multiply them otherwise. */
     const int pooled = sc->kind == KVA_SCALE_TOKEN || sc->kind == KVA_SCALE_GROUP;
@@ -243,16 +248,20 @@ kva_status kva_cache_write(const kva_paged_cache *cache, const float *k,
     kva_status st = check_write(cache, k, v, slot_mapping, num_tokens, err);
     if (st == KVA_OK)
         st = check_slot_range(cache, slot_mapping, num_tokens, 1, err);
-    if (st == KVA_OK)
+    /* KVA_MUT(20): the duplicate check after the scatter (a partial
+     * write before the refusal) */
+    if (st == KVA_OK && !KVA_MUT(20))
         st = check_duplicates(slot_mapping, num_tokens, 1, err);
     if (st != KVA_OK)
         return st;
     for (int64_t t = 0; t < num_tokens; t++) {
-        if (slot_mapping[t] < 0)
-            continue; /* padding token */
+        if (slot_mapping[t] < 0 && !KVA_MUT(8))
+            continue; /* padding token (KVA_MUT(8): -1 used as a slot) */
         for (int h = 0; h < cache->num_kv_heads; h++)
             write_head(cache, k, v, t, h, slot_mapping[t]);
     }
+    if (KVA_MUT(20))
+        return check_duplicates(slot_mapping, num_tokens, 1, err);
     return KVA_OK;
 }
 

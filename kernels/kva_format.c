@@ -33,6 +33,7 @@
  * int -> float conversion and an exact multiply by a normal power of two).
  */
 #include "kva_format.h"
+#include "kva_internal.h" /* KVA_MUT */
 
 #include <string.h>
 
@@ -204,7 +205,10 @@ int8_t kva_int8_encode(float t)
     const uint32_t mm = (a & 0x007FFFFFu) | 0x00800000u;
     uint32_t s = e < 134u ? 150u - e : 17u;
     s = s > 25u ? 25u : s;
-    const uint32_t q = e >= 134u ? 128u : rne_shr(mm, s); /* <= 128 */
+    /* KVA_MUT(24): round half away from zero instead of to even */
+    const uint32_t q = e >= 134u  ? 128u
+                       : KVA_MUT(24) ? (mm + (1u << (s - 1))) >> s
+                                     : rne_shr(mm, s); /* <= 128 */
     int32_t v = (u >> 31) ? -(int32_t)q : (int32_t)(q > 127u ? 127u : q);
     v = a > F32_INF_BITS ? 0 : v;
     return (int8_t)v;

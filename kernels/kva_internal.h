@@ -13,6 +13,18 @@
 
 #include <stdint.h>
 
+/* ---- mutation points (kernels/mutants.def, `make mutants`) -------------
+ * KVA_MUT(n) is 1 only in a build with -DKVA_MUTANT=n, a copy of this
+ * library with one catalogued bug planted, used to measure whether the
+ * campaign and the golden vectors catch it. In every other build it is the
+ * constant 0, so each `KVA_MUT(n) ? bug : right` folds to `right` at
+ * compile time: the default library is unchanged. */
+#ifdef KVA_MUTANT
+#define KVA_MUT(n) (KVA_MUTANT == (n))
+#else
+#define KVA_MUT(n) 0
+#endif
+
 /* ---- error reporting (error.c) ---------------------------------------- */
 
 /* Clear *err at the start of a call, so a caller that prints err->msg after

@@ -59,7 +59,7 @@ static void axpy(float *restrict acc, float w, const float *restrict x, int n)
     for (; d + 8 <= n; d += 8)
         for (int u = 0; u < 8; u++)
             acc[d + u] += w * x[d + u];
-    for (; d < n; d++)
+    for (; d < n - KVA_MUT(34); d++)
         acc[d] += w * x[d];
 }
 

@@ -56,7 +56,7 @@ static void merge_row(const float *const *part_out,
     for (int p = 0; p < num_parts; p++)
         if (part_lse[p][r] > m)
             m = part_lse[p][r];
-    if (m == -INFINITY) { /* every part empty */
+    if (m == -INFINITY && !KVA_MUT(16)) { /* every part empty */
         for (int d = 0; d < D; d++)
             o[d] = 0.0f;
         if (l)
@@ -72,7 +72,7 @@ static void merge_row(const float *const *part_out,
     for (int d = 0; d < D; d++) {
         float acc = 0.0f;
         for (int p = 0; p < num_parts; p++)
-            if (part_lse[p][r] != -INFINITY)
+            if (part_lse[p][r] != -INFINITY || KVA_MUT(17))
                 acc += w[p] * part_out[p][r * D + d];
         o[d] = acc / s;
     }

@@ -13,6 +13,7 @@
 typedef struct paged_ctx {
     const kva_paged_cache *cache;
     const kva_paged_batch *batch;
+    int group; /* query heads per KV head (KVA_MUT(21) only) */
 } paged_ctx;
 
 static void paged_tiles(const void *ctx, int s, int kv_head, kva_kv_tiles *t)
@@ -36,7 +37,8 @@ static void paged_tiles(const void *ctx, int s, int kv_head, kva_kv_tiles *t)
      * strides are only arithmetic when the kind has pools: for the others
      * they may hold anything (kvattn.h) */
     const int pooled = kva_scales_pooled(sc->kind);
-    kva_tiles_set_scales(t, sc, kv_head,
+    /* KVA_MUT(21): the per-head scale of the group's first query head */
+    kva_tiles_set_scales(t, sc, KVA_MUT(21) ? kv_head * pc->group : kv_head,
                          pooled ? (int64_t)kv_head * sc->stride_head : 0,
                          pooled ? sc->stride_block : 0);
 }
@@ -76,7 +78,7 @@ static kva_status check_block_table(const kva_attn_params *p,
             continue;
         int64_t lo = 0;
         if (p->window_left >= 0) {
-            lo = seq_len - q_len - p->window_left;
+            lo = seq_len - q_len - p->window_left + KVA_MUT(4);
             if (lo < 0)
                 lo = 0;
         }
@@ -134,7 +136,8 @@ kva_status kva_paged_attention(const kva_attn_params *params,
     if (st != KVA_OK)
         return st;
 
-    const paged_ctx pc = {cache, batch};
+    const paged_ctx pc = {cache, batch,
+                          params->num_q_heads / params->num_kv_heads};
     return kva_attend_batch(params, &vl, cache->dtype, paged_tiles, &pc,
                             cache->block_size, q, out, lse, err);
 }

@@ -49,7 +49,7 @@ kva_status kva_check_params(const kva_attn_params *p, kva_error *err)
                         "softcap %g must be finite and >= 0 (0 = off)",
                         (double)p->softcap);
     if (p->window_left < -1)
-        return kva_fail(err, KVA_ERR_PARAM,
+        return kva_fail(err, KVA_MUT(19) ? KVA_ERR_SHAPE : KVA_ERR_PARAM,
                         "window_left %d must be >= -1 (-1 = no window)",
                         p->window_left);
     return KVA_OK;

@@ -378,6 +378,9 @@ static int next_case(void *ctx, uint64_t *job)
 {
     campaign *cp = ctx;
     const kvc_campaign_opts *o = cp->o;
+    /* fail fast (--stop-after): a mutant or bisect run needs one failure */
+    if (o->stop_after > 0 && cp->s->failed >= o->stop_after)
+        return 0;
     for (; cp->next_index < o->cases;
          cp->next_index += (uint64_t)o->shard_count) {
         kvc_case_spec sp;

@@ -54,6 +54,9 @@ typedef struct kvc_campaign_opts {
                             work (kvc_case_deadline) */
     const volatile sig_atomic_t *stop; /* set by a signal handler: stop
                             after the cases already committed */
+    uint64_t stop_after; /* --stop-after N: hand out no new case once N
+                            cases have failed (cases already handed to a
+                            worker still finish and count); 0 = never */
     /* Called every snapshot_seconds while the campaign runs (and after the
      * first failure), with the stats so far: keeps a report current. */
     void (*snapshot)(void *ctx, const struct kvc_campaign_stats *s);

@@ -22,6 +22,7 @@ static const char run_usage[] =
     "                   [--max-failures N] [--progress|--no-progress]\n"
     "                   [--report DIR | --no-report] [--shrink] [--kernel-lib PATH]\n"
     "                   [--kv-dtype LIST] [--profile P] [--kernel-threads N]\n"
+    "                   [--stop-after N]\n"
     "\n"
     "Generate cases (seed, 0..N-1), write their new tokens through the\n"
     "kernel's cache write, run the kernel's attention and the oracle, and\n"
@@ -46,6 +47,9 @@ static const char run_usage[] =
     "  --in-process      run the cases in this process, one at a time (for a\n"
     "                    debugger: a crashing kernel ends the campaign)\n"
     "  --max-failures N  failures printed in full (default 20; all are counted)\n"
+    "  --stop-after N    fail fast: start no new case once N cases have failed\n"
+    "                    (cases already running finish, so with --jobs > 1 a\n"
+    "                    few more may fail); default: run every case\n"
     "  --progress        live progress line on stderr (default: on a terminal,\n"
     "                    and off when CI is set)\n"
     "  --no-progress     no progress line\n"
@@ -66,7 +70,7 @@ static const char run_usage[] =
 
 enum { OPT_NO_PROGRESS = 256, OPT_MAX_FAIL, OPT_REPORT, OPT_NO_REPORT,
        OPT_SHRINK, OPT_KERNEL_LIB, OPT_KV_DTYPE, OPT_JOBS, OPT_TIMEOUT,
-       OPT_IN_PROCESS, OPT_PROFILE, OPT_KERNEL_THREADS };
+       OPT_IN_PROCESS, OPT_PROFILE, OPT_KERNEL_THREADS, OPT_STOP_AFTER };
 
 /* The signal that asked the run to stop (0: none). The one piece of
  * process state a signal handler may write. */
@@ -132,6 +136,7 @@ static int parse_args(int argc, char **argv, run_args *a)
         {"kv-dtype", required_argument, 0, OPT_KV_DTYPE},
         {"profile", required_argument, 0, OPT_PROFILE},
         {"kernel-threads", required_argument, 0, OPT_KERNEL_THREADS},
+        {"stop-after", required_argument, 0, OPT_STOP_AFTER},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     kvc_campaign_opts *o = &a->o;
@@ -185,6 +190,10 @@ static int parse_args(int argc, char **argv, run_args *a)
         case OPT_KERNEL_THREADS:
             if (kvc_parse_int("run", "--kernel-threads", optarg, 1, 1024,
                               &o->kernel_threads))
+                return 2;
+            break;
+        case OPT_STOP_AFTER:
+            if (kvc_parse_u64("run", "--stop-after", optarg, &o->stop_after))
                 return 2;
             break;
         case 'h': fputs(run_usage, stdout); return 0;

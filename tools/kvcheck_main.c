@@ -19,6 +19,7 @@ static const char usage[] =
     "  shrink   shrink a failing case to a small reproducer file\n"
     "  golden   regenerate, verify or extend the golden vectors\n"
     "  bench    kernel speed against this machine's ceilings and the oracle\n"
+    "  mutants  the suite's power: planted libkvattn bugs killed or survived\n"
     "  help     this text\n"
     "\n"
     "'kvcheck COMMAND --help' describes a command's options.\n"
@@ -34,6 +35,7 @@ static command_fn find_command(const char *name)
         {"shrink", kvc_cmd_shrink},
         {"golden", kvc_cmd_golden},
         {"bench", kvc_cmd_bench},
+        {"mutants", kvc_cmd_mutants},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (!strcmp(name, table[i].name))

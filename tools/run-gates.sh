@@ -36,6 +36,7 @@ gate sanitizers      $MAKE --no-print-directory check-asan
 gate corpora         sh fuzz/ci-replay.sh
 gate planted-proofs  env FUZZ_PROVE_LIMIT=120 sh fuzz/prove-planted.sh
 gate examples        sh examples/check.sh
+gate mutants         $MAKE --no-print-directory mutants-ci
 gate criterion       criterion
 
 echo
