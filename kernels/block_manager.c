@@ -212,7 +212,8 @@ static int32_t src_token(const bm_source *s, int64_t pos)
 static uint64_t chain_hash(const bm_source *s, uint64_t parent, int64_t k)
 {
     int B = s->v->h->cfg.block_size;
-    uint64_t h = mix64(parent ^ 0x5bd1e995u);
+    /* KVA_MUT(39): the prefix hash ignores the parent block */
+    uint64_t h = mix64((KVA_MUT(39) ? 0 : parent) ^ 0x5bd1e995u);
     for (int64_t i = 0; i < B; i++)
         h = mix64(h ^ ((uint64_t)(uint32_t)src_token(s, k * B + i) + 0x632be5ab));
     return h;
@@ -286,7 +287,8 @@ static int take_free(bm_view *v)
 
 static void release(bm_view *v, int b)
 {
-    if (--v->ref[b] > 0)
+    /* KVA_MUT(37): a block still referenced once more is freed */
+    if (--v->ref[b] > KVA_MUT(37))
         return;
     if (v->registered[b])
         hash_remove(v, b);
@@ -446,7 +448,9 @@ kva_status kva_bm_append(void *bm, int seq, const int32_t *tokens,
     int B = v.h->cfg.block_size;
     int32_t *row = row_of(&v, seq);
     int64_t old_len = v.seq_len[seq] < 0 ? 0 : v.seq_len[seq];
-    int cow = num_tokens > 0 && old_len % B != 0 && v.ref[row[old_len / B]] > 1;
+    /* KVA_MUT(38): copy on write skipped */
+    int cow = !KVA_MUT(38) && num_tokens > 0 && old_len % B != 0 &&
+              v.ref[row[old_len / B]] > 1;
     bm_source s = {&v, row, old_len, tokens, num_tokens};
     int64_t need = append_need(&v, &s, cow);
     if (need < 0)
@@ -471,7 +475,9 @@ kva_status kva_bm_append(void *bm, int seq, const int32_t *tokens,
         copy->dst = dst;
         *num_copies = 1;
     }
-    if (!cow && num_tokens > 0 && old_len % B != 0 && v.registered[row[old_len / B]])
+    /* KVA_MUT(40): a registered block written into stays registered */
+    if (!KVA_MUT(40) && !cow && num_tokens > 0 && old_len % B != 0 &&
+        v.registered[row[old_len / B]])
         hash_remove(&v, row[old_len / B]); /* its content is about to change */
     append_place(&v, &s, row, slots);
     append_register(&v, row, old_len, num_tokens);
@@ -521,7 +527,8 @@ kva_status kva_bm_rollback(void *bm, int seq, int num_tokens, kva_error *err)
                         num_tokens, seq, len);
     int B = v.h->cfg.block_size;
     int32_t *row = row_of(&v, seq);
-    int64_t keep = blocks_for(len - num_tokens, B);
+    /* KVA_MUT(41): rejected tokens' blocks kept (leaked) */
+    int64_t keep = blocks_for(KVA_MUT(41) ? len : len - num_tokens, B);
     for (int64_t k = blocks_for(len, B) - 1; k >= keep; k--) {
         release(&v, row[k]);
         row[k] = -1;

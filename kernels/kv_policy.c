@@ -117,9 +117,12 @@ static int h2o_victim(const pc_view *v, int h, int64_t p)
 {
     int L = v->h->cfg.num_slots, best = -1;
     const int64_t *pos = v->pos + (int64_t)h * L;
-    const float *sc = v->score + (int64_t)h * L;
+    /* KVA_MUT(43): ranked by the next KV head's scores */
+    const float *sc = v->score +
+                      (int64_t)(KVA_MUT(43) ? (h + 1) % v->h->cfg.num_kv_heads : h) * L;
     for (int j = 0; j < L; j++) {
-        if (pos[j] >= p - v->h->cfg.recent)
+        /* KVA_MUT(45): the kept window one token short */
+        if (pos[j] >= p - v->h->cfg.recent + KVA_MUT(45))
             continue;
         if (best < 0 || sc[j] < sc[best] ||
             (sc[j] == sc[best] && pos[j] < pos[best]))
@@ -134,8 +137,10 @@ static int place(const pc_view *v, int h, int64_t p)
     const kva_policy_config *c = &v->h->cfg;
     switch (c->kind) {
     case KVA_POLICY_RECENT:
+        /* KVA_MUT(42): the ring runs over the sinks' slots too */
         return p < c->sinks ? (int)p
-                            : c->sinks + (int)((p - c->sinks) % (c->num_slots - c->sinks));
+               : KVA_MUT(42) ? (int)(p % c->num_slots)
+                             : c->sinks + (int)((p - c->sinks) % (c->num_slots - c->sinks));
     case KVA_POLICY_H2O:
         return p < c->num_slots ? (int)p : h2o_victim(v, h, p);
     default:
@@ -172,7 +177,8 @@ kva_status kva_policy_append(void *pc, int num_tokens, int *slots,
             if (pos[j] >= p0) /* a token of this append: never stored */
                 slots[(pos[j] - p0) * H + h] = -1;
             pos[j] = p;
-            v.score[(int64_t)h * L + j] = 0.0f;
+            if (!KVA_MUT(44)) /* KVA_MUT(44): a reused slot keeps its score */
+                v.score[(int64_t)h * L + j] = 0.0f;
             slots[(int64_t)i * H + h] = j;
         }
     }

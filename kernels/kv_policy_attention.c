@@ -118,7 +118,8 @@ static kva_status check_call(const pol_call *x, int num_row_blocks,
 
 static int visible(const pol_call *x, int64_t kp, int64_t qp)
 {
-    if (kp < 0 || (x->p->causal && kp > qp))
+    /* KVA_MUT(46): a query does not see its own position */
+    if (kp < 0 || (x->p->causal && kp > qp - KVA_MUT(46)))
         return 0;
     return x->p->window_left < 0 || kp >= qp - x->p->window_left;
 }
@@ -165,7 +166,8 @@ static void attend_row(pol_call *x, int h, int i, int hq)
         for (int d = 0; d < D; d++)
             o[d] += pj * x->v[(int64_t)j * D + d];
         if (x->weights)
-            x->weights[(int64_t)h * L + j] += pj / (float)G;
+            /* KVA_MUT(47): summed, not averaged, over the group */
+            x->weights[(int64_t)h * L + j] += pj / (float)(KVA_MUT(47) ? 1 : G);
     }
     if (x->lse)
         x->lse[(int64_t)i * Hq + hq] = m + logf(sum);
