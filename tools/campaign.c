@@ -360,7 +360,9 @@ static void worker_run(void *ctx, uint64_t index, void *result)
         generator_failed(cr, cp->o, index, err);
         return;
     }
-    kvc_campaign_run_case(&c, &inv, cp->wk.k, &r);
+    kvc_kernel kk = *cp->wk.k;
+    kk.threads = kvc_campaign_threads(cp->wk.k, cp->o->seed, index);
+    kvc_campaign_run_case(&c, &inv, &kk, &r);
     result_fill(cr, cp->o, &c, &inv, &r, index, now_seconds() - t);
     cr->built_outside = built_outside;
     kvc_case_free(&c);

@@ -184,7 +184,11 @@ static int replay_case(const replay_args *a, const kvc_kernel *k)
         printf("  invalid variant: %s: %s\n", kvc_invalid_rule_name(inv.rule),
                inv.what);
     kvc_result r;
-    kvc_campaign_run_case(&kc, &inv, k, &r);
+    kvc_kernel kk = *k;
+    kk.threads = kvc_campaign_threads(k, a->seed, a->index);
+    if (kk.threads > 1)
+        printf("  threads: %d\n", kk.threads);
+    kvc_campaign_run_case(&kc, &inv, &kk, &r);
     printf("  outcome: %s%s%s\n", kvc_outcome_name(r.outcome),
            r.message[0] ? ": " : "", r.message);
     print_verdict(&r);
