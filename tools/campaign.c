@@ -262,7 +262,8 @@ static void worker_run(void *ctx, uint64_t index, void *result)
     double t = now_seconds();
     uint64_t built_outside = 0;
     if (kvc_claimed_generate_counted(cp->o->claim, cp->o->seed, index,
-                                     cp->o->forced_mode, &c, &built_outside,
+                                     cp->o->forced_mode, &cp->o->size, &c,
+                                     &built_outside,
                                      err, sizeof err) != 0) {
         generator_failed(cr, cp->o, index, err);
         return;
@@ -293,8 +294,9 @@ static int next_case(void *ctx, uint64_t *job)
          * worker reports the generator's failure. Draws outside the
          * kernel's claim are redrawn (claim.h), and counted. */
         int attempt;
-        int rc = kvc_claimed_spec(o->claim, o->seed, idx, o->forced_mode, &sp,
-                                  &attempt, cp->s->cov_outside);
+        int rc = kvc_claimed_spec_sized(o->claim, o->seed, idx,
+                                        o->forced_mode, &o->size, &sp,
+                                        &attempt, cp->s->cov_outside);
         if (rc > 0) {
             cp->s->not_covered++;
             continue;
@@ -328,8 +330,9 @@ static void death_result(case_result *cr, const campaign *cp, uint64_t index,
     kvc_result r;
     char err[256];
     kvc_death_verdict(d, &r);
-    if (kvc_claimed_generate(cp->o->claim, cp->o->seed, index,
-                             cp->o->forced_mode, &c, err, sizeof err) != 0) {
+    if (kvc_claimed_generate_sized(cp->o->claim, cp->o->seed, index,
+                                   cp->o->forced_mode, &cp->o->size, &c, err,
+                                   sizeof err) != 0) {
         generator_failed(cr, cp->o, index, err);
         return;
     }

@@ -27,6 +27,9 @@ typedef struct kvc_campaign_opts {
     uint64_t seed;
     uint64_t cases;      /* indices 0 .. cases-1 before sharding */
     int forced_mode;     /* -1 = draw the mode per case ("all") */
+    kvc_size_opts size;  /* --size and the size filters (generators/case.h);
+                            zero = the default policy; replay commands
+                            carry them */
     int shard_index;     /* this shard runs indices i with i % n == index */
     int shard_count;     /* >= 1 */
     int progress;        /* 1: a live progress line on stderr */
