@@ -8,8 +8,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../generators/case.h"
+#include "../golden/golden.h"
 #include "../tools/campaign.h"
 #include "../tools/claim.h"
 #include "../tools/runner.h"
@@ -335,4 +337,59 @@ Test(size_tiers, main_campaign_catches_split_kv_merge_bug, .timeout = 300)
 Test(size_tiers, main_campaign_catches_page_offset7_bug, .timeout = 300)
 {
     caught_by_main_campaign(&kvc_planted_page_offset7, trig_page7);
+}
+
+/* ---------- kvcheck case ---------- */
+
+/* `case` writes the case its options describe, and the file replays. */
+Test(size_tiers, case_command_writes_a_replayable_case, .timeout = 120)
+{
+    char path[] = "/tmp/kvc-case-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    kvc_proc p;
+    const char *const argv[] = {KVCHECK, "case", "--out", path, "--heads", "8/2",
+                                "--head-dim", "32", "--block-size", "272",
+                                "--seq", "0+64", "--seq", "300+1", "--kv-dtype",
+                                "int8", "--kv-scale", "token", "--values",
+                                "growing", "--window", "100", "--softcap", "30",
+                                "--mask", "random", NULL};
+    cr_assert_eq(kvc_proc_run(&p, argv, NULL, 60), 0);
+    cr_assert_eq(kvc_proc_exit_code(&p), 0, "%s", p.err);
+    kvc_proc_free(&p);
+    kvc_golden_file f;
+    char err[256];
+    cr_assert_eq(kvc_golden_read(path, &f, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(f.num_tests, 1);
+    const kvc_case_spec *sp = &f.tests[0].c.spec;
+    cr_assert(sp->mode == KVC_MODE_PAGED && sp->cfg.num_q_heads == 8 &&
+              sp->cfg.num_kv_heads == 2 && sp->cfg.head_dim == 32);
+    const kvc_problem *pr = &f.tests[0].c.prob;
+    cr_assert_eq(pr->num_seqs, 2);
+    cr_assert(pr->ctx_len[0] == 0 && pr->q_len[0] == 64);
+    cr_assert(pr->ctx_len[1] == 300 && pr->q_len[1] == 1);
+    cr_assert_eq(f.tests[0].c.layout.block_size, 272);
+    cr_assert(pr->quant.dtype == KVC_KV_INT8 && pr->quant.kind == KVC_SCALE_TOKEN);
+    cr_assert(f.tests[0].c.prob.cfg.window_left == 100 &&
+              f.tests[0].c.prob.cfg.softcap == 30.0f);
+    kvc_golden_free(&f);
+    const char *const rargv[] = {KVCHECK, "replay", path, NULL};
+    cr_assert_eq(kvc_proc_run(&p, rargv, NULL, 60), 0);
+    cr_assert_eq(kvc_proc_exit_code(&p), 0, "%s%s", p.out, p.err);
+    cr_assert(strstr(p.out, "1 passed"), "%s", p.out);
+    kvc_proc_free(&p);
+    unlink(path);
+}
+
+Test(size_tiers, case_command_bad_values_exit_2_naming_the_option)
+{
+    expect_usage((const char *const[]){KVCHECK, "case", "--out", "/tmp/x.json", "--heads", "6/4", NULL}, "--heads");
+    expect_usage((const char *const[]){KVCHECK, "case", "--out", "/tmp/x.json", "--seq", "7", NULL}, "--seq");
+    expect_usage((const char *const[]){KVCHECK, "case", "--out", "/tmp/x.json", "--kv-dtype", "fp6", NULL}, "--kv-dtype");
+    expect_usage((const char *const[]){KVCHECK, "case", "--out", "/tmp/x.json", "--softcap", "-1", NULL}, "--softcap");
+    expect_usage((const char *const[]){KVCHECK, "case", "--out", "/tmp/x.json", "--mask", "half", NULL}, "--mask");
+    expect_usage((const char *const[]){KVCHECK, "case", "--seq", "0+3", NULL}, "--out");
+    /* a spec the validation refuses names its field */
+    expect_usage((const char *const[]){KVCHECK, "case", "--out", "/tmp/x.json", "--kv-dtype", "nvfp4", "--head-dim", "24", NULL}, "head_dim");
 }
