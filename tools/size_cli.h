@@ -1,7 +1,7 @@
 /*
- * size_cli.h — the size options shared by `run`, `replay`, `shrink` and
- * `case`-free commands that identify a case by (seed, index): --size and
- * the filters of generators/case.h kvc_size_opts. A replay command carries
+ * size_cli.h — the size options shared by the commands that identify a
+ * case by (seed, index), `run`, `replay` and `shrink`: --size and the
+ * filters of generators/case.h kvc_size_opts. A replay command carries
  * every one that was given, so it draws the same case.
  */
 #ifndef KVC_SIZE_CLI_H
@@ -40,9 +40,9 @@ int kvc_append_size_opts(char *buf, size_t n, const kvc_size_opts *o);
 #define KVC_SIZE_HELP \
     "  --size P          size policy of the draw: small (base sizes only:\n" \
     "                    lengths <= 300, fast smoke runs, valgrind), default\n" \
-    "                    (about 4.5% of the cases at real sizes: 64..4096\n" \
+    "                    (about 3.8% of the cases at real sizes: 64..4096\n" \
     "                    query rows, 2k..128k keys, Hq 32/Hkv 8/D 128, blocks\n" \
-    "                    48..512, groups 1..16) or large (about 60%)\n" \
+    "                    48..512, groups 1..16) or large (about 60%, slow)\n" \
     "  --max-kv N        every sequence has at most N keys (ctx + q)\n" \
     "  --max-q N         every sequence has at most N query rows\n" \
     "  --heads HQ/HKV    every case has HQ query and HKV KV heads\n" \
