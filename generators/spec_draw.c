@@ -187,8 +187,7 @@ static void shrink_to_cap(kvc_case_spec *sp, int64_t cap, int ctx_first)
             sp->ctx_len[best] /= 2;
         else
             break;
-        if (sp->mode == KVC_MODE_QEFF && sp->q_len[best] == 0)
-            sp->ctx_len[best] = 0;
+        qeff_fit(sp, best); /* a shorter context moves the block edge */
     }
 }
 

@@ -21,6 +21,18 @@
 #define KVCHECK KVC_BUILD_DIR "/kvcheck"
 #define SEED 7
 
+/* QEfficient writes may not cross a block boundary (the spec validation
+ * refuses them): every shortening of a tier's lengths keeps the rule. */
+static void assert_qeff_fits(const kvc_case_spec *sp, uint64_t i)
+{
+    for (int s = 0; sp->mode == KVC_MODE_QEFF && s < sp->num_seqs; s++)
+        cr_assert(sp->q_len[s] == 0
+                      ? sp->ctx_len[s] == 0
+                      : sp->q_len[s] <= sp->block_size - sp->ctx_len[s] % sp->block_size,
+                  "case %llu seq %d: ctx %d q %d B %d", (unsigned long long)i, s,
+                  sp->ctx_len[s], sp->q_len[s], sp->block_size);
+}
+
 static int max_q(const kvc_case_spec *sp)
 {
     int m = 0;
@@ -66,10 +78,10 @@ Test(size_tiers, shares_are_what_the_docs_say)
     check_shares(KVC_SIZE_DEFAULT, 20000);
     check_shares(KVC_SIZE_LARGE, 20000);
     check_shares(KVC_SIZE_SMALL, 2000);
-    /* the documented figures: SMALL base only, DEFAULT ~3.8% above base,
+    /* the documented figures: SMALL base only, DEFAULT ~3.5% above base,
      * LARGE ~60% */
     cr_assert_eq(kvc_tier_share(KVC_SIZE_SMALL, KVC_TIER_BASE), 1.0);
-    cr_assert(fabs(1 - kvc_tier_share(KVC_SIZE_DEFAULT, KVC_TIER_BASE) - 0.038) < 0.001);
+    cr_assert(fabs(1 - kvc_tier_share(KVC_SIZE_DEFAULT, KVC_TIER_BASE) - 0.035) < 0.001);
     cr_assert(fabs(1 - kvc_tier_share(KVC_SIZE_LARGE, KVC_TIER_BASE) - 0.60) < 0.001);
 }
 
@@ -104,6 +116,7 @@ Test(size_tiers, tiers_draw_real_sizes, .timeout = 120)
         cr_assert_eq(kvc_spec_draw_sized(cs, -1, &o, &sp), 0);
         kvc_size_tier t = kvc_tier_of(cs, &o);
         seen[t]++;
+        assert_qeff_fits(&sp, i);
         cr_assert_leq(kvc_spec_work(&sp), kvc_tier_work_cap(t),
                       "case %llu (%s): work %lld", (unsigned long long)i,
                       kvc_tier_name(t), (long long)kvc_spec_work(&sp));
@@ -139,6 +152,20 @@ Test(size_tiers, tiers_draw_real_sizes, .timeout = 120)
     cr_assert_gt(odd_b, 100);
 }
 
+/* Every spec of the main command's draw (default policy, 20,000 cases)
+ * keeps the QEfficient rule and its tier's cap (case 13520 of seed 7 once
+ * crossed a block: a context halved under the cap moved the block edge). */
+Test(size_tiers, main_draw_specs_are_valid)
+{
+    for (uint64_t i = 0; i < 20000; i++) {
+        uint64_t cs = kvc_case_seed(SEED, i);
+        kvc_case_spec sp;
+        cr_assert_eq(kvc_spec_draw_sized(cs, -1, NULL, &sp), 0);
+        assert_qeff_fits(&sp, i);
+        cr_assert_leq(kvc_spec_work(&sp), kvc_tier_work_cap(kvc_tier_of(cs, NULL)));
+    }
+}
+
 /* Every group size 1..16 is drawn, and KV head counts that are not powers
  * of two. */
 Test(size_tiers, group_sizes_one_to_sixteen)
@@ -172,6 +199,7 @@ Test(size_tiers, filters_hold_for_every_case, .timeout = 120)
                   sp.cfg.head_dim == 24 && sp.block_size == 96,
                   "case %llu", (unsigned long long)i);
         cr_assert_neq(sp.kv_dtype, KVC_KV_NVFP4); /* 24 % 16 != 0 */
+        assert_qeff_fits(&sp, i);
         for (int s = 0; s < sp.num_seqs; s++) {
             cr_assert_leq(sp.q_len[s], 100, "case %llu", (unsigned long long)i);
             cr_assert_leq(sp.ctx_len[s] + sp.q_len[s], 5000, "case %llu",
