@@ -40,7 +40,7 @@ int kvc_append_size_opts(char *buf, size_t n, const kvc_size_opts *o);
 #define KVC_SIZE_HELP \
     "  --size P          size policy of the draw: small (base sizes only:\n" \
     "                    lengths <= 300, fast smoke runs, valgrind), default\n" \
-    "                    (about 3.5% of the cases at real sizes: 64..4096\n" \
+    "                    (about 2.9% of the cases at real sizes: 64..4096\n" \
     "                    query rows, 2k..128k keys, Hq 32/Hkv 8/D 128, blocks\n" \
     "                    48..512, groups 1..16) or large (about 60%, slow)\n" \
     "  --max-kv N        every sequence has at most N keys (ctx + q)\n" \
