@@ -168,17 +168,19 @@ bench: $(KVCHECK)
 # 200 cases on the dispatched path (AVX2 where the CPU has it), 100 more on
 # each forced path, 100 with 2 kernel threads (through the claims library:
 # without large offsets, whose 16 GiB sparse pools and threads' stacks can
-# exhaust valgrind's address space), then the misbehaving library.
+# exhaust valgrind's address space), then the misbehaving library. All with
+# --size small: the size tiers' long cases (up to 10^8 work) would cost
+# minutes each under valgrind; the ASan campaign draws them.
 check-valgrind: $(KVCHECK) $(MISBEHAVE_SO) $(CLAIMS_SO)
 	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-	  $(KVCHECK) run --cases 200 --kernel all --no-report
+	  $(KVCHECK) run --cases 200 --kernel all --no-report --size small
 	KVC_CLAIM=threads,no-large valgrind -q --error-exitcode=99 --leak-check=full \
 	  --errors-for-leak-kinds=definite $(KVCHECK) run --cases 100 --seed 3 \
-	  --kernel all --no-report --kernel-lib $(CLAIMS_SO) --kernel-threads 2
+	  --kernel all --no-report --size small --kernel-lib $(CLAIMS_SO) --kernel-threads 2
 	for isa in portable avx2; do \
 	  KVATTN_ISA=$$isa valgrind -q --error-exitcode=99 --leak-check=full \
 	    --errors-for-leak-kinds=definite $(KVCHECK) run --cases 100 --seed 2 \
-	    --kernel all --no-report || exit 1; done
+	    --kernel all --no-report --size small || exit 1; done
 	sh tests/gate-valgrind.sh $(KVCHECK) $(MISBEHAVE_SO)
 
 # The whole tree under AddressSanitizer + UBSan: a campaign and the tests.

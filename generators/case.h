@@ -312,6 +312,80 @@ int kvc_spec_draw(uint64_t seed, uint64_t index, int forced_mode,
 int kvc_spec_draw_seeded(uint64_t case_seed, int forced_mode,
                          kvc_case_spec *spec);
 
+/*
+ * Size policy of a campaign's draw (generators/size_tier.c; the size policy
+ * section of docs/architecture.md). Every case draws a size tier from its
+ * own RNG stream (decorrelated from the case seed, like the format draw),
+ * so a case stays a pure function of (seed, index, mode, size options) and
+ * a base-tier case is exactly the case kvc_spec_draw gives:
+ *   BASE        today's draw (lengths <= 300, now and then 1000..2000)
+ *   GROUPS      group sizes 1..16 over Hkv in {1,2,3,5,6,7,8}, cheap D
+ *   BIG_BLOCKS  block sizes 48..512 (128, 256, 512 and non powers of two),
+ *               lengths up to 4 blocks of them, blocked tiles up to 512
+ *   PREFILL     prefill / chunked prefill of 64..4096 query rows, cheap heads
+ *   LONG_DECODE decode / speculative decode over 2k..128k keys, cheap heads
+ *   MODEL       Hq 32 / Hkv 8 / head_dim 128, decode over 4k..32k keys
+ * Each tier has its own work cap (kvc_tier_work_cap). The shares per policy
+ * (kvc_tier_share): SMALL draws BASE only; DEFAULT 2.86% above BASE;
+ * LARGE 60%.
+ */
+typedef enum kvc_size_policy {
+    KVC_SIZE_DEFAULT = 0,
+    KVC_SIZE_SMALL,
+    KVC_SIZE_LARGE,
+    KVC_SIZE_COUNT
+} kvc_size_policy;
+
+typedef enum kvc_size_tier {
+    KVC_TIER_BASE = 0,
+    KVC_TIER_GROUPS,
+    KVC_TIER_BIG_BLOCKS,
+    KVC_TIER_PREFILL,
+    KVC_TIER_LONG_DECODE,
+    KVC_TIER_MODEL,
+    KVC_TIER_COUNT
+} kvc_size_tier;
+
+/* Size options of a draw (`run --size/--max-kv/...`). Zero = the default
+ * policy, no filter. Filters narrow every case deterministically after the
+ * tier's draw: heads / head_dim / block_size are forced (an nvfp4 case with
+ * a head_dim that is not a multiple of 16 becomes f16), and each sequence
+ * is clamped to kv_len <= max_kv and q_len <= max_q (the context shortened
+ * first). */
+typedef struct kvc_size_opts {
+    kvc_size_policy size;
+    int max_kv;     /* 0 = no limit, else >= 1 */
+    int max_q;      /* 0 = no limit, else >= 1 */
+    int hq, hkv;    /* 0 = drawn; else Hq a multiple of Hkv */
+    int head_dim;   /* 0 = drawn */
+    int block_size; /* 0 = drawn */
+} kvc_size_opts;
+
+const char *kvc_size_policy_name(kvc_size_policy p); /* "default", ... */
+int kvc_size_policy_parse(const char *s, kvc_size_policy *p);
+const char *kvc_tier_name(kvc_size_tier t); /* "base", "groups", ... */
+/* The probability of tier t under policy p (the shares sum to 1). */
+double kvc_tier_share(kvc_size_policy p, kvc_size_tier t);
+/* The work cap of a tier (kvc_spec_work of every case of it is below). */
+int64_t kvc_tier_work_cap(kvc_size_tier t);
+/* The tier case_seed draws under opts (NULL: the default policy). */
+kvc_size_tier kvc_tier_of(uint64_t case_seed, const kvc_size_opts *opts);
+/* Check that the filters can be met (heads, ranges); returns 0, or -1 with
+ * a message naming the option. */
+int kvc_size_opts_check(const kvc_size_opts *o, char *err, size_t errlen);
+/* 1 when the options are all zero (the default policy, no filter). */
+int kvc_size_opts_is_default(const kvc_size_opts *o);
+
+/* kvc_spec_draw_seeded under size options (NULL: the default policy, no
+ * filter). kvc_spec_draw and kvc_spec_draw_seeded draw under SMALL (the
+ * golden set depends on them). */
+int kvc_spec_draw_sized(uint64_t case_seed, int forced_mode,
+                        const kvc_size_opts *opts, kvc_case_spec *spec);
+
+/* The reference-free properties and the merge check (each re-runs the
+ * kernel and the oracle) skip cases of more work than this. */
+#define KVC_SAMPLED_CHECK_MAX_WORK 20000000
+
 /* The work of a spec (see KVC_CASE_WORK_CAP). */
 int64_t kvc_spec_work(const kvc_case_spec *spec);
 

@@ -74,6 +74,26 @@ typedef struct kvcg_ctx {
 int kvcg_in_shared(const kvcg_ctx *x, int s, int j);
 
 /* ---- the build steps ---- */
+/* The size tier of one draw (size_tier.c): its own RNG stream. */
+typedef struct kvcg_tier {
+    kvc_size_tier tier;
+    gsl_rng *t;
+    const kvc_size_opts *o; /* filters; NULL = none */
+} kvcg_tier;
+int kvcg_tier_begin(uint64_t case_seed, const kvc_size_opts *o,
+                    kvcg_tier *tp); /* -1 OOM */
+void kvcg_tier_end(kvcg_tier *tp);
+/* Heads, head_dim, block size of the tier, then the filters forced. */
+void kvcg_tier_shape(kvcg_tier *tp, kvc_case_spec *sp);
+/* The base draw's maxlen for this tier. */
+int kvcg_tier_maxlen(const kvcg_tier *tp, int base_maxlen);
+/* Lengths of the PREFILL/LONG_DECODE/MODEL tiers: 1 drawn, 0 the base
+ * draw's job. */
+int kvcg_tier_lengths(kvcg_tier *tp, kvc_case_spec *sp);
+int kvcg_tier_num_kv_blocks(kvcg_tier *tp, int CL, int B);
+/* Clamp every sequence to the --max-q / --max-kv filters. */
+void kvcg_filter_lengths(const kvc_size_opts *o, kvc_case_spec *sp);
+
 int kvcg_validate_spec(const kvc_case_spec *s, char *err, size_t errlen);
 void kvcg_decide_share(kvcg_ctx *x);            /* case_build.c */
 void kvcg_fill_masks(kvcg_ctx *x);              /* masks.c */

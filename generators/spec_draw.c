@@ -3,11 +3,13 @@
  * case, boundary-biased, drawn from the case's RNG only (a pure function of
  * (seed, index, forced_mode)).
  *
- * Size policy: cases are small on average (a campaign of 2000 runs in
+ * Size policy: the base tier is small (a campaign of 2000 runs in
  * seconds, 200 under valgrind in minutes). Lengths are mostly <= 300, now
  * and then 1000..2000 for cached context when Hq*D is small; a draw whose
- * work (kvc_spec_work) exceeds KVC_CASE_WORK_CAP is redrawn with shorter
- * lengths, and shrunk deterministically as a last resort.
+ * work (kvc_spec_work) exceeds its tier's cap is redrawn with shorter
+ * lengths, and shrunk deterministically as a last resort. The tiers above
+ * base (size_tier.c) replace the shape and lengths of a share of cases
+ * with real sizes; kvc_spec_draw draws the base tier only.
  */
 #include "gen_internal.h"
 
@@ -127,6 +129,21 @@ static void draw_seq(gsl_rng *r, int kind, int B, int maxlen, int long_ctx,
     }
 }
 
+/* QEfficient writes may not cross a block boundary; a row with no token
+ * has no position, hence no context either. Idempotent. */
+static void qeff_fit(kvc_case_spec *sp, int s)
+{
+    if (sp->mode != KVC_MODE_QEFF)
+        return;
+    if (sp->q_len[s] == 0) {
+        sp->ctx_len[s] = 0;
+    } else {
+        int room = sp->block_size - sp->ctx_len[s] % sp->block_size;
+        if (sp->q_len[s] > room)
+            sp->q_len[s] = room;
+    }
+}
+
 static void draw_lengths(gsl_rng *r, kvc_case_spec *sp, int maxlen, int long_ctx)
 {
     static const double kind_w[SEQ_KINDS] = {0.25, 0.20, 0.30, 0.15, 0.05, 0.05};
@@ -134,24 +151,24 @@ static void draw_lengths(gsl_rng *r, kvc_case_spec *sp, int maxlen, int long_ctx
     for (int s = 0; s < sp->num_seqs; s++) {
         int kind = kvcg_pick(r, kind_w, SEQ_KINDS);
         draw_seq(r, kind, B, maxlen, long_ctx, &sp->ctx_len[s], &sp->q_len[s]);
-        if (sp->mode == KVC_MODE_QEFF) {
-            /* QEfficient writes may not cross a block boundary; a row with
-             * no token has no position, hence no context either. */
-            if (sp->q_len[s] == 0) {
-                sp->ctx_len[s] = 0;
-            } else {
-                int room = B - sp->ctx_len[s] % B;
-                if (sp->q_len[s] > room)
-                    sp->q_len[s] = room;
-            }
-        }
+        qeff_fit(sp, s);
     }
 }
 
-/* Last resort: halve the largest sequence until the work fits. */
-static void shrink_to_cap(kvc_case_spec *sp)
+/* The filters (kvc_size_opts), then the QEfficient shape rules again. */
+static void filter_lengths(const kvc_size_opts *o, kvc_case_spec *sp)
 {
-    while (kvc_spec_work(sp) > KVC_CASE_WORK_CAP) {
+    kvcg_filter_lengths(o, sp);
+    for (int s = 0; s < sp->num_seqs; s++)
+        qeff_fit(sp, s);
+}
+
+/* Last resort: halve the largest sequence until the work fits (ctx_first:
+ * its context before its query rows, for the tiers whose point is many
+ * query rows or a long context). */
+static void shrink_to_cap(kvc_case_spec *sp, int64_t cap, int ctx_first)
+{
+    while (kvc_spec_work(sp) > cap) {
         int best = 0;
         int64_t bw = -1;
         for (int s = 0; s < sp->num_seqs; s++) {
@@ -162,14 +179,15 @@ static void shrink_to_cap(kvc_case_spec *sp)
                 best = s;
             }
         }
-        if (sp->q_len[best] > 1)
+        if (ctx_first && sp->ctx_len[best] > 1)
+            sp->ctx_len[best] /= 2;
+        else if (sp->q_len[best] > 1)
             sp->q_len[best] /= 2;
         else if (sp->ctx_len[best] > 0)
             sp->ctx_len[best] /= 2;
         else
             break;
-        if (sp->mode == KVC_MODE_QEFF && sp->q_len[best] == 0)
-            sp->ctx_len[best] = 0;
+        qeff_fit(sp, best); /* a shorter context moves the block edge */
     }
 }
 
@@ -285,19 +303,57 @@ int kvc_spec_draw(uint64_t seed, uint64_t index, int forced_mode,
 int kvc_spec_draw_seeded(uint64_t case_seed, int forced_mode,
                          kvc_case_spec *spec)
 {
+    static const kvc_size_opts small = {.size = KVC_SIZE_SMALL};
+    return kvc_spec_draw_sized(case_seed, forced_mode, &small, spec);
+}
+
+/* Lengths of a case under its tier's cap. */
+static void draw_all_lengths(gsl_rng *r, kvcg_tier *tp, kvc_case_spec *sp,
+                             int long_ctx)
+{
+    int64_t cap = kvc_tier_work_cap(tp->tier);
+    if (kvcg_tier_lengths(tp, sp)) {
+        filter_lengths(tp->o, sp);
+        shrink_to_cap(sp, cap, 1);
+        return;
+    }
+    int maxlen = kvcg_tier_maxlen(tp, SHORT_MAX_LEN);
+    for (int attempt = 0;; attempt++) {
+        draw_lengths(r, sp, maxlen, long_ctx);
+        filter_lengths(tp->o, sp);
+        if (kvc_spec_work(sp) <= cap)
+            break;
+        if (attempt >= 5) {
+            shrink_to_cap(sp, cap, 0);
+            break;
+        }
+        maxlen = maxlen / 2 < 4 ? 4 : maxlen / 2;
+        long_ctx = 0;
+    }
+}
+
+int kvc_spec_draw_sized(uint64_t case_seed, int forced_mode,
+                        const kvc_size_opts *opts, kvc_case_spec *spec)
+{
     if (!spec)
         return -1;
     memset(spec, 0, sizeof *spec);
     if (forced_mode >= KVC_MODE_COUNT)
         return -1;
-    gsl_rng *r = kvcg_rng_new(case_seed);
-    if (!r)
+    kvcg_tier tp;
+    if (kvcg_tier_begin(case_seed, opts, &tp) != 0)
         return -1;
+    gsl_rng *r = kvcg_rng_new(case_seed);
+    if (!r) {
+        kvcg_tier_end(&tp);
+        return -1;
+    }
     kvc_case_spec sp;
     memset(&sp, 0, sizeof sp);
     if (draw_format(case_seed, &sp) != 0 ||
         kvcg_draw_special(case_seed, &sp) != 0) {
         gsl_rng_free(r);
+        kvcg_tier_end(&tp);
         return -1;
     }
 
@@ -321,6 +377,7 @@ int kvc_spec_draw_seeded(uint64_t case_seed, int forced_mode,
     if (sp.kv_dtype == KVC_KV_NVFP4) /* groups of 16 along head_dim */
         sp.cfg.head_dim = (sp.cfg.head_dim + 15) / 16 * 16;
     sp.block_size = block_sizes[kvcg_pick(r, block_w, NELEM(block_sizes))];
+    kvcg_tier_shape(&tp, &sp);
     int D = sp.cfg.head_dim;
 
     /* scale, softcap, causality */
@@ -361,24 +418,18 @@ int kvc_spec_draw_seeded(uint64_t case_seed, int forced_mode,
      * runner) would pass what valgrind can map */
     if (sp.kv_scale == KVC_SCALE_TOKEN && sp.cfg.head_dim < 4)
         sp.large_offsets = 0;
+    /* the long tiers' pools are big already: the base tier covers offsets */
+    if (tp.tier >= KVC_TIER_PREFILL)
+        sp.large_offsets = 0;
 
     /* sequences */
     static const double nseq_w[] = {0.03, 0.30, 0.25, 0.18, 0.14,
                                     0.03, 0.03, 0.02, 0.02};
     sp.num_seqs = kvcg_pick(r, nseq_w, NELEM(nseq_w));
     int long_ctx = (sp.cfg.num_q_heads * D <= 256) && kvcg_chance(r, 0.1);
-    int maxlen = SHORT_MAX_LEN;
-    for (int attempt = 0;; attempt++) {
-        draw_lengths(r, &sp, maxlen, long_ctx);
-        if (kvc_spec_work(&sp) <= KVC_CASE_WORK_CAP)
-            break;
-        if (attempt >= 5) {
-            shrink_to_cap(&sp);
-            break;
-        }
-        maxlen = maxlen / 2 < 4 ? 4 : maxlen / 2;
+    if (tp.tier == KVC_TIER_BIG_BLOCKS)
         long_ctx = 0;
-    }
+    draw_all_lengths(r, &tp, &sp, long_ctx);
 
     sp.cfg.window_left = draw_window(r, &sp);
 
@@ -399,7 +450,10 @@ int kvc_spec_draw_seeded(uint64_t case_seed, int forced_mode,
         case 1: sp.cache_len = (mk + sp.block_size - 1) / sp.block_size * sp.block_size; break;
         default: sp.cache_len = mk + kvcg_int(r, 1, sp.block_size + 3); break;
         }
-        sp.num_kv_blocks = draw_num_kv_blocks(r, sp.cache_len, sp.block_size);
+        sp.num_kv_blocks =
+            tp.tier == KVC_TIER_BASE
+                ? draw_num_kv_blocks(r, sp.cache_len, sp.block_size)
+                : kvcg_tier_num_kv_blocks(&tp, sp.cache_len, sp.block_size);
     }
     if (sp.mode == KVC_MODE_QEFF) {
         int mq = 0;
@@ -426,6 +480,7 @@ int kvc_spec_draw_seeded(uint64_t case_seed, int forced_mode,
     }
 
     gsl_rng_free(r);
+    kvcg_tier_end(&tp);
     *spec = sp;
     return 0;
 }

@@ -46,4 +46,20 @@ extern const kvc_kernel kvc_planted_decode_misses_own_key;
  * query misses its own key. */
 extern const kvc_kernel kvc_planted_big_block_diagonal;
 
+/* Bugs above a size threshold (planted_sizes.c), each a plain scalar paged
+ * attention over f32 caches, exact below its threshold: */
+#define KVA_MAX_HEAD_DIM_PLANTED 1024
+
+/* a query-tile path: a sequence of >= 64 query rows runs its last tile of
+ * 64 rows over key tiles of 64 merged without the online-softmax rescale */
+extern const kvc_kernel kvc_planted_qtile_rescale;
+
+/* a split-KV decode (q_len 1, >= 4096 keys): splits of 1024 keys merged
+ * without rescaling each split's sum and accumulator to the common max */
+extern const kvc_kernel kvc_planted_split_kv_merge;
+
+/* pages of >= 128 tokens address a key's slot with a 7-bit offset (wrong
+ * for slots >= 128, so for block sizes above 128) */
+extern const kvc_kernel kvc_planted_page_offset7;
+
 #endif

@@ -33,7 +33,7 @@ static void generate(const kva_caps *claim, uint64_t i, kvc_case *c,
                      kvc_invalid *inv)
 {
     char err[256];
-    cr_assert_eq(kvc_campaign_generate(claim, MAIN_SEED, i, -1, c, inv, NULL,
+    cr_assert_eq(kvc_campaign_generate(claim, MAIN_SEED, i, -1, NULL, c, inv, NULL,
                                        err, sizeof err),
                  0, "case %llu: %s", (unsigned long long)i, err);
 }

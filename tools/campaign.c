@@ -355,8 +355,8 @@ static void worker_run(void *ctx, uint64_t index, void *result)
     double t = now_seconds();
     uint64_t built_outside = 0;
     if (kvc_campaign_generate(cp->o->claim, cp->o->seed, index,
-                              cp->o->forced_mode, &c, &inv, &built_outside,
-                              err, sizeof err) != 0) {
+                              cp->o->forced_mode, &cp->o->size, &c, &inv,
+                              &built_outside, err, sizeof err) != 0) {
         generator_failed(cr, cp->o, index, err);
         return;
     }
@@ -401,8 +401,9 @@ static int next_case(void *ctx, uint64_t *job)
          * worker reports the generator's failure. Draws outside the
          * kernel's claim are redrawn (claim.h), and counted. */
         int attempt;
-        int rc = kvc_claimed_spec(o->claim, o->seed, idx, o->forced_mode, &sp,
-                                  &attempt, cp->s->cov_outside);
+        int rc = kvc_claimed_spec_sized(o->claim, o->seed, idx,
+                                        o->forced_mode, &o->size, &sp,
+                                        &attempt, cp->s->cov_outside);
         if (rc > 0) {
             cp->s->not_covered++;
             continue;
@@ -450,8 +451,8 @@ static void death_result(case_result *cr, const campaign *cp, uint64_t index,
         return;
     }
     if (kvc_campaign_generate(cp->o->claim, cp->o->seed, index,
-                              cp->o->forced_mode, &c, &inv, NULL, err,
-                              sizeof err) != 0) {
+                              cp->o->forced_mode, &cp->o->size, &c, &inv, NULL,
+                              err, sizeof err) != 0) {
         generator_failed(cr, cp->o, index, err);
         return;
     }

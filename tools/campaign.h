@@ -28,6 +28,9 @@ typedef struct kvc_campaign_opts {
     uint64_t seed;
     uint64_t cases;      /* indices 0 .. cases-1 before sharding */
     int forced_mode;     /* -1 = draw the mode per case ("all") */
+    kvc_size_opts size;  /* --size and the size filters (generators/case.h);
+                            zero = the default policy; replay commands
+                            carry them */
     int shard_index;     /* this shard runs indices i with i % n == index */
     int shard_count;     /* >= 1 */
     int progress;        /* 1: a live progress line on stderr */
@@ -138,9 +141,11 @@ void kvc_replay_command(const kvc_campaign_opts *o, uint64_t index,
  * is an invalid slot (generators/invalid.h kvc_invalid_slot) and the claim
  * validates, made an invalid variant (*inv; rule KVC_INV_NONE for a valid
  * case). A kernel whose claim does not validate gets the valid case on
- * every index. Returns 0, or -1 with a message. */
+ * every index. size: the run's size options (NULL: the default policy).
+ * Returns 0, or -1 with a message. */
 int kvc_campaign_generate(const kva_caps *claim, uint64_t seed,
-                          uint64_t index, int forced_mode, kvc_case *c,
+                          uint64_t index, int forced_mode,
+                          const kvc_size_opts *size, kvc_case *c,
                           kvc_invalid *inv, uint64_t *built_outside,
                           char *err, size_t errlen);
 

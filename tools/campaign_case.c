@@ -12,12 +12,13 @@
 #include "refusal.h"
 
 int kvc_campaign_generate(const kva_caps *claim, uint64_t seed,
-                          uint64_t index, int forced_mode, kvc_case *c,
+                          uint64_t index, int forced_mode,
+                          const kvc_size_opts *size, kvc_case *c,
                           kvc_invalid *inv, uint64_t *built_outside,
                           char *err, size_t errlen)
 {
     uint64_t outside = 0;
-    if (kvc_claimed_generate_counted(claim, seed, index, forced_mode, c,
+    if (kvc_claimed_generate_counted(claim, seed, index, forced_mode, size, c,
                                      &outside, err, errlen) != 0)
         return -1;
     if (built_outside)

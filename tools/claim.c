@@ -376,11 +376,20 @@ int kvc_claimed_spec(const kva_caps *caps, uint64_t seed, uint64_t index,
                      int forced_mode, kvc_case_spec *sp, int *attempt,
                      uint64_t *not_covered)
 {
+    return kvc_claimed_spec_sized(caps, seed, index, forced_mode, NULL, sp,
+                                  attempt, not_covered);
+}
+
+int kvc_claimed_spec_sized(const kva_caps *caps, uint64_t seed,
+                           uint64_t index, int forced_mode,
+                           const kvc_size_opts *size, kvc_case_spec *sp,
+                           int *attempt, uint64_t *not_covered)
+{
     kvc_case_spec first;
     *attempt = 0;
     for (int a = 0; a < (caps ? KVC_CLAIM_ATTEMPTS : 1); a++) {
-        if (kvc_spec_draw_seeded(kvc_attempt_seed(seed, index, a), forced_mode,
-                                 sp) != 0)
+        if (kvc_spec_draw_sized(kvc_attempt_seed(seed, index, a), forced_mode,
+                                size, sp) != 0)
             return -1;
         if (!caps)
             return 0;
@@ -426,12 +435,22 @@ int kvc_claimed_generate(const kva_caps *caps, uint64_t seed, uint64_t index,
                          int forced_mode, kvc_case *c, char *err,
                          size_t errlen)
 {
-    return kvc_claimed_generate_counted(caps, seed, index, forced_mode, c,
-                                        NULL, err, errlen);
+    return kvc_claimed_generate_counted(caps, seed, index, forced_mode, NULL,
+                                        c, NULL, err, errlen);
+}
+
+int kvc_claimed_generate_sized(const kva_caps *caps, uint64_t seed,
+                               uint64_t index, int forced_mode,
+                               const kvc_size_opts *size, kvc_case *c,
+                               char *err, size_t errlen)
+{
+    return kvc_claimed_generate_counted(caps, seed, index, forced_mode, size,
+                                        c, NULL, err, errlen);
 }
 
 int kvc_claimed_generate_counted(const kva_caps *caps, uint64_t seed,
-                                 uint64_t index, int forced_mode, kvc_case *c,
+                                 uint64_t index, int forced_mode,
+                                 const kvc_size_opts *size, kvc_case *c,
                                  uint64_t *built_outside, char *err,
                                  size_t errlen)
 {
@@ -439,8 +458,8 @@ int kvc_claimed_generate_counted(const kva_caps *caps, uint64_t seed,
     if (c)
         memset(c, 0, sizeof *c);
     for (int a = 0; a < (caps ? KVC_CLAIM_ATTEMPTS : 1); a++) {
-        if (kvc_spec_draw_seeded(kvc_attempt_seed(seed, index, a), forced_mode,
-                                 &sp) != 0) {
+        if (kvc_spec_draw_sized(kvc_attempt_seed(seed, index, a), forced_mode,
+                                size, &sp) != 0) {
             if (err && errlen)
                 snprintf(err, errlen, "cannot draw case %llu of seed %llu "
                          "(forced mode %d is not a mode, or out of memory)",

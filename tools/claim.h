@@ -111,6 +111,12 @@ int kvc_caps_check(const kva_caps *caps, char *err, size_t errlen);
 int kvc_claimed_spec(const kva_caps *caps, uint64_t seed, uint64_t index,
                      int forced_mode, kvc_case_spec *sp, int *attempt,
                      uint64_t *not_covered);
+/* The same under size options (generators/case.h kvc_size_opts; NULL: the
+ * default policy, which kvc_claimed_spec and kvc_claimed_generate use). */
+int kvc_claimed_spec_sized(const kva_caps *caps, uint64_t seed,
+                           uint64_t index, int forced_mode,
+                           const kvc_size_opts *size, kvc_case_spec *sp,
+                           int *attempt, uint64_t *not_covered);
 
 /* The case of (seed, index) inside the claim: the first attempt whose spec
  * and built case are inside it, built from kvc_attempt_seed; records seed
@@ -120,10 +126,16 @@ int kvc_claimed_generate(const kva_caps *caps, uint64_t seed, uint64_t index,
                          int forced_mode, kvc_case *c, char *err,
                          size_t errlen);
 
+int kvc_claimed_generate_sized(const kva_caps *caps, uint64_t seed,
+                               uint64_t index, int forced_mode,
+                               const kvc_size_opts *size, kvc_case *c,
+                               char *err, size_t errlen);
+
 /* The same, adding to *built_outside the attempts whose spec was inside the
  * claim but whose built case was not (KVC_COV_Q_RANGE). */
 int kvc_claimed_generate_counted(const kva_caps *caps, uint64_t seed,
-                                 uint64_t index, int forced_mode, kvc_case *c,
+                                 uint64_t index, int forced_mode,
+                                 const kvc_size_opts *size, kvc_case *c,
                                  uint64_t *built_outside, char *err,
                                  size_t errlen);
 

@@ -10,12 +10,15 @@
 #include "cli_parse.h"
 #include "commands.h"
 #include "golden_verify.h"
+#include "size_cli.h"
 #include "version.h"
 
 static const char replay_usage[] =
     "usage: kvcheck replay --seed S --case I [--kernel paged|blocked|qeff|all]\n"
     "       kvcheck replay FILE.json...\n"
     "       (either form: [--kernel-lib PATH] [--profile P] [--kernel-threads N])\n"
+    "       (with --case: [--size P] [--max-kv N] [--max-q N] [--heads HQ/HKV]\n"
+    "        [--head-dim D] [--block-size B], as the campaign had them)\n"
     "\n"
     "Run case I of the campaign with seed S alone and print the case, the\n"
     "outcome and the worst error with its location. --kernel must be what\n"
@@ -26,6 +29,7 @@ static const char replay_usage[] =
     "written by `kvcheck shrink`, or a golden vector file) and print each.\n"
     KVC_KERNEL_LIB_HELP
     KVC_ARITH_HELP
+    KVC_SIZE_HELP
     "  --version         print the version\n"
     "\n"
     KVC_EXIT_HELP
@@ -68,6 +72,7 @@ typedef struct replay_args {
     int mode, have_case;
     const char *kernel_lib;
     int profile, threads; /* --profile (-1: none), --kernel-threads */
+    kvc_size_opts size;
 } replay_args;
 
 /* Parse argv into *a. Returns -1 to go on, else the exit status. */
@@ -80,6 +85,7 @@ static int parse_args(int argc, char **argv, replay_args *a)
         {"kernel-lib", required_argument, 0, 'L'},
         {"profile", required_argument, 0, 'P'},
         {"kernel-threads", required_argument, 0, 'N'},
+        KVC_SIZE_LONGOPTS,
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
@@ -88,6 +94,11 @@ static int parse_args(int argc, char **argv, replay_args *a)
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        if (kvc_is_size_opt(c)) {
+            if (kvc_parse_size_opt("replay", c, optarg, &a->size))
+                return KVC_EXIT_USAGE;
+            continue;
+        }
         switch (c) {
         case 's':
             if (kvc_parse_u64("replay", "--seed", optarg, &a->seed))
@@ -127,6 +138,8 @@ static int parse_args(int argc, char **argv, replay_args *a)
                 replay_usage);
         return KVC_EXIT_USAGE;
     }
+    if (kvc_check_size_opts("replay", &a->size))
+        return KVC_EXIT_USAGE;
     return -1;
 }
 
@@ -166,8 +179,8 @@ static int replay_case(const replay_args *a, const kvc_kernel *k)
     kvc_case kc;
     kvc_invalid inv; /* the campaign's invalid variant of this index, if any */
     char err[256], desc[512];
-    if (kvc_campaign_generate(&k->caps, a->seed, a->index, a->mode, &kc, &inv,
-                              NULL, err, sizeof err) != 0) {
+    if (kvc_campaign_generate(&k->caps, a->seed, a->index, a->mode, &a->size,
+                              &kc, &inv, NULL, err, sizeof err) != 0) {
         fprintf(stderr, "kvcheck replay: cannot build case %llu: %s\n",
                 (unsigned long long)a->index, err);
         return KVC_EXIT_IO;

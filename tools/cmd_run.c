@@ -14,6 +14,7 @@
 #include "kernel_probe.h"
 #include "run_report.h"
 #include "run_shrink.h"
+#include "size_cli.h"
 #include "workers.h"
 
 static const char run_usage[] =
@@ -23,6 +24,8 @@ static const char run_usage[] =
     "                   [--report DIR | --no-report] [--shrink] [--kernel-lib PATH]\n"
     "                   [--kv-dtype LIST] [--profile P] [--kernel-threads N]\n"
     "                   [--stop-after N]\n"
+    "                   [--size small|default|large] [--max-kv N] [--max-q N]\n"
+    "                   [--heads HQ/HKV] [--head-dim D] [--block-size B]\n"
     "\n"
     "Generate cases (seed, 0..N-1), write their new tokens through the\n"
     "kernel's cache write, run the kernel's attention and the oracle, and\n"
@@ -63,6 +66,7 @@ static const char run_usage[] =
     KVC_KERNEL_LIB_HELP
     KVC_ARITH_HELP
     KVC_KV_DTYPE_HELP
+    KVC_SIZE_HELP
     "\n"
     KVC_EXIT_HELP
     "Stopped by SIGINT or SIGTERM: 1 if a case had failed, else 128 + the\n"
@@ -137,6 +141,7 @@ static int parse_args(int argc, char **argv, run_args *a)
         {"profile", required_argument, 0, OPT_PROFILE},
         {"kernel-threads", required_argument, 0, OPT_KERNEL_THREADS},
         {"stop-after", required_argument, 0, OPT_STOP_AFTER},
+        KVC_SIZE_LONGOPTS,
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     kvc_campaign_opts *o = &a->o;
@@ -144,6 +149,11 @@ static int parse_args(int argc, char **argv, run_args *a)
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        if (kvc_is_size_opt(c)) {
+            if (kvc_parse_size_opt("run", c, optarg, &o->size))
+                return 2;
+            continue;
+        }
         switch (c) {
         case 'n':
             if (kvc_parse_u64("run", "--cases", optarg, &o->cases)) return 2;
@@ -208,7 +218,7 @@ static int parse_args(int argc, char **argv, run_args *a)
                 argv[optind], run_usage);
         return 2;
     }
-    return -1;
+    return kvc_check_size_opts("run", &o->size) ? 2 : -1;
 }
 
 /* The exit status of a finished (or stopped) campaign. io_failed: a report

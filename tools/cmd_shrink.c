@@ -9,12 +9,15 @@
 #include "kernel_probe.h"
 #include "reproducer.h"
 #include "run_shrink.h"
+#include "size_cli.h"
 #include "version.h"
 
 static const char shrink_usage[] =
     "usage: kvcheck shrink --seed S --case I [--kernel paged|blocked|qeff|all]\n"
     "                      [--out FILE.json] [--kernel-lib PATH] [--profile P]\n"
-    "                      [--kernel-threads N]\n"
+    "                      [--kernel-threads N] [--size P] [--max-kv N]\n"
+    "                      [--max-q N] [--heads HQ/HKV] [--head-dim D]\n"
+    "                      [--block-size B]\n"
     "\n"
     "Shrink failing case I of the campaign with seed S (fewer sequences,\n"
     "heads, tokens, blocks, a smaller head_dim) while it still fails the same\n"
@@ -25,6 +28,8 @@ static const char shrink_usage[] =
     "\n"
     KVC_KERNEL_LIB_HELP
     KVC_ARITH_HELP
+    KVC_SIZE_HELP
+    "                    (as the campaign had them: they shape the draw)\n"
     "  --version         print the version\n"
     "\n"
     KVC_EXIT_HELP
@@ -36,6 +41,7 @@ typedef struct shrink_args {
     int mode, have_case;
     const char *out, *kernel_lib, *profile_name;
     int profile, threads;
+    kvc_size_opts size;
 } shrink_args;
 
 /* Parse argv into *a. Returns -1 to go on, else the exit status. */
@@ -49,6 +55,7 @@ static int parse_args(int argc, char **argv, shrink_args *a)
         {"kernel-lib", required_argument, 0, 'L'},
         {"profile", required_argument, 0, 'P'},
         {"kernel-threads", required_argument, 0, 'N'},
+        KVC_SIZE_LONGOPTS,
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
@@ -57,6 +64,11 @@ static int parse_args(int argc, char **argv, shrink_args *a)
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        if (kvc_is_size_opt(c)) {
+            if (kvc_parse_size_opt("shrink", c, optarg, &a->size))
+                return KVC_EXIT_USAGE;
+            continue;
+        }
         switch (c) {
         case 's':
             if (kvc_parse_u64("shrink", "--seed", optarg, &a->seed))
@@ -97,6 +109,8 @@ static int parse_args(int argc, char **argv, shrink_args *a)
                 shrink_usage);
         return KVC_EXIT_USAGE;
     }
+    if (kvc_check_size_opts("shrink", &a->size))
+        return KVC_EXIT_USAGE;
     return -1;
 }
 
@@ -124,6 +138,7 @@ int kvc_cmd_shrink(int argc, char **argv)
     if ((rc = kvc_resolve_claim("shrink", a.kernel_lib, a.profile, &claim)) >= 0)
         return rc;
     kvc_campaign_opts o = {.seed = a.seed, .forced_mode = a.mode,
+                           .size = a.size,
                            .kernel_lib = a.kernel_lib, .claim = &claim,
                            .profile = a.profile_name,
                            .kernel_threads = a.threads};

@@ -24,6 +24,7 @@ int kvc_cmd_golden(int argc, char **argv);
 int kvc_cmd_shrink(int argc, char **argv);
 int kvc_cmd_bench(int argc, char **argv);
 int kvc_cmd_mutants(int argc, char **argv);
+int kvc_cmd_case(int argc, char **argv);
 
 /* mkdir -p; returns 0 or -1. */
 int kvc_make_dirs(const char *path);

@@ -17,6 +17,7 @@ static const char usage[] =
     "  run      run a cross-check campaign of generated cases\n"
     "  replay   run one case of a campaign (or a reproducer file) alone\n"
     "  shrink   shrink a failing case to a small reproducer file\n"
+    "  case     write a targeted case (a reproducer file) from options\n"
     "  golden   regenerate, verify or extend the golden vectors\n"
     "  bench    kernel speed against this machine's ceilings and the oracle\n"
     "  mutants  the suite's power: planted libkvattn bugs killed or survived\n"
@@ -36,6 +37,7 @@ static command_fn find_command(const char *name)
         {"golden", kvc_cmd_golden},
         {"bench", kvc_cmd_bench},
         {"mutants", kvc_cmd_mutants},
+        {"case", kvc_cmd_case},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (!strcmp(name, table[i].name))

@@ -254,7 +254,9 @@ kvc_outcome kvc_check_merge(const kvc_case *c, const kvc_kernel *k,
      * contract (kvattn.h): nothing to check there */
     if (!k->merge_states || c->prob.q_start[c->prob.num_seqs] == 0 ||
         c->spec.special_inputs ||
-        (c->value_seed >> 17) % KVC_MERGE_EVERY != 0)
+        (c->value_seed >> 17) % KVC_MERGE_EVERY != 0 ||
+        kvc_spec_work(&c->spec) > KVC_SAMPLED_CHECK_MAX_WORK) /* huge: see
+                                                               case.h */
         return KVC_PASS;
     merge_in m;
     memset(&m, 0, sizeof m);

@@ -4,6 +4,7 @@
 
 #include "campaign.h"
 #include "shell_quote.h"
+#include "size_cli.h"
 
 void kvc_replay_command(const kvc_campaign_opts *o, uint64_t index,
                         char *buf, size_t n)
@@ -20,6 +21,8 @@ void kvc_replay_command(const kvc_campaign_opts *o, uint64_t index,
     rc |= kvc_shell_append_opt(buf, n, "--kernel",
                                o->forced_mode < 0 ? "all"
                                                   : kvc_mode_name(o->forced_mode));
+    /* the size options shape the draw: without them it is another case */
+    rc |= kvc_append_size_opts(buf, n, &o->size);
     if (o->kernel_lib)
         rc |= kvc_shell_append_opt(buf, n, "--kernel-lib", o->kernel_lib);
     if (o->profile)

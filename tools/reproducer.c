@@ -144,10 +144,11 @@ static int write_file(const kvc_case_spec *spec, uint64_t value_seed,
 /* Where the reproducer came from: the replay command of the original case
  * when it fits the golden comment, else the same facts as plain words. */
 static void repro_comment(uint64_t seed, uint64_t index, int mode,
-                          const kvc_kernel *k, const kvc_repro *info,
-                          char *buf, size_t n)
+                          const kvc_size_opts *size, const kvc_kernel *k,
+                          const kvc_repro *info, char *buf, size_t n)
 {
     kvc_campaign_opts o = {.seed = seed, .forced_mode = mode,
+                           .size = size ? *size : (kvc_size_opts){0},
                            .kernel_lib = info->kernel_lib,
                            .profile = info->profile,
                            .kernel_threads = info->threads};
@@ -168,6 +169,15 @@ int kvc_write_reproducer(uint64_t seed, uint64_t index, int mode,
                          const kvc_kernel *k, const char *path,
                          kvc_repro *info, char *err, size_t errlen)
 {
+    return kvc_write_reproducer_sized(seed, index, mode, NULL, k, path, info,
+                                      err, errlen);
+}
+
+int kvc_write_reproducer_sized(uint64_t seed, uint64_t index, int mode,
+                               const kvc_size_opts *size, const kvc_kernel *k,
+                               const char *path, kvc_repro *info, char *err,
+                               size_t errlen)
+{
     memset(info, 0, sizeof *info);
     info->kernel_lib = k == &kvc_builtin_kernel ||
                                strcmp(k->name, kvc_builtin_kernel.name) == 0
@@ -177,7 +187,8 @@ int kvc_write_reproducer(uint64_t seed, uint64_t index, int mode,
     same_failure sf = {.k = k};
     kvc_kernel_caps(k, &sf.claim);
     kvc_case c;
-    if (kvc_claimed_generate(&sf.claim, seed, index, mode, &c, err, errlen) != 0)
+    if (kvc_claimed_generate_sized(&sf.claim, seed, index, mode, size, &c, err,
+                                   errlen) != 0)
         return -1;
     kvc_result r;
     info->outcome = kvc_run_case(&c, k, &r);
@@ -198,7 +209,7 @@ int kvc_write_reproducer(uint64_t seed, uint64_t index, int mode,
     }
     info->attempts = st.attempts;
     char comment[256];
-    repro_comment(seed, index, mode, k, info, comment, sizeof comment);
+    repro_comment(seed, index, mode, size, k, info, comment, sizeof comment);
     kvc_case shrunk;
     if (kvc_case_build(&small, value_seed, &shrunk, err, errlen) != 0)
         return -1;

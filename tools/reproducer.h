@@ -40,6 +40,11 @@ typedef struct kvc_repro {
 int kvc_write_reproducer(uint64_t seed, uint64_t index, int mode,
                          const kvc_kernel *k, const char *path,
                          kvc_repro *info, char *err, size_t errlen);
+/* The same for a case drawn under size options (NULL: the default). */
+int kvc_write_reproducer_sized(uint64_t seed, uint64_t index, int mode,
+                               const kvc_size_opts *size, const kvc_kernel *k,
+                               const char *path, kvc_repro *info, char *err,
+                               size_t errlen);
 
 /* Print where a reproducer went, what it was and how to run it: a
  * shell-quoted `kvcheck replay FILE [--kernel-lib LIB]`. */

@@ -54,9 +54,10 @@ static void run(void *ctx, uint64_t job, void *result)
     char path[1100];
     uint64_t index = sj->st->records[job].index;
     repro_path(sj, index, path, sizeof path);
-    res->rc = kvc_write_reproducer(sj->o->seed, index, sj->o->forced_mode,
-                                   sj->wk.k, path, &res->info, res->err,
-                                   sizeof res->err);
+    res->rc = kvc_write_reproducer_sized(sj->o->seed, index,
+                                         sj->o->forced_mode, &sj->o->size,
+                                         sj->wk.k, path, &res->info, res->err,
+                                         sizeof res->err);
 }
 
 static int next(void *ctx, uint64_t *job)
@@ -180,9 +181,10 @@ static void one_run(void *ctx, uint64_t job, void *result)
     one_shrink *os = ctx;
     shrink_result *res = result;
     (void)job;
-    res->rc = kvc_write_reproducer(os->o.seed, os->index, os->o.forced_mode,
-                                   os->wk.k, os->path, &res->info, res->err,
-                                   sizeof res->err);
+    res->rc = kvc_write_reproducer_sized(os->o.seed, os->index,
+                                         os->o.forced_mode, &os->o.size,
+                                         os->wk.k, os->path, &res->info,
+                                         res->err, sizeof res->err);
 }
 
 static int one_next(void *ctx, uint64_t *job)
