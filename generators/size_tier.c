@@ -222,6 +222,7 @@ void kvcg_tier_shape(kvcg_tier *tp, kvc_case_spec *sp)
             sp->kv_dtype = KVC_KV_F16;
             sp->kv_scale = KVC_SCALE_NONE;
             sp->scale_family = KVC_SCALES_CALIBRATED;
+            sp->kernel_calibration = 0; /* f16 has no static scale */
         } else {
             sp->cfg.head_dim = (sp->cfg.head_dim + 15) / 16 * 16;
         }

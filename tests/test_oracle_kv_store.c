@@ -1679,9 +1679,29 @@ Test(oracle_kv_store, reference_nan_and_inf_propagate)
     compute(&p, &r);
     cr_assert_eq(r.out[0], 2.0);
     cr_assert(isfinite(r.lse[1]), "a -inf score only drops the key");
-    cr_assert(!isfinite(r.out[2]), "out %g", r.out[2]);
-    cr_assert(!isfinite(r.out[3]));
-    cr_assert(isinf(r.vmax[1]));
+    /* weight exactly 0: the key contributes nothing, whatever its V
+     * (oracle/tolerance.md, "Non-finite exact values") */
+    cr_assert_eq(r.out[2], 2.0, "out %g", r.out[2]);
+    cr_assert_eq(r.out[3], 0.0, "out %g", r.out[3]);
+    kvc_reference_free(&r);
+    kvc_problem_free(&p);
+
+    /* the same V with a finite score: the infinities propagate */
+    make_problem(&p, 1, 1, 2, 0, 2);
+    set_quant(&p, KVC_KV_F16, KVC_SCALE_NONE);
+    p.q[0] = p.q[1] = p.q[2] = p.q[3] = 1.0f;
+    p.k[0] = 1.0f;
+    p.k[2] = 1.0f;
+    p.v[0] = 2.0f;
+    p.v[2] = 1e6f;     /* f16: +inf */
+    p.v[3] = 65520.0f; /* tie rounding up: +inf */
+    compute(&p, &r);
+    cr_assert_eq(r.out[0], 2.0);
+    cr_assert(isinf(r.out[2]) && r.out[2] > 0, "out %g", r.out[2]);
+    cr_assert(isinf(r.out[3]) && r.out[3] > 0, "out %g", r.out[3]);
+    /* row magnitudes leave non-finite terms out (tolerance.md), so the
+     * allowance of the row's finite values stays finite */
+    cr_assert(isfinite(r.vmax[1]) && r.vmax[1] >= 2.0, "vmax %g", r.vmax[1]);
     kvc_reference_free(&r);
     kvc_problem_free(&p);
 }
