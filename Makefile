@@ -33,7 +33,7 @@ GEN_SRC    := $(wildcard generators/*.c)
 GOLDEN_SRC := $(wildcard golden/*.c)
 REPORT_SRC := $(wildcard reports/*.c)
 TOOL_SRC   := $(filter-out tools/kvcheck_main.c tools/oracle_bitexact_main.c,$(wildcard tools/*.c))
-TEST_SRC   := $(filter-out tests/planted_lib.c tests/misbehave_lib.c tests/claims_lib.c tests/abi1_paged_lib.c,$(wildcard tests/*.c))
+TEST_SRC   := $(filter-out tests/planted_lib.c tests/misbehave_lib.c tests/claims_lib.c tests/abi1_paged_lib.c tests/manager_only_lib.c,$(wildcard tests/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -54,6 +54,12 @@ PLANTED_SO := $(BUILD)/tests/libkvattn_planted_no_rescale.so
 MISBEHAVE_SO := $(BUILD)/tests/libkvattn_misbehave.so
 CLAIMS_SO := $(BUILD)/tests/libkvattn_claims.so
 ABI1_SO := $(BUILD)/tests/libkvattn_abi1_paged.so
+# Libraries that claim only the block manager: libkvattn's, and one with
+# mutant 38 (copy on write skipped) (tests/manager_only_lib.c).
+MANAGER_SO := $(BUILD)/tests/libkvattn_manager_only.so
+MANAGER_BAD_SO := $(BUILD)/tests/libkvattn_manager_no_cow.so
+MANAGER_SRC := tests/manager_only_lib.c kernels/block_manager.c kernels/error.c \
+               kernels/validate.c kernels/status.c
 # libkvattn with planted bugs (kernels/mutants.def; `make mutants`); all
 # builds the one tests/test_mutants.c checks the driver with.
 MUTANT_DIR := $(BUILD)/mutants
@@ -82,7 +88,8 @@ GOLDEN_FILES = $(sort $(wildcard golden/vectors/*.json))
 .DEFAULT_GOAL := all
 
 all: $(LIBKVATTN) $(LIBKVATTN_SO) $(KVCHECK) $(TESTS) $(PLANTED_SO) $(MISBEHAVE_SO) \
-     $(CLAIMS_SO) $(ABI1_SO) $(EXAMPLES) $(MUTANT_FIXTURE)
+     $(CLAIMS_SO) $(ABI1_SO) $(MANAGER_SO) $(MANAGER_BAD_SO) $(EXAMPLES) \
+     $(MUTANT_FIXTURE)
 
 deps:
 	@sh tools/install-deps.sh
@@ -234,6 +241,14 @@ $(MISBEHAVE_SO): $(KERNEL_SRC) tests/misbehave_lib.c
 $(ABI1_SO): tests/abi1_paged_lib.c kernels/kvattn.h
 	@mkdir -p $(dir $@)
 	$(CC) $(KERNEL_CFLAGS) -shared -o $@ tests/abi1_paged_lib.c
+
+$(MANAGER_SO): $(MANAGER_SRC) kernels/kvattn.h kernels/kva_internal.h
+	@mkdir -p $(dir $@)
+	$(CC) $(KERNEL_CFLAGS) -shared -o $@ $(MANAGER_SRC)
+
+$(MANAGER_BAD_SO): $(MANAGER_SRC) kernels/kvattn.h kernels/kva_internal.h
+	@mkdir -p $(dir $@)
+	$(CC) $(KERNEL_CFLAGS) -DKVA_MUTANT=38 -shared -o $@ $(MANAGER_SRC)
 
 # libkvattn behind a claim chosen by KVC_CLAIM (tests/claims_lib.c).
 $(CLAIMS_SO): $(KERNEL_SRC) tests/claims_lib.c

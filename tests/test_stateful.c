@@ -91,3 +91,26 @@ Test(stateful, replay_runs_the_scenario, .timeout = 120)
     cr_expect(strstr(p.out, "operations agree with the models") != NULL, "%s", p.out);
     kvc_proc_free(&p);
 }
+
+/* A library that claims only a block manager: its campaign draws no
+ * attention case (all "not covered"), runs the manager sequences against
+ * its manager, and passes; the same library with copy on write skipped
+ * fails them with outcome `manager`. */
+Test(stateful, a_manager_only_library, .timeout = 120)
+{
+    const char *argv[] = {KVC_BUILD_DIR "/kvcheck", "run", "--cases", "2000",
+                          "--seed", "7", "--no-report", "--kernel-lib",
+                          KVC_BUILD_DIR "/tests/libkvattn_manager_only.so", NULL};
+    kvc_proc p;
+    cr_assert_eq(kvc_proc_run(&p, argv, NULL, 100), 0);
+    cr_expect_eq(kvc_proc_exit_code(&p), 0, "%s%s", p.out, p.err);
+    cr_expect(strstr(p.out, "stateful: ") && strstr(p.out, "all agree"), "%s", p.out);
+    cr_expect(strstr(p.out, "not covered (outside the claim): mode paged"), "%s", p.out);
+    kvc_proc_free(&p);
+    argv[8] = KVC_BUILD_DIR "/tests/libkvattn_manager_no_cow.so";
+    cr_assert_eq(kvc_proc_run(&p, argv, NULL, 100), 0);
+    cr_expect_eq(kvc_proc_exit_code(&p), 1, "%s%s", p.out, p.err);
+    cr_expect(strstr(p.out, "[manager] manager:") != NULL, "%s", p.out);
+    cr_expect(strstr(p.out, "copies, the model says") != NULL, "%s", p.out);
+    kvc_proc_free(&p);
+}

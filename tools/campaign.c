@@ -387,6 +387,11 @@ static int next_case(void *ctx, uint64_t *job)
          cp->next_index += (uint64_t)o->shard_count) {
         kvc_case_spec sp;
         uint64_t idx = cp->next_index;
+        if (stateful_index(o, idx) == KVC_STATEFUL_NONE && o->claim &&
+            !(o->claim->modes & KVA_MODE_ALL)) {
+            cp->s->not_covered++; /* no attention mode claimed: no draw */
+            continue;
+        }
         if (stateful_index(o, idx) != KVC_STATEFUL_NONE && o->kv_dtypes) {
             cp->s->skipped++; /* --kv-dtype: attention cases of its formats */
             continue;

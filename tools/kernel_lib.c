@@ -109,8 +109,11 @@ static int bind_entry_points(void *h, const char *path, kvc_kernel *k,
         size_t size;
         int needed;
     } eps[] = {
+        /* the in-place write serves attention cases: a library claiming
+         * only the cache's other half (a manager) needs none */
         {"kva_cache_write", &k->cache_write, sizeof k->cache_write,
-         (c->features & KVA_FEATURE_CACHE_WRITE) != 0},
+         (c->features & KVA_FEATURE_CACHE_WRITE) != 0 &&
+             (c->modes & KVA_MODE_ALL) != 0},
         {"kva_paged_attention", &k->paged_attention, sizeof k->paged_attention,
          (c->modes & (KVA_MODE_PAGED | KVA_MODE_QEFF)) != 0},
         {"kva_blocked_attention", &k->blocked_attention,
