@@ -4,9 +4,9 @@
  * recounts them from the live rows.
  */
 #include "bm_model.h"
+#include "model_say.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,16 +21,6 @@ struct kvc_bm_model {
                          block ends; 0 = not registered */
     int32_t **reg_prefix; /* [num_blocks] that prefix (malloc'd) */
 };
-
-static int say(char *why, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (why && len)
-        vsnprintf(why, len, fmt, ap);
-    va_end(ap);
-    return 0;
-}
 
 kvc_bm_model *kvc_bm_model_new(const kva_bm_config *cfg)
 {
@@ -143,7 +133,7 @@ static int status_is(kva_status want, kva_status got, const char *op,
 {
     if (want == got)
         return 1;
-    return say(why, len, "%s: status %s, the model says %s", op,
+    return kvc_model_say(why, len, "%s: status %s, the model says %s", op,
                kva_status_name(got), kva_status_name(want));
 }
 
@@ -220,31 +210,31 @@ static int judge_append(const kvc_bm_model *m, int seq, int n, const plan *p,
     int nt = (int)(p->k1 - p->k0) + 1, ntaken = 0;
     int *taken = calloc((size_t)nt, sizeof(int));
     if (!taken)
-        return say(why, len, "append seq %d: out of memory", seq);
+        return kvc_model_say(why, len, "append seq %d: out of memory", seq);
     int ok = 1;
     if (a->num_copies != (p->cow_src >= 0))
-        ok = say(why, len, "append seq %d: %d copies, the model says %d", seq,
+        ok = kvc_model_say(why, len, "append seq %d: %d copies, the model says %d", seq,
                  a->num_copies, p->cow_src >= 0);
     else if (p->cow_src >= 0 && (a->copy.src != p->cow_src ||
                                  !fresh_ok(m, a->copy.dst, taken, ntaken)))
-        ok = say(why, len, "append seq %d: copy %d -> %d, the model says %d "
+        ok = kvc_model_say(why, len, "append seq %d: copy %d -> %d, the model says %d "
                  "-> a free block", seq, a->copy.src, a->copy.dst, p->cow_src);
     if (ok && p->cow_src >= 0)
         taken[ntaken++] = a->copy.dst;
     for (int64_t k = 0; ok && k < p->k0; k++) {
         int want = (p->cow_src >= 0 && k == p->old_len / B) ? a->copy.dst : row[k];
         if (a->row_after[k] != want)
-            ok = say(why, len, "append seq %d: row[%" PRId64 "] %d, was %d",
+            ok = kvc_model_say(why, len, "append seq %d: row[%" PRId64 "] %d, was %d",
                      seq, k, a->row_after[k], want);
     }
     for (int64_t k = p->k0; ok && k < p->k1; k++) {
         int got = a->row_after[k], sh = p->shared[k - p->k0];
         if (sh >= 0 && got != sh)
-            ok = say(why, len, "append seq %d: row[%" PRId64 "] %d, the model "
+            ok = kvc_model_say(why, len, "append seq %d: row[%" PRId64 "] %d, the model "
                      "shares block %d (same prefix of %" PRId64 " tokens)",
                      seq, k, got, sh, (k + 1) * B);
         else if (sh < 0 && !fresh_ok(m, got, taken, ntaken))
-            ok = say(why, len, "append seq %d: row[%" PRId64 "] %d %s", seq,
+            ok = kvc_model_say(why, len, "append seq %d: row[%" PRId64 "] %d %s", seq,
                      k, got,
                      got >= 0 && got < m->cfg.num_blocks &&
                              kvc_bm_model_ref(m, got) > 0
@@ -256,14 +246,14 @@ static int judge_append(const kvc_bm_model *m, int seq, int n, const plan *p,
     }
     for (int64_t k = p->k1; ok && k < m->cfg.max_blocks_per_seq; k++)
         if (a->row_after[k] != -1)
-            ok = say(why, len, "append seq %d: row[%" PRId64 "] %d past its "
+            ok = kvc_model_say(why, len, "append seq %d: row[%" PRId64 "] %d past its "
                      "blocks (want -1)", seq, k, a->row_after[k]);
     for (int t = 0; ok && t < n; t++) {
         int64_t pos = p->old_len + t, k = pos / B;
         int64_t want = (k >= p->k0 && p->shared[k - p->k0] >= 0)
                            ? -1 : (int64_t)a->row_after[k] * B + pos % B;
         if (a->slots[t] != want)
-            ok = say(why, len, "append seq %d: slot of token %d (position %"
+            ok = kvc_model_say(why, len, "append seq %d: slot of token %d (position %"
                      PRId64 ") %" PRId64 ", the model says %" PRId64, seq, t,
                      pos, a->slots[t], want);
     }

@@ -3,10 +3,10 @@
  * (policy_model.h): slots simulated one token at a time.
  */
 #include "policy_model.h"
+#include "model_say.h"
 
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,16 +19,6 @@ struct kvc_policy_model {
     int64_t *pos;      /* [H][L] */
     double *score;     /* [H][L] */
 };
-
-static int say(char *why, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (why && len)
-        vsnprintf(why, len, fmt, ap);
-    va_end(ap);
-    return 0;
-}
 
 kvc_policy_model *kvc_policy_model_new(const kva_policy_config *cfg)
 {
@@ -153,7 +143,7 @@ int kvc_policy_model_append(kvc_policy_model *m, int n, kva_status got,
     else if (c->kind == KVA_POLICY_DENSE && m->next + n > c->num_slots)
         want = KVA_ERR_FULL;
     if (got != want)
-        return say(why, len, "append of %d tokens: status %s, the model says %s",
+        return kvc_model_say(why, len, "append of %d tokens: status %s, the model says %s",
                    n, kva_status_name(got), kva_status_name(want));
     if (want != KVA_OK)
         return 1;
@@ -165,7 +155,7 @@ int kvc_policy_model_append(kvc_policy_model *m, int n, kva_status got,
     int ring0 = m->ring, ok = 1;
     int64_t near[2] = {0, 0};
     if (!pos0 || !sc0 || !want_slots) {
-        ok = say(why, len, "out of memory");
+        ok = kvc_model_say(why, len, "out of memory");
         goto done;
     }
     memcpy(pos0, m->pos, sizeof(int64_t) * ns);
@@ -186,7 +176,7 @@ int kvc_policy_model_append(kvc_policy_model *m, int n, kva_status got,
     }
     for (int64_t t = 0; ok && t < (int64_t)n * H; t++)
         if (slots[t] != want_slots[t])
-            ok = say(why, len, "append: token %" PRId64 " (position %" PRId64
+            ok = kvc_model_say(why, len, "append: token %" PRId64 " (position %" PRId64
                      ") head %d went to slot %d, the model says %d",
                      t / H, m->next + t / H, (int)(t % H), slots[t],
                      want_slots[t]);
@@ -215,7 +205,7 @@ int kvc_policy_model_observe(kvc_policy_model *m, const float *w,
         if (!(w[i] >= 0.0f) || !isfinite(w[i]))
             want = KVA_ERR_PARAM;
     if (got != want)
-        return say(why, len, "observe: status %s, the model says %s",
+        return kvc_model_say(why, len, "observe: status %s, the model says %s",
                    kva_status_name(got), kva_status_name(want));
     if (want != KVA_OK || m->cfg.kind != KVA_POLICY_H2O)
         return 1;
@@ -234,12 +224,12 @@ int kvc_policy_model_compare(const kvc_policy_model *m,
     size_t ns = (size_t)m->cfg.num_kv_heads * (size_t)L;
     for (size_t i = 0; i < ns; i++) {
         if (positions[i] != m->pos[i])
-            return say(why, len, "head %zu slot %zu holds position %" PRId64
+            return kvc_model_say(why, len, "head %zu slot %zu holds position %" PRId64
                        ", the model %" PRId64, i / (size_t)L, i % (size_t)L,
                        positions[i], m->pos[i]);
         if (scores && fabs((double)scores[i] - m->score[i]) >
                           sum_allowance(m->observes, m->score[i]))
-            return say(why, len, "head %zu slot %zu (position %" PRId64
+            return kvc_model_say(why, len, "head %zu slot %zu (position %" PRId64
                        ") has score %.9g, the model %.9g", i / (size_t)L,
                        i % (size_t)L, positions[i], (double)scores[i],
                        m->score[i]);

@@ -361,7 +361,7 @@ static void worker_run(void *ctx, uint64_t index, void *result)
         return;
     }
     kvc_kernel kk = *cp->wk.k;
-    kk.threads = kvc_campaign_threads(cp->wk.k, cp->o->seed, index);
+    kk.threads = kvc_campaign_threads(cp->wk.k, &c, cp->o->seed, index);
     kvc_campaign_run_case(&c, &inv, &kk, &r);
     result_fill(cr, cp->o, &c, &inv, &r, index, now_seconds() - t);
     cr->built_outside = built_outside;

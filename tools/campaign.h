@@ -155,12 +155,16 @@ int kvc_campaign_generate(const kva_caps *claim, uint64_t seed,
  * was given left as it was (else KVC_FAIL_REFUSAL or KVC_FAIL_CACHE), and
  * accepting it is KVC_FAIL_ACCEPTED. A failure's message names the
  * variant. Returns r->outcome. */
-/* The thread count the campaign passes a kernel for index `index`: the
- * run's own (--kernel-threads N > 1), or for a kernel that takes a thread
- * count, 2 to 4 threads on 1 index in 8 and 1 on the rest, so that a bug on
- * the threaded paths is found without an option (the same for the
- * campaign and replay). */
-int kvc_campaign_threads(const kvc_kernel *k, uint64_t seed, uint64_t index);
+/* The thread count the campaign passes a kernel for case c at index
+ * `index`: the run's own (--kernel-threads N > 1), or for a kernel that
+ * takes a thread count, 2 to 4 threads on 1 index in 8 -- 1 in 2 when a
+ * sequence has KVC_SPLIT_KV_KEYS keys or more, the lengths at which
+ * threaded kernels split the keys of a sequence -- and 1 on the rest, so
+ * that a bug on the threaded paths is found without an option (the same
+ * for the campaign and replay). */
+#define KVC_SPLIT_KV_KEYS 4096
+int kvc_campaign_threads(const kvc_kernel *k, const kvc_case *c,
+                         uint64_t seed, uint64_t index);
 
 kvc_outcome kvc_campaign_run_case(const kvc_case *c, const kvc_invalid *inv,
                                   const kvc_kernel *k, kvc_result *r);

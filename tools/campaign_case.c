@@ -39,14 +39,21 @@ int kvc_campaign_generate(const kva_caps *claim, uint64_t seed,
     return 0;
 }
 
-int kvc_campaign_threads(const kvc_kernel *k, uint64_t seed, uint64_t index)
+int kvc_campaign_threads(const kvc_kernel *k, const kvc_case *c,
+                         uint64_t seed, uint64_t index)
 {
     kva_caps caps;
     kvc_kernel_caps(k, &caps);
     if (!caps.takes_threads || k->threads > 1)
         return k->threads;
+    /* a sequence of thousands of keys is where threaded kernels split the
+     * keys (flash-decoding) */
+    int long_seq = 0;
+    for (int s = 0; s < c->prob.num_seqs; s++)
+        long_seq |= kvc_kv_len(&c->prob, s) >= KVC_SPLIT_KV_KEYS;
     uint64_t h = kvc_invalid_seed(seed, index) * 0x9e3779b97f4a7c15ULL;
-    return (h >> 60) % 8 == 0 ? 2 + (int)((h >> 40) % 3) : k->threads;
+    int threaded = long_seq ? (h >> 60) % 2 == 0 : (h >> 60) % 8 == 0;
+    return threaded ? 2 + (int)((h >> 40) % 3) : k->threads;
 }
 
 kvc_outcome kvc_campaign_run_case(const kvc_case *c, const kvc_invalid *inv,

@@ -198,7 +198,7 @@ static int replay_case(const replay_args *a, const kvc_kernel *k)
                inv.what);
     kvc_result r;
     kvc_kernel kk = *k;
-    kk.threads = kvc_campaign_threads(k, a->seed, a->index);
+    kk.threads = kvc_campaign_threads(k, &kc, a->seed, a->index);
     if (kk.threads > 1)
         printf("  threads: %d\n", kk.threads);
     kvc_campaign_run_case(&kc, &inv, &kk, &r);
