@@ -44,7 +44,9 @@ int kvc_campaign_threads(const kvc_kernel *k, const kvc_case *c,
 {
     kva_caps caps;
     kvc_kernel_caps(k, &caps);
-    if (!caps.takes_threads || k->threads > 1)
+    /* (large-offset cases keep one thread: their sparse pools and thread
+     * stacks together outgrow valgrind's address space) */
+    if (!caps.takes_threads || k->threads > 1 || c->spec.large_offsets)
         return k->threads;
     /* a sequence of thousands of keys is where threaded kernels split the
      * keys (flash-decoding) */
