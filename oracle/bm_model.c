@@ -134,7 +134,7 @@ static int status_is(kva_status want, kva_status got, const char *op,
     if (want == got)
         return 1;
     return kvc_model_say(why, len, "%s: status %s, the model says %s", op,
-               kva_status_name(got), kva_status_name(want));
+               kvc_model_status_name(got), kvc_model_status_name(want));
 }
 
 /* ---- append ------------------------------------------------------------- */

@@ -144,7 +144,7 @@ int kvc_policy_model_append(kvc_policy_model *m, int n, kva_status got,
         want = KVA_ERR_FULL;
     if (got != want)
         return kvc_model_say(why, len, "append of %d tokens: status %s, the model says %s",
-                   n, kva_status_name(got), kva_status_name(want));
+                   n, kvc_model_status_name(got), kvc_model_status_name(want));
     if (want != KVA_OK)
         return 1;
     const int H = c->num_kv_heads, L = c->num_slots;
@@ -206,7 +206,7 @@ int kvc_policy_model_observe(kvc_policy_model *m, const float *w,
             want = KVA_ERR_PARAM;
     if (got != want)
         return kvc_model_say(why, len, "observe: status %s, the model says %s",
-                   kva_status_name(got), kva_status_name(want));
+                   kvc_model_status_name(got), kvc_model_status_name(want));
     if (want != KVA_OK || m->cfg.kind != KVA_POLICY_H2O)
         return 1;
     for (size_t i = 0; i < ns; i++)
