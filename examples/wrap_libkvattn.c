@@ -190,4 +190,7 @@ KVA_API void kva_capabilities(kva_caps *caps)
         lib.capabilities(caps);
     else
         kva_caps_everything(caps);
+    /* this wrapper forwards attention only: not the wrapped library's
+     * block manager or eviction policies (KVA_MODE_MANAGER, _POLICY) */
+    caps->modes &= KVA_MODE_ALL;
 }

@@ -332,6 +332,16 @@ static uint64_t first_parent(const bm_view *v, const bm_source *s, int64_t k0)
     return chain_hash(s, pp, k0 - 1);
 }
 
+/* Whether the append fills a whole block that sharing may look up: the
+ * first new entry k0 whole (later ones are whole only if it is). Only then
+ * is entry k0 - 1 complete, so only then may its hash be computed: it
+ * reads the new ids up to its end, which a shorter append does not have. */
+static int any_whole(const bm_view *v, const bm_source *s, int64_t k0)
+{
+    return v->h->cfg.prefix_sharing &&
+           (k0 + 1) * v->h->cfg.block_size <= s->old_len + s->n;
+}
+
 /* The block to share for row entry k (filled whole by the append), or -1;
  * *parent carries the chain from entry to entry. */
 static int shared_block(const bm_view *v, const bm_source *s, int64_t k,
@@ -354,7 +364,7 @@ static int64_t append_need(const bm_view *v, const bm_source *s, int cow)
     if (k1 > v->h->cfg.max_blocks_per_seq)
         return -1;
     int64_t need = cow;
-    uint64_t parent = first_parent(v, s, k0);
+    uint64_t parent = any_whole(v, s, k0) ? first_parent(v, s, k0) : 0;
     for (int64_t k = k0; k < k1; k++)
         need += shared_block(v, s, k, &parent) < 0;
     return need;
@@ -368,7 +378,7 @@ static void append_place(bm_view *v, const bm_source *s, int32_t *row,
 {
     int B = v->h->cfg.block_size;
     int64_t k0 = blocks_for(s->old_len, B), k1 = blocks_for(s->old_len + s->n, B);
-    uint64_t parent = first_parent(v, s, k0);
+    uint64_t parent = any_whole(v, s, k0) ? first_parent(v, s, k0) : 0;
     for (int64_t t = 0; t < s->n; t++)
         slots[t] = 0;
     for (int64_t k = k0; k < k1; k++) {

@@ -161,7 +161,8 @@ int kvc_campaign_generate(const kva_caps *claim, uint64_t seed,
  * sequence has KVC_SPLIT_KV_KEYS keys or more, the lengths at which
  * threaded kernels split the keys of a sequence -- and 1 on the rest, so
  * that a bug on the threaded paths is found without an option (the same
- * for the campaign and replay). */
+ * for the campaign and replay; one thread for large-offset cases and under
+ * valgrind, whose address space their stacks and sparse pools outgrow). */
 #define KVC_SPLIT_KV_KEYS 4096
 int kvc_campaign_threads(const kvc_kernel *k, const kvc_case *c,
                          uint64_t seed, uint64_t index);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "refusal.h"
+#include "workers.h"
 
 int kvc_campaign_generate(const kva_caps *claim, uint64_t seed,
                           uint64_t index, int forced_mode,
@@ -44,9 +45,13 @@ int kvc_campaign_threads(const kvc_kernel *k, const kvc_case *c,
 {
     kva_caps caps;
     kvc_kernel_caps(k, &caps);
-    /* (large-offset cases keep one thread: their sparse pools and thread
-     * stacks together outgrow valgrind's address space) */
-    if (!caps.takes_threads || k->threads > 1 || c->spec.large_offsets)
+    /* Under valgrind, one thread: the stacks glibc keeps for reuse and the
+     * sparse pools of large-offset cases outgrow valgrind's address space
+     * in a long-lived worker (check-valgrind runs a threaded campaign of
+     * its own, without large offsets); large-offset cases keep one thread
+     * everywhere for the same reason. */
+    if (!caps.takes_threads || k->threads > 1 || c->spec.large_offsets ||
+        kvc_under_valgrind())
         return k->threads;
     /* a sequence of thousands of keys is where threaded kernels split the
      * keys (flash-decoding) */
