@@ -331,3 +331,32 @@ Test(bm, a_library_manager_and_policies_through_the_abi, .timeout = 120)
     cr_expect(strstr(err, "kva_bm_") != NULL, "%s", err);
     kvc_kernel_unload(h);
 }
+
+/* Regression (found by the ASan gate): an append that does not fill a
+ * whole block after a partly filled one must not read new ids past its
+ * own end (the parent hash of the partial block was computed eagerly). The
+ * ids live in an exactly sized heap block, so ASan sees any read past it;
+ * with and without prefix sharing. */
+Test(bm, short_append_reads_only_its_own_ids)
+{
+    for (int sharing = 0; sharing <= 1; sharing++) {
+        kva_bm_config cfg;
+        void *bm = bm_new(8, 4, 2, 4, sharing, &cfg);
+        int32_t *six = malloc(6 * sizeof *six), *one = malloc(sizeof *one);
+        for (int i = 0; i < 6; i++)
+            six[i] = i + 1;
+        one[0] = 7;
+        int64_t sl[6];
+        kva_bm_copy cp;
+        int nc;
+        kva_error e;
+        cr_assert_eq(kva_bm_append(bm, 0, six, 6, sl, &cp, &nc, &e), KVA_OK);
+        cr_assert_eq(kva_bm_append(bm, 0, one, 1, sl, &cp, &nc, &e), KVA_OK);
+        int row[4];
+        cr_expect_eq(row_of(bm, 0, row), 7);
+        cr_expect_eq(sl[0], (int64_t)row[1] * 4 + 2);
+        free(six);
+        free(one);
+        free(bm);
+    }
+}
