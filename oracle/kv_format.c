@@ -38,20 +38,24 @@ typedef struct mf_format {
     mf_overflow overflow;
     double max_finite;  /* largest finite value (checked by the tests against
                            the decoder) */
+    double min_normal;  /* 2^(1 - bias), the smallest normal value: a
+                           literal, so encoding calls no ldexp (the
+                           campaign's long tiers encode millions of values;
+                           checked by the tests against the decoder) */
     uint32_t nan_code;  /* NaN written on encode (positive) */
     int nan_keeps_sign; /* NaN written as sign | nan_code */
 } mf_format;
 
 static const mf_format FMT_F16 = {5, 10, 15, MF_IEEE, MF_TO_INF,
-                                  65504.0, 0x7E00u, 1};
+                                  65504.0, 0x1p-14, 0x7E00u, 1};
 static const mf_format FMT_BF16 = {8, 7, 127, MF_IEEE, MF_TO_INF,
-                                   0x1.fep127, 0x7FC0u, 1};
+                                   0x1.fep127, 0x1p-126, 0x7FC0u, 1};
 static const mf_format FMT_E4M3 = {4, 3, 7, MF_FN, MF_SATFINITE,
-                                   448.0, 0x7Fu, 0};
+                                   448.0, 0x1p-6, 0x7Fu, 0};
 static const mf_format FMT_E5M2 = {5, 2, 15, MF_IEEE, MF_SATFINITE,
-                                   57344.0, 0x7Fu, 0};
+                                   57344.0, 0x1p-14, 0x7Fu, 0};
 static const mf_format FMT_E2M1 = {2, 1, 1, MF_NONE, MF_SATFINITE,
-                                   6.0, 0x0u, 0};
+                                   6.0, 0x1p0, 0x0u, 0};
 
 static uint32_t mf_sign_bit(const mf_format *f)
 {
@@ -68,10 +72,16 @@ static uint32_t mf_man_all_ones(const mf_format *f)
     return ((uint32_t)1 << f->mbits) - 1u;
 }
 
-/* The smallest normal exponent: values below 2^emin are subnormal. */
-static int mf_emin(const mf_format *f)
+/* 2^mbits, the number of mantissa steps per binade (exact). */
+static double mf_steps(const mf_format *f)
 {
-    return 1 - f->bias;
+    return (double)((uint32_t)1 << f->mbits);
+}
+
+/* The spacing of the subnormals, 2^(emin - mbits) (an exact quotient). */
+static double mf_sub_quantum(const mf_format *f)
+{
+    return f->min_normal / mf_steps(f);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -96,10 +106,10 @@ static double mf_decode(const mf_format *f, uint32_t code)
         return NAN;
     } else if (e == 0) {
         /* subnormal: (m / 2^mb) * 2^(1 - bias) */
-        v = ldexp((double)m, mf_emin(f) - f->mbits);
+        v = (double)m * mf_sub_quantum(f);
     } else {
         /* normal: (1 + m / 2^mb) * 2^(e - bias) */
-        v = ldexp(1.0 + ldexp((double)m, -f->mbits), (int)e - f->bias);
+        v = ldexp(1.0 + (double)m / mf_steps(f), (int)e - f->bias);
     }
     return negative ? -v : v;
 }
@@ -115,15 +125,14 @@ static uint32_t mf_code_of_grid_value(const mf_format *f, double v)
 {
     if (v == 0.0)
         return 0;
-    int emin = mf_emin(f);
-    if (v < ldexp(1.0, emin)) {
-        double m = ldexp(v, f->mbits - emin);
+    if (v < f->min_normal) {
+        double m = v / mf_sub_quantum(f); /* an integer: exact */
         return (uint32_t)m;
     }
     int k;
-    (void)frexp(v, &k); /* v = fr * 2^k, fr in [0.5, 1) */
-    int E = k - 1;      /* v in [2^E, 2^(E+1)) */
-    double m = ldexp(ldexp(v, -E) - 1.0, f->mbits);
+    double fr = frexp(v, &k); /* v = fr * 2^k, fr in [0.5, 1) */
+    int E = k - 1;            /* v in [2^E, 2^(E+1)), v / 2^E = 2 fr */
+    double m = (2.0 * fr - 1.0) * mf_steps(f);
     return ((uint32_t)(E + f->bias) << f->mbits) | (uint32_t)m;
 }
 
@@ -157,23 +166,28 @@ static uint32_t mf_encode(const mf_format *f, float t)
     if (a == 0.0)
         return sign;
 
-    /* The grid spacing (quantum) around a. */
-    int emin = mf_emin(f);
-    double q;
-    if (a < ldexp(1.0, emin)) {
-        q = ldexp(1.0, emin - f->mbits);
+    /* The grid spacing (quantum) q around a, and s = a / q, a in units of
+     * it: q = 2^(emin - mb) below 2^emin; for a = fr * 2^k (fr in
+     * [0.5, 1)), q = 2^(k-1-mb) and s = fr * 2^(mb+1). Both are exact:
+     * scaling by a power of two is, and a / s is the power of two q. */
+    double q, s;
+    if (a < f->min_normal) {
+        q = mf_sub_quantum(f);
+        s = a / q;
     } else {
         int k;
-        (void)frexp(a, &k);
-        q = ldexp(1.0, (k - 1) - f->mbits);
+        double fr = frexp(a, &k);
+        s = fr * (2.0 * mf_steps(f));
+        q = a / s;
     }
 
-    /* Neighbours n*q <= a < (n+1)*q; a/q is exact (q a power of two). */
-    double n = floor(a / q);
-    double mid = n * q + 0.5 * q; /* exact */
-    if (a > mid) {
+    /* Neighbours n*q <= a < (n+1)*q; frac = s - n in [0, 1) is exact (the
+     * bits of s below its integer part). */
+    double n = floor(s);
+    double frac = s - n;
+    if (frac > 0.5) {
         n = n + 1.0;
-    } else if (a == mid) {
+    } else if (frac == 0.5) {
         /* tie: the even multiple, i.e. the even mantissa (2^mb is even) */
         if (fmod(n, 2.0) != 0.0)
             n = n + 1.0;

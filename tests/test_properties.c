@@ -30,7 +30,7 @@ static kvc_outcome run_prop(const kvc_case *c, const kvc_kernel *k, prop_fn f,
 {
     float *out, *lse;
     int64_t rows;
-    kvc_outcome o = kvc_run_outputs(c, k, &out, &lse, &rows, r);
+    kvc_outcome o = kvc_run_outputs(c, k, NULL, &out, &lse, &rows, r);
     if (o != KVC_PASS)
         return o;
     memset(r, 0, sizeof *r);

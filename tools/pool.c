@@ -68,13 +68,28 @@ static void poison_unit(unsigned char *u, kvc_kv_dtype d, buf_role role,
     }
 }
 
+/* Units of a range drawn one by one; the rest repeats them. A prime, so
+ * the pattern never lines up with a block, a head or a row: every unit a
+ * kernel reads by mistake is still a poison value, and a pool of
+ * hundreds of megabytes is filled at memcpy speed (the big tiers). */
+#define POISON_PERIOD 1021
+
 static void poison_buf(kvc_pool_buf *b, kvc_kv_dtype d, buf_role role,
                        uint64_t *state)
 {
+    const int64_t ub = b->unit_bytes;
     for (int64_t r = 0; r < b->num_ranges; r++) {
-        unsigned char *p = b->data + b->ranges[2 * r] * b->unit_bytes;
-        for (int64_t i = 0; i < b->ranges[2 * r + 1]; i++)
-            poison_unit(p + i * b->unit_bytes, d, role, next_u64(state));
+        unsigned char *p = b->data + b->ranges[2 * r] * ub;
+        const int64_t n = b->ranges[2 * r + 1];
+        const int64_t drawn = n < POISON_PERIOD ? n : POISON_PERIOD;
+        for (int64_t i = 0; i < drawn; i++)
+            poison_unit(p + i * ub, d, role, next_u64(state));
+        /* double the periodic prefix until the range is full */
+        for (int64_t done = drawn; done < n;) {
+            const int64_t more = done < n - done ? done : n - done;
+            memcpy(p + done * ub, p, (size_t)(more * ub));
+            done += more;
+        }
     }
 }
 

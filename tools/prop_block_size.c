@@ -223,7 +223,7 @@ kvc_outcome kvc_prop_block_size_ref(const kvc_case *c, const kvc_kernel *k,
     float *vout, *vlse;
     int64_t vrows;
     kvc_result vr;
-    kvc_outcome o = kvc_run_outputs(&x.c, k, &vout, &vlse, &vrows, &vr);
+    kvc_outcome o = kvc_run_outputs(&x.c, k, NULL, &vout, &vlse, &vrows, &vr);
     char msg[400];
     if (o != KVC_PASS) {
         snprintf(r->message, sizeof r->message, "%s: %s: %.300s", what,

@@ -46,7 +46,7 @@ static kvc_outcome run_window(const kvc_case *c, const kvc_kernel *k, int s,
     float *vout, *vlse;
     int64_t vrows;
     kvc_result vr;
-    kvc_outcome o = kvc_run_outputs(&w.c, k, &vout, &vlse, &vrows, &vr);
+    kvc_outcome o = kvc_run_outputs(&w.c, k, NULL, &vout, &vlse, &vrows, &vr);
     char msg[400];
     if (o != KVC_PASS) {
         snprintf(r->message, sizeof r->message, "%.200s: %s: %.250s", what,

@@ -91,7 +91,8 @@ static int64_t first_diff(const float *a, const float *b, int64_t n)
 
 static kvc_outcome check_relabel(const kvc_case *c, const kvc_kernel *k,
                                  const float *out, const float *lse,
-                                 int64_t rows, kvc_result *r)
+                                 int64_t rows, const kvc_kv_store *store,
+                                 kvc_result *r)
 {
     const kvc_layout *l = &c->layout;
     if (c->spec.mode == KVC_MODE_BLOCKED || l->num_blocks > RELABEL_MAX_BLOCKS ||
@@ -109,7 +110,8 @@ static kvc_outcome check_relabel(const kvc_case *c, const kvc_kernel *k,
     float *out2, *lse2;
     int64_t rows2;
     kvc_result r2;
-    kvc_outcome o = kvc_run_outputs(&rc.c, k, &out2, &lse2, &rows2, &r2);
+    /* the same problem (only the blocks moved): the same store */
+    kvc_outcome o = kvc_run_outputs(&rc.c, k, store, &out2, &lse2, &rows2, &r2);
     int Hq = c->prob.cfg.num_q_heads, D = c->prob.cfg.head_dim;
     if (o != KVC_PASS) {
         snprintf(r->message, sizeof r->message,
@@ -255,7 +257,7 @@ static kvc_outcome check_batch_invariance(const kvc_case *c,
     float *out1, *lse1;
     int64_t rows1;
     kvc_result r1;
-    kvc_outcome o = kvc_run_outputs(&a.c, k, &out1, &lse1, &rows1, &r1);
+    kvc_outcome o = kvc_run_outputs(&a.c, k, NULL, &out1, &lse1, &rows1, &r1);
     int64_t per = (int64_t)p->cfg.num_q_heads * p->cfg.head_dim;
     int64_t first = p->q_start[s], n = p->q_len[s];
     if (o != KVC_PASS) {
@@ -289,7 +291,9 @@ static kvc_outcome check_batch_invariance(const kvc_case *c,
 static kvc_outcome check_thread_determinism(const kvc_case *c,
                                             const kvc_kernel *k,
                                             const float *out, const float *lse,
-                                            int64_t rows, kvc_result *r)
+                                            int64_t rows,
+                                            const kvc_kv_store *store,
+                                            kvc_result *r)
 {
     kva_caps caps;
     kvc_kernel_caps(k, &caps);
@@ -302,7 +306,7 @@ static kvc_outcome check_thread_determinism(const kvc_case *c,
     kvc_result r2;
     float *out2, *lse2;
     int64_t rows2;
-    kvc_outcome o = kvc_run_outputs(c, k, &out2, &lse2, &rows2, &r2);
+    kvc_outcome o = kvc_run_outputs(c, k, store, &out2, &lse2, &rows2, &r2);
     if (o != KVC_PASS) {
         *r = r2;
         return o;
@@ -375,13 +379,13 @@ kvc_outcome kvc_check_block_size(const kvc_case *c, const kvc_kernel *k,
 kvc_outcome kvc_check_properties(const kvc_case *c, const kvc_kernel *k,
                                  const float *out, const float *lse,
                                  int64_t rows, const kvc_reference *ref,
-                                 kvc_result *r)
+                                 const kvc_kv_store *store, kvc_result *r)
 {
-    kvc_outcome o = check_relabel(c, k, out, lse, rows, r);
+    kvc_outcome o = check_relabel(c, k, out, lse, rows, store, r);
     if (o == KVC_PASS)
         o = check_batch_invariance(c, k, out, lse, r);
     if (o == KVC_PASS)
-        o = check_thread_determinism(c, k, out, lse, rows, r);
+        o = check_thread_determinism(c, k, out, lse, rows, store, r);
     if (o != KVC_PASS || !kvc_prop_sampled(c))
         return o;
     /* one reference of the case serves the three */

@@ -91,9 +91,14 @@ int kvc_prop_sampled(const kvc_case *c);
  * attention for chunks) pass it. */
 /* ref: the reference the runner judged the case with, in the kernel's
  * profile (NULL: computed here when a sampled property needs it). */
+/* store: the oracle's store of c->prob the runner judged with, lent to
+ * the runs of the same problem (relabelled blocks, the same case again);
+ * NULL: each computes its own. */
+struct kvc_kv_store;
 kvc_outcome kvc_check_properties(const kvc_case *c, const kvc_kernel *k,
                                  const float *out, const float *lse,
                                  int64_t rows, const kvc_reference *ref,
+                                 const struct kvc_kv_store *store,
                                  kvc_result *r);
 
 /* One property each, on every case (no sampling); same contract. */

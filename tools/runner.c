@@ -191,7 +191,7 @@ static void step_free(step *st)
     kvc_pool_free(&st->pool);
     kvc_pool_free(&st->before);
     kvc_pool_free(&st->want);
-    kvc_kv_store_free(&st->store);
+    kvc_kv_store_free(&st->own_store);
     kvc_guard_free(&st->guard); /* after the pool: it owns the pool's data */
 }
 
@@ -313,7 +313,11 @@ static int init_pool(step *st)
 {
     const kvc_case *c = st->c;
     char err[256];
-    if (kvc_kv_store_compute(&c->prob, &st->store, err, sizeof err) != 0) {
+    if (st->store) {
+        /* lent by the caller: the same problem's store */
+    } else if ((st->store = &st->own_store),
+               kvc_kv_store_compute(&c->prob, &st->own_store, err,
+                                    sizeof err) != 0) {
         if (st->opts->expect != KVC_EXPECT_INVALID ||
             !format_only_fault(&c->prob)) {
             snprintf(st->r->message, sizeof st->r->message,
@@ -326,12 +330,12 @@ static int init_pool(step *st)
     if (kvc_pool_alloc_guarded(&st->pool, c, &st->guard) != 0)
         return -1;
     if (!st->no_model)
-        kvc_pool_store_context(&st->pool, c, &st->store);
+        kvc_pool_store_context(&st->pool, c, st->store);
     if (kvc_pool_copy(&st->want, &st->pool) != 0 ||
         kvc_pool_copy(&st->before, &st->pool) != 0)
         return -1;
     if (!st->no_model)
-        kvc_pool_store_new_tokens(&st->want, c, &st->store);
+        kvc_pool_store_new_tokens(&st->want, c, st->store);
     return 0;
 }
 
@@ -452,10 +456,12 @@ static int init_inputs(step *st)
 /* Build the pool, the expected pool, kernel parameters and output buffers.
  * `rows` is how many output rows the kernel will be given. */
 static int step_init(step *st, const kvc_case *c, const kvc_kernel *k,
-                     const kvc_run_opts *opts, kvc_result *r, int64_t rows)
+                     const kvc_run_opts *opts, const kvc_kv_store *store,
+                     kvc_result *r, int64_t rows)
 {
     const kvc_config *cfg = &c->prob.cfg;
     memset(st, 0, sizeof *st);
+    st->store = store;
     st->c = c;
     st->k = k;
     st->opts = opts;
@@ -544,7 +550,7 @@ kvc_outcome step_write_new_tokens(step *st, const int64_t *slot_mapping,
 {
     if (!(st->caps.features & KVA_FEATURE_CACHE_WRITE)) {
         if (!st->no_model)
-            kvc_pool_store_new_tokens(&st->pool, st->c, &st->store);
+            kvc_pool_store_new_tokens(&st->pool, st->c, st->store);
         return KVC_PASS;
     }
     float *mk, *mv;
@@ -683,7 +689,7 @@ static kvc_outcome oracle_judge(step *st)
                    : st->caps.out_dtype == KVA_DTYPE_F16 ? KVC_KV_F16
                                                          : KVC_KV_BF16};
     char err[256];
-    int rc = kvc_judge_outputs_ref(&st->c->prob, &st->store, &a, st->out,
+    int rc = kvc_judge_outputs_ref(&st->c->prob, st->store, &a, st->out,
                                    st->lse, &st->r->verdict, &st->ref, err,
                                    sizeof err);
     if (rc < 0)
@@ -751,7 +757,7 @@ kvc_outcome kvc_run_case_opts(const kvc_case *c, const kvc_kernel *k,
         kvc_check_calibration(c, k, r) != KVC_PASS)
         return r->outcome;
     step st;
-    kvc_outcome o = step_init(&st, c, k, opts, r, kernel_rows(c)) == 0
+    kvc_outcome o = step_init(&st, c, k, opts, NULL, r, kernel_rows(c)) == 0
                         ? run_mode(&st)
                         : setup_failed(r);
     if (o == KVC_PASS && !st.stopped) {
@@ -767,7 +773,7 @@ kvc_outcome kvc_run_case_opts(const kvc_case *c, const kvc_kernel *k,
         if (o == KVC_PASS && opts->expect == KVC_EXPECT_VALID && !opts->judge &&
             !opts->skip_properties)
             o = kvc_check_properties(c, k, st.out, st.lse, st.rows,
-                                     st.ref.out ? &st.ref : NULL, r);
+                                     st.ref.out ? &st.ref : NULL, st.store, r);
         if (o == KVC_PASS && opts->expect == KVC_EXPECT_VALID && !opts->judge &&
             !opts->skip_properties)
             o = kvc_check_merge(c, k, st.ref.out ? &st.ref : NULL, r);
@@ -787,8 +793,8 @@ static float *plain_copy(const float *x, int64_t n)
 }
 
 kvc_outcome kvc_run_outputs(const kvc_case *c, const kvc_kernel *k,
-                            float **out, float **lse, int64_t *rows,
-                            kvc_result *r)
+                            const kvc_kv_store *store, float **out,
+                            float **lse, int64_t *rows, kvc_result *r)
 {
     static const kvc_run_opts valid = {KVC_EXPECT_VALID, NULL, NULL, 0, NULL};
     memset(r, 0, sizeof *r);
@@ -796,7 +802,7 @@ kvc_outcome kvc_run_outputs(const kvc_case *c, const kvc_kernel *k,
     *out = *lse = NULL;
     *rows = kernel_rows(c);
     step st;
-    kvc_outcome o = step_init(&st, c, k, &valid, r, *rows) == 0
+    kvc_outcome o = step_init(&st, c, k, &valid, store, r, *rows) == 0
                         ? run_mode(&st)
                         : setup_failed(r);
     if (o == KVC_PASS && step_outputs(&st) != 0)

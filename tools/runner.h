@@ -139,9 +139,14 @@ kvc_outcome kvc_run_case_opts(const kvc_case *c, const kvc_kernel *k,
 /* Run a valid case's kernel calls and hand back their outputs, unjudged:
  * *out [*rows][Hq][D] and *lse [*rows][Hq] (malloc'd; the caller frees).
  * Returns KVC_PASS, or the failure of a kernel call (then *out = *lse =
- * NULL). For properties that compare a kernel with itself. */
+ * NULL). For properties that compare a kernel with itself.
+ * store: the oracle's store of c->prob (oracle/kv_store.h) when the caller
+ * has one -- a variant with the same K/V rows and format, e.g. the blocks
+ * relabelled or the same case run again -- so the long tiers' encoding is
+ * not done again; NULL: computed here. */
+struct kvc_kv_store;
 kvc_outcome kvc_run_outputs(const kvc_case *c, const kvc_kernel *k,
-                            float **out, float **lse, int64_t *rows,
-                            kvc_result *r);
+                            const struct kvc_kv_store *store, float **out,
+                            float **lse, int64_t *rows, kvc_result *r);
 
 #endif /* KVC_RUNNER_H */

@@ -26,7 +26,9 @@ typedef struct step {
     kvc_pool pool;       /* the kernel's cache (guarded) */
     kvc_pool before;     /* the pool before the cache write */
     kvc_pool want;       /* the runner's model of it after the write */
-    kvc_kv_store store;  /* the oracle's codes and scales of every K/V row */
+    const kvc_kv_store *store; /* the oracle's codes and scales of every
+                                  K/V row: own_store, or the caller's */
+    kvc_kv_store own_store;
     int no_model;        /* an invalid case whose cache format the oracle
                             refuses (bad_kv_format): the pool is poison
                             only, and every kernel call must refuse */
