@@ -235,7 +235,7 @@ $(MISBEHAVE_SO): $(KERNEL_SRC) tests/misbehave_lib.c
 	$(CC) $(KERNEL_CFLAGS) -shared -Dkva_paged_attention=kva_real_paged_attention \
 	  -Dkva_capabilities=kva_v1_hidden_capabilities \
 	  -Dkva_abi_version=kva_v1_hidden_abi_version \
-	  -o $@ $(KERNEL_SRC) $@.wrapper.o -lm
+	  -o $@ $(KERNEL_SRC) $@.wrapper.o -lm -lpthread
 
 # An ABI 1 library with kva_paged_attention alone (a loader fixture).
 $(ABI1_SO): tests/abi1_paged_lib.c kernels/kvattn.h

@@ -290,7 +290,13 @@ static void load_rows(const call_ctx *cc, const kva_kv_tiles *kv, int is_v,
     }
 }
 
-/* Ask for the K (is_v 0) or V rows of keys [ja, ja + n) ahead of use. */
+/* Ask for the K (is_v 0) or V rows of keys [ja, ja + n) ahead of use.
+ * GCC takes a function whose only effect is __builtin_prefetch for one
+ * without effects (pure-const analysis) and deletes every call, so the
+ * prefetch never ran; noipa keeps the calls (clang keeps them anyway). */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((noipa))
+#endif
 static void prefetch_rows(const call_ctx *cc, const kva_kv_tiles *kv,
                           int is_v, int64_t ja, int n)
 {

@@ -19,9 +19,14 @@
  *   write_q   change the first element of its input q
  *   write_table change the first entry of its input block table
  *   uninit    branch on an uninitialised value (only valgrind sees it)
+ *   threads_table_end  four threads read one entry past the end of the
+ *             block table at the same moment (a threaded kernel whose
+ *             threads fault together: one whole report, not a garbled
+ *             one; found with mutant m09 on 2 threads)
  * Unset or anything else: behave. KVC_MISBEHAVE_AT_LOAD (below) does the
  * same in a constructor.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,6 +53,34 @@ static void uninit_branch(void)
     if (junk && junk[1] > 0.0f)
         taken = taken + 1;
     free(junk);
+}
+
+/* Threads that read past the end of the block table together. */
+typedef struct table_reader {
+    pthread_barrier_t *go;
+    const int *end; /* one past the table's last entry */
+} table_reader;
+
+static void *read_past_table(void *arg)
+{
+    const table_reader *t = arg;
+    pthread_barrier_wait(t->go);
+    return (void *)(intptr_t)*(const volatile int *)t->end;
+}
+
+static void threads_read_past_table(const kva_paged_batch *b)
+{
+    enum { N = 4 };
+    pthread_barrier_t go;
+    pthread_t th[N];
+    table_reader t = {&go, b->block_table +
+                               (int64_t)b->num_seqs * b->max_blocks_per_seq};
+    pthread_barrier_init(&go, NULL, N);
+    for (int i = 0; i < N; i++)
+        pthread_create(&th[i], NULL, read_past_table, &t);
+    for (int i = 0; i < N; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&go);
 }
 
 /* Misbehave as told; returns normally for the write-type misbehaviours. */
@@ -79,6 +112,8 @@ static void misbehave(const char *how, const kva_attn_params *p,
         ((float *)(uintptr_t)q)[0] += 1.0f;
     else if (is(how, "uninit"))
         uninit_branch();
+    else if (is(how, "threads_table_end") && b->block_table)
+        threads_read_past_table(b);
     else if (is(how, "write_table") && b->block_table)
         ((int *)(uintptr_t)b->block_table)[0] ^= 0x40000000;
 }

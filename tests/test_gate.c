@@ -149,6 +149,15 @@ Test(gate, write_one_past_the_end_of_lse_is_a_bounds_verdict, .timeout = 240)
     expect_verdict("lse_end", "bounds", "0 bytes past the end of lse");
 }
 
+/* Threads of a kernel that hit a guard page together: one whole report
+ * naming the buffer (two threads once interleaved their notes and the
+ * verdict became "broke the result protocol"). */
+Test(gate, threads_faulting_together_give_one_bounds_verdict, .timeout = 240)
+{
+    expect_verdict("threads_table_end", "bounds",
+                   "0 bytes past the end of block_table");
+}
+
 /* lse may be NULL, and the campaign passes NULL in some cases: a kernel
  * that writes it anyway crashes there, and the gate says so. */
 Test(gate, writing_a_null_lse_is_a_crash_verdict, .timeout = 240)

@@ -31,6 +31,10 @@ static int chain(int sig, siginfo_t *si, void *uc)
     return 1;
 }
 
+/* Set by the first thread that hits a guard page: the threads of a kernel
+ * may fault at once, and one line (one write) says it. */
+static int fault_reported;
+
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
     static const char prefix[] = "kvcheck: bounds: ";
@@ -38,6 +42,9 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
     memcpy(line, prefix, sizeof prefix - 1);
     if (kvc_guard_fault_text(si->si_addr, line + sizeof prefix - 1,
                              sizeof line - sizeof prefix)) {
+        if (__atomic_exchange_n(&fault_reported, 1, __ATOMIC_SEQ_CST))
+            for (;;) /* another thread reports and ends the process */
+                pause();
         size_t n = 0;
         while (line[n])
             n++;

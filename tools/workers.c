@@ -172,16 +172,25 @@ static volatile uint64_t worker_job;
 static int (*worker_fault_text)(const void *, char *, size_t);
 
 /* A fault: say what it hit (a guard page names its buffer), then die by
- * the same signal so the parent sees it. */
+ * the same signal so the parent sees it. The threads of a kernel may fault
+ * at once: the first one reports, in one write (header and text, under
+ * PIPE_BUF: never interleaved), and the others wait for the signal that
+ * ends the process, so the note is whole and comes first. */
+static int worker_faulted;
+
 static void worker_fault(int sig, siginfo_t *si, void *uc)
 {
     (void)uc;
-    char text[NOTE_MAX];
-    if (worker_fault_text && worker_fault_text(si->si_addr, text, sizeof text)) {
-        size_t len = strnlen(text, sizeof text);
+    if (__atomic_exchange_n(&worker_faulted, 1, __ATOMIC_SEQ_CST))
+        for (;;)
+            pause();
+    unsigned char msg[sizeof(msg_header) + NOTE_MAX];
+    char *text = (char *)msg + sizeof(msg_header);
+    if (worker_fault_text && worker_fault_text(si->si_addr, text, NOTE_MAX)) {
+        size_t len = strnlen(text, NOTE_MAX);
         msg_header h = {MSG_MAGIC, MSG_NOTE, worker_job, len};
-        if (write(worker_out_fd, &h, sizeof h) == (ssize_t)sizeof h &&
-            write(worker_out_fd, text, len) < 0)
+        memcpy(msg, &h, sizeof h);
+        if (write(worker_out_fd, msg, sizeof h + len) < 0)
             text[0] = '\0';
     }
     struct sigaction dfl;
