@@ -87,7 +87,7 @@ static const bm_script bm_scripts[] = {
      "in place (unregistered), registered again when full, then shared",
      "rollback prefix_sharing", {8, 4, 2, 4, 1},
      {A(0, 8, 1, 2, 3, 4, 5, 6, 7, 8), R(0, 1), A(0, 1, 20),
-      A(1, 8, 1, 2, 3, 4, 5, 6, 7, 8), A(1, 1, 9), R(0, 8), R(0, 0),
+      A(1, 8, 1, 2, 3, 4, 5, 6, 7, 20), A(1, 1, 9), R(0, 8), R(0, 0),
       A(0, 4, 1, 2, 3, 4)}},
     {"rollback of whole blocks drops their references (a shared one stays "
      "with its other holder); rollback of the whole sequence keeps it live "
@@ -302,15 +302,19 @@ static int bm_drawn(kvc_cache_file *f)
     return rc;
 }
 
-/* The first generator seed from `from` whose policy is of kind k with at
- * most max_slots slots in all heads (a small file). */
+/* The first generator seed from `from` whose policy is of kind k, with 2
+ * KV heads or more, 5 slots or more and at most max_slots slots in all
+ * heads (a small file), sinks for RECENT and a window of at most half the
+ * slots for H2O (so that evictions have candidates to choose from). */
 static uint64_t policy_seed(kva_policy_kind k, uint64_t from, int max_slots,
                             kva_policy_config *cfg)
 {
     for (uint64_t s = from;; s++) {
         kvc_policy_draw_config(s, cfg);
-        if (cfg->kind == k && cfg->num_kv_heads >= 2 &&
-            cfg->num_slots * cfg->num_kv_heads <= max_slots)
+        if (cfg->kind == k && cfg->num_kv_heads >= 2 && cfg->num_slots >= 5 &&
+            cfg->num_slots * cfg->num_kv_heads <= max_slots &&
+            (k != KVA_POLICY_RECENT || cfg->sinks > 0) &&
+            (k != KVA_POLICY_H2O || (cfg->recent > 0 && 2 * cfg->recent <= cfg->num_slots)))
             return s;
     }
 }
@@ -323,24 +327,26 @@ static float on_grid(float w)
     return (float)(nearbyint((double)w / KVC_CACHE_WEIGHT_GRID) * KVC_CACHE_WEIGHT_GRID);
 }
 
-#define POLICY_DRAWN_OPS 120
+/* Operations drawn for each kind: a full dense cache only observes and
+ * refuses, so it gets few. */
+static const int policy_drawn_ops[3] = {40, 100, 250};
 
 static int policy_drawn(kvc_cache_file *f, char *err, size_t errlen)
 {
     for (int k = 0; k < 3; k++) {
         kva_policy_config cfg;
-        uint64_t seed = policy_seed((kva_policy_kind)k, 1, 24, &cfg);
+        uint64_t seed = policy_seed((kva_policy_kind)k, 1, 40, &cfg);
         char comment[200];
         snprintf(comment, sizeof comment, "drawn: %d operations of generator "
                  "seed %llu (generators/policy_ops.h), weights rounded to "
-                 "multiples of 2^-8", POLICY_DRAWN_OPS, (unsigned long long)seed);
+                 "multiples of 2^-8", policy_drawn_ops[k], (unsigned long long)seed);
         kvc_cache_test *t = kvcc_add_test(f, comment, "drawn", NULL, &cfg);
         kvc_policy_model *m = t ? kvc_policy_model_new(&cfg) : NULL;
         size_t ns = (size_t)cfg.num_slots * (size_t)cfg.num_kv_heads;
         float *w = malloc(sizeof(float) * ns);
         int rc = m && w ? 0 : -1;
         snprintf(err, errlen, "out of memory");
-        for (int i = 0; rc == 0 && i < POLICY_DRAWN_OPS; i++) {
+        for (int i = 0; rc == 0 && i < policy_drawn_ops[k]; i++) {
             kvc_policy_op op = {KVC_POLICY_APPEND, 0, w};
             rc = kvc_policy_draw_op(seed, (uint64_t)i, &cfg,
                                     kvc_policy_model_positions(m), &op);
