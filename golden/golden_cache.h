@@ -104,6 +104,11 @@ int kvc_cache_golden_write(const kvc_cache_file *f, const char *path,
 int kvc_cache_golden_read(const char *path, kvc_cache_file *f, char *err,
                           size_t errlen);
 
+/* The same from text[0, len) (need not end in NUL), `name` standing for
+ * the file in messages; on a refusal *f is all zero. */
+int kvc_cache_golden_parse(const char *text, size_t len, const char *name,
+                           kvc_cache_file *f, char *err, size_t errlen);
+
 /* Whether the file at path declares the cache schema. */
 int kvc_cache_golden_is(const char *path);
 

@@ -397,22 +397,17 @@ static const char *top_level(const cJSON *root, kvc_cache_kind *kind)
     return NULL;
 }
 
-int kvc_cache_golden_read(const char *path, kvc_cache_file *f, char *err,
-                          size_t errlen)
+int kvc_cache_golden_parse(const char *text, size_t len, const char *name,
+                           kvc_cache_file *f, char *err, size_t errlen)
 {
     memset(f, 0, sizeof *f);
-    char *text = slurp(path);
-    if (!text) {
-        snprintf(err, errlen, "cannot read %s", path);
-        return -1;
-    }
-    cJSON *root = cJSON_Parse(text);
-    free(text);
+    cJSON *root = cJSON_ParseWithLength(text, len);
     const char *bad = root ? top_level(root, &f->kind) : "(not JSON)";
     if (bad) {
         snprintf(err, errlen, "%s: not a %s file of version %d: bad or missing "
-                 "%s", path, KVC_CACHE_SCHEMA, KVC_CACHE_SCHEMA_VERSION, bad);
+                 "%s", name, KVC_CACHE_SCHEMA, KVC_CACHE_SCHEMA_VERSION, bad);
         cJSON_Delete(root);
+        memset(f, 0, sizeof *f);
         return -1;
     }
     const cJSON *tests = cJSON_GetObjectItemCaseSensitive(root, "tests"), *o;
@@ -427,13 +422,28 @@ int kvc_cache_golden_read(const char *path, kvc_cache_file *f, char *err,
             if (step >= 0)
                 snprintf(at, sizeof at, " step %d", step);
             snprintf(err, errlen, "%s: tests[%d] (tcId %d)%s: bad or missing %s",
-                     path, i, t ? t->tc_id : 0, at, t ? w.field : "(out of memory)");
+                     name, i, t ? t->tc_id : 0, at, t ? w.field : "(out of memory)");
             cJSON_Delete(root);
             kvc_cache_golden_free(f);
+            memset(f, 0, sizeof *f);
             return -1;
         }
         i++;
     }
     cJSON_Delete(root);
     return 0;
+}
+
+int kvc_cache_golden_read(const char *path, kvc_cache_file *f, char *err,
+                          size_t errlen)
+{
+    memset(f, 0, sizeof *f);
+    char *text = slurp(path);
+    if (!text) {
+        snprintf(err, errlen, "cannot read %s", path);
+        return -1;
+    }
+    int rc = kvc_cache_golden_parse(text, strlen(text), path, f, err, errlen);
+    free(text);
+    return rc;
 }
