@@ -343,14 +343,14 @@ static int policy_drawn(kvc_cache_file *f, char *err, size_t errlen)
         kvc_cache_test *t = kvcc_add_test(f, comment, "drawn", NULL, &cfg);
         kvc_policy_model *m = t ? kvc_policy_model_new(&cfg) : NULL;
         size_t ns = (size_t)cfg.num_slots * (size_t)cfg.num_kv_heads;
-        float *w = malloc(sizeof(float) * ns);
+        float *w = calloc(ns, sizeof(float));
         int rc = m && w ? 0 : -1;
         snprintf(err, errlen, "out of memory");
         for (int i = 0; rc == 0 && i < policy_drawn_ops[k]; i++) {
             kvc_policy_op op = {KVC_POLICY_APPEND, 0, w};
             rc = kvc_policy_draw_op(seed, (uint64_t)i, &cfg,
                                     kvc_policy_model_positions(m), &op);
-            for (size_t e = 0; rc == 0 && e < ns; e++)
+            for (size_t e = 0; rc == 0 && op.kind == KVC_POLICY_OBSERVE && e < ns; e++)
                 w[e] = on_grid(w[e]);
             if (rc == 0)
                 rc = kvcc_record_policy(t, m, op.kind, op.n, w, err, errlen);
