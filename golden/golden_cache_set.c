@@ -203,6 +203,12 @@ static const policy_script policy_scripts[] = {
      {KVA_POLICY_H2O, 4, 1, 0, 1},
      {PA(4), PO(64, 64, 64, 64), PA(1), PO(16, 32, 16, 32), PA(1), PA(1),
       PO(1, 1, 1, 1), PA(1)}},
+    {"h2o, a tie for the lowest score between two tokens that are not the "
+     "oldest: head 0 evicts the older of the two, head 1 its single lowest; "
+     "with recent 0 the newest token (score 0) is the next victim",
+     "h2o ties per_head", {KVA_POLICY_H2O, 4, 2, 0, 0},
+     {PA(4), PO(128, 64, 64, 96, 64, 128, 96, 96), PA(1), PO(8, 8, 8, 8, 8, 8, 8, 8),
+      PA(1), PA(1)}},
     {"h2o with 2 KV heads whose weights differ: each head evicts its own "
      "lowest score, so the heads keep different tokens", "h2o per_head",
      {KVA_POLICY_H2O, 4, 2, 0, 1},
@@ -266,9 +272,20 @@ static int policy_scripted(kvc_cache_file *f, char *err, size_t errlen)
 
 /* ---- drawn scenarios ------------------------------------------------------- */
 
-/* Manager scenarios of these generator seeds, this many operations each. */
-static const uint64_t bm_seeds[] = {3, 11};
+/* Manager scenarios of these generator seeds, this many operations each;
+ * then the first seed from 1 whose manager shares no prefixes. */
+static const uint64_t bm_seeds[] = {3, 11, 0};
 #define BM_DRAWN_OPS 200
+
+static uint64_t bm_seed_without_sharing(void)
+{
+    kva_bm_config cfg;
+    for (uint64_t s = 1;; s++) {
+        kvc_bm_draw_config(s, &cfg);
+        if (!cfg.prefix_sharing)
+            return s;
+    }
+}
 
 static int bm_drawn(kvc_cache_file *f)
 {
@@ -276,17 +293,18 @@ static int bm_drawn(kvc_cache_file *f)
     int rc = op ? 0 : -1;
     for (size_t i = 0; rc == 0 && i < sizeof bm_seeds / sizeof bm_seeds[0]; i++) {
         kva_bm_config cfg;
-        kvc_bm_draw_config(bm_seeds[i], &cfg);
+        uint64_t seed = bm_seeds[i] ? bm_seeds[i] : bm_seed_without_sharing();
+        kvc_bm_draw_config(seed, &cfg);
         char comment[200];
         snprintf(comment, sizeof comment, "drawn: %d operations of generator "
                  "seed %llu (generators/bm_ops.h): prefills of shared prompt "
                  "families, decodes, speculation and rollbacks, forks, frees, "
                  "running out of blocks, refusals", BM_DRAWN_OPS,
-                 (unsigned long long)bm_seeds[i]);
+                 (unsigned long long)seed);
         kvc_cache_test *t = kvcc_add_test(f, comment, "drawn", &cfg, NULL);
         kvc_bm_model *m = t ? kvc_bm_model_new(&cfg) : NULL;
         kvc_bm_gen g;
-        kvc_bm_gen_init(&g, bm_seeds[i]);
+        kvc_bm_gen_init(&g, seed);
         rc = m ? 0 : -1;
         for (int k = 0; rc == 0 && k < BM_DRAWN_OPS; k++) {
             rc = kvc_bm_draw_op(&g, m, op);

@@ -66,9 +66,9 @@ static int bind(renaming *r, int label, int64_t kid, const char *what,
     return 1;
 }
 
-static int bm_run_op(const kvc_bm_impl *bm, void *st, const kvc_cache_step *s,
-                     int64_t *slots, kva_bm_copy *copy, int *ncopies,
-                     kva_status *got)
+static void bm_run_op(const kvc_bm_impl *bm, void *st, const kvc_cache_step *s,
+                      int64_t *slots, kva_bm_copy *copy, int *ncopies,
+                      kva_status *got)
 {
     kva_error e;
     *ncopies = 0;
@@ -80,7 +80,6 @@ static int bm_run_op(const kvc_bm_impl *bm, void *st, const kvc_cache_step *s,
     case KVC_BM_ROLLBACK: *got = bm->rollback(st, s->seq, s->n, &e); break;
     default: *got = bm->free_seq(st, s->seq, &e); break;
     }
-    return 1;
 }
 
 /* An accepted append's copy and slots. */
@@ -96,7 +95,7 @@ static int bm_append_ok(renaming *r, int B, const kvc_cache_step *s,
     for (int t = 0; t < s->n; t++) {
         char what[64];
         snprintf(what, sizeof what, "slot of token %d", t);
-        if ((slots[t] < 0) != (s->slots[t] < 0))
+        if (s->slots[t] < 0 ? slots[t] != -1 : slots[t] < 0)
             return differs(v, "%s: %" PRId64 ", the file says %" PRId64, what,
                            slots[t], s->slots[t]);
         if (s->slots[t] < 0)
@@ -129,7 +128,7 @@ static int bm_state_ok(renaming *r, const kvc_bm_impl *bm, const void *st,
         for (int k = 0; k < R; k++) {
             char what[64];
             snprintf(what, sizeof what, "seq %d row[%d]", q, k);
-            if ((want[k] < 0) != (row[k] < 0))
+            if (want[k] < 0 ? row[k] != -1 : row[k] < 0)
                 return differs(v, "%s: %d, the file says %d", what, row[k], want[k]);
             if (want[k] >= 0 && !bind(r, want[k], row[k], what, v))
                 return 0;
