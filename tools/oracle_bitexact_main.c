@@ -144,10 +144,11 @@ static int check_cache_file(const char *path)
         kvc_cache_golden_free(&g);
     kvc_cache_golden_free(&f);
     char *want = ok ? slurp_text(path) : NULL, *got = ok ? slurp_text(tmp) : NULL;
-    ok = want && got && strcmp(want, got) == 0;
     if (!ok)
-        fprintf(stderr, "%s: the standard set rebuilt here differs (%s)\n",
-                path, err[0] ? err : "another byte");
+        fprintf(stderr, "%s: cannot rebuild the standard set: %s\n", path, err);
+    else if (!want || !got || strcmp(want, got) != 0)
+        fprintf(stderr, "%s: the standard set rebuilt here differs\n", path);
+    ok = ok && want && got && strcmp(want, got) == 0;
     free(want);
     free(got);
     remove(tmp);
