@@ -129,18 +129,19 @@ static char *slurp_text(const char *path)
 static int check_cache_file(const char *path)
 {
     kvc_cache_file f, g;
-    char err[512], tmp[] = "/tmp/kvc_bitexact_cache_XXXXXX";
+    char err[512] = "cannot create a temporary file",
+         tmp[] = "/tmp/kvc_bitexact_cache_XXXXXX";
     if (kvc_cache_golden_read(path, &f, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }
     int n = f.num_tests, fd = mkstemp(tmp);
-    int ok = fd >= 0 &&
-             kvc_cache_golden_standard(f.kind, &g, err, sizeof err) == 0;
+    int built = fd >= 0 &&
+                kvc_cache_golden_standard(f.kind, &g, err, sizeof err) == 0;
     if (fd >= 0)
         close(fd);
-    ok = ok && kvc_cache_golden_write(&g, tmp, err, sizeof err) == 0;
-    if (ok)
+    int ok = built && kvc_cache_golden_write(&g, tmp, err, sizeof err) == 0;
+    if (built)
         kvc_cache_golden_free(&g);
     kvc_cache_golden_free(&f);
     char *want = ok ? slurp_text(path) : NULL, *got = ok ? slurp_text(tmp) : NULL;
