@@ -157,6 +157,19 @@ static int bm_state_ok(renaming *r, const kvc_bm_impl *bm, const void *st,
     return 1;
 }
 
+/* "step K (op fork seq P child C): " into v->message. */
+static void bm_step_header(kvc_cache_verdict *v, int k, const kvc_cache_step *s)
+{
+    v->failed_step = k;
+    snprintf(v->message, sizeof v->message, "step %d (op %s seq %d", k,
+             kvc_bm_op_name((kvc_bm_op_kind)s->op), s->seq);
+    if (s->op == KVC_BM_FORK)
+        differs(v, " child %d", s->other);
+    if (s->op == KVC_BM_APPEND || s->op == KVC_BM_ROLLBACK)
+        differs(v, " n %d", s->n);
+    differs(v, "): ");
+}
+
 static int bm_test(const kvc_cache_test *t, const kvc_bm_impl *bm,
                    kvc_cache_verdict *v)
 {
@@ -184,14 +197,7 @@ static int bm_test(const kvc_cache_test *t, const kvc_bm_impl *bm,
         kva_bm_copy copy = {-1, -1};
         int ncopies;
         kva_status got;
-        v->failed_step = k;
-        snprintf(v->message, sizeof v->message, "step %d (op %s seq %d", k,
-                 kvc_bm_op_name((kvc_bm_op_kind)s->op), s->seq);
-        if (s->op == KVC_BM_FORK)
-            differs(v, " child %d", s->other);
-        if (s->op == KVC_BM_APPEND || s->op == KVC_BM_ROLLBACK)
-            differs(v, " n %d", s->n);
-        differs(v, "): ");
+        bm_step_header(v, k, s);
         bm_run_op(bm, st, s, slots, &copy, &ncopies, &got);
         if (got != s->status)
             ok = differs(v, "status %s, the file says %s",
