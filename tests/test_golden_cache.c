@@ -132,6 +132,86 @@ Test(golden_cache, the_set_hits_its_boundaries)
     kvc_cache_golden_free(&p);
 }
 
+/* ---- the files agree with themselves (independently of the models) ---------------------- */
+
+/* Manager step k of t against the state before it: a refused step changes
+ * nothing; an accepted append's slots sit at block rows[seq][pos / B],
+ * offset pos % B, or are -1; counts are the rows' occurrences; numFree the
+ * blocks of count 0. */
+static void manager_step_consistent(const kvc_cache_test *t, int k)
+{
+    const kva_bm_config *c = &t->bm;
+    const kvc_cache_step *s = &t->steps[k], *p = k ? &t->steps[k - 1] : NULL;
+    int R = c->max_blocks_per_seq, B = c->block_size, zeros = 0;
+    size_t rows_bytes = sizeof(int) * (size_t)c->max_seqs * (size_t)R;
+    if (s->status != KVA_OK && p)
+        cr_expect(memcmp(s->rows, p->rows, rows_bytes) == 0 &&
+                  memcmp(s->refs, p->refs, sizeof(int) * (size_t)c->num_blocks) == 0 &&
+                  memcmp(s->lengths, p->lengths, sizeof(int64_t) * (size_t)c->max_seqs) == 0,
+                  "tcId %d step %d: refused but the state changed", t->tc_id, k);
+    if (s->op == KVC_BM_APPEND && s->status == KVA_OK) {
+        int64_t old = p && p->lengths[s->seq] > 0 ? p->lengths[s->seq] : 0;
+        cr_expect_eq(s->lengths[s->seq], old + s->n, "tcId %d step %d", t->tc_id, k);
+        for (int i = 0; i < s->n; i++) {
+            int64_t pos = old + i, b = s->rows[s->seq * R + pos / B];
+            cr_expect(s->slots[i] == -1 || s->slots[i] == b * B + pos % B,
+                      "tcId %d step %d: slot %d", t->tc_id, k, i);
+        }
+    }
+    for (int b = 0; b < c->num_blocks; b++) {
+        int n = 0;
+        for (int e = 0; e < c->max_seqs * R; e++)
+            n += s->rows[e] == b;
+        cr_expect_eq(s->refs[b], n, "tcId %d step %d: block %d", t->tc_id, k, b);
+        zeros += n == 0;
+    }
+    cr_expect_eq(s->num_free, zeros, "tcId %d step %d", t->tc_id, k);
+}
+
+/* Policy step k: a refused step changes nothing; an accepted append's
+ * token i sits at its slot in each head (or is -1); no head holds a
+ * position twice. */
+static void policy_step_consistent(const kvc_cache_test *t, int k, int64_t *next)
+{
+    int Hk = t->pol.num_kv_heads, L = t->pol.num_slots;
+    const kvc_cache_step *s = &t->steps[k], *p = k ? &t->steps[k - 1] : NULL;
+    size_t ns = (size_t)Hk * (size_t)L;
+    if (s->status != KVA_OK || s->op == KVC_POLICY_OBSERVE)
+        cr_expect(!p || memcmp(s->positions, p->positions, sizeof(int64_t) * ns) == 0,
+                  "tcId %d step %d: positions changed", t->tc_id, k);
+    if (s->status != KVA_OK && p)
+        cr_expect(memcmp(s->scores, p->scores, sizeof(float) * ns) == 0,
+                  "tcId %d step %d: refused but the scores changed", t->tc_id, k);
+    if (s->op == KVC_POLICY_APPEND && s->status == KVA_OK) {
+        for (int64_t e = 0; e < (int64_t)s->n * Hk; e++)
+            cr_expect(s->slots[e] < 0 ||
+                      s->positions[(e % Hk) * L + s->slots[e]] == *next + e / Hk,
+                      "tcId %d step %d: token %lld", t->tc_id, k, (long long)(e / Hk));
+        *next += s->n;
+    }
+    for (size_t a = 0; a < ns; a++)
+        for (size_t b = a + 1; b < ns && b / (size_t)L == a / (size_t)L; b++)
+            cr_expect(s->positions[a] < 0 || s->positions[a] != s->positions[b],
+                      "tcId %d step %d: a position twice", t->tc_id, k);
+}
+
+Test(golden_cache, the_files_agree_with_themselves)
+{
+    kvc_cache_file m, p;
+    read_ok(MANAGER, &m);
+    read_ok(POLICY, &p);
+    for (int i = 0; i < m.num_tests; i++)
+        for (int k = 0; k < m.tests[i].num_steps; k++)
+            manager_step_consistent(&m.tests[i], k);
+    for (int i = 0; i < p.num_tests; i++) {
+        int64_t next = 0;
+        for (int k = 0; k < p.tests[i].num_steps; k++)
+            policy_step_consistent(&p.tests[i], k, &next);
+    }
+    kvc_cache_golden_free(&m);
+    kvc_cache_golden_free(&p);
+}
+
 /* ---- verification ------------------------------------------------------------------ */
 
 static void verify_impl(const char *path, const kvc_bm_impl *bm,
