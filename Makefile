@@ -81,7 +81,7 @@ CAMPAIGN_SEED  ?= 1
 BITEXACT_VARIANTS := gcc-O0 gcc-O2 clang-O0 clang-O2
 BITEXACT_SRC := $(ORACLE_SRC) $(GOLDEN_SRC) $(GEN_SRC) tools/oracle_bitexact_main.c
 BITEXACT_BINS := $(patsubst %,$(BUILD)/bitexact/%/oracle-bitexact,$(BITEXACT_VARIANTS))
-GOLDEN_FILES = $(sort $(wildcard golden/vectors/*.json))
+GOLDEN_FILES = $(sort $(wildcard golden/vectors/*.json golden/vectors/cache/*.json))
 
 .PHONY: all deps test campaign clean check-valgrind check-asan golden-check bitexact bench \
         mutants mutants-build mutants-ci

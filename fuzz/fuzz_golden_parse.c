@@ -10,12 +10,15 @@
  *     (write∘parse is idempotent: what the reader accepts, the writer can
  *     represent and the reader reads back identically); then
  *     kvc_golden_free.
+ * The same bytes go to the cache operation vectors' reader
+ * (golden/golden_cache.h): a refusal leaves *f all zero.
  * A dictionary of the format's keys is fuzz/dict/golden_parse.dict.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../golden/golden.h"
+#include "../golden/golden_cache.h"
 #include "fuzz_helpers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -34,6 +37,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *text = fz_dup(data, size, 1);
     kvc_golden_file f;
     char err[512];
+    kvc_cache_file cf;
+    if (kvc_cache_golden_parse(text, size, "fuzz-input", &cf, err, sizeof err) == 0)
+        kvc_cache_golden_free(&cf);
+    else
+        FZ_ASSERT(cf.num_tests == 0 && cf.tests == NULL, "cache reader: *f left filled");
     memset(&f, 0xA5, sizeof f);
     err[0] = '\0';
     int rc = kvc_golden_parse(text, size, "fuzz-input", &f, err, sizeof err);

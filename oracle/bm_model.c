@@ -309,13 +309,18 @@ int kvc_bm_model_append(kvc_bm_model *m, int seq, const int32_t *tokens,
 
 /* ---- fork, rollback, free --------------------------------------------------- */
 
+static kva_status fork_status(const kvc_bm_model *m, int parent, int child)
+{
+    if (!seq_ok(m, parent) || !seq_ok(m, child) || m->len[parent] < 0 ||
+        m->len[child] >= 0)
+        return KVA_ERR_PARAM;
+    return KVA_OK;
+}
+
 int kvc_bm_model_fork(kvc_bm_model *m, int parent, int child, kva_status got,
                       char *why, size_t len)
 {
-    kva_status want = KVA_OK;
-    if (!seq_ok(m, parent) || !seq_ok(m, child) || m->len[parent] < 0 ||
-        m->len[child] >= 0)
-        want = KVA_ERR_PARAM;
+    kva_status want = fork_status(m, parent, child);
     if (!status_is(want, got, "fork", why, len))
         return 0;
     if (want != KVA_OK)
@@ -343,14 +348,19 @@ static void cut(kvc_bm_model *m, int seq, int64_t new_len)
     }
 }
 
+static kva_status rollback_status(const kvc_bm_model *m, int seq, int n)
+{
+    if (!seq_ok(m, seq) || m->len[seq] < 0)
+        return KVA_ERR_PARAM;
+    if (n < 0 || n > m->len[seq])
+        return KVA_ERR_LENGTH;
+    return KVA_OK;
+}
+
 int kvc_bm_model_rollback(kvc_bm_model *m, int seq, int n, kva_status got,
                           char *why, size_t len)
 {
-    kva_status want = KVA_OK;
-    if (!seq_ok(m, seq) || m->len[seq] < 0)
-        want = KVA_ERR_PARAM;
-    else if (n < 0 || n > m->len[seq])
-        want = KVA_ERR_LENGTH;
+    kva_status want = rollback_status(m, seq, n);
     if (!status_is(want, got, "rollback", why, len))
         return 0;
     if (want == KVA_OK)
@@ -358,12 +368,15 @@ int kvc_bm_model_rollback(kvc_bm_model *m, int seq, int n, kva_status got,
     return 1;
 }
 
+static kva_status free_status(const kvc_bm_model *m, int seq)
+{
+    return !seq_ok(m, seq) || m->len[seq] < 0 ? KVA_ERR_PARAM : KVA_OK;
+}
+
 int kvc_bm_model_free_seq(kvc_bm_model *m, int seq, kva_status got,
                           char *why, size_t len)
 {
-    kva_status want = KVA_OK;
-    if (!seq_ok(m, seq) || m->len[seq] < 0)
-        want = KVA_ERR_PARAM;
+    kva_status want = free_status(m, seq);
     if (!status_is(want, got, "free", why, len))
         return 0;
     if (want == KVA_OK) {
@@ -371,4 +384,90 @@ int kvc_bm_model_free_seq(kvc_bm_model *m, int seq, kva_status got,
         m->len[seq] = -1;
     }
     return 1;
+}
+
+/* ---- the model answering itself ------------------------------------------ */
+
+/* The lowest-numbered free block not in taken[0, ntaken), or -1. */
+static int lowest_free(const kvc_bm_model *m, const int *taken, int ntaken)
+{
+    for (int b = 0; b < m->cfg.num_blocks; b++)
+        if (fresh_ok(m, b, taken, ntaken))
+            return b;
+    return -1;
+}
+
+/* Fill a's row, copy and slots from plan p, new blocks lowest first. */
+static void answer_from_plan(const kvc_bm_model *m, int seq, int n,
+                             const plan *p, int *taken, kvc_bm_reply *a)
+{
+    int B = m->cfg.block_size, ntaken = 0;
+    memcpy(a->row_after, kvc_bm_model_row(m, seq),
+           sizeof(int) * (size_t)m->cfg.max_blocks_per_seq);
+    a->num_copies = p->cow_src >= 0;
+    if (p->cow_src >= 0) {
+        a->copy.src = p->cow_src;
+        a->copy.dst = lowest_free(m, taken, ntaken);
+        taken[ntaken++] = a->copy.dst;
+        a->row_after[p->old_len / B] = a->copy.dst;
+    }
+    for (int64_t k = p->k0; k < p->k1; k++) {
+        int sh = p->shared[k - p->k0];
+        a->row_after[k] = sh >= 0 ? sh : lowest_free(m, taken, ntaken);
+        if (sh < 0)
+            taken[ntaken++] = a->row_after[k];
+    }
+    for (int t = 0; t < n; t++) {
+        int64_t pos = p->old_len + t, k = pos / B;
+        a->slots[t] = (k >= p->k0 && p->shared[k - p->k0] >= 0)
+                          ? -1 : (int64_t)a->row_after[k] * B + pos % B;
+    }
+}
+
+int kvc_bm_model_answer_append(kvc_bm_model *m, int seq, const int32_t *tokens,
+                               int n, kvc_bm_reply *a)
+{
+    int32_t *after = malloc(sizeof(int32_t) * (size_t)(m->cap + (n > 0 ? n : 0) + 1));
+    int *taken = malloc(sizeof(int) * (size_t)(m->cfg.max_blocks_per_seq + 2));
+    plan p = {.shared = NULL};
+    int rc = after && taken ? 0 : -1;
+    a->num_copies = 0;
+    if (rc == 0)
+        plan_append(m, seq, tokens, n, after, &p);
+    a->status = p.status;
+    if (rc == 0 && p.status == KVA_OK && !p.shared)
+        rc = -1;
+    if (rc == 0 && p.status == KVA_OK) {
+        answer_from_plan(m, seq, n, &p, taken, a);
+        kvc_bm_answer ans = {a->status, a->row_after, a->slots, a->copy,
+                             a->num_copies};
+        char why[256];
+        /* the model judges its own answer: it must agree */
+        rc = kvc_bm_model_append(m, seq, tokens, n, &ans, why, sizeof why) ? 0 : -1;
+    }
+    free(p.shared);
+    free(taken);
+    free(after);
+    return rc;
+}
+
+kva_status kvc_bm_model_answer_fork(kvc_bm_model *m, int parent, int child)
+{
+    kva_status st = fork_status(m, parent, child);
+    kvc_bm_model_fork(m, parent, child, st, NULL, 0);
+    return st;
+}
+
+kva_status kvc_bm_model_answer_rollback(kvc_bm_model *m, int seq, int n)
+{
+    kva_status st = rollback_status(m, seq, n);
+    kvc_bm_model_rollback(m, seq, n, st, NULL, 0);
+    return st;
+}
+
+kva_status kvc_bm_model_answer_free(kvc_bm_model *m, int seq)
+{
+    kva_status st = free_status(m, seq);
+    kvc_bm_model_free_seq(m, seq, st, NULL, 0);
+    return st;
 }

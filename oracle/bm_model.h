@@ -49,6 +49,26 @@ int kvc_bm_model_rollback(kvc_bm_model *m, int seq, int n, kva_status got,
 int kvc_bm_model_free_seq(kvc_bm_model *m, int seq, kva_status got,
                           char *why, size_t len);
 
+/* The model answering an operation itself (golden files, golden/
+ * golden_cache.h): it predicts the status and, for an append, takes its
+ * new blocks as the lowest-numbered free blocks, in order (the copy's
+ * destination first, then each new row entry that shares nothing); it
+ * fills *a (row_after, slots and copy point into the caller's buffers:
+ * row [max_blocks_per_seq], slots [n]) and applies the operation as for a
+ * judged answer. Return 0, or -1 when memory runs out (model unchanged). */
+typedef struct kvc_bm_reply {
+    kva_status status;
+    int *row_after;  /* [max_blocks_per_seq]: the sequence's row after */
+    int64_t *slots;  /* [n] (append only) */
+    kva_bm_copy copy;
+    int num_copies;
+} kvc_bm_reply;
+int kvc_bm_model_answer_append(kvc_bm_model *m, int seq, const int32_t *tokens,
+                               int n, kvc_bm_reply *a);
+kva_status kvc_bm_model_answer_fork(kvc_bm_model *m, int parent, int child);
+kva_status kvc_bm_model_answer_rollback(kvc_bm_model *m, int seq, int n);
+kva_status kvc_bm_model_answer_free(kvc_bm_model *m, int seq);
+
 /* The model's view: a sequence's length (-1 not live), its tokens and row
  * ([max_blocks_per_seq], -1 past its blocks); reference counts recomputed
  * from every live row; the free count. */

@@ -132,16 +132,46 @@ static int model_slot(kvc_policy_model *m, int h, int64_t p,
     }
 }
 
+static kva_status append_status(const kvc_policy_model *m, int n)
+{
+    if (n < 0)
+        return KVA_ERR_LENGTH;
+    if (m->cfg.kind == KVA_POLICY_DENSE && m->next + n > m->cfg.num_slots)
+        return KVA_ERR_FULL;
+    return KVA_OK;
+}
+
+/* Place n tokens (positions next..next+n-1) in the model's slots, token by
+ * token; want_slots [n][H] gets each one's slot, -1 when evicted by a later
+ * token of the same append. kpos: the kernel's positions to follow on near
+ * ties (NULL: the model's own choice). Does not advance next. */
+static void place(kvc_policy_model *m, int n, const int64_t *kpos,
+                  int64_t *near, int *want_slots)
+{
+    const kva_policy_config *c = &m->cfg;
+    const int H = c->num_kv_heads, L = c->num_slots;
+    for (int i = 0; i < n; i++) {
+        int64_t p = m->next + i;
+        for (int h = 0; h < H; h++) {
+            int j = model_slot(m, h, p, kpos, near);
+            int64_t *hp = m->pos + (int64_t)h * L;
+            if (hp[j] >= m->next) /* evicted by its own append */
+                want_slots[(hp[j] - m->next) * H + h] = -1;
+            hp[j] = p;
+            m->score[(int64_t)h * L + j] = 0.0;
+            want_slots[(int64_t)i * H + h] = j;
+        }
+        if (c->kind == KVA_POLICY_RECENT && p >= c->sinks)
+            m->ring = m->ring + 1 == L ? c->sinks : m->ring + 1;
+    }
+}
+
 int kvc_policy_model_append(kvc_policy_model *m, int n, kva_status got,
                             const int *slots, const int64_t *positions,
                             int64_t near_ties[2], char *why, size_t len)
 {
     const kva_policy_config *c = &m->cfg;
-    kva_status want = KVA_OK;
-    if (n < 0)
-        want = KVA_ERR_LENGTH;
-    else if (c->kind == KVA_POLICY_DENSE && m->next + n > c->num_slots)
-        want = KVA_ERR_FULL;
+    kva_status want = append_status(m, n);
     if (got != want)
         return kvc_model_say(why, len, "append of %d tokens: status %s, the model says %s",
                    n, kvc_model_status_name(got), kvc_model_status_name(want));
@@ -160,20 +190,7 @@ int kvc_policy_model_append(kvc_policy_model *m, int n, kva_status got,
     }
     memcpy(pos0, m->pos, sizeof(int64_t) * ns);
     memcpy(sc0, m->score, sizeof(double) * ns);
-    for (int i = 0; i < n; i++) {
-        int64_t p = m->next + i;
-        for (int h = 0; h < H; h++) {
-            int j = model_slot(m, h, p, positions, near);
-            int64_t *hp = m->pos + (int64_t)h * L;
-            if (hp[j] >= m->next) /* evicted by its own append */
-                want_slots[(hp[j] - m->next) * H + h] = -1;
-            hp[j] = p;
-            m->score[(int64_t)h * L + j] = 0.0;
-            want_slots[(int64_t)i * H + h] = j;
-        }
-        if (c->kind == KVA_POLICY_RECENT && p >= c->sinks)
-            m->ring = m->ring + 1 == L ? c->sinks : m->ring + 1;
-    }
+    place(m, n, positions, near, want_slots);
     for (int64_t t = 0; ok && t < (int64_t)n * H; t++)
         if (slots[t] != want_slots[t])
             ok = kvc_model_say(why, len, "append: token %" PRId64 " (position %" PRId64
@@ -196,14 +213,20 @@ done:
     return ok;
 }
 
+static kva_status observe_status(const kvc_policy_model *m, const float *w)
+{
+    size_t ns = (size_t)m->cfg.num_kv_heads * (size_t)m->cfg.num_slots;
+    for (size_t i = 0; i < ns; i++)
+        if (!(w[i] >= 0.0f) || !isfinite(w[i]))
+            return KVA_ERR_PARAM;
+    return KVA_OK;
+}
+
 int kvc_policy_model_observe(kvc_policy_model *m, const float *w,
                              kva_status got, char *why, size_t len)
 {
     size_t ns = (size_t)m->cfg.num_kv_heads * (size_t)m->cfg.num_slots;
-    kva_status want = KVA_OK;
-    for (size_t i = 0; i < ns; i++)
-        if (!(w[i] >= 0.0f) || !isfinite(w[i]))
-            want = KVA_ERR_PARAM;
+    kva_status want = observe_status(m, w);
     if (got != want)
         return kvc_model_say(why, len, "observe: status %s, the model says %s",
                    kvc_model_status_name(got), kvc_model_status_name(want));
@@ -235,4 +258,27 @@ int kvc_policy_model_compare(const kvc_policy_model *m,
                        m->score[i]);
     }
     return 1;
+}
+
+/* ---- the model answering itself ------------------------------------------ */
+
+const double *kvc_policy_model_scores(const kvc_policy_model *m) { return m->score; }
+
+int kvc_policy_model_answer_append(kvc_policy_model *m, int n, kva_status *st,
+                                   int *slots)
+{
+    *st = append_status(m, n);
+    if (*st != KVA_OK)
+        return 0;
+    int64_t near[2] = {0, 0};
+    place(m, n, NULL, near, slots);
+    m->next += n;
+    return 0;
+}
+
+kva_status kvc_policy_model_answer_observe(kvc_policy_model *m, const float *w)
+{
+    kva_status st = observe_status(m, w);
+    kvc_policy_model_observe(m, w, st, NULL, 0);
+    return st;
 }

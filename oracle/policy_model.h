@@ -42,6 +42,18 @@ int kvc_policy_model_compare(const kvc_policy_model *m,
                              const int64_t *positions, const float *scores,
                              char *why, size_t len);
 
+/* The model answering itself (golden files, golden/golden_cache.h): the
+ * status of an append of n tokens and, when KVA_OK, slots [n][Hkv] (-1:
+ * evicted within the same append); on H2O's ties its own rule (lowest
+ * score, then oldest: exact in double). Applies it. Returns 0. */
+int kvc_policy_model_answer_append(kvc_policy_model *m, int n, kva_status *st,
+                                   int *slots);
+/* The status of kva_policy_observe(weights [Hkv][L]); applies it. */
+kva_status kvc_policy_model_answer_observe(kvc_policy_model *m,
+                                           const float *weights);
+/* The model's scores [Hkv][L] (double; 0 for kinds other than H2O). */
+const double *kvc_policy_model_scores(const kvc_policy_model *m);
+
 /* The model's positions [Hkv][L] (-1 empty) and tokens appended so far. */
 const int64_t *kvc_policy_model_positions(const kvc_policy_model *m);
 int64_t kvc_policy_model_next(const kvc_policy_model *m);

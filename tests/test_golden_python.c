@@ -1,8 +1,8 @@
 /*
  * test_golden_python.c — the Python reader of golden/FORMAT.md (the
  * ```python golden-reader block, the code a user copies) on every committed
- * attention file, every .json file of golden/vectors (not golden/vectors/merge/: another
- * schema). It must exit 0 having read every test of every file: for each
+ * attention file, every .json file of golden/vectors (not merge/ nor cache/: other
+ * schemas). It must exit 0 having read every test of every file: for each
  * file it prints "FILE: read N tests, checked M values", and N must be the
  * number of tests the C reader reads, M the number of out and lse values of
  * the file's valid and acceptable tests (it recomputes them all, every

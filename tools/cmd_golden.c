@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../golden/golden_cache.h"
 #include "../golden/golden_merge.h"
 #include "cli_parse.h"
 #include "commands.h"
@@ -28,13 +29,16 @@ static const char golden_usage[] =
     "regen   rewrite the golden set from the generators and the oracle:\n"
     "        DIR/paged_attention.json, blocked_attention.json,\n"
     "        qeff_paged_attention.json, merge/merge_states.json\n"
-    "        (kva_merge_states)\n"
+    "        (kva_merge_states), cache/block_manager.json and\n"
+    "        cache/eviction_policies.json (kva_bm_*, kva_policy_*: whole\n"
+    "        operation sequences, the state after every step)\n"
     "        and regressions.json (its stored\n"
     "        inputs, expected values recomputed). Byte-identical every time.\n"
     "        --out DIR (default " DEFAULT_DIR "), --from DIR: where\n"
     "        regressions.json is read (default: the --out DIR).\n"
     "verify  run the kernel on every test of the files (default\n"
-    "        " DEFAULT_DIR "/*.json) and judge it by their expected values;\n"
+    "        " DEFAULT_DIR "/*.json, merge/*.json, cache/*.json) and\n"
+    "        judge it by their expected values;\n"
     "        prints failures (every test with --verbose) and a summary.\n"
     "        --kernel-lib PATH: check the kernel in this shared library\n"
     "        (exporting the kva_* functions of kernels/kvattn.h). Tests\n"
@@ -163,6 +167,39 @@ static int write_merge(const char *out)
     return rc;
 }
 
+/* The cache operation vectors (golden/golden_cache.h): both files are
+ * built before either is written. */
+static int write_cache(const char *out)
+{
+    kvc_cache_file f[2];
+    char err[512], path[1024];
+    const char *names[2] = {KVC_CACHE_MANAGER_FILE, KVC_CACHE_POLICY_FILE};
+    if (kvc_cache_golden_standard(KVC_CACHE_MANAGER, &f[0], err, sizeof err) != 0) {
+        fprintf(stderr, "kvcheck golden regen: cache set: %s\n", err);
+        return -1;
+    }
+    if (kvc_cache_golden_standard(KVC_CACHE_POLICY, &f[1], err, sizeof err) != 0) {
+        fprintf(stderr, "kvcheck golden regen: cache set: %s\n", err);
+        kvc_cache_golden_free(&f[0]);
+        return -1;
+    }
+    join_path(path, sizeof path, out, KVC_CACHE_DIR);
+    int rc = kvc_make_dirs(path);
+    if (rc != 0)
+        snprintf(err, sizeof err, "cannot create '%.400s'", path);
+    for (int i = 0; rc == 0 && i < 2; i++) {
+        join_path(path, sizeof path, out, names[i]);
+        rc = kvc_cache_golden_write(&f[i], path, err, sizeof err);
+        if (rc == 0)
+            printf("wrote %s (%d tests)\n", path, f[i].num_tests);
+    }
+    if (rc != 0)
+        fprintf(stderr, "kvcheck golden regen: %s\n", err);
+    kvc_cache_golden_free(&f[0]);
+    kvc_cache_golden_free(&f[1]);
+    return rc;
+}
+
 /* Write the standard file of every mode into out. */
 static int write_standard(const char *out)
 {
@@ -220,6 +257,7 @@ static int cmd_regen(int argc, char **argv)
     if (kvc_make_dirs(out) != 0)
         fprintf(stderr, "kvcheck golden regen: cannot create '%s'\n", out);
     else if (write_standard(out) == 0 && write_merge(out) == 0 &&
+             write_cache(out) == 0 &&
              write_file(&reg, dst, "regen") == 0)
         rc = KVC_EXIT_PASS;
     kvc_golden_free(&reg);
@@ -323,6 +361,8 @@ static int cmd_verify(int argc, char **argv)
         } else {
             /* the merge vectors, in their own folder (none: none to run) */
             glob(DEFAULT_DIR "/" KVC_MERGE_DIR "/*.json", GLOB_APPEND, NULL, &g);
+            /* and the cache operation vectors, in theirs */
+            glob(DEFAULT_DIR "/" KVC_CACHE_DIR "/*.json", GLOB_APPEND, NULL, &g);
             rc = verify_paths(g.gl_pathv, (int)g.gl_pathc, &sel, verbose, &vk);
             globfree(&g);
         }

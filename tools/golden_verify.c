@@ -1,10 +1,12 @@
 /* golden_verify.c — judging a kernel by a golden file's expected values. */
 #include "golden_verify.h"
+#include "golden_cache_verify.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../golden/golden_cache.h"
 #include "../golden/golden_merge.h"
 #include "../oracle/kv_store.h"
 #include "campaign.h"
@@ -382,6 +384,17 @@ void kvc_golden_verify_paths(char **paths, int n, const kvc_verify_kernel *vk,
     for (int i = 0; i < n; i++) {
         kvc_golden_file f;
         char err[512];
+        if (kvc_cache_golden_is(paths[i])) {
+            kvc_cache_file cf;
+            if (kvc_cache_golden_read(paths[i], &cf, err, sizeof err) != 0) {
+                fprintf(stderr, "%s: %s\n", who, err);
+                counts->unreadable++;
+                continue;
+            }
+            kvc_cache_verify_file(&cf, paths[i], vk, verbose, stdout, counts);
+            kvc_cache_golden_free(&cf);
+            continue;
+        }
         if (kvc_merge_golden_is(paths[i])) {
             kvc_merge_file mf;
             if (kvc_merge_golden_read(paths[i], &mf, err, sizeof err) != 0) {

@@ -82,7 +82,8 @@ void kvc_merge_verify_file(const struct kvc_merge_file *f, const char *name,
                            const kvc_verify_kernel *vk, int verbose, FILE *out,
                            kvc_verify_counts *counts);
 
-/* Read and verify each file (merge vector files too); a file that cannot be read is reported on
+/* Read and verify each file (merge vector files and cache operation
+ * vector files too: golden_cache_verify.h); a file that cannot be read is reported on
  * stderr (prefixed with `who`) and counted in counts->unreadable. */
 void kvc_golden_verify_paths(char **paths, int n, const kvc_verify_kernel *vk,
                              const kvc_verify_select *sel, int verbose,

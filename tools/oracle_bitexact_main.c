@@ -3,15 +3,19 @@
  * expected value bit for bit, whatever compiler and optimization level
  * built it. `make test` builds this program with gcc and clang at -O0 and
  * -O2 (oracle, golden reader and generators' plain-data code all built by
- * that compiler) and runs it on golden/vectors/.
+ * that compiler) and runs it on golden/vectors/ (and cache/: the cache
+ * operation vectors rebuilt by that build must be the files byte for
+ * byte).
  *
  * usage: oracle-bitexact LABEL FILE...
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../golden/golden.h"
+#include "../golden/golden_cache.h"
 
 /* Compare n doubles bit for bit; report the first mismatch. */
 static int same_bits(const char *what, const double *want, const double *got,
@@ -99,6 +103,59 @@ static int check_test(const kvc_golden_test *stored, const char *file,
     return ok;
 }
 
+/* A whole text file (malloc'd), or NULL. */
+static char *slurp_text(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (buf && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    if (buf)
+        buf[n] = '\0';
+    fclose(fp);
+    return buf;
+}
+
+/* A cache operation vector file (golden/golden_cache.h): the standard set
+ * of its kind, rebuilt by this build of the models and written again, must
+ * be the file byte for byte. Returns its test count, or -1 (said why). */
+static int check_cache_file(const char *path)
+{
+    kvc_cache_file f, g;
+    char err[512] = "cannot create a temporary file",
+         tmp[] = "/tmp/kvc_bitexact_cache_XXXXXX";
+    if (kvc_cache_golden_read(path, &f, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    int n = f.num_tests, fd = mkstemp(tmp);
+    int built = fd >= 0 &&
+                kvc_cache_golden_standard(f.kind, &g, err, sizeof err) == 0;
+    if (fd >= 0)
+        close(fd);
+    int ok = built && kvc_cache_golden_write(&g, tmp, err, sizeof err) == 0;
+    if (built)
+        kvc_cache_golden_free(&g);
+    kvc_cache_golden_free(&f);
+    char *want = ok ? slurp_text(path) : NULL, *got = ok ? slurp_text(tmp) : NULL;
+    if (!ok)
+        fprintf(stderr, "%s: cannot rebuild the standard set: %s\n", path, err);
+    else if (!want || !got || strcmp(want, got) != 0)
+        fprintf(stderr, "%s: the standard set rebuilt here differs\n", path);
+    ok = ok && want && got && strcmp(want, got) == 0;
+    free(want);
+    free(got);
+    remove(tmp);
+    return ok ? n : -1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -110,6 +167,12 @@ int main(int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         kvc_golden_file f;
         char err[512];
+        if (kvc_cache_golden_is(argv[i])) {
+            int n = check_cache_file(argv[i]);
+            bad += n < 0;
+            tests += n > 0 ? n : 0;
+            continue;
+        }
         if (kvc_golden_read(argv[i], &f, err, sizeof err) != 0) {
             fprintf(stderr, "%s\n", err);
             bad++;
