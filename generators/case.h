@@ -326,7 +326,7 @@ int kvc_spec_draw_seeded(uint64_t case_seed, int forced_mode,
  *   LONG_DECODE decode / speculative decode over 2k..128k keys, cheap heads
  *   MODEL       Hq 32 / Hkv 8 / head_dim 128, decode over 4k..32k keys
  * Each tier has its own work cap (kvc_tier_work_cap). The shares per policy
- * (kvc_tier_share): SMALL draws BASE only; DEFAULT 2.86% above BASE;
+ * (kvc_tier_share): SMALL draws BASE only; DEFAULT 3.06% above BASE;
  * LARGE 60%.
  */
 typedef enum kvc_size_policy {

@@ -91,6 +91,11 @@ int kvcg_tier_maxlen(const kvcg_tier *tp, int base_maxlen);
  * draw's job. */
 int kvcg_tier_lengths(kvcg_tier *tp, kvc_case_spec *sp);
 int kvcg_tier_num_kv_blocks(kvcg_tier *tp, int CL, int B);
+/* The long tiers' sliding window (prefill, long decode, model): the base
+ * draw's window (base, from the case's own stream) replaced from the
+ * tier's stream by one at the scales where long kernels switch paths;
+ * other tiers keep base. */
+int kvcg_tier_window(kvcg_tier *tp, const kvc_case_spec *sp, int base);
 /* Clamp every sequence to the --max-q / --max-kv filters. */
 void kvcg_filter_lengths(const kvc_size_opts *o, kvc_case_spec *sp);
 

@@ -431,7 +431,7 @@ int kvc_spec_draw_sized(uint64_t case_seed, int forced_mode,
         long_ctx = 0;
     draw_all_lengths(r, &tp, &sp, long_ctx);
 
-    sp.cfg.window_left = draw_window(r, &sp);
+    sp.cfg.window_left = kvcg_tier_window(&tp, &sp, draw_window(r, &sp));
 
     /* shared prefix needs two sequences with a full context block */
     if (sp.table == KVC_TABLE_SHARED_PREFIX) {

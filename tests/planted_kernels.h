@@ -62,4 +62,9 @@ extern const kvc_kernel kvc_planted_split_kv_merge;
  * for slots >= 128, so for block sizes above 128) */
 extern const kvc_kernel kvc_planted_page_offset7;
 
+/* a split-KV decode (q_len 1) whose window holds >= 4096 keys and cuts
+ * into the context starts its splits one key late: the window's first key
+ * is dropped (libkvattn's mutant m05, as a kernel of its own) */
+extern const kvc_kernel kvc_planted_split_window_edge;
+
 #endif

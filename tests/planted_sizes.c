@@ -10,7 +10,7 @@
 
 #include <math.h>
 
-enum { BUG_QTILE, BUG_SPLIT_KV, BUG_PAGE7 };
+enum { BUG_QTILE, BUG_SPLIT_KV, BUG_PAGE7, BUG_SPLIT_WINDOW };
 
 #define QTILE 64       /* query rows per tile */
 #define SPLIT_MIN 4096 /* split-KV decode from this many keys */
@@ -22,7 +22,7 @@ typedef struct row_ctx {
     const kva_paged_cache *c;
     const int *table;
     const uint8_t *mask;
-    int kv, i, pos, kvh;
+    int kv, i, pos, kvh, qn;
     const float *q;
 } row_ctx;
 
@@ -36,11 +36,22 @@ static const float *row_of(const row_ctx *x, const float *base, int j)
            off * x->c->stride_slot + (int64_t)x->kvh * x->c->stride_head;
 }
 
+/* A split-KV decode (one query, >= SPLIT_MIN keys in its window) whose
+ * window starts one key late: the split ranges begin at the edge + 1. */
+static int split_window_edge(const row_ctx *x, int j)
+{
+    const kva_attn_params *p = x->p;
+    return x->bug == BUG_SPLIT_WINDOW && x->qn == 1 && p->window_left >= 0 &&
+           x->pos - p->window_left > 0 && p->window_left + 1 >= SPLIT_MIN &&
+           j == x->pos - p->window_left;
+}
+
 static int seen(const row_ctx *x, int j)
 {
     const kva_attn_params *p = x->p;
     if (x->table[j / x->c->block_size] < 0 || (p->causal && j > x->pos) ||
-        (p->window_left >= 0 && j < x->pos - p->window_left))
+        (p->window_left >= 0 && j < x->pos - p->window_left) ||
+        split_window_edge(x, j))
         return 0;
     return !x->mask || x->mask[(int64_t)x->i * x->kv + j];
 }
@@ -137,7 +148,7 @@ static kva_status sized_paged(int bug, const kva_attn_params *p,
         int qn = (int)(b->query_start_loc[s + 1] - b->query_start_loc[s]);
         row_ctx x = {.bug = bug, .p = p, .c = c, .kv = b->seq_lens[s],
                      .table = b->block_table + (int64_t)s * b->max_blocks_per_seq,
-                     .mask = b->masks ? b->masks[s] : NULL};
+                     .mask = b->masks ? b->masks[s] : NULL, .qn = qn};
         for (int i = 0; i < qn; i++) {
             int64_t t = b->query_start_loc[s] + i;
             x.i = i;
@@ -162,6 +173,7 @@ static kva_status sized_paged(int bug, const kva_attn_params *p,
 PLANTED(qtile_paged, BUG_QTILE)
 PLANTED(split_kv_paged, BUG_SPLIT_KV)
 PLANTED(page7_paged, BUG_PAGE7)
+PLANTED(split_window_paged, BUG_SPLIT_WINDOW)
 
 const kvc_kernel kvc_planted_qtile_rescale = {
     .name = "planted-qtile-rescale",
@@ -183,6 +195,14 @@ const kvc_kernel kvc_planted_page_offset7 = {
     .name = "planted-page-offset7",
     .cache_write = kva_cache_write,
     .paged_attention = page7_paged,
+    .blocked_attention = kva_blocked_attention,
+    .qeff_to_general = kva_qeff_to_general,
+};
+
+const kvc_kernel kvc_planted_split_window_edge = {
+    .name = "planted-split-window-edge",
+    .cache_write = kva_cache_write,
+    .paged_attention = split_window_paged,
     .blocked_attention = kva_blocked_attention,
     .qeff_to_general = kva_qeff_to_general,
 };
