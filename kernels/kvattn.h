@@ -391,8 +391,10 @@ KVA_API kva_status kva_scale_from_amax(kva_dtype dtype, float amax,
  * the attention over key set K_p; the merge is the attention over their
  * union:
  *   lse = log sum_p exp(lse_p),   out = sum_p exp(lse_p - lse) out_p.
- * A part with lse_p = -inf is empty and contributes nothing (never NaN);
- * a row whose parts are all empty gets out = 0 and lse = -inf.
+ * A part with lse_p = -inf is empty and contributes nothing (never NaN):
+ * its out_p row may hold anything (a split without keys often leaves it
+ * unwritten) and is not read. A row whose parts are all empty gets out = 0
+ * and lse = -inf.
  *   part_out[p]: [num_rows][head_dim] fp32; part_lse[p]: [num_rows] (natural
  *   log); out [num_rows][head_dim]; lse [num_rows] or NULL. out may be one
  *   of part_out (in place), lse one of part_lse.

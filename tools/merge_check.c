@@ -184,8 +184,11 @@ static int part_states(const kvc_case *c, merge_in *m, kvc_guard_set *g,
             snprintf(err, n, "out of memory");
             return -1;
         }
+        /* an empty part's row (lse -inf) is NaN: kvattn.h says it may hold
+         * anything and is not read, so a merge that reads it shows it */
         for (int64_t e = 0; e < rows * D; e++)
-            o[e] = (float)m->ref[k].out[e];
+            o[e] = m->ref[k].lse[e / D] == -INFINITY ? NAN
+                                                     : (float)m->ref[k].out[e];
         for (int64_t e = 0; e < rows; e++)
             l[e] = (float)m->ref[k].lse[e];
         kvc_guard_set_role(g, o, KVC_GUARD_ROLE_INPUT);
