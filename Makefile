@@ -63,7 +63,7 @@ MANAGER_SRC := tests/manager_only_lib.c kernels/block_manager.c kernels/error.c 
 # libkvattn with planted bugs (kernels/mutants.def; `make mutants`); all
 # builds the one tests/test_mutants.c checks the driver with.
 MUTANT_DIR := $(BUILD)/mutants
-MUTANT_FIXTURE := $(MUTANT_DIR)/libkvattn-m30.so
+MUTANT_FIXTURE := $(MUTANT_DIR)/libkvattn-m30.so $(MUTANT_DIR)/libkvattn-m34.so
 
 # Example kernel plugins and their self-test (examples/README.md).
 EXAMPLES_DIR := $(BUILD)/examples

@@ -162,6 +162,26 @@ Test(mutants, control_survives_and_an_obvious_mutant_is_killed,
     kvc_proc_free(&p);
 }
 
+/* A bug on libkvattn's portable path only (m34, the fallback's tail loop)
+ * passes a campaign on the dispatched AVX2 path; golden verify runs the
+ * portable path as well and kills it, timed by its own run. */
+Test(mutants, golden_verify_checks_the_portable_path_too, .timeout = 300)
+{
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        cr_log_info("no AVX2 here: the campaign runs the portable path too");
+    const char *argv[] = {KVCHECK, "mutants", "--ids", "34", "--lib-dir",
+                          KVC_BUILD_DIR "/mutants", "--no-control",
+                          "--cases", "20", "--seed", "7", "--jobs", "1",
+                          "--no-report", NULL};
+    kvc_proc p;
+    cr_assert_eq(kvc_proc_run(&p, argv, NULL, 280), 0);
+    cr_assert_eq(kvc_proc_exit_code(&p), 0, "%s%s", p.out, p.err);
+    cr_assert_not_null(strstr(p.out, "kill rate 100.0 %"), "%s", p.out);
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        cr_assert_not_null(strstr(p.out, "killed      golden"), "%s", p.out);
+    kvc_proc_free(&p);
+}
+
 /* A library no check fails is reported as a survivor: exit 1, and a
  * junit failure. The unmutated library stands in for a mutant (a link
  * named libkvattn-m01.so): what it is called does not change a verdict. */

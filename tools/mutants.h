@@ -5,7 +5,10 @@
  * and each copy put through the two checks a kernel author runs:
  *   1. the campaign `kvcheck run --cases N --seed S --kernel-lib LIB
  *      --stop-after 1` (the README's main command, failing fast), then
- *   2. `kvcheck golden verify --kernel-lib LIB`.
+ *   2. `kvcheck golden verify --kernel-lib LIB`, on the ISA path the CPU
+ *      dispatches to and then with KVATTN_ISA=portable (the campaign
+ *      checks the dispatched path; a kernel author verifies every path a
+ *      library ships).
  * A mutant is killed when a check exits 1 (a case failed); it survives
  * when both pass. The unmutated library (the control) must survive every
  * check: a control that is "killed" means the gate raises false alarms.
@@ -46,8 +49,9 @@ typedef struct kvc_mutant_result {
     const char *killed_by;     /* "run", "golden" or "" */
     char outcome[48];          /* verdict name of the first failure */
     char first_failure[512];   /* its line, as the check printed it */
-    double kill_s;             /* seconds from the mutant's start to the
-                                  end of the killing check */
+    double kill_s;             /* seconds the killing check ran: the
+                                  campaign to its first failure, or golden
+                                  verify (both paths) alone */
     int error;                 /* a check exited with 2, 3, 4 or a signal:
                                   neither killed nor survived cleanly */
 } kvc_mutant_result;
