@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "../generators/case.h"
+#include "../generators/invalid.h"
 
 #define KVC_GOLDEN_SCHEMA "kvcheck-attention-golden"
 /* 2: the KV cache format (kvDtype, kvScale, static scales, scale-pool
@@ -52,6 +53,12 @@ typedef struct kvc_golden_test {
                                in-tree kernel returns ("" otherwise);
                                informational for other implementations */
     kvc_case c;             /* inputs; c.spec holds mode and config */
+    /* Invalid tests only: has_variant 1 when the case itself is valid and
+     * the kernel gets one value broken (FORMAT.md, "variant"): inv is
+     * kvc_invalid_init(&c) with the file's overrides, handed to the runner
+     * as kvc_run_opts.inv (generators/invalid.h). 0: inv unused. */
+    int has_variant;
+    kvc_invalid inv;
     /* Expected values (valid and acceptable tests; NULL for invalid):
      * out and tol_out [rows][Hq][D], lse and tol_lse [rows][Hq], rows =
      * c.prob.q_start[S]. tol_* is the allowed absolute error of each value
