@@ -11,8 +11,10 @@
  * config.
  *
  * golden/ reads and writes; it depends on the oracle (expected values), on
- * the plain-data case type of generators/case.h (no generation code is
- * called, except kvc_case_free to release one) and on cJSON.
+ * the plain-data case type of generators/case.h and the variant type of
+ * generators/invalid.h (no generation code is called, except kvc_case_free
+ * to release a case and kvc_invalid_init to start a variant from its
+ * case's values) and on cJSON.
  */
 #ifndef KVC_GOLDEN_H
 #define KVC_GOLDEN_H
