@@ -385,6 +385,84 @@ static int vrule(vrd *r, const cJSON *x, const kvc_case *c, kvc_invalid *inv)
     return 0;
 }
 
+/* ---- what a rule may change, and whether it is broken -------------------- */
+
+#define F_HEAD_SCALE (1u << NFIELDS)
+#define F_QSL (1u << (NFIELDS + 1))
+#define F(i) (1u << (i)) /* fields[i] */
+
+/* The keys a rule's variant may hold (bits of fields[], headScale, qsl). */
+static unsigned rule_keys(kvc_invalid_rule r)
+{
+    switch (r) {
+    case KVC_INV_SCALE_NONFINITE: return F(0);
+    case KVC_INV_SOFTCAP_NEGATIVE: return F(1);
+    case KVC_INV_WINDOW_BELOW: return F(2);
+    case KVC_INV_HEADS_RATIO: return F(3) | F(4);
+    case KVC_INV_HEAD_DIM_0: return F(5) | F(6);
+    case KVC_INV_NVFP4_HEAD_DIM: return F(5) | F(6);
+    case KVC_INV_FORMAT_UNKNOWN: return F(7) | F(8);
+    case KVC_INV_STATIC_SCALE: return F(9) | F(10) | F_HEAD_SCALE;
+    case KVC_INV_STRIDES_OVERLAP: return F(11) | F(12) | F(13);
+    case KVC_INV_QSL_DECREASING: return F_QSL;
+    default: return 0;
+    }
+}
+
+static int bad_scale(float x) { return !(isfinite(x) && x > 0.0f); }
+
+/* Whether the values handed over break rule r (kvattn.h's refusal rules);
+ * overlapping strides are left to the runner (the rows' extent is the
+ * case's, and the campaign's rule builds them so). */
+static int rule_broken(const kvc_invalid *v, const kvc_case *c, unsigned keys)
+{
+    const kvc_config *g = &v->cfg;
+    switch (v->rule) {
+    case KVC_INV_SCALE_NONFINITE: return !isfinite(g->scale);
+    case KVC_INV_SOFTCAP_NEGATIVE: return g->softcap < 0.0f;
+    case KVC_INV_WINDOW_BELOW: return g->window_left < -1;
+    case KVC_INV_HEADS_RATIO:
+        return g->num_q_heads >= 1 && g->num_kv_heads >= 1 &&
+               g->num_q_heads % g->num_kv_heads != 0;
+    case KVC_INV_HEAD_DIM_0: return g->head_dim < 1 || v->cache_head_dim < 1;
+    case KVC_INV_NVFP4_HEAD_DIM:
+        return c->prob.quant.dtype == KVC_KV_NVFP4 && g->head_dim >= 1 &&
+               g->head_dim == v->cache_head_dim && g->head_dim % 16 != 0;
+    case KVC_INV_FORMAT_UNKNOWN:
+        return v->dtype < 0 || v->dtype >= KVC_KV_DTYPE_COUNT || v->kind < 0 ||
+               v->kind >= KVC_SCALE_KIND_COUNT ||
+               !kvc_quant_kind_valid((kvc_kv_dtype)v->dtype,
+                                     (kvc_scale_kind)v->kind);
+    case KVC_INV_STATIC_SCALE:
+        return (keys & F(9) && bad_scale(v->k_scale)) ||
+               (keys & F(10) && bad_scale(v->v_scale)) ||
+               (keys & F_HEAD_SCALE && bad_scale(v->head_scale_value));
+    case KVC_INV_QSL_DECREASING: {
+        int i = v->qsl_index, S = c->prob.num_seqs;
+        return (i > 0 && v->qsl_value < c->prob.q_start[i - 1]) ||
+               (i < S && v->qsl_value > c->prob.q_start[i + 1]);
+    }
+    default:
+        return 1;
+    }
+}
+
+static int check_rule(vrd *r, const kvc_invalid *v, const kvc_case *c,
+                      unsigned keys)
+{
+    const char *name = kvc_invalid_rule_name(v->rule);
+    unsigned stray = keys & ~rule_keys(v->rule);
+    for (size_t i = 0; stray && i < NFIELDS + 2; i++)
+        if (stray >> i & 1u)
+            return vfail(r, i < NFIELDS ? fields[i].key
+                            : i == NFIELDS ? "headScale" : "queryStartLoc",
+                         "rule \"%s\" does not change this value", name);
+    if (!rule_broken(v, c, keys))
+        return vfail(r, NULL, "the values handed over do not break rule "
+                     "\"%s\"", name);
+    return 0;
+}
+
 /* The key's field, or NULL. */
 static const struct vfield *field_of(const char *key)
 {
@@ -436,5 +514,5 @@ int kvcg_variant_parse(const cJSON *x, const kvc_case *c, kvc_invalid *inv,
     if (!overrides)
         return vfail(&r, NULL, "no value differs from the case's own: a "
                      "variant must break one");
-    return 0;
+    return check_rule(&r, inv, c, seen & ((1u << (NFIELDS + 2)) - 1));
 }

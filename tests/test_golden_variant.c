@@ -216,6 +216,14 @@ Test(golden_variant, malformed_variants_are_refused_naming_the_field,
         {V "\"strideHead\": 0", "\"strideHead\": 0, \"strideHead\": 1",
          "variant.strideHead", "twice"},
         {V "\"rule\": \"heads_ratio\",\n", "", "variant.rule", "missing"},
+        {V "\"softcap\": \"-0x1p-126\"", V "\"softcap\": \"0x1p-126\"",
+         "variant", "do not break rule \"softcap_negative\""},
+        {V "\"windowLeft\": -2147483648", V "\"windowLeft\": -1",
+         "variant.windowLeft", "equals the case's own"},
+        {V "\"windowLeft\": -2147483648", V "\"windowLeft\": 5", "variant",
+         "do not break rule \"window_below\""},
+        {V "\"numQHeads\": 3", V "\"numQHeads\": 3," V "\"softcap\": \"-0x1p-1\"",
+         "variant.softcap", "does not change"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *bad = edit(text, cases[i].from, cases[i].to);
