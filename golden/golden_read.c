@@ -1267,9 +1267,11 @@ static int test_static_scales(rd *r, tparse *tp, const kvc_golden_test *t)
                              "or \"-inf\", found \"%s\"", shown(sv, tmp, sizeof tmp));
             if (tp->usable && !(isfinite(tp->sscale[w]) && tp->sscale[w] > 0.0f))
                 return rfail(r, scalar_keys[w], "\"%s\": the static scales of a "
-                             "%s test are finite and > 0 (only invalid tests "
-                             "carry others)", shown(sv, tmp, sizeof tmp),
-                             kvc_expect_name(t->result));
+                             "%s test are finite and > 0 (%s)",
+                             shown(sv, tmp, sizeof tmp),
+                             t->has_variant ? "variant" : kvc_expect_name(t->result),
+                             t->has_variant ? "its broken scale goes in the "
+                             "variant" : "only invalid tests carry others");
         }
         if (has_head && tensor_check(r, member(x, head_keys[w]), head_keys[w],
                                      DT_F32, shh, 1, &tp->th[w]))
@@ -1279,7 +1281,7 @@ static int test_static_scales(rd *r, tparse *tp, const kvc_golden_test *t)
     if (tp->usable && tp->g->kv_dtype == KVC_KV_NVFP4 && D % 16 != 0)
         return rfail(r, "config.headDim", "%d: an nvfp4 cache needs a multiple "
                      "of 16 (one block scale per 16 dims); only invalid tests "
-                     "hold another", D);
+                     "without a variant hold another", D);
     return 0;
 }
 

@@ -230,6 +230,12 @@ Test(golden_variant, malformed_variants_are_refused_naming_the_field,
         refused(bad, cases[i].field, cases[i].why);
         free(bad);
     }
+    /* a variant's own case is valid: its static scale too (the broken one
+     * is the variant's) */
+    char *zero = edit(text, "\n          \"kScale\": \"0x1.6a2ddep-8\"",
+                      "\n          \"kScale\": \"0x0p+0\"");
+    refused(zero, "kScale", "its broken scale goes in the variant");
+    free(zero);
     /* a variant on a valid test */
     char *bad = edit(text, "\"result\": \"valid\",\n",
                      "\"result\": \"valid\",\n          \"variant\": {},\n");
