@@ -150,8 +150,9 @@ enum {
                                        may refuse them) */
     KVC_FLAG_OVERLAPPING_STRIDES,   /* paged strides that make two rows
                                        overlap: must be refused */
-    /* From here on: only the campaign's invalid variants have these (no
-     * golden vector does: the committed set stays as it was). */
+    /* From here on: the campaign's invalid variants; golden vectors have
+     * the first three only on invalid tests with a variant (FORMAT.md,
+     * "variant"), qeff_positions never. */
     KVC_FLAG_BAD_PARAM,             /* scale not finite, softcap < 0 or
                                        window_left < -1 */
     KVC_FLAG_BAD_SHAPE,             /* Hq % Hkv != 0, head_dim < 1, cache

@@ -11,8 +11,10 @@
  * config.
  *
  * golden/ reads and writes; it depends on the oracle (expected values), on
- * the plain-data case type of generators/case.h (no generation code is
- * called, except kvc_case_free to release one) and on cJSON.
+ * the plain-data case type of generators/case.h and the variant type of
+ * generators/invalid.h (no generation code is called, except kvc_case_free
+ * to release a case and kvc_invalid_init to start a variant from its
+ * case's values) and on cJSON.
  */
 #ifndef KVC_GOLDEN_H
 #define KVC_GOLDEN_H
@@ -21,6 +23,7 @@
 #include <stdint.h>
 
 #include "../generators/case.h"
+#include "../generators/invalid.h"
 
 #define KVC_GOLDEN_SCHEMA "kvcheck-attention-golden"
 /* 2: the KV cache format (kvDtype, kvScale, static scales, scale-pool
@@ -52,6 +55,12 @@ typedef struct kvc_golden_test {
                                in-tree kernel returns ("" otherwise);
                                informational for other implementations */
     kvc_case c;             /* inputs; c.spec holds mode and config */
+    /* Invalid tests only: has_variant 1 when the case itself is valid and
+     * the kernel gets one value broken (FORMAT.md, "variant"): inv is
+     * kvc_invalid_init(&c) with the file's overrides, handed to the runner
+     * as kvc_run_opts.inv (generators/invalid.h). 0: inv unused. */
+    int has_variant;
+    kvc_invalid inv;
     /* Expected values (valid and acceptable tests; NULL for invalid):
      * out and tol_out [rows][Hq][D], lse and tol_lse [rows][Hq], rows =
      * c.prob.q_start[S]. tol_* is the allowed absolute error of each value

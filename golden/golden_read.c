@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "base64.h"
+#include "golden_variant.h"
 
 /* ---- context and messages ------------------------------------------------ */
 
@@ -1128,7 +1129,7 @@ static int test_meta(rd *r, tparse *tp, kvc_golden_test *t, uint64_t *flags_used
     static const char *const keys[] = {
         "tcId", "comment", "flags", "result", "error", "numSeqs", "ctxLen",
         "qLen", "padTokens", "q", "k", "v", "mask", "kScale", "vScale",
-        "kHeadScale", "vHeadScale", "layout", "qeff", "expected"};
+        "kHeadScale", "vHeadScale", "layout", "qeff", "expected", "variant"};
     const cJSON *x = tp->x;
     char tmp[48];
     if (!cJSON_IsObject(x))
@@ -1136,7 +1137,7 @@ static int test_meta(rd *r, tparse *tp, kvc_golden_test *t, uint64_t *flags_used
     if (get_int32(r, x, "", "tcId", 1, INT_MAX, &t->tc_id) != 0)
         return -1;
     r->tc_id = t->tc_id;
-    if (check_keys(r, x, "", keys, 20) != 0)
+    if (check_keys(r, x, "", keys, 21) != 0)
         return -1;
 
     const char *comment = get_string(r, x, "", "comment", sizeof t->comment - 1);
@@ -1153,7 +1154,11 @@ static int test_meta(rd *r, tparse *tp, kvc_golden_test *t, uint64_t *flags_used
         return rfail(r, "result",
                      "expected \"valid\", \"invalid\" or \"acceptable\", found \"%s\"",
                      shown(res, tmp, sizeof tmp));
-    tp->usable = t->result != KVC_EXPECT_INVALID;
+    /* a variant's case is valid: only what the kernel gets is broken */
+    t->has_variant = member(x, "variant") != NULL;
+    tp->usable = t->result != KVC_EXPECT_INVALID || t->has_variant;
+    if (t->has_variant && t->result != KVC_EXPECT_INVALID)
+        return rfail(r, "variant", "only invalid tests have a variant");
     if (t->result == KVC_EXPECT_VALID && member(x, "error"))
         return rfail(r, "error", "a valid test has no error");
     /* required for invalid tests; optional for acceptable ones (absent when
@@ -1262,9 +1267,11 @@ static int test_static_scales(rd *r, tparse *tp, const kvc_golden_test *t)
                              "or \"-inf\", found \"%s\"", shown(sv, tmp, sizeof tmp));
             if (tp->usable && !(isfinite(tp->sscale[w]) && tp->sscale[w] > 0.0f))
                 return rfail(r, scalar_keys[w], "\"%s\": the static scales of a "
-                             "%s test are finite and > 0 (only invalid tests "
-                             "carry others)", shown(sv, tmp, sizeof tmp),
-                             kvc_expect_name(t->result));
+                             "%s test are finite and > 0 (%s)",
+                             shown(sv, tmp, sizeof tmp),
+                             t->has_variant ? "variant" : kvc_expect_name(t->result),
+                             t->has_variant ? "its broken scale goes in the "
+                             "variant" : "only invalid tests carry others");
         }
         if (has_head && tensor_check(r, member(x, head_keys[w]), head_keys[w],
                                      DT_F32, shh, 1, &tp->th[w]))
@@ -1274,7 +1281,7 @@ static int test_static_scales(rd *r, tparse *tp, const kvc_golden_test *t)
     if (tp->usable && tp->g->kv_dtype == KVC_KV_NVFP4 && D % 16 != 0)
         return rfail(r, "config.headDim", "%d: an nvfp4 cache needs a multiple "
                      "of 16 (one block scale per 16 dims); only invalid tests "
-                     "hold another", D);
+                     "without a variant hold another", D);
     return 0;
 }
 
@@ -1768,7 +1775,7 @@ static int check_problem(rd *r, int usable, kvc_problem *p)
  * deliberately bad values. */
 static int check_valid(rd *r, const gcfg *g, const kvc_golden_test *t)
 {
-    if (t->result != KVC_EXPECT_VALID)
+    if (t->result != KVC_EXPECT_VALID && !t->has_variant)
         return 0;
     if (g->mode == KVC_MODE_BLOCKED) {
         if (check_valid_blocked(r, t) != 0)
@@ -1778,6 +1785,17 @@ static int check_valid(rd *r, const gcfg *g, const kvc_golden_test *t)
         return -1;
     }
     return check_valid_slots(r, t);
+}
+
+/* The variant of an invalid test (golden_variant.h), over its built and
+ * checked case. */
+static int read_variant(rd *r, const cJSON *v, kvc_golden_test *t)
+{
+    char field[64], msg[256];
+    if (kvcg_variant_parse(v, &t->c, &t->inv, field, sizeof field, msg,
+                           sizeof msg) != 0)
+        return rfail(r, field, "%s", msg);
+    return 0;
 }
 
 /* One test of group config g into *t (zeroed first; on error the caller
@@ -1801,9 +1819,10 @@ static int parse_test(rd *r, const cJSON *x, const gcfg *g, kvc_golden_test *t,
         (tp.exp && decode_expected(r, &tp, t)))
         return -1;
     fill_spec(&tp, t);
-    if (check_problem(r, tp.usable, &t->c.prob) != 0)
+    if (check_problem(r, tp.usable, &t->c.prob) != 0 ||
+        check_valid(r, g, t) != 0)
         return -1;
-    return check_valid(r, g, t);
+    return t->has_variant ? read_variant(r, member(x, "variant"), t) : 0;
 }
 
 /* ---- the file ---------------------------------------------------------------------- */

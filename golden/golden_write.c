@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "base64.h"
+#include "golden_variant.h"
 
 /* ---- a growing string ---------------------------------------------------- */
 
@@ -257,6 +258,11 @@ static int check_printable(wctx *w, const kvc_golden_test *t)
         return werr(w, "test tcId %d: mode %d is not a mode", id, (int)c->spec.mode);
     if ((int)t->result < 0 || (int)t->result > 2)
         return werr(w, "test tcId %d: result %d is not a result", id, (int)t->result);
+    if (t->has_variant && (t->result != KVC_EXPECT_INVALID ||
+                           !kvcg_variant_rule(t->inv.rule)))
+        return werr(w, "test tcId %d: a variant (rule %s) needs an invalid "
+                    "test and a rule broken in what the kernel gets", id,
+                    kvc_invalid_rule_name(t->inv.rule));
     if (p->num_seqs < 0 || p->num_seqs > KVC_MAX_SEQS)
         return werr(w, "test tcId %d: num_seqs %d outside 0..%d", id, p->num_seqs,
                     KVC_MAX_SEQS);
@@ -446,6 +452,16 @@ static void print_test(sb *s, const kvc_golden_test *t)
         sb_key(s, 5, "error");
         sb_json_string(s, t->error, strlen(t->error));
         sb_puts(s, ",\n");
+    }
+    if (t->result == KVC_EXPECT_INVALID && t->has_variant) {
+        char *v = kvcg_variant_text(&t->inv, c, 5);
+        sb_key(s, 5, "variant");
+        if (!v)
+            s->oom = 1; /* not a variant rule: the writer fails */
+        else
+            sb_puts(s, v);
+        sb_puts(s, ",\n");
+        free(v);
     }
     sb_key(s, 5, "numSeqs");
     sb_printf(s, "%d,\n", S);

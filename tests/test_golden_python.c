@@ -3,7 +3,8 @@
  * ```python golden-reader block, the code a user copies) on every committed
  * attention file, every .json file of golden/vectors (not merge/ nor cache/: other
  * schemas). It must exit 0 having read every test of every file: for each
- * file it prints "FILE: read N tests, checked M values", and N must be the
+ * file it prints "FILE: read N tests, checked M values, V variants", and N
+ * (and V, the invalid tests with a variant) must be the
  * number of tests the C reader reads, M the number of out and lse values of
  * the file's valid and acceptable tests (it recomputes them all, every
  * cache format). A reader that stops early, skips a kind of test or throws
@@ -41,16 +42,18 @@ static int find_python3(char *buf, size_t n)
 
 /* What the C reader reads of a file: its tests, and the out and lse values
  * of its valid and acceptable tests (those the Python reader recomputes). */
-static void c_counts(const char *path, long *tests, long *values)
+static void c_counts(const char *path, long *tests, long *values,
+                     long *variants)
 {
     kvc_golden_file f;
     char err[512];
     cr_assert_eq(kvc_golden_read(path, &f, err, sizeof err), 0, "%s", err);
     *tests = f.num_tests;
-    *values = 0;
+    *values = *variants = 0;
     for (int i = 0; i < f.num_tests; i++) {
         const kvc_golden_test *t = &f.tests[i];
         const kvc_problem *p = &t->c.prob;
+        *variants += t->has_variant;
         if (t->result != KVC_EXPECT_INVALID)
             *values += (long)(p->q_start[p->num_seqs] * p->cfg.num_q_heads *
                               (p->cfg.head_dim + 1));
@@ -87,8 +90,8 @@ Test(golden_python, format_md_reader_reads_every_committed_file, .timeout = 300)
                  kvc_proc_exit_code(&p), p.err, p.out);
 
     for (size_t i = 0; i < g.gl_pathc; i++) {
-        long want_tests, want_values;
-        c_counts(g.gl_pathv[i], &want_tests, &want_values);
+        long want_tests, want_values, want_variants;
+        c_counts(g.gl_pathv[i], &want_tests, &want_values, &want_variants);
         char head[600];
         snprintf(head, sizeof head, "\n%s: read ", g.gl_pathv[i]);
         const char *at = strstr(p.out, head);
@@ -96,9 +99,13 @@ Test(golden_python, format_md_reader_reads_every_committed_file, .timeout = 300)
             at = p.out - 1; /* the first line */
         cr_assert_not_null(at, "no '%s: read N tests' line: the Python reader "
                            "did not finish this file:\n%s", g.gl_pathv[i], p.out);
-        long tests = -1, values = -1;
-        cr_assert_eq(sscanf(at + strlen(head), "%ld tests, checked %ld values",
-                            &tests, &values), 2, "%s", at + 1);
+        long tests = -1, values = -1, variants = -1;
+        cr_assert_eq(sscanf(at + strlen(head),
+                            "%ld tests, checked %ld values, %ld variants",
+                            &tests, &values, &variants), 3, "%s", at + 1);
+        cr_assert_eq(variants, want_variants,
+                     "%s: the Python reader read %ld variants, the C reader %ld",
+                     g.gl_pathv[i], variants, want_variants);
         cr_assert_eq(tests, want_tests,
                      "%s: the Python reader read %ld tests, the C reader %ld",
                      g.gl_pathv[i], tests, want_tests);

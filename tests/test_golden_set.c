@@ -74,7 +74,7 @@ Test(golden_set, covers_every_flag_mode_and_result)
     set_summary s = summarize_committed();
     for (int b = 0; b < KVC_FLAG_ALL_COUNT; b++)
         if (b != KVC_FLAG_LARGE_OFFSETS && /* left out: see golden_set.h */
-            b < KVC_FLAG_CAMPAIGN_ONLY_FIRST) /* invalid variants' only */
+            b != KVC_FLAG_QEFF_POSITIONS) /* the campaign's only */
             cr_expect(s.flags & (1ull << b), "no committed vector has flag %s",
                       kvc_flag_name(b));
     for (int m = 0; m < KVC_MODE_COUNT; m++)
@@ -359,9 +359,15 @@ Test(golden_set, refusal_status_must_match_the_broken_rule)
     char err[512];
     cr_assert_eq(kvc_golden_read("golden/vectors/paged_attention.json", &f, err,
                                  sizeof err), 0, "%s", err);
-    int invalid = 0;
-    for (int i = 0; i < f.num_tests; i++)
-        invalid += f.tests[i].result == KVC_EXPECT_INVALID;
+    /* the variants that break an attention parameter (bad_param) call for
+     * KVA_ERR_PARAM: those pass */
+    int invalid = 0, param = 0;
+    for (int i = 0; i < f.num_tests; i++) {
+        int inv = f.tests[i].result == KVC_EXPECT_INVALID;
+        invalid += inv && !(f.tests[i].flags >> KVC_FLAG_BAD_PARAM & 1u);
+        param += inv && (f.tests[i].flags >> KVC_FLAG_BAD_PARAM & 1u);
+    }
+    cr_assert_geq(param, 3);
     FILE *devnull = fopen("/dev/null", "w");
     cr_assert_not_null(devnull);
     kvc_verify_counts n = {0};

@@ -563,6 +563,108 @@ static int add_extras(kvc_golden_file *f, kvc_mode mode, char *err,
     return 0;
 }
 
+/* ---- invalid parameters: a valid case, one value the kernel gets broken
+ * (generators/invalid.h; FORMAT.md, "variant") ---- */
+
+typedef struct variant_case {
+    kvc_mode mode;
+    kvc_invalid_rule rule;
+    const char *error;  /* the status libkvattn returns */
+    const char *refuses; /* what kvattn.h refuses, for the comment */
+    void (*spec)(kvc_case_spec *s); /* the small valid case */
+} variant_case;
+
+/* 7 keys (one block of 4 and part of the next), Hq 4 / Hkv 2, head_dim 8 */
+static void v_small(kvc_case_spec *s)
+{
+    s->cfg.head_dim = 8;
+    s->cfg.scale = 0.35f;
+    s->ctx_len[0] = 6;
+    s->q_len[0] = 1;
+    s->block_size = 4;
+    s->extra_blocks = 1;
+    s->cache_len = s->mode == KVC_MODE_BLOCKED ? 8 : 0;
+    s->num_kv_blocks = s->mode == KVC_MODE_BLOCKED ? 2 : 0;
+    s->qeff_max_q = s->mode == KVC_MODE_QEFF ? 1 : 0;
+}
+static void v_softcap(kvc_case_spec *s) { v_small(s); s->cfg.softcap = 0.5f; }
+static void v_two_seqs(kvc_case_spec *s)
+{
+    v_small(s);
+    seqs(s, 2, (int[]){3, 2}, (int[]){1, 2});
+}
+static void v_fp8_tensor(kvc_case_spec *s) { v_small(s); spec_fp8_tensor(s); }
+static void v_int8_head(kvc_case_spec *s) { v_small(s); spec_int8_head(s); }
+static void v_nvfp4(kvc_case_spec *s)
+{
+    v_small(s);
+    s->cfg.head_dim = 32;
+    spec_nvfp4(s);
+}
+
+#define P KVC_MODE_PAGED
+#define BL KVC_MODE_BLOCKED
+#define QE KVC_MODE_QEFF
+static const variant_case variants[] = {
+    {P, KVC_INV_HEADS_RATIO, "KVA_ERR_SHAPE", "num_q_heads not a multiple of num_kv_heads", v_small},
+    {P, KVC_INV_HEAD_DIM_0, "KVA_ERR_SHAPE", "head_dim < 1", v_small},
+    {P, KVC_INV_SCALE_NONFINITE, "KVA_ERR_PARAM", "a scale that is not finite", v_small},
+    {P, KVC_INV_SOFTCAP_NEGATIVE, "KVA_ERR_PARAM", "a negative softcap", v_softcap},
+    {P, KVC_INV_WINDOW_BELOW, "KVA_ERR_PARAM", "window_left < -1", v_small},
+    {P, KVC_INV_STRIDES_OVERLAP, "KVA_ERR_SHAPE", "cache strides whose rows overlap", v_small},
+    {P, KVC_INV_FORMAT_UNKNOWN, "KVA_ERR_FORMAT", "a dtype or scale kind it does not know or that the dtype does not take", v_small},
+    {P, KVC_INV_STATIC_SCALE, "KVA_ERR_FORMAT", "a static scale that is 0, negative or not finite", v_fp8_tensor},
+    {P, KVC_INV_STATIC_SCALE, "KVA_ERR_FORMAT", "a per-head static scale that is 0, negative or not finite", v_int8_head},
+    {P, KVC_INV_NVFP4_HEAD_DIM, "KVA_ERR_FORMAT", "nvfp4 with head_dim not a multiple of 16", v_nvfp4},
+    {P, KVC_INV_QSL_DECREASING, "KVA_ERR_LENGTH", "a decreasing query_start_loc", v_two_seqs},
+    {BL, KVC_INV_HEADS_RATIO, "KVA_ERR_SHAPE", "num_q_heads not a multiple of num_kv_heads", v_small},
+    {BL, KVC_INV_SOFTCAP_NEGATIVE, "KVA_ERR_PARAM", "a negative softcap", v_softcap},
+    {BL, KVC_INV_SCALE_NONFINITE, "KVA_ERR_PARAM", "a scale that is not finite", v_small},
+    {BL, KVC_INV_QSL_DECREASING, "KVA_ERR_LENGTH", "a decreasing query_start_loc", v_two_seqs},
+    {QE, KVC_INV_HEAD_DIM_0, "KVA_ERR_SHAPE", "head_dim < 1", v_small},
+    {QE, KVC_INV_WINDOW_BELOW, "KVA_ERR_PARAM", "window_left < -1", v_small},
+    {QE, KVC_INV_STRIDES_OVERLAP, "KVA_ERR_SHAPE", "cache strides whose rows overlap", v_small},
+};
+#undef P
+#undef BL
+#undef QE
+
+static int add_variants(kvc_golden_file *f, kvc_mode mode, char *err,
+                        size_t errlen)
+{
+    kvc_invalid_opts io = {.kernel_writes_cache = 1};
+    for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
+        const variant_case *v = &variants[i];
+        if (v->mode != mode)
+            continue;
+        kvc_case_spec spec = kvc_named_base(mode);
+        spec.leak_sensitive = 0;
+        v->spec(&spec);
+        kvc_golden_test t;
+        if (test_from_spec(&t, &spec, kvc_case_seed(KVC_GOLDEN_SEED, 3000 + i),
+                           "", err, errlen) != 0)
+            return -1;
+        if (kvc_invalid_break(&t.c, v->rule,
+                              kvc_invalid_seed(KVC_GOLDEN_SEED, 3000 + i), &io,
+                              &t.inv) != 0) {
+            snprintf(err, errlen, "variant %zu: rule %s does not apply", i,
+                     kvc_invalid_rule_name(v->rule));
+            kvc_golden_test_free(&t);
+            return -1;
+        }
+        t.has_variant = 1;
+        t.flags = kvc_golden_flags(&t.c);
+        t.result = KVC_EXPECT_INVALID;
+        snprintf(t.error, sizeof t.error, "%s", v->error);
+        snprintf(t.comment, sizeof t.comment, "%s: %s: kvattn.h refuses %s "
+                 "with %s", kvc_invalid_rule_name(v->rule), t.inv.what,
+                 v->refuses, v->error);
+        if (add_test(f, &t, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int kvc_golden_standard(kvc_mode mode, kvc_golden_file *f, char *err,
                         size_t errlen)
 {
@@ -574,7 +676,8 @@ int kvc_golden_standard(kvc_mode mode, kvc_golden_file *f, char *err,
         add_cover(f, mode, err, errlen) != 0 ||
         add_formats(f, mode, err, errlen) != 0 ||
         add_mutations(f, mode, err, errlen) != 0 ||
-        add_extras(f, mode, err, errlen) != 0) {
+        add_extras(f, mode, err, errlen) != 0 ||
+        add_variants(f, mode, err, errlen) != 0) {
         kvc_golden_free(f);
         return -1;
     }

@@ -177,7 +177,10 @@ kvc_outcome kvc_golden_run_test(const kvc_golden_test *t, const kvc_kernel *k,
         r->outcome = KVC_FAIL_SETUP;
         return KVC_FAIL_SETUP;
     }
-    kvc_run_opts o = {t->result, kvc_golden_judge, (void *)t, 0, NULL};
+    /* a variant hands the kernel its broken values, as the campaign's
+     * invalid variants do (campaign_case.c) */
+    kvc_run_opts o = {t->result, kvc_golden_judge, (void *)t, 0,
+                      t->has_variant ? &t->inv : NULL};
     kva_caps caps;
     kvc_kernel_caps(k, &caps);
     if (caps.profile != KVA_PROFILE_FP32 || caps.out_dtype != KVA_DTYPE_F32) {
