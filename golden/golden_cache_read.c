@@ -4,6 +4,7 @@
  * a bad one is refused with the file, tcId, step and field named.
  */
 #include "golden_cache_internal.h"
+#include "golden_internal.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -20,43 +21,9 @@ typedef struct where {
     const char *field;
 } where;
 
-static char *slurp(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 65536;
-            char *b = realloc(buf, cap);
-            if (!b) {
-                free(buf);
-                fclose(fp);
-                return NULL;
-            }
-            buf = b;
-        }
-        size_t got = fread(buf + len, 1, 4096, fp);
-        len += got;
-        if (got < 4096)
-            break;
-    }
-    fclose(fp);
-    buf[len] = '\0';
-    return buf;
-}
-
 int kvc_cache_golden_is(const char *path)
 {
-    char *text = slurp(path);
-    cJSON *root = text ? cJSON_Parse(text) : NULL;
-    free(text);
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "schema");
-    int is = cJSON_IsString(s) && strcmp(s->valuestring, KVC_CACHE_SCHEMA) == 0;
-    cJSON_Delete(root);
-    return is;
+    return kvcg_file_has_schema(path, KVC_CACHE_SCHEMA);
 }
 
 /* ---- fields ------------------------------------------------------------------ */
@@ -438,12 +405,11 @@ int kvc_cache_golden_read(const char *path, kvc_cache_file *f, char *err,
                           size_t errlen)
 {
     memset(f, 0, sizeof *f);
-    char *text = slurp(path);
-    if (!text) {
-        snprintf(err, errlen, "cannot read %s", path);
+    size_t len;
+    char *text = kvcg_read_text(path, &len, err, errlen);
+    if (!text)
         return -1;
-    }
-    int rc = kvc_cache_golden_parse(text, strlen(text), path, f, err, errlen);
+    int rc = kvc_cache_golden_parse(text, len, path, f, err, errlen);
     free(text);
     return rc;
 }

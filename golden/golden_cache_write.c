@@ -4,6 +4,7 @@
  * half-written).
  */
 #include "golden_cache_internal.h"
+#include "golden_internal.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -287,16 +288,7 @@ int kvc_cache_golden_write(const kvc_cache_file *f, const char *path,
         snprintf(err, errlen, "%s: out of memory", path);
         return -1;
     }
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *fp = fopen(tmp, "w");
-    int ok = fp && fputs(text, fp) >= 0 && fputc('\n', fp) != EOF;
-    ok = fp && fclose(fp) == 0 && ok;
+    int rc = kvcg_write_text(path, text, err, errlen);
     free(text);
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        snprintf(err, errlen, "cannot write %s", path);
-        return -1;
-    }
-    return 0;
+    return rc;
 }

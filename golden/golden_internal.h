@@ -31,6 +31,18 @@
 #define KVCG_GOLDEN_MAX_SPARSE_BYTES ((int64_t)1 << 40)
 #define KVCG_GOLDEN_MAX_TEXT ((size_t)1 << 30) /* bytes of a file */
 
+/* A golden file whole (golden_file.c), for every schema. Read: malloc'd,
+ * NUL-terminated, *len bytes (len may be NULL), at most
+ * KVCG_GOLDEN_MAX_TEXT; NULL with a message naming the file (err may be
+ * NULL). Write: text and a final newline (unless it ends with one),
+ * through a flushed temporary file renamed onto path; 0, or -1 with a
+ * message and path as it was. Schema: 1 when path is a JSON object whose
+ * "schema" is that string. */
+char *kvcg_read_text(const char *path, size_t *len, char *err, size_t errlen);
+int kvcg_write_text(const char *path, const char *text, char *err,
+                    size_t errlen);
+int kvcg_file_has_schema(const char *path, const char *schema);
+
 /* Bytes of one storage unit of a cache format (4, 2 or 1; nvfp4: 1 byte of
  * two codes) and of one unit of a scale pool (TOKEN 4, GROUP 1, else 0). */
 int kvcg_unit_bytes(kvc_kv_dtype d);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../oracle/merge.h"
+#include "golden_internal.h"
 
 /* ---- the standard set -------------------------------------------------- */
 
@@ -262,59 +263,20 @@ int kvc_merge_golden_write(const kvc_merge_file *f, const char *path,
     }
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *fp = text ? fopen(tmp, "w") : NULL;
-    int ok = fp && fputs(text, fp) >= 0 && fputc('\n', fp) != EOF;
-    ok = fp && fclose(fp) == 0 && ok;
-    free(text);
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        snprintf(err, errlen, "cannot write %s", path);
+    if (!text) {
+        snprintf(err, errlen, "%s: out of memory", path);
         return -1;
     }
-    return 0;
+    int rc = kvcg_write_text(path, text, err, errlen);
+    free(text);
+    return rc;
 }
 
 /* ---- reading ----------------------------------------------------------- */
 
-static char *slurp(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 65536;
-            char *b = realloc(buf, cap);
-            if (!b) {
-                free(buf);
-                fclose(fp);
-                return NULL;
-            }
-            buf = b;
-        }
-        size_t got = fread(buf + len, 1, 4096, fp);
-        len += got;
-        if (got < 4096)
-            break;
-    }
-    fclose(fp);
-    buf[len] = '\0';
-    return buf;
-}
-
 int kvc_merge_golden_is(const char *path)
 {
-    char *text = slurp(path);
-    cJSON *root = text ? cJSON_Parse(text) : NULL;
-    free(text);
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "schema");
-    int is = cJSON_IsString(s) && strcmp(s->valuestring, KVC_MERGE_SCHEMA) == 0;
-    cJSON_Delete(root);
-    return is;
+    return kvcg_file_has_schema(path, KVC_MERGE_SCHEMA);
 }
 
 /* n hex numbers of array a into dst (as float or double). */
@@ -401,11 +363,9 @@ int kvc_merge_golden_read(const char *path, kvc_merge_file *f, char *err,
                           size_t errlen)
 {
     memset(f, 0, sizeof *f);
-    char *text = slurp(path);
-    if (!text) {
-        snprintf(err, errlen, "cannot read %s", path);
+    char *text = kvcg_read_text(path, NULL, err, errlen);
+    if (!text)
         return -1;
-    }
     cJSON *root = cJSON_Parse(text);
     free(text);
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "schema"),

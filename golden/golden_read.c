@@ -2142,53 +2142,6 @@ int kvc_golden_parse(const char *text, size_t len, const char *name,
     return 0;
 }
 
-/* The whole file into *buf (malloc'd, *len bytes), at most
- * KVCG_GOLDEN_MAX_TEXT of them; fp is closed. 0, or -1 with a message. */
-static int read_all(FILE *fp, const char *path, char **buf, size_t *len,
-                    char *err, size_t errlen)
-{
-    size_t cap = 0;
-    *buf = NULL;
-    *len = 0;
-    for (;;) {
-        if (*len == cap) {
-            const char *why = cap >= KVCG_GOLDEN_MAX_TEXT ? "larger" : NULL;
-            size_t ncap = cap ? cap * 2 : 65536;
-            if (ncap > KVCG_GOLDEN_MAX_TEXT)
-                ncap = KVCG_GOLDEN_MAX_TEXT + 1;
-            char *nb = why ? NULL : realloc(*buf, ncap);
-            if (!nb) {
-                fclose(fp);
-                free(*buf);
-                *buf = NULL;
-                if (err && errlen && why)
-                    snprintf(err, errlen, "%s: larger than the limit of %zu bytes",
-                             path, KVCG_GOLDEN_MAX_TEXT);
-                else if (err && errlen)
-                    snprintf(err, errlen, "%s: out of memory", path);
-                return -1;
-            }
-            *buf = nb;
-            cap = ncap;
-        }
-        size_t n = fread(*buf + *len, 1, cap - *len, fp);
-        *len += n;
-        if (n == 0)
-            break;
-    }
-    int bad = ferror(fp);
-    int e = errno;
-    fclose(fp);
-    if (bad) {
-        free(*buf);
-        *buf = NULL;
-        if (err && errlen)
-            snprintf(err, errlen, "%s: read error: %s", path, strerror(e));
-        return -1;
-    }
-    return 0;
-}
-
 int kvc_golden_read(const char *path, kvc_golden_file *f, char *err,
                     size_t errlen)
 {
@@ -2199,15 +2152,9 @@ int kvc_golden_read(const char *path, kvc_golden_file *f, char *err,
             snprintf(err, errlen, "golden read: no path");
         return -1;
     }
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    char *buf;
     size_t len;
-    if (read_all(fp, path, &buf, &len, err, errlen) != 0)
+    char *buf = kvcg_read_text(path, &len, err, errlen);
+    if (!buf)
         return -1;
     int rc = kvc_golden_parse(buf, len, path, f, err, errlen);
     free(buf);

@@ -875,64 +875,7 @@ int kvc_golden_write(const kvc_golden_file *f, const char *path, char *err,
     char *text = to_json_named(f, path, err, errlen);
     if (!text)
         return -1;
-    size_t len = strlen(text);
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) {
-        free(text);
-        if (err && errlen)
-            snprintf(err, errlen, "%s: out of memory", path);
-        return -1;
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    const char *what = "cannot create a temporary file beside it";
-    int e = 0;
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        e = errno;
-        goto fail_notmp;
-    }
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = write(fd, text + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            e = n < 0 ? errno : EIO;
-            what = "write failed";
-            goto fail;
-        }
-        done += (size_t)n;
-    }
-    if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
-        e = errno;
-        what = "cannot set permissions or flush";
-        goto fail;
-    }
-    if (close(fd) != 0) {
-        e = errno;
-        fd = -1;
-        what = "close failed";
-        goto fail;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        e = errno;
-        what = "cannot rename the temporary file onto it";
-        goto fail;
-    }
-    free(tmp);
+    int rc = kvcg_write_text(path, text, err, errlen);
     free(text);
-    return 0;
-fail:
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-fail_notmp:
-    if (err && errlen)
-        snprintf(err, errlen, "%s: %s: %s", path, what, strerror(e));
-    free(tmp);
-    free(text);
-    return -1;
+    return rc;
 }
