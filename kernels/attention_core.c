@@ -262,8 +262,12 @@ static void load_rows(const call_ctx *cc, const kva_kv_tiles *kv, int is_v,
                 const float s = kv->kind == KVA_SCALE_TOKEN
                                     ? ((const float *)sbase)[soff]
                                     : s0;
-                ops->dec_lut8(dst, (const uint8_t *)base + off, cc->lut, s,
-                              D);
+                const uint8_t *src = (const uint8_t *)base + off;
+                if (cc->dtype == KVA_DTYPE_INT8)
+                    ops->dec_lut8(dst, src, cc->lut, s, D);
+                else
+                    ops->dec_fp8(dst, src, cc->dtype == KVA_DTYPE_FP8_E5M2,
+                                 cc->lut, s, D);
                 break;
             }
             case KVA_DTYPE_NVFP4: {

@@ -226,9 +226,14 @@ typedef struct kva_ops {
     /* n f16 / bf16 codes to fp32 (exact, kva_f16_decode/kva_bf16_decode) */
     void (*dec_f16)(float *dst, const uint16_t *src, int n);
     void (*dec_bf16)(float *dst, const uint16_t *src, int n);
-    /* dst[d] = lut[src[d]] * s, n elements (FP8, INT8) */
+    /* dst[d] = lut[src[d]] * s, n elements (INT8) */
     void (*dec_lut8)(float *dst, const uint8_t *src, const float *lut,
                      float s, int n);
+    /* The same for FP8 codes (e5m2: 1, else e4m3; lut is that format's):
+     * a path may decode the bits instead of reading lut, with the same
+     * results (one rounding of the exact value times s). */
+    void (*dec_fp8)(float *dst, const uint8_t *src, int e5m2,
+                    const float *lut, float s, int n);
 } kva_ops;
 
 extern const kva_ops kva_ops_portable;

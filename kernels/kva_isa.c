@@ -153,10 +153,18 @@ static void p_dec_lut8(float *restrict dst, const uint8_t *restrict src,
         dst[d] = lut[src[d]] * s;
 }
 
+static void p_dec_fp8(float *restrict dst, const uint8_t *restrict src,
+                      int e5m2, const float *restrict lut, float s, int n)
+{
+    (void)e5m2;
+    p_dec_lut8(dst, src, lut, s, n);
+}
+
 const kva_ops kva_ops_portable = {
     KVA_ISA_PORTABLE, "portable", p_scores,   p_pv,       p_rowmax,
     p_weights,
     p_scale,          p_dec_f16,  p_dec_bf16, p_dec_lut8,
+    p_dec_fp8,
 };
 
 static pthread_once_t isa_once = PTHREAD_ONCE_INIT;

@@ -417,6 +417,35 @@ Test(kernel_isa, unknown_and_avx512_give_the_best_path)
 
 /* ---- the decoders of each path equal kva_format.c, bit for bit --------- */
 
+/* dec_fp8 (which may decode the bits instead of reading the table) equals
+ * lut[code] * s for both FP8 formats, every code, and scales from
+ * subnormal results to overflow, where a path that scaled twice would
+ * round twice. */
+static void check_fp8_decoder(const kva_ops *ops, const uint8_t *b8, int n)
+{
+    static const float scales[] = {0.37f, 1.0f, 0x1p-140f, 0x1.8p-126f,
+                                   3e-39f, 1e30f, 0x1p120f, 0x1.fffffep127f,
+                                   -2.5f};
+    float lut[256], got[256 + 7];
+    for (int fmt = 0; fmt < 2; fmt++) {
+        for (int c = 0; c < 256; c++)
+            lut[c] = fmt ? kva_e5m2_decode((uint8_t)c)
+                         : kva_e4m3_decode((uint8_t)c);
+        for (size_t k = 0; k < sizeof scales / sizeof scales[0]; k++) {
+            const float s = scales[k];
+            ops->dec_fp8(got, b8, fmt, lut, s, n);
+            for (int i = 0; i < n; i++) {
+                const float want = lut[b8[i]] * s;
+                cr_assert(memcmp(&got[i], &want, 4) == 0 ||
+                              (isnan(got[i]) && isnan(want)),
+                          "%s: %s code 0x%02x scale %a gives %a, want %a",
+                          ops->name, fmt ? "e5m2" : "e4m3", b8[i], (double)s,
+                          (double)got[i], (double)want);
+            }
+        }
+    }
+}
+
 static void check_decoders(const kva_ops *ops)
 {
     static uint16_t codes[65536];
@@ -452,6 +481,7 @@ static void check_decoders(const kva_ops *ops)
                   "%s: e4m3 code 0x%02x gives %a, want %a", ops->name,
                   b8[i], (double)got[i], (double)want);
     }
+    check_fp8_decoder(ops, b8, 256 + 7);
 }
 
 Test(kernel_isa, decoders_equal_the_codecs_portable)
