@@ -281,14 +281,5 @@ static cJSON *file_object(const kvc_cache_file *f)
 int kvc_cache_golden_write(const kvc_cache_file *f, const char *path,
                            char *err, size_t errlen)
 {
-    cJSON *root = file_object(f);
-    char *text = root ? cJSON_Print(root) : NULL;
-    cJSON_Delete(root);
-    if (!text) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        return -1;
-    }
-    int rc = kvcg_write_text(path, text, err, errlen);
-    free(text);
-    return rc;
+    return kvcg_write_json(path, file_object(f), err, errlen);
 }

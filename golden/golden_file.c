@@ -144,3 +144,16 @@ int kvcg_file_has_schema(const char *path, const char *schema)
     cJSON_Delete(root);
     return is;
 }
+
+int kvcg_write_json(const char *path, cJSON *root, char *err, size_t errlen)
+{
+    char *text = root ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    if (!text) {
+        say(err, errlen, path, "out of memory", 0);
+        return -1;
+    }
+    int rc = kvcg_write_text(path, text, err, errlen);
+    free(text);
+    return rc;
+}

@@ -42,6 +42,11 @@ char *kvcg_read_text(const char *path, size_t *len, char *err, size_t errlen);
 int kvcg_write_text(const char *path, const char *text, char *err,
                     size_t errlen);
 int kvcg_file_has_schema(const char *path, const char *schema);
+/* root (cJSON's indented print, deleted here; NULL: out of memory) to path
+ * as kvcg_write_text writes. */
+struct cJSON;
+int kvcg_write_json(const char *path, struct cJSON *root, char *err,
+                    size_t errlen);
 
 /* Bytes of one storage unit of a cache format (4, 2 or 1; nvfp4: 1 byte of
  * two codes) and of one unit of a scale pool (TOKEN 4, GROUP 1, else 0). */

@@ -261,15 +261,7 @@ int kvc_merge_golden_write(const kvc_merge_file *f, const char *path,
         snprintf(err, errlen, "%s: out of memory", path);
         return -1;
     }
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (!text) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        return -1;
-    }
-    int rc = kvcg_write_text(path, text, err, errlen);
-    free(text);
-    return rc;
+    return kvcg_write_json(path, root, err, errlen);
 }
 
 /* ---- reading ----------------------------------------------------------- */
