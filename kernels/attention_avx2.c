@@ -31,6 +31,16 @@
 
 #define AI static inline __attribute__((always_inline))
 
+/* A loaded vector pinned in a register: GCC otherwise folds the load into
+ * every FMA that uses it, loading it again for each (the load ports, not
+ * the FMA units, then bound the loop). */
+AI __m256 pin_reg(__m256 v)
+{
+    __asm__("" : "+x"(v));
+    return v;
+}
+#define IN_REG(v) pin_reg(v)
+
 /* Eight lane vectors to the vector of their eight sums, each summed as
  * ((l0+l1) + (l2+l3)) + ((l4+l5) + (l6+l7)): one fixed order. */
 AI __m256 reduce8(__m256 v0, __m256 v1, __m256 v2, __m256 v3, __m256 v4,
@@ -53,46 +63,51 @@ AI float hsum8_tree(__m256 v)
     return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
 }
 
-/* An NR x NK block of scores for NR >= 3 (NR <= 4, NK <= 2, constants once inlined):
- * always reduced as a full 4 x 2 block (absent entries zero), so each
- * (r, c) is summed the same way whatever block it falls in. */
-AI void score_block42(float *s, int64_t lds, const float *q, int64_t ldq,
-                    const float *const *k, int D, float scale, const int NR,
-                    const int NK)
+/* Four rows by two keys of scores, the rows ldq apart: the same sums as
+ * score_block's (8 lanes over d by FMA, reduce8's tree, then the tail in
+ * order). Eight named accumulators: with an array GCC 12 kept one on the
+ * stack, a store-to-load round trip in every iteration's chain. */
+static void score_4x2(float *s, int64_t lds, const float *q, int64_t ldq,
+                      const float *k0, const float *k1, int D, float scale)
 {
-    __m256 acc[4][2];
-    #pragma GCC unroll 8
-    for (int r = 0; r < 4; r++)
-        #pragma GCC unroll 8
-        for (int c = 0; c < 2; c++)
-            acc[r][c] = _mm256_setzero_ps();
+    const float *q0 = q, *q1 = q + ldq, *q2 = q + 2 * ldq, *q3 = q + 3 * ldq;
+    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
+    __m256 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
     int d = 0;
     for (; d + 8 <= D; d += 8) {
-        __m256 kv[2];
-        #pragma GCC unroll 8
-        for (int c = 0; c < NK; c++)
-            kv[c] = _mm256_loadu_ps(k[c] + d);
-        #pragma GCC unroll 8
-        for (int r = 0; r < NR; r++) {
-            const __m256 qv = _mm256_loadu_ps(q + r * ldq + d);
-            #pragma GCC unroll 8
-            for (int c = 0; c < NK; c++)
-                acc[r][c] = _mm256_fmadd_ps(qv, kv[c], acc[r][c]);
-        }
+        const __m256 x0 = _mm256_loadu_ps(k0 + d);
+        const __m256 x1 = _mm256_loadu_ps(k1 + d);
+        __m256 qv = IN_REG(_mm256_loadu_ps(q0 + d));
+        a00 = _mm256_fmadd_ps(qv, x0, a00);
+        a01 = _mm256_fmadd_ps(qv, x1, a01);
+        qv = IN_REG(_mm256_loadu_ps(q1 + d));
+        a10 = _mm256_fmadd_ps(qv, x0, a10);
+        a11 = _mm256_fmadd_ps(qv, x1, a11);
+        qv = IN_REG(_mm256_loadu_ps(q2 + d));
+        a20 = _mm256_fmadd_ps(qv, x0, a20);
+        a21 = _mm256_fmadd_ps(qv, x1, a21);
+        qv = IN_REG(_mm256_loadu_ps(q3 + d));
+        a30 = _mm256_fmadd_ps(qv, x0, a30);
+        a31 = _mm256_fmadd_ps(qv, x1, a31);
     }
-    float sum[8];
-    _mm256_storeu_ps(sum, reduce8(acc[0][0], acc[0][1], acc[1][0], acc[1][1],
-                                  acc[2][0], acc[2][1], acc[3][0],
-                                  acc[3][1]));
-    #pragma GCC unroll 8
-    for (int r = 0; r < NR; r++)
-        #pragma GCC unroll 8
-        for (int c = 0; c < NK; c++) {
-            float t = 0.0f;
+    /* lanes r0c0 r0c1 r1c0 r1c1 ...: scale * (sum + tail), each row's
+     * pair stored at once */
+    float t[8] = {0};
+    const float *const k[2] = {k0, k1};
+    for (int r = 0; r < 4 && d < D; r++)
+        for (int c = 0; c < 2; c++)
             for (int e = d; e < D; e++)
-                t = fmaf(q[r * ldq + e], k[c][e], t);
-            s[r * lds + c] = scale * (sum[r * 2 + c] + t);
-        }
+                t[r * 2 + c] = fmaf(q[r * ldq + e], k[c][e], t[r * 2 + c]);
+    const __m256 v = _mm256_mul_ps(
+        _mm256_set1_ps(scale),
+        _mm256_add_ps(reduce8(a00, a01, a10, a11, a20, a21, a30, a31),
+                      _mm256_loadu_ps(t)));
+    const __m128 lo = _mm256_castps256_ps128(v);
+    const __m128 hi = _mm256_extractf128_ps(v, 1);
+    _mm_storel_pi((__m64 *)s, lo);
+    _mm_storeh_pi((__m64 *)(s + lds), lo);
+    _mm_storel_pi((__m64 *)(s + 2 * lds), hi);
+    _mm_storeh_pi((__m64 *)(s + 3 * lds), hi);
 }
 
 /* An NR x NK block of scores (NR * NK <= 8; constants once inlined):
@@ -136,17 +151,6 @@ AI void score_block(float *s, int64_t lds, const float *q, int64_t ldq,
         }
 }
 
-#define SCORE_ROWS42(NR)                                                     \
-    do {                                                                     \
-        int c = 0;                                                           \
-        for (; c + 2 <= nk; c += 2)                                          \
-            score_block42(s + r * lds + c, lds, q + r * ldq, ldq, k + c, D,  \
-                          scale, NR, 2);                                     \
-        if (c < nk)                                                          \
-            score_block42(s + r * lds + c, lds, q + r * ldq, ldq, k + c, D,  \
-                          scale, NR, 1);                                     \
-    } while (0)
-
 /* Rows r .. r+NR-1 over all keys, NKMAX keys a block, then the rest one
  * block of fewer keys at a time. */
 #define SCORE_ROWS(NR, NKMAX)                                                \
@@ -168,11 +172,18 @@ static void a_scores(float *s, int64_t lds, const float *q, int64_t ldq,
                      float scale)
 {
     int r = 0;
-    for (; r + 4 <= nr; r += 4)
-        SCORE_ROWS42(4);
+    for (; r + 4 <= nr; r += 4) {
+        int c = 0;
+        for (; c + 2 <= nk; c += 2)
+            score_4x2(s + r * lds + c, lds, q + r * ldq, ldq, k[c],
+                      k[c + 1], D, scale);
+        if (c < nk) /* the odd key: the same sums as a 4 x 2 block's */
+            score_block(s + r * lds + c, lds, q + r * ldq, ldq, k + c, D,
+                        scale, 4, 1, 2);
+    }
     switch (nr - r) {
     case 3:
-        SCORE_ROWS42(3);
+        SCORE_ROWS(3, 2);
         break;
     case 2:
         SCORE_ROWS(2, 4);
@@ -183,6 +194,59 @@ static void a_scores(float *s, int64_t lds, const float *q, int64_t ldq,
     default:
         break;
     }
+}
+
+/* Whether some p[c], c < nk, is KVA_P_SKIP. */
+static int has_skip(const float *p, int nk)
+{
+    const __m256 skip = _mm256_set1_ps(KVA_P_SKIP);
+    __m256 any = _mm256_setzero_ps();
+    int c = 0;
+    for (; c + 8 <= nk; c += 8)
+        any = _mm256_or_ps(any, _mm256_cmp_ps(_mm256_loadu_ps(p + c), skip,
+                                              _CMP_EQ_OQ));
+    int found = _mm256_movemask_ps(any) != 0;
+    for (; c < nk; c++)
+        found |= p[c] == KVA_P_SKIP;
+    return found;
+}
+
+/* Two rows' P.V over 32 dims at d when no weight of either is a skip:
+ * the same FMAs in the same order as the general loop, without its
+ * per-key tests. */
+static void pv_pair32(float *acc0, float *acc1, const float *p0,
+                      const float *p1, const float *const *v, int nk, int d)
+{
+    __m256 a0 = _mm256_loadu_ps(acc0 + d), a1 = _mm256_loadu_ps(acc0 + d + 8);
+    __m256 a2 = _mm256_loadu_ps(acc0 + d + 16);
+    __m256 a3 = _mm256_loadu_ps(acc0 + d + 24);
+    __m256 b0 = _mm256_loadu_ps(acc1 + d), b1 = _mm256_loadu_ps(acc1 + d + 8);
+    __m256 b2 = _mm256_loadu_ps(acc1 + d + 16);
+    __m256 b3 = _mm256_loadu_ps(acc1 + d + 24);
+    for (int c = 0; c < nk; c++) {
+        const float *vr = v[c] + d;
+        const __m256 v0 = _mm256_loadu_ps(vr), v1 = _mm256_loadu_ps(vr + 8);
+        const __m256 v2 = _mm256_loadu_ps(vr + 16);
+        const __m256 v3 = _mm256_loadu_ps(vr + 24);
+        const __m256 w0 = _mm256_broadcast_ss(p0 + c);
+        const __m256 w1 = _mm256_broadcast_ss(p1 + c);
+        a0 = _mm256_fmadd_ps(w0, v0, a0);
+        a1 = _mm256_fmadd_ps(w0, v1, a1);
+        a2 = _mm256_fmadd_ps(w0, v2, a2);
+        a3 = _mm256_fmadd_ps(w0, v3, a3);
+        b0 = _mm256_fmadd_ps(w1, v0, b0);
+        b1 = _mm256_fmadd_ps(w1, v1, b1);
+        b2 = _mm256_fmadd_ps(w1, v2, b2);
+        b3 = _mm256_fmadd_ps(w1, v3, b3);
+    }
+    _mm256_storeu_ps(acc0 + d, a0);
+    _mm256_storeu_ps(acc0 + d + 8, a1);
+    _mm256_storeu_ps(acc0 + d + 16, a2);
+    _mm256_storeu_ps(acc0 + d + 24, a3);
+    _mm256_storeu_ps(acc1 + d, b0);
+    _mm256_storeu_ps(acc1 + d + 8, b1);
+    _mm256_storeu_ps(acc1 + d + 16, b2);
+    _mm256_storeu_ps(acc1 + d + 24, b3);
 }
 
 /* P.V two rows at a time over 32 dims (8 accumulators, the V loads
@@ -198,6 +262,9 @@ static void a_pv(float *acc, const float *p, int64_t ldp, int nr,
         const float *p0 = p + r0 * ldp;
         const float *p1 = p0 + ldp;
         int d = 0;
+        if (two && !has_skip(p0, nk) && !has_skip(p1, nk))
+            for (; d + 32 <= D; d += 32)
+                pv_pair32(acc0, acc1, p0, p1, v, nk, d);
         for (; d + 32 <= D; d += 32) {
             __m256 a0[4], a1[4];
             #pragma GCC unroll 8
@@ -365,22 +432,25 @@ static void a_dec_f16(float *dst, const uint16_t *src, int n)
         dst[d] = kva_f16_decode(src[d]);
 }
 
-static void a_dec_bf16(float *dst, const uint16_t *src, int n)
+/* 8 bf16 codes to fp32: the code in the top half, NaNs quieted (as
+ * kva_bf16_decode). */
+AI __m256 bf16x8(const uint16_t *src)
 {
     const __m256i absm = _mm256_set1_epi32(0x7FFFFFFF);
     const __m256i inf = _mm256_set1_epi32(0x7F800000);
     const __m256i qnan = _mm256_set1_epi32(0x00400000);
+    __m256i b = _mm256_slli_epi32(
+        _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)src)), 16);
+    const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(b, absm), inf);
+    b = _mm256_or_si256(b, _mm256_and_si256(nan, qnan));
+    return _mm256_castsi256_ps(b);
+}
+
+static void a_dec_bf16(float *dst, const uint16_t *src, int n)
+{
     int d = 0;
-    for (; d + 8 <= n; d += 8) {
-        __m256i b = _mm256_slli_epi32(
-            _mm256_cvtepu16_epi32(
-                _mm_loadu_si128((const __m128i *)(src + d))),
-            16);
-        const __m256i nan =
-            _mm256_cmpgt_epi32(_mm256_and_si256(b, absm), inf);
-        b = _mm256_or_si256(b, _mm256_and_si256(nan, qnan));
-        _mm256_storeu_ps(dst + d, _mm256_castsi256_ps(b));
-    }
+    for (; d + 8 <= n; d += 8)
+        _mm256_storeu_ps(dst + d, bf16x8(src + d));
     for (; d < n; d++)
         dst[d] = kva_bf16_decode(src[d]);
 }
@@ -421,28 +491,208 @@ static __m128i fp8_as_f16(__m128i codes8, int e5m2, __m128i *nan)
 /* FP8 without a gather (gathers cost about as much as the whole decode
  * on this core): the f16 conversion is exact, the e4m3 * 256 too, so
  * dst = exact value * s rounded once, as lut[code] * s. */
+AI __m256 fp8x8(const uint8_t *src, int e5m2, __m256 sv)
+{
+    __m128i nan;
+    const __m128i h =
+        fp8_as_f16(_mm_loadl_epi64((const __m128i *)src), e5m2, &nan);
+    __m256 v = _mm256_mul_ps(_mm256_cvtph_ps(h),
+                             _mm256_set1_ps(e5m2 ? 1.0f : 256.0f));
+    const __m256 isnan = _mm256_castsi256_ps(_mm256_cvtepi16_epi32(nan));
+    v = _mm256_blendv_ps(v, _mm256_set1_ps(NAN), isnan);
+    return _mm256_mul_ps(v, sv);
+}
+
 static void a_dec_fp8(float *dst, const uint8_t *src, int e5m2,
                       const float *lut, float s, int n)
 {
     const __m256 sv = _mm256_set1_ps(s);
-    const __m256 k = _mm256_set1_ps(e5m2 ? 1.0f : 256.0f);
     int d = 0;
-    for (; d + 8 <= n; d += 8) {
-        __m128i nan;
-        const __m128i h = fp8_as_f16(
-            _mm_loadl_epi64((const __m128i *)(src + d)), e5m2, &nan);
-        __m256 v = _mm256_mul_ps(_mm256_cvtph_ps(h), k);
-        const __m256 isnan = _mm256_castsi256_ps(_mm256_cvtepi16_epi32(nan));
-        v = _mm256_blendv_ps(v, _mm256_set1_ps(NAN), isnan);
-        _mm256_storeu_ps(dst + d, _mm256_mul_ps(v, sv));
-    }
+    for (; d + 8 <= n; d += 8)
+        _mm256_storeu_ps(dst + d, fp8x8(src + d, e5m2, sv));
     for (; d < n; d++)
         dst[d] = lut[src[d]] * s;
 }
 
+/* ---- raw rows: straight from the cache (kva_raw_rows) ------------------ */
+
+/* Elements d .. d+7 of a cache row of dtype DT (a constant once inlined)
+ * as fp32, times the row's scale sv for FP8: the values dec_* give. */
+AI __m256 raw8(const void *row, int d, const kva_dtype DT, __m256 sv)
+{
+    switch (DT) {
+    case KVA_DTYPE_F16:
+        return _mm256_cvtph_ps(
+            _mm_loadu_si128((const __m128i *)((const uint16_t *)row + d)));
+    case KVA_DTYPE_BF16:
+        return bf16x8((const uint16_t *)row + d);
+    case KVA_DTYPE_FP8_E4M3:
+    case KVA_DTYPE_FP8_E5M2:
+        return fp8x8((const uint8_t *)row + d, DT == KVA_DTYPE_FP8_E5M2, sv);
+    default: /* F32 */
+        return _mm256_loadu_ps((const float *)row + d);
+    }
+}
+
+/* The scale of raw row c as a vector (1 for the formats without one). */
+AI __m256 raw_scale(const kva_raw_rows *k, int c, const kva_dtype DT)
+{
+    return DT == KVA_DTYPE_FP8_E4M3 || DT == KVA_DTYPE_FP8_E5M2
+               ? _mm256_set1_ps(k->scale[c])
+               : _mm256_set1_ps(1.0f);
+}
+
+/* Scores of rows [0, nrows) x raw keys c0, c0 + 1 (nkeys of them; 1 or
+ * 2; nrows 1..4): score_4x2's sums (an absent row repeats row 0, an
+ * absent key key c0; neither is stored). D % 8 == 0. */
+AI void score_raw_4x2(float *s, int64_t lds, const float *q, int64_t ldq,
+                      int nrows, const kva_raw_rows *k, int c0, int nkeys,
+                      int D, float scale, const kva_dtype DT)
+{
+    const float *q0 = q;
+    const float *q1 = q + (nrows > 1 ? ldq : 0);
+    const float *q2 = q + (nrows > 2 ? 2 * ldq : 0);
+    const float *q3 = q + (nrows > 3 ? 3 * ldq : 0);
+    const int c1 = nkeys > 1 ? c0 + 1 : c0;
+    const void *k0 = k->rows[c0], *k1 = k->rows[c1];
+    const __m256 s0 = raw_scale(k, c0, DT), s1 = raw_scale(k, c1, DT);
+    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
+    __m256 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+    for (int d = 0; d < D; d += 8) {
+        const __m256 x0 = raw8(k0, d, DT, s0);
+        const __m256 x1 = raw8(k1, d, DT, s1);
+        __m256 qv = IN_REG(_mm256_loadu_ps(q0 + d));
+        a00 = _mm256_fmadd_ps(qv, x0, a00);
+        a01 = _mm256_fmadd_ps(qv, x1, a01);
+        qv = IN_REG(_mm256_loadu_ps(q1 + d));
+        a10 = _mm256_fmadd_ps(qv, x0, a10);
+        a11 = _mm256_fmadd_ps(qv, x1, a11);
+        qv = IN_REG(_mm256_loadu_ps(q2 + d));
+        a20 = _mm256_fmadd_ps(qv, x0, a20);
+        a21 = _mm256_fmadd_ps(qv, x1, a21);
+        qv = IN_REG(_mm256_loadu_ps(q3 + d));
+        a30 = _mm256_fmadd_ps(qv, x0, a30);
+        a31 = _mm256_fmadd_ps(qv, x1, a31);
+    }
+    /* + 0.0f: score_4x2 adds its (empty) tail sum, turning -0 into +0 */
+    float v[8];
+    _mm256_storeu_ps(
+        v, _mm256_mul_ps(_mm256_set1_ps(scale),
+                         _mm256_add_ps(reduce8(a00, a01, a10, a11, a20, a21,
+                                               a30, a31),
+                                       _mm256_setzero_ps())));
+    for (int r = 0; r < nrows; r++)
+        for (int c = 0; c < nkeys; c++)
+            s[r * lds + c0 + c] = v[r * 2 + c];
+}
+
+AI void scores_raw_t(float *s, int64_t lds, const float *q, int64_t ldq,
+                     int nr, const kva_raw_rows *k, int nk, int D,
+                     float scale, const kva_dtype DT)
+{
+    for (int r = 0; r < nr; r += 4) {
+        const int nrows = nr - r < 4 ? nr - r : 4;
+        for (int c = 0; c < nk; c += 2)
+            score_raw_4x2(s + r * lds, lds, q + r * ldq, ldq, nrows, k, c,
+                          nk - c < 2 ? 1 : 2, D, scale, DT);
+    }
+}
+
+/* P.V of rows [0, nrows) (1..4) over dims d .. d + 8W - 1 (W = 1 or 2),
+ * raw V rows: one FMA per element and live key, in key order (a_pv's
+ * arithmetic). skips = 0: no weight is KVA_P_SKIP (no tests). An absent
+ * row repeats row 0 and is not stored (row 0, stored last, wins). */
+AI void pv_raw_rows(float *acc, const float *p, int64_t ldp, int nrows,
+                    const kva_raw_rows *v, int nk, int D, int d, int skips,
+                    const int W, const kva_dtype DT)
+{
+    const float *p1 = p + (nrows > 1 ? ldp : 0);
+    const float *p2 = p + (nrows > 2 ? 2 * ldp : 0);
+    const float *p3 = p + (nrows > 3 ? 3 * ldp : 0);
+    float *acc1 = acc + (nrows > 1 ? D : 0);
+    float *acc2 = acc + (nrows > 2 ? 2 * D : 0);
+    float *acc3 = acc + (nrows > 3 ? 3 * D : 0);
+    const int e = W > 1 ? 8 : 0; /* the second vector (W == 1: unused) */
+    __m256 a00 = _mm256_loadu_ps(acc + d), a01 = _mm256_loadu_ps(acc + d + e);
+    __m256 a10 = _mm256_loadu_ps(acc1 + d), a11 = _mm256_loadu_ps(acc1 + d + e);
+    __m256 a20 = _mm256_loadu_ps(acc2 + d), a21 = _mm256_loadu_ps(acc2 + d + e);
+    __m256 a30 = _mm256_loadu_ps(acc3 + d), a31 = _mm256_loadu_ps(acc3 + d + e);
+    for (int c = 0; c < nk; c++) {
+        const __m256 sv = raw_scale(v, c, DT);
+        const __m256 v0 = raw8(v->rows[c], d, DT, sv);
+        const __m256 v1 = W > 1 ? raw8(v->rows[c], d + e, DT, sv) : v0;
+#define PV_ROW(pr, x0, x1)                                                  \
+        if (!skips || pr[c] != KVA_P_SKIP) {                                \
+            const __m256 w = _mm256_broadcast_ss(pr + c);                   \
+            x0 = _mm256_fmadd_ps(w, v0, x0);                                \
+            if (W > 1)                                                      \
+                x1 = _mm256_fmadd_ps(w, v1, x1);                            \
+        }
+        PV_ROW(p, a00, a01)
+        PV_ROW(p1, a10, a11)
+        PV_ROW(p2, a20, a21)
+        PV_ROW(p3, a30, a31)
+#undef PV_ROW
+    }
+#define PV_STORE(ar, x0, x1)                                                \
+    _mm256_storeu_ps(ar + d, x0);                                           \
+    if (W > 1)                                                              \
+        _mm256_storeu_ps(ar + d + e, x1);
+    PV_STORE(acc3, a30, a31)
+    PV_STORE(acc2, a20, a21)
+    PV_STORE(acc1, a10, a11)
+    PV_STORE(acc, a00, a01)
+#undef PV_STORE
+}
+
+AI void pv_raw_t(float *acc, const float *p, int64_t ldp, int nr,
+                 const kva_raw_rows *v, int nk, int D, const kva_dtype DT)
+{
+    for (int r = 0; r < nr; r += 4) {
+        const int nrows = nr - r < 4 ? nr - r : 4;
+        float *ar = acc + (int64_t)r * D;
+        const float *pr = p + r * ldp;
+        int skips = 0;
+        for (int i = 0; i < nrows && !skips; i++)
+            skips = has_skip(pr + i * ldp, nk);
+        int d = 0;
+        for (; d + 16 <= D; d += 16)
+            pv_raw_rows(ar, pr, ldp, nrows, v, nk, D, d, skips, 2, DT);
+        if (d < D) /* D % 16 == 8 */
+            pv_raw_rows(ar, pr, ldp, nrows, v, nk, D, d, skips, 1, DT);
+    }
+}
+
+#define RAW_DISPATCH(call, dt)                                              \
+    switch (dt) {                                                           \
+    case KVA_DTYPE_F16: call(KVA_DTYPE_F16); break;                         \
+    case KVA_DTYPE_BF16: call(KVA_DTYPE_BF16); break;                       \
+    case KVA_DTYPE_FP8_E4M3: call(KVA_DTYPE_FP8_E4M3); break;               \
+    case KVA_DTYPE_FP8_E5M2: call(KVA_DTYPE_FP8_E5M2); break;               \
+    default: call(KVA_DTYPE_F32); break;                                    \
+    }
+
+static void a_scores_raw(float *s, int64_t lds, const float *q, int64_t ldq,
+                         int nr, const kva_raw_rows *k, int nk, int D,
+                         float scale)
+{
+#define CALL(DT) scores_raw_t(s, lds, q, ldq, nr, k, nk, D, scale, DT)
+    RAW_DISPATCH(CALL, k->dtype)
+#undef CALL
+}
+
+static void a_pv_raw(float *acc, const float *p, int64_t ldp, int nr,
+                     const kva_raw_rows *v, int nk, int D)
+{
+#define CALL(DT) pv_raw_t(acc, p, ldp, nr, v, nk, D, DT)
+    RAW_DISPATCH(CALL, v->dtype)
+#undef CALL
+}
+
 const kva_ops kva_ops_avx2 = {
-    KVA_ISA_AVX2, "avx2",    a_scores,   a_pv,      a_rowmax, a_weights,
-    a_scale,      a_dec_f16, a_dec_bf16, a_dec_lut8, a_dec_fp8,
+    KVA_ISA_AVX2, "avx2",    a_scores,   a_pv,       a_rowmax,
+    a_weights,    a_scale,   a_dec_f16,  a_dec_bf16, a_dec_lut8,
+    a_dec_fp8,    a_scores_raw, a_pv_raw,
 };
 
 #if defined(__clang__)

@@ -62,6 +62,8 @@
 #define SPLIT_MIN_KEYS 4096 /* a decode over this many keys is split */
 #define SPLIT_PART_KEYS 2048 /* ... into parts of about this many */
 #define PREFETCH_CHUNKS 2   /* how far ahead K/V rows are prefetched */
+#define FUSE_ROWS 128       /* a unit takes every KV head of a sequence
+                               with at most this many query rows */
 
 /* The value table of the call's dtype: the exact decode of every code, so
  * lut[c] * s is the contract's fp32(decode(code) * s). Returns the number
@@ -125,15 +127,23 @@ void kva_tiles_set_scales(kva_kv_tiles *t, const kva_kv_scales *sc,
 
 
 /* One unit of work: tokens [i0, i1) of sequence s (indices inside the
- * sequence), KV head kvh, keys [k0, k1). part >= 0: the first of its rows
- * in the partial buffers (a KV split, split of nsplit); -1: writes out. */
+ * sequence), KV heads [kvh, kvh + nkvh), keys [k0, k1). Its rows are
+ * numbered r = ((h - kvh) * ntok + (i - i0)) * group + g (ntok = i1 - i0).
+ * part >= 0: the first of its rows in the partial buffers (a KV split,
+ * split of nsplit); -1: writes out. */
 typedef struct unit {
-    int s, kvh;
+    int s, kvh, nkvh;
     int split, nsplit;
     int64_t i0, i1;
     int64_t k0, k1;
     int64_t part;
 } unit;
+
+/* Where load_rows leaves rows read in place (kva_raw_rows' arrays). */
+typedef struct raw_out {
+    const void **rows;
+    float *scale;
+} raw_out;
 
 typedef struct call_ctx {
     const kva_attn_params *p;
@@ -147,7 +157,11 @@ typedef struct call_ctx {
     const float *lut;
     int group, D, Hq;
     int64_t unit_bytes, row_bytes; /* of the cache's dtype */
-    int copy_f32; /* F32 rows copied to scratch (else read in place) */
+    /* single-token units read rows in the cache (ops->scores_raw /
+     * pv_raw) rather than decoding them: the path has raw kernels, the
+     * dtype is one they take and D % 8 == 0 */
+    int raw;
+    const void *zero_row; /* D zero codes of the dtype (keys not read) */
     const unit *units;
     int64_t n_units;
     atomic_llong next;
@@ -156,13 +170,15 @@ typedef struct call_ctx {
 
 /* One worker's scratch. */
 typedef struct scratch {
-    float *kc, *vc;          /* [CHUNK][D] decoded rows (not F32) */
+    float *kc, *vc;          /* [CHUNK][D] decoded rows */
     const float **krow, **vrow; /* [CHUNK] row pointers */
+    raw_out kraw, vraw;      /* [CHUNK] rows left in the cache (cc->raw) */
     float *s;                /* [group][CHUNK] scores */
     float *pw;               /* [group][CHUNK] weights */
     float *acc;              /* [rows][D] */
     float *m, *l;            /* [rows] */
-    uint8_t need[CHUNK];     /* keys some row of the block sees */
+    kva_kv_tiles *kv;        /* [Hkv] the tiles of the unit's KV heads */
+    uint8_t need[CHUNK];     /* keys some row of the unit sees */
 } scratch;
 
 /* The visible key range [lo, hi) of token i of a sequence. */
@@ -188,18 +204,67 @@ static inline int64_t key_tile(const kva_kv_tiles *kv, int64_t j,
     return kv->tile_ids ? kv->tile_ids[b] : b;
 }
 
-/* The rows of keys [ja, ja + n) (they may span tiles), K or V: row
- * pointers into the cache (F32 read in place) or into buf, decoded. A key
- * with need[i] == 0 (need may be NULL: all needed) is not read at all: its
- * row is zeros (no row of the block sees it; its scores are discarded). */
+/* Decode one row of the cache (src, D elements of cc->dtype) into dst:
+ * the scaled formats use s (the static or token scale); NVFP4 its group
+ * codes at sbase + soff with the global scale s0. */
+static void decode_row(const call_ctx *cc, float *restrict dst,
+                       const void *src, float s, const uint8_t *codes,
+                       float s0)
+{
+    const kva_ops *ops = cc->ops;
+    const int D = cc->D;
+    switch (cc->dtype) {
+    case KVA_DTYPE_F32:
+        memcpy(dst, src, (size_t)D * sizeof(float));
+        break;
+    case KVA_DTYPE_F16:
+        ops->dec_f16(dst, src, D);
+        break;
+    case KVA_DTYPE_BF16:
+        ops->dec_bf16(dst, src, D);
+        break;
+    case KVA_DTYPE_INT8:
+        ops->dec_lut8(dst, src, cc->lut, s, D);
+        break;
+    case KVA_DTYPE_FP8_E4M3:
+    case KVA_DTYPE_FP8_E5M2:
+        ops->dec_fp8(dst, src, cc->dtype == KVA_DTYPE_FP8_E5M2, cc->lut, s,
+                     D);
+        break;
+    case KVA_DTYPE_NVFP4: {
+        const uint8_t *b = src;
+        const float *restrict lut = cc->lut;
+        for (int g = 0; g < D / 16; g++) {
+            const float es =
+                kva_nvfp4_effective_scale(codes[g + KVA_MUT(23)], s0);
+            for (int k = 0; k < 8; k++) {
+                const uint8_t byte = b[g * 8 + k];
+                dst[g * 16 + 2 * k] = lut[byte & 0x0Fu] * es;
+                dst[g * 16 + 2 * k + 1] = lut[byte >> 4] * es;
+            }
+        }
+        break;
+    }
+    default: /* validated dtypes only */
+        break;
+    }
+}
+
+/* The rows of keys [ja, ja + n) (they may span tiles), K or V. Decoded
+ * (F32 copied: rows far apart in an NHD cache would alias in L1 when the
+ * rows of a block read them again) into buf, rows[i] pointing at each;
+ * or, when raw != NULL (cc->raw), left in the cache: raw->rows[i] their
+ * addresses, raw->scale[i] their scales (FP8). A key with need[i] == 0
+ * (need may be NULL: all needed) is not read at all: its row is zeros, or
+ * cc->zero_row's zero codes (no row of the unit sees it; its scores are
+ * discarded). */
 static void load_rows(const call_ctx *cc, const kva_kv_tiles *kv, int is_v,
                       int64_t ja, int n, const uint8_t *need, float *buf,
-                      const float **rows)
+                      const float **rows, raw_out *raw)
 {
     const int D = cc->D;
-    const void *base = is_v ? kv->v : kv->k;
+    const char *base = is_v ? kv->v : kv->k;
     const int64_t ps = kv->pos_stride;
-    const kva_ops *ops = cc->ops;
     const void *sbase = is_v ? kv->v_scales : kv->k_scales;
     const float s0 = is_v ? kv->v_scale : kv->k_scale;
     const int pooled = kva_scales_pooled(kv->kind);
@@ -216,79 +281,29 @@ static void load_rows(const call_ctx *cc, const kva_kv_tiles *kv, int is_v,
                                                  (uint32_t)kv->tile_stride +
                                              (uint32_t)(jrel * ps))
                         : id * kv->tile_stride + jrel * ps;
-        if (cc->dtype == KVA_DTYPE_F32 && !cc->copy_f32) {
-            for (int e = 0; e < m; e++)
-                rows[i + e] = (const float *)base + off0 + e * ps;
-            i += m;
-            continue;
-        }
-        if (cc->dtype == KVA_DTYPE_F32) {
-            /* a contiguous copy: rows far apart in the cache (NHD) would
-             * alias in L1 when the block's rows read them again */
-            for (int e = 0; e < m; e++) {
-                float *dst = buf + (int64_t)(i + e) * D;
-                if (need != NULL && !need[i + e])
-                    memset(dst, 0, (size_t)D * sizeof(float));
-                else
-                    memcpy(dst, (const float *)base + off0 + e * ps,
-                           (size_t)D * sizeof(float));
-                rows[i + e] = dst;
-            }
-            i += m;
-            continue;
-        }
         const int64_t soff0 =
             pooled ? (KVA_MUT(22) ? (ja + i) * sps /* logical position */
                                   : id * kv->scale_tile_stride + jrel * sps)
                    : 0;
         for (int e = 0; e < m; e++) {
-            float *restrict dst = buf + (int64_t)(i + e) * D;
-            const int64_t off = off0 + e * ps, soff = soff0 + e * sps;
-            rows[i + e] = dst;
-            if (need != NULL && !need[i + e]) {
-                memset(dst, 0, (size_t)D * sizeof *dst);
+            const int64_t soff = soff0 + e * sps;
+            const int needed = need == NULL || need[i + e];
+            const void *src = base + (off0 + e * ps) * cc->unit_bytes;
+            const float s = needed && kv->kind == KVA_SCALE_TOKEN
+                                ? ((const float *)sbase)[soff]
+                                : s0;
+            if (raw != NULL) {
+                raw->rows[i + e] = needed ? src : cc->zero_row;
+                raw->scale[i + e] = needed ? s : 1.0f;
                 continue;
             }
-            switch (cc->dtype) {
-            case KVA_DTYPE_F16:
-                ops->dec_f16(dst, (const uint16_t *)base + off, D);
-                break;
-            case KVA_DTYPE_BF16:
-                ops->dec_bf16(dst, (const uint16_t *)base + off, D);
-                break;
-            case KVA_DTYPE_FP8_E4M3:
-            case KVA_DTYPE_FP8_E5M2:
-            case KVA_DTYPE_INT8: {
-                const float s = kv->kind == KVA_SCALE_TOKEN
-                                    ? ((const float *)sbase)[soff]
-                                    : s0;
-                const uint8_t *src = (const uint8_t *)base + off;
-                if (cc->dtype == KVA_DTYPE_INT8)
-                    ops->dec_lut8(dst, src, cc->lut, s, D);
-                else
-                    ops->dec_fp8(dst, src, cc->dtype == KVA_DTYPE_FP8_E5M2,
-                                 cc->lut, s, D);
-                break;
-            }
-            case KVA_DTYPE_NVFP4: {
-                const uint8_t *src = (const uint8_t *)base + off;
-                const uint8_t *codes = (const uint8_t *)sbase + soff;
-                const float *restrict lut = cc->lut;
-                for (int g = 0; g < D / 16; g++) {
-                    /* s0 is the global scale here */
-                    const float es = kva_nvfp4_effective_scale(
-                        codes[g + KVA_MUT(23)], s0);
-                    for (int k = 0; k < 8; k++) {
-                        const uint8_t byte = src[g * 8 + k];
-                        dst[g * 16 + 2 * k] = lut[byte & 0x0Fu] * es;
-                        dst[g * 16 + 2 * k + 1] = lut[byte >> 4] * es;
-                    }
-                }
-                break;
-            }
-            default: /* validated dtypes only */
-                break;
-            }
+            float *dst = buf + (int64_t)(i + e) * D;
+            rows[i + e] = dst;
+            if (!needed)
+                memset(dst, 0, (size_t)D * sizeof *dst);
+            else
+                decode_row(cc, dst, src, s,
+                           pooled ? (const uint8_t *)sbase + soff : NULL, s0);
         }
         i += m;
     }
@@ -316,193 +331,257 @@ static void prefetch_rows(const call_ctx *cc, const kva_kv_tiles *kv,
     }
 }
 
-static void run_unit(const call_ctx *cc, const unit *u, scratch *w)
+/* The keys any row of unit u can see, [*ulo, *uhi) inside [k0, k1)
+ * (empty: *ulo >= *uhi). */
+static void unit_keys(const call_ctx *cc, const unit *u, int64_t *ulo,
+                      int64_t *uhi)
+{
+    const int64_t *qsl = cc->b->query_start_loc;
+    const int64_t seq_len = cc->b->seq_lens[u->s];
+    const int64_t ctx_len = seq_len - (qsl[u->s + 1] - qsl[u->s]);
+    *ulo = u->k1;
+    *uhi = u->k0;
+    for (int64_t i = u->i0; i < u->i1; i++) {
+        int64_t lo, hi;
+        row_range(cc->p, ctx_len, seq_len, i, &lo, &hi);
+        lo = lo > u->k0 ? lo : u->k0;
+        hi = hi < u->k1 ? hi : u->k1;
+        if (lo < hi) {
+            *ulo = lo < *ulo ? lo : *ulo;
+            *uhi = hi > *uhi ? hi : *uhi;
+        }
+    }
+}
+
+/* With a custom mask, which keys of [ja, ja + n) some token of the unit
+ * sees (w->need); NULL when all are (or there is no mask): keys no row
+ * of the unit sees are never read (K, V or scales). */
+static const uint8_t *chunk_need(const call_ctx *cc, const unit *u,
+                                 scratch *w, int64_t ja, int n)
+{
+    const uint8_t *mask = cc->b->masks != NULL ? cc->b->masks[u->s] : NULL;
+    if (mask == NULL)
+        return NULL;
+    const int64_t *qsl = cc->b->query_start_loc;
+    const int64_t seq_len = cc->b->seq_lens[u->s];
+    const int64_t ctx_len = seq_len - (qsl[u->s + 1] - qsl[u->s]);
+    int all = 1;
+    for (int c = 0; c < n; c++) {
+        const int64_t j = ja + c;
+        uint8_t nd = 0;
+        for (int64_t i = u->i0; i < u->i1 && !nd; i++) {
+            int64_t lo, hi;
+            row_range(cc->p, ctx_len, seq_len, i, &lo, &hi);
+            nd = j >= lo && j < hi && mask[i * seq_len + j];
+        }
+        w->need[c] = nd;
+        all &= nd;
+    }
+    return all ? NULL : w->need;
+}
+
+/* The softmax of one row r over its chunk scores sr[0..nk) (mask row mrow
+ * or NULL): soft-cap, mask, chunk max, rescale of (m, l, acc) when the max
+ * grows, weights into pw. Returns 0 when the row has no live key in the
+ * chunk (pw all skips: no exp, no P.V). */
+static int row_softmax(const call_ctx *cc, scratch *w, int64_t r, float *sr,
+                       float *pw, int nk, const uint8_t *mrow)
+{
+    const kva_ops *ops = cc->ops;
+    const float softcap = cc->p->softcap;
+    /* soft-cap the visible keys' scores, -inf for the others */
+    if (softcap > 0.0f && !KVA_MUT(14))
+        for (int c = 0; c < nk; c++)
+            if (mrow == NULL || mrow[c] != 0)
+                sr[c] = softcap * tanhf(sr[c] / softcap);
+    if (mrow != NULL)
+        for (int c = 0; c < nk; c++)
+            if (mrow[c] == 0)
+                sr[c] = -INFINITY;
+    /* NaN counts as live: garbage in, NaN out */
+    int live;
+    const float tmax = ops->rowmax(sr, nk, &live);
+    if (!live) {
+        for (int c = 0; c < nk; c++)
+            pw[c] = KVA_P_SKIP;
+        return 0;
+    }
+    float m = w->m[r], l = w->l[r];
+    if (tmax > m) {
+        /* m == -inf: nothing accumulated yet */
+        if (m > -INFINITY) {
+            const float alpha = expf(m - tmax);
+            if (!KVA_MUT(7))
+                l *= alpha;
+            if (!KVA_MUT(6))
+                ops->scale(w->acc + r * cc->D, alpha, cc->D);
+        }
+        m = tmax;
+    }
+    l += ops->weights(pw, sr, nk, m);
+    w->m[r] = m;
+    w->l[r] = l;
+    return 1;
+}
+
+/* Keys [ja, ja + n) of the unit's h-th KV head (tiles *kv) for every
+ * token of the unit: K rows decoded once, then per token the scores of
+ * its group's rows, their softmax and (when a row is live) P.V, the V
+ * rows decoded on first use. A unit of one token with cc->raw reads the
+ * rows in the cache instead (each is read once): the same values. */
+static void attend_chunk(const call_ctx *cc, const unit *u, scratch *w,
+                         const kva_kv_tiles *kv, int h, int64_t ja, int n,
+                         const uint8_t *need)
 {
     const kva_attn_params *p = cc->p;
-    const kva_ops *ops = cc->ops;
     const int D = cc->D, group = cc->group, Hq = cc->Hq;
+    const int kvh = u->kvh + h;
     const int64_t *qsl = cc->b->query_start_loc;
-    const int64_t q_len = qsl[u->s + 1] - qsl[u->s];
     const int64_t seq_len = cc->b->seq_lens[u->s];
-    const int64_t ctx_len = seq_len - q_len;
+    const int64_t ctx_len = seq_len - (qsl[u->s + 1] - qsl[u->s]);
     const uint8_t *mask = cc->b->masks != NULL ? cc->b->masks[u->s] : NULL;
-    const float softcap = p->softcap;
-    const int64_t ntok = u->i1 - u->i0;
-    const int64_t R = ntok * group;
-
-    for (int64_t r = 0; r < R; r++) {
-        w->m[r] = -INFINITY;
-        w->l[r] = 0.0f;
-    }
-    memset(w->acc, 0, (size_t)(R * D) * sizeof(float));
-
-    /* The keys any row of the unit can see, inside [k0, k1). */
-    int64_t ulo = u->k1, uhi = u->k0;
+    const int64_t ntok = u->i1 - u->i0, jb = ja + n;
+    const int raw = cc->raw && ntok == 1;
+    const kva_raw_rows kr = {cc->dtype, w->kraw.rows, w->kraw.scale};
+    const kva_raw_rows vr = {cc->dtype, w->vraw.rows, w->vraw.scale};
+    load_rows(cc, kv, 0, ja, n, need, w->kc, w->krow, raw ? &w->kraw : NULL);
+    int v_ready = 0;
     for (int64_t i = u->i0; i < u->i1; i++) {
         int64_t lo, hi;
         row_range(p, ctx_len, seq_len, i, &lo, &hi);
         lo = lo > u->k0 ? lo : u->k0;
         hi = hi < u->k1 ? hi : u->k1;
-        if (lo < hi) {
-            ulo = lo < ulo ? lo : ulo;
-            uhi = hi > uhi ? hi : uhi;
+        const int64_t a = lo > ja ? lo : ja;
+        const int64_t e = hi < jb ? hi : jb;
+        if (a >= e)
+            continue;
+        const int nk = (int)(e - a);
+        const int64_t t = qsl[u->s] + i;
+        /* KVA_MUT(12): query head h read as KV head h % Hkv */
+        const int64_t row0 =
+            t * Hq + (int64_t)kvh * (KVA_MUT(12) ? 1 : group);
+        const float *qr = cc->q + row0 * D;
+        const int64_t ldq = (int64_t)D * (KVA_MUT(12) ? Hq / group : 1);
+        const float scale =
+            KVA_MUT(15) && p->softcap > 0.0f ? 1.0f : p->scale;
+        if (raw) {
+            const kva_raw_rows ka = {kr.dtype, kr.rows + (a - ja),
+                                     kr.scale + (a - ja)};
+            cc->ops->scores_raw(w->s, CHUNK, qr, ldq, group, &ka, nk, D,
+                                scale);
+        } else {
+            cc->ops->scores(w->s, CHUNK, qr, ldq, group, w->krow + (a - ja),
+                            nk, D, scale);
+        }
+        const uint8_t *mrow = mask != NULL ? mask + i * seq_len + a : NULL;
+        /* the token's first row with live keys: rows from it on take part
+         * in P.V (rows without live keys have only skips) */
+        const int64_t rt = ((int64_t)h * ntok + (i - u->i0)) * group;
+        int gfirst = -1;
+        for (int g = 0; g < group; g++)
+            if (row_softmax(cc, w, rt + g, w->s + (int64_t)g * CHUNK,
+                            w->pw + (int64_t)g * CHUNK, nk, mrow) &&
+                gfirst < 0)
+                gfirst = g;
+        if (gfirst < 0)
+            continue;
+        if (!v_ready) {
+            load_rows(cc, kv, 1, ja, n, need, w->vc, w->vrow,
+                      raw ? &w->vraw : NULL);
+            v_ready = 1;
+        }
+        float *acc = w->acc + (rt + gfirst) * D;
+        const float *pw = w->pw + gfirst * CHUNK;
+        if (raw) {
+            const kva_raw_rows va = {vr.dtype, vr.rows + (a - ja),
+                                     vr.scale + (a - ja)};
+            cc->ops->pv_raw(acc, pw, CHUNK, group - gfirst, &va, nk, D);
+        } else {
+            cc->ops->pv(acc, pw, CHUNK, group - gfirst, w->vrow + (a - ja),
+                        nk, D);
         }
     }
+}
 
-    if (ulo < uhi) {
-        kva_kv_tiles kv;
-        cc->tiles(cc->tiles_ctx, u->s, u->kvh, &kv);
-        /* chunks: key positions [c*CHUNK, (c+1)*CHUNK), whatever the
-         * tiles, clipped to [ulo, uhi) (clipping never changes what a row
-         * sees in a chunk: its keys lie inside [ulo, uhi)) */
-        for (int64_t cs = ulo / CHUNK * CHUNK; cs < uhi; cs += CHUNK) {
-            const int64_t ja = cs > ulo ? cs : ulo;
-            const int64_t jb =
-                cs + CHUNK < uhi ? cs + CHUNK - KVA_MUT(1) : uhi;
-            const int n = (int)(jb - ja);
-            /* the K and V rows PREFETCH_CHUNKS chunks ahead (and at the
-             * start, those of the chunks before that) */
-            for (int64_t pc = cs == ulo / CHUNK * CHUNK ? cs + CHUNK
-                                                        : cs + PREFETCH_CHUNKS * CHUNK;
-                 pc <= cs + PREFETCH_CHUNKS * CHUNK && pc < uhi; pc += CHUNK) {
-                const int64_t pe =
-                    pc + CHUNK < uhi || KVA_MUT(9) ? pc + CHUNK : uhi;
-                prefetch_rows(cc, &kv, 0, pc, (int)(pe - pc));
-                prefetch_rows(cc, &kv, 1, pc, (int)(pe - pc));
-            }
-            /* with a custom mask, the keys no row of the block sees are
-             * never read (K, V or scales) */
-            const uint8_t *need = NULL;
-            if (mask != NULL) {
-                int all = 1;
-                for (int c = 0; c < n; c++) {
-                    const int64_t j = ja + c;
-                    uint8_t nd = 0;
-                    for (int64_t i = u->i0; i < u->i1 && !nd; i++) {
-                        int64_t lo, hi;
-                        row_range(p, ctx_len, seq_len, i, &lo, &hi);
-                        nd = j >= lo && j < hi && mask[i * seq_len + j];
-                    }
-                    w->need[c] = nd;
-                    all &= nd;
-                }
-                need = all ? NULL : w->need;
-            }
-            load_rows(cc, &kv, 0, ja, n, need, w->kc, w->krow);
-            int v_ready = 0;
-            for (int64_t i = u->i0; i < u->i1; i++) {
-                int64_t lo, hi;
-                row_range(p, ctx_len, seq_len, i, &lo, &hi);
-                lo = lo > u->k0 ? lo : u->k0;
-                hi = hi < u->k1 ? hi : u->k1;
-                const int64_t a = lo > ja ? lo : ja;
-                const int64_t e = hi < jb ? hi : jb;
-                if (a >= e)
-                    continue;
-                const int nk = (int)(e - a);
-                const int64_t t = qsl[u->s] + i;
-                /* KVA_MUT(12): query head h read as KV head h % Hkv */
-                const int64_t row0 =
-                    t * Hq + (int64_t)u->kvh * (KVA_MUT(12) ? 1 : group);
-                ops->scores(w->s, CHUNK, cc->q + row0 * D,
-                            (int64_t)D * (KVA_MUT(12) ? Hq / group : 1),
-                            group, w->krow + (a - ja), nk, D,
-                            KVA_MUT(15) && softcap > 0.0f ? 1.0f : p->scale);
-                const uint8_t *mrow =
-                    mask != NULL ? mask + i * seq_len + a : NULL;
-                /* rows g0 .. g1-1 of the token with live keys, in order:
-                 * only they take part in P.V (their weights are in pw) */
-                int nlive = 0;
-                int64_t r0 = 0;
-                for (int g = 0; g < group; g++) {
-                    const int64_t r = (i - u->i0) * group + g;
-                    float *restrict sr = w->s + (int64_t)g * CHUNK;
-                    float *restrict pw = w->pw + (int64_t)g * CHUNK;
-                    /* soft-cap the visible keys' scores, -inf for the
-                     * others */
-                    if (softcap > 0.0f && !KVA_MUT(14))
-                        for (int c = 0; c < nk; c++)
-                            if (mrow == NULL || mrow[c] != 0)
-                                sr[c] = softcap * tanhf(sr[c] / softcap);
-                    if (mrow != NULL)
-                        for (int c = 0; c < nk; c++)
-                            if (mrow[c] == 0)
-                                sr[c] = -INFINITY;
-                    /* NaN counts as live: garbage in, NaN out */
-                    int live;
-                    const float tmax = ops->rowmax(sr, nk, &live);
-                    if (!live) {
-                        /* nothing visible: no exp, no P.V */
-                        for (int c = 0; c < nk; c++)
-                            pw[c] = KVA_P_SKIP;
-                        continue;
-                    }
-                    if (nlive++ == 0)
-                        r0 = r;
-                    float m = w->m[r], l = w->l[r];
-                    if (tmax > m) {
-                        /* m == -inf: nothing accumulated yet */
-                        if (m > -INFINITY) {
-                            const float alpha = expf(m - tmax);
-                            if (!KVA_MUT(7))
-                                l *= alpha;
-                            if (!KVA_MUT(6))
-                                ops->scale(w->acc + r * D, alpha, D);
-                        }
-                        m = tmax;
-                    }
-                    l += ops->weights(pw, sr, nk, m);
-                    w->m[r] = m;
-                    w->l[r] = l;
-                }
-                if (nlive == 0)
-                    continue;
-                if (!v_ready) {
-                    load_rows(cc, &kv, 1, ja, n, need, w->vc, w->vrow);
-                    v_ready = 1;
-                }
-                /* from the first live row to the last of the token (rows
-                 * without live keys have only skips) */
-                const int64_t gfirst = r0 - (i - u->i0) * group;
-                ops->pv(w->acc + r0 * D, w->pw + gfirst * CHUNK, CHUNK,
-                        (int)(group - gfirst), w->vrow + (a - ja), nk, D);
-            }
-        }
-    }
-
+/* The unit's rows to out and lse (or, for a KV split, its (m, l, acc) to
+ * the partial buffers for the merge). */
+static void finish_unit(const call_ctx *cc, const unit *u, const scratch *w)
+{
+    const int D = cc->D, group = cc->group, Hq = cc->Hq;
+    const int64_t ntok = u->i1 - u->i0;
+    const int64_t R = ntok * group * u->nkvh;
     if (u->part >= 0) {
-        /* a KV split: keep (m, l, acc) for the merge */
         memcpy(cc->part_m + u->part, w->m, (size_t)R * sizeof(float));
         memcpy(cc->part_l + u->part, w->l, (size_t)R * sizeof(float));
         memcpy(cc->part_acc + u->part * D, w->acc,
                (size_t)(R * D) * sizeof(float));
         return;
     }
-    for (int64_t i = u->i0; i < u->i1; i++) {
-        const int64_t t = qsl[u->s] + i;
-        for (int g = 0; g < group; g++) {
-            const int64_t r = (i - u->i0) * group + g;
-            const int64_t row =
-                KVA_MUT(12) ? t * Hq + (int64_t)g * (Hq / group) + u->kvh
-                            : t * Hq + (int64_t)u->kvh * group + g;
-            float *o = cc->out + row * D;
-            const float *acc = w->acc + r * D;
-            const float l = w->l[r];
-            if (l == 0.0f) {
-                /* no visible key: the contract's empty row, never NaN */
-                memset(o, 0, (size_t)D * sizeof *o);
-                if (cc->lse != NULL)
-                    cc->lse[row] = -INFINITY;
-                continue;
-            }
-            for (int d = 0; d < D; d++)
-                o[d] = acc[d] / l;
+    const int64_t t0 = cc->b->query_start_loc[u->s] + u->i0;
+    for (int64_t r = 0; r < R; r++) {
+        const int g = (int)(r % group);
+        const int64_t t = t0 + r / group % ntok;
+        const int kvh = u->kvh + (int)(r / (group * ntok));
+        const int64_t row =
+            KVA_MUT(12) ? t * Hq + (int64_t)g * (Hq / group) + kvh
+                        : t * Hq + (int64_t)kvh * group + g;
+        float *o = cc->out + row * D;
+        const float *acc = w->acc + r * D;
+        const float l = w->l[r];
+        if (l == 0.0f) {
+            /* no visible key: the contract's empty row, never NaN */
+            memset(o, 0, (size_t)D * sizeof *o);
             if (cc->lse != NULL)
-                cc->lse[row] = KVA_MUT(31)   ? (w->m[r] + logf(l)) * 1.4426950f
-                               : KVA_MUT(32) ? logf(l) /* the max forgotten */
-                                             : w->m[r] + logf(l);
+                cc->lse[row] = -INFINITY;
+            continue;
         }
+        for (int d = 0; d < D; d++)
+            o[d] = acc[d] / l;
+        if (cc->lse != NULL)
+            cc->lse[row] = KVA_MUT(31)   ? (w->m[r] + logf(l)) * 1.4426950f
+                           : KVA_MUT(32) ? logf(l) /* the max forgotten */
+                                         : w->m[r] + logf(l);
     }
+}
+
+static void run_unit(const call_ctx *cc, const unit *u, scratch *w)
+{
+    const int64_t R = (u->i1 - u->i0) * cc->group * u->nkvh;
+    for (int64_t r = 0; r < R; r++) {
+        w->m[r] = -INFINITY;
+        w->l[r] = 0.0f;
+    }
+    memset(w->acc, 0, (size_t)(R * cc->D) * sizeof(float));
+
+    int64_t ulo, uhi;
+    unit_keys(cc, u, &ulo, &uhi);
+    for (int h = 0; h < u->nkvh && ulo < uhi; h++)
+        cc->tiles(cc->tiles_ctx, u->s, u->kvh + h, &w->kv[h]);
+    /* chunks: key positions [c*CHUNK, (c+1)*CHUNK), whatever the tiles,
+     * clipped to [ulo, uhi) (clipping never changes what a row sees in a
+     * chunk: its keys lie inside [ulo, uhi)); every KV head of the unit
+     * takes the chunk in turn, so a cache whose heads sit side by side
+     * (NHD) is read in address order */
+    const int64_t c0 = ulo / CHUNK * CHUNK;
+    for (int64_t cs = c0; cs < uhi; cs += CHUNK) {
+        const int64_t ja = cs > ulo ? cs : ulo;
+        const int64_t jb = cs + CHUNK < uhi ? cs + CHUNK - KVA_MUT(1) : uhi;
+        const int n = (int)(jb - ja);
+        /* the K and V rows PREFETCH_CHUNKS chunks ahead (and at the
+         * start, those of the chunks before that) */
+        for (int64_t pc = cs == c0 ? cs + CHUNK : cs + PREFETCH_CHUNKS * CHUNK;
+             pc <= cs + PREFETCH_CHUNKS * CHUNK && pc < uhi; pc += CHUNK) {
+            const int64_t pe = pc + CHUNK < uhi || KVA_MUT(9) ? pc + CHUNK : uhi;
+            for (int h = 0; h < u->nkvh; h++) {
+                prefetch_rows(cc, &w->kv[h], 0, pc, (int)(pe - pc));
+                prefetch_rows(cc, &w->kv[h], 1, pc, (int)(pe - pc));
+            }
+        }
+        const uint8_t *need = chunk_need(cc, u, w, ja, n);
+        for (int h = 0; h < u->nkvh; h++)
+            attend_chunk(cc, u, w, &w->kv[h], h, ja, n, need);
+    }
+    finish_unit(cc, u, w);
 }
 
 /* Merge the nsplit partials of the split starting at units[u0], row by
@@ -512,12 +591,13 @@ static void merge_split(const call_ctx *cc, const unit *first)
     const int D = cc->D, group = cc->group, Hq = cc->Hq;
     const int ns = first->nsplit;
     const int64_t *qsl = cc->b->query_start_loc;
-    const int64_t R = (first->i1 - first->i0) * group;
+    const int64_t ntok = first->i1 - first->i0;
+    const int64_t R = ntok * group * first->nkvh;
     for (int64_t r = 0; r < R; r++) {
-        const int64_t i = first->i0 + r / group;
+        const int64_t i = first->i0 + r / group % ntok;
         const int g = (int)(r % group);
-        const int64_t row =
-            (qsl[first->s] + i) * Hq + (int64_t)first->kvh * group + g;
+        const int kvh = first->kvh + (int)(r / (group * ntok));
+        const int64_t row = (qsl[first->s] + i) * Hq + (int64_t)kvh * group + g;
         float *o = cc->out + row * D;
         float M = -INFINITY;
         int any = 0;
@@ -559,6 +639,87 @@ static void merge_split(const call_ctx *cc, const unit *first)
     }
 }
 
+/* How a sequence is cut into units. It depends only on the sequence and
+ * the params, never on the thread count or the rest of the batch. */
+typedef struct seq_plan {
+    int64_t q_len, seq_len;
+    int64_t slo; /* the first key any of its queries can see */
+    int64_t ns;  /* KV splits (1: none) */
+    int nh;      /* KV heads per unit: 1, or all when they fit FUSE_ROWS */
+    int64_t units, part_rows, max_rows;
+} seq_plan;
+
+static seq_plan plan_seq(const kva_attn_params *p, const kva_varlen *b,
+                         int s, int group, int64_t qt)
+{
+    const int Hkv = p->num_kv_heads;
+    seq_plan sp = {0};
+    sp.q_len = b->query_start_loc[s + 1] - b->query_start_loc[s];
+    sp.seq_len = b->seq_lens[s];
+    if (sp.q_len == 0)
+        return sp; /* nothing to compute */
+    const int64_t ctx_len = sp.seq_len - sp.q_len;
+    if (p->window_left >= 0 && ctx_len - p->window_left > 0)
+        sp.slo = ctx_len - p->window_left + KVA_MUT(5);
+    const int64_t keys = sp.seq_len - sp.slo;
+    sp.ns = 1;
+    if (sp.q_len <= qt && keys >= SPLIT_MIN_KEYS)
+        sp.ns = keys / SPLIT_PART_KEYS;
+    sp.nh = sp.q_len <= qt && sp.q_len * group * Hkv <= FUSE_ROWS ? Hkv : 1;
+    const int64_t qblocks = sp.ns > 1 ? 1 : (sp.q_len + qt - 1) / qt;
+    sp.units = sp.ns * (Hkv / sp.nh) * qblocks;
+    sp.part_rows = sp.ns > 1 ? sp.ns * Hkv * sp.q_len * group : 0;
+    sp.max_rows = (sp.q_len < qt ? sp.q_len : qt) * group * sp.nh;
+    return sp;
+}
+
+/* Appends the units of sequence s (plan *sp) at units[*nu], their
+ * partial rows (KV splits) from row *pr on. */
+static void add_units(const seq_plan *sp, int s, int Hkv, int group,
+                      int64_t qt, unit *units, int64_t *nu, int64_t *pr)
+{
+    if (sp->q_len == 0)
+        return;
+    const int64_t keys = sp->seq_len - sp->slo;
+    /* KV split parts of ceil(keys / ns) keys rounded up to CHUNK; the
+     * last takes the rest (possibly empty: then nothing) */
+    int64_t part_len = (keys + sp->ns - 1) / sp->ns;
+    part_len = (part_len + CHUNK - 1) / CHUNK * CHUNK;
+    for (int kvh = 0; kvh < Hkv; kvh += sp->nh) {
+        for (int64_t k = 0; sp->ns > 1 && k < sp->ns; k++) {
+            unit *u = &units[(*nu)++];
+            u->s = s;
+            u->kvh = kvh;
+            u->nkvh = sp->nh;
+            u->split = (int)k;
+            u->nsplit = (int)sp->ns;
+            u->i0 = 0;
+            u->i1 = sp->q_len;
+            u->k0 = sp->slo + k * part_len + (k > 0 ? KVA_MUT(27) : 0);
+            u->k1 = k + 1 == sp->ns ? sp->seq_len : sp->slo + (k + 1) * part_len;
+            if (u->k0 > sp->seq_len)
+                u->k0 = sp->seq_len;
+            if (u->k1 > sp->seq_len)
+                u->k1 = sp->seq_len;
+            u->part = *pr;
+            *pr += sp->q_len * group * sp->nh;
+        }
+        for (int64_t i0 = 0; sp->ns == 1 && i0 < sp->q_len; i0 += qt) {
+            unit *u = &units[(*nu)++];
+            u->s = s;
+            u->kvh = kvh;
+            u->nkvh = sp->nh;
+            u->split = 0;
+            u->nsplit = 1;
+            u->i0 = i0 + (i0 > 0 ? KVA_MUT(26) : 0);
+            u->i1 = i0 + qt < sp->q_len ? i0 + qt : sp->q_len;
+            u->k0 = 0;
+            u->k1 = sp->seq_len;
+            u->part = -1;
+        }
+    }
+}
+
 typedef struct worker_arg {
     call_ctx *cc;
     scratch *w;
@@ -595,54 +756,36 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
                                   : Hq / Hkv;
     const int64_t qt = group >= QBLOCK_ROWS ? 1 : QBLOCK_ROWS / group;
 
-    /* Count the units and the partial rows. */
-    int64_t n_units = 0, n_part_rows = 0, max_tok = 1;
+    /* Count the units, the partial rows and the rows of the largest
+     * unit. */
+    int64_t n_units = 0, n_part_rows = 0, max_rows = 1;
     for (int s = 0; s < S; s++) {
-        const int64_t q_len = qsl[s + 1] - qsl[s];
-        if (q_len == 0)
-            continue;
-        const int64_t seq_len = b->seq_lens[s];
-        const int64_t ctx_len = seq_len - q_len;
-        int64_t slo = 0;
-        if (p->window_left >= 0 && ctx_len - p->window_left > 0)
-            slo = ctx_len - p->window_left + KVA_MUT(5);
-        const int64_t keys = seq_len - slo;
-        int64_t ns = 1;
-        if (q_len <= qt && keys >= SPLIT_MIN_KEYS)
-            ns = keys / SPLIT_PART_KEYS;
-        if (ns > 1) {
-            n_units += ns * Hkv;
-            n_part_rows += ns * Hkv * q_len * group;
-        } else {
-            n_units += Hkv * ((q_len + qt - 1) / qt);
-        }
-        const int64_t tok = q_len < qt ? q_len : qt;
-        max_tok = tok > max_tok ? tok : max_tok;
+        const seq_plan sp = plan_seq(p, b, s, group, qt);
+        n_units += sp.units;
+        n_part_rows += sp.part_rows;
+        max_rows = sp.max_rows > max_rows ? sp.max_rows : max_rows;
     }
 
     int nth = p->num_threads > 1 ? p->num_threads : 1;
     if (nth > n_units)
         nth = (int)n_units;
-    const int64_t max_rows = max_tok * group;
-    /* F32 rows are copied to scratch too: the copy is exact and the rows
-     * are contiguous for the block's rows to read again */
-    const int copy_f32 = dtype == KVA_DTYPE_F32;
-    const int dec = dtype != KVA_DTYPE_F32 || copy_f32;
-    /* floats of one worker's scratch */
-    const int64_t per_worker = (dec ? 2 * (int64_t)CHUNK * D : 0) +
+    /* floats of one worker's scratch: decoded K and V rows, raw row
+     * scales, scores, weights, and (acc, m, l) of its rows */
+    const int64_t per_worker = 2 * (int64_t)CHUNK * D + 2 * CHUNK +
                                2 * (int64_t)group * CHUNK +
                                max_rows * D + 2 * max_rows;
     const int64_t n_floats =
-        per_worker * nth + n_part_rows * ((int64_t)D + 2);
+        per_worker * nth + n_part_rows * ((int64_t)D + 2) + D;
     const int64_t bytes_units = n_units * (int64_t)sizeof(unit);
-    const int64_t bytes_ptrs = 2 * CHUNK * (int64_t)sizeof(float *) * nth;
+    const int64_t bytes_ptrs = 4 * CHUNK * (int64_t)sizeof(float *) * nth;
     if (n_floats > (INT64_MAX / 8 - bytes_units - bytes_ptrs) / 4)
         return kva_fail(err, KVA_ERR_NOMEM,
                         "cannot allocate attention scratch");
     const size_t bytes = (size_t)bytes_ptrs + (size_t)bytes_units +
                          (size_t)n_floats * sizeof(float) +
                          nth * sizeof(scratch) + nth * sizeof(worker_arg) +
-                         nth * sizeof(pthread_t) + 64;
+                         nth * sizeof(pthread_t) +
+                         (size_t)nth * (size_t)Hkv * sizeof(kva_kv_tiles) + 64;
     if ((uint64_t)bytes > SIZE_MAX / 2)
         return kva_fail(err, KVA_ERR_NOMEM,
                         "cannot allocate attention scratch");
@@ -663,21 +806,29 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
     cur += nth * sizeof(worker_arg);
     pthread_t *tids = (pthread_t *)cur;
     cur += nth * sizeof(pthread_t);
+    kva_kv_tiles *tiles_mem = (kva_kv_tiles *)cur;
+    cur += (size_t)nth * (size_t)Hkv * sizeof(kva_kv_tiles);
     float *fl = (float *)cur;
 
     float *part_m = fl, *part_l = fl + n_part_rows;
     float *part_acc = fl + 2 * n_part_rows;
     fl += n_part_rows * ((int64_t)D + 2);
+    float *zero_row = fl; /* D floats: zero codes of any dtype */
+    memset(zero_row, 0, (size_t)D * sizeof(float));
+    fl += D;
     for (int t = 0; t < nth; t++) {
         scratch *w = &ws[t];
-        w->krow = ptrs + (int64_t)t * 2 * CHUNK;
+        w->krow = ptrs + (int64_t)t * 4 * CHUNK;
         w->vrow = w->krow + CHUNK;
-        w->kc = w->vc = NULL;
-        if (dec) {
-            w->kc = fl;
-            w->vc = fl + (int64_t)CHUNK * D;
-            fl += 2 * (int64_t)CHUNK * D;
-        }
+        w->kraw.rows = (const void **)(w->vrow + CHUNK);
+        w->vraw.rows = w->kraw.rows + CHUNK;
+        w->kv = tiles_mem + (int64_t)t * Hkv;
+        w->kc = fl;
+        w->vc = fl + (int64_t)CHUNK * D;
+        fl += 2 * (int64_t)CHUNK * D;
+        w->kraw.scale = fl;
+        w->vraw.scale = fl + CHUNK;
+        fl += 2 * CHUNK;
         w->s = fl;
         fl += (int64_t)group * CHUNK;
         w->pw = fl;
@@ -689,59 +840,11 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
         fl += 2 * max_rows;
     }
 
-    /* The units, sequence by sequence, KV head by KV head. */
+    /* The units, sequence by sequence. */
     int64_t nu = 0, pr = 0;
     for (int s = 0; s < S; s++) {
-        const int64_t q_len = qsl[s + 1] - qsl[s];
-        if (q_len == 0)
-            continue;
-        const int64_t seq_len = b->seq_lens[s];
-        const int64_t ctx_len = seq_len - q_len;
-        int64_t slo = 0;
-        if (p->window_left >= 0 && ctx_len - p->window_left > 0)
-            slo = ctx_len - p->window_left + KVA_MUT(5);
-        const int64_t keys = seq_len - slo;
-        int64_t ns = 1;
-        if (q_len <= qt && keys >= SPLIT_MIN_KEYS)
-            ns = keys / SPLIT_PART_KEYS;
-        for (int kvh = 0; kvh < Hkv; kvh++) {
-            if (ns > 1) {
-                /* parts of ceil(keys / ns) keys rounded up to CHUNK; the
-                 * last takes the rest (possibly empty: then nothing) */
-                int64_t part_len = (keys + ns - 1) / ns;
-                part_len = (part_len + CHUNK - 1) / CHUNK * CHUNK;
-                for (int64_t k = 0; k < ns; k++) {
-                    unit *u = &units[nu++];
-                    u->s = s;
-                    u->kvh = kvh;
-                    u->split = (int)k;
-                    u->nsplit = (int)ns;
-                    u->i0 = 0;
-                    u->i1 = q_len;
-                    u->k0 = slo + k * part_len + (k > 0 ? KVA_MUT(27) : 0);
-                    u->k1 = k + 1 == ns ? seq_len : slo + (k + 1) * part_len;
-                    if (u->k0 > seq_len)
-                        u->k0 = seq_len;
-                    if (u->k1 > seq_len)
-                        u->k1 = seq_len;
-                    u->part = pr;
-                    pr += q_len * group;
-                }
-            } else {
-                for (int64_t i0 = 0; i0 < q_len; i0 += qt) {
-                    unit *u = &units[nu++];
-                    u->s = s;
-                    u->kvh = kvh;
-                    u->split = 0;
-                    u->nsplit = 1;
-                    u->i0 = i0 + (i0 > 0 ? KVA_MUT(26) : 0);
-                    u->i1 = i0 + qt < q_len ? i0 + qt : q_len;
-                    u->k0 = 0;
-                    u->k1 = seq_len;
-                    u->part = -1;
-                }
-            }
-        }
+        const seq_plan sp = plan_seq(p, b, s, group, qt);
+        add_units(&sp, s, Hkv, group, qt, units, &nu, &pr);
     }
 
     float lut[256];
@@ -759,7 +862,11 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
     cc.group = group;
     cc.D = D;
     cc.Hq = Hq;
-    cc.copy_f32 = copy_f32;
+    cc.raw = cc.ops->scores_raw != NULL && D % 8 == 0 &&
+             (dtype == KVA_DTYPE_F32 || dtype == KVA_DTYPE_F16 ||
+              dtype == KVA_DTYPE_BF16 || dtype == KVA_DTYPE_FP8_E4M3 ||
+              dtype == KVA_DTYPE_FP8_E5M2);
+    cc.zero_row = zero_row;
     cc.unit_bytes = kva_unit_bytes(dtype);
     cc.row_bytes = kva_row_units(dtype, D) * cc.unit_bytes;
     cc.units = units;

@@ -199,6 +199,16 @@ typedef enum kva_isa {
     KVA_ISA_AVX2 = 1      /* AVX2 + FMA + F16C intrinsics */
 } kva_isa;
 
+/* Rows straight from the cache, for the raw kernels of kva_ops: row c
+ * holds D elements of dtype (F32, F16, BF16, FP8_E4M3 or FP8_E5M2) and,
+ * for FP8, scale[c] is its scale (the element's value is
+ * fp32(decode(code) * scale[c]), as dec_fp8 gives). */
+typedef struct kva_raw_rows {
+    kva_dtype dtype;
+    const void *const *rows;
+    const float *scale;
+} kva_raw_rows;
+
 typedef struct kva_ops {
     kva_isa isa;
     const char *name;
@@ -234,6 +244,16 @@ typedef struct kva_ops {
      * results (one rounding of the exact value times s). */
     void (*dec_fp8)(float *dst, const uint8_t *src, int e5m2,
                     const float *lut, float s, int n);
+    /* scores and pv over rows read straight from the cache (D % 8 == 0,
+     * the dtypes of kva_raw_rows): bitwise what decoding the rows with
+     * dec_* and calling scores / pv gives, without the fp32 copy. For one
+     * query token, whose rows each read once; NULL on a path without
+     * them (the caller decodes to scratch instead). */
+    void (*scores_raw)(float *s, int64_t lds, const float *q, int64_t ldq,
+                       int nr, const kva_raw_rows *k, int nk, int D,
+                       float scale);
+    void (*pv_raw)(float *acc, const float *p, int64_t ldp, int nr,
+                   const kva_raw_rows *v, int nk, int D);
 } kva_ops;
 
 extern const kva_ops kva_ops_portable;

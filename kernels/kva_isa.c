@@ -164,7 +164,7 @@ const kva_ops kva_ops_portable = {
     KVA_ISA_PORTABLE, "portable", p_scores,   p_pv,       p_rowmax,
     p_weights,
     p_scale,          p_dec_f16,  p_dec_bf16, p_dec_lut8,
-    p_dec_fp8,
+    p_dec_fp8,        NULL,       NULL,
 };
 
 static pthread_once_t isa_once = PTHREAD_ONCE_INIT;

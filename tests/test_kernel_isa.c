@@ -498,3 +498,122 @@ Test(kernel_isa, decoders_equal_the_codecs_avx2)
         check_decoders(&kva_ops_avx2);
 #endif
 }
+
+/* ---- raw kernels: rows straight from the cache -------------------------- */
+
+/* Random codes of a raw dtype in a row of D elements; a few of them NaN or
+ * infinite where the format has such codes, zeros and subnormals too. */
+static void raw_fill(void *row, kva_dtype dt, int D, unsigned *seed)
+{
+    for (int d = 0; d < D; d++) {
+        *seed = *seed * 1103515245u + 12345u;
+        const unsigned r = *seed >> 8;
+        switch (dt) {
+        case KVA_DTYPE_F32:
+            ((float *)row)[d] = (float)((int)(r % 2001) - 1000) / 337.0f;
+            break;
+        case KVA_DTYPE_F16:
+        case KVA_DTYPE_BF16:
+            /* mostly moderate values, now and then any code at all */
+            ((uint16_t *)row)[d] =
+                (uint16_t)(r % 16 == 0 ? r : (dt == KVA_DTYPE_F16 ? 0x3000
+                                                                  : 0x3e00) +
+                                                 (r & 0x3ff) +
+                                                 ((r >> 12 & 1) << 15));
+            break;
+        default: /* FP8: every code */
+            ((uint8_t *)row)[d] = (uint8_t)r;
+            break;
+        }
+    }
+}
+
+static int same_float(float a, float b)
+{
+    return memcmp(&a, &b, sizeof a) == 0 || (isnan(a) && isnan(b));
+}
+
+/* scores_raw / pv_raw against decoding the same rows with dec_* and the
+ * scratch kernels: bitwise equal (NaN payloads aside), for every raw
+ * dtype, row counts 1..9 (4-row blocks and their remainders), key counts
+ * 1..9 and 64, head dims of 8 (a lone half block), 24 and 128, and weights
+ * with and without skips. */
+static void check_raw_kernels(const kva_ops *ops)
+{
+    static const kva_dtype dts[] = {KVA_DTYPE_F32, KVA_DTYPE_F16,
+                                    KVA_DTYPE_BF16, KVA_DTYPE_FP8_E4M3,
+                                    KVA_DTYPE_FP8_E5M2};
+    static const int dims[] = {8, 24, 128};
+    enum { NK = 64, NR = 9, DMAX = 128 };
+    static float q[NR * DMAX], dec[NK * DMAX], s1[NR * NK], s2[NR * NK];
+    static float p[NR * NK], acc1[NR * DMAX], acc2[NR * DMAX];
+    static uint8_t store[NK][DMAX * 4];
+    float lut[256], scale[NK];
+    const void *rows[NK];
+    const float *drows[NK];
+    unsigned seed = 7;
+    for (size_t t = 0; t < sizeof dts / sizeof dts[0]; t++) {
+        const kva_dtype dt = dts[t];
+        const int e5m2 = dt == KVA_DTYPE_FP8_E5M2;
+        for (int c = 0; c < 256; c++)
+            lut[c] = e5m2 ? kva_e5m2_decode((uint8_t)c)
+                          : kva_e4m3_decode((uint8_t)c);
+        for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
+            const int D = dims[di];
+            for (int c = 0; c < NK; c++) {
+                raw_fill(store[c], dt, D, &seed);
+                scale[c] = 0.01f + (float)(c % 7) * 0.3f;
+                rows[c] = store[c];
+                drows[c] = dec + c * D;
+                float *o = dec + c * D;
+                if (dt == KVA_DTYPE_F32)
+                    memcpy(o, store[c], (size_t)D * 4);
+                else if (dt == KVA_DTYPE_F16)
+                    ops->dec_f16(o, (const uint16_t *)store[c], D);
+                else if (dt == KVA_DTYPE_BF16)
+                    ops->dec_bf16(o, (const uint16_t *)store[c], D);
+                else
+                    ops->dec_fp8(o, store[c], e5m2, lut, scale[c], D);
+            }
+            raw_fill(q, KVA_DTYPE_F32, NR * D, &seed);
+            const kva_raw_rows raw = {dt, rows, scale};
+            for (int nr = 1; nr <= NR; nr++)
+                for (int nk = 1; nk <= NK; nk = nk == 9 ? NK : nk + 1) {
+                    ops->scores(s1, NK, q, D, nr, drows, nk, D, 0.125f);
+                    ops->scores_raw(s2, NK, q, D, nr, &raw, nk, D, 0.125f);
+                    for (int i = 0; i < nr * NK; i++)
+                        if (i % NK < nk)
+                            cr_assert(same_float(s1[i], s2[i]),
+                                      "%s scores_raw dtype %d D %d nr %d nk "
+                                      "%d: row %d key %d gives %a, want %a",
+                                      ops->name, (int)dt, D, nr, nk, i / NK,
+                                      i % NK, (double)s2[i], (double)s1[i]);
+                    for (int i = 0; i < nr * NK; i++)
+                        p[i] = (nk + i) % 5 == 0 && nr > 2 ? KVA_P_SKIP
+                                                            : 0.25f * (float)(i % 3);
+                    for (int i = 0; i < nr * D; i++)
+                        acc1[i] = acc2[i] = (float)(i % 11) - 5.0f;
+                    ops->pv(acc1, p, NK, nr, drows, nk, D);
+                    ops->pv_raw(acc2, p, NK, nr, &raw, nk, D);
+                    for (int i = 0; i < nr * D; i++)
+                        cr_assert(same_float(acc1[i], acc2[i]),
+                                  "%s pv_raw dtype %d D %d nr %d nk %d: "
+                                  "row %d dim %d gives %a, want %a",
+                                  ops->name, (int)dt, D, nr, nk, i / D,
+                                  i % D, (double)acc2[i], (double)acc1[i]);
+                }
+        }
+    }
+}
+
+Test(kernel_isa, raw_kernels_equal_decode_then_compute)
+{
+    cr_assert_null(kva_ops_portable.scores_raw,
+                   "the portable path decodes to scratch");
+#ifdef KVA_HAVE_AVX2
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        __builtin_cpu_supports("f16c"))
+        check_raw_kernels(&kva_ops_avx2);
+#endif
+}
