@@ -529,6 +529,11 @@ AI __m256 raw8(const void *row, int d, const kva_dtype DT, __m256 sv)
     case KVA_DTYPE_FP8_E4M3:
     case KVA_DTYPE_FP8_E5M2:
         return fp8x8((const uint8_t *)row + d, DT == KVA_DTYPE_FP8_E5M2, sv);
+    case KVA_DTYPE_INT8: /* (float)code is exact: one rounding, by * s */
+        return _mm256_mul_ps(
+            _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+                _mm_loadl_epi64((const __m128i *)((const int8_t *)row + d)))),
+            sv);
     default: /* F32 */
         return _mm256_loadu_ps((const float *)row + d);
     }
@@ -537,7 +542,8 @@ AI __m256 raw8(const void *row, int d, const kva_dtype DT, __m256 sv)
 /* The scale of raw row c as a vector (1 for the formats without one). */
 AI __m256 raw_scale(const kva_raw_rows *k, int c, const kva_dtype DT)
 {
-    return DT == KVA_DTYPE_FP8_E4M3 || DT == KVA_DTYPE_FP8_E5M2
+    return DT == KVA_DTYPE_FP8_E4M3 || DT == KVA_DTYPE_FP8_E5M2 ||
+                   DT == KVA_DTYPE_INT8
                ? _mm256_set1_ps(k->scale[c])
                : _mm256_set1_ps(1.0f);
 }
@@ -669,6 +675,7 @@ AI void pv_raw_t(float *acc, const float *p, int64_t ldp, int nr,
     case KVA_DTYPE_BF16: call(KVA_DTYPE_BF16); break;                       \
     case KVA_DTYPE_FP8_E4M3: call(KVA_DTYPE_FP8_E4M3); break;               \
     case KVA_DTYPE_FP8_E5M2: call(KVA_DTYPE_FP8_E5M2); break;               \
+    case KVA_DTYPE_INT8: call(KVA_DTYPE_INT8); break;                       \
     default: call(KVA_DTYPE_F32); break;                                    \
     }
 

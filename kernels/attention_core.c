@@ -568,9 +568,15 @@ static void run_unit(const call_ctx *cc, const unit *u, scratch *w)
         const int64_t jb = cs + CHUNK < uhi ? cs + CHUNK - KVA_MUT(1) : uhi;
         const int n = (int)(jb - ja);
         /* the K and V rows PREFETCH_CHUNKS chunks ahead (and at the
-         * start, those of the chunks before that) */
+         * start, those of the chunks before that), for a unit of one KV
+         * head: it reads one row every pos_stride, which the hardware's
+         * prefetchers miss. A unit of every head reads the cache in
+         * address order, which they follow; a burst of software
+         * prefetches there only slowed it (f16 decode, 4k keys: 2.45 ms
+         * with, 1.95 ms without) */
         for (int64_t pc = cs == c0 ? cs + CHUNK : cs + PREFETCH_CHUNKS * CHUNK;
-             pc <= cs + PREFETCH_CHUNKS * CHUNK && pc < uhi; pc += CHUNK) {
+             u->nkvh == 1 && pc <= cs + PREFETCH_CHUNKS * CHUNK && pc < uhi;
+             pc += CHUNK) {
             const int64_t pe = pc + CHUNK < uhi || KVA_MUT(9) ? pc + CHUNK : uhi;
             for (int h = 0; h < u->nkvh; h++) {
                 prefetch_rows(cc, &w->kv[h], 0, pc, (int)(pe - pc));
@@ -865,7 +871,7 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
     cc.raw = cc.ops->scores_raw != NULL && D % 8 == 0 &&
              (dtype == KVA_DTYPE_F32 || dtype == KVA_DTYPE_F16 ||
               dtype == KVA_DTYPE_BF16 || dtype == KVA_DTYPE_FP8_E4M3 ||
-              dtype == KVA_DTYPE_FP8_E5M2);
+              dtype == KVA_DTYPE_FP8_E5M2 || dtype == KVA_DTYPE_INT8);
     cc.zero_row = zero_row;
     cc.unit_bytes = kva_unit_bytes(dtype);
     cc.row_bytes = kva_row_units(dtype, D) * cc.unit_bytes;

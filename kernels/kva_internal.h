@@ -200,9 +200,9 @@ typedef enum kva_isa {
 } kva_isa;
 
 /* Rows straight from the cache, for the raw kernels of kva_ops: row c
- * holds D elements of dtype (F32, F16, BF16, FP8_E4M3 or FP8_E5M2) and,
- * for FP8, scale[c] is its scale (the element's value is
- * fp32(decode(code) * scale[c]), as dec_fp8 gives). */
+ * holds D elements of dtype (F32, F16, BF16, FP8_E4M3, FP8_E5M2 or INT8)
+ * and, for FP8 and INT8, scale[c] is its scale (the element's value is
+ * fp32(decode(code) * scale[c]), as dec_fp8 / dec_lut8 give). */
 typedef struct kva_raw_rows {
     kva_dtype dtype;
     const void *const *rows;

@@ -521,7 +521,7 @@ static void raw_fill(void *row, kva_dtype dt, int D, unsigned *seed)
                                                  (r & 0x3ff) +
                                                  ((r >> 12 & 1) << 15));
             break;
-        default: /* FP8: every code */
+        default: /* FP8, INT8: every code */
             ((uint8_t *)row)[d] = (uint8_t)r;
             break;
         }
@@ -540,9 +540,9 @@ static int same_float(float a, float b)
  * with and without skips. */
 static void check_raw_kernels(const kva_ops *ops)
 {
-    static const kva_dtype dts[] = {KVA_DTYPE_F32, KVA_DTYPE_F16,
-                                    KVA_DTYPE_BF16, KVA_DTYPE_FP8_E4M3,
-                                    KVA_DTYPE_FP8_E5M2};
+    static const kva_dtype dts[] = {KVA_DTYPE_F32,      KVA_DTYPE_F16,
+                                    KVA_DTYPE_BF16,     KVA_DTYPE_FP8_E4M3,
+                                    KVA_DTYPE_FP8_E5M2, KVA_DTYPE_INT8};
     static const int dims[] = {8, 24, 128};
     enum { NK = 64, NR = 9, DMAX = 128 };
     static float q[NR * DMAX], dec[NK * DMAX], s1[NR * NK], s2[NR * NK];
@@ -556,8 +556,9 @@ static void check_raw_kernels(const kva_ops *ops)
         const kva_dtype dt = dts[t];
         const int e5m2 = dt == KVA_DTYPE_FP8_E5M2;
         for (int c = 0; c < 256; c++)
-            lut[c] = e5m2 ? kva_e5m2_decode((uint8_t)c)
-                          : kva_e4m3_decode((uint8_t)c);
+            lut[c] = dt == KVA_DTYPE_INT8 ? (float)(int8_t)(uint8_t)c
+                     : e5m2               ? kva_e5m2_decode((uint8_t)c)
+                                          : kva_e4m3_decode((uint8_t)c);
         for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
             const int D = dims[di];
             for (int c = 0; c < NK; c++) {
@@ -572,6 +573,8 @@ static void check_raw_kernels(const kva_ops *ops)
                     ops->dec_f16(o, (const uint16_t *)store[c], D);
                 else if (dt == KVA_DTYPE_BF16)
                     ops->dec_bf16(o, (const uint16_t *)store[c], D);
+                else if (dt == KVA_DTYPE_INT8)
+                    ops->dec_lut8(o, store[c], lut, scale[c], D);
                 else
                     ops->dec_fp8(o, store[c], e5m2, lut, scale[c], D);
             }
