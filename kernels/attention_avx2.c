@@ -592,16 +592,31 @@ AI void score_raw_4x2(float *s, int64_t lds, const float *q, int64_t ldq,
             s[r * lds + c0 + c] = v[r * 2 + c];
 }
 
+/* The cache lines of next row c (kva_raw_rows.next), if there is one. */
+AI void prefetch_next(const kva_raw_rows *k, int c)
+{
+    if (c < k->n_next)
+        for (int64_t o = 0; o < k->next_bytes; o += 64)
+            __builtin_prefetch((const char *)k->next[c] + o, 0, 2);
+}
+
 AI void scores_raw_t(float *s, int64_t lds, const float *q, int64_t ldq,
                      int nr, const kva_raw_rows *k, int nk, int D,
                      float scale, const kva_dtype DT)
 {
     for (int r = 0; r < nr; r += 4) {
         const int nrows = nr - r < 4 ? nr - r : 4;
-        for (int c = 0; c < nk; c += 2)
+        for (int c = 0; c < nk; c += 2) {
+            if (r == 0) {
+                prefetch_next(k, c);
+                prefetch_next(k, c + 1);
+            }
             score_raw_4x2(s + r * lds, lds, q + r * ldq, ldq, nrows, k, c,
                           nk - c < 2 ? 1 : 2, D, scale, DT);
+        }
     }
+    for (int c = nk; c < k->n_next; c++) /* the rest of them */
+        prefetch_next(k, c);
 }
 
 /* P.V of rows [0, nrows) (1..4) over dims d .. d + 8W - 1 (W = 1 or 2),
@@ -624,6 +639,8 @@ AI void pv_raw_rows(float *acc, const float *p, int64_t ldp, int nrows,
     __m256 a20 = _mm256_loadu_ps(acc2 + d), a21 = _mm256_loadu_ps(acc2 + d + e);
     __m256 a30 = _mm256_loadu_ps(acc3 + d), a31 = _mm256_loadu_ps(acc3 + d + e);
     for (int c = 0; c < nk; c++) {
+        if (d == 0)
+            prefetch_next(v, c);
         const __m256 sv = raw_scale(v, c, DT);
         const __m256 v0 = raw8(v->rows[c], d, DT, sv);
         const __m256 v1 = W > 1 ? raw8(v->rows[c], d + e, DT, sv) : v0;
@@ -667,6 +684,8 @@ AI void pv_raw_t(float *acc, const float *p, int64_t ldp, int nr,
         if (d < D) /* D % 16 == 8 */
             pv_raw_rows(ar, pr, ldp, nrows, v, nk, D, d, skips, 1, DT);
     }
+    for (int c = nk; c < v->n_next; c++) /* the rest of them */
+        prefetch_next(v, c);
 }
 
 #define RAW_DISPATCH(call, dt)                                              \

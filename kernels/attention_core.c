@@ -139,6 +139,14 @@ typedef struct unit {
     int64_t part;
 } unit;
 
+/* The rows a unit reads after the current ones: keys [ja, ja + n) of
+ * the KV head with tiles *kv. */
+typedef struct next_rows {
+    const kva_kv_tiles *kv;
+    int64_t ja;
+    int n;
+} next_rows;
+
 /* Where load_rows leaves rows read in place (kva_raw_rows' arrays). */
 typedef struct raw_out {
     const void **rows;
@@ -173,6 +181,7 @@ typedef struct scratch {
     float *kc, *vc;          /* [CHUNK][D] decoded rows */
     const float **krow, **vrow; /* [CHUNK] row pointers */
     raw_out kraw, vraw;      /* [CHUNK] rows left in the cache (cc->raw) */
+    raw_out knext, vnext;    /* [CHUNK] the rows the unit reads next */
     float *s;                /* [group][CHUNK] scores */
     float *pw;               /* [group][CHUNK] weights */
     float *acc;              /* [rows][D] */
@@ -320,14 +329,21 @@ static void prefetch_rows(const call_ctx *cc, const kva_kv_tiles *kv,
                           int is_v, int64_t ja, int n)
 {
     const char *base = is_v ? kv->v : kv->k;
-    for (int i = 0; i < n; i++) {
+    const int64_t ps = kv->pos_stride * cc->unit_bytes;
+    int i = 0;
+    while (i < n) { /* a run of rows per tile: one division per tile */
         int64_t jrel;
         const int64_t id = key_tile(kv, ja + i, &jrel);
+        int m = n - i;
+        if (kv->tile_len - jrel < m)
+            m = (int)(kv->tile_len - jrel);
         const char *row =
             base + (id * kv->tile_stride + jrel * kv->pos_stride) *
                        cc->unit_bytes;
-        for (int64_t o = 0; o < cc->row_bytes; o += 64)
-            __builtin_prefetch(row + o);
+        for (int e = 0; e < m; e++, row += ps)
+            for (int64_t o = 0; o < cc->row_bytes; o += 64)
+                __builtin_prefetch(row + o);
+        i += m;
     }
 }
 
@@ -431,7 +447,7 @@ static int row_softmax(const call_ctx *cc, scratch *w, int64_t r, float *sr,
  * rows in the cache instead (each is read once): the same values. */
 static void attend_chunk(const call_ctx *cc, const unit *u, scratch *w,
                          const kva_kv_tiles *kv, int h, int64_t ja, int n,
-                         const uint8_t *need)
+                         const uint8_t *need, const next_rows *nx)
 {
     const kva_attn_params *p = cc->p;
     const int D = cc->D, group = cc->group, Hq = cc->Hq;
@@ -442,8 +458,15 @@ static void attend_chunk(const call_ctx *cc, const unit *u, scratch *w,
     const uint8_t *mask = cc->b->masks != NULL ? cc->b->masks[u->s] : NULL;
     const int64_t ntok = u->i1 - u->i0, jb = ja + n;
     const int raw = cc->raw && ntok == 1;
-    const kva_raw_rows kr = {cc->dtype, w->kraw.rows, w->kraw.scale};
-    const kva_raw_rows vr = {cc->dtype, w->vraw.rows, w->vraw.scale};
+    const int nn = raw && nx != NULL ? nx->n : 0;
+    if (nn > 0) {
+        load_rows(cc, nx->kv, 0, nx->ja, nn, NULL, NULL, NULL, &w->knext);
+        load_rows(cc, nx->kv, 1, nx->ja, nn, NULL, NULL, NULL, &w->vnext);
+    }
+    const kva_raw_rows kr = {cc->dtype,         w->kraw.rows, w->kraw.scale,
+                             w->knext.rows,     nn,           cc->row_bytes};
+    const kva_raw_rows vr = {cc->dtype,         w->vraw.rows, w->vraw.scale,
+                             w->vnext.rows,     nn,           cc->row_bytes};
     load_rows(cc, kv, 0, ja, n, need, w->kc, w->krow, raw ? &w->kraw : NULL);
     int v_ready = 0;
     for (int64_t i = u->i0; i < u->i1; i++) {
@@ -466,7 +489,8 @@ static void attend_chunk(const call_ctx *cc, const unit *u, scratch *w,
             KVA_MUT(15) && p->softcap > 0.0f ? 1.0f : p->scale;
         if (raw) {
             const kva_raw_rows ka = {kr.dtype, kr.rows + (a - ja),
-                                     kr.scale + (a - ja)};
+                                     kr.scale + (a - ja), kr.next,
+                                     kr.n_next, kr.next_bytes};
             cc->ops->scores_raw(w->s, CHUNK, qr, ldq, group, &ka, nk, D,
                                 scale);
         } else {
@@ -494,7 +518,8 @@ static void attend_chunk(const call_ctx *cc, const unit *u, scratch *w,
         const float *pw = w->pw + gfirst * CHUNK;
         if (raw) {
             const kva_raw_rows va = {vr.dtype, vr.rows + (a - ja),
-                                     vr.scale + (a - ja)};
+                                     vr.scale + (a - ja), vr.next,
+                                     vr.n_next, vr.next_bytes};
             cc->ops->pv_raw(acc, pw, CHUNK, group - gfirst, &va, nk, D);
         } else {
             cc->ops->pv(acc, pw, CHUNK, group - gfirst, w->vrow + (a - ja),
@@ -584,8 +609,19 @@ static void run_unit(const call_ctx *cc, const unit *u, scratch *w)
             }
         }
         const uint8_t *need = chunk_need(cc, u, w, ja, n);
-        for (int h = 0; h < u->nkvh; h++)
-            attend_chunk(cc, u, w, &w->kv[h], h, ja, n, need);
+        for (int h = 0; h < u->nkvh; h++) {
+            /* a unit of every head: what it reads next (the next head's
+             * rows of this chunk, or the first head's of the next chunk)
+             * is prefetched while this head computes */
+            const int64_t nb = cs + 2 * CHUNK < uhi ? cs + 2 * CHUNK : uhi;
+            const next_rows nx =
+                h + 1 < u->nkvh ? (next_rows){&w->kv[h + 1], ja, n}
+                : cs + CHUNK < uhi
+                    ? (next_rows){&w->kv[0], cs + CHUNK, (int)(nb - cs - CHUNK)}
+                    : (next_rows){NULL, 0, 0};
+            attend_chunk(cc, u, w, &w->kv[h], h, ja, n, need,
+                         u->nkvh > 1 && nx.kv != NULL ? &nx : NULL);
+        }
     }
     finish_unit(cc, u, w);
 }
@@ -777,13 +813,13 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
         nth = (int)n_units;
     /* floats of one worker's scratch: decoded K and V rows, raw row
      * scales, scores, weights, and (acc, m, l) of its rows */
-    const int64_t per_worker = 2 * (int64_t)CHUNK * D + 2 * CHUNK +
+    const int64_t per_worker = 2 * (int64_t)CHUNK * D + 4 * CHUNK +
                                2 * (int64_t)group * CHUNK +
                                max_rows * D + 2 * max_rows;
     const int64_t n_floats =
         per_worker * nth + n_part_rows * ((int64_t)D + 2) + D;
     const int64_t bytes_units = n_units * (int64_t)sizeof(unit);
-    const int64_t bytes_ptrs = 4 * CHUNK * (int64_t)sizeof(float *) * nth;
+    const int64_t bytes_ptrs = 6 * CHUNK * (int64_t)sizeof(float *) * nth;
     if (n_floats > (INT64_MAX / 8 - bytes_units - bytes_ptrs) / 4)
         return kva_fail(err, KVA_ERR_NOMEM,
                         "cannot allocate attention scratch");
@@ -824,17 +860,21 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
     fl += D;
     for (int t = 0; t < nth; t++) {
         scratch *w = &ws[t];
-        w->krow = ptrs + (int64_t)t * 4 * CHUNK;
+        w->krow = ptrs + (int64_t)t * 6 * CHUNK;
         w->vrow = w->krow + CHUNK;
         w->kraw.rows = (const void **)(w->vrow + CHUNK);
         w->vraw.rows = w->kraw.rows + CHUNK;
+        w->knext.rows = w->vraw.rows + CHUNK;
+        w->vnext.rows = w->knext.rows + CHUNK;
         w->kv = tiles_mem + (int64_t)t * Hkv;
         w->kc = fl;
         w->vc = fl + (int64_t)CHUNK * D;
         fl += 2 * (int64_t)CHUNK * D;
         w->kraw.scale = fl;
         w->vraw.scale = fl + CHUNK;
-        fl += 2 * CHUNK;
+        w->knext.scale = fl + 2 * CHUNK;
+        w->vnext.scale = fl + 3 * CHUNK;
+        fl += 4 * CHUNK;
         w->s = fl;
         fl += (int64_t)group * CHUNK;
         w->pw = fl;

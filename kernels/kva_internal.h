@@ -207,6 +207,13 @@ typedef struct kva_raw_rows {
     kva_dtype dtype;
     const void *const *rows;
     const float *scale;
+    /* Rows the caller reads next, prefetched a few cache lines per key
+     * as the kernel goes (spread, not a burst that stalls on the miss
+     * buffers): next[c] for c < n_next, next_bytes each (n_next 0: none).
+     * A hint only: never changes a result. */
+    const void *const *next;
+    int n_next;
+    int64_t next_bytes;
 } kva_raw_rows;
 
 typedef struct kva_ops {

@@ -579,7 +579,8 @@ static void check_raw_kernels(const kva_ops *ops)
                     ops->dec_fp8(o, store[c], e5m2, lut, scale[c], D);
             }
             raw_fill(q, KVA_DTYPE_F32, NR * D, &seed);
-            const kva_raw_rows raw = {dt, rows, scale};
+            /* next: the same rows, so the prefetch hints run too */
+            const kva_raw_rows raw = {dt, rows, scale, rows, NK, (int64_t)D};
             for (int nr = 1; nr <= NR; nr++)
                 for (int nk = 1; nk <= NK; nk = nk == 9 ? NK : nk + 1) {
                     ops->scores(s1, NK, q, D, nr, drows, nk, D, 0.125f);
