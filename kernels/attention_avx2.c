@@ -28,6 +28,7 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 #define AI static inline __attribute__((always_inline))
 
@@ -516,11 +517,37 @@ static void a_dec_fp8(float *dst, const uint8_t *src, int e5m2,
 
 /* ---- raw rows: straight from the cache (kva_raw_rows) ------------------ */
 
+/* Elements d .. d+7 (d % 8 == 0) of an NVFP4 row: nibble 2k of the 4
+ * bytes from d/2 on is byte k's low half, 2k+1 its high half; e2m1's
+ * eight magnitudes by a lane permute, the sign by its bit; times the
+ * group's effective scale es, rounded once (lut[code] * es). */
+AI __m256 nvfp4x8(const uint8_t *row, int d, __m256 es)
+{
+    int32_t four;
+    memcpy(&four, row + d / 2, 4);
+    const __m256i bytes = _mm256_cvtepu8_epi32(_mm_shuffle_epi8(
+        _mm_cvtsi32_si128(four),
+        _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, -1, -1, -1, -1, -1, -1, -1,
+                      -1)));
+    const __m256i code = _mm256_and_si256(
+        _mm256_srlv_epi32(bytes, _mm256_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4)),
+        _mm256_set1_epi32(0xF));
+    const __m256 mag = _mm256_permutevar8x32_ps(
+        _mm256_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f), code);
+    const __m256i sign = _mm256_slli_epi32(
+        _mm256_and_si256(code, _mm256_set1_epi32(0x8)), 28);
+    return _mm256_mul_ps(
+        _mm256_xor_ps(mag, _mm256_castsi256_ps(sign)), es);
+}
+
 /* Elements d .. d+7 of a cache row of dtype DT (a constant once inlined)
- * as fp32, times the row's scale sv for FP8: the values dec_* give. */
+ * as fp32, times the row's scale sv for FP8 and INT8 (NVFP4: its group's
+ * effective scale): the values dec_* give. */
 AI __m256 raw8(const void *row, int d, const kva_dtype DT, __m256 sv)
 {
     switch (DT) {
+    case KVA_DTYPE_NVFP4:
+        return nvfp4x8((const uint8_t *)row, d, sv);
     case KVA_DTYPE_F16:
         return _mm256_cvtph_ps(
             _mm_loadu_si128((const __m128i *)((const uint16_t *)row + d)));
@@ -537,6 +564,16 @@ AI __m256 raw8(const void *row, int d, const kva_dtype DT, __m256 sv)
     default: /* F32 */
         return _mm256_loadu_ps((const float *)row + d);
     }
+}
+
+/* The effective scale of the group of element d of NVFP4 raw row c (D
+ * elements a row), as a vector; the row's scale for the other formats. */
+AI __m256 raw_gscale(const kva_raw_rows *k, int c, int d, int D,
+                     const kva_dtype DT, __m256 row_scale)
+{
+    return DT == KVA_DTYPE_NVFP4
+               ? _mm256_set1_ps(k->gscale[(int64_t)c * (D / 16) + d / 16])
+               : row_scale;
 }
 
 /* The scale of raw row c as a vector (1 for the formats without one). */
@@ -565,8 +602,8 @@ AI void score_raw_4x2(float *s, int64_t lds, const float *q, int64_t ldq,
     __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
     __m256 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
     for (int d = 0; d < D; d += 8) {
-        const __m256 x0 = raw8(k0, d, DT, s0);
-        const __m256 x1 = raw8(k1, d, DT, s1);
+        const __m256 x0 = raw8(k0, d, DT, raw_gscale(k, c0, d, D, DT, s0));
+        const __m256 x1 = raw8(k1, d, DT, raw_gscale(k, c1, d, D, DT, s1));
         __m256 qv = IN_REG(_mm256_loadu_ps(q0 + d));
         a00 = _mm256_fmadd_ps(qv, x0, a00);
         a01 = _mm256_fmadd_ps(qv, x1, a01);
@@ -642,8 +679,12 @@ AI void pv_raw_rows(float *acc, const float *p, int64_t ldp, int nrows,
         if (d == 0)
             prefetch_next(v, c);
         const __m256 sv = raw_scale(v, c, DT);
-        const __m256 v0 = raw8(v->rows[c], d, DT, sv);
-        const __m256 v1 = W > 1 ? raw8(v->rows[c], d + e, DT, sv) : v0;
+        const __m256 v0 =
+            raw8(v->rows[c], d, DT, raw_gscale(v, c, d, D, DT, sv));
+        const __m256 v1 =
+            W > 1 ? raw8(v->rows[c], d + e, DT,
+                         raw_gscale(v, c, d + e, D, DT, sv))
+                  : v0;
 #define PV_ROW(pr, x0, x1)                                                  \
         if (!skips || pr[c] != KVA_P_SKIP) {                                \
             const __m256 w = _mm256_broadcast_ss(pr + c);                   \
@@ -695,6 +736,7 @@ AI void pv_raw_t(float *acc, const float *p, int64_t ldp, int nr,
     case KVA_DTYPE_FP8_E4M3: call(KVA_DTYPE_FP8_E4M3); break;               \
     case KVA_DTYPE_FP8_E5M2: call(KVA_DTYPE_FP8_E5M2); break;               \
     case KVA_DTYPE_INT8: call(KVA_DTYPE_INT8); break;                       \
+    case KVA_DTYPE_NVFP4: call(KVA_DTYPE_NVFP4); break;                     \
     default: call(KVA_DTYPE_F32); break;                                    \
     }
 

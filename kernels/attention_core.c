@@ -151,6 +151,7 @@ typedef struct next_rows {
 typedef struct raw_out {
     const void **rows;
     float *scale;
+    float *gscale; /* NVFP4 group scales, D/16 a row; NULL: not wanted */
 } raw_out;
 
 typedef struct call_ctx {
@@ -259,6 +260,16 @@ static void decode_row(const call_ctx *cc, float *restrict dst,
     }
 }
 
+/* The effective scales of an NVFP4 row's D/16 groups, from their e4m3
+ * codes and the global scale s0 (codes NULL: a row not read, scales 1). */
+static void group_scales(float *es, int D, const uint8_t *codes, float s0)
+{
+    for (int g = 0; g < D / 16; g++)
+        es[g] = codes != NULL
+                    ? kva_nvfp4_effective_scale(codes[g + KVA_MUT(23)], s0)
+                    : 1.0f;
+}
+
 /* The rows of keys [ja, ja + n) (they may span tiles), K or V. Decoded
  * (F32 copied: rows far apart in an NHD cache would alias in L1 when the
  * rows of a block read them again) into buf, rows[i] pointing at each;
@@ -304,6 +315,11 @@ static void load_rows(const call_ctx *cc, const kva_kv_tiles *kv, int is_v,
             if (raw != NULL) {
                 raw->rows[i + e] = needed ? src : cc->zero_row;
                 raw->scale[i + e] = needed ? s : 1.0f;
+                if (cc->dtype == KVA_DTYPE_NVFP4 && raw->gscale != NULL)
+                    group_scales(raw->gscale + (int64_t)(i + e) * (D / 16),
+                                 D, needed ? (const uint8_t *)sbase + soff
+                                           : NULL,
+                                 s0);
                 continue;
             }
             float *dst = buf + (int64_t)(i + e) * D;
@@ -463,10 +479,12 @@ static void attend_chunk(const call_ctx *cc, const unit *u, scratch *w,
         load_rows(cc, nx->kv, 0, nx->ja, nn, NULL, NULL, NULL, &w->knext);
         load_rows(cc, nx->kv, 1, nx->ja, nn, NULL, NULL, NULL, &w->vnext);
     }
-    const kva_raw_rows kr = {cc->dtype,         w->kraw.rows, w->kraw.scale,
-                             w->knext.rows,     nn,           cc->row_bytes};
-    const kva_raw_rows vr = {cc->dtype,         w->vraw.rows, w->vraw.scale,
-                             w->vnext.rows,     nn,           cc->row_bytes};
+    const kva_raw_rows kr = {cc->dtype,     w->kraw.rows, w->kraw.scale,
+                             w->kraw.gscale, w->knext.rows, nn,
+                             cc->row_bytes};
+    const kva_raw_rows vr = {cc->dtype,     w->vraw.rows, w->vraw.scale,
+                             w->vraw.gscale, w->vnext.rows, nn,
+                             cc->row_bytes};
     load_rows(cc, kv, 0, ja, n, need, w->kc, w->krow, raw ? &w->kraw : NULL);
     int v_ready = 0;
     for (int64_t i = u->i0; i < u->i1; i++) {
@@ -488,9 +506,10 @@ static void attend_chunk(const call_ctx *cc, const unit *u, scratch *w,
         const float scale =
             KVA_MUT(15) && p->softcap > 0.0f ? 1.0f : p->scale;
         if (raw) {
-            const kva_raw_rows ka = {kr.dtype, kr.rows + (a - ja),
-                                     kr.scale + (a - ja), kr.next,
-                                     kr.n_next, kr.next_bytes};
+            const kva_raw_rows ka = {
+                kr.dtype,   kr.rows + (a - ja), kr.scale + (a - ja),
+                kr.gscale + (a - ja) * (D / 16), kr.next,
+                kr.n_next,  kr.next_bytes};
             cc->ops->scores_raw(w->s, CHUNK, qr, ldq, group, &ka, nk, D,
                                 scale);
         } else {
@@ -517,9 +536,10 @@ static void attend_chunk(const call_ctx *cc, const unit *u, scratch *w,
         float *acc = w->acc + (rt + gfirst) * D;
         const float *pw = w->pw + gfirst * CHUNK;
         if (raw) {
-            const kva_raw_rows va = {vr.dtype, vr.rows + (a - ja),
-                                     vr.scale + (a - ja), vr.next,
-                                     vr.n_next, vr.next_bytes};
+            const kva_raw_rows va = {
+                vr.dtype,   vr.rows + (a - ja), vr.scale + (a - ja),
+                vr.gscale + (a - ja) * (D / 16), vr.next,
+                vr.n_next,  vr.next_bytes};
             cc->ops->pv_raw(acc, pw, CHUNK, group - gfirst, &va, nk, D);
         } else {
             cc->ops->pv(acc, pw, CHUNK, group - gfirst, w->vrow + (a - ja),
@@ -814,6 +834,7 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
     /* floats of one worker's scratch: decoded K and V rows, raw row
      * scales, scores, weights, and (acc, m, l) of its rows */
     const int64_t per_worker = 2 * (int64_t)CHUNK * D + 4 * CHUNK +
+                               2 * (int64_t)CHUNK * (D / 16) +
                                2 * (int64_t)group * CHUNK +
                                max_rows * D + 2 * max_rows;
     const int64_t n_floats =
@@ -875,6 +896,10 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
         w->knext.scale = fl + 2 * CHUNK;
         w->vnext.scale = fl + 3 * CHUNK;
         fl += 4 * CHUNK;
+        w->kraw.gscale = fl;
+        w->vraw.gscale = fl + (int64_t)CHUNK * (D / 16);
+        fl += 2 * (int64_t)CHUNK * (D / 16);
+        w->knext.gscale = w->vnext.gscale = NULL;
         w->s = fl;
         fl += (int64_t)group * CHUNK;
         w->pw = fl;
@@ -911,7 +936,8 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
     cc.raw = cc.ops->scores_raw != NULL && D % 8 == 0 &&
              (dtype == KVA_DTYPE_F32 || dtype == KVA_DTYPE_F16 ||
               dtype == KVA_DTYPE_BF16 || dtype == KVA_DTYPE_FP8_E4M3 ||
-              dtype == KVA_DTYPE_FP8_E5M2 || dtype == KVA_DTYPE_INT8);
+              dtype == KVA_DTYPE_FP8_E5M2 || dtype == KVA_DTYPE_INT8 ||
+              dtype == KVA_DTYPE_NVFP4);
     cc.zero_row = zero_row;
     cc.unit_bytes = kva_unit_bytes(dtype);
     cc.row_bytes = kva_row_units(dtype, D) * cc.unit_bytes;

@@ -200,13 +200,16 @@ typedef enum kva_isa {
 } kva_isa;
 
 /* Rows straight from the cache, for the raw kernels of kva_ops: row c
- * holds D elements of dtype (F32, F16, BF16, FP8_E4M3, FP8_E5M2 or INT8)
- * and, for FP8 and INT8, scale[c] is its scale (the element's value is
- * fp32(decode(code) * scale[c]), as dec_fp8 / dec_lut8 give). */
+ * holds D elements of dtype (F32, F16, BF16, FP8_E4M3, FP8_E5M2, INT8 or
+ * NVFP4) and, for FP8 and INT8, scale[c] is its scale (the element's
+ * value is fp32(decode(code) * scale[c]), as dec_fp8 / dec_lut8 give);
+ * for NVFP4, gscale[c * D/16 + g] is the effective scale of its group g
+ * (the value is fp32(e2m1(code) * gscale), as attention_core decodes). */
 typedef struct kva_raw_rows {
     kva_dtype dtype;
     const void *const *rows;
     const float *scale;
+    const float *gscale;
     /* Rows the caller reads next, prefetched a few cache lines per key
      * as the kernel goes (spread, not a burst that stalls on the miss
      * buffers): next[c] for c < n_next, next_bytes each (n_next 0: none).

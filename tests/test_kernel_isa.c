@@ -542,9 +542,12 @@ static void check_raw_kernels(const kva_ops *ops)
 {
     static const kva_dtype dts[] = {KVA_DTYPE_F32,      KVA_DTYPE_F16,
                                     KVA_DTYPE_BF16,     KVA_DTYPE_FP8_E4M3,
-                                    KVA_DTYPE_FP8_E5M2, KVA_DTYPE_INT8};
+                                    KVA_DTYPE_FP8_E5M2, KVA_DTYPE_INT8,
+                                    KVA_DTYPE_NVFP4};
     static const int dims[] = {8, 24, 128};
+    static const int dims16[] = {16, 48, 128}; /* NVFP4: groups of 16 */
     enum { NK = 64, NR = 9, DMAX = 128 };
+    static float gscale[NK * (DMAX / 16)];
     static float q[NR * DMAX], dec[NK * DMAX], s1[NR * NK], s2[NR * NK];
     static float p[NR * NK], acc1[NR * DMAX], acc2[NR * DMAX];
     static uint8_t store[NK][DMAX * 4];
@@ -560,7 +563,9 @@ static void check_raw_kernels(const kva_ops *ops)
                      : e5m2               ? kva_e5m2_decode((uint8_t)c)
                                           : kva_e4m3_decode((uint8_t)c);
         for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
-            const int D = dims[di];
+            const int D = dt == KVA_DTYPE_NVFP4 ? dims16[di] : dims[di];
+            for (int i = 0; i < NK * (D / 16); i++)
+                gscale[i] = 0.37f * (float)(i % 5 + 1) * (i % 3 ? 1.0f : 0x1p-20f);
             for (int c = 0; c < NK; c++) {
                 raw_fill(store[c], dt, D, &seed);
                 scale[c] = 0.01f + (float)(c % 7) * 0.3f;
@@ -575,12 +580,19 @@ static void check_raw_kernels(const kva_ops *ops)
                     ops->dec_bf16(o, (const uint16_t *)store[c], D);
                 else if (dt == KVA_DTYPE_INT8)
                     ops->dec_lut8(o, store[c], lut, scale[c], D);
+                else if (dt == KVA_DTYPE_NVFP4)
+                    for (int d = 0; d < D; d++)
+                        o[d] = kva_e2m1_decode((uint8_t)(store[c][d / 2] >>
+                                                             (d % 2 * 4) &
+                                                         0xF)) *
+                               gscale[c * (D / 16) + d / 16];
                 else
                     ops->dec_fp8(o, store[c], e5m2, lut, scale[c], D);
             }
             raw_fill(q, KVA_DTYPE_F32, NR * D, &seed);
             /* next: the same rows, so the prefetch hints run too */
-            const kva_raw_rows raw = {dt, rows, scale, rows, NK, (int64_t)D};
+            const kva_raw_rows raw = {dt,   rows, scale,      gscale,
+                                      rows, NK,   (int64_t)D};
             for (int nr = 1; nr <= NR; nr++)
                 for (int nk = 1; nk <= NK; nk = nk == 9 ? NK : nk + 1) {
                     ops->scores(s1, NK, q, D, nr, drows, nk, D, 0.125f);
