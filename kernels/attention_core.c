@@ -5,8 +5,11 @@
  *
  * Work units. For each sequence and KV head, the query rows of the whole
  * GQA group for a block of consecutive query tokens (QBLOCK_ROWS rows, at
- * least one token) form one query block. A unit is (sequence, KV head,
- * query block), and for a long context with few query tokens also a KV
+ * least one token) form one query block. A unit is (sequence, KV heads,
+ * query block): one KV head, or all of them when the sequence has at most
+ * FUSE_ROWS query rows in all (a decode step: the heads take each chunk
+ * in turn, reading an NHD cache in address order). For a long context
+ * with few query tokens a unit is also a KV
  * split: a sequence with q_len <= the tokens of one query block and at
  * least SPLIT_MIN_KEYS keys its queries can see is cut into
  * floor(keys / SPLIT_PART_KEYS) contiguous key ranges, each a unit of its
@@ -21,9 +24,10 @@
  * A unit walks the key chunks its rows can see, once: the cache's tiles
  * cut into chunks of at most CHUNK keys (aligned to the tile start). Each
  * chunk's K rows (and, when a row uses it, its V rows) are decoded once
- * into fp32 scratch (F32 rows are read in place); then per query token the
- * scores of its group's rows (kva_ops.scores), and per row, fp32
- * throughout:
+ * into fp32 scratch (a unit of one token on a path with raw kernels reads
+ * them in the cache instead, converting in registers: the same values);
+ * then per query token the scores of its group's rows (kva_ops.scores),
+ * and per row, fp32 throughout:
  *   visibility (causal, window, custom mask; an invisible key's score is
  *   -inf and it is skipped), soft-cap, the chunk max; a row with no live
  *   key in the chunk skips it (no exp at all). When the chunk max exceeds
@@ -58,7 +62,7 @@
 #include <string.h>
 
 #define CHUNK 64            /* keys decoded and scored at once */
-#define QBLOCK_ROWS 64      /* query rows (tokens x group) of a block */
+#define QBLOCK_ROWS 128      /* query rows (tokens x group) of a block */
 #define SPLIT_MIN_KEYS 4096 /* a decode over this many keys is split */
 #define SPLIT_PART_KEYS 2048 /* ... into parts of about this many */
 #define PREFETCH_CHUNKS 2   /* how far ahead K/V rows are prefetched */
