@@ -17,7 +17,8 @@
  * row in split order after every unit is done. Whether and where a
  * sequence is split depends only on its own q_len, seq_len, window and
  * Hq/Hkv: never on the thread count or on the rest of the batch, and the
- * result of a row never depends on which other rows share its query block.
+ * result of a row never depends on which other rows share its unit (so
+ * how many KV heads a unit takes may follow the thread count).
  * So outputs are bitwise identical for any thread count and any batch a
  * sequence sits in (for one ISA path, kva_isa.c).
  *
@@ -716,7 +717,7 @@ typedef struct seq_plan {
 } seq_plan;
 
 static seq_plan plan_seq(const kva_attn_params *p, const kva_varlen *b,
-                         int s, int group, int64_t qt)
+                         int s, int group, int64_t qt, int fuse_heads)
 {
     const int Hkv = p->num_kv_heads;
     seq_plan sp = {0};
@@ -731,7 +732,9 @@ static seq_plan plan_seq(const kva_attn_params *p, const kva_varlen *b,
     sp.ns = 1;
     if (sp.q_len <= qt && keys >= SPLIT_MIN_KEYS)
         sp.ns = keys / SPLIT_PART_KEYS;
-    sp.nh = sp.q_len <= qt && sp.q_len * group * Hkv <= FUSE_ROWS ? Hkv : 1;
+    sp.nh = sp.q_len <= qt && sp.q_len * group * Hkv <= FUSE_ROWS
+                ? fuse_heads
+                : 1;
     const int64_t qblocks = sp.ns > 1 ? 1 : (sp.q_len + qt - 1) / qt;
     sp.units = sp.ns * (Hkv / sp.nh) * qblocks;
     sp.part_rows = sp.ns > 1 ? sp.ns * Hkv * sp.q_len * group : 0;
@@ -824,15 +827,27 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
 
     /* Count the units, the partial rows and the rows of the largest
      * unit. */
-    int64_t n_units = 0, n_part_rows = 0, max_rows = 1;
-    for (int s = 0; s < S; s++) {
-        const seq_plan sp = plan_seq(p, b, s, group, qt);
-        n_units += sp.units;
-        n_part_rows += sp.part_rows;
-        max_rows = sp.max_rows > max_rows ? sp.max_rows : max_rows;
+    int nth = p->num_threads > 1 ? p->num_threads : 1;
+    /* A sequence with few query rows takes its KV heads fuse_heads at a
+     * time: all of them, halved while the batch has fewer units than
+     * threads (a short decode alone would leave all but one idle). Which
+     * heads share a unit never changes a row's arithmetic. */
+    int fuse_heads = Hkv;
+    int64_t n_units, n_part_rows, max_rows;
+    for (;;) {
+        n_units = n_part_rows = 0;
+        max_rows = 1;
+        for (int s = 0; s < S; s++) {
+            const seq_plan sp = plan_seq(p, b, s, group, qt, fuse_heads);
+            n_units += sp.units;
+            n_part_rows += sp.part_rows;
+            max_rows = sp.max_rows > max_rows ? sp.max_rows : max_rows;
+        }
+        if (n_units >= nth || fuse_heads % 2 != 0)
+            break;
+        fuse_heads /= 2;
     }
 
-    int nth = p->num_threads > 1 ? p->num_threads : 1;
     if (nth > n_units)
         nth = (int)n_units;
     /* floats of one worker's scratch: decoded K and V rows, raw row
@@ -918,7 +933,7 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
     /* The units, sequence by sequence. */
     int64_t nu = 0, pr = 0;
     for (int s = 0; s < S; s++) {
-        const seq_plan sp = plan_seq(p, b, s, group, qt);
+        const seq_plan sp = plan_seq(p, b, s, group, qt, fuse_heads);
         add_units(&sp, s, Hkv, group, qt, units, &nu, &pr);
     }
 
