@@ -310,6 +310,17 @@ static void load_rows(const call_ctx *cc, const kva_kv_tiles *kv, int is_v,
             pooled ? (KVA_MUT(22) ? (ja + i) * sps /* logical position */
                                   : id * kv->scale_tile_stride + jrel * sps)
                    : 0;
+        if (raw != NULL && need == NULL && !pooled) {
+            /* the common decode: every row read, one static scale */
+            const char *src = base + off0 * cc->unit_bytes;
+            const int64_t step = ps * cc->unit_bytes;
+            for (int e = 0; e < m; e++, src += step) {
+                raw->rows[i + e] = src;
+                raw->scale[i + e] = s0;
+            }
+            i += m;
+            continue;
+        }
         for (int e = 0; e < m; e++) {
             const int64_t soff = soff0 + e * sps;
             const int needed = need == NULL || need[i + e];
