@@ -64,6 +64,26 @@ AI float hsum8_tree(__m256 v)
     return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
 }
 
+/* One step of a 4 x 2 score block: the four Q rows' vectors at d (q0 ..
+ * q3), each loaded once and pinned, times the two keys' x0, x1, into the
+ * named accumulators a00 .. a31 of the enclosing block. A macro, not a
+ * function: the accumulators must stay named registers. */
+#define FMA_4X2(x0, x1, d)                                                  \
+    do {                                                                    \
+        __m256 qv = IN_REG(_mm256_loadu_ps(q0 + (d)));                      \
+        a00 = _mm256_fmadd_ps(qv, x0, a00);                                 \
+        a01 = _mm256_fmadd_ps(qv, x1, a01);                                 \
+        qv = IN_REG(_mm256_loadu_ps(q1 + (d)));                             \
+        a10 = _mm256_fmadd_ps(qv, x0, a10);                                 \
+        a11 = _mm256_fmadd_ps(qv, x1, a11);                                 \
+        qv = IN_REG(_mm256_loadu_ps(q2 + (d)));                             \
+        a20 = _mm256_fmadd_ps(qv, x0, a20);                                 \
+        a21 = _mm256_fmadd_ps(qv, x1, a21);                                 \
+        qv = IN_REG(_mm256_loadu_ps(q3 + (d)));                             \
+        a30 = _mm256_fmadd_ps(qv, x0, a30);                                 \
+        a31 = _mm256_fmadd_ps(qv, x1, a31);                                 \
+    } while (0)
+
 /* Four rows by two keys of scores, the rows ldq apart: the same sums as
  * score_block's (8 lanes over d by FMA, reduce8's tree, then the tail in
  * order). Eight named accumulators: with an array GCC 12 kept one on the
@@ -78,18 +98,7 @@ static void score_4x2(float *s, int64_t lds, const float *q, int64_t ldq,
     for (; d + 8 <= D; d += 8) {
         const __m256 x0 = _mm256_loadu_ps(k0 + d);
         const __m256 x1 = _mm256_loadu_ps(k1 + d);
-        __m256 qv = IN_REG(_mm256_loadu_ps(q0 + d));
-        a00 = _mm256_fmadd_ps(qv, x0, a00);
-        a01 = _mm256_fmadd_ps(qv, x1, a01);
-        qv = IN_REG(_mm256_loadu_ps(q1 + d));
-        a10 = _mm256_fmadd_ps(qv, x0, a10);
-        a11 = _mm256_fmadd_ps(qv, x1, a11);
-        qv = IN_REG(_mm256_loadu_ps(q2 + d));
-        a20 = _mm256_fmadd_ps(qv, x0, a20);
-        a21 = _mm256_fmadd_ps(qv, x1, a21);
-        qv = IN_REG(_mm256_loadu_ps(q3 + d));
-        a30 = _mm256_fmadd_ps(qv, x0, a30);
-        a31 = _mm256_fmadd_ps(qv, x1, a31);
+        FMA_4X2(x0, x1, d);
     }
     /* lanes r0c0 r0c1 r1c0 r1c1 ...: scale * (sum + tail), each row's
      * pair stored at once */
@@ -604,18 +613,7 @@ AI void score_raw_4x2(float *s, int64_t lds, const float *q, int64_t ldq,
     for (int d = 0; d < D; d += 8) {
         const __m256 x0 = raw8(k0, d, DT, raw_gscale(k, c0, d, D, DT, s0));
         const __m256 x1 = raw8(k1, d, DT, raw_gscale(k, c1, d, D, DT, s1));
-        __m256 qv = IN_REG(_mm256_loadu_ps(q0 + d));
-        a00 = _mm256_fmadd_ps(qv, x0, a00);
-        a01 = _mm256_fmadd_ps(qv, x1, a01);
-        qv = IN_REG(_mm256_loadu_ps(q1 + d));
-        a10 = _mm256_fmadd_ps(qv, x0, a10);
-        a11 = _mm256_fmadd_ps(qv, x1, a11);
-        qv = IN_REG(_mm256_loadu_ps(q2 + d));
-        a20 = _mm256_fmadd_ps(qv, x0, a20);
-        a21 = _mm256_fmadd_ps(qv, x1, a21);
-        qv = IN_REG(_mm256_loadu_ps(q3 + d));
-        a30 = _mm256_fmadd_ps(qv, x0, a30);
-        a31 = _mm256_fmadd_ps(qv, x1, a31);
+        FMA_4X2(x0, x1, d);
     }
     /* + 0.0f: score_4x2 adds its (empty) tail sum, turning -0 into +0 */
     float v[8];
