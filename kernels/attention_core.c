@@ -310,13 +310,16 @@ static void load_rows(const call_ctx *cc, const kva_kv_tiles *kv, int is_v,
             pooled ? (KVA_MUT(22) ? (ja + i) * sps /* logical position */
                                   : id * kv->scale_tile_stride + jrel * sps)
                    : 0;
-        if (raw != NULL && need == NULL && !pooled) {
-            /* the common decode: every row read, one static scale */
+        if (raw != NULL && (raw->scale == NULL || (need == NULL && !pooled))) {
+            /* the common decode (every row read, one static scale), or
+             * rows wanted for their addresses only (prefetch): no scale
+             * pool is read */
             const char *src = base + off0 * cc->unit_bytes;
             const int64_t step = ps * cc->unit_bytes;
             for (int e = 0; e < m; e++, src += step) {
                 raw->rows[i + e] = src;
-                raw->scale[i + e] = s0;
+                if (raw->scale != NULL)
+                    raw->scale[i + e] = s0;
             }
             i += m;
             continue;
@@ -863,7 +866,7 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
         nth = (int)n_units;
     /* floats of one worker's scratch: decoded K and V rows, raw row
      * scales, scores, weights, and (acc, m, l) of its rows */
-    const int64_t per_worker = 2 * (int64_t)CHUNK * D + 4 * CHUNK +
+    const int64_t per_worker = 2 * (int64_t)CHUNK * D + 2 * CHUNK +
                                2 * (int64_t)CHUNK * (D / 16) +
                                2 * (int64_t)group * CHUNK +
                                max_rows * D + 2 * max_rows;
@@ -923,9 +926,10 @@ kva_status kva_attend_batch(const kva_attn_params *p, const kva_varlen *b,
         fl += 2 * (int64_t)CHUNK * D;
         w->kraw.scale = fl;
         w->vraw.scale = fl + CHUNK;
-        w->knext.scale = fl + 2 * CHUNK;
-        w->vnext.scale = fl + 3 * CHUNK;
-        fl += 4 * CHUNK;
+        /* rows prefetched only: addresses, no scales (a masked key's
+         * scale is never read) */
+        w->knext.scale = w->vnext.scale = NULL;
+        fl += 2 * CHUNK;
         w->kraw.gscale = fl;
         w->vraw.gscale = fl + (int64_t)CHUNK * (D / 16);
         fl += 2 * (int64_t)CHUNK * (D / 16);
